@@ -1,0 +1,59 @@
+/*
+ * internal.h - what the kernels share and users never see: the per-call
+ * ISA choice, cancel polling and progress accounting.
+ */
+#ifndef CRUNCH_INTERNAL_H
+#define CRUNCH_INTERNAL_H
+
+#include "crunch.h"
+
+/* CRUNCH_HIDDEN keeps cross-file helpers out of the shared library's
+ * exported symbols even when it is built without -fvisibility=hidden. */
+#if defined(__GNUC__)
+#  define CRUNCH_HIDDEN __attribute__((visibility("hidden")))
+#else
+#  define CRUNCH_HIDDEN
+#endif
+
+/* Target attributes for the SIMD paths: each SIMD function carries one, so
+ * the library itself is built for baseline x86-64 and never needs
+ * -march=native. */
+#if defined(__x86_64__) || defined(__i386__)
+#  define CRUNCH_X86 1
+#  define CRUNCH_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#  define CRUNCH_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+#else
+#  define CRUNCH_X86 0
+#endif
+
+/* crunch__isa_for returns the path a call with ctx should take: the best
+ * supported one, capped by the ctx's isa field. */
+CRUNCH_HIDDEN crunch_isa crunch__isa_for(const crunch_ctx *ctx);
+
+/* crunch__canceled reports whether ctx asks the call to stop. Relaxed is
+ * enough: the flag carries no data, and a late read only delays the stop. */
+static inline int crunch__canceled(const crunch_ctx *ctx)
+{
+    return ctx != NULL && __atomic_load_n(&ctx->cancel, __ATOMIC_RELAXED) != 0;
+}
+
+/* crunch__progress_begin publishes the call's total work and zero done. */
+static inline void crunch__progress_begin(crunch_ctx *ctx, int64_t total)
+{
+    if (ctx != NULL) {
+        __atomic_store_n(&ctx->done, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&ctx->total, total, __ATOMIC_RELAXED);
+    }
+}
+
+/* crunch__progress_add advances done by n. Only the kernel's own thread
+ * writes done, so a load and a store suffice (no read-modify-write). */
+static inline void crunch__progress_add(crunch_ctx *ctx, int64_t n)
+{
+    if (ctx != NULL) {
+        int64_t d = __atomic_load_n(&ctx->done, __ATOMIC_RELAXED);
+        __atomic_store_n(&ctx->done, d + n, __ATOMIC_RELAXED);
+    }
+}
+
+#endif /* CRUNCH_INTERNAL_H */
