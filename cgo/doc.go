@@ -1,0 +1,11 @@
+// Package cgo is the Go binding of libcrunch, crunch's C kernel library
+// (include/crunch.h). It is a thin, safe layer: Go slices in, Go errors out,
+// no copy of the data, and cancellation and progress through Ctx, which
+// wraps the C library's crunch_ctx.
+//
+// The package compiles the C sources in native/ itself (one small wrapper
+// file per source), so `go build` needs no CMake and no installed library.
+// Build with the tag crunch_system to link a system-installed libcrunch
+// through pkg-config instead. CGO must be enabled: with CGO_ENABLED=0 the
+// package does not compile, and the error names the cause.
+package cgo

@@ -1,0 +1,19 @@
+module github.com/crunchsvc/crunch
+
+go 1.26.8
+
+require (
+	github.com/fasthttp/websocket v1.5.12
+	github.com/gorilla/websocket v1.5.3
+	github.com/valyala/fasthttp v1.78.0
+	golang.org/x/sys v0.50.0
+	gonum.org/v1/gonum v0.17.0
+)
+
+require (
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/molecule-man/go-brrr v1.3.1 // indirect
+	github.com/savsgio/gotils v0.0.0-20240704082632-aef3928b8a38 // indirect
+	github.com/valyala/bytebufferpool v1.0.0 // indirect
+	golang.org/x/net v0.62.0 // indirect
+)
