@@ -1,0 +1,260 @@
+package wire
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// This file walks JSON that json.Valid has accepted: it finds an object's
+// members and an array's elements as sub-slices of the message, without
+// copying or building maps of interfaces. It is written to stay within bounds
+// and return an error, never panic, even on input that is not valid JSON.
+
+// isSpace reports whether c is JSON whitespace.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// skipSpace returns the index of the first non-whitespace byte at or after i.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// trimSpace returns b without leading and trailing JSON whitespace.
+func trimSpace(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	return b[i:j]
+}
+
+// stringEnd returns the index just past the string whose opening quote is at
+// b[i], or len(b) if it is not closed.
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// structural marks the bytes valueEnd must look at inside a container.
+var structural = [256]bool{'"': true, '[': true, ']': true, '{': true, '}': true}
+
+// valueEnd returns the index just past the JSON value that starts at b[i].
+func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			if !structural[b[i]] {
+				continue // most bytes: numbers, commas, spaces
+			}
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', ']', '}', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// describe names the kind of the JSON value raw for an error message.
+func describe(raw []byte) string {
+	raw = trimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// isNull reports whether raw is absent (nil) or the JSON null.
+func isNull(raw []byte) bool {
+	raw = trimSpace(raw)
+	return len(raw) == 0 || raw[0] == 'n'
+}
+
+// malformed is the error for JSON the walker cannot follow; json.Valid
+// rejects such input before the walker sees it.
+func malformed(what string) *Error { return invalid("malformed JSON in %s", what) }
+
+// members calls f with each member of the JSON object obj, in order, its key
+// unescaped and its value trimmed; it stops at f's first error.
+func members(obj []byte, f func(key string, val []byte) *Error) *Error {
+	obj = trimSpace(obj)
+	if len(obj) < 2 || obj[0] != '{' {
+		return malformed("object")
+	}
+	i := skipSpace(obj, 1)
+	if i < len(obj) && obj[i] == '}' {
+		return nil
+	}
+	for i < len(obj) {
+		if obj[i] != '"' {
+			return malformed("object")
+		}
+		kend := stringEnd(obj, i)
+		key, err := unquote(obj[i:kend])
+		if err != nil {
+			return err
+		}
+		i = skipSpace(obj, kend)
+		if i >= len(obj) || obj[i] != ':' {
+			return malformed("object")
+		}
+		i = skipSpace(obj, i+1)
+		vend := valueEnd(obj, i)
+		if vend <= i {
+			return malformed("object")
+		}
+		if err := f(key, obj[i:vend]); err != nil {
+			return err
+		}
+		i = skipSpace(obj, vend)
+		if i >= len(obj) {
+			break
+		}
+		if obj[i] == '}' {
+			return nil
+		}
+		if obj[i] != ',' {
+			break
+		}
+		i = skipSpace(obj, i+1)
+	}
+	return malformed("object")
+}
+
+// fields collects the members of the JSON object obj by key (the last of
+// duplicate keys wins, as in encoding/json).
+func fields(obj []byte) (map[string][]byte, *Error) {
+	m := make(map[string][]byte, 8)
+	err := members(obj, func(k string, v []byte) *Error {
+		m[k] = v
+		return nil
+	})
+	return m, err
+}
+
+// elements calls f with each element of the JSON array arr, trimmed, and its
+// index; it stops at f's first error.
+func elements(arr []byte, f func(i int, val []byte) *Error) *Error {
+	arr = trimSpace(arr)
+	if len(arr) < 2 || arr[0] != '[' {
+		return malformed("array")
+	}
+	i := skipSpace(arr, 1)
+	if i < len(arr) && arr[i] == ']' {
+		return nil
+	}
+	for n := 0; i < len(arr); n++ {
+		end := valueEnd(arr, i)
+		if end <= i {
+			break
+		}
+		if err := f(n, arr[i:end]); err != nil {
+			return err
+		}
+		i = skipSpace(arr, end)
+		if i >= len(arr) {
+			break
+		}
+		if arr[i] == ']' {
+			return nil
+		}
+		if arr[i] != ',' {
+			break
+		}
+		i = skipSpace(arr, i+1)
+	}
+	return malformed("array")
+}
+
+// countElements returns the number of elements of the JSON array arr.
+func countElements(arr []byte) int {
+	n := 0
+	_ = elements(arr, func(int, []byte) *Error { n++; return nil })
+	return n
+}
+
+// unquote decodes the JSON string raw (quotes included).
+func unquote(raw []byte) (string, *Error) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", malformed("string")
+	}
+	body := raw[1 : len(raw)-1]
+	plain := true
+	for _, c := range body {
+		if c < 0x20 || c == '\\' || c == '"' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(body), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", malformed("string")
+	}
+	return s, nil
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '\\' || c == '"' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}

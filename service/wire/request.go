@@ -1,0 +1,186 @@
+package wire
+
+import (
+	"strconv"
+)
+
+// The values a request's exec, impl and reply fields may take ("" means the
+// field is absent: the server's default).
+var (
+	execs      = []string{"auto", "direct", "pool", "subprocess"}
+	impls      = []string{"auto", "c", "gonum", "go"}
+	replyForms = []string{"binary", "text"}
+)
+
+// Request is a decoded request message.
+type Request struct {
+	ID   int64
+	Op   string
+	Args Args
+	// Exec and Impl choose the executor and implementation, as sent: ""
+	// (absent) and "auto" both mean auto (the server fills defaults).
+	Exec string
+	Impl string
+	// TimeoutMS is the deadline in milliseconds; 0 means none was given.
+	TimeoutMS int64
+	// Progress asks for progress messages.
+	Progress bool
+	// Reply asks for a reply form: "", "binary" or "text".
+	Reply string
+	// Binary is set by DecodeRequest: the request arrived as a binary
+	// message. EncodeRequest ignores it.
+	Binary bool
+}
+
+// DecodeRequest decodes a request from a text (binary=false) or binary
+// message. Its errors are *Error with code invalid_argument. When the id
+// could be read, the error comes with a non-nil *Request holding the ID (and
+// Op, if it was read too), so that the server can address its error reply;
+// otherwise the request is nil.
+//
+// Tensors of a binary request alias msg wherever they are aligned for their
+// dtype: msg must not be reused while the request is in use.
+func DecodeRequest(binary bool, msg []byte) (*Request, error) {
+	req, err := decodeRequest(binary, msg)
+	if err != nil {
+		return req, err
+	}
+	return req, nil
+}
+
+func decodeRequest(binary bool, msg []byte) (*Request, *Error) {
+	m, err := parseMessage(binary, msg)
+	if err != nil {
+		return nil, err
+	}
+	id, err := m.id(1)
+	if err != nil {
+		return nil, err
+	}
+	req := &Request{ID: id, Binary: binary}
+	if err := m.readRequest(req); err != nil {
+		return &Request{ID: req.ID, Op: req.Op, Binary: binary}, err
+	}
+	return req, nil
+}
+
+// readRequest reads every field of a request but its id into req.
+func (m *message) readRequest(req *Request) *Error {
+	raw := m.fields["op"]
+	if isNull(raw) {
+		return invalid(`"op" is missing`)
+	}
+	op, err := m.string("op")
+	if err != nil {
+		return err
+	}
+	if op == "" {
+		return invalid(`"op" is empty`)
+	}
+	req.Op = op
+	if req.Exec, err = m.string("exec", execs...); err != nil {
+		return err
+	}
+	if req.Impl, err = m.string("impl", impls...); err != nil {
+		return err
+	}
+	if req.Reply, err = m.string("reply", replyForms...); err != nil {
+		return err
+	}
+	if req.TimeoutMS, err = m.int("timeout_ms", "milliseconds"); err != nil {
+		return err
+	}
+	if req.Progress, err = m.bool("progress"); err != nil {
+		return err
+	}
+	if err := m.buffers(); err != nil {
+		return err
+	}
+	args, err := m.dec.values("args", "argument", m.fields["args"])
+	if err != nil {
+		return err
+	}
+	req.Args = args
+	return nil
+}
+
+// EncodeRequest encodes req as a text or binary message. It checks req as
+// DecodeRequest would and fails with an invalid_argument *Error, in
+// particular when a text message would have to carry a NaN or ±Inf. It
+// writes exec, impl, timeout_ms, progress and reply only when they are set.
+func EncodeRequest(req *Request, binary bool) ([]byte, error) {
+	msg, err := encodeRequest(req, binary)
+	if err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+func encodeRequest(req *Request, binary bool) ([]byte, *Error) {
+	switch {
+	case req == nil:
+		return nil, invalid("nil request")
+	case req.ID < 1 || req.ID > MaxID:
+		return nil, invalid("request id %d is not from 1 to 2^53-1", req.ID)
+	case req.Op == "":
+		return nil, invalid("request has no op")
+	case req.TimeoutMS < 0:
+		return nil, invalid("request timeout %d ms is negative", req.TimeoutMS)
+	}
+	for _, f := range []struct {
+		name, v string
+		choices []string
+	}{{"exec", req.Exec, execs}, {"impl", req.Impl, impls}, {"reply", req.Reply, replyForms}} {
+		if err := oneOf(f.name, f.v, f.choices); err != nil {
+			return nil, err
+		}
+	}
+	e := &encoder{binary: binary, b: openObject(req.ID)}
+	e.b = append(e.b, `,"op":`...)
+	e.b = appendString(e.b, req.Op)
+	if len(req.Args) > 0 {
+		e.b = append(e.b, `,"args":`...)
+		if err := e.values("argument", req.Args); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"exec", req.Exec}, {"impl", req.Impl}} {
+		if f.v != "" {
+			e.b = append(e.b, `,"`+f.name+`":`...)
+			e.b = appendString(e.b, f.v)
+		}
+	}
+	if req.TimeoutMS != 0 {
+		e.b = append(e.b, `,"timeout_ms":`...)
+		e.b = strconv.AppendInt(e.b, req.TimeoutMS, 10)
+	}
+	if req.Progress {
+		e.b = append(e.b, `,"progress":true`...)
+	}
+	if req.Reply != "" {
+		e.b = append(e.b, `,"reply":`...)
+		e.b = appendString(e.b, req.Reply)
+	}
+	return e.finish()
+}
+
+// ReplyBinary reports whether the reply to r should be binary: if r asked
+// for a form, that one, else r's own form. (EncodeReply may still send a text
+// reply in binary form; see there.)
+func (r *Request) ReplyBinary() bool {
+	if r.Reply != "" {
+		return r.Reply == "binary"
+	}
+	return r.Binary
+}
+
+// Equal reports whether r and q are the same request (Binary aside), their
+// tensors bit for bit.
+func (r *Request) Equal(q *Request) bool {
+	if r == nil || q == nil {
+		return r == q
+	}
+	return r.ID == q.ID && r.Op == q.Op && r.Exec == q.Exec && r.Impl == q.Impl &&
+		r.TimeoutMS == q.TimeoutMS && r.Progress == q.Progress && r.Reply == q.Reply &&
+		equalValues(r.Args, q.Args)
+}
