@@ -1,0 +1,143 @@
+// Package executor runs prepared kernel calls. Three implementations share
+// one interface: Direct (in the caller's goroutine), Pool (goroutines locked
+// to OS threads) and Subprocess (worker processes). Every one honours the
+// context's deadline and cancellation, reports progress when asked, and
+// gives every job exactly one result.
+package executor
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"time"
+
+	"github.com/crunchsvc/crunch/cgo"
+	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// Names of the executors, as requests spell them in "exec".
+const (
+	NameAuto       = "auto"
+	NameDirect     = "direct"
+	NamePool       = "pool"
+	NameSubprocess = "subprocess"
+)
+
+// Job is one call to run.
+type Job struct {
+	Call *kernels.Call
+	Impl string // resolved: one of Call.Op.Impls
+	// Args are the request's arguments as received, for executors that
+	// run the op in another process and must send it there.
+	Args wire.Args
+	// Progress, when not nil, receives the fraction done, at most about
+	// ten times a second while the job runs, from any goroutine.
+	Progress func(fraction float64)
+}
+
+// Outcome is a finished job's result and where its time went.
+type Outcome struct {
+	Result  wire.Result
+	QueueUS int64 // from Run to the start of the kernel
+	RunUS   int64 // the kernel itself
+	Worker  int   // the subprocess worker's pid, or 0
+}
+
+// Load is an executor's occupancy at one instant.
+type Load struct {
+	Slots  int // workers (0: unbounded)
+	Busy   int // jobs running
+	Queued int // jobs waiting for a slot
+}
+
+// Executor runs jobs. Run blocks until the job has finished, failed, or its
+// context ended; it returns either an Outcome or an error that
+// wire.AsError maps to the protocol's codes. Safe for concurrent use.
+type Executor interface {
+	Name() string
+	Run(ctx context.Context, job *Job) (*Outcome, error)
+	Load() Load
+	// Close refuses new jobs, cancels queued ones and waits for running
+	// ones to end.
+	Close() error
+}
+
+// ProgressInterval is the shortest time between two progress reports of
+// one job: the protocol allows about ten a second.
+const ProgressInterval = 100 * time.Millisecond
+
+// ErrClosed is returned by Run on an executor that is shutting down.
+var ErrClosed = wire.Errorf(wire.Canceled, "server shutting down")
+
+// runHere runs job in the calling goroutine: the kernel of every executor
+// (and of the subprocess worker) goes through it. The kernel's crunch_ctx
+// is cancelled when ctx ends; a panic in Go kernel code becomes an internal
+// error instead of killing the process.
+func runHere(ctx context.Context, job *Job) (res wire.Result, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, stopReason(ctx)
+	}
+	x := cgo.NewCtx()
+	stop := x.Watch(ctx)
+	defer stop()
+	if job.Progress != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go reportProgress(x, job.Progress, done)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = wire.Errorf(wire.Internal, "%s/%s panicked: %v\n%s", job.Call.Op.Name, job.Impl, p, debug.Stack())
+		}
+	}()
+	res, err = job.Call.Run(x, job.Impl)
+	if err != nil && errors.Is(err, cgo.ErrCanceled) && ctx.Err() != nil {
+		return nil, stopReason(ctx)
+	}
+	return res, err
+}
+
+// reportProgress sends x's progress to report every ProgressInterval until
+// done is closed, skipping unchanged values.
+func reportProgress(x *cgo.Ctx, report func(float64), done <-chan struct{}) {
+	t := time.NewTicker(ProgressInterval)
+	defer t.Stop()
+	last := -1.0
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			if _, _, f := x.Progress(); f != last {
+				last = f
+				report(f)
+			}
+		}
+	}
+}
+
+// stopReason explains why ctx ended, as a protocol error: the cause given
+// to context.WithCancelCause when it is one (the server says "canceled by
+// request 8" or "connection closed" that way), else deadline_exceeded or
+// canceled.
+func stopReason(ctx context.Context) error {
+	var we *wire.Error
+	if errors.As(context.Cause(ctx), &we) {
+		return we
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return wire.Errorf(wire.DeadlineExceeded, "deadline exceeded")
+	}
+	return wire.Errorf(wire.Canceled, "canceled")
+}
+
+// micros returns d in whole microseconds.
+func micros(d time.Duration) int64 { return int64(d / time.Microsecond) }
+
+// overloaded builds the protocol's overloaded error with a retry hint.
+func overloaded(retry time.Duration, format string, args ...any) error {
+	e := wire.Errorf(wire.Overloaded, format, args...)
+	e.RetryAfterMS = max(1, int64(retry/time.Millisecond))
+	return e
+}

@@ -1,0 +1,195 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crunchsvc/crunch/cgo"
+	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// modsumJob prepares a modsum call through the default registry.
+func modsumJob(t testing.TB, n, iters int64, impl string) *Job {
+	t.Helper()
+	args := wire.Args{"n": wire.Int(n), "iters": wire.Int(iters)}
+	op, err := kernels.Default().Lookup("modsum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := op.Prepare(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Job{Call: call, Impl: impl, Args: args}
+}
+
+func total(t testing.TB, out *Outcome) int64 {
+	t.Helper()
+	v, ok := out.Result["total"]
+	if !ok {
+		t.Fatalf("no total in %v", out.Result)
+	}
+	var n int64
+	if _, err := fmt.Sscan(string(v.JSON), &n); err != nil {
+		t.Fatalf("total %s: %v", v.JSON, err)
+	}
+	return n
+}
+
+// inProcess lists the executors that run in this process, fresh for each
+// test.
+func inProcess(t *testing.T) map[string]Executor {
+	execs := map[string]Executor{
+		NameDirect: NewDirect(0),
+		NamePool:   NewPool(PoolConfig{Workers: 2, Queue: 4}),
+	}
+	t.Cleanup(func() {
+		for _, ex := range execs {
+			ex.Close()
+		}
+	})
+	return execs
+}
+
+func TestRightResult(t *testing.T) {
+	for name, ex := range inProcess(t) {
+		for _, impl := range []string{kernels.ImplC, kernels.ImplGo} {
+			out, err := ex.Run(context.Background(), modsumJob(t, 7, 100000, impl))
+			if err != nil {
+				t.Fatalf("%s/%s: %v", name, impl, err)
+			}
+			// sum over i < 100000 of 7i mod 97, computed independently (Python)
+			if got := total(t, out); got != 4799853 {
+				t.Errorf("%s/%s: total %d, want 4799853", name, impl, got)
+			}
+		}
+	}
+}
+
+func TestCancelWhileRunning(t *testing.T) {
+	for name, ex := range inProcess(t) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		time.AfterFunc(30*time.Millisecond, func() { cancel(wire.Errorf(wire.Canceled, "canceled by request 8")) })
+		start := time.Now()
+		_, err := ex.Run(ctx, modsumJob(t, 3, 1e15, kernels.ImplC))
+		if e := wire.AsError(err); e == nil || e.Code != wire.Canceled || e.Message != "canceled by request 8" {
+			t.Fatalf("%s: got %v, want the cancel's cause", name, err)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("%s: cancel took %v", name, took)
+		}
+		// Healthy afterwards.
+		if _, err := ex.Run(context.Background(), modsumJob(t, 1, 10, kernels.ImplC)); err != nil {
+			t.Fatalf("%s after cancel: %v", name, err)
+		}
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	for name, ex := range inProcess(t) {
+		for _, impl := range []string{kernels.ImplC, kernels.ImplGo} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			_, err := ex.Run(ctx, modsumJob(t, 3, 1e15, impl))
+			cancel()
+			if e := wire.AsError(err); e == nil || e.Code != wire.DeadlineExceeded {
+				t.Fatalf("%s/%s: got %v, want deadline_exceeded", name, impl, err)
+			}
+		}
+	}
+}
+
+func TestProgressReported(t *testing.T) {
+	for name, ex := range inProcess(t) {
+		var mu sync.Mutex
+		var seen []float64
+		job := modsumJob(t, 3, 2e9, kernels.ImplGo) // about a second of Go loop
+		job.Progress = func(f float64) { mu.Lock(); seen = append(seen, f); mu.Unlock() }
+		ctx, cancel := context.WithTimeout(context.Background(), 450*time.Millisecond)
+		ex.Run(ctx, job)
+		cancel()
+		mu.Lock()
+		if len(seen) < 2 || len(seen) > 6 {
+			t.Errorf("%s: %d progress reports in 450 ms, want about 4: %v", name, len(seen), seen)
+		}
+		for i := 1; i < len(seen); i++ {
+			if seen[i] <= seen[i-1] || seen[i] > 1 {
+				t.Errorf("%s: progress not increasing: %v", name, seen)
+			}
+		}
+		mu.Unlock()
+	}
+}
+
+func TestPoolOverloaded(t *testing.T) {
+	p := NewPool(PoolConfig{Workers: 1, Queue: 1})
+	defer p.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	// One running, then one queued: started in turn, so that the second
+	// never meets the first still in the queue.
+	for want := range []int{1, 2} {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Run(ctx, modsumJob(t, 3, 1e15, kernels.ImplC)) }()
+		deadline := time.Now().Add(2 * time.Second)
+		for p.Load().Busy+p.Load().Queued < want+1 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	_, err := p.Run(ctx, modsumJob(t, 1, 1, kernels.ImplC))
+	e := wire.AsError(err)
+	if e == nil || e.Code != wire.Overloaded || e.RetryAfterMS <= 0 {
+		t.Fatalf("got %v, want overloaded with retry_after_ms", err)
+	}
+	cancel()
+	wg.Wait()
+}
+
+func TestDirectCap(t *testing.T) {
+	d := NewDirect(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx, modsumJob(t, 3, 1e15, kernels.ImplC)); close(done) }()
+	for d.Load().Busy == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	_, err := d.Run(context.Background(), modsumJob(t, 1, 1, kernels.ImplC))
+	if e := wire.AsError(err); e == nil || e.Code != wire.Overloaded {
+		t.Fatalf("got %v, want overloaded", err)
+	}
+	cancel()
+	<-done
+}
+
+// panicking is a Call whose Go code panics: the executor must turn that
+// into an internal error and live on.
+func TestPanicBecomesInternal(t *testing.T) {
+	op := &kernels.Op{Name: "boom", Impls: []string{"go"}}
+	call := kernels.NewCall(op, 1, 1, map[string]func(x *cgo.Ctx) (wire.Result, error){
+		"go": func(*cgo.Ctx) (wire.Result, error) { panic("kaboom") },
+	})
+	for name, ex := range inProcess(t) {
+		_, err := ex.Run(context.Background(), &Job{Call: call, Impl: "go"})
+		if e := wire.AsError(err); e == nil || e.Code != wire.Internal {
+			t.Fatalf("%s: got %v, want internal", name, err)
+		}
+		if _, err := ex.Run(context.Background(), modsumJob(t, 1, 10, kernels.ImplC)); err != nil {
+			t.Fatalf("%s after panic: %v", name, err)
+		}
+	}
+}
+
+func TestClosedRefuses(t *testing.T) {
+	for name, ex := range inProcess(t) {
+		ex.Close()
+		_, err := ex.Run(context.Background(), modsumJob(t, 1, 10, kernels.ImplC))
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("%s: got %v after Close", name, err)
+		}
+	}
+}

@@ -1,0 +1,616 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/tensor"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// The test binary doubles as the subprocess worker: started with
+// CRUNCH_TEST_WORKER=1 (and no arguments, so no test flag is parsed and no
+// test runs), it serves jobs from testRegistry, misbehaving ops included.
+func TestMain(m *testing.M) {
+	switch {
+	case os.Getenv("CRUNCH_TEST_WORKER") == "1":
+		if err := WorkerMain(os.Stdin, os.Stdout, testRegistry()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	case os.Getenv("CRUNCH_TEST_SERVER") == "1":
+		serveForever()
+	}
+	os.Exit(m.Run())
+}
+
+// serveForever plays a server for TestWorkersDieWithServer: it starts two
+// workers, one of them spinning (deaf to the end of its stdin), prints
+// their pids and waits to be killed.
+func serveForever() {
+	s, err := NewSubprocess(SubprocessConfig{Workers: 2, Command: []string{os.Args[0]},
+		Env: []string{"CRUNCH_TEST_SERVER=", "CRUNCH_TEST_WORKER=1"}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	op, _ := testRegistry().Lookup("spin")
+	call, _ := op.Prepare(nil)
+	go s.Run(context.Background(), &Job{Call: call, Impl: kernels.ImplGo})
+	for s.Load().Busy == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the job frame reach the worker
+	fmt.Println(s.pids()[0], s.pids()[1])
+	select {}
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newSub starts a Subprocess whose workers are this test binary (2 of them
+// unless cfg says otherwise), closed when the test ends. Its log is shown
+// if the test fails.
+func newSub(t testing.TB, cfg SubprocessConfig) (*Subprocess, *syncBuffer) {
+	t.Helper()
+	if cfg.Workers == 0 {
+		cfg.Workers = 2
+	}
+	cfg.Command = []string{os.Args[0]}
+	cfg.Env = append(cfg.Env, "CRUNCH_TEST_WORKER=1",
+		// A race-detector binary sleeps a second at exit by default.
+		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
+	logs := &syncBuffer{}
+	cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
+	s, err := NewSubprocess(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		closed := make(chan struct{})
+		go func() { s.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(20 * time.Second):
+			t.Errorf("Close still waits after 20 s: Load %+v", s.Load())
+		}
+		if t.Failed() {
+			t.Logf("executor log:\n%s", logs)
+		}
+	})
+	return s, logs
+}
+
+// eventually polls cond for up to d.
+func eventually(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+// gone reports whether no process has pid any more (it was reaped).
+func gone(pid int) bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) }
+
+// dead reports whether pid is gone or a zombie (an orphan waiting for init
+// to reap it).
+func dead(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return gone(pid)
+	}
+	// pid (comm) state ...: comm may hold spaces, the state follows the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	return i > 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// allUp reports whether every slot has a live worker, none of them in
+// dead.
+func allUp(s *Subprocess, dead ...int) bool {
+	pids := s.pids()
+	for _, p := range pids {
+		if p == 0 || slices.Contains(dead, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// wantCode checks that err is a protocol error with code and that its
+// message mentions every string in mention.
+func wantCode(t *testing.T, err error, code wire.Code, mention ...string) *wire.Error {
+	t.Helper()
+	e := wire.AsError(err)
+	if e == nil || e.Code != code {
+		t.Fatalf("got %v, want %s", err, code)
+	}
+	for _, m := range mention {
+		if !strings.Contains(e.Message, m) {
+			t.Errorf("message %q does not mention %q", e.Message, m)
+		}
+	}
+	return e
+}
+
+// checkModsum runs a small modsum and checks its answer; it returns the
+// worker that ran it.
+func checkModsum(t *testing.T, s *Subprocess, impl string) int {
+	t.Helper()
+	out, err := s.Run(context.Background(), modsumJob(t, 7, 100000, impl))
+	if err != nil {
+		t.Fatalf("modsum/%s: %v", impl, err)
+	}
+	if got, want := total(t, out), modsumRef(7, 100000); got != want {
+		t.Fatalf("modsum/%s: total %d, want %d", impl, got, want)
+	}
+	if out.Worker == 0 {
+		t.Errorf("modsum/%s: outcome names no worker", impl)
+	}
+	return out.Worker
+}
+
+func TestSubprocessRightResults(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{})
+	if s.Name() != NameSubprocess || s.Load().Slots != 2 {
+		t.Fatalf("name %q, load %+v", s.Name(), s.Load())
+	}
+	for _, impl := range []string{kernels.ImplC, kernels.ImplGo} {
+		if w := checkModsum(t, s, impl); !slices.Contains(s.pids(), w) {
+			t.Errorf("worker %d is not one of %v", w, s.pids())
+		}
+	}
+
+	r := rand.New(rand.NewPCG(1, 2))
+	const m, k, n = 37, 23, 19
+	a, _ := tensor.New(tensor.F64, m, k)
+	b, _ := tensor.New(tensor.F64, k, n)
+	for _, x := range [][]float64{a.Float64(), b.Float64()} {
+		for i := range x {
+			x[i] = r.Float64()*2 - 1
+		}
+	}
+	for _, impl := range []string{kernels.ImplC, kernels.ImplGonum} {
+		job := testJob(t, "gemm", wire.Args{"a": wire.TensorValue(a), "b": wire.TensorValue(b)}, impl)
+		out, err := s.Run(context.Background(), job)
+		if err != nil {
+			t.Fatalf("gemm/%s: %v", impl, err)
+		}
+		c, err := out.Result.Tensor("c")
+		if err != nil || c.DType != tensor.F64 || !slices.Equal(c.Shape, []int{m, n}) {
+			t.Fatalf("gemm/%s: result %v (%v)", impl, c, err)
+		}
+		for i := range m {
+			for j := range n {
+				var want float64
+				for p := range k {
+					want += a.Float64()[i*k+p] * b.Float64()[p*n+j]
+				}
+				if got := c.Float64()[i*n+j]; math.Abs(got-want) > 1e-12*float64(k) {
+					t.Fatalf("gemm/%s: c[%d,%d] = %g, want %g", impl, i, j, got, want)
+				}
+			}
+		}
+	}
+
+	// A failure inside the worker comes back as the kernel's own error.
+	_, err := s.Run(context.Background(), testJob(t, "modsum", wire.Args{"n": wire.Int(1)}, "gonum"))
+	wantCode(t, err, wire.NotFound, "gonum")
+	// A stray print to stdout in the worker does not break the pipe.
+	if _, err := s.Run(context.Background(), testJob(t, "stdout", nil, kernels.ImplGo)); err != nil {
+		t.Fatalf("stdout op: %v", err)
+	}
+	checkModsum(t, s, kernels.ImplC)
+}
+
+func TestSubprocessProgress(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 1})
+	var mu sync.Mutex
+	var seen []float64
+	job := modsumJob(t, 3, 3e9, kernels.ImplGo) // seconds of Go loop
+	job.Progress = func(f float64) { mu.Lock(); seen = append(seen, f); mu.Unlock() }
+	ctx, cancel := context.WithTimeout(context.Background(), 450*time.Millisecond)
+	defer cancel()
+	_, err := s.Run(ctx, job)
+	wantCode(t, err, wire.DeadlineExceeded)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) < 2 || len(seen) > 6 {
+		t.Errorf("%d progress reports in 450 ms, want about 4: %v", len(seen), seen)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] || seen[i] > 1 {
+			t.Errorf("progress not increasing: %v", seen)
+		}
+	}
+}
+
+func TestSubprocessCancelKeepsWorker(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 1})
+	pid := s.pids()[0]
+	for _, impl := range []string{kernels.ImplC, kernels.ImplGo} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		time.AfterFunc(50*time.Millisecond, func() { cancel(wire.Errorf(wire.Canceled, "canceled by request 8")) })
+		start := time.Now()
+		_, err := s.Run(ctx, modsumJob(t, 3, 1e15, impl))
+		if e := wantCode(t, err, wire.Canceled); e.Message != "canceled by request 8" {
+			t.Errorf("%s: message %q, want the cancel's cause", impl, e.Message)
+		}
+		if took := time.Since(start); took > 300*time.Millisecond {
+			t.Errorf("%s: cancel took %v", impl, took)
+		}
+		// The kernel polls its cancel flag: same worker, no kill.
+		if w := checkModsum(t, s, kernels.ImplC); w != pid {
+			t.Errorf("%s: worker %d after the cancel, want %d still", impl, w, pid)
+		}
+	}
+}
+
+func TestSubprocessDeadline(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 1})
+	pid := s.pids()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := s.Run(ctx, modsumJob(t, 3, 1e15, kernels.ImplC))
+	wantCode(t, err, wire.DeadlineExceeded)
+	if took := time.Since(start); took > 300*time.Millisecond {
+		t.Errorf("deadline answered after %v", took)
+	}
+	if w := checkModsum(t, s, kernels.ImplGo); w != pid {
+		t.Errorf("worker %d after the deadline, want %d still", w, pid)
+	}
+}
+
+func TestSubprocessSpinKilled(t *testing.T) {
+	s, logs := newSub(t, SubprocessConfig{Workers: 1, KillGrace: 200 * time.Millisecond})
+	pid := s.pids()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := s.Run(ctx, testJob(t, "spin", nil, kernels.ImplGo))
+	wantCode(t, err, wire.DeadlineExceeded)
+	if took := time.Since(start); took > 400*time.Millisecond {
+		t.Errorf("deadline answered after %v: Run must not wait for the kill", took)
+	}
+	// The next job waits for the kill and the restart, then runs right.
+	if w := checkModsum(t, s, kernels.ImplC); w == pid {
+		t.Errorf("the spinning worker %d still serves", pid)
+	}
+	if !eventually(time.Second, func() bool { return gone(pid) }) {
+		t.Errorf("worker %d still exists", pid)
+	}
+	if !strings.Contains(logs.String(), "ignored the cancel") {
+		t.Errorf("the kill was not logged:\n%s", logs)
+	}
+}
+
+func TestSubprocessCrash(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 2})
+	before := s.pids()
+	_, err := s.Run(context.Background(), testJob(t, "crash", nil, kernels.ImplGo))
+	e := wantCode(t, err, wire.WorkerFailed, "killed by signal SIGSEGV while running crash")
+	var pid int
+	for _, p := range before {
+		if strings.Contains(e.Message, fmt.Sprintf("worker %d ", p)) {
+			pid = p
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("message %q names none of the workers %v", e.Message, before)
+	}
+	if !gone(pid) {
+		t.Errorf("crashed worker %d was not reaped", pid)
+	}
+	if !eventually(5*time.Second, func() bool { return allUp(s, pid) }) {
+		t.Fatalf("workers %v did not recover from the crash of %d", s.pids(), pid)
+	}
+	checkModsum(t, s, kernels.ImplC)
+}
+
+func TestSubprocessIdleDeath(t *testing.T) {
+	s, logs := newSub(t, SubprocessConfig{Workers: 1})
+	pid := s.pids()[0]
+	syscall.Kill(pid, syscall.SIGKILL)
+	if !eventually(5*time.Second, func() bool { return allUp(s, pid) }) {
+		t.Fatalf("worker %d was not replaced: %v", pid, s.pids())
+	}
+	if want := fmt.Sprintf("worker %d killed by signal SIGKILL while idle", pid); !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs)
+	}
+	checkModsum(t, s, kernels.ImplC)
+}
+
+func TestSubprocessExit(t *testing.T) {
+	s, logs := newSub(t, SubprocessConfig{Workers: 1})
+	pid := s.pids()[0]
+	_, err := s.Run(context.Background(), testJob(t, "exit", nil, kernels.ImplGo))
+	wantCode(t, err, wire.WorkerFailed, fmt.Sprintf("worker %d exited with status 3 while running exit", pid), "goodbye")
+	if w := checkModsum(t, s, kernels.ImplGo); w == pid {
+		t.Errorf("the exited worker %d still serves", pid)
+	}
+	// Its stderr reached the log, tagged with its pid.
+	if !strings.Contains(logs.String(), fmt.Sprintf("exit op: goodbye\" executor=subprocess pid=%d", pid)) {
+		t.Errorf("worker stderr not logged with its pid:\n%s", logs)
+	}
+}
+
+func TestSubprocessMemoryLimit(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a race-detector worker reserves terabytes of address space: RLIMIT_AS cannot apply")
+	}
+	s, _ := newSub(t, SubprocessConfig{Workers: 1, MemoryLimit: 256 << 20})
+	_, err := s.Run(context.Background(), testJob(t, "alloc", nil, kernels.ImplGo))
+	e := wantCode(t, err, wire.WorkerFailed, "while running alloc", "out of memory")
+	t.Log(e.Message)
+	checkModsum(t, s, kernels.ImplC)
+}
+
+func TestSubprocessCrashStorm(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 2, Queue: 200})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed, right := 0, 0
+	crashJob := testJob(t, "crash", nil, kernels.ImplGo)
+	for i := range 120 {
+		crash := i%6 == 0 // 20 of 120, spread out
+		job := crashJob
+		if !crash {
+			job = modsumJob(t, int64(i), 100000, kernels.ImplC)
+		}
+		wg.Go(func() {
+			out, err := s.Run(context.Background(), job)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case crash && wire.AsError(err) != nil && wire.AsError(err).Code == wire.WorkerFailed:
+				failed++
+			case !crash && err == nil && string(out.Result["total"].JSON) == fmt.Sprint(modsumRef(int64(i), 100000)):
+				right++
+			default:
+				t.Errorf("job %d (crash %v): %v %v", i, crash, out, err)
+			}
+		})
+	}
+	wg.Wait()
+	if failed != 20 || right != 100 {
+		t.Errorf("%d worker_failed and %d right answers, want 20 and 100", failed, right)
+	}
+	if !eventually(5*time.Second, func() bool { return allUp(s) }) {
+		t.Errorf("workers did not recover: %v", s.pids())
+	}
+}
+
+// modsumRef computes modsum the slow, obvious way.
+func modsumRef(n, iters int64) int64 {
+	var s int64
+	r := (n%97 + 97) % 97
+	for i := range iters {
+		s += (i % 97) * r % 97
+	}
+	return s
+}
+
+func TestSubprocessOverloaded(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 1, Queue: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // before the cleanup's Close, which waits for running jobs
+	long := modsumJob(t, 3, 1e15, kernels.ImplC)
+	// One running, then one queued: started together, the second could
+	// find the first still in the queue and be refused.
+	for i := range 2 {
+		wg.Go(func() { s.Run(ctx, long) })
+		if !eventually(2*time.Second, func() bool { return s.Load().Busy == 1 && s.Load().Queued == i }) {
+			t.Fatalf("load %+v, want 1 busy and %d queued", s.Load(), i)
+		}
+	}
+	start := time.Now()
+	_, err := s.Run(ctx, modsumJob(t, 1, 1, kernels.ImplC))
+	if e := wantCode(t, err, wire.Overloaded); e.RetryAfterMS <= 0 {
+		t.Errorf("retry_after_ms %d", e.RetryAfterMS)
+	}
+	if took := time.Since(start); took > 50*time.Millisecond {
+		t.Errorf("overloaded answered after %v", took)
+	}
+}
+
+func TestSubprocessClose(t *testing.T) {
+	base := runtime.NumGoroutine()
+	s, _ := newSub(t, SubprocessConfig{Workers: 2, Queue: 10})
+	pids := s.pids()
+
+	type result struct {
+		out *Outcome
+		err error
+	}
+	results := make(chan result, 10)
+	for i := range 7 {
+		iters := int64(100000)
+		if i < 2 {
+			iters = 2e10 // about 600 ms of C: running when Close comes
+		}
+		job := modsumJob(t, 5, iters, kernels.ImplC)
+		go func() {
+			out, err := s.Run(context.Background(), job)
+			results <- result{out, err}
+		}()
+		if i == 1 {
+			eventually(2*time.Second, func() bool { return s.Load().Busy == 2 })
+		}
+	}
+	if !eventually(2*time.Second, func() bool { return s.Load().Queued == 5 }) {
+		t.Fatalf("load %+v, want 2 busy and 5 queued", s.Load())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ok, closed := 0, 0
+	for range 7 {
+		select {
+		case r := <-results:
+			switch {
+			case r.err == nil:
+				ok++
+			case errors.Is(r.err, ErrClosed):
+				closed++
+			default:
+				t.Errorf("unexpected result %v", r.err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a job got no result")
+		}
+	}
+	if ok != 2 || closed != 5 {
+		t.Errorf("%d finished and %d refused, want the 2 running to finish and the 5 queued refused", ok, closed)
+	}
+	if _, err := s.Run(context.Background(), modsumJob(t, 1, 1, kernels.ImplC)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Run after Close: %v", err)
+	}
+	for _, pid := range pids {
+		if !gone(pid) {
+			t.Errorf("worker %d outlived Close", pid)
+		}
+	}
+	if !eventually(2*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// Workers die with their server, however it dies: an idle worker sees its
+// stdin end, a busy one is killed by PR_SET_PDEATHSIG.
+func TestSubprocessWorkersDieWithServer(t *testing.T) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "CRUNCH_TEST_SERVER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	var a, b int
+	if _, err := fmt.Fscan(out, &a, &b); err != nil {
+		t.Fatalf("reading the workers' pids: %v", err)
+	}
+	if dead(a) || dead(b) {
+		t.Fatalf("workers %d and %d are not running", a, b)
+	}
+	cmd.Process.Kill()
+	for _, pid := range []int{a, b} {
+		if !eventually(5*time.Second, func() bool { return dead(pid) }) {
+			t.Errorf("worker %d outlived its server", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func TestSubprocessStartFailures(t *testing.T) {
+	base := runtime.NumGoroutine()
+	for _, tc := range []struct {
+		name    string
+		cmd     []string
+		mention string
+	}{
+		{"no such command", []string{"/nonexistent/crunch"}, "no such file"},
+		{"exits at once", []string{"/bin/sh", "-c", "echo broken >&2; exit 7"}, "exited with status 7 before its hello (stderr: broken)"},
+		{"never says hello", []string{"/bin/sleep", "30"}, "no hello within"},
+		{"says something else", []string{"/bin/echo", "hello"}, "unexpected frame kind"},
+	} {
+		_, err := NewSubprocess(SubprocessConfig{Workers: 2, Command: tc.cmd, StartTimeout: 300 * time.Millisecond,
+			Log: slog.New(slog.NewTextHandler(&syncBuffer{}, nil))})
+		if err == nil || !strings.Contains(err.Error(), tc.mention) {
+			t.Errorf("%s: got %v, want an error mentioning %q", tc.name, err, tc.mention)
+		}
+	}
+	if !eventually(2*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
+		t.Errorf("%d goroutines after failed starts, %d before", runtime.NumGoroutine(), base)
+	}
+}
+
+// BenchmarkSubprocessEmpty measures a round trip through the executors:
+// modsum with iters=0 (dispatch cost alone), and for the subprocess an
+// 8 MiB f64 gemm argument and result whose arithmetic is trivial (pipe
+// cost).
+func BenchmarkSubprocessEmpty(b *testing.B) {
+	sub, _ := newSub(b, SubprocessConfig{Workers: 1})
+	pool := NewPool(PoolConfig{Workers: 1})
+	defer pool.Close()
+	empty := modsumJob(b, 1, 0, kernels.ImplC)
+	for _, ex := range []Executor{NewDirect(0), pool, sub} {
+		b.Run("modsum0/"+ex.Name(), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ex.Run(context.Background(), empty); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	a, _ := tensor.New(tensor.F64, 1<<20, 1) // 8 MiB
+	one, _ := tensor.New(tensor.F64, 1, 1)
+	one.Float64()[0] = 2
+	big := testJob(b, "gemm", wire.Args{"a": wire.TensorValue(a), "b": wire.TensorValue(one)}, kernels.ImplC)
+	for _, ex := range []Executor{NewDirect(0), sub} {
+		b.Run("gemm8MiB/"+ex.Name(), func(b *testing.B) {
+			b.SetBytes(16 << 20) // in and out
+			for b.Loop() {
+				if _, err := ex.Run(context.Background(), big); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestSubprocessBackoff(t *testing.T) {
+	want := []time.Duration{0, 0, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond,
+		800 * time.Millisecond, 1600 * time.Millisecond, 3200 * time.Millisecond, 5 * time.Second, 5 * time.Second}
+	for q, w := range want {
+		if got := backoff(q); got != w {
+			t.Errorf("backoff(%d) = %v, want %v", q, got, w)
+		}
+	}
+	if got := backoff(1000); got != maxBackoff {
+		t.Errorf("backoff(1000) = %v", got)
+	}
+}
