@@ -1,0 +1,197 @@
+// Package client is the Go client of a crunch server: one WebSocket
+// connection (gorilla/websocket) carrying many calls at once, replies
+// matched by id, a typed method per op. `crunch call`, the tests and the
+// benchmarks all use it.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// ErrClosed is returned by calls on a closed client.
+var ErrClosed = errors.New("client: connection closed")
+
+// Options are per-call settings. The zero value means: exec and impl
+// chosen by the server, its default deadline, binary messages, no progress.
+type Options struct {
+	Exec     string        // "auto", "direct", "pool" or "subprocess"
+	Impl     string        // "auto", "c", "go" or "gonum"
+	Timeout  time.Duration // sent as timeout_ms
+	Text     bool          // send a text (JSON) message instead of a binary one
+	Progress func(fraction float64)
+}
+
+// Client is one connection to a crunch server. Safe for concurrent use.
+type Client struct {
+	conn   *websocket.Conn
+	wmu    sync.Mutex // one writer at a time (gorilla's rule)
+	nextID atomic.Int64
+
+	mu      sync.Mutex
+	pending map[int64]*call
+	err     error // set once the connection has failed
+	done    chan struct{}
+}
+
+type call struct {
+	reply    chan *wire.Reply // buffered 1: the final reply
+	progress func(float64)
+}
+
+// Dial connects to a crunch server. addr is a ws:// or wss:// URL, or a
+// host:port, to which /v1/ws is added.
+func Dial(ctx context.Context, addr string) (*Client, error) {
+	url := addr
+	if !strings.HasPrefix(url, "ws://") && !strings.HasPrefix(url, "wss://") {
+		url = "ws://" + addr + "/v1/ws"
+	}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
+	conn, _, err := d.DialContext(ctx, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("client: dial %s: %w", url, err)
+	}
+	conn.SetReadLimit(-1) // the server bounds what it sends
+	c := &Client{conn: conn, pending: make(map[int64]*call), done: make(chan struct{})}
+	go c.read()
+	return c, nil
+}
+
+// Close closes the connection; calls in flight fail with ErrClosed.
+func (c *Client) Close() error {
+	c.wmu.Lock()
+	c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	c.wmu.Unlock()
+	err := c.conn.Close()
+	<-c.done
+	return err
+}
+
+// read routes every reply to its call until the connection ends.
+func (c *Client) read() {
+	defer close(c.done)
+	for {
+		mt, data, err := c.conn.ReadMessage()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		rep, err := wire.DecodeReply(mt == websocket.BinaryMessage, data)
+		if err != nil {
+			continue // not addressable to any call; the server never sends one
+		}
+		c.mu.Lock()
+		cl := c.pending[rep.ID]
+		if cl != nil && rep.Progress == nil {
+			delete(c.pending, rep.ID)
+		}
+		c.mu.Unlock()
+		switch {
+		case cl == nil:
+		case rep.Progress != nil:
+			if cl.progress != nil {
+				cl.progress(*rep.Progress)
+			}
+		default:
+			cl.reply <- rep
+		}
+	}
+}
+
+// fail ends every pending call with err's cause.
+func (c *Client) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) || errors.Is(err, websocket.ErrCloseSent) || strings.Contains(err.Error(), "use of closed") {
+			c.err = fmt.Errorf("%w: %v", ErrClosed, err)
+		} else {
+			c.err = fmt.Errorf("client: reading: %w", err)
+		}
+	}
+	for id, cl := range c.pending {
+		delete(c.pending, id)
+		close(cl.reply)
+	}
+}
+
+// Do sends req and waits for its final reply. It sets req.ID when zero.
+// A failure reply is returned as a *wire.Error. When ctx ends first, Do
+// asks the server to cancel the request and returns ctx's error.
+func (c *Client) Do(ctx context.Context, req *wire.Request, o *Options) (*wire.Reply, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	if req.ID == 0 {
+		req.ID = c.nextID.Add(1)
+	}
+	req.Exec, req.Impl, req.Progress = o.Exec, o.Impl, o.Progress != nil
+	if o.Timeout > 0 {
+		req.TimeoutMS = max(1, o.Timeout.Milliseconds())
+	}
+	msg, err := wire.EncodeRequest(req, !o.Text)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s: %w", req.Op, err)
+	}
+	cl := &call{reply: make(chan *wire.Reply, 1), progress: o.Progress}
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, c.err
+	}
+	c.pending[req.ID] = cl
+	c.mu.Unlock()
+
+	if err := c.write(!o.Text, msg); err != nil {
+		c.mu.Lock()
+		delete(c.pending, req.ID)
+		c.mu.Unlock()
+		return nil, fmt.Errorf("client: sending %s: %w", req.Op, err)
+	}
+	select {
+	case rep, ok := <-cl.reply:
+		if !ok {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return nil, c.err
+		}
+		if !rep.OK {
+			return rep, rep.Error
+		}
+		return rep, nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pending, req.ID)
+		c.mu.Unlock()
+		c.sendCancel(req.ID)
+		return nil, ctx.Err()
+	}
+}
+
+// sendCancel asks the server to stop request id; its reply is ignored.
+func (c *Client) sendCancel(id int64) {
+	req := &wire.Request{ID: c.nextID.Add(1), Op: "cancel", Args: wire.Args{"target": wire.Int(id)}}
+	if msg, err := wire.EncodeRequest(req, false); err == nil {
+		c.write(false, msg)
+	}
+}
+
+func (c *Client) write(binary bool, msg []byte) error {
+	typ := websocket.TextMessage
+	if binary {
+		typ = websocket.BinaryMessage
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.conn.WriteMessage(typ, msg)
+}

@@ -1,0 +1,100 @@
+// Package server is crunch's WebSocket service: fasthttp and
+// fasthttp/websocket in front, the kernel registry and the executors
+// behind. One reader and one writer goroutine per connection; every
+// request runs in its own goroutine on the executor it chose, so the reader
+// is always free to answer pings.
+package server
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/crunchsvc/crunch/service/executor"
+	"github.com/crunchsvc/crunch/service/kernels"
+)
+
+// Config is everything a Server needs. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	Addr string // host:port to listen on
+
+	Registry  *kernels.Registry
+	Executors map[string]executor.Executor // by name: direct, pool, subprocess
+	// AutoThreshold is the work (see kernels.Call.Work) below which
+	// exec=auto runs a call directly instead of on the pool.
+	AutoThreshold float64
+
+	MaxMessage     int64         // bytes in one WebSocket message; larger closes with 1009
+	MaxElements    int64         // elements in one argument or result tensor (too_large)
+	MaxInFlight    int           // requests in flight on one connection (overloaded)
+	DefaultTimeout time.Duration // deadline of a request without timeout_ms
+	MaxTimeout     time.Duration // timeout_ms is capped to this
+	PingInterval   time.Duration // server pings each connection this often
+	PingTimeout    time.Duration // and closes it when nothing was heard for this long
+	WriteTimeout   time.Duration // one write to a client may take this long
+	Grace          time.Duration // Shutdown lets in-flight requests finish for this long
+
+	Log *slog.Logger
+}
+
+// DefaultConfig returns the defaults that `crunch serve` starts with.
+func DefaultConfig() Config {
+	return Config{
+		Addr:           "127.0.0.1:8080",
+		AutoThreshold:  1e5,
+		MaxMessage:     256 << 20,
+		MaxElements:    1 << 27, // 1 GiB of f64
+		MaxInFlight:    256,
+		DefaultTimeout: 5 * time.Minute,
+		MaxTimeout:     time.Hour,
+		PingInterval:   10 * time.Second,
+		PingTimeout:    30 * time.Second,
+		WriteTimeout:   30 * time.Second,
+		Grace:          10 * time.Second,
+	}
+}
+
+// withDefaults fills c's zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Addr == "" {
+		c.Addr = d.Addr
+	}
+	if c.Registry == nil {
+		c.Registry = kernels.Default()
+	}
+	if c.AutoThreshold == 0 {
+		c.AutoThreshold = d.AutoThreshold
+	}
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = d.MaxMessage
+	}
+	if c.MaxElements <= 0 {
+		c.MaxElements = d.MaxElements
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = d.MaxInFlight
+	}
+	if c.DefaultTimeout <= 0 {
+		c.DefaultTimeout = d.DefaultTimeout
+	}
+	if c.MaxTimeout <= 0 {
+		c.MaxTimeout = d.MaxTimeout
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = d.PingInterval
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = d.PingTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.Grace <= 0 {
+		c.Grace = d.Grace
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return c
+}

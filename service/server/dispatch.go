@@ -1,0 +1,240 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/crunchsvc/crunch/service/executor"
+	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// handle decodes and dispatches one message on the reader goroutine.
+// Control ops are answered here; compute ops are validated here and run in
+// a goroutine of their own. It returns false when the connection must end.
+func (s *session) handle(binary bool, data []byte) bool {
+	req, err := wire.DecodeRequest(binary, data)
+	if err != nil {
+		var id int64
+		if req != nil {
+			id = req.ID
+			s.garbage = 0
+		} else if s.garbage++; s.garbage >= maxGarbage {
+			s.send(outMsg{closeCode: websocket.ClosePolicyViolation, closeText: "too many malformed messages"})
+			return false
+		}
+		s.replyError(binary, "", id, err)
+		return true
+	}
+	s.garbage = 0
+	switch req.Op {
+	case "ping":
+		s.reply(req, wire.Result{"server_time_ns": wire.Int(time.Now().UnixNano())}, nil)
+	case "info":
+		s.reply(req, s.srv.info(), nil)
+	case "cancel":
+		s.cancelRequest(req)
+	default:
+		if err := s.start(req); err != nil {
+			s.replyError(replyBinary(req), req.Op, req.ID, err)
+		}
+	}
+	return true
+}
+
+// cancelRequest ends request args.target with canceled, if it is in flight.
+func (s *session) cancelRequest(req *wire.Request) {
+	if err := req.Args.Only("cancel", "target"); err != nil {
+		s.replyError(replyBinary(req), req.Op, req.ID, err)
+		return
+	}
+	target, err := req.Args.Int("target", 0)
+	if err != nil || target <= 0 {
+		s.replyError(replyBinary(req), req.Op, req.ID, wire.Errorf(wire.InvalidArgument, "cancel: argument \"target\" must be the id of a request in flight"))
+		return
+	}
+	s.mu.Lock()
+	cancel, found := s.inflight[target]
+	s.mu.Unlock()
+	if found {
+		cancel(wire.Errorf(wire.Canceled, "canceled by request %d", req.ID))
+	}
+	s.reply(req, wire.Result{"canceled": wire.Bool(found)}, nil)
+}
+
+// start validates a compute request and runs it in its own goroutine.
+func (s *session) start(req *wire.Request) error {
+	cfg := &s.srv.cfg
+	if s.draining.Load() {
+		return errShuttingDown
+	}
+	op, err := cfg.Registry.Lookup(req.Op)
+	if err != nil {
+		return err
+	}
+	impl, err := op.Resolve(req.Impl)
+	if err != nil {
+		return err
+	}
+	if err := s.srv.checkArgs(op, req.Args); err != nil {
+		return err
+	}
+	call, err := op.Prepare(req.Args)
+	if err != nil {
+		return err
+	}
+	if call.OutElems > float64(cfg.MaxElements) {
+		return wire.Errorf(wire.TooLarge, "%s: the result would hold %.0f elements; this server's limit is %d (--max-elements)", op.Name, call.OutElems, cfg.MaxElements)
+	}
+	execName, ex, err := s.srv.chooseExecutor(req.Exec, call)
+	if err != nil {
+		return err
+	}
+	timeout := cfg.DefaultTimeout
+	if req.TimeoutMS > 0 {
+		timeout = min(time.Duration(req.TimeoutMS)*time.Millisecond, cfg.MaxTimeout)
+	}
+
+	s.mu.Lock()
+	if _, dup := s.inflight[req.ID]; dup {
+		s.mu.Unlock()
+		return wire.Errorf(wire.InvalidArgument, "id %d is already in flight on this connection", req.ID)
+	}
+	if len(s.inflight) >= cfg.MaxInFlight {
+		s.mu.Unlock()
+		e := wire.Errorf(wire.Overloaded, "%d requests already in flight on this connection (--max-inflight)", cfg.MaxInFlight)
+		e.RetryAfterMS = 100
+		return e
+	}
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	s.inflight[req.ID] = cancel
+	s.mu.Unlock()
+
+	s.pending.Add(1)
+	s.requests.Add(1)
+	job := &executor.Job{Call: call, Impl: impl, Args: req.Args}
+	go s.execute(ctx, cancel, req, job, execName, ex, timeout)
+	return nil
+}
+
+// execute runs one request on its executor and queues its one final reply.
+func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, req *wire.Request,
+	job *executor.Job, execName string, ex executor.Executor, timeout time.Duration) {
+	defer s.requests.Done()
+	defer cancel(nil)
+	ctx, stop := context.WithTimeoutCause(ctx, timeout,
+		wire.Errorf(wire.DeadlineExceeded, "%s: deadline of %v exceeded", req.Op, timeout))
+	defer stop()
+
+	// final guards against a progress message overtaking the final reply.
+	var final sync.Mutex
+	finished := false
+	if req.Progress {
+		job.Progress = func(f float64) {
+			final.Lock()
+			defer final.Unlock()
+			if !finished {
+				if msg, bin, err := wire.EncodeReply(&wire.Reply{ID: req.ID, Progress: &f}, replyBinary(req)); err == nil {
+					s.trySend(outMsg{binary: bin, data: msg})
+				}
+			}
+		}
+	}
+
+	var out *executor.Outcome
+	var err error
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = wire.Errorf(wire.Internal, "%s: executor %s panicked: %v", req.Op, execName, p)
+			}
+		}()
+		out, err = ex.Run(ctx, job)
+	}()
+
+	// The id leaves the in-flight set before the reply is queued, so that a
+	// client reusing it right after the reply is not refused as a duplicate.
+	s.mu.Lock()
+	delete(s.inflight, req.ID)
+	s.mu.Unlock()
+
+	final.Lock()
+	finished = true
+	final.Unlock()
+	if err != nil {
+		s.replyError(replyBinary(req), req.Op, req.ID, err)
+	} else {
+		s.reply(req, out.Result, &wire.Stats{Exec: execName, Impl: job.Impl,
+			QueueUS: out.QueueUS, RunUS: out.RunUS, Worker: out.Worker})
+	}
+	s.pending.Add(-1)
+}
+
+// reply queues a success reply in the form the request asked for.
+func (s *session) reply(req *wire.Request, res wire.Result, stats *wire.Stats) {
+	msg, bin, err := wire.EncodeReply(&wire.Reply{ID: req.ID, OK: true, Result: res, Stats: stats}, replyBinary(req))
+	if err != nil {
+		s.replyError(replyBinary(req), req.Op, req.ID, wire.Errorf(wire.Internal, "%s: encoding the reply: %v", req.Op, err))
+		return
+	}
+	s.send(outMsg{binary: bin, data: msg})
+}
+
+// replyError queues a failure reply; internal errors are also logged.
+func (s *session) replyError(binary bool, op string, id int64, err error) {
+	e := wire.AsError(err)
+	if e.Code == wire.Internal {
+		s.srv.cfg.Log.Error("internal error", "remote", s.remote, "op", op, "id", id, "err", e.Message)
+	}
+	msg, bin, encErr := wire.EncodeReply(&wire.Reply{ID: id, Error: e}, binary)
+	if encErr != nil { // cannot happen for an error reply; never lose the reply silently
+		s.srv.cfg.Log.Error("encoding an error reply", "err", encErr)
+		return
+	}
+	s.send(outMsg{binary: bin, data: msg})
+}
+
+// replyBinary tells whether req's replies use the binary form.
+func replyBinary(req *wire.Request) bool {
+	switch req.Reply {
+	case "binary":
+		return true
+	case "text":
+		return false
+	}
+	return req.Binary
+}
+
+// checkArgs refuses argument tensors over the element limit before any
+// work is done on them.
+func (srv *Server) checkArgs(op *kernels.Op, args wire.Args) error {
+	for name, v := range args {
+		if v.Tensor != nil && int64(v.Tensor.Len()) > srv.cfg.MaxElements {
+			return wire.Errorf(wire.TooLarge, "%s: argument %q holds %d elements; this server's limit is %d (--max-elements)",
+				op.Name, name, v.Tensor.Len(), srv.cfg.MaxElements)
+		}
+	}
+	return nil
+}
+
+// chooseExecutor picks the executor a request asked for, or for "auto"
+// the direct one for small calls and the pool for the rest.
+func (srv *Server) chooseExecutor(name string, call *kernels.Call) (string, executor.Executor, error) {
+	if name == "" || name == executor.NameAuto {
+		name = executor.NamePool
+		if call.Work < srv.cfg.AutoThreshold {
+			name = executor.NameDirect
+		}
+		if _, ok := srv.cfg.Executors[name]; !ok {
+			name = srv.execNames()[0]
+		}
+	}
+	ex, ok := srv.cfg.Executors[name]
+	if !ok {
+		return "", nil, wire.Errorf(wire.NotFound, "exec %q is not available on this server (has %v)", name, srv.execNames())
+	}
+	return name, ex, nil
+}

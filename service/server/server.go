@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/valyala/fasthttp"
+
+	"github.com/crunchsvc/crunch/service/executor"
+)
+
+// Server serves the crunch protocol on /v1/ws, and /healthz.
+type Server struct {
+	cfg      Config
+	http     *fasthttp.Server
+	upgrader websocket.FastHTTPUpgrader
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	draining bool
+	ln       net.Listener
+
+	// stop ends every session's context when the server shuts down.
+	stop context.Context
+	halt context.CancelCauseFunc
+}
+
+// New returns a server for cfg; Serve or ListenAndServe starts it.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Executors) == 0 {
+		return nil, errors.New("server: no executors configured")
+	}
+	s := &Server{cfg: cfg, sessions: make(map[*session]struct{})}
+	s.stop, s.halt = context.WithCancelCause(context.Background())
+	s.upgrader = websocket.FastHTTPUpgrader{
+		ReadBufferSize:  64 << 10,
+		WriteBufferSize: 64 << 10,
+		// One pool for all connections: an idle connection then holds no
+		// write buffer.
+		WriteBufferPool: &sync.Pool{},
+		// The default same-origin check stays: a page on another site must
+		// not drive a local compute server with the user's browser.
+	}
+	s.http = &fasthttp.Server{
+		Handler:            s.route,
+		Name:               "crunch",
+		ReadTimeout:        30 * time.Second, // the HTTP part only; sessions set their own deadlines
+		WriteTimeout:       30 * time.Second,
+		IdleTimeout:        60 * time.Second,
+		MaxRequestBodySize: 1 << 20,
+		Logger:             fasthttpLogger{cfg.Log},
+	}
+	return s, nil
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// ListenAndServe listens on cfg.Addr and serves until Shutdown.
+func (s *Server) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
+	}
+	return s.Serve(ln)
+}
+
+// Serve serves on ln until Shutdown. It returns nil after a Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	s.cfg.Log.Info("serving", "addr", ln.Addr().String())
+	return s.http.Serve(ln)
+}
+
+// Addr returns the address the server listens on, once Serve has started.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+func (s *Server) route(ctx *fasthttp.RequestCtx) {
+	switch string(ctx.Path()) {
+	case "/v1/ws":
+		s.serveWebSocket(ctx)
+	case "/healthz":
+		ctx.SetContentType("text/plain; charset=utf-8")
+		if s.isDraining() {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString("draining\n")
+			return
+		}
+		ctx.SetBodyString("ok\n")
+	case "/":
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString("crunch: WebSocket compute service. Clients connect to /v1/ws; see docs/PROTOCOL.md.\n")
+	default:
+		ctx.Error("not found", fasthttp.StatusNotFound)
+	}
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
+func (s *Server) serveWebSocket(ctx *fasthttp.RequestCtx) {
+	if s.isDraining() {
+		ctx.Error("server shutting down", fasthttp.StatusServiceUnavailable)
+		return
+	}
+	remote := ctx.RemoteAddr().String() // copied now: ctx must not be used after the upgrade
+	err := s.upgrader.Upgrade(ctx, func(conn *websocket.Conn) {
+		// fasthttp closes and recycles the connection when this returns, so
+		// run returns only after every goroutine using conn has ended.
+		sess := newSession(s, conn, remote)
+		if !s.track(sess) {
+			sess.closeNow(websocket.CloseGoingAway, "server shutting down")
+			return
+		}
+		defer s.untrack(sess)
+		sess.run()
+	})
+	if err != nil {
+		s.cfg.Log.Debug("websocket upgrade failed", "remote", remote, "err", err)
+	}
+}
+
+func (s *Server) track(sess *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return false
+	}
+	s.sessions[sess] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}
+
+// Shutdown drains the server: new connections and requests are refused,
+// requests in flight get until ctx ends (or cfg.Grace, whichever is first)
+// to finish, then are cancelled; connections close with 1001. The
+// executors are not closed: they belong to the caller.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	sessions := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+
+	grace, cancel := context.WithTimeout(ctx, s.cfg.Grace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, sess := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sess.drain(grace)
+		}()
+	}
+	wg.Wait()
+	s.halt(errShuttingDown)
+	// Sessions now close themselves; fasthttp's Shutdown waits for their
+	// handlers to return.
+	return s.http.ShutdownWithContext(ctx)
+}
+
+// fasthttpLogger routes fasthttp's own messages into slog at debug level.
+type fasthttpLogger struct {
+	log interface{ Debug(string, ...any) }
+}
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "component", "fasthttp")
+}
+
+// execNames lists the configured executors, for info and errors.
+func (s *Server) execNames() []string {
+	var names []string
+	for _, n := range []string{executor.NameDirect, executor.NamePool, executor.NameSubprocess} {
+		if _, ok := s.cfg.Executors[n]; ok {
+			names = append(names, n)
+		}
+	}
+	return names
+}

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// Causes of a session's or a request's end, as the protocol reports them.
+var (
+	errShuttingDown = wire.Errorf(wire.Canceled, "server shutting down")
+	errConnClosed   = wire.Errorf(wire.Canceled, "connection closed")
+)
+
+// maxGarbage is how many undecodable messages in a row a connection may
+// send before it is closed with 1008: one is a bug to report, a stream of
+// them is not a crunch client.
+const maxGarbage = 16
+
+// session is one WebSocket connection. Its reader goroutine (the upgrade
+// callback's) reads and dispatches messages and never computes; its writer
+// goroutine owns every write of a data message; each request runs in a
+// goroutine of its own.
+type session struct {
+	srv    *Server
+	conn   *websocket.Conn
+	remote string
+
+	ctx    context.Context // ends when the connection or the server does
+	cancel context.CancelCauseFunc
+
+	out        chan outMsg   // to the writer
+	writerDead chan struct{} // closed when the writer stops writing
+	finish     chan struct{} // closed to tell the writer to flush and stop
+	writerDone chan struct{}
+
+	mu       sync.Mutex
+	inflight map[int64]context.CancelCauseFunc // by request id
+
+	requests sync.WaitGroup // request goroutines; Add only on the reader
+	pending  atomic.Int64   // requests whose final reply is not yet queued
+	draining atomic.Bool
+	garbage  int // undecodable messages in a row (reader only)
+}
+
+// outMsg is one message for the writer: a data message, or a close frame.
+type outMsg struct {
+	binary    bool
+	data      []byte
+	closeCode int // non-zero: send a close frame with this code and stop
+	closeText string
+}
+
+func newSession(srv *Server, conn *websocket.Conn, remote string) *session {
+	s := &session{
+		srv: srv, conn: conn, remote: remote,
+		out:        make(chan outMsg, 256),
+		writerDead: make(chan struct{}),
+		finish:     make(chan struct{}),
+		writerDone: make(chan struct{}),
+		inflight:   make(map[int64]context.CancelCauseFunc),
+	}
+	s.ctx, s.cancel = context.WithCancelCause(srv.stop)
+	return s
+}
+
+// run serves the connection until it closes, then cancels what is still
+// running for it and returns once every goroutine using conn has ended.
+func (s *session) run() {
+	cfg := &s.srv.cfg
+	log := cfg.Log.With("remote", s.remote)
+	log.Debug("connection open")
+	defer func() {
+		if p := recover(); p != nil { // never let one connection take the process down
+			log.Error("session panicked", "panic", p)
+		}
+		s.cancel(errConnClosed)
+		s.requests.Wait()
+		close(s.finish)
+		<-s.writerDone
+		s.conn.Close()
+		log.Debug("connection closed")
+	}()
+
+	s.conn.SetReadLimit(cfg.MaxMessage)
+	s.extendRead()
+	s.conn.SetPongHandler(func(string) error { s.extendRead(); return nil })
+	go s.writer()
+
+	for {
+		mt, data, err := s.conn.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) && !errors.Is(err, websocket.ErrReadLimit) {
+				log.Debug("read ended", "err", err)
+			}
+			return
+		}
+		s.extendRead()
+		if mt != websocket.TextMessage && mt != websocket.BinaryMessage {
+			continue
+		}
+		if !s.handle(mt == websocket.BinaryMessage, data) {
+			return
+		}
+	}
+}
+
+// extendRead moves the read deadline: a connection from which nothing,
+// not even a pong, arrives for PingTimeout is dead.
+func (s *session) extendRead() {
+	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.PingTimeout))
+}
+
+// writer owns the connection's data writes and its pings.
+func (s *session) writer() {
+	defer close(s.writerDone)
+	cfg := &s.srv.cfg
+	ping := time.NewTicker(cfg.PingInterval)
+	defer ping.Stop()
+	dead := false
+	write := func(m outMsg) {
+		if dead {
+			return
+		}
+		deadline := time.Now().Add(cfg.WriteTimeout)
+		var err error
+		if m.closeCode != 0 {
+			err = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.closeCode, m.closeText), deadline)
+			// Wake the reader: the peer's close reply, or the deadline,
+			// ends the session.
+			s.conn.UnderlyingConn().SetReadDeadline(time.Now().Add(time.Second))
+		} else {
+			s.conn.SetWriteDeadline(deadline)
+			typ := websocket.TextMessage
+			if m.binary {
+				typ = websocket.BinaryMessage
+			}
+			err = s.conn.WriteMessage(typ, m.data)
+		}
+		if err != nil || m.closeCode != 0 {
+			dead = true
+			close(s.writerDead)
+			// A blocked reader wakes on a deadline, not on Close.
+			s.conn.UnderlyingConn().SetReadDeadline(time.Now())
+		}
+	}
+	for {
+		select {
+		case m := <-s.out:
+			write(m)
+		case <-ping.C:
+			if !dead {
+				s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout))
+			}
+		case <-s.finish:
+			for { // flush what was queued before finish
+				select {
+				case m := <-s.out:
+					write(m)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// send queues a message for the writer; false if the writer has stopped.
+func (s *session) send(m outMsg) bool {
+	select {
+	case s.out <- m:
+		return true
+	case <-s.writerDead:
+		return false
+	case <-s.writerDone:
+		return false
+	}
+}
+
+// trySend queues m only if there is room: for progress messages, which
+// may be dropped rather than delay anything.
+func (s *session) trySend(m outMsg) {
+	select {
+	case s.out <- m:
+	default:
+	}
+}
+
+// closeNow sends a close frame and lets the session end.
+func (s *session) closeNow(code int, text string) {
+	s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+}
+
+// drain refuses new requests, waits until the ones in flight have replied
+// or grace ends, cancels the rest, and closes the connection with 1001
+// once every reply is queued.
+func (s *session) drain(grace context.Context) {
+	s.draining.Store(true)
+	waitIdle := func(ctx context.Context) {
+		for s.pending.Load() > 0 && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	waitIdle(grace)
+	s.cancel(errShuttingDown)
+	// Cancelled requests answer at once; give them a moment to queue it.
+	last, stop := context.WithTimeout(context.Background(), time.Second)
+	defer stop()
+	waitIdle(last)
+	s.send(outMsg{closeCode: websocket.CloseGoingAway, closeText: "server shutting down"})
+}
