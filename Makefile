@@ -1,0 +1,106 @@
+# crunch: `make run` builds and starts the server; `make test` runs every test.
+# Needs Go and a C compiler; `make test` installs CMake with apt-get when it
+# can (root), and otherwise skips only the CMake package test, loudly.
+
+GO      ?= go
+CC      ?= gcc
+BIN     := bin/crunch
+ARGS    ?=
+BUILD   := build
+CFLAGS_TEST := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -Inative
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+C_SRC   := $(wildcard native/*.c)
+C_TESTS := $(wildcard native/test/test_*.c)
+FUZZTIME ?= 20s
+
+.PHONY: all build run test test-go test-c test-cmake test-race test-sanitize fuzz vet fmt \
+        bench bench-deps ensure-cmake clean
+
+all: build
+
+build: $(BIN)
+
+# Go tracks its own dependencies; always ask it.
+$(BIN): FORCE
+	$(GO) build -o $(BIN) ./cmd/crunch
+FORCE:
+
+## run: build and start the server on 127.0.0.1:8080 (extra flags: make run ARGS="--addr :9000")
+run: build
+	./$(BIN) serve $(ARGS)
+
+## test: everything — vet, Go tests, C tests, the CMake package and its consumers
+test: vet test-go test-c test-cmake
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -count=1 ./...
+
+## test-c: the C tests, built straight with $(CC) (no CMake needed), on every SIMD path
+test-c:
+	@mkdir -p $(BUILD)/ctest
+	@set -e; for t in $(C_TESTS); do \
+	  name=$$(basename $$t .c); \
+	  $(CC) $(CFLAGS_TEST) $(C_SRC) $$t -lpthread -lm -o $(BUILD)/ctest/$$name; \
+	  ./$(BUILD)/ctest/$$name; \
+	  CRUNCH_DISABLE=avx512 ./$(BUILD)/ctest/$$name >/dev/null; \
+	  CRUNCH_DISABLE=avx512,avx2 ./$(BUILD)/ctest/$$name >/dev/null; \
+	done
+
+## test-sanitize: the C tests under AddressSanitizer and UndefinedBehaviorSanitizer
+test-sanitize:
+	@mkdir -p $(BUILD)/ctest-san
+	@set -e; for t in $(C_TESTS); do \
+	  name=$$(basename $$t .c); \
+	  $(CC) $(CFLAGS_TEST) $(SAN) $(C_SRC) $$t -lpthread -lm -o $(BUILD)/ctest-san/$$name; \
+	  ./$(BUILD)/ctest-san/$$name; \
+	done
+
+## test-cmake: libcrunch through CMake: ctest, install, find_package and pkg-config consumers
+test-cmake: ensure-cmake
+	@if command -v cmake >/dev/null; then \
+	  cmake -S . -B $(BUILD)/cmake -DCRUNCH_WERROR=ON >/dev/null && \
+	  cmake --build $(BUILD)/cmake -j2 >/dev/null && \
+	  ctest --test-dir $(BUILD)/cmake --output-on-failure; \
+	else \
+	  echo "**********************************************************************"; \
+	  echo "** SKIPPED: the CMake package test (cmake missing, and not root to  **"; \
+	  echo "** install it: apt-get install -y cmake). Everything else ran.      **"; \
+	  echo "**********************************************************************"; \
+	fi
+
+ensure-cmake:
+	@command -v cmake >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { echo "installing cmake (apt-get)"; (apt-get install -y cmake >/dev/null 2>&1 || \
+	    (apt-get update >/dev/null 2>&1 && apt-get install -y cmake >/dev/null 2>&1)) || true; }; } || true
+
+test-race:
+	$(GO) test -race -count=1 ./...
+
+## fuzz: a short run of the wire decoder's fuzz target
+fuzz:
+	$(GO) test ./service/wire -run='^$$' -fuzz=FuzzDecodeRequest -fuzztime=$(FUZZTIME)
+
+## bench: Go micro-benchmarks: gemm and modsum (C per SIMD path, gonum, OpenBLAS when
+## installed), and the dispatch cost of each executor. Output is benchstat's format.
+BENCHCOUNT ?= 5
+HAVE_OPENBLAS := $(shell printf '\043include <cblas.h>\nint main(void){return 0;}\n' | \
+	$(CC) -x c - -lopenblas -o /dev/null 2>/dev/null && echo yes)
+bench:
+	@mkdir -p bench/results
+	@echo "OpenBLAS for comparison: $(if $(HAVE_OPENBLAS),yes,no (make bench-deps installs it))"
+	$(GO) test -run='^$$' -bench=. -count=$(BENCHCOUNT) $(if $(HAVE_OPENBLAS),-tags openblas) ./bench/ \
+	  | tee bench/results/go-bench.txt
+
+## bench-deps: what the comparisons need, from Debian's packages (root)
+bench-deps:
+	apt-get install -y libopenblas-dev
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BUILD) bin

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/crunchsvc/crunch/service/executor"
+	"github.com/crunchsvc/crunch/service/server"
+)
+
+// serve runs the server until SIGINT or SIGTERM, then drains: a second
+// signal exits at once.
+func serve(args []string) error {
+	d := server.DefaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", d.Addr, "listen address (host:port)")
+	poolWorkers := fs.Int("pool-workers", runtime.GOMAXPROCS(0), "pool executor: OS threads running kernels")
+	poolQueue := fs.Int("pool-queue", 0, "pool executor: jobs that may wait for a worker (0: 64 per worker); beyond it, overloaded")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "subprocess executor: worker processes (0 disables it)")
+	workerQueue := fs.Int("worker-queue", 0, "subprocess executor: jobs that may wait for a worker (0: 64 per worker)")
+	directMax := fs.Int("direct-max", 0, "direct executor: calls running at once (0: no cap; each holds an OS thread)")
+	maxMessage := fs.Int64("max-message", d.MaxMessage, "largest WebSocket message in bytes (larger: close 1009)")
+	maxElements := fs.Int64("max-elements", d.MaxElements, "largest tensor, argument or result, in elements (too_large)")
+	maxInflight := fs.Int("max-inflight", d.MaxInFlight, "requests in flight per connection (overloaded)")
+	autoThreshold := fs.Float64("auto-direct-below", d.AutoThreshold, "exec=auto runs calls with less work than this (multiply-adds, iterations) directly, the rest on the pool")
+	timeout := fs.Duration("timeout", d.DefaultTimeout, "deadline of a request that sets no timeout_ms")
+	maxTimeout := fs.Duration("max-timeout", d.MaxTimeout, "timeout_ms is capped to this")
+	pingInterval := fs.Duration("ping-interval", d.PingInterval, "server pings every connection this often")
+	pingTimeout := fs.Duration("ping-timeout", d.PingTimeout, "a connection silent this long (not even a pong) is closed")
+	grace := fs.Duration("grace", d.Grace, "on SIGTERM, in-flight requests get this long to finish")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	execs := map[string]executor.Executor{
+		executor.NameDirect: executor.NewDirect(*directMax),
+		executor.NamePool:   executor.NewPool(executor.PoolConfig{Workers: *poolWorkers, Queue: *poolQueue}),
+	}
+	if *workers > 0 {
+		sub, err := executor.NewSubprocess(executor.SubprocessConfig{Workers: *workers, Queue: *workerQueue, Log: log})
+		if err != nil {
+			return fmt.Errorf("starting subprocess workers: %w", err)
+		}
+		execs[executor.NameSubprocess] = sub
+	}
+	defer func() {
+		for _, ex := range execs {
+			ex.Close()
+		}
+	}()
+
+	srv, err := server.New(server.Config{
+		Addr: *addr, Executors: execs, AutoThreshold: *autoThreshold,
+		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight,
+		DefaultTimeout: *timeout, MaxTimeout: *maxTimeout,
+		PingInterval: *pingInterval, PingTimeout: *pingTimeout, Grace: *grace, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case err := <-errc:
+		return err
+	case sig := <-sigs:
+		log.Info("draining", "signal", sig.String(), "grace", grace.String())
+		go func() {
+			<-sigs
+			log.Warn("second signal: exiting now")
+			os.Exit(1)
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), *grace+5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		log.Info("stopped")
+		return nil
+	}
+}
