@@ -44,6 +44,17 @@ type task struct {
 	done     chan struct{}
 }
 
+// wait returns the task's result, or its context's reason as soon as the
+// context ends: a caller is never held by a kernel that is still stopping.
+func (t *task) wait() (*Outcome, error) {
+	select {
+	case <-t.done:
+		return t.out, t.err
+	case <-t.ctx.Done():
+		return nil, stopReason(t.ctx)
+	}
+}
+
 // NewPool starts a pool's workers.
 func NewPool(cfg PoolConfig) *Pool {
 	if cfg.Workers <= 0 {
@@ -71,12 +82,7 @@ func (p *Pool) Run(ctx context.Context, job *Job) (*Outcome, error) {
 	if err := p.enqueue(t); err != nil {
 		return nil, err
 	}
-	select {
-	case <-t.done:
-		return t.out, t.err
-	case <-ctx.Done():
-		return nil, stopReason(ctx)
-	}
+	return t.wait()
 }
 
 func (p *Pool) enqueue(t *task) error {

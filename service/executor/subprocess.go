@@ -181,12 +181,7 @@ func (s *Subprocess) Run(ctx context.Context, job *Job) (*Outcome, error) {
 	if err := s.enqueue(t); err != nil {
 		return nil, err
 	}
-	select {
-	case <-t.done:
-		return t.out, t.err
-	case <-ctx.Done():
-		return nil, stopReason(ctx)
-	}
+	return t.wait()
 }
 
 func (s *Subprocess) enqueue(t *subTask) error {
