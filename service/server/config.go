@@ -6,6 +6,7 @@
 package server
 
 import (
+	"cmp"
 	"log/slog"
 	"time"
 
@@ -54,47 +55,33 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills c's zero fields from DefaultConfig.
+// withDefaults fills c's zero (or negative) fields from DefaultConfig.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Addr == "" {
-		c.Addr = d.Addr
-	}
+	orDefault(&c.Addr, d.Addr)
+	orDefault(&c.AutoThreshold, d.AutoThreshold)
+	orDefault(&c.MaxMessage, d.MaxMessage)
+	orDefault(&c.MaxElements, d.MaxElements)
+	orDefault(&c.MaxInFlight, d.MaxInFlight)
+	orDefault(&c.DefaultTimeout, d.DefaultTimeout)
+	orDefault(&c.MaxTimeout, d.MaxTimeout)
+	orDefault(&c.PingInterval, d.PingInterval)
+	orDefault(&c.PingTimeout, d.PingTimeout)
+	orDefault(&c.WriteTimeout, d.WriteTimeout)
+	orDefault(&c.Grace, d.Grace)
 	if c.Registry == nil {
 		c.Registry = kernels.Default()
-	}
-	if c.AutoThreshold == 0 {
-		c.AutoThreshold = d.AutoThreshold
-	}
-	if c.MaxMessage <= 0 {
-		c.MaxMessage = d.MaxMessage
-	}
-	if c.MaxElements <= 0 {
-		c.MaxElements = d.MaxElements
-	}
-	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = d.MaxInFlight
-	}
-	if c.DefaultTimeout <= 0 {
-		c.DefaultTimeout = d.DefaultTimeout
-	}
-	if c.MaxTimeout <= 0 {
-		c.MaxTimeout = d.MaxTimeout
-	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = d.PingInterval
-	}
-	if c.PingTimeout <= 0 {
-		c.PingTimeout = d.PingTimeout
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = d.WriteTimeout
-	}
-	if c.Grace <= 0 {
-		c.Grace = d.Grace
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
 	return c
+}
+
+// orDefault sets *v to def when *v is zero or negative ("" for strings).
+func orDefault[T cmp.Ordered](v *T, def T) {
+	var zero T
+	if *v <= zero {
+		*v = def
+	}
 }
