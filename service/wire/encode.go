@@ -121,25 +121,9 @@ func appendData(b []byte, t *tensor.Tensor) (_ []byte, ok bool) {
 	b = slices.Grow(b, n*perNumber)
 	switch t.DType {
 	case tensor.F64:
-		for i, v := range t.Float64() {
-			if !isFinite(v) {
-				return b, false
-			}
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFloat(b, v, 64)
-		}
+		return appendFloats(b, t.Float64(), 64)
 	case tensor.F32:
-		for i, v := range t.Float32() {
-			if !isFinite(float64(v)) {
-				return b, false
-			}
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFloat(b, float64(v), 32)
-		}
+		return appendFloats(b, t.Float32(), 32)
 	case tensor.C128:
 		for i, v := range t.Complex128() {
 			re, im := real(v), imag(v)
@@ -167,40 +151,42 @@ func appendData(b []byte, t *tensor.Tensor) (_ []byte, ok bool) {
 			b = appendFloat(b, im, 32)
 		}
 	case tensor.U8:
-		for i, v := range t.Uint8() {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendUint(b, uint64(v), 10)
-		}
+		b = appendIntegers(b, t.Uint8())
 	case tensor.U16:
-		for i, v := range t.Uint16() {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendUint(b, uint64(v), 10)
-		}
+		b = appendIntegers(b, t.Uint16())
 	case tensor.U32:
-		for i, v := range t.Uint32() {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendUint(b, uint64(v), 10)
-		}
+		b = appendIntegers(b, t.Uint32())
 	case tensor.I32:
-		for i, v := range t.Int32() {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, int64(v), 10)
-		}
+		b = appendIntegers(b, t.Int32())
 	case tensor.I64:
-		for i, v := range t.Int64() {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, v, 10)
-		}
+		b = appendIntegers(b, t.Int64())
 	}
 	return b, true
+}
+
+// appendFloats appends s as comma-separated shortest round-trip numbers at
+// the given precision; ok is false at the first NaN or ±Inf.
+func appendFloats[T float32 | float64](b []byte, s []T, bits int) (_ []byte, ok bool) {
+	for i, v := range s {
+		if !isFinite(float64(v)) {
+			return b, false
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendFloat(b, float64(v), bits)
+	}
+	return b, true
+}
+
+// appendIntegers appends s as comma-separated decimal integers. Every
+// integer dtype of the protocol fits in int64.
+func appendIntegers[T uint8 | uint16 | uint32 | int32 | int64](b []byte, s []T) []byte {
+	for i, v := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(v), 10)
+	}
+	return b
 }
