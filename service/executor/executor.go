@@ -34,6 +34,10 @@ type Job struct {
 	// Progress, when not nil, receives the fraction done, at most about
 	// ten times a second while the job runs, from any goroutine.
 	Progress func(fraction float64)
+	// Tenant names who asked (the server gives each connection its own):
+	// queues serve tenants in turn, so that one greedy client cannot
+	// starve the others. Jobs with the same tenant run in arrival order.
+	Tenant uint64
 }
 
 // Outcome is a finished job's result and where its time went.

@@ -2,23 +2,41 @@ package executor
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Pool runs jobs on a fixed set of worker goroutines, each locked to its
-// own OS thread for the pool's whole life (a goroutine that exited while
-// locked would take its thread down with it). Owning their threads is what
-// later lets workers take a CPU affinity and a lower scheduling priority.
-// A bounded queue gives backpressure: when it is full, Run answers
-// overloaded at once instead of queueing without limit.
+// own OS thread for the pool's whole life (a goroutine that exits while
+// locked takes its thread down with it, so a thread whose priority or
+// affinity was changed never returns to the runtime's general use). Owning
+// their threads is what lets workers run at a lower scheduling priority, so
+// that the threads serving sockets win the CPU at once, and on CPUs of
+// their own.
+//
+// Jobs wait in a bounded queue that serves connections in turn (see
+// fairQueue); when it is full, Run answers overloaded at once with a
+// retry_after estimated from the queue and recent run times.
+//
+// Latency: waking a parked thread costs tens of microseconds on a virtual
+// machine, so a worker that has just finished a job polls the queue for a
+// short while (PoolConfig.Spin) before parking, and a caller whose jobs are
+// short polls for its result before parking. A burst of small jobs thus
+// costs a few microseconds each; an idle pool costs nothing.
 type Pool struct {
-	tasks   chan *task
+	cfg     PoolConfig
+	queue   *fairQueue[*task]
+	wake    chan struct{} // one token per parked worker to wake
+	parked  atomic.Int32
 	quit    chan struct{}
+	closing atomic.Bool
 	workers sync.WaitGroup
-	size    int
 
 	mu     sync.RWMutex // held for reading while enqueueing; Close takes it to stop enqueues
 	closed bool
@@ -27,21 +45,48 @@ type Pool struct {
 	avgRun ewma
 }
 
-// PoolConfig sizes a Pool.
+// PoolConfig sizes a Pool and places its threads. Zero fields take their
+// defaults.
 type PoolConfig struct {
-	Workers int // OS threads running kernels; <= 0: the CPUs this process may use
-	Queue   int // jobs waiting beyond the running ones; <= 0: 64 per worker
+	// Workers is the number of OS threads running kernels (default: the
+	// CPUs this process may use).
+	Workers int
+	// Queue is the number of jobs that may wait beyond the running ones
+	// (default: 64 per worker).
+	Queue int
+	// Priority is the scheduling class of the workers' threads.
+	Priority Priority
+	// CPUs, when not empty, pins worker i to CPUs[i % len(CPUs)].
+	CPUs []int
+	// Spin is how long an idle worker polls the queue before parking its
+	// thread, and the run time up to which callers poll for their result
+	// (default DefaultSpin; negative: never poll).
+	Spin time.Duration
+	// Log receives thread set-up failures (default: slog.Default()).
+	Log *slog.Logger
 }
 
-// task is one job's trip through the pool. The worker that takes it
-// closes done after setting out and err.
+// DefaultSpin is long enough to cover a client's turn-around between two
+// small requests, and short enough that the CPU it burns is noise.
+const DefaultSpin = 50 * time.Microsecond
+
+// task is one job's trip through an executor. The worker that takes it
+// sets out and err, then finished, then closes done.
 type task struct {
 	ctx      context.Context
 	job      *Job
 	enqueued time.Time
 	out      *Outcome
 	err      error
+	finished atomic.Bool // for callers that poll instead of waiting on done
 	done     chan struct{}
+}
+
+// finish publishes the task's result.
+func (t *task) finish(out *Outcome, err error) {
+	t.out, t.err = out, err
+	t.finished.Store(true)
+	close(t.done)
 }
 
 // wait returns the task's result, or its context's reason as soon as the
@@ -55,7 +100,8 @@ func (t *task) wait() (*Outcome, error) {
 	}
 }
 
-// NewPool starts a pool's workers.
+// NewPool starts a pool's workers. A worker whose thread cannot take the
+// asked priority or CPUs logs why and runs without them.
 func NewPool(cfg PoolConfig) *Pool {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
@@ -63,10 +109,21 @@ func NewPool(cfg PoolConfig) *Pool {
 	if cfg.Queue <= 0 {
 		cfg.Queue = 64 * cfg.Workers
 	}
-	p := &Pool{tasks: make(chan *task, cfg.Queue), quit: make(chan struct{}), size: cfg.Workers}
+	if cfg.Spin == 0 {
+		cfg.Spin = DefaultSpin
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	p := &Pool{
+		cfg:   cfg,
+		queue: newFairQueue[*task](cfg.Queue),
+		wake:  make(chan struct{}, cfg.Workers),
+		quit:  make(chan struct{}),
+	}
 	p.workers.Add(cfg.Workers)
-	for range cfg.Workers {
-		go p.work()
+	for i := range cfg.Workers {
+		go p.work(i)
 	}
 	return p
 }
@@ -82,6 +139,13 @@ func (p *Pool) Run(ctx context.Context, job *Job) (*Outcome, error) {
 	if err := p.enqueue(t); err != nil {
 		return nil, err
 	}
+	// Short jobs are worth waiting for hot: parking this goroutine and
+	// being woken costs more than they run.
+	if avg := p.avgRun.get(); p.cfg.Spin > 0 && avg <= p.cfg.Spin {
+		if spinUntil(t.finished.Load, 2*p.cfg.Spin) {
+			return t.out, t.err
+		}
+	}
 	return t.wait()
 }
 
@@ -91,61 +155,123 @@ func (p *Pool) enqueue(t *task) error {
 	if p.closed {
 		return ErrClosed
 	}
-	select {
-	case p.tasks <- t:
-		return nil
-	default:
+	if !p.queue.push(t.job.Tenant, t) {
 		// Everything queued must run before a retry can start: estimate
 		// that from the recent average run time.
-		wait := p.avgRun.get() * time.Duration(len(p.tasks)/p.size+1)
-		return overloaded(wait, "pool: queue full (%d jobs waiting for %d workers)", len(p.tasks), p.size)
+		queued := p.queue.len()
+		wait := p.avgRun.get() * time.Duration(queued/p.cfg.Workers+1)
+		return overloaded(wait, "pool: queue full (%d jobs waiting for %d workers)", queued, p.cfg.Workers)
 	}
+	// push made the job visible before this load: a worker that parks
+	// after it sees the job, one that parked before it gets a token.
+	if p.parked.Load() > 0 {
+		select {
+		case p.wake <- struct{}{}:
+		default: // enough tokens out already
+		}
+	}
+	return nil
 }
 
-// work is one worker: it locks its OS thread and runs tasks until Close.
-func (p *Pool) work() {
+// work is worker i: it locks its OS thread, sets it up, and runs tasks
+// until Close.
+func (p *Pool) work(i int) {
 	defer p.workers.Done()
 	runtime.LockOSThread()
 	// Never unlocked: the thread belongs to this worker until the pool
 	// closes, and exiting while locked retires the thread with it.
+	if err := p.setUpThread(i); err != nil {
+		p.cfg.Log.Warn("pool worker runs without its thread settings", "worker", i, "err", err)
+	}
 	for {
-		select {
-		case <-p.quit:
+		t := p.next()
+		if t == nil {
 			return
-		case t := <-p.tasks:
-			select {
-			case <-p.quit: // select picks at random: never start work after Close
-				t.err = ErrClosed
-				close(t.done)
-			default:
-				p.runTask(t)
+		}
+		p.runTask(t)
+	}
+}
+
+// setUpThread gives the calling thread worker i's CPUs and priority.
+func (p *Pool) setUpThread(i int) error {
+	if n := len(p.cfg.CPUs); n > 0 {
+		var set unix.CPUSet
+		cpu := p.cfg.CPUs[i%n]
+		set.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			return fmt.Errorf("pinning to CPU %d: %w", cpu, err)
+		}
+	}
+	return p.cfg.Priority.apply(0)
+}
+
+// next returns the next task to run, polling for a while before parking
+// the thread; nil once the pool is closing.
+func (p *Pool) next() *task {
+	for {
+		if p.closing.Load() {
+			return nil
+		}
+		if t, ok := p.queue.pop(); ok {
+			return t
+		}
+		if p.cfg.Spin > 0 && spinUntil(p.workWaiting, p.cfg.Spin) {
+			continue
+		}
+		p.parked.Add(1)
+		if p.workWaiting() { // queued between the poll and parked.Add
+			p.parked.Add(-1)
+			continue
+		}
+		select {
+		case <-p.wake:
+		case <-p.quit:
+		}
+		p.parked.Add(-1)
+	}
+}
+
+// workWaiting reports whether a worker has something to do.
+func (p *Pool) workWaiting() bool { return p.queue.len() > 0 || p.closing.Load() }
+
+// spinUntil polls cond for up to d and reports whether it became true.
+// The clock is read only every few dozen polls: a poll is a load, the clock
+// ten times that.
+func spinUntil(cond func() bool, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		for range 32 {
+			if cond() {
+				return true
 			}
+		}
+		if time.Now().After(deadline) {
+			return cond()
 		}
 	}
 }
 
 func (p *Pool) runTask(t *task) {
-	defer close(t.done)
 	if t.ctx.Err() != nil { // abandoned while queued: its Run already answered
-		t.err = stopReason(t.ctx)
+		t.finish(nil, stopReason(t.ctx))
 		return
 	}
 	p.busy.Add(1)
-	defer p.busy.Add(-1)
 	start := time.Now()
 	res, err := runHere(t.ctx, t.job)
 	took := time.Since(start)
+	p.busy.Add(-1)
 	p.avgRun.add(took)
 	if err != nil {
-		t.err = err
+		t.finish(nil, err)
 		return
 	}
-	t.out = &Outcome{Result: res, QueueUS: micros(start.Sub(t.enqueued)), RunUS: micros(took)}
+	t.finish(&Outcome{Result: res, QueueUS: micros(start.Sub(t.enqueued)), RunUS: micros(took)}, nil)
 }
 
 // Load reports workers, running and queued jobs.
 func (p *Pool) Load() Load {
-	return Load{Slots: p.size, Busy: int(p.busy.Load()), Queued: len(p.tasks)}
+	return Load{Slots: p.cfg.Workers, Busy: int(p.busy.Load()), Queued: p.queue.len()}
 }
 
 // Close refuses new jobs, fails queued ones with canceled, and waits for
@@ -158,15 +284,14 @@ func (p *Pool) Close() error {
 	}
 	p.closed = true
 	p.mu.Unlock()
+	p.closing.Store(true)
 	close(p.quit)
 	p.workers.Wait()
 	for {
-		select {
-		case t := <-p.tasks:
-			t.err = ErrClosed
-			close(t.done)
-		default:
+		t, ok := p.queue.pop()
+		if !ok {
 			return nil
 		}
+		t.finish(nil, ErrClosed)
 	}
 }
