@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crunchsvc/crunch/service/executor"
+	"github.com/crunchsvc/crunch/service/profile"
 	"github.com/crunchsvc/crunch/service/server"
 )
 
@@ -26,6 +27,11 @@ func serve(args []string) error {
 	poolQueue := fs.Int("pool-queue", 0, "pool executor: jobs that may wait for a worker (0: 64 per worker); beyond it, overloaded")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "subprocess executor: worker processes (0 disables it)")
 	workerQueue := fs.Int("worker-queue", 0, "subprocess executor: jobs that may wait for a worker (0: 64 per worker)")
+	poolAffinity := fs.String("pool-affinity", "none", `pool executor: pin workers to CPUs: "none", "all" (one CPU each, in turn) or a list such as "0-3,6"`)
+	poolSpin := fs.Duration("pool-spin", executor.DefaultSpin, "pool executor: an idle worker polls for work this long before parking its thread (0: never)")
+	computePriority := fs.String("compute-priority", string(executor.PriorityIdle),
+		`scheduling class of the threads that run kernels (pool workers and subprocess workers): "idle" (SCHED_IDLE: they use only CPU time nothing else wants, so sockets are always served first), "low" (SCHED_BATCH, nice 19) or "normal"`)
+	profilePath := fs.String("profile", "", "exec profile (JSON, written by make bench) that exec=auto follows; default: built-in rules (see --auto-direct-below)")
 	directMax := fs.Int("direct-max", 0, "direct executor: calls running at once (0: no cap; each holds an OS thread)")
 	maxMessage := fs.Int64("max-message", d.MaxMessage, "largest WebSocket message in bytes (larger: close 1009)")
 	maxElements := fs.Int64("max-elements", d.MaxElements, "largest tensor, argument or result, in elements (too_large)")
@@ -45,10 +51,31 @@ func serve(args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	priority, err := executor.ParsePriority(*computePriority)
+	if err != nil {
+		return fmt.Errorf("--compute-priority: %w", err)
+	}
+	cpus, err := executor.ParseCPUs(*poolAffinity)
+	if err != nil {
+		return fmt.Errorf("--pool-affinity: %w", err)
+	}
+	spin := *poolSpin
+	if spin <= 0 {
+		spin = -1 // the pool's "never"
+	}
+	var prof *profile.Profile
+	if *profilePath != "" {
+		if prof, err = profile.Load(*profilePath); err != nil {
+			return fmt.Errorf("--profile: %w", err)
+		}
+		log.Info("exec profile loaded", "path", *profilePath, "host", prof.Host, "created", prof.Created)
+	}
 
 	execs := map[string]executor.Executor{
 		executor.NameDirect: executor.NewDirect(*directMax),
-		executor.NamePool:   executor.NewPool(executor.PoolConfig{Workers: *poolWorkers, Queue: *poolQueue}),
+		executor.NamePool: executor.NewPool(executor.PoolConfig{
+			Workers: *poolWorkers, Queue: *poolQueue, Priority: priority, CPUs: cpus, Spin: spin, Log: log,
+		}),
 	}
 	if *workers > 0 {
 		sub, err := executor.NewSubprocess(executor.SubprocessConfig{Workers: *workers, Queue: *workerQueue, Log: log})
@@ -64,7 +91,7 @@ func serve(args []string) error {
 	}()
 
 	srv, err := server.New(server.Config{
-		Addr: *addr, Executors: execs, AutoThreshold: *autoThreshold,
+		Addr: *addr, Executors: execs, Profile: prof, AutoThreshold: *autoThreshold,
 		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight,
 		DefaultTimeout: *timeout, MaxTimeout: *maxTimeout,
 		PingInterval: *pingInterval, PingTimeout: *pingTimeout, Grace: *grace, Log: log,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/profile"
 )
 
 // Config is everything a Server needs. Zero fields take the defaults of
@@ -21,8 +22,11 @@ type Config struct {
 
 	Registry  *kernels.Registry
 	Executors map[string]executor.Executor // by name: direct, pool, subprocess
+	// Profile is how exec=auto chooses; nil: profile.Builtin(AutoThreshold).
+	Profile *profile.Profile
 	// AutoThreshold is the work (see kernels.Call.Work) below which
-	// exec=auto runs a call directly instead of on the pool.
+	// exec=auto runs a call directly instead of on the pool, when no
+	// Profile is given.
 	AutoThreshold float64
 
 	MaxMessage     int64         // bytes in one WebSocket message; larger closes with 1009
@@ -69,6 +73,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.PingTimeout, d.PingTimeout)
 	orDefault(&c.WriteTimeout, d.WriteTimeout)
 	orDefault(&c.Grace, d.Grace)
+	if c.Profile == nil {
+		c.Profile = profile.Builtin(c.AutoThreshold)
+	}
 	if c.Registry == nil {
 		c.Registry = kernels.Default()
 	}

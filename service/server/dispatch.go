@@ -115,7 +115,7 @@ func (s *session) start(req *wire.Request) error {
 
 	s.pending.Add(1)
 	s.requests.Add(1)
-	job := &executor.Job{Call: call, Impl: impl, Args: req.Args}
+	job := &executor.Job{Call: call, Impl: impl, Args: req.Args, Tenant: s.id}
 	go s.execute(ctx, cancel, req, job, execName, ex, timeout)
 	return nil
 }
@@ -220,17 +220,14 @@ func (srv *Server) checkArgs(op *kernels.Op, args wire.Args) error {
 	return nil
 }
 
-// chooseExecutor picks the executor a request asked for, or for "auto"
-// the direct one for small calls and the pool for the rest.
+// chooseExecutor picks the executor a request asked for or, for "auto",
+// the one the exec profile chooses for the call's op and size.
 func (srv *Server) chooseExecutor(name string, call *kernels.Call) (string, executor.Executor, error) {
 	if name == "" || name == executor.NameAuto {
-		name = executor.NamePool
-		if call.Work < srv.cfg.AutoThreshold {
-			name = executor.NameDirect
-		}
-		if _, ok := srv.cfg.Executors[name]; !ok {
-			name = srv.execNames()[0]
-		}
+		name = srv.cfg.Profile.Choose(call.Op.Name, call.Work, func(n string) bool {
+			_, ok := srv.cfg.Executors[n]
+			return ok
+		})
 	}
 	ex, ok := srv.cfg.Executors[name]
 	if !ok {

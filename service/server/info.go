@@ -57,7 +57,7 @@ func (srv *Server) info() wire.Result {
 			"isa": cgo.BestISA().String(), "isas": isas,
 		}),
 		"executors": raw(execs),
-		"auto":      raw(map[string]any{"profile": nil, "direct_below_work": cfg.AutoThreshold}),
+		"auto":      raw(cfg.Profile.Summary()),
 		"limits": raw(map[string]any{
 			"max_message_bytes": cfg.MaxMessage, "max_elements": cfg.MaxElements,
 			"max_inflight_per_connection": cfg.MaxInFlight,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -24,6 +25,7 @@ type Server struct {
 	sessions map[*session]struct{}
 	draining bool
 	ln       net.Listener
+	nextID   atomic.Uint64 // numbers sessions, which are the executors' tenants
 
 	// stop ends every session's context when the server shuts down.
 	stop context.Context

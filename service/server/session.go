@@ -29,6 +29,7 @@ const maxGarbage = 16
 // goroutine of its own.
 type session struct {
 	srv    *Server
+	id     uint64 // this connection's tenant number in the executors' queues
 	conn   *websocket.Conn
 	remote string
 
@@ -59,7 +60,7 @@ type outMsg struct {
 
 func newSession(srv *Server, conn *websocket.Conn, remote string) *session {
 	s := &session{
-		srv: srv, conn: conn, remote: remote,
+		srv: srv, id: srv.nextID.Add(1), conn: conn, remote: remote,
 		out:        make(chan outMsg, 256),
 		writerDead: make(chan struct{}),
 		finish:     make(chan struct{}),
