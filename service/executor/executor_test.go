@@ -131,17 +131,31 @@ func TestPoolOverloaded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
-	// One running, then one queued: started in turn, so that the second
-	// never meets the first still in the queue.
-	for want := range []int{1, 2} {
-		wg.Add(1)
-		go func() { defer wg.Done(); p.Run(ctx, modsumJob(t, 3, 1e15, kernels.ImplC)) }()
-		deadline := time.Now().Add(2 * time.Second)
-		for p.Load().Busy+p.Load().Queued < want+1 && time.Now().Before(deadline) {
+	// One running, then one queued: the second is started only once the
+	// first runs, so that it never meets the first still in the queue (a
+	// queue of one would refuse it).
+	waitFor := func(what string, cond func(Load) bool) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond(p.Load()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("pool never had %s: %+v", what, p.Load())
+			}
 			time.Sleep(time.Millisecond)
 		}
 	}
-	_, err := p.Run(ctx, modsumJob(t, 1, 1, kernels.ImplC))
+	start := func() {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Run(ctx, modsumJob(t, 3, 1e15, kernels.ImplC)) }()
+	}
+	start()
+	waitFor("one job running", func(l Load) bool { return l.Busy == 1 })
+	start()
+	waitFor("one job queued", func(l Load) bool { return l.Queued == 1 })
+	// Bounded, so that a pool that wrongly queues this job fails the test
+	// instead of hanging it.
+	third, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	_, err := p.Run(third, modsumJob(t, 1, 1, kernels.ImplC))
 	e := wire.AsError(err)
 	if e == nil || e.Code != wire.Overloaded || e.RetryAfterMS <= 0 {
 		t.Fatalf("got %v, want overloaded with retry_after_ms", err)
