@@ -9,6 +9,7 @@ import (
 	"github.com/crunchsvc/crunch/cgo"
 	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -31,9 +32,10 @@ func BenchmarkCgoNoop(b *testing.B) {
 	}
 }
 
-// BenchmarkDispatch is the round trip of an empty kernel (modsum with
-// iters = 0) through each executor, one caller at a time.
-func BenchmarkDispatch(b *testing.B) {
+// executors starts one of each executor, each with a single worker, for a
+// benchmark; they are closed when it ends.
+func executors(b *testing.B) []executor.Executor {
+	b.Helper()
 	sub, err := executor.NewSubprocess(executor.SubprocessConfig{
 		Workers: 1, Command: []string{os.Args[0]}, Env: []string{"CRUNCH_BENCH_WORKER=1"},
 	})
@@ -41,11 +43,18 @@ func BenchmarkDispatch(b *testing.B) {
 		b.Fatal(err)
 	}
 	execs := []executor.Executor{executor.NewDirect(0), executor.NewPool(executor.PoolConfig{Workers: 1}), sub}
-	defer func() {
+	b.Cleanup(func() {
 		for _, ex := range execs {
 			ex.Close()
 		}
-	}()
+	})
+	return execs
+}
+
+// BenchmarkDispatch is the round trip of an empty kernel (modsum with
+// iters = 0) through each executor, one caller at a time.
+func BenchmarkDispatch(b *testing.B) {
+	execs := executors(b)
 	args := wire.Args{"n": wire.Int(1), "iters": wire.Int(0)}
 	op, _ := kernels.Default().Lookup("modsum")
 	call, err := op.Prepare(args)
@@ -59,6 +68,45 @@ func BenchmarkDispatch(b *testing.B) {
 			for b.Loop() {
 				if _, err := ex.Run(ctx, job); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTransfer is the cost of moving 8 MiB in and 8 MiB out through
+// each executor: a gemm of a = [1048576, 1] f64 by b = [1, 1], whose
+// arithmetic is trivial, so that the subprocess's extra cost (arguments
+// and result through shared memory) shows against the in-process ones.
+func BenchmarkTransfer(b *testing.B) {
+	execs := executors(b)
+	a, err := tensor.New(tensor.F64, 1<<20, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := a.Float64()
+	for i := range x {
+		x[i] = float64(i)
+	}
+	one := tensor.FromFloat64([]int{1, 1}, []float64{2})
+	args := wire.Args{"a": wire.TensorValue(a), "b": wire.TensorValue(one)}
+	op, _ := kernels.Default().Lookup("gemm")
+	call, err := op.Prepare(args)
+	if err != nil {
+		b.Fatal(err)
+	}
+	job := &executor.Job{Call: call, Impl: kernels.ImplC, Args: args}
+	ctx := context.Background()
+	for _, ex := range execs {
+		b.Run("exec="+ex.Name(), func(b *testing.B) {
+			b.SetBytes(2 * int64(len(a.Data))) // in and out
+			for b.Loop() {
+				out, err := ex.Run(ctx, job)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if c, err := out.Result.Tensor("c"); err != nil || c.Float64()[3] != 6 {
+					b.Fatalf("c = %v (%v), want 2a", c, err)
 				}
 			}
 		})

@@ -17,20 +17,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pipeSize is the kernel buffer asked for the job and result pipes: the
-// default unprivileged maximum.
-const pipeSize = 1 << 20
-
-// workerProc is one worker process seen from the server: its pipes, the
-// goroutines that serve them, and how it ended. The slot that owns it is
-// the only one to send frames and to receive from frames.
+// workerProc is one worker process seen from the server: its arena, its
+// pipes, the goroutines that serve them, and how it ended. The slot that
+// owns it is the only one to post jobs, send frames and receive from
+// frames.
 type workerProc struct {
 	pid     int
 	started time.Time
 	cmd     *exec.Cmd
 	log     *slog.Logger
+	arena   *arena
+	seq     uint32 // jobs posted to it (ctlJobSeq)
+	jobs    int    // jobs it ran or began, for SubprocessConfig.MaxJobs
 
-	outbox chan frame // to the writer goroutine; closing it closes the worker's stdin
+	stdin  *os.File   // frames to the worker; closing it tells the worker to exit
 	frames chan frame // from the reader goroutine; closed when stdout ends or breaks
 	// readErr says why frames was closed (nil: stdout ended cleanly). Read
 	// it only after frames is closed.
@@ -43,10 +43,14 @@ type workerProc struct {
 	mu         sync.Mutex
 	firstLine  string // the first stderr line since markStderr, for exit reports
 
-	goroutines sync.WaitGroup // reader, writer, stderr logger, waiter
+	goroutines sync.WaitGroup // reader, stderr logger, waiter
 	stdinOnce  sync.Once
 	retireOnce sync.Once
 }
+
+// arenaEnv tells a worker which descriptor holds its arena: the first of
+// exec.Cmd.ExtraFiles is descriptor 3 in the child.
+const arenaEnv = "CRUNCH_WORKER_ARENA=3"
 
 // startWorker starts one worker process through sp and waits for its hello.
 // It gives up after cfg.StartTimeout, or with ErrClosed when stop is
@@ -65,33 +69,32 @@ func startWorker(cfg *SubprocessConfig, sp *spawner, stop <-chan struct{}) (*wor
 		}
 		return r, w, err
 	}
+	ar, err := newArena(cfg.Spin, cfg.Priority)
+	if err != nil {
+		return nil, err
+	}
 	inR, inW, err := pipe()
 	if err != nil {
+		ar.close()
 		return nil, fmt.Errorf("creating stdin pipe: %w", err)
 	}
 	outR, outW, err := pipe()
 	if err != nil {
 		closeAll()
+		ar.close()
 		return nil, fmt.Errorf("creating stdout pipe: %w", err)
 	}
 	errR, errW, err := pipe()
 	if err != nil {
 		closeAll()
+		ar.close()
 		return nil, fmt.Errorf("creating stderr pipe: %w", err)
 	}
 
-	// Bigger pipe buffers mean fewer wake-ups per megabyte of arguments
-	// and results; the system's cap (fs.pipe-max-size) may refuse, which
-	// costs only speed.
-	for _, f := range []*os.File{inW, outR} {
-		if fd := fdOf(f); fd >= 0 {
-			unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, pipeSize)
-		}
-	}
-
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
-	cmd.Env = append(os.Environ(), cfg.Env...)
+	cmd.Env = append(append(os.Environ(), cfg.Env...), arenaEnv)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	cmd.ExtraFiles = []*os.File{ar.f}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// The kernel kills the worker when the thread that started it
 		// exits: sp's thread lives as long as the executor, so workers die
@@ -103,6 +106,7 @@ func startWorker(cfg *SubprocessConfig, sp *spawner, stop <-chan struct{}) (*wor
 	}
 	if err := sp.start(cmd); err != nil {
 		closeAll()
+		ar.close()
 		return nil, fmt.Errorf("starting %s: %w", strings.Join(cfg.Command, " "), err)
 	}
 	// The child has its ends; the parent keeps only its own.
@@ -115,16 +119,16 @@ func startWorker(cfg *SubprocessConfig, sp *spawner, stop <-chan struct{}) (*wor
 		started:    time.Now(),
 		cmd:        cmd,
 		log:        cfg.Log.With("pid", cmd.Process.Pid),
-		outbox:     make(chan frame, 4),
+		arena:      ar,
+		stdin:      inW,
 		frames:     make(chan frame),
 		retired:    make(chan struct{}),
 		exited:     make(chan struct{}),
 		stderrDone: make(chan struct{}),
 	}
-	p.goroutines.Add(4)
+	p.goroutines.Add(3)
 	go p.wait()
 	go p.readStdout(outR)
-	go p.writeStdin(inW, p.outbox)
 	go p.logStderr(errR)
 
 	timer := time.NewTimer(cfg.StartTimeout)
@@ -166,8 +170,12 @@ func startWorker(cfg *SubprocessConfig, sp *spawner, stop <-chan struct{}) (*wor
 // limitMemory caps the worker's address space (RLIMIT_AS) at what it
 // holds now, idle, plus extra. A Go process reserves well over a gigabyte
 // of address space it never touches, so an absolute limit would mean little;
-// relative to the idle worker it approximates what a job may allocate. It
-// is set after the hello, before any job: the worker is idle meanwhile.
+// relative to the idle worker it approximates what a job may allocate. The
+// idle worker's address space includes its whole arena mapping
+// (arenaReserve), so arguments and results in the arena do not count
+// against extra: what counts is what the job allocates itself, its result
+// included until it is copied into the arena. It is set after the hello,
+// before any job: the worker is idle meanwhile.
 func (p *workerProc) limitMemory(extra int64) error {
 	statm, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", p.pid))
 	if err != nil {
@@ -199,10 +207,10 @@ func (p *workerProc) readStdout(r *os.File) {
 	defer p.goroutines.Done()
 	defer r.Close()
 	defer close(p.frames)
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, 4096)
 	first := true
 	for {
-		kinds := []byte{frameProgress, frameResult}
+		kinds := []byte{frameProgress, frameWake}
 		if first {
 			kinds = []byte{frameHello}
 		}
@@ -217,24 +225,6 @@ func (p *workerProc) readStdout(r *os.File) {
 		select {
 		case p.frames <- f:
 		case <-p.retired:
-			return
-		}
-	}
-}
-
-// writeStdin writes the owner's frames in order. Closing outbox closes the
-// worker's stdin after the frames before it, which tells the worker to
-// exit. A failed write means the worker is dying or broken: it is killed,
-// and its death reaches the owner through frames.
-func (p *workerProc) writeStdin(w *os.File, outbox <-chan frame) {
-	defer p.goroutines.Done()
-	defer w.Close()
-	bw := bufio.NewWriterSize(w, 64<<10)
-	for f := range outbox {
-		if err := writeFrame(bw, f.kind, f.payload); err != nil {
-			p.kill()
-			for range outbox {
-			}
 			return
 		}
 	}
@@ -271,10 +261,14 @@ func (p *workerProc) markStderr() {
 	p.mu.Unlock()
 }
 
-// send queues a frame for the worker; it never blocks (the owner queues at
-// most a job and two cancels before reading a result).
+// send writes a frame to the worker. Frames are a few bytes and the
+// worker reads its stdin all the time, so this never blocks for long. A
+// failed write means the worker is dying or broken: it is killed, and its
+// death reaches the owner through frames.
 func (p *workerProc) send(kind byte, payload []byte) {
-	p.outbox <- frame{kind: kind, payload: payload}
+	if err := writeFrame(p.stdin, kind, payload); err != nil {
+		p.kill()
+	}
 }
 
 // kill sends SIGKILL; a process already reaped is left alone (os.Process
@@ -299,19 +293,23 @@ func (p *workerProc) stop(grace time.Duration) {
 	p.retire()
 }
 
-// retire kills the process if it still runs, reaps it and waits for every
-// goroutine serving it. Safe to call more than once.
+// retire kills the process if it still runs, reaps it, waits for every
+// goroutine serving it and unmaps its arena. Safe to call more than once.
 func (p *workerProc) retire() {
 	p.kill()
 	p.closeStdin()
 	<-p.exited
-	p.retireOnce.Do(func() { close(p.retired) })
-	p.goroutines.Wait()
+	p.retireOnce.Do(func() {
+		close(p.retired)
+		p.goroutines.Wait()
+		p.arena.close()
+	})
 }
 
-// closeStdin closes outbox once: no frame may be sent after it.
+// closeStdin closes the worker's stdin once: no frame may be sent after
+// it.
 func (p *workerProc) closeStdin() {
-	p.stdinOnce.Do(func() { close(p.outbox) })
+	p.stdinOnce.Do(func() { p.stdin.Close() })
 }
 
 // exitReason describes how the process ended, as in "killed by signal

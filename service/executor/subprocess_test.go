@@ -378,41 +378,6 @@ func TestSubprocessMemoryLimit(t *testing.T) {
 	checkModsum(t, s, kernels.ImplC)
 }
 
-func TestSubprocessCrashStorm(t *testing.T) {
-	s, _ := newSub(t, SubprocessConfig{Workers: 2, Queue: 200})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	failed, right := 0, 0
-	crashJob := testJob(t, "crash", nil, kernels.ImplGo)
-	for i := range 120 {
-		crash := i%6 == 0 // 20 of 120, spread out
-		job := crashJob
-		if !crash {
-			job = modsumJob(t, int64(i), 100000, kernels.ImplC)
-		}
-		wg.Go(func() {
-			out, err := s.Run(context.Background(), job)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case crash && wire.AsError(err) != nil && wire.AsError(err).Code == wire.WorkerFailed:
-				failed++
-			case !crash && err == nil && string(out.Result["total"].JSON) == fmt.Sprint(modsumRef(int64(i), 100000)):
-				right++
-			default:
-				t.Errorf("job %d (crash %v): %v %v", i, crash, out, err)
-			}
-		})
-	}
-	wg.Wait()
-	if failed != 20 || right != 100 {
-		t.Errorf("%d worker_failed and %d right answers, want 20 and 100", failed, right)
-	}
-	if !eventually(5*time.Second, func() bool { return allUp(s) }) {
-		t.Errorf("workers did not recover: %v", s.pids())
-	}
-}
-
 // modsumRef computes modsum the slow, obvious way.
 func modsumRef(n, iters int64) int64 {
 	var s int64

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -16,49 +19,107 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// WorkerMain is a subprocess worker's whole life (`crunch worker`): it
-// announces itself on out, then runs the jobs that arrive on in, one at a
-// time, through the same code path as the in-process executors, answering
-// each with progress frames (when asked) and one result frame. A cancel
-// frame cancels the running job's kernel. It returns nil when in ends (the
-// server closed the pipe), and an error if the pipe breaks or the server
-// breaks the protocol.
+// WorkerMain is a subprocess worker's whole life (`crunch worker`): it maps
+// the arena its server passed it, takes the priority the server asked for,
+// announces itself on out, then runs the jobs posted in the arena, one at a
+// time, through the same code path as the in-process executors, posting
+// each result there and sending progress frames on out when asked. A cancel
+// frame on in cancels the running job's kernel. It returns nil when in ends
+// (the server closed the pipe), and an error if the pipe breaks or the
+// server breaks the protocol. pipe.go describes the exchange.
 //
 // When out is the process's standard output, WorkerMain moves the frames
 // to a private descriptor and points descriptor 1 at standard error, so
 // that a stray print (from Go or C code) lands in the server's log instead
 // of corrupting the pipe.
 func WorkerMain(in io.Reader, out io.Writer, reg *kernels.Registry) error {
-	out, err := privateStdout(out)
+	a, err := workerArena()
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	defer a.close()
+	prio, err := a.priority()
+	if err == nil {
+		err = lowerAllThreads(prio)
+	}
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	out, err = privateStdout(out)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	in, closeIn := pollableReader(in)
 	defer closeIn()
 	w := &workerConn{
-		out:     bufio.NewWriterSize(out, 64<<10),
-		reg:     reg,
-		cancels: make(map[int64]context.CancelFunc),
+		a:    a,
+		reg:  reg,
+		out:  out,
+		spin: a.spin(),
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
 	}
 	hello, _ := json.Marshal(helloMsg{Protocol: pipeProtocol, PID: os.Getpid()})
 	if err := writeFrame(w.out, frameHello, hello); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	// Frames are read on their own goroutine so that a cancel is seen
+	// The pipe is read on its own goroutine, so that a cancel is seen
 	// while a job runs; jobs run here, one at a time.
-	jobs := make(chan *workerJob, 16)
-	readErr := make(chan error, 1)
-	go func() { readErr <- w.read(bufio.NewReaderSize(in, 64<<10), jobs) }()
-	for j := range jobs {
-		if err := w.run(j); err != nil {
+	go w.read(bufio.NewReaderSize(in, 4096))
+	for {
+		seq, ok := w.awaitJob()
+		if !ok {
+			break
+		}
+		if err := w.run(seq); err != nil {
 			// The server is gone or broken; the process exits with this
 			// error, taking the reader with it.
-			w.cancelAll()
 			return fmt.Errorf("worker: %w", err)
 		}
 	}
-	if err := <-readErr; err != nil {
-		return fmt.Errorf("worker: %w", err)
+	if w.readErr != nil {
+		return fmt.Errorf("worker: %w", w.readErr)
+	}
+	return nil
+}
+
+// workerArena maps the arena whose descriptor arenaEnv names.
+func workerArena() (*arena, error) {
+	name, val, _ := strings.Cut(arenaEnv, "=")
+	s := os.Getenv(name)
+	if s == "" {
+		return nil, fmt.Errorf("no shared memory arena (%s is not set): a worker is started by crunch's subprocess executor", name)
+	}
+	if s != val {
+		// Only the executor's own value is trusted: another descriptor
+		// could be anything.
+		return nil, fmt.Errorf("%s=%s, want %s", name, s, val)
+	}
+	fd, _ := strconv.Atoi(val)
+	return openArena(fd)
+}
+
+// lowerAllThreads gives every thread of this process priority p. Threads
+// created from a thread already lowered inherit it, but one could be
+// created, by a thread not yet lowered, while the threads are listed: so it
+// goes round until a listing finds no thread it had not seen.
+func lowerAllThreads(p Priority) error {
+	if p == "" || p == PriorityNormal {
+		return nil
+	}
+	seen := -1
+	for range 10 {
+		if err := p.ApplyToProcess(0); err != nil {
+			return err
+		}
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return fmt.Errorf("listing this process's threads: %w", err)
+		}
+		if len(tasks) == seen {
+			return nil
+		}
+		seen = len(tasks)
 	}
 	return nil
 }
@@ -85,8 +146,8 @@ func privateStdout(out io.Writer) (io.Writer, error) {
 
 // pollableReader returns a pipe given as an *os.File as a duplicate in
 // non-blocking mode, so that Go waits for it in its network poller instead
-// of parking a thread in read(2): that saves about a tenth of a job's round
-// trip. Anything else is returned as it is. done closes the duplicate.
+// of parking a thread in read(2). Anything else is returned as it is. done
+// closes the duplicate.
 func pollableReader(in io.Reader) (r io.Reader, done func()) {
 	f, ok := in.(*os.File)
 	if !ok {
@@ -120,142 +181,191 @@ func fdOf(f *os.File) int {
 	return fd
 }
 
-// workerConn is the worker's side of the pipe.
+// workerConn is the worker's side of the arena and the pipes.
 type workerConn struct {
-	reg *kernels.Registry
+	a    *arena
+	reg  *kernels.Registry
+	spin time.Duration
+	last uint32 // the sequence number of the last job taken
+	msg  shmMsg // reused to lay out every result
 
 	// wmu serializes frames on out: progress comes from runHere's
-	// reporting goroutine, results from the job loop.
+	// reporting goroutine, wake-ups from the job loop.
 	wmu sync.Mutex
-	out *bufio.Writer
+	out io.Writer
 
-	mu      sync.Mutex
-	cancels map[int64]context.CancelFunc // jobs read and not yet answered
+	wake    chan struct{} // a wake frame came
+	stop    chan struct{} // closed when in ends or breaks
+	readErr error         // why in broke (nil: it ended); read it after stop is closed
+
+	mu       sync.Mutex
+	running  *workerJob // the job running now, for cancels
+	canceled int64      // the last id a cancel frame named
 }
 
-// workerJob is one job as the reader decoded it.
+// workerJob is the job running in the worker.
 type workerJob struct {
 	id     int64
-	req    *wire.Request
-	err    error // the request could not be decoded: answer with it
-	ctx    context.Context
 	cancel context.CancelFunc
 
 	finished bool // guarded by workerConn.wmu: no progress after the result
 }
 
-// read reads frames until in ends, queueing jobs and cancelling them on
-// request. Its job context exists from the moment the job frame is read,
-// so a cancel that overtakes the job's start is not lost. When in ends,
-// every job is cancelled: nobody is waiting for their results.
-func (w *workerConn) read(r *bufio.Reader, jobs chan<- *workerJob) error {
-	defer close(jobs)
-	defer w.cancelAll()
+// read reads frames until in ends: wake-ups for the job loop, cancels for
+// the running job. When in ends, the running job is cancelled (nobody is
+// waiting for its result) and the job loop told to stop.
+func (w *workerConn) read(r *bufio.Reader) {
+	defer close(w.stop)
+	defer w.cancel(-1)
 	for {
-		f, err := readFrame(r, frameJob, frameCancel)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+		f, err := readFrame(r, frameWake, frameCancel)
 		if err != nil {
-			return err
+			if !errors.Is(err, io.EOF) {
+				w.readErr = err
+			}
+			return
 		}
 		switch f.kind {
+		case frameWake:
+			select {
+			case w.wake <- struct{}{}:
+			default: // one is pending already
+			}
 		case frameCancel:
-			id, err := parseCancel(f.payload)
+			id, err := parseID(f)
 			if err != nil {
-				return err
+				w.readErr = err
+				return
 			}
-			w.mu.Lock()
-			if cancel := w.cancels[id]; cancel != nil {
-				cancel()
-			}
-			w.mu.Unlock()
-		case frameJob:
-			req, err := wire.DecodeRequest(true, f.payload)
-			if req == nil {
-				return fmt.Errorf("pipe protocol: undecodable job: %w", err)
-			}
-			j := &workerJob{id: req.ID, req: req, err: err}
-			j.ctx, j.cancel = context.WithCancel(context.Background())
-			w.mu.Lock()
-			w.cancels[j.id] = j.cancel
-			w.mu.Unlock()
-			jobs <- j
+			w.cancel(id)
 		}
 	}
 }
 
-// cancelAll cancels every job not yet answered.
-func (w *workerConn) cancelAll() {
+// cancel cancels the running job if its id is id (-1: whatever it is),
+// and remembers id for a job that has not started yet.
+func (w *workerConn) cancel(id int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, cancel := range w.cancels {
-		cancel()
+	w.canceled = id
+	if j := w.running; j != nil && (id == -1 || j.id == id) {
+		j.cancel()
 	}
 }
 
-// run runs one job and sends its result. Its error is the pipe's: the job's
-// own failure travels in the result.
-func (w *workerConn) run(j *workerJob) error {
-	rep := w.execute(j)
-	w.mu.Lock()
-	delete(w.cancels, j.id)
-	w.mu.Unlock()
-	j.cancel()
-
-	msg, _, err := wire.EncodeReply(rep, true)
-	if err != nil {
-		msg, _, err = wire.EncodeReply(&wire.Reply{ID: j.id, Error: wire.Errorf(wire.Internal,
-			"%s: encoding the result: %v", j.req.Op, err)}, true)
-		if err != nil {
-			return fmt.Errorf("encoding an error reply: %w", err)
+// awaitJob waits for the server's next job, polling the arena for a while
+// before it sleeps until a wake frame; it returns the job's sequence
+// number, or false once in has ended.
+func (w *workerConn) awaitJob() (uint32, bool) {
+	jobs, sleeping := w.a.u32(ctlJobSeq), w.a.u32(ctlWorkerSleeping)
+	for {
+		if spinUntilChange(jobs, w.last, w.spin) {
+			w.last = jobs.Load()
+			return w.last, true
+		}
+		// Set before the last look, so that a job posted after it comes
+		// with a wake frame (pipe.go).
+		sleeping.Store(1)
+		if jobs.Load() != w.last {
+			sleeping.Store(0)
+			continue
+		}
+		select {
+		case <-w.wake:
+		case <-w.stop:
+			return 0, false
 		}
 	}
-	w.wmu.Lock()
-	defer w.wmu.Unlock()
-	j.finished = true
-	return writeFrame(w.out, frameResult, msg)
 }
 
-// execute prepares and runs j, returning its reply.
-func (w *workerConn) execute(j *workerJob) *wire.Reply {
-	fail := func(err error) *wire.Reply { return &wire.Reply{ID: j.id, Error: wire.AsError(err)} }
-	if j.err != nil {
-		return fail(j.err)
-	}
-	op, err := w.reg.Lookup(j.req.Op)
+// run takes job seq from the arena, runs it and posts its result. Its
+// error is the protocol's: the job's own failure travels in the result.
+func (w *workerConn) run(seq uint32) error {
+	a := w.a
+	a.u32(ctlTaken).Store(seq)
+	r := newShmReader(a, arenaCtlSize, a.u64(ctlJobHdr).Load(), false)
+	id, op, impl, progress, args, err := r.job()
 	if err != nil {
-		return fail(err)
+		return fmt.Errorf("pipe protocol: job %d: %w", seq, err)
 	}
-	impl, err := op.Resolve(j.req.Impl)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	j := &workerJob{id: id, cancel: cancel}
+	w.mu.Lock()
+	w.running = j
+	// A cancel that overtook the job: by frame, or only in the arena.
+	if w.canceled == id || w.canceled == -1 || int64(a.u64(ctlCancel).Load()) == id {
+		cancel()
+	}
+	w.mu.Unlock()
+
+	res, failure := w.execute(ctx, j, op, impl, args, progress)
+	w.mu.Lock()
+	w.running = nil
+	w.mu.Unlock()
+
+	// The result goes after the job, whose arguments it may alias.
+	off := alignMsg(r.end)
+	if err := w.msg.result(id, res, failure); err != nil {
+		w.msg.result(id, nil, wire.Errorf(wire.Internal, "%s: encoding the result: %v", op, err))
+	}
+	hdr := len(w.msg.hdr)
+	_, err = w.msg.place(a, off)
 	if err != nil {
-		return fail(err)
+		w.msg.result(id, nil, wire.Errorf(wire.TooLarge, "%s: the result does not fit the shared memory arena: %v", op, err))
+		hdr = len(w.msg.hdr)
+		if _, err := w.msg.place(a, off); err != nil {
+			return fmt.Errorf("posting the result of job %d: %w", id, err)
+		}
 	}
-	call, err := op.Prepare(j.req.Args)
+	w.msg.reset()
+	a.u64(ctlResOff).Store(uint64(off))
+	a.u64(ctlResHdr).Store(uint64(hdr))
+	w.wmu.Lock()
+	j.finished = true
+	w.wmu.Unlock()
+	a.u32(ctlResSeq).Store(seq)
+	// After the store: a server that set its flag before it sees the
+	// result.
+	if a.u32(ctlServerSleeping).Swap(0) != 0 {
+		w.wmu.Lock()
+		defer w.wmu.Unlock()
+		return writeFrame(w.out, frameWake, nil)
+	}
+	return nil
+}
+
+// execute prepares and runs a job, returning its result or its failure.
+func (w *workerConn) execute(ctx context.Context, j *workerJob, opName, impl string, args wire.Args, progress bool) (wire.Result, *wire.Error) {
+	op, err := w.reg.Lookup(opName)
 	if err != nil {
-		return fail(err)
+		return nil, wire.AsError(err)
 	}
-	job := &Job{Call: call, Impl: impl, Args: j.req.Args}
-	if j.req.Progress {
+	if impl, err = op.Resolve(impl); err != nil {
+		return nil, wire.AsError(err)
+	}
+	call, err := op.Prepare(args)
+	if err != nil {
+		return nil, wire.AsError(err)
+	}
+	job := &Job{Call: call, Impl: impl, Args: args}
+	if progress {
 		job.Progress = func(f float64) { w.progress(j, f) }
 	}
-	res, err := runHere(j.ctx, job)
+	res, err := runHere(ctx, job)
 	if err != nil {
-		return fail(err)
+		return nil, wire.AsError(err)
 	}
-	return &wire.Reply{ID: j.id, OK: true, Result: res}
+	return res, nil
 }
 
 // progress sends a progress frame for j unless its result went already.
-// A failed write is left to the result's write to report.
+// A failed write is left to the result's wake-up, or the server's end, to
+// report.
 func (w *workerConn) progress(j *workerJob, f float64) {
-	msg, _, err := wire.EncodeReply(&wire.Reply{ID: j.id, Progress: &f}, true)
-	if err != nil {
-		return
-	}
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
 	if !j.finished {
-		writeFrame(w.out, frameProgress, msg)
+		writeFrame(w.out, frameProgress, progressPayload(j.id, f))
 	}
 }
