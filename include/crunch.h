@@ -139,6 +139,90 @@ CRUNCH_API crunch_status crunch_noop(crunch_ctx *ctx);
 CRUNCH_API crunch_status crunch_modsum(crunch_ctx *ctx, int64_t n, int64_t iters, int64_t *total);
 
 /*
+ * crunch_stats: what crunch_stats_f64 and crunch_stats_f32 compute over
+ * n elements (all of them doubles, whatever the input's type).
+ */
+typedef struct crunch_stats {
+    uint64_t count; /* n */
+    double sum;     /* the sum of the elements */
+    double mean;    /* sum / count */
+    double var;     /* sum of (x - mean)^2, divided by count - ddof */
+    double std;     /* sqrt(var) */
+    double min;     /* the smallest element; -0.0 counts as below +0.0 */
+    double max;     /* the largest element; +0.0 counts as above -0.0 */
+} crunch_stats;
+
+/*
+ * crunch_stats_f64 stores in *out the count, sum, mean, variance (dividing
+ * by n - ddof), standard deviation, minimum and maximum of x[0..n).
+ *
+ * Accuracy: the sum and mean are those of a compensated pairwise
+ * summation: their error stays within a few units in the last place of
+ * sum(|x|) and does not grow with n. Each block of 2048 elements is read
+ * twice (the second time from cache): the second pass sums the deviations
+ * from the first pass's mean with Kahan compensation, which recovers what
+ * the first pass lost; block results are merged in a binary tree in
+ * double-double arithmetic. The variance comes from a two-pass computation
+ * inside each block, merged with Chan, Golub and LeVeque's pairwise
+ * formula: it is stable when the mean is large against the spread, unlike
+ * sum(x^2)/n - mean^2.
+ *
+ * Special values, as NumPy's nan-propagating reductions:
+ *   - n == 0: count 0, sum 0, every other field NaN (whatever ddof);
+ *   - a NaN in x: every field but count is NaN;
+ *   - else, when the sum is not finite (x holds +-Inf, or the sum
+ *     overflows): sum and mean are +Inf, -Inf or NaN as IEEE addition
+ *     gives them, var and std are NaN, min and max are exact;
+ *   - a variance too large for a double is +Inf.
+ *
+ * Progress counts elements. One pass over memory, SIMD per the ctx's
+ * path; results of different paths may differ in the last bits.
+ *
+ * Returns CRUNCH_EINVAL if out is NULL, x is NULL with n > 0, or
+ * n > 0 and ddof >= n; CRUNCH_ECANCELED if cancelled (n > 0).
+ */
+CRUNCH_API crunch_status crunch_stats_f64(crunch_ctx *ctx, const double *x, size_t n,
+                                          size_t ddof, crunch_stats *out);
+
+/* crunch_stats_f32 is crunch_stats_f64 for float input, accumulated in
+ * double: the results are those of the same values converted to double. */
+CRUNCH_API crunch_status crunch_stats_f32(crunch_ctx *ctx, const float *x, size_t n,
+                                          size_t ddof, crunch_stats *out);
+
+/*
+ * crunch_sort_f64 sorts x[0..n) in place, ascending, or descending when
+ * descending is non-zero. NaNs (any sign, any payload) go last whatever the
+ * direction, in their original order and with their bits unchanged. -0.0
+ * sorts before +0.0 ascending, after it descending. The result is a
+ * permutation of the input: every bit pattern is preserved.
+ *
+ * Small n: insertion sort. Otherwise an LSD radix sort on keys that map
+ * each value to an unsigned integer in the same order (for floats: flip
+ * every bit of negatives, the sign bit of the rest), one byte per pass,
+ * after one histogram pass that also moves the NaNs aside; a pass in
+ * which every key has the same byte is skipped. It needs a work buffer of
+ * n elements. Progress counts elements per pass: n * (bytes per key + 1)
+ * in total.
+ *
+ * Returns CRUNCH_EINVAL if x is NULL with n > 0 or n elements do not fit
+ * in memory; CRUNCH_ENOMEM if the work buffer cannot be allocated;
+ * CRUNCH_ECANCELED if cancelled (x then holds its elements in some order).
+ */
+CRUNCH_API crunch_status crunch_sort_f64(crunch_ctx *ctx, double *x, size_t n, int descending);
+
+/* crunch_sort_f32 is crunch_sort_f64 for float. */
+CRUNCH_API crunch_status crunch_sort_f32(crunch_ctx *ctx, float *x, size_t n, int descending);
+
+/* crunch_sort_i64 is crunch_sort_f64 for int64_t (no NaN, no signed zero). */
+CRUNCH_API crunch_status crunch_sort_i64(crunch_ctx *ctx, int64_t *x, size_t n, int descending);
+
+/* crunch_sort_i32 is crunch_sort_f64 for int32_t. */
+CRUNCH_API crunch_status crunch_sort_i32(crunch_ctx *ctx, int32_t *x, size_t n, int descending);
+
+/* crunch_sort_u32 is crunch_sort_f64 for uint32_t. */
+CRUNCH_API crunch_status crunch_sort_u32(crunch_ctx *ctx, uint32_t *x, size_t n, int descending);
+
+/*
  * crunch_gemm_f64 computes C = alpha * op(A) * op(B) + beta * C, row-major,
  * with BLAS semantics: op(X) is X, or its transpose when trans_x is non-zero.
  *
@@ -171,6 +255,74 @@ CRUNCH_API crunch_status crunch_gemm_f32(crunch_ctx *ctx, int trans_a, int trans
                                          float alpha, const float *a, size_t lda,
                                          const float *b, size_t ldb,
                                          float beta, float *c, size_t ldc);
+
+/* crunch_fft_norm: which direction of an FFT is scaled, as NumPy's norm. */
+typedef enum crunch_fft_norm {
+    CRUNCH_FFT_BACKWARD = 0, /* forward unscaled, inverse scaled by 1/n */
+    CRUNCH_FFT_ORTHO = 1,    /* both scaled by 1/sqrt(n): the unitary DFT */
+    CRUNCH_FFT_FORWARD = 2   /* forward scaled by 1/n, inverse unscaled */
+} crunch_fft_norm;
+
+/*
+ * crunch_fft_c128 computes the discrete Fourier transform of each of
+ * batch rows of n complex doubles, as numpy.fft.fft (inverse == 0) or
+ * numpy.fft.ifft (inverse != 0) along the last axis of a [batch, n] array:
+ *
+ *   y[b][k] = scale * sum_{j < n} x[b][j] * exp(-+2 pi i j k / n)
+ *
+ * with the minus sign forward and the plus sign inverse, and scale 1,
+ * 1/sqrt(n) or 1/n as norm and the direction say (crunch_fft_norm).
+ *
+ * x and y hold batch * n complex numbers, row after row, each as two
+ * doubles (re, im): C's double _Complex, C++'s std::complex<double> and
+ * NumPy's complex128 have this layout. y may be x itself (in place);
+ * otherwise the two must not overlap. Any n >= 1 works, in O(n log n):
+ * lengths whose prime factors are all at most 61 use a mixed-radix
+ * Stockham FFT (radix 8, 4 and 2 passes for the powers of two, then 3, 5,
+ * 7 and larger primes), others Bluestein's algorithm (a convolution
+ * through two mixed-radix FFTs of a length between 2n - 1 and 4n). The
+ * error is within a small multiple of eps * log2(n) * scale * ||x|| per
+ * element, ||x|| the row's 2-norm. NaN and Inf in a row make every output
+ * of that row non-finite and leave the other rows alone.
+ *
+ * Plans: the twiddle factors of each (n, precision) are computed on the
+ * first call and kept in a process-wide cache that any thread may use at
+ * once (it is the library's only shared state, guarded by a mutex held
+ * only for bookkeeping, never while transforming). It holds at most 32
+ * plans and 128 MiB; the least recently used plan that no call is using
+ * is evicted first, and a plan that does not fit is built for the call
+ * and freed after it. A plan takes about 16 bytes per element of n for
+ * c128, 8 for c64 (Bluestein lengths up to 9 times that).
+ * crunch_fft_cache_clear releases them. The first call with a new n pays
+ * for its plan (about as much as a few transforms).
+ *
+ * Work space: one call allocates at most 2n complex numbers (12n for
+ * Bluestein lengths), freed before it returns. Progress counts passes
+ * over a row: batch * (passes per row) in total. Cancellation is polled
+ * every 32768 elements of every pass (a pass touches each element of a
+ * row once), well within a millisecond, and while a plan is built.
+ *
+ * batch == 0 is a successful no-op (x and y may then be NULL).
+ *
+ * Returns CRUNCH_EINVAL if n == 0 (as NumPy: no DFT of length 0), norm is
+ * not a crunch_fft_norm, x or y is NULL with batch > 0, or the sizes'
+ * byte counts overflow; CRUNCH_ENOMEM if the plan or the work space cannot
+ * be allocated; CRUNCH_ECANCELED if cancelled (y then holds partial
+ * results).
+ */
+CRUNCH_API crunch_status crunch_fft_c128(crunch_ctx *ctx, int inverse, crunch_fft_norm norm,
+                                         size_t batch, size_t n, const double *x, double *y);
+
+/* crunch_fft_c64 is crunch_fft_c128 for complex floats (two floats each),
+ * computed in float throughout (twiddles rounded from long double). */
+CRUNCH_API crunch_status crunch_fft_c64(crunch_ctx *ctx, int inverse, crunch_fft_norm norm,
+                                        size_t batch, size_t n, const float *x, float *y);
+
+/* crunch_fft_cache_clear frees every cached FFT plan that no call is using
+ * (and drops the others from the cache: their calls free them when they
+ * finish). Later calls rebuild what they need. Thread-safe; for programs
+ * that want the memory back, and for leak checkers. */
+CRUNCH_API void crunch_fft_cache_clear(void);
 
 #ifdef __cplusplus
 }
