@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+)
+
+// machineInfo is what the report says about the machine it ran on.
+type machineInfo struct {
+	CPU        string `json:"cpu"`        // model name from /proc/cpuinfo
+	Cores      int    `json:"cores"`      // CPUs this process may run on
+	GOMAXPROCS int    `json:"gomaxprocs"` // after cgroup limits
+	Kernel     string `json:"kernel"`     // /proc/sys/kernel/osrelease
+	Go         string `json:"go"`         // the toolchain of this binary (and of the server it builds)
+	LoadAvg    string `json:"loadavg"`    // /proc/loadavg when the run started: other work on the machine
+	OS         string `json:"os_arch"`    // GOOS/GOARCH
+}
+
+func readMachineInfo() machineInfo {
+	return machineInfo{
+		CPU:        cpuModel(),
+		Cores:      runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Kernel:     firstLine("/proc/sys/kernel/osrelease"),
+		Go:         runtime.Version(),
+		LoadAvg:    firstLine("/proc/loadavg"),
+		OS:         runtime.GOOS + "/" + runtime.GOARCH,
+	}
+}
+
+// cpuModel returns the first "model name" of /proc/cpuinfo.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func firstLine(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	return strings.TrimSpace(line)
+}
+
+func (m machineInfo) write(w io.Writer) {
+	fmt.Fprintf(w, "Machine: %s, %d cores available (GOMAXPROCS %d), %s, Linux %s, %s; load average at start: %s\n\n",
+		m.CPU, m.Cores, m.GOMAXPROCS, m.OS, m.Kernel, m.Go, m.LoadAvg)
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/crunchsvc/crunch/bench/load"
+	"github.com/crunchsvc/crunch/service/client"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// Flags of the responsive mode.
+var (
+	respExecs      = flag.String("execs", "direct,pool,subprocess", "responsive: executors to load")
+	respPriorities = flag.String("priorities", "normal,low,idle", "responsive: values of the server's --compute-priority")
+	respJob        = flag.Duration("job", 100*time.Millisecond, "responsive: target time of one modsum job alone; iters are calibrated to it")
+	respIters      = flag.Int64("iters", 0, "responsive: modsum iters per job (0: calibrate to -job)")
+)
+
+// modsumN is the multiplier of every modsum job: any value works; this one
+// is the seed's.
+const modsumN = 1_000_003
+
+// jobTimeout is the deadline sent with every job: far beyond a job's time,
+// so that a job times out only when something is wrong.
+const jobTimeout = time.Minute
+
+// responsiveReport is the responsive mode's JSON.
+type responsiveReport struct {
+	Conns             int               `json:"conns"`
+	InFlightPerConn   int               `json:"in_flight_per_conn"`
+	WarmupS           float64           `json:"warmup_s"`
+	DurationS         float64           `json:"duration_s"`
+	Reps              int               `json:"reps"`
+	PrioritySupported bool              `json:"priority_supported"`
+	Calibration       calibration       `json:"calibration"`
+	Cases             []*responsiveCase `json:"cases"`
+}
+
+// calibration is the job every connection sends, and what it costs alone.
+type calibration struct {
+	N         int64           `json:"n"`
+	Iters     int64           `json:"iters"`
+	JobMs     float64         `json:"job_alone_ms"` // median run_us on the pool, impl c, nothing else running
+	ISA       string          `json:"isa"`
+	Executors json.RawMessage `json:"executors"` // as the info op reports them
+}
+
+// responsiveCase is one exec × priority, over every rep.
+type responsiveCase struct {
+	Exec     string            `json:"exec"`
+	Priority string            `json:"priority"`
+	Runs     []load.Result     `json:"runs"`
+	Errors   []string          `json:"errors,omitempty"` // runs that failed outright
+	Summary  responsiveSummary `json:"summary"`
+}
+
+// runResponsive: every executor slot busy with long modsum jobs from many
+// connections while the probe pings, for each exec and compute priority.
+func runResponsive(ctx context.Context, e *env) (any, error) {
+	execs := splitList(*respExecs)
+	prios := splitList(*respPriorities)
+	rep := &responsiveReport{
+		Conns: *conns, InFlightPerConn: *inflight, WarmupS: e.warmup.Seconds(),
+		DurationS: e.window.Seconds(), Reps: e.reps,
+	}
+	var err error
+	if rep.PrioritySupported, err = supportsPriority(ctx, e.bin); err != nil {
+		return nil, err
+	}
+	if !rep.PrioritySupported {
+		if slices.ContainsFunc(prios, func(p string) bool { return p != "normal" }) {
+			e.status.note("this crunch serve has no --compute-priority: measuring normal priority only")
+		}
+		prios = []string{"normal"}
+	}
+	if rep.Calibration, err = calibrate(ctx, e, rep.PrioritySupported); err != nil {
+		return nil, err
+	}
+	cal := rep.Calibration
+	for _, x := range execs {
+		for _, p := range prios {
+			rep.Cases = append(rep.Cases, &responsiveCase{Exec: x, Priority: p})
+		}
+	}
+
+	args := wire.Args{"n": wire.Int(cal.N), "iters": wire.Int(cal.Iters)}
+	total := e.reps * len(rep.Cases)
+	k := 0
+	// Reps outermost, so that a noisy minute of a shared machine spreads
+	// over every case rather than spoiling one.
+	for r := range e.reps {
+		for _, c := range rep.Cases {
+			k++
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			label := fmt.Sprintf("[%d/%d] exec=%s priority=%s rep %d/%d", k, total, c.Exec, c.Priority, r+1, e.reps)
+			res, err := responsiveRun(ctx, e, c, args, rep.PrioritySupported, label)
+			if err != nil {
+				c.Errors = append(c.Errors, err.Error())
+				e.status.note("%s: %v", label, err)
+				continue
+			}
+			c.Runs = append(c.Runs, res)
+			e.status.note("%s: %.1f jobs/s, job p50 %.0f ms, ping p50/p99/max %.2f/%.2f/%.1f ms, lost %d, %d threads",
+				label, res.Load.ThroughputPerS, res.Load.Latency.P50Ms, res.Probe.RTT.P50Ms, res.Probe.RTT.P99Ms,
+				res.Probe.RTT.MaxMs, res.Probe.Lost, res.Server.MaxThreads)
+		}
+	}
+	e.status.clear()
+	for _, c := range rep.Cases {
+		c.Summary = summarize(c.Runs)
+	}
+	writeResponsive(e, rep)
+	return rep, nil
+}
+
+// responsiveRun launches a server for one case, measures, and stops it.
+func responsiveRun(ctx context.Context, e *env, c *responsiveCase, args wire.Args, withPriority bool, label string) (load.Result, error) {
+	var extra []string
+	if withPriority {
+		extra = append(extra, "--compute-priority="+c.Priority)
+	}
+	extra = append(extra, "--log-level=warn")
+	srv, err := load.StartServer(ctx, e.serverConfig(extra...))
+	if err != nil {
+		return load.Result{}, err
+	}
+	defer srv.Stop()
+	res, err := load.Measure(ctx, srv, load.MeasureConfig{
+		Load: load.LoadConfig{
+			Conns: *conns, InFlight: *inflight, Warmup: e.warmup, Duration: e.window,
+			Request: func(int, int) load.Request {
+				return load.Request{Op: "modsum", Args: args, Exec: c.Exec, Impl: "c", Timeout: jobTimeout}
+			},
+		},
+		Probe: load.ProbeConfig{Interval: *probeInterval, Timeout: *probeTimeout},
+		Status: func(s load.Status) {
+			e.status.set("%s · %s %.1f/%.0f s · %d jobs, %d failed · pings %d, lost %d",
+				label, s.Phase, s.Elapsed.Seconds(), s.Window.Seconds(), s.OK, s.Failed, s.Pings, s.Lost)
+		},
+	})
+	if err != nil {
+		return res, err
+	}
+	if err := srv.Stop(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// supportsPriority tells whether `crunch serve` has --compute-priority.
+func supportsPriority(ctx context.Context, bin string) (bool, error) {
+	// -h exits non-zero after printing the flags: only the text matters.
+	out, _ := exec.CommandContext(ctx, bin, "serve", "-h").CombinedOutput()
+	if !strings.Contains(string(out), "-addr") {
+		return false, fmt.Errorf("%s serve -h printed no flags: %q", bin, out)
+	}
+	return strings.Contains(string(out), "-compute-priority"), nil
+}
+
+// calibrate finds the modsum iters for which one job takes -job alone on
+// the pool (or takes -iters as given), and measures that job's time.
+func calibrate(ctx context.Context, e *env, withPriority bool) (calibration, error) {
+	e.status.set("calibrating modsum …")
+	cal := calibration{N: modsumN}
+	extra := []string{"--log-level=warn"}
+	if withPriority {
+		extra = append(extra, "--compute-priority=normal")
+	}
+	srv, err := load.StartServer(ctx, e.serverConfig(extra...))
+	if err != nil {
+		return cal, err
+	}
+	defer srv.Stop()
+	c, err := client.Dial(ctx, srv.Addr)
+	if err != nil {
+		return cal, fmt.Errorf("calibration: %w", err)
+	}
+	defer c.Close()
+	info, err := c.Info(ctx)
+	if err != nil {
+		return cal, fmt.Errorf("calibration: info: %w", err)
+	}
+	cal.Executors = info["executors"]
+	var cpu struct{ ISA string }
+	json.Unmarshal(info["cpu"], &cpu)
+	cal.ISA = cpu.ISA
+
+	// jobTime is the median server-side run time of a few jobs.
+	jobTime := func(iters int64) (time.Duration, error) {
+		var ts []float64
+		for range 5 {
+			_, st, err := c.Modsum(ctx, modsumN, iters, &client.Options{Exec: "pool", Impl: "c", Timeout: jobTimeout})
+			if err != nil {
+				return 0, fmt.Errorf("calibration: modsum iters=%d: %w", iters, err)
+			}
+			ts = append(ts, float64(st.RunUS))
+		}
+		return time.Duration(load.SpreadOf(ts).Median) * time.Microsecond, nil
+	}
+	cal.Iters = *respIters
+	if cal.Iters <= 0 {
+		const probeIters = 100_000_000
+		t, err := jobTime(probeIters)
+		if err != nil {
+			return cal, err
+		}
+		perIter := float64(max(t, time.Microsecond)) / probeIters
+		cal.Iters = int64(math.Round(float64(*respJob)/perIter/1e6)) * 1_000_000
+		cal.Iters = max(cal.Iters, 1_000_000)
+	}
+	t, err := jobTime(cal.Iters)
+	if err != nil {
+		return cal, err
+	}
+	cal.JobMs = float64(t) / float64(time.Millisecond)
+	return cal, srv.Stop()
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,10 @@
+// Package load drives a crunch server from the outside, as its users do: it
+// builds `crunch serve` and launches it as a separate process (Server),
+// keeps every connection busy with closed-loop requests (StartLoad), pings
+// the server from one more, idle connection meanwhile (Probe), samples the
+// server's OS threads and memory from /proc (Sampler), and sums all of it up
+// in a Result that encodes to JSON (Measure).
+//
+// bench/cmd/crunchbench is its command; the tests here only check that the
+// pieces work, quickly. Long measurements belong in the command.
+package load

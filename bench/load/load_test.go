@@ -1,0 +1,150 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// crunchBin is the crunch binary, built once for the package's tests.
+var crunchBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "crunch-load-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if crunchBin, err = Build(ctx, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+func TestReadProcStatus(t *testing.T) {
+	st, err := ReadProcStatus(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Threads < 1 || st.RSSBytes < 1<<20 {
+		t.Errorf("our own status: %+v: want ≥ 1 thread and ≥ 1 MiB", st)
+	}
+	if _, err := ReadProcStatus(1 << 30); err == nil {
+		t.Errorf("a process that does not exist: no error")
+	}
+}
+
+// TestMeasureShort runs a real server for about a second under two
+// connections of small modsum jobs, one on each executor that has slots
+// to spare, and checks that everything was counted.
+func TestMeasureShort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := StartServer(ctx, ServerConfig{
+		Binary: crunchBin,
+		Args:   []string{"--pool-workers", "1", "--workers", "1", "--log-level", "warn"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+
+	execs := []string{"pool", "subprocess"}
+	args := wire.Args{"n": wire.Int(1_000_003), "iters": wire.Int(1_000_000)}
+	var statuses int
+	res, err := Measure(ctx, srv, MeasureConfig{
+		Load: LoadConfig{
+			Conns: 2, InFlight: 2, Warmup: 200 * time.Millisecond, Duration: time.Second,
+			Request: func(conn, seq int) Request {
+				return Request{Op: "modsum", Args: args, Exec: execs[conn%2], Impl: "c", Timeout: 10 * time.Second}
+			},
+		},
+		Probe:  ProbeConfig{Interval: 10 * time.Millisecond, Timeout: time.Second},
+		Status: func(Status) { statuses++ },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, p, u := res.Load, res.Probe, res.Server
+	t.Logf("load: %.0f req/s, p50 %.2f ms, p99 %.2f ms; probe: %d/%d answered, p99 %.2f ms; server: %d threads, %d MiB, %d workers",
+		l.ThroughputPerS, l.Latency.P50Ms, l.Latency.P99Ms, p.Answered, p.Sent, p.RTT.P99Ms, u.MaxThreads, u.MaxRSSBytes>>20, u.MaxChildren)
+	if l.OK == 0 || l.ThroughputPerS <= 0 || l.Latency.Count != int(l.OK) || l.Latency.P50Ms <= 0 {
+		t.Errorf("no throughput: %+v", l)
+	}
+	if l.Failed != 0 || len(l.ErrorsByCode) != 0 || l.AbnormalCloses != 0 || l.Unfinished != 0 {
+		t.Errorf("errors: %+v", l)
+	}
+	if l.ServerRun.Count != int(l.OK) || l.ServerRun.P50Ms <= 0 {
+		t.Errorf("server stats missing: %+v", l.ServerRun)
+	}
+	if p == nil || p.Sent < 10 || p.Answered != p.Sent || p.Lost != 0 || p.RTT.MaxMs <= 0 {
+		t.Errorf("probe: %+v", p)
+	}
+	if u.Samples < 2 || u.MaxThreads < 2 || u.MaxRSSBytes <= 0 || u.MaxChildren != 1 || u.MaxChildRSSBytes <= 0 {
+		t.Errorf("server usage: %+v", u)
+	}
+	if u.CPUCores <= 0 || u.LoadGenCPUCores <= 0 || u.MachineBusyCores <= 0 {
+		t.Errorf("no CPU use measured: %+v", u)
+	}
+	if len(u.ThreadClasses) == 0 || len(u.ChildThreadClasses) == 0 {
+		t.Errorf("no scheduling classes: %+v", u)
+	}
+	if statuses == 0 {
+		t.Errorf("Status was never called")
+	}
+	if err := srv.Stop(); err != nil {
+		t.Errorf("stopping: %v", err)
+	}
+}
+
+// TestStartServerBadFlag: a server that cannot start says why.
+func TestStartServerBadFlag(t *testing.T) {
+	_, err := StartServer(context.Background(), ServerConfig{Binary: crunchBin, Args: []string{"--no-such-flag"}})
+	if err == nil || !strings.Contains(err.Error(), "no-such-flag") {
+		t.Errorf("got %v, want an error quoting the server's complaint", err)
+	}
+}
+
+func TestThreadClasses(t *testing.T) {
+	classes := ThreadClasses(os.Getpid())
+	n := 0
+	for _, c := range classes {
+		n += c
+	}
+	st, err := ReadProcStatus(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Threads may come and go between the two reads; allow some slack.
+	if n < 1 || n > st.Threads+8 {
+		t.Errorf("ThreadClasses = %v (%d threads), but status says %d threads", classes, n, st.Threads)
+	}
+	if got := FormatClasses(map[string]int{"normal": 3, "idle": 2}); got != "idle×2, normal×3" {
+		t.Errorf("FormatClasses = %q", got)
+	}
+}
+
+func TestTailBuffer(t *testing.T) {
+	b := &tailBuffer{max: 8}
+	fmt.Fprint(b, "abc")
+	if got := b.String(); got != "abc" {
+		t.Errorf("short: %q", got)
+	}
+	fmt.Fprint(b, "defghijkl\n")
+	if got := b.String(); got != "[…]fghijkl" {
+		t.Errorf("cut: %q", got)
+	}
+}
