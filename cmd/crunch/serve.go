@@ -27,6 +27,9 @@ func serve(args []string) error {
 	poolQueue := fs.Int("pool-queue", 0, "pool executor: jobs that may wait for a worker (0: 64 per worker); beyond it, overloaded")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "subprocess executor: worker processes (0 disables it)")
 	workerQueue := fs.Int("worker-queue", 0, "subprocess executor: jobs that may wait for a worker (0: 64 per worker)")
+	var workerMem byteSize
+	fs.Var(&workerMem, "worker-mem", "subprocess executor: memory one job may allocate in a worker, e.g. 2GiB (RLIMIT_AS above the idle worker; beyond it the job fails with too_large or worker_failed); 0: no limit")
+	workerMaxJobs := fs.Int("worker-max-jobs", 0, "subprocess executor: retire a worker after this many jobs, a fresh one taking its place (0: never)")
 	poolAffinity := fs.String("pool-affinity", "none", `pool executor: pin workers to CPUs: "none", "all" (one CPU each, in turn) or a list such as "0-3,6"`)
 	poolSpin := fs.Duration("pool-spin", executor.DefaultSpin, "pool executor: an idle worker polls for work this long before parking its thread (0: never)")
 	computePriority := fs.String("compute-priority", string(executor.PriorityIdle),
@@ -78,7 +81,10 @@ func serve(args []string) error {
 		}),
 	}
 	if *workers > 0 {
-		sub, err := executor.NewSubprocess(executor.SubprocessConfig{Workers: *workers, Queue: *workerQueue, Log: log})
+		sub, err := executor.NewSubprocess(executor.SubprocessConfig{
+			Workers: *workers, Queue: *workerQueue, Priority: priority,
+			MemoryLimit: int64(workerMem), MaxJobs: *workerMaxJobs, Log: log,
+		})
 		if err != nil {
 			return fmt.Errorf("starting subprocess workers: %w", err)
 		}
