@@ -18,7 +18,8 @@ import (
 // WorkerMain). A worker that crashes, exceeds its memory limit or ignores a
 // cancel costs only its own job (worker_failed, or the job's
 // deadline_exceeded/canceled) and is restarted; every other job and worker
-// goes on. Like Pool, a bounded queue gives backpressure.
+// goes on. Like Pool, a bounded queue that serves connections in turn
+// gives backpressure and fairness.
 //
 // Each worker process is owned by one goroutine (its slot), which takes a
 // job from the queue, lays it out in the worker's shared memory arena and
@@ -29,7 +30,8 @@ import (
 // (tests add ops that crash).
 type Subprocess struct {
 	cfg   SubprocessConfig
-	tasks chan *subTask // see subprocess_queue.go
+	queue *fairQueue[*subTask] // see subprocess_queue.go
+	ready chan struct{}        // a token per queued task
 	quit  chan struct{}
 	spawn *spawner
 	slots []*slot
@@ -152,7 +154,8 @@ func NewSubprocess(cfg SubprocessConfig) (*Subprocess, error) {
 	}
 	s := &Subprocess{
 		cfg:   cfg,
-		tasks: make(chan *subTask, cfg.Queue),
+		queue: newFairQueue[*subTask](cfg.Queue),
+		ready: make(chan struct{}, cfg.Queue),
 		quit:  make(chan struct{}),
 		spawn: newSpawner(),
 		slots: make([]*slot, cfg.Workers),

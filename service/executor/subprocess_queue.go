@@ -5,6 +5,8 @@ import "time"
 // The subprocess executor's task intake, kept in this one file so that the
 // queue can change without touching the slots: enqueue (Run's side),
 // failQueued and queued (Close's and Load's), and take (an idle slot's).
+// Tasks wait in a fairQueue, as in Pool, so that connections are served in
+// turn; ready carries one token per queued task to wake an idle slot.
 
 // enqueue queues t, or refuses it: ErrClosed after Close, overloaded when
 // the queue is full.
@@ -14,29 +16,34 @@ func (s *Subprocess) enqueue(t *subTask) error {
 	if s.closed {
 		return ErrClosed
 	}
-	select {
-	case s.tasks <- t:
-		return nil
-	default:
-		wait := s.avgRun.get() * time.Duration(len(s.tasks)/len(s.slots)+1)
-		return overloaded(wait, "subprocess: queue full (%d jobs waiting for %d workers)", len(s.tasks), len(s.slots))
+	if !s.queue.push(t.job.Tenant, t) {
+		queued := s.queue.len()
+		wait := s.avgRun.get() * time.Duration(queued/len(s.slots)+1)
+		return overloaded(wait, "subprocess: queue full (%d jobs waiting for %d workers)", queued, len(s.slots))
 	}
+	// One token per queued task, sent after the push: a slot that takes a
+	// token always finds a task. The channel holds as many tokens as the
+	// queue holds tasks, so this never blocks.
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // failQueued answers every queued task with ErrClosed.
 func (s *Subprocess) failQueued() {
 	for {
-		select {
-		case t := <-s.tasks:
-			t.finish(nil, ErrClosed)
-		default:
+		t, ok := s.queue.pop()
+		if !ok {
 			return
 		}
+		t.finish(nil, ErrClosed)
 	}
 }
 
 // queued returns the number of tasks waiting for a worker.
-func (s *Subprocess) queued() int { return len(s.tasks) }
+func (s *Subprocess) queued() int { return s.queue.len() }
 
 // What an idle slot's wait ended with.
 type takeEvent int
@@ -53,18 +60,24 @@ const (
 // answered with ErrClosed.
 func (w *slot) take() (t *subTask, ev takeEvent, alive bool) {
 	s := w.s
-	select {
-	case <-s.quit:
-		return nil, tookClose, false
-	case _, ok := <-w.p.frames:
-		return nil, tookFrame, ok
-	case t := <-s.tasks:
+	for {
 		select {
-		case <-s.quit: // select picks at random: never start work after Close
-			t.finish(nil, ErrClosed)
+		case <-s.quit:
 			return nil, tookClose, false
-		default:
-			return t, tookTask, false
+		case _, ok := <-w.p.frames:
+			return nil, tookFrame, ok
+		case <-s.ready:
+			t, ok := s.queue.pop()
+			if !ok {
+				continue // Close failed the task this token stood for
+			}
+			select {
+			case <-s.quit: // select picks at random: never start work after Close
+				t.finish(nil, ErrClosed)
+				return nil, tookClose, false
+			default:
+				return t, tookTask, false
+			}
 		}
 	}
 }

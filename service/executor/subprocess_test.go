@@ -579,3 +579,60 @@ func TestSubprocessBackoff(t *testing.T) {
 		t.Errorf("backoff(1000) = %v", got)
 	}
 }
+
+// A connection that queues twenty jobs delays another's one job by at most
+// one job: the subprocess queue serves connections in turn, as the pool's
+// does.
+func TestSubprocessServesTenantsInTurn(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 1})
+	blockCtx, unblock := context.WithCancel(context.Background())
+	defer unblock()
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	run := func(ctx context.Context, name string, j *Job) {
+		wg.Go(func() {
+			_, err := s.Run(ctx, j)
+			if ctx == blockCtx {
+				return // ends canceled, by design
+			}
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			mu.Lock()
+			order = append(order, name)
+			mu.Unlock()
+		})
+	}
+	waitLoad := func(what string, cond func(Load) bool) {
+		for deadline := time.Now().Add(10 * time.Second); !cond(s.Load()); {
+			if time.Now().After(deadline) {
+				t.Fatalf("never %s: %+v", what, s.Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// The worker is busy with a job that runs until canceled.
+	blocker := modsumJob(t, 3, 1e15, kernels.ImplC)
+	blocker.Tenant = 1
+	run(blockCtx, "blocker", blocker)
+	waitLoad("busy", func(l Load) bool { return l.Busy == 1 })
+	for i := range 20 {
+		j := modsumJob(t, 3, 1e6, kernels.ImplC)
+		j.Tenant = 1
+		run(context.Background(), fmt.Sprint("greedy", i), j)
+	}
+	waitLoad("20 queued", func(l Load) bool { return l.Queued == 20 })
+	polite := modsumJob(t, 5, 1e6, kernels.ImplC)
+	polite.Tenant = 2
+	run(context.Background(), "polite", polite)
+	waitLoad("21 queued", func(l Load) bool { return l.Queued == 21 })
+	unblock()
+	wg.Wait()
+	if i := slices.Index(order, "polite"); i < 0 || i > 2 {
+		t.Fatalf("the polite job finished in position %d: %v", i, order)
+	}
+	if len(order) != 21 {
+		t.Fatalf("%d jobs answered, want 21: %v", len(order), order)
+	}
+}
