@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/crunchsvc/crunch/cgo"
 	"github.com/crunchsvc/crunch/service/executor"
@@ -52,7 +54,10 @@ func executors(b *testing.B) []executor.Executor {
 }
 
 // BenchmarkDispatch is the round trip of an empty kernel (modsum with
-// iters = 0) through each executor, one caller at a time.
+// iters = 0) through each executor, one caller at a time. Besides the mean
+// (ns/op), it reports the median and the 99th percentile of single round
+// trips (p50-ns, p99-ns): on a shared machine a few trips that lose the CPU
+// for a scheduler tick move the mean far from the typical trip.
 func BenchmarkDispatch(b *testing.B) {
 	execs := executors(b)
 	args := wire.Args{"n": wire.Int(1), "iters": wire.Int(0)}
@@ -65,13 +70,29 @@ func BenchmarkDispatch(b *testing.B) {
 	ctx := context.Background()
 	for _, ex := range execs {
 		b.Run("exec="+ex.Name(), func(b *testing.B) {
+			trips := make([]time.Duration, 0, 1<<16)
 			for b.Loop() {
+				start := time.Now()
 				if _, err := ex.Run(ctx, job); err != nil {
 					b.Fatal(err)
 				}
+				trips = append(trips, time.Since(start))
 			}
+			reportPercentiles(b, trips)
 		})
 	}
+}
+
+// reportPercentiles adds the median and 99th percentile of trips to b's
+// metrics.
+func reportPercentiles(b *testing.B, trips []time.Duration) {
+	if len(trips) == 0 {
+		return
+	}
+	slices.Sort(trips)
+	at := func(q float64) float64 { return float64(trips[int(q*float64(len(trips)-1))].Nanoseconds()) }
+	b.ReportMetric(at(0.50), "p50-ns")
+	b.ReportMetric(at(0.99), "p99-ns")
 }
 
 // BenchmarkTransfer is the cost of moving 8 MiB in and 8 MiB out through
