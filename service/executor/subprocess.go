@@ -29,12 +29,13 @@ import (
 // its own registry and prepares it there, so the two registries may differ
 // (tests add ops that crash).
 type Subprocess struct {
-	cfg   SubprocessConfig
-	queue *fairQueue[*subTask] // see subprocess_queue.go
-	ready chan struct{}        // a token per queued task
-	quit  chan struct{}
-	spawn *spawner
-	slots []*slot
+	cfg    SubprocessConfig
+	queue  *fairQueue[*subTask] // see subprocess_queue.go
+	idleMu sync.Mutex
+	idle   []*slot // slots waiting for a task, the last to go idle on top
+	quit   chan struct{}
+	spawn  *spawner
+	slots  []*slot
 
 	owners   sync.WaitGroup
 	retiring sync.WaitGroup // recycled workers on their way out
@@ -155,7 +156,6 @@ func NewSubprocess(cfg SubprocessConfig) (*Subprocess, error) {
 	s := &Subprocess{
 		cfg:   cfg,
 		queue: newFairQueue[*subTask](cfg.Queue),
-		ready: make(chan struct{}, cfg.Queue),
 		quit:  make(chan struct{}),
 		spawn: newSpawner(),
 		slots: make([]*slot, cfg.Workers),
@@ -163,7 +163,7 @@ func NewSubprocess(cfg SubprocessConfig) (*Subprocess, error) {
 	errs := make([]error, cfg.Workers)
 	var wg sync.WaitGroup
 	for i := range s.slots {
-		s.slots[i] = &slot{s: s, n: i}
+		s.slots[i] = &slot{s: s, n: i, wake: make(chan struct{}, 1)}
 		wg.Go(func() {
 			p, err := startWorker(&s.cfg, s.spawn, s.quit)
 			if err != nil {

@@ -1,12 +1,20 @@
 package executor
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // The subprocess executor's task intake, kept in this one file so that the
 // queue can change without touching the slots: enqueue (Run's side),
 // failQueued and queued (Close's and Load's), and take (an idle slot's).
+//
 // Tasks wait in a fairQueue, as in Pool, so that connections are served in
-// turn; ready carries one token per queued task to wake an idle slot.
+// turn. Idle slots wait on a stack, and a new task wakes the slot that
+// went idle last: its worker may still be polling its arena (Spin), so the
+// task reaches it without a process wake-up, which costs tens of
+// microseconds. A FIFO of idle slots (a shared channel) would wake the
+// slot idle longest, whose worker surely sleeps.
 
 // enqueue queues t, or refuses it: ErrClosed after Close, overloaded when
 // the queue is full.
@@ -21,13 +29,9 @@ func (s *Subprocess) enqueue(t *subTask) error {
 		wait := s.avgRun.get() * time.Duration(queued/len(s.slots)+1)
 		return overloaded(wait, "subprocess: queue full (%d jobs waiting for %d workers)", queued, len(s.slots))
 	}
-	// One token per queued task, sent after the push: a slot that takes a
-	// token always finds a task. The channel holds as many tokens as the
-	// queue holds tasks, so this never blocks.
-	select {
-	case s.ready <- struct{}{}:
-	default:
-	}
+	// After the push: a slot that went idle before this sees the task
+	// when woken, one that goes idle after it finds it in the queue.
+	s.wakeIdle()
 	return nil
 }
 
@@ -61,23 +65,81 @@ const (
 func (w *slot) take() (t *subTask, ev takeEvent, alive bool) {
 	s := w.s
 	for {
+		if t, ok := s.queue.pop(); ok {
+			if !w.leaveIdle() && s.queue.len() > 0 {
+				// An enqueue took this slot off the stack to wake it for a
+				// task while it was taking this one: pass the wake-up on.
+				s.wakeIdle()
+			}
+			return s.claim(t)
+		}
+		w.enterIdle()
+		if s.queue.len() > 0 { // pushed before the slot was on the stack
+			continue
+		}
 		select {
 		case <-s.quit:
+			w.leaveIdle()
 			return nil, tookClose, false
 		case _, ok := <-w.p.frames:
+			w.leaveIdle()
 			return nil, tookFrame, ok
-		case <-s.ready:
-			t, ok := s.queue.pop()
-			if !ok {
-				continue // Close failed the task this token stood for
-			}
-			select {
-			case <-s.quit: // select picks at random: never start work after Close
-				t.finish(nil, ErrClosed)
-				return nil, tookClose, false
-			default:
-				return t, tookTask, false
-			}
+		case <-w.wake:
+			// enqueue took it off the stack; the task may have gone to a
+			// busy slot meanwhile, and then the loop waits again.
 		}
+	}
+}
+
+// wakeIdle wakes the slot that went idle last, if any.
+func (s *Subprocess) wakeIdle() {
+	s.idleMu.Lock()
+	var w *slot
+	if n := len(s.idle); n > 0 {
+		w, s.idle = s.idle[n-1], s.idle[:n-1]
+	}
+	s.idleMu.Unlock()
+	if w != nil {
+		select {
+		case w.wake <- struct{}{}:
+		default: // woken already
+		}
+	}
+}
+
+// enterIdle puts w on top of the idle stack, unless it is there already.
+// A slot enters it as soon as its worker has answered, before the answer
+// reaches the caller, so that the caller's next task finds it while its
+// worker still polls; take, not the stack, is what hands out tasks.
+func (w *slot) enterIdle() {
+	s := w.s
+	s.idleMu.Lock()
+	if !slices.Contains(s.idle, w) {
+		s.idle = append(s.idle, w)
+	}
+	s.idleMu.Unlock()
+}
+
+// leaveIdle takes w off the idle stack and reports whether it was there.
+func (w *slot) leaveIdle() bool {
+	s := w.s
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	i := slices.Index(s.idle, w)
+	if i >= 0 {
+		s.idle = slices.Delete(s.idle, i, i+1)
+	}
+	return i >= 0
+}
+
+// claim hands a popped task to its slot, unless the executor is closing:
+// no work starts after Close.
+func (s *Subprocess) claim(t *subTask) (*subTask, takeEvent, bool) {
+	select {
+	case <-s.quit:
+		t.finish(nil, ErrClosed)
+		return nil, tookClose, false
+	default:
+		return t, tookTask, false
 	}
 }

@@ -133,6 +133,9 @@ func (x *exchange) once(attempt int) (retry bool) {
 	}
 	a.release()
 	s.avgRun.add(took)
+	if s.cfg.MaxJobs == 0 || p.jobs < s.cfg.MaxJobs { // a worker due to retire takes no more
+		w.enterIdle()
+	}
 	switch {
 	case rep.OK:
 		x.answer(&Outcome{Result: rep.Result, QueueUS: micros(start.Sub(t.enqueued)), RunUS: micros(took), Worker: p.pid}, nil)

@@ -636,3 +636,20 @@ func TestSubprocessServesTenantsInTurn(t *testing.T) {
 		t.Fatalf("%d jobs answered, want 21: %v", len(order), order)
 	}
 }
+
+// One caller's jobs, one after another, all go to the worker that ran the
+// last one: it is still polling its arena, while the other sleeps.
+func TestSubprocessPrefersTheHotWorker(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 2})
+	seen := map[int]int{}
+	for i := range 50 {
+		out, err := s.Run(context.Background(), modsumJob(t, int64(i), 100, kernels.ImplC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[out.Worker]++
+	}
+	if len(seen) != 1 {
+		t.Errorf("50 sequential jobs ran on workers %v, want all on one", seen)
+	}
+}
