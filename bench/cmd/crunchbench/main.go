@@ -7,6 +7,7 @@
 //	go run ./bench/cmd/crunchbench -only responsive              # full: 5 reps of 5 s per case
 //	go run ./bench/cmd/crunchbench -only responsive -quick       # 1 rep of 2 s per case
 //	go run ./bench/cmd/crunchbench -only responsive -json out.json
+//	go run ./bench/cmd/crunchbench -only profile -profile-out profile.json
 //
 // It prints a Markdown report on stdout (the command line and the machine
 // first), a status line on stderr while it works, and, with -json, the raw
@@ -40,6 +41,7 @@ type mode struct {
 
 // modes lists every mode in the order they run when -only is not given.
 var modes = []mode{
+	{"profile", "the fastest executor per op and size, one call at a time; builds the exec profile (-profile-out)", runProfile},
 	{"responsive", "ping round trips on an idle connection while every executor slot runs long jobs, per exec and compute priority", runResponsive},
 }
 
