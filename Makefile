@@ -84,20 +84,31 @@ test-race:
 fuzz:
 	$(GO) test ./service/wire -run='^$$' -fuzz=FuzzDecodeRequest -fuzztime=$(FUZZTIME)
 
-## bench: Go micro-benchmarks: gemm and modsum (C per SIMD path, gonum, OpenBLAS when
-## installed), and the dispatch cost of each executor. Output is benchstat's format.
+## bench: Go micro-benchmarks (kernels: C per SIMD path, gonum, OpenBLAS and FFTW when
+## installed; dispatch and transfer cost of each executor; benchstat's format), then
+## crunchbench: the exec profile (bench/results/profile.json, for crunch serve --profile)
+## and ping round trips under full load per executor and compute priority.
 BENCHCOUNT ?= 5
 HAVE_OPENBLAS := $(shell printf '\043include <cblas.h>\nint main(void){return 0;}\n' | \
 	$(CC) -x c - -lopenblas -o /dev/null 2>/dev/null && echo yes)
+HAVE_FFTW := $(shell printf '\043include <fftw3.h>\nint main(void){return 0;}\n' | \
+	$(CC) -x c - -lfftw3 -lfftw3f -o /dev/null 2>/dev/null && echo yes)
+empty :=
+comma := ,
+BENCH_TAGS := $(subst $(empty) $(empty),$(comma),$(strip $(if $(HAVE_OPENBLAS),openblas) $(if $(HAVE_FFTW),fftw)))
 bench:
 	@mkdir -p bench/results
 	@echo "OpenBLAS for comparison: $(if $(HAVE_OPENBLAS),yes,no (make bench-deps installs it))"
-	$(GO) test -run='^$$' -bench=. -count=$(BENCHCOUNT) $(if $(HAVE_OPENBLAS),-tags openblas) ./bench/ \
-	  | tee bench/results/go-bench.txt
+	@echo "FFTW for comparison: $(if $(HAVE_FFTW),yes,no (make bench-deps installs it))"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(GO) test -run='^$$' -bench=. -count=$(BENCHCOUNT) \
+	  $(if $(BENCH_TAGS),-tags $(BENCH_TAGS)) ./bench/ | tee bench/results/go-bench.txt
+	$(GO) run ./bench/cmd/crunchbench -only profile,responsive \
+	  -profile-out bench/results/profile.json -json bench/results/crunchbench.json \
+	  | tee bench/results/crunchbench.md
 
 ## bench-deps: what the comparisons need, from Debian's packages (root)
 bench-deps:
-	apt-get install -y libopenblas-dev
+	apt-get install -y libopenblas-dev libfftw3-dev
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
