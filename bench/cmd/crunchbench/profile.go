@@ -25,7 +25,7 @@ import (
 // Flags of the profile mode.
 var (
 	profileOut       = flag.String("profile-out", "", "profile: write the exec profile (the file crunch serve --profile reads) here")
-	profileMaxDirect = flag.Duration("profile-max-direct", 500*time.Microsecond,
+	profileMaxDirect = flag.Duration("profile-max-direct", 200*time.Microsecond,
 		"profile: direct never wins a call slower than this (each running direct call holds a normal-priority OS thread)")
 	profileBudget = flag.Duration("profile-budget", 300*time.Millisecond, "profile: time spent measuring each case on each executor")
 )
