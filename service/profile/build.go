@@ -24,6 +24,8 @@ type Measurement struct {
 // serving sockets (see docs/PERFORMANCE.md), which the pool's low-priority
 // threads never do. Sizes in a row with the same winner merge into one
 // rule; the boundary between two measured sizes is their geometric mean.
+// When direct wins the largest size, it keeps larger calls only up to the
+// work at which it would take maxDirect, extrapolated linearly.
 // Ops not measured follow the built-in rules for directBelow.
 func Build(ms []Measurement, maxDirect time.Duration, directBelow float64) *Profile {
 	p := Builtin(directBelow)
@@ -61,7 +63,33 @@ func Build(ms []Measurement, maxDirect time.Duration, directBelow float64) *Prof
 			}
 			rules = append(rules, r)
 		}
+		if last := pts[len(pts)-1]; last.exec == "direct" {
+			// Direct won the largest size measured, but nothing bounds
+			// the calls beyond it: direct keeps them only up to the work
+			// at which it would reach maxDirect, assuming time grows in
+			// proportion to work; the rest go where the largest size ran
+			// best off direct.
+			us := best[[2]any{op, last.work}].MedianUS
+			bound := 2 * math.Max(last.work, 1)
+			if us > 0 {
+				bound = math.Max(last.work, 1) * float64(maxDirect) / float64(time.Microsecond) / us
+			}
+			rules[len(rules)-1].BelowWork = bound
+			rules = append(rules, Rule{Exec: bestOffDirect(ms, op, last.work)})
+		}
 		p.Ops[op] = rules
 	}
 	return p
+}
+
+// bestOffDirect returns the executor other than direct with the lowest
+// median for op at work, or pool when none was measured.
+func bestOffDirect(ms []Measurement, op string, work float64) string {
+	exec, us := "pool", math.Inf(1)
+	for _, m := range ms {
+		if m.Op == op && m.Work == work && m.Exec != "direct" && m.MedianUS < us {
+			exec, us = m.Exec, m.MedianUS
+		}
+	}
+	return exec
 }

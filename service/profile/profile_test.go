@@ -34,8 +34,10 @@ func TestBuildChoosesFastestAndCapsDirect(t *testing.T) {
 	p := Build(ms, 200*time.Microsecond, 1e5)
 	want := map[string][]Rule{
 		// direct is fastest at 2^24 too, but runs longer than the cap.
-		"gemm":   {{BelowWork: 262144, Exec: "direct"}, {BelowWork: 1 << 27, Exec: "pool"}, {Exec: "subprocess"}},
-		"modsum": {{Exec: "direct"}},
+		"gemm": {{BelowWork: 262144, Exec: "direct"}, {BelowWork: 1 << 27, Exec: "pool"}, {Exec: "subprocess"}},
+		// direct wins the largest size (40 us for 1e6): it keeps calls up
+		// to where it would take 200 us, the rest go to the next best.
+		"modsum": {{BelowWork: 5e6, Exec: "direct"}, {Exec: "pool"}},
 	}
 	if !reflect.DeepEqual(p.Ops, want) {
 		t.Fatalf("rules %+v, want %+v", p.Ops, want)
@@ -47,7 +49,7 @@ func TestBuildChoosesFastestAndCapsDirect(t *testing.T) {
 	}{
 		{"gemm", 1, "direct"}, {"gemm", 262143, "direct"}, {"gemm", 262144, "pool"},
 		{"gemm", 1 << 27, "subprocess"}, {"gemm", 1e15, "subprocess"},
-		{"modsum", 1e12, "direct"},                  // beyond what was measured: the last rule
+		{"modsum", 4.9e6, "direct"}, {"modsum", 1e12, "pool"}, // beyond what was measured
 		{"fft", 10, "direct"}, {"fft", 1e9, "pool"}, // not measured: built-in rules
 	} {
 		if got := p.Choose(c.op, c.work, all); got != c.want {
