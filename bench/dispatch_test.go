@@ -83,6 +83,45 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 }
 
+// BenchmarkDispatchMany is BenchmarkDispatch with 4 callers per CPU at
+// once, each executor with as many workers as CPUs: ns/op is then wall
+// time over calls, the inverse of the executor's throughput of empty
+// jobs.
+func BenchmarkDispatchMany(b *testing.B) {
+	sub, err := executor.NewSubprocess(executor.SubprocessConfig{
+		Command: []string{os.Args[0]}, Env: []string{"CRUNCH_BENCH_WORKER=1"},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	execs := []executor.Executor{executor.NewDirect(0), executor.NewPool(executor.PoolConfig{}), sub}
+	b.Cleanup(func() {
+		for _, ex := range execs {
+			ex.Close()
+		}
+	})
+	args := wire.Args{"n": wire.Int(1), "iters": wire.Int(0)}
+	op, _ := kernels.Default().Lookup("modsum")
+	call, err := op.Prepare(args)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, ex := range execs {
+		b.Run("exec="+ex.Name(), func(b *testing.B) {
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				job := &executor.Job{Call: call, Impl: kernels.ImplC, Args: args}
+				for pb.Next() {
+					if _, err := ex.Run(context.Background(), job); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
 // reportPercentiles adds the median and 99th percentile of trips to b's
 // metrics.
 func reportPercentiles(b *testing.B, trips []time.Duration) {

@@ -66,9 +66,11 @@ func (w *slot) take() (t *subTask, ev takeEvent, alive bool) {
 	s := w.s
 	for {
 		if t, ok := s.queue.pop(); ok {
-			if !w.leaveIdle() && s.queue.len() > 0 {
-				// An enqueue took this slot off the stack to wake it for a
-				// task while it was taking this one: pass the wake-up on.
+			w.leaveIdle()
+			if s.queue.len() > 0 {
+				// More tasks wait, and the wake-ups of their enqueues may
+				// have gone to this slot (it goes on the stack before it
+				// is idle, see enterIdle): wake another.
 				s.wakeIdle()
 			}
 			return s.claim(t)

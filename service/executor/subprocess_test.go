@@ -653,3 +653,35 @@ func TestSubprocessPrefersTheHotWorker(t *testing.T) {
 		t.Errorf("50 sequential jobs ran on workers %v, want all on one", seen)
 	}
 }
+
+// Under a backlog every worker works, although new tasks wake the worker
+// that answered last first.
+func TestSubprocessBacklogUsesEveryWorker(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 2})
+	var mu sync.Mutex
+	seen := map[int]int{}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				out, err := s.Run(context.Background(), modsumJob(t, int64(i), 30_000, kernels.ImplGo))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seen[out.Worker]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 2 {
+		t.Fatalf("400 jobs from 8 callers ran on workers %v, want both", seen)
+	}
+	for pid, n := range seen {
+		if n < 40 {
+			t.Errorf("worker %d ran %d of 400 jobs: %v", pid, n, seen)
+		}
+	}
+}
