@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"strings"
+
+	"github.com/crunchsvc/crunch/cgo"
 )
 
 // machineInfo is what the report says about the machine it ran on.
@@ -18,6 +20,7 @@ type machineInfo struct {
 	Go         string `json:"go"`         // the toolchain of this binary (and of the server it builds)
 	LoadAvg    string `json:"loadavg"`    // /proc/loadavg when the run started: other work on the machine
 	OS         string `json:"os_arch"`    // GOOS/GOARCH
+	SIMD       string `json:"simd"`       // the C kernels' best path on this CPU
 }
 
 func readMachineInfo() machineInfo {
@@ -29,6 +32,7 @@ func readMachineInfo() machineInfo {
 		Go:         runtime.Version(),
 		LoadAvg:    firstLine("/proc/loadavg"),
 		OS:         runtime.GOOS + "/" + runtime.GOARCH,
+		SIMD:       cgo.BestISA().String(),
 	}
 }
 
@@ -58,6 +62,6 @@ func firstLine(path string) string {
 }
 
 func (m machineInfo) write(w io.Writer) {
-	fmt.Fprintf(w, "Machine: %s, %d cores available (GOMAXPROCS %d), %s, Linux %s, %s; load average at start: %s\n\n",
-		m.CPU, m.Cores, m.GOMAXPROCS, m.OS, m.Kernel, m.Go, m.LoadAvg)
+	fmt.Fprintf(w, "Machine: %s, %d cores available (GOMAXPROCS %d), SIMD path %s, %s, Linux %s, %s; load average at start: %s\n\n",
+		m.CPU, m.Cores, m.GOMAXPROCS, m.SIMD, m.OS, m.Kernel, m.Go, m.LoadAvg)
 }

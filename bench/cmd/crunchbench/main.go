@@ -41,6 +41,7 @@ type mode struct {
 
 // modes lists every mode in the order they run when -only is not given.
 var modes = []mode{
+	{"kernels", "the Go micro-benchmarks of package bench (kernels per SIMD path against Go/gonum/OpenBLAS/FFTW, dispatch, transfer), tabulated", runKernels},
 	{"profile", "the fastest executor per op and size, one call at a time; builds the exec profile (-profile-out)", runProfile},
 	{"responsive", "ping round trips on an idle connection while every executor slot runs long jobs, per exec and compute priority", runResponsive},
 }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// benchLine is one result line of `go test -bench` output:
+//
+//	BenchmarkGemmF64/impl=c-avx512/n=256-2   100   421000 ns/op   79.7 GFLOP/s
+type benchLine struct {
+	Family  string             `json:"family"`  // GemmF64
+	Params  map[string]string  `json:"params"`  // impl=c-avx512, n=256
+	Path    string             `json:"path"`    // impl=c-avx512/n=256, as written
+	Iters   int64              `json:"iters"`   // b.N
+	Metrics map[string]float64 `json:"metrics"` // unit → value: ns/op, GFLOP/s, …
+}
+
+// procsSuffix is the -GOMAXPROCS suffix go test adds to every name.
+var procsSuffix = regexp.MustCompile(`-\d+$`)
+
+// parseBenchLine parses one line; ok is false for anything else (headers,
+// PASS, log output).
+func parseBenchLine(line string) (benchLine, bool) {
+	f := strings.Fields(line)
+	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+		return benchLine{}, false
+	}
+	iters, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return benchLine{}, false
+	}
+	name := procsSuffix.ReplaceAllString(strings.TrimPrefix(f[0], "Benchmark"), "")
+	family, path, _ := strings.Cut(name, "/")
+	b := benchLine{Family: family, Path: path, Params: map[string]string{}, Iters: iters, Metrics: map[string]float64{}}
+	for _, part := range strings.Split(path, "/") {
+		if k, v, ok := strings.Cut(part, "="); ok {
+			b.Params[k] = v
+		} else if part != "" {
+			b.Params[part] = ""
+		}
+	}
+	for i := 2; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return benchLine{}, false
+		}
+		b.Metrics[f[i+1]] = v
+	}
+	return b, true
+}
+
+// parseBench reads every result line of go test -bench output.
+func parseBench(r io.Reader) ([]benchLine, error) {
+	var out []benchLine
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if b, ok := parseBenchLine(sc.Text()); ok {
+			out = append(out, b)
+		}
+	}
+	return out, sc.Err()
+}
+
+// rateUnits are the metrics that say how fast a kernel goes, best first:
+// a family's table shows the first one its lines report, else ns/op.
+var rateUnits = []string{"GFLOP/s", "GB/s", "Giter/s", "Melem/s"}
+
+// mainUnit picks the unit a family's table shows.
+func mainUnit(lines []benchLine) string {
+	for _, u := range rateUnits {
+		for _, l := range lines {
+			if _, ok := l.Metrics[u]; ok {
+				return u
+			}
+		}
+	}
+	return "ns/op"
+}
+
+// benchCell is the median and spread of one benchmark over its -count runs.
+type benchCell struct {
+	Median, Min, Max float64
+	Runs             int
+}
+
+// collect groups lines by family, then by their path, and summarises the
+// values of unit over the repeated runs.
+func collect(lines []benchLine, family, unit string) map[string]benchCell {
+	vals := map[string][]float64{}
+	for _, l := range lines {
+		if v, ok := l.Metrics[unit]; ok && l.Family == family {
+			vals[l.Path] = append(vals[l.Path], v)
+		}
+	}
+	out := map[string]benchCell{}
+	for p, vs := range vals {
+		slices.Sort(vs)
+		out[p] = benchCell{Median: median(vs), Min: vs[0], Max: vs[len(vs)-1], Runs: len(vs)}
+	}
+	return out
+}
+
+// median of sorted values.
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
