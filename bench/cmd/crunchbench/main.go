@@ -105,8 +105,18 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	host, _ := os.Hostname()
+	files, err := planResults(host, time.Now())
+	if err != nil {
+		return err
+	}
+	out, closeReport, err := teeReport(files.Report)
+	if err != nil {
+		return err
+	}
+	defer closeReport()
 	e := &env{
-		out: os.Stdout, status: newStatusLine(os.Stderr), command: commandLine(),
+		out: out, status: newStatusLine(os.Stderr), command: commandLine(),
 		reps: *reps, window: *duration, warmup: *warmup,
 	}
 	if *quick {
