@@ -46,6 +46,7 @@ type Subprocess struct {
 	busy   atomic.Int64
 	avgRun ewma
 	nextID atomic.Int64 // job ids in the arenas
+	deaths atomic.Int64 // workers buried after dying or being killed
 }
 
 // SubprocessConfig sizes a Subprocess and says how to start its workers.
@@ -254,6 +255,11 @@ func (s *Subprocess) Close() error {
 	s.spawn.stop()
 	return nil
 }
+
+// Deaths returns how many workers died, were killed or broke the pipe
+// protocol, and were replaced, since the executor started. Workers retired
+// by MaxJobs or stopped by Close do not count.
+func (s *Subprocess) Deaths() int64 { return s.deaths.Load() }
 
 // pids returns the pids of the running workers (0 for a slot between
 // workers), for tests.

@@ -195,6 +195,7 @@ func backoff(quick int) time.Duration {
 // releases it and says how it ended and what it last said on stderr.
 func (w *slot) bury() (reason, said string) {
 	p := w.p
+	w.s.deaths.Add(1)
 	t := time.NewTimer(w.s.cfg.KillGrace)
 	defer t.Stop()
 	frames, exited := p.frames, p.exited

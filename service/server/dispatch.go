@@ -39,6 +39,11 @@ func (s *session) handle(binary bool, data []byte) bool {
 		s.cancelRequest(req)
 	default:
 		if err := s.start(req); err != nil {
+			op := "unknown" // a label per unregistered name would let clients grow the metrics
+			if _, lookupErr := s.srv.cfg.Registry.Lookup(req.Op); lookupErr == nil {
+				op = req.Op
+			}
+			s.srv.metrics.answered(op, "none", "", err, nil)
 			s.replyError(replyBinary(req), req.Op, req.ID, err)
 		}
 	}
@@ -164,6 +169,7 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 	final.Lock()
 	finished = true
 	final.Unlock()
+	s.srv.metrics.answered(req.Op, execName, job.Impl, err, out)
 	if err != nil {
 		s.replyError(replyBinary(req), req.Op, req.ID, err)
 	} else {

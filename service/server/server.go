@@ -15,7 +15,8 @@ import (
 	"github.com/crunchsvc/crunch/service/executor"
 )
 
-// Server serves the crunch protocol on /v1/ws, and /healthz.
+// Server serves the crunch protocol on /v1/ws, /healthz, and /metrics in
+// Prometheus's text format.
 type Server struct {
 	cfg      Config
 	http     *fasthttp.Server
@@ -26,6 +27,7 @@ type Server struct {
 	draining bool
 	ln       net.Listener
 	nextID   atomic.Uint64 // numbers sessions, which are the executors' tenants
+	metrics  *metrics
 
 	// stop ends every session's context when the server shuts down.
 	stop context.Context
@@ -39,6 +41,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: no executors configured")
 	}
 	s := &Server{cfg: cfg, sessions: make(map[*session]struct{})}
+	s.metrics = newMetrics(s)
 	s.stop, s.halt = context.WithCancelCause(context.Background())
 	s.upgrader = websocket.FastHTTPUpgrader{
 		ReadBufferSize:  64 << 10,
@@ -96,6 +99,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	switch string(ctx.Path()) {
 	case "/v1/ws":
 		s.serveWebSocket(ctx)
+	case "/metrics":
+		s.metrics.handler(ctx)
 	case "/healthz":
 		ctx.SetContentType("text/plain; charset=utf-8")
 		if s.isDraining() {

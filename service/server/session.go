@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -91,7 +92,17 @@ func (s *session) run() {
 
 	s.conn.SetReadLimit(cfg.MaxMessage)
 	s.extendRead()
-	s.conn.SetPongHandler(func(string) error { s.extendRead(); return nil })
+	s.conn.SetPongHandler(func(payload string) error {
+		s.extendRead()
+		// Our pings carry their send time; a pong echoes it (RFC 6455).
+		if len(payload) == 8 {
+			sent := int64(binary.LittleEndian.Uint64([]byte(payload)))
+			if rtt := time.Duration(time.Now().UnixNano() - sent); rtt >= 0 {
+				s.srv.metrics.pong(rtt)
+			}
+		}
+		return nil
+	})
 	go s.writer()
 
 	for {
@@ -158,7 +169,8 @@ func (s *session) writer() {
 			write(m)
 		case <-ping.C:
 			if !dead {
-				s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout))
+				now := time.Now()
+				s.conn.WriteControl(websocket.PingMessage, binary.LittleEndian.AppendUint64(nil, uint64(now.UnixNano())), now.Add(cfg.WriteTimeout))
 			}
 		case <-s.finish:
 			for { // flush what was queued before finish

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/crunchsvc/crunch/service/executor"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// metrics are what /metrics exports, in Prometheus's text format. Each
+// server has its own registry, so that tests may run several servers in
+// one process.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec   // op, exec, impl, outcome
+	queue    *prometheus.HistogramVec // op, exec: waiting for an executor slot
+	run      *prometheus.HistogramVec // op, exec: running
+	pingRTT  prometheus.Histogram     // the server's pings to its clients
+	handler  fasthttp.RequestHandler
+}
+
+// latencyBuckets span 10 µs to about 80 s, doubling: tiny direct calls to
+// the longest jobs a timeout allows.
+var latencyBuckets = prometheus.ExponentialBuckets(10e-6, 2, 24)
+
+// deathCounter is an executor that counts its workers' deaths (package
+// executor's Subprocess).
+type deathCounter interface{ Deaths() int64 }
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crunch_requests_total",
+		Help: "Compute requests answered, by op, executor, implementation and outcome (ok or the error code).",
+	}, []string{"op", "exec", "impl", "outcome"})
+	m.queue = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "crunch_request_queue_seconds", Help: "Time successful requests waited for an executor slot.",
+		Buckets: latencyBuckets,
+	}, []string{"op", "exec"})
+	m.run = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "crunch_request_run_seconds", Help: "Time successful requests ran on their executor.",
+		Buckets: latencyBuckets,
+	}, []string{"op", "exec"})
+	m.pingRTT = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "crunch_ping_rtt_seconds", Help: "Round trips of the server's WebSocket pings to its clients, pong received.",
+		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18),
+	})
+	m.reg.MustRegister(m.requests, m.queue, m.run, m.pingRTT, &stateCollector{s},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return m
+}
+
+// answered counts one answered compute request. op must be a registered
+// op's name (or "unknown"), so that clients cannot grow the label set.
+func (m *metrics) answered(op, exec, impl string, err error, out *executor.Outcome) {
+	outcome := "ok"
+	if err != nil {
+		outcome = string(wire.AsError(err).Code)
+	}
+	m.requests.WithLabelValues(op, exec, impl, outcome).Inc()
+	if err == nil && out != nil {
+		m.queue.WithLabelValues(op, exec).Observe(float64(out.QueueUS) / 1e6)
+		m.run.WithLabelValues(op, exec).Observe(float64(out.RunUS) / 1e6)
+	}
+}
+
+// pong records a ping's round trip.
+func (m *metrics) pong(rtt time.Duration) { m.pingRTT.Observe(rtt.Seconds()) }
+
+// stateCollector reads the server's live state at each scrape: connections
+// and, per executor, slots, busy slots, queued jobs and worker deaths.
+type stateCollector struct{ s *Server }
+
+var (
+	connectionsDesc = prometheus.NewDesc("crunch_connections", "Open WebSocket connections.", nil, nil)
+	slotsDesc       = prometheus.NewDesc("crunch_executor_slots", "Jobs an executor runs at once (0: no cap).", []string{"exec"}, nil)
+	busyDesc        = prometheus.NewDesc("crunch_executor_busy", "Jobs running on an executor.", []string{"exec"}, nil)
+	queuedDesc      = prometheus.NewDesc("crunch_executor_queued", "Jobs waiting for an executor slot.", []string{"exec"}, nil)
+	deathsDesc      = prometheus.NewDesc("crunch_worker_deaths_total",
+		"Subprocess workers that died (crashed, were killed or broke the protocol) and were restarted.", []string{"exec"}, nil)
+)
+
+// Describe sends the descriptors of every metric Collect sends.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, deathsDesc} {
+		ch <- d
+	}
+}
+
+// Collect reads the state now.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.mu.Lock()
+	conns := len(c.s.sessions)
+	c.s.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(connectionsDesc, prometheus.GaugeValue, float64(conns))
+	for name, ex := range c.s.cfg.Executors {
+		l := ex.Load()
+		ch <- prometheus.MustNewConstMetric(slotsDesc, prometheus.GaugeValue, float64(l.Slots), name)
+		ch <- prometheus.MustNewConstMetric(busyDesc, prometheus.GaugeValue, float64(l.Busy), name)
+		ch <- prometheus.MustNewConstMetric(queuedDesc, prometheus.GaugeValue, float64(l.Queued), name)
+		if d, ok := ex.(deathCounter); ok {
+			ch <- prometheus.MustNewConstMetric(deathsDesc, prometheus.CounterValue, float64(d.Deaths()), name)
+		}
+	}
+}
