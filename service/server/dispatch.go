@@ -170,6 +170,7 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 	finished = true
 	final.Unlock()
 	s.srv.metrics.answered(req.Op, execName, job.Impl, err, out)
+	s.served.Add(1)
 	if err != nil {
 		s.replyError(replyBinary(req), req.Op, req.ID, err)
 	} else {

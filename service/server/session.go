@@ -49,6 +49,23 @@ type session struct {
 	pending  atomic.Int64   // requests whose final reply is not yet queued
 	draining atomic.Bool
 	garbage  int // undecodable messages in a row (reader only)
+
+	served    atomic.Int64 // compute requests answered, for the close log line
+	sentClose atomic.Int32 // the close code the server sent, if it sent one
+}
+
+// closeCode says how a connection ended, for its log line: the code the
+// server sent, else the client's, else 1006 (no close frame: the
+// connection broke or timed out).
+func closeCode(sent, peer int) (code int, by string) {
+	switch {
+	case sent != 0:
+		return sent, "server"
+	case peer != 0:
+		return peer, "client"
+	default:
+		return websocket.CloseAbnormalClosure, "neither"
+	}
 }
 
 // outMsg is one message for the writer: a data message, or a close frame.
@@ -76,8 +93,10 @@ func newSession(srv *Server, conn *websocket.Conn, remote string) *session {
 // running for it and returns once every goroutine using conn has ended.
 func (s *session) run() {
 	cfg := &s.srv.cfg
-	log := cfg.Log.With("remote", s.remote)
-	log.Debug("connection open")
+	log := cfg.Log.With("conn", s.id, "remote", s.remote)
+	log.Info("connection open")
+	opened := time.Now()
+	peerClose := 0 // the code of the client's close frame, if one came
 	defer func() {
 		if p := recover(); p != nil { // never let one connection take the process down
 			log.Error("session panicked", "panic", p)
@@ -87,7 +106,9 @@ func (s *session) run() {
 		close(s.finish)
 		<-s.writerDone
 		s.conn.Close()
-		log.Debug("connection closed")
+		code, by := closeCode(int(s.sentClose.Load()), peerClose)
+		log.Info("connection closed", "code", code, "by", by,
+			"requests", s.served.Load(), "duration", time.Since(opened).Round(time.Millisecond).String())
 	}()
 
 	s.conn.SetReadLimit(cfg.MaxMessage)
@@ -109,7 +130,12 @@ func (s *session) run() {
 		mt, data, err := s.conn.ReadMessage()
 		if err != nil {
 			var ce *websocket.CloseError
-			if !errors.As(err, &ce) && !errors.Is(err, websocket.ErrReadLimit) {
+			switch {
+			case errors.As(err, &ce):
+				peerClose = ce.Code
+			case errors.Is(err, websocket.ErrReadLimit):
+				s.sentClose.Store(websocket.CloseMessageTooBig) // the library sent it
+			default:
 				log.Debug("read ended", "err", err)
 			}
 			return
@@ -144,6 +170,7 @@ func (s *session) writer() {
 		deadline := time.Now().Add(cfg.WriteTimeout)
 		var err error
 		if m.closeCode != 0 {
+			s.sentClose.Store(int32(m.closeCode))
 			err = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.closeCode, m.closeText), deadline)
 			// Wake the reader: the peer's close reply, or the deadline,
 			// ends the session.
