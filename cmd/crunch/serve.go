@@ -39,6 +39,8 @@ func serve(args []string) error {
 	maxMessage := fs.Int64("max-message", d.MaxMessage, "largest WebSocket message in bytes (larger: close 1009)")
 	maxElements := fs.Int64("max-elements", d.MaxElements, "largest tensor, argument or result, in elements (too_large)")
 	maxInflight := fs.Int("max-inflight", d.MaxInFlight, "requests in flight per connection (overloaded)")
+	maxTotal := fs.Int("max-total", d.MaxTotal, "requests in flight on the whole server (overloaded)")
+	maxConns := fs.Int("max-conns", d.MaxConns, "open connections; beyond it a WebSocket upgrade gets HTTP 503")
 	autoThreshold := fs.Float64("auto-direct-below", d.AutoThreshold, "exec=auto runs calls with less work than this (multiply-adds, iterations) directly, the rest on the pool")
 	timeout := fs.Duration("timeout", d.DefaultTimeout, "deadline of a request that sets no timeout_ms")
 	maxTimeout := fs.Duration("max-timeout", d.MaxTimeout, "timeout_ms is capped to this")
@@ -98,7 +100,7 @@ func serve(args []string) error {
 
 	srv, err := server.New(server.Config{
 		Addr: *addr, Executors: execs, Profile: prof, AutoThreshold: *autoThreshold,
-		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight,
+		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight, MaxTotal: *maxTotal, MaxConns: *maxConns,
 		DefaultTimeout: *timeout, MaxTimeout: *maxTimeout,
 		PingInterval: *pingInterval, PingTimeout: *pingTimeout, Grace: *grace, Log: log,
 	})

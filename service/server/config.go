@@ -32,6 +32,8 @@ type Config struct {
 	MaxMessage     int64         // bytes in one WebSocket message; larger closes with 1009
 	MaxElements    int64         // elements in one argument or result tensor (too_large)
 	MaxInFlight    int           // requests in flight on one connection (overloaded)
+	MaxTotal       int           // requests in flight on the whole server (overloaded)
+	MaxConns       int           // open connections; beyond it upgrades get HTTP 503
 	DefaultTimeout time.Duration // deadline of a request without timeout_ms
 	MaxTimeout     time.Duration // timeout_ms is capped to this
 	PingInterval   time.Duration // server pings each connection this often
@@ -50,6 +52,8 @@ func DefaultConfig() Config {
 		MaxMessage:     256 << 20,
 		MaxElements:    1 << 27, // 1 GiB of f64
 		MaxInFlight:    256,
+		MaxTotal:       4096,
+		MaxConns:       10000,
 		DefaultTimeout: 5 * time.Minute,
 		MaxTimeout:     time.Hour,
 		PingInterval:   10 * time.Second,
@@ -67,6 +71,8 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MaxMessage, d.MaxMessage)
 	orDefault(&c.MaxElements, d.MaxElements)
 	orDefault(&c.MaxInFlight, d.MaxInFlight)
+	orDefault(&c.MaxTotal, d.MaxTotal)
+	orDefault(&c.MaxConns, d.MaxConns)
 	orDefault(&c.DefaultTimeout, d.DefaultTimeout)
 	orDefault(&c.MaxTimeout, d.MaxTimeout)
 	orDefault(&c.PingInterval, d.PingInterval)

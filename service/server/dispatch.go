@@ -114,6 +114,13 @@ func (s *session) start(req *wire.Request) error {
 		e.RetryAfterMS = 100
 		return e
 	}
+	if total := s.srv.inflight.Add(1); total > int64(cfg.MaxTotal) {
+		s.srv.inflight.Add(-1)
+		s.mu.Unlock()
+		e := wire.Errorf(wire.Overloaded, "%d requests already in flight on this server (--max-total)", cfg.MaxTotal)
+		e.RetryAfterMS = 100
+		return e
+	}
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	s.inflight[req.ID] = cancel
 	s.mu.Unlock()
@@ -165,6 +172,7 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 	s.mu.Lock()
 	delete(s.inflight, req.ID)
 	s.mu.Unlock()
+	s.srv.inflight.Add(-1)
 
 	final.Lock()
 	finished = true

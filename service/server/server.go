@@ -27,6 +27,8 @@ type Server struct {
 	draining bool
 	ln       net.Listener
 	nextID   atomic.Uint64 // numbers sessions, which are the executors' tenants
+	conns    atomic.Int64  // upgraded connections (MaxConns)
+	inflight atomic.Int64  // compute requests in flight on every connection (MaxTotal)
 	metrics  *metrics
 
 	// stop ends every session's context when the server shuts down.
@@ -129,7 +131,19 @@ func (s *Server) serveWebSocket(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	remote := ctx.RemoteAddr().String() // copied now: ctx must not be used after the upgrade
+	// Counted by the upgraded connection itself: fasthttp runs it after
+	// this handler returns, and not at all if the 101 response fails. A
+	// burst of simultaneous upgrades may overshoot the cap by the upgrades
+	// in progress.
+	if s.conns.Load() >= int64(s.cfg.MaxConns) {
+		ctx.Error(fmt.Sprintf("too many connections (%d, --max-conns)", s.cfg.MaxConns), fasthttp.StatusServiceUnavailable)
+		ctx.Response.Header.Set("Retry-After", "1") // after Error, which resets the headers
+		s.cfg.Log.Warn("connection refused: too many connections", "remote", remote, "max_conns", s.cfg.MaxConns)
+		return
+	}
 	err := s.upgrader.Upgrade(ctx, func(conn *websocket.Conn) {
+		s.conns.Add(1)
+		defer s.conns.Add(-1)
 		// fasthttp closes and recycles the connection when this returns, so
 		// run returns only after every goroutine using conn has ended.
 		sess := newSession(s, conn, remote)
