@@ -108,7 +108,7 @@ bench:
 
 ## bench-deps: what the comparisons need, from Debian's packages (root)
 bench-deps:
-	apt-get install -y libopenblas-dev libfftw3-dev
+	apt-get install -y libopenblas-dev libfftw3-dev python3-fastapi python3-uvicorn python3-websockets
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

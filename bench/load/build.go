@@ -3,7 +3,9 @@ package load
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,4 +26,19 @@ func Build(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("building %s: %w\n%s", CrunchPackage, err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
+}
+
+// ModuleRoot returns the root directory of the crunch module, where its
+// go.mod is. Like Build, it must run inside the module.
+func ModuleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	// Outside any module the go command says /dev/null (or nothing).
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside the crunch module: run from the repository")
+	}
+	return filepath.Dir(gomod), nil
 }

@@ -1,5 +1,7 @@
 // Package load drives a crunch server from the outside, as its users do: it
-// builds `crunch serve` and launches it as a separate process (Server),
+// builds `crunch serve` and launches it as a separate process (Server;
+// StartCommand launches another server the same way, such as the seed's
+// FastAPI one in bench/fastapi),
 // keeps every connection busy with closed-loop requests (StartLoad), pings
 // the server from one more, idle connection meanwhile (Probe), samples the
 // server's OS threads and memory from /proc (Sampler), and sums all of it up

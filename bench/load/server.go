@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -29,7 +30,8 @@ type ServerConfig struct {
 	SampleEvery time.Duration
 }
 
-// Server is a running `crunch serve` process, sampled while it runs.
+// Server is a running server process, `crunch serve` (StartServer) or
+// another command (StartCommand), sampled while it runs.
 type Server struct {
 	// Addr is the host:port the server listens on.
 	Addr string
@@ -46,7 +48,7 @@ type Server struct {
 	stopErr error
 }
 
-// startAttempts is how often StartServer tries another port when the
+// startAttempts is how often start tries another port when the
 // server exits because its port is taken (another process may take the
 // free port between the probe and the server's listen).
 const startAttempts = 3
@@ -54,16 +56,40 @@ const startAttempts = 3
 // StartServer launches `crunch serve` on a free port of 127.0.0.1 and
 // returns once GET /healthz answers 200.
 func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
-	if cfg.StartTimeout <= 0 {
-		cfg.StartTimeout = 30 * time.Second
+	return start(ctx, launch{
+		argv: func(addr string, _ int) []string {
+			return append([]string{cfg.Binary, "serve", "--addr", addr}, cfg.Args...)
+		},
+		startTimeout: cfg.StartTimeout,
+		grace:        cfg.Grace,
+		sampleEvery:  cfg.SampleEvery,
+	})
+}
+
+// launch is what StartServer and StartCommand have in common: how to
+// launch a server process on a given port, and how to wait for it.
+type launch struct {
+	argv         func(addr string, port int) []string // the command line for that address
+	dir          string                               // working directory ("": ours)
+	env          []string                             // added to our environment
+	startTimeout time.Duration
+	grace        time.Duration
+	sampleEvery  time.Duration
+}
+
+// start launches l on a free port, retrying on another port when the one
+// chosen was taken meanwhile, and waits until the server is healthy.
+func start(ctx context.Context, l launch) (*Server, error) {
+	if l.startTimeout <= 0 {
+		l.startTimeout = 30 * time.Second
 	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = 10 * time.Second
+	if l.grace <= 0 {
+		l.grace = 10 * time.Second
 	}
 	var err error
 	for range startAttempts {
 		var s *Server
-		s, err = startOnce(ctx, cfg)
+		s, err = startOnce(ctx, l)
 		if err == nil {
 			return s, nil
 		}
@@ -77,34 +103,38 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 // errExitedEarly marks a server that exited before it was healthy.
 var errExitedEarly = errors.New("server exited before it was healthy")
 
-func startOnce(ctx context.Context, cfg ServerConfig) (*Server, error) {
+func startOnce(ctx context.Context, l launch) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	args := append([]string{"serve", "--addr", addr}, cfg.Args...)
+	argv := l.argv(addr, port)
 	s := &Server{
 		Addr:   addr,
-		Args:   append([]string{cfg.Binary}, args...),
-		cmd:    exec.Command(cfg.Binary, args...),
-		grace:  cfg.Grace,
+		Args:   argv,
+		cmd:    exec.Command(argv[0], argv[1:]...),
+		grace:  l.grace,
 		stderr: &tailBuffer{max: 64 << 10},
 		exited: make(chan struct{}),
+	}
+	s.cmd.Dir = l.dir
+	if len(l.env) > 0 {
+		s.cmd.Env = append(os.Environ(), l.env...)
 	}
 	s.cmd.Stdout, s.cmd.Stderr = s.stderr, s.stderr
 	// Its own process group, so that Stop can kill the workers too; and
 	// killed with us if we die first.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", cfg.Binary, err)
+		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}
 	go func() {
 		s.waitErr = s.cmd.Wait()
 		close(s.exited)
 	}()
-	s.sampler = StartSampler(s.cmd.Process.Pid, cfg.SampleEvery)
-	if err := s.waitHealthy(ctx, cfg.StartTimeout); err != nil {
+	s.sampler = StartSampler(s.cmd.Process.Pid, l.sampleEvery)
+	if err := s.waitHealthy(ctx, l.startTimeout); err != nil {
 		s.Stop()
 		return nil, err
 	}

@@ -1,8 +1,59 @@
 package main
 
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/crunchsvc/crunch/bench/load"
+)
+
+// seedScript is the seed's FastAPI server, relative to the module root.
+const seedScript = "bench/fastapi/server.py"
+
+// seedModules are the Python modules the seed's server imports, and
+// seedPackages the Debian packages that provide them.
+var (
+	seedModules  = []string{"fastapi", "uvicorn", "websockets"}
+	seedPackages = "python3-fastapi python3-uvicorn python3-websockets"
+)
+
+// seedModes are the server's --mode values: modsum right in the async
+// handler, through asyncio.to_thread, and through a ProcessPoolExecutor
+// (with a worker per CPU, the server's default).
+var seedModes = []string{"inline", "thread", "process"}
+
 // seedSystems returns the seed's FastAPI server in each of its modes, when
 // this machine can run it (see bench/fastapi); none otherwise, with the
 // reason.
 func seedSystems(e *env) (systems []system, missing string) {
-	return nil, "not built yet"
+	// Looking takes a second or two (Python imports FastAPI); a minute is
+	// ample on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	python, err := load.FindPython(ctx, seedModules...)
+	if err != nil {
+		return nil, fmt.Sprintf("the seed's FastAPI server needs Debian's %s (make bench-deps): %v", seedPackages, err)
+	}
+	root, err := load.ModuleRoot(ctx)
+	if err != nil {
+		return nil, fmt.Sprintf("the seed's FastAPI server: %v", err)
+	}
+	script := filepath.Join(root, seedScript)
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Sprintf("the seed's FastAPI server: %v", err)
+	}
+	for _, mode := range seedModes {
+		argv := []string{python, script, "--port", load.PortPlaceholder, "--mode", mode}
+		systems = append(systems, system{
+			Name: "fastapi " + mode,
+			Ops:  []string{"modsum"},
+			Start: func(ctx context.Context) (*load.Server, error) {
+				return load.StartCommand(ctx, load.CommandConfig{Argv: argv})
+			},
+		})
+	}
+	return systems, ""
 }
