@@ -1,0 +1,46 @@
+// Package python_test runs the Python client's own tests (test_crunch.py)
+// against a real crunch server, from go test, so that `make test` covers
+// the client: it builds cmd/crunch, starts it on a free port, and runs the
+// tests with a Python that has numpy and websockets (Debian's
+// python3-numpy and python3-websockets). Without one, it skips, saying so.
+package python_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/crunchsvc/crunch/bench/load"
+)
+
+func TestPythonClient(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	python, err := load.FindPython(ctx, "numpy", "websockets")
+	if err != nil {
+		t.Skipf("SKIPPED: the Python client's tests need a python3 with numpy and websockets "+
+			"(apt-get install python3-numpy python3-websockets): %v", err)
+	}
+	bin, err := load.Build(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := load.StartServer(ctx, load.ServerConfig{Binary: bin, Args: []string{"--workers", "2", "--pool-workers", "2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			t.Errorf("stopping the server: %v\n%s", err, srv.Stderr())
+		}
+	}()
+	cmd := exec.CommandContext(ctx, python, "-m", "unittest", "-v", "test_crunch")
+	cmd.Env = append(os.Environ(), "CRUNCH_ADDR="+srv.Addr)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s -m unittest test_crunch: %v\n%s\nserver log:\n%s", python, err, out, srv.Stderr())
+	}
+	t.Logf("%s", out)
+}
