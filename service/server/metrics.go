@@ -17,6 +17,7 @@ import (
 // server has its own registry, so that tests may run several servers in
 // one process.
 type metrics struct {
+	s        *Server
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec   // op, exec, impl, outcome
 	queue    *prometheus.HistogramVec // op, exec: waiting for an executor slot
@@ -34,7 +35,7 @@ var latencyBuckets = prometheus.ExponentialBuckets(10e-6, 2, 24)
 type deathCounter interface{ Deaths() int64 }
 
 func newMetrics(s *Server) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+	m := &metrics{s: s, reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "crunch_requests_total",
 		Help: "Compute requests answered, by op, executor, implementation and outcome (ok or the error code).",
@@ -60,9 +61,11 @@ func newMetrics(s *Server) *metrics {
 // answered counts one answered compute request. op must be a registered
 // op's name (or "unknown"), so that clients cannot grow the label set.
 func (m *metrics) answered(op, exec, impl string, err error, out *executor.Outcome) {
+	m.s.answered.Add(1)
 	outcome := "ok"
 	if err != nil {
 		outcome = string(wire.AsError(err).Code)
+		m.s.failed.Add(1)
 	}
 	m.requests.WithLabelValues(op, exec, impl, outcome).Inc()
 	if err == nil && out != nil {

@@ -30,6 +30,9 @@ type Server struct {
 	conns    atomic.Int64  // upgraded connections (MaxConns)
 	inflight atomic.Int64  // compute requests in flight on every connection (MaxTotal)
 	metrics  *metrics
+	started  time.Time
+	answered atomic.Int64 // compute requests answered, for /v1/status
+	failed   atomic.Int64 // of which failed
 
 	// stop ends every session's context when the server shuts down.
 	stop context.Context
@@ -44,6 +47,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, sessions: make(map[*session]struct{})}
 	s.metrics = newMetrics(s)
+	s.started = time.Now()
 	s.stop, s.halt = context.WithCancelCause(context.Background())
 	s.upgrader = websocket.FastHTTPUpgrader{
 		ReadBufferSize:  64 << 10,
@@ -111,11 +115,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		ctx.SetBodyString("ok\n")
-	case "/":
-		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString("crunch: WebSocket compute service. Clients connect to /v1/ws; see docs/PROTOCOL.md.\n")
 	default:
-		ctx.Error("not found", fasthttp.StatusNotFound)
+		if !s.serveStatic(ctx, string(ctx.Path())) {
+			ctx.Error("not found", fasthttp.StatusNotFound)
+		}
 	}
 }
 
