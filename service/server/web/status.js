@@ -49,8 +49,15 @@ async function pingLoop() {
 
 function draw() {
   const c = $("chart");
+  // Draw at the canvas's displayed size, so that text is not stretched.
+  const scale = globalThis.devicePixelRatio || 1;
+  const w = c.clientWidth, h = c.clientHeight, pad = 30;
+  if (c.width !== Math.round(w * scale) || c.height !== Math.round(h * scale)) {
+    c.width = Math.round(w * scale);
+    c.height = Math.round(h * scale);
+  }
   const g = c.getContext("2d");
-  const w = c.width, h = c.height, pad = 30;
+  g.setTransform(scale, 0, 0, scale, 0, 0);
   g.clearRect(0, 0, w, h);
   const sorted = rtts.map((r) => r[1]).sort((a, b) => a - b);
   $("p50").textContent = sorted.length ? percentile(sorted, 0.5).toFixed(2) : "–";
@@ -61,8 +68,9 @@ function draw() {
   g.font = "12px system-ui";
   for (const ms of [0, top / 2, top]) {
     const y = h - pad - (ms / top) * (h - 2 * pad);
+    g.lineWidth = 1;
     g.beginPath(); g.moveTo(pad, y); g.lineTo(w, y); g.stroke();
-    g.fillText(`${ms.toFixed(1)} ms`, 0, y - 2);
+    g.fillText(`${ms.toFixed(1)} ms`, 2, y - 3);
   }
   if (rtts.length > 1) {
     const now = performance.now();
