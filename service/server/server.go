@@ -65,7 +65,11 @@ func New(cfg Config) (*Server, error) {
 		WriteTimeout:       30 * time.Second,
 		IdleTimeout:        60 * time.Second,
 		MaxRequestBodySize: 1 << 20,
-		Logger:             fasthttpLogger{cfg.Log},
+		// fasthttp keeps an idle worker goroutine per past connection for
+		// this long (default 10 s); WebSocket connections hand theirs
+		// back at once, so a burst of them would leave thousands idle.
+		MaxIdleWorkerDuration: 2 * time.Second,
+		Logger:                fasthttpLogger{cfg.Log},
 	}
 	return s, nil
 }
@@ -120,6 +124,13 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 			ctx.Error("not found", fasthttp.StatusNotFound)
 		}
 	}
+}
+
+// Connections returns the number of open WebSocket connections.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
 }
 
 func (s *Server) isDraining() bool {

@@ -1,0 +1,187 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/crunchsvc/crunch/service/client"
+	"github.com/crunchsvc/crunch/service/server"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// settle waits until the goroutine count falls back to at most base+slack
+// and reports the last count.
+func settle(base, slack int) int {
+	deadline := time.Now().Add(10 * time.Second)
+	n := runtime.NumGoroutine()
+	for n > base+slack && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	return n
+}
+
+// 1,000 connections at once, each with a ping and a modsum on a different
+// executor: every call answered right, and once they close the server's
+// goroutines are back where they were.
+func TestThousandConnections(t *testing.T) {
+	ts := start(t, nil)
+	base := runtime.NumGoroutine()
+	const conns = 1000
+	clients := make([]*client.Client, conns)
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	want := modsumRef(t, 11, 500)
+	for i := range conns {
+		wg.Go(func() {
+			c, err := client.Dial(context.Background(), ts.addr)
+			if err != nil {
+				errs <- fmt.Errorf("dial %d: %w", i, err)
+				return
+			}
+			clients[i] = c
+			if _, err := c.Ping(context.Background()); err != nil {
+				errs <- fmt.Errorf("ping %d: %w", i, err)
+				return
+			}
+			// A full queue answers overloaded: retry after the time it says,
+			// as a client should.
+			var got int64
+			for {
+				got, _, err = c.Modsum(context.Background(), 11, 500, &client.Options{Exec: execNames[i%4]})
+				e := wire.AsError(err)
+				if e == nil || e.Code != wire.Overloaded {
+					break
+				}
+				time.Sleep(time.Duration(e.RetryAfterMS+1) * time.Millisecond)
+			}
+			if err == nil && got != want {
+				err = fmt.Errorf("modsum = %d, want %d", got, want)
+			}
+			if err != nil {
+				errs <- fmt.Errorf("conn %d: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := ts.srv.Connections(); n != conns {
+		t.Errorf("server counts %d connections, want %d", n, conns)
+	}
+	peak := runtime.NumGoroutine()
+	for _, c := range clients {
+		if c != nil {
+			c.Close()
+		}
+	}
+	if n := settle(base, 5); n > base+5 {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines before, %d with 1,000 connections, %d after they closed:\n%s",
+			base, peak, n, buf[:runtime.Stack(buf, true)])
+	}
+	t.Logf("goroutines: %d before, %d with %d connections open (both ends), %d after", base, peak, conns, runtime.NumGoroutine())
+}
+
+// A client that sends requests with large results and never reads them:
+// once the socket's buffers are full the server's write times out, it
+// drops that connection and its jobs, and everyone else is served all the
+// while.
+func TestSlowReaderIsDropped(t *testing.T) {
+	ts := start(t, func(c *server.Config) { c.WriteTimeout = 500 * time.Millisecond })
+	other := ts.dial(t)
+	base := runtime.NumGoroutine()
+
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+ts.addr+"/v1/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Shrink our receive buffer so that the server's writes block soon.
+	conn.UnderlyingConn().(*net.TCPConn).SetReadBuffer(4096)
+	// 512x512 f64 results: 2 MiB each, far beyond the socket buffers.
+	for id := 1; id <= 16; id++ {
+		msg := fmt.Sprintf(`{"id":%d,"op":"gemm","args":{"a":{"dtype":"f64","shape":[512,1],"data":%s},"b":{"dtype":"f64","shape":[1,512],"data":%s}},"reply":"binary"}`,
+			id, ones(512), ones(512))
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			break // dropped already
+		}
+	}
+	// Meanwhile the other connection is served promptly.
+	for range 20 {
+		start := time.Now()
+		if _, err := other.Ping(context.Background()); err != nil {
+			t.Fatalf("ping on another connection: %v", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("ping took %v while a client was not reading", d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The slow reader is gone: the server has one connection left.
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.srv.Connections() != 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := ts.srv.Connections(); n != 1 {
+		t.Fatalf("%d connections, want 1: the reader that never reads is still served", n)
+	}
+	conn.Close()
+	if n := settle(base, 3); n > base+3 {
+		t.Errorf("%d goroutines before, %d after the slow reader was dropped", base, n)
+	}
+}
+
+// ones is a JSON array of n ones.
+func ones(n int) string {
+	b := make([]byte, 0, 2*n+2)
+	b = append(b, '[')
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '1')
+	}
+	return string(append(b, ']'))
+}
+
+// A client whose TCP connection vanishes mid-request, without a close
+// frame: its jobs stop and its goroutines end; the server serves on.
+func TestVanishedClient(t *testing.T) {
+	ts := start(t, nil)
+	base := runtime.NumGoroutine()
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+ts.addr+"/v1/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, ex := range []string{"pool", "subprocess"} {
+		conn.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"id":%d,"op":"modsum","args":{"n":3,"iters":1e15},"exec":%q}`, id+1, ex)))
+	}
+	busy := func() int { return ts.execs["pool"].Load().Busy + ts.execs["subprocess"].Load().Busy }
+	for deadline := time.Now().Add(5 * time.Second); busy() < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	conn.UnderlyingConn().(*net.TCPConn).SetLinger(0) // a reset, not a FIN after a close frame
+	conn.UnderlyingConn().Close()
+	for deadline := time.Now().Add(5 * time.Second); busy() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if b := busy(); b != 0 {
+		t.Fatalf("%d jobs still running after the client vanished", b)
+	}
+	if _, err := ts.dial(t).Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := settle(base, 8); n > base+8 {
+		t.Errorf("%d goroutines before, %d after", base, n)
+	}
+}
