@@ -1,7 +1,8 @@
 // Package python_test runs the Python client's own tests (test_crunch.py)
 // against a real crunch server, from go test, so that `make test` covers
 // the client: it builds cmd/crunch, starts it on a free port, and runs the
-// tests with a Python that has numpy and websockets (Debian's
+// tests, and then the README's Python example, with a Python that has
+// numpy and websockets (Debian's
 // python3-numpy and python3-websockets). Without one, it skips, saying so.
 package python_test
 
@@ -9,6 +10,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,4 +46,33 @@ func TestPythonClient(t *testing.T) {
 		t.Fatalf("%s -m unittest test_crunch: %v\n%s\nserver log:\n%s", python, err, out, srv.Stderr())
 	}
 	t.Logf("%s", out)
+
+	// The README's Python example, as printed there, against this server.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := readmeBlock(t, string(readme), "**Python**", "```python")
+	example = strings.ReplaceAll(example, `"127.0.0.1:8080"`, strconv.Quote(srv.Addr))
+	cmd = exec.CommandContext(ctx, python, "-c", example)
+	cmd.Env = append(os.Environ(), "PYTHONPATH=.")
+	out, err = cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "deadline_exceeded" {
+		t.Fatalf("the README's Python example: %v\n%s\n---\n%s", err, out, example)
+	}
+}
+
+// readmeBlock returns the first code block opened by fence after the
+// paragraph that starts with marker.
+func readmeBlock(t *testing.T, readme, marker, fence string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(readme, "\n"+marker)
+	if ok {
+		_, after, ok = strings.Cut(after, fence+"\n")
+	}
+	block, _, closed := strings.Cut(after, "\n```")
+	if !ok || !closed {
+		t.Fatalf("no %s block after %q in README.md", fence, marker)
+	}
+	return block
 }
