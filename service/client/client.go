@@ -29,6 +29,9 @@ type Options struct {
 	Timeout  time.Duration // sent as timeout_ms
 	Text     bool          // send a text (JSON) message instead of a binary one
 	Progress func(fraction float64)
+	// Idempotent lets Redialer.Do send the call again on a new connection
+	// when its connection is lost before the reply.
+	Idempotent bool
 }
 
 // Client is one connection to a crunch server. Safe for concurrent use.
