@@ -185,3 +185,65 @@ func TestVanishedClient(t *testing.T) {
 		t.Errorf("%d goroutines before, %d after", base, n)
 	}
 }
+
+// Shutdown with 50 connections busy: every request in flight gets its
+// reply (a result within the grace, canceled after it) before the close,
+// and no goroutine of the server outlives it.
+func TestShutdownUnderLoad(t *testing.T) {
+	ts := start(t, func(c *server.Config) { c.Grace = 500 * time.Millisecond })
+	base := runtime.NumGoroutine()
+	const conns = 50
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	started := make(chan struct{}, conns)
+	for i := range conns {
+		c := ts.dial(t)
+		wg.Go(func() {
+			// Short jobs, one after another, then a long one.
+			started <- struct{}{}
+			for j := 0; ; j++ {
+				iters := int64(1e6)
+				if j == 3 {
+					iters = 1e15
+				}
+				_, _, err := c.Modsum(context.Background(), int64(i), iters, &client.Options{Exec: execNames[i%4]})
+				mu.Lock()
+				switch e := wire.AsError(err); {
+				case err == nil:
+					outcomes["ok"]++
+				case e != nil && e.Code == wire.Canceled:
+					outcomes["canceled"]++
+				case e != nil && e.Code == wire.Overloaded:
+					outcomes["overloaded"]++
+				default:
+					outcomes[err.Error()]++ // the connection closed under a call: a lost reply
+				}
+				mu.Unlock()
+				if err != nil && (wire.AsError(err) == nil || wire.AsError(err).Code != wire.Overloaded) {
+					return
+				}
+			}
+		})
+	}
+	for range conns {
+		<-started
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := ts.srv.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	wg.Wait()
+	for what, n := range outcomes {
+		if what != "ok" && what != "canceled" && what != "overloaded" {
+			t.Errorf("%d calls ended with %q: a reply was lost", n, what)
+		}
+	}
+	if outcomes["canceled"] == 0 || outcomes["ok"] == 0 {
+		t.Errorf("outcomes %v: want results and cancellations", outcomes)
+	}
+	t.Logf("outcomes: %v", outcomes)
+	if n := settle(base, 4); n > base+4 {
+		t.Errorf("%d goroutines before, %d after shutdown", base, n)
+	}
+}
