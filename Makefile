@@ -84,11 +84,16 @@ test-race:
 fuzz:
 	$(GO) test ./service/wire -run='^$$' -fuzz=FuzzDecodeRequest -fuzztime=$(FUZZTIME)
 
-## bench: Go micro-benchmarks (kernels: C per SIMD path, gonum, OpenBLAS and FFTW when
-## installed; dispatch and transfer cost of each executor; benchstat's format), then
-## crunchbench: the exec profile (bench/results/profile.json, for crunch serve --profile)
-## and ping round trips under full load per executor and compute priority.
-BENCHCOUNT ?= 5
+## bench: everything measured on this machine, by crunchbench: the Go micro-benchmarks
+## (kernels per SIMD path against Go/gonum, and OpenBLAS and FFTW when installed; dispatch
+## and transfer per executor), the exec profile (bench/results/profile.json, for
+## crunch serve --profile), end-to-end load per executor, and ping round trips under full
+## load per compute priority. Writes bench/results/HOST-DATE.{md,json} and the raw
+## go test output. BENCH=quick takes about two minutes, BENCH=full longer.
+BENCH ?= default
+BENCH_FLAGS_quick   := -quick -priorities idle
+BENCH_FLAGS_default := -reps 3 -duration 2s -warmup 500ms
+BENCH_FLAGS_full    := -reps 5 -duration 5s -kernels-count 10
 HAVE_OPENBLAS := $(shell printf '\043include <cblas.h>\nint main(void){return 0;}\n' | \
 	$(CC) -x c - -lopenblas -o /dev/null 2>/dev/null && echo yes)
 HAVE_FFTW := $(shell printf '\043include <fftw3.h>\nint main(void){return 0;}\n' | \
@@ -97,14 +102,10 @@ empty :=
 comma := ,
 BENCH_TAGS := $(subst $(empty) $(empty),$(comma),$(strip $(if $(HAVE_OPENBLAS),openblas) $(if $(HAVE_FFTW),fftw)))
 bench:
-	@mkdir -p bench/results
+	@test -n "$(BENCH_FLAGS_$(BENCH))" || { echo "BENCH must be quick, default or full"; exit 2; }
 	@echo "OpenBLAS for comparison: $(if $(HAVE_OPENBLAS),yes,no (make bench-deps installs it))"
 	@echo "FFTW for comparison: $(if $(HAVE_FFTW),yes,no (make bench-deps installs it))"
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(GO) test -run='^$$' -bench=. -count=$(BENCHCOUNT) \
-	  $(if $(BENCH_TAGS),-tags $(BENCH_TAGS)) ./bench/ | tee bench/results/go-bench.txt
-	$(GO) run ./bench/cmd/crunchbench -only profile,responsive \
-	  -profile-out bench/results/profile.json -json bench/results/crunchbench.json \
-	  | tee bench/results/crunchbench.md
+	$(GO) run ./bench/cmd/crunchbench $(BENCH_FLAGS_$(BENCH)) -kernels-tags '$(BENCH_TAGS)' -results bench/results
 
 ## bench-deps: what the comparisons need, from Debian's packages (root)
 bench-deps:

@@ -36,12 +36,10 @@ type kernelsResult struct {
 func runKernels(ctx context.Context, e *env) (any, error) {
 	count, benchtime := *kernelsCount, *kernelsBenchtime
 	if *quick {
-		set := map[string]bool{}
-		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["kernels-count"] {
+		if !flagGiven("kernels-count") {
 			count = 1
 		}
-		if !set["kernels-benchtime"] {
+		if !flagGiven("kernels-benchtime") {
 			benchtime = "20ms"
 		}
 	}

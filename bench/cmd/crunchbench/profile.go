@@ -127,12 +127,16 @@ func runProfile(ctx context.Context, e *env) (any, error) {
 	}
 	defer sub.Close()
 	execs := []executor.Executor{executor.NewDirect(0), pool, sub}
+	budget := *profileBudget
+	if *quick && !flagGiven("profile-budget") {
+		budget = 50 * time.Millisecond
+	}
 
 	fmt.Fprintf(e.out, "\n## Which executor is fastest, per op and size\n\n")
 	fmt.Fprintf(e.out, "One call at a time through each executor in one process (C implementation, "+
 		"default settings), median of as many calls as fit in %v after 3 warm-up calls; times in µs. "+
 		"Work is the op's own measure of size (kernels.Call.Work). Direct never wins a call slower "+
-		"than %v (-profile-max-direct).\n\n", *profileBudget, *profileMaxDirect)
+		"than %v (-profile-max-direct).\n\n", budget, *profileMaxDirect)
 	tab := &table{header: []string{"op", "size", "work", "direct µs", "pool µs", "subprocess µs", "chosen"},
 		right: []bool{false, false, true, true, true, true, false}}
 	var res profileResult
@@ -151,7 +155,7 @@ func runProfile(ctx context.Context, e *env) (any, error) {
 		row := []string{c.op, c.size, fmt.Sprintf("%.3g", work)}
 		best, bestUS := "", math.Inf(1)
 		for _, ex := range execs {
-			med, err := medianCall(ctx, ex, job, *profileBudget)
+			med, err := medianCall(ctx, ex, job, budget)
 			if err != nil {
 				return res, fmt.Errorf("%s %s on %s: %w", c.op, c.size, ex.Name(), err)
 			}
