@@ -34,17 +34,18 @@ func BenchmarkCgoNoop(b *testing.B) {
 	}
 }
 
-// executors starts one of each executor, each with a single worker, for a
-// benchmark; they are closed when it ends.
-func executors(b *testing.B) []executor.Executor {
+// executors starts one of each executor, each with the given number of
+// workers (0: as many as CPUs), for a benchmark; they are closed when it
+// ends.
+func executors(b *testing.B, workers int) []executor.Executor {
 	b.Helper()
 	sub, err := executor.NewSubprocess(executor.SubprocessConfig{
-		Workers: 1, Command: []string{os.Args[0]}, Env: []string{"CRUNCH_BENCH_WORKER=1"},
+		Workers: workers, Command: []string{os.Args[0]}, Env: []string{"CRUNCH_BENCH_WORKER=1"},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	execs := []executor.Executor{executor.NewDirect(0), executor.NewPool(executor.PoolConfig{Workers: 1}), sub}
+	execs := []executor.Executor{executor.NewDirect(0), executor.NewPool(executor.PoolConfig{Workers: workers}), sub}
 	b.Cleanup(func() {
 		for _, ex := range execs {
 			ex.Close()
@@ -59,7 +60,7 @@ func executors(b *testing.B) []executor.Executor {
 // trips (p50-ns, p99-ns): on a shared machine a few trips that lose the CPU
 // for a scheduler tick move the mean far from the typical trip.
 func BenchmarkDispatch(b *testing.B) {
-	execs := executors(b)
+	execs := executors(b, 1)
 	args := wire.Args{"n": wire.Int(1), "iters": wire.Int(0)}
 	op, _ := kernels.Default().Lookup("modsum")
 	call, err := op.Prepare(args)
@@ -88,18 +89,7 @@ func BenchmarkDispatch(b *testing.B) {
 // time over calls, the inverse of the executor's throughput of empty
 // jobs.
 func BenchmarkDispatchMany(b *testing.B) {
-	sub, err := executor.NewSubprocess(executor.SubprocessConfig{
-		Command: []string{os.Args[0]}, Env: []string{"CRUNCH_BENCH_WORKER=1"},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	execs := []executor.Executor{executor.NewDirect(0), executor.NewPool(executor.PoolConfig{}), sub}
-	b.Cleanup(func() {
-		for _, ex := range execs {
-			ex.Close()
-		}
-	})
+	execs := executors(b, 0)
 	args := wire.Args{"n": wire.Int(1), "iters": wire.Int(0)}
 	op, _ := kernels.Default().Lookup("modsum")
 	call, err := op.Prepare(args)
@@ -139,7 +129,7 @@ func reportPercentiles(b *testing.B, trips []time.Duration) {
 // arithmetic is trivial, so that the subprocess's extra cost (arguments
 // and result through shared memory) shows against the in-process ones.
 func BenchmarkTransfer(b *testing.B) {
-	execs := executors(b)
+	execs := executors(b, 1)
 	a, err := tensor.New(tensor.F64, 1<<20, 1)
 	if err != nil {
 		b.Fatal(err)
