@@ -19,6 +19,9 @@ const (
 	ENOMEM    Status = C.CRUNCH_ENOMEM
 	ECANCELED Status = C.CRUNCH_ECANCELED
 	ERANGE    Status = C.CRUNCH_ERANGE
+	// ENUMERICAL: the maths has no reliable answer (a singular matrix,
+	// NaN or Inf input); the protocol's "numerical" error.
+	ENUMERICAL Status = C.CRUNCH_ENUMERICAL
 )
 
 // String returns the library's description of s (crunch_strerror).
@@ -54,6 +57,9 @@ var (
 	ErrNoMemory = &Error{Status: ENOMEM}
 	ErrCanceled = &Error{Status: ECANCELED}
 	ErrRange    = &Error{Status: ERANGE}
+	// ErrNumerical matches a singular matrix or non-finite input: the
+	// protocol's numerical error, from C kernels and Go ones alike.
+	ErrNumerical = &Error{Status: ENUMERICAL}
 )
 
 // check turns a C status into nil or an *Error naming fn.

@@ -61,7 +61,10 @@ typedef enum crunch_status {
                              byte count overflows, a negative count */
     CRUNCH_ENOMEM = 2,    /* a work buffer could not be allocated */
     CRUNCH_ECANCELED = 3, /* crunch_ctx_cancel() stopped the call */
-    CRUNCH_ERANGE = 4     /* the exact result does not fit its output type */
+    CRUNCH_ERANGE = 4,    /* the exact result does not fit its output type */
+    CRUNCH_ENUMERICAL = 5 /* the maths has no reliable answer: a singular or
+                             nearly singular matrix, or NaN or Inf where the
+                             kernel needs finite numbers (crunch_solve_f64) */
 } crunch_status;
 
 /* crunch_strerror returns a static, human-readable description of status s
@@ -255,6 +258,59 @@ CRUNCH_API crunch_status crunch_gemm_f32(crunch_ctx *ctx, int trans_a, int trans
                                          float alpha, const float *a, size_t lda,
                                          const float *b, size_t ldb,
                                          float beta, float *c, size_t ldc);
+
+/*
+ * crunch_solve_f64 solves A X = B for X, A an n x n matrix and B, X
+ * n x nrhs, all row-major: a[i*lda + j] is A's element (i, j), and so on.
+ * lda >= max(1, n); ldb and ldx >= max(1, nrhs). A and B are only read.
+ * x may be b itself (same pointer and ldx == ldb: solved in place);
+ * otherwise x must overlap neither a nor b.
+ *
+ * Method: LU factorisation with partial pivoting (P A = L U, as LAPACK's
+ * dgetrf) of a private copy of A, right-looking and blocked at three
+ * levels of column blocks (128, 32, 8 columns); within the narrowest
+ * blocks, plain column-by-column elimination. Every update of a block of
+ * rows by a finished block (the Schur complement) goes through the
+ * library's gemm, every row swap swaps whole rows. Then forward and back
+ * substitution: one right-hand side at a time below 4 of them, blocked
+ * through gemm from 4 on. The result is backward stable in practice:
+ * ||A x - b|| is a small multiple of n * eps * ||A|| * ||x||. When A's
+ * largest magnitude is beyond 2^+-256 (or a column sum of magnitudes
+ * overflows), A and B are first scaled by the power of two that brings
+ * it near 1, which leaves X unchanged and keeps the elimination and the
+ * condition estimate clear of overflow and subnormals. Results of
+ * different SIMD paths may differ in the last bits.
+ *
+ * CRUNCH_ENUMERICAL, rather than a meaningless X, when:
+ *   - A or B holds a NaN or an Inf;
+ *   - A is singular: an elimination step finds only zeros to pivot on
+ *     (an exactly zero pivot);
+ *   - A is singular to working precision: the 1-norm condition number
+ *     estimated from the LU factors (Hager and Higham's estimator, as
+ *     LAPACK's dgecon; a lower bound, nearly always within a factor 3 of
+ *     the true one) exceeds 1/DBL_EPSILON = 2^52, the point where the
+ *     error bound cond * eps says that no digit of X can be trusted;
+ *   - X overflows (some element would be Inf or NaN).
+ * n == 0 is a successful no-op; nrhs == 0 still factors A and reports a
+ * singular A.
+ *
+ * Work space: a copy of A (n rows of a little over n doubles, mapped with
+ * huge pages when large) and a few n-element vectors, freed before return.
+ * Progress counts multiply-adds: sum_{j<n} (n-1-j)^2 for the
+ * factorisation (about n^3/3) plus n^2 * nrhs for the substitutions (the
+ * condition estimate, a few more substitutions, is not counted). Cancel is
+ * polled after every gemm call on a block of at most about a millisecond's
+ * work, and every few rows of the elimination and substitutions.
+ *
+ * Returns CRUNCH_EINVAL for a NULL pointer with n > 0 (b and x only when
+ * nrhs > 0), a too-small leading dimension, x == b with ldx != ldb, or
+ * sizes whose byte counts overflow; CRUNCH_ENOMEM if the work space cannot be allocated;
+ * CRUNCH_ENUMERICAL as above; CRUNCH_ECANCELED if cancelled. On every
+ * error X's contents are unspecified.
+ */
+CRUNCH_API crunch_status crunch_solve_f64(crunch_ctx *ctx, size_t n, size_t nrhs,
+                                          const double *a, size_t lda, const double *b,
+                                          size_t ldb, double *x, size_t ldx);
 
 /* crunch_fft_norm: which direction of an FFT is scaled, as NumPy's norm. */
 typedef enum crunch_fft_norm {

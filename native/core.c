@@ -15,6 +15,7 @@ const char *crunch_strerror(crunch_status s)
     case CRUNCH_ENOMEM: return "out of memory";
     case CRUNCH_ECANCELED: return "canceled";
     case CRUNCH_ERANGE: return "result out of range";
+    case CRUNCH_ENUMERICAL: return "no reliable numerical result";
     }
     return "unknown status";
 }

@@ -20,6 +20,8 @@ func fromC(op string, err error) error {
 		return wire.Errorf(wire.TooLarge, "%s: %v", op, err)
 	case errors.Is(err, cgo.ErrRange):
 		return wire.Errorf(wire.InvalidArgument, "%s: %v", op, err)
+	case errors.Is(err, cgo.ErrNumerical):
+		return wire.Errorf(wire.Numerical, "%s: %v", op, err)
 	}
 	return wire.Errorf(wire.Internal, "%s: %v", op, err)
 }
