@@ -44,12 +44,14 @@ var modes = []mode{
 	{"kernels", "the Go micro-benchmarks of package bench (kernels per SIMD path against Go/gonum/OpenBLAS/FFTW, dispatch, transfer), tabulated", runKernels},
 	{"profile", "the fastest executor per op and size, one call at a time; builds the exec profile (-profile-out)", runProfile},
 	{"responsive", "ping round trips on an idle connection while every executor slot runs long jobs, per exec and compute priority", runResponsive},
+	{"e2e", "closed-loop load over WebSocket from K connections per system (crunch per exec, the seed's FastAPI) and workload, with the probe; plots with -plots", runE2E},
 }
 
 // Flags shared by every mode.
 var (
 	only          = flag.String("only", "", "comma-separated modes to run (default: all)")
 	quick         = flag.Bool("quick", false, "a quick look: 1 rep and 2 s per case, unless -reps or -duration are given")
+	full          = flag.Bool("full", false, "a long look: the e2e mode's whole matrix with 2 s windows, whatever the time")
 	reps          = flag.Int("reps", 5, "repetitions of each case; the report gives medians and min–max")
 	duration      = flag.Duration("duration", 5*time.Second, "measured window of each run")
 	warmup        = flag.Duration("warmup", time.Second, "load before the measured window of each run")

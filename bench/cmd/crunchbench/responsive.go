@@ -135,19 +135,13 @@ func responsiveRun(ctx context.Context, e *env, c *responsiveCase, args wire.Arg
 		return load.Result{}, err
 	}
 	defer srv.Stop()
-	res, err := load.Measure(ctx, srv, load.MeasureConfig{
-		Load: load.LoadConfig{
-			Conns: *conns, InFlight: *inflight, Warmup: e.warmup, Duration: e.window,
-			Request: func(int, int) load.Request {
-				return load.Request{Op: "modsum", Args: args, Exec: c.Exec, Impl: "c", Timeout: jobTimeout}
-			},
+	lc := load.LoadConfig{
+		Conns: *conns, InFlight: *inflight, Warmup: e.warmup, Duration: e.window,
+		Request: func(int, int) load.Request {
+			return load.Request{Op: "modsum", Args: args, Exec: c.Exec, Impl: "c", Timeout: jobTimeout}
 		},
-		Probe: load.ProbeConfig{Interval: *probeInterval, Timeout: *probeTimeout},
-		Status: func(s load.Status) {
-			e.status.set("%s · %s %.1f/%.0f s · %d jobs, %d failed · pings %d, lost %d",
-				label, s.Phase, s.Elapsed.Seconds(), s.Window.Seconds(), s.OK, s.Failed, s.Pings, s.Lost)
-		},
-	})
+	}
+	res, err := measureRun(ctx, e, srv, lc, func() string { return label })
 	if err != nil {
 		return res, err
 	}
@@ -155,6 +149,20 @@ func responsiveRun(ctx context.Context, e *env, c *responsiveCase, args wire.Arg
 		return res, err
 	}
 	return res, nil
+}
+
+// measureRun runs one measured load against srv with the probe the flags
+// configure, showing its progress on the status line after prefix() (a
+// function, so that callers can keep an ETA in it up to date).
+func measureRun(ctx context.Context, e *env, srv *load.Server, lc load.LoadConfig, prefix func() string) (load.Result, error) {
+	return load.Measure(ctx, srv, load.MeasureConfig{
+		Load:  lc,
+		Probe: load.ProbeConfig{Interval: *probeInterval, Timeout: *probeTimeout},
+		Status: func(s load.Status) {
+			e.status.set("%s · %s %.1f/%.1f s · %d done, %d failed · pings %d, lost %d",
+				prefix(), s.Phase, s.Elapsed.Seconds(), s.Window.Seconds(), s.OK, s.Failed, s.Pings, s.Lost)
+		},
+	})
 }
 
 // supportsPriority tells whether `crunch serve` has --compute-priority.

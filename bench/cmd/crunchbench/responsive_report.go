@@ -28,13 +28,7 @@ type responsiveSummary struct {
 
 // summarize reduces a case's runs to the table's figures.
 func summarize(runs []load.Result) responsiveSummary {
-	col := func(f func(r load.Result) float64) load.Spread {
-		xs := make([]float64, len(runs))
-		for i, r := range runs {
-			xs[i] = f(r)
-		}
-		return load.SpreadOf(xs)
-	}
+	col := func(f func(r load.Result) float64) load.Spread { return spreadOver(runs, f) }
 	const mib = 1 << 20
 	s := responsiveSummary{
 		PingP50Ms:     col(func(r load.Result) float64 { return r.Probe.RTT.P50Ms }),
@@ -57,6 +51,15 @@ func summarize(runs []load.Result) responsiveSummary {
 		s.AbnormalCloses += r.Load.AbnormalCloses + r.Probe.AbnormalCloses
 	}
 	return s
+}
+
+// spreadOver is one figure, f of each run, over runs.
+func spreadOver(runs []load.Result, f func(load.Result) float64) load.Spread {
+	xs := make([]float64, len(runs))
+	for i, r := range runs {
+		xs[i] = f(r)
+	}
+	return load.SpreadOf(xs)
 }
 
 // writeResponsive prints the mode's section of the report: the setup, the

@@ -47,7 +47,8 @@ func planResults(host string, now time.Time) (resultFiles, error) {
 	setDefault(jsonOut, f.JSON)
 	setDefault(kernelsOut, f.GoTxt)
 	setDefault(profileOut, f.Prof)
-	f.JSON, f.GoTxt, f.Prof = *jsonOut, *kernelsOut, *profileOut
+	setDefault(plotsDir, f.Plots)
+	f.JSON, f.GoTxt, f.Prof, f.Plots = *jsonOut, *kernelsOut, *profileOut, *plotsDir
 	return f, nil
 }
 

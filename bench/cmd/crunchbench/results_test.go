@@ -20,8 +20,10 @@ func TestResultName(t *testing.T) {
 
 func TestPlanResults(t *testing.T) {
 	dir := t.TempDir()
-	defer func(r, j, k, p string) { *resultsDir, *jsonOut, *kernelsOut, *profileOut = r, j, k, p }(*resultsDir, *jsonOut, *kernelsOut, *profileOut)
-	*resultsDir, *jsonOut, *kernelsOut, *profileOut = dir, "", "", "/elsewhere/p.json"
+	defer func(r, j, k, p, pl string) {
+		*resultsDir, *jsonOut, *kernelsOut, *profileOut, *plotsDir = r, j, k, p, pl
+	}(*resultsDir, *jsonOut, *kernelsOut, *profileOut, *plotsDir)
+	*resultsDir, *jsonOut, *kernelsOut, *profileOut, *plotsDir = dir, "", "", "/elsewhere/p.json", ""
 	f, err := planResults("h", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
