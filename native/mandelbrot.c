@@ -1,0 +1,73 @@
+/*
+ * mandelbrot.c - crunch_mandelbrot: the driver (checks, rows, progress,
+ * cancel) and the generic row kernel.
+ *
+ * The image is computed row by row. A row kernel (mandelbrot_kernels.h)
+ * fills one row: the generic one pixel by pixel, the SIMD ones several
+ * vectors of pixels at a time, lanes that escaped keeping their count
+ * while the others iterate, with the generic pixel loop for the last
+ * columns. All of them evaluate the same rounded operations in the same
+ * order (mandelbrot_kernels.h), so every path gives identical counts.
+ *
+ * Cancel is polled before each row and, inside the row kernels, every
+ * CRUNCH__MB_POLL iterations of a pixel or vector chunk and after every
+ * chunk. Progress counts pixels and advances after each row.
+ */
+#include "mandelbrot_kernels.h"
+
+#include <math.h>
+
+/* row_generic is the portable row kernel: one pixel at a time. */
+static crunch_status row_generic(const crunch_ctx *ctx, const crunch__mb_row *row, size_t width,
+                                 uint32_t *out)
+{
+    return crunch__mb_tail(ctx, row, 0, width, out);
+}
+
+/* kernel_for returns the row kernel of the path a call with ctx takes. */
+static crunch__mb_kernel kernel_for(const crunch_ctx *ctx)
+{
+#if CRUNCH_X86
+    switch (crunch__isa_for(ctx)) {
+    case CRUNCH_ISA_AVX512: return crunch__mb_row_avx512;
+    case CRUNCH_ISA_AVX2: return crunch__mb_row_avx2;
+    default: break;
+    }
+#else
+    (void)ctx;
+#endif
+    return row_generic;
+}
+
+crunch_status crunch_mandelbrot(crunch_ctx *ctx, size_t width, size_t height, double x_min,
+                                double x_max, double y_min, double y_max, int64_t max_iter,
+                                uint32_t *counts)
+{
+    if (!isfinite(x_min) || !isfinite(x_max) || !isfinite(y_min) || !isfinite(y_max))
+        return CRUNCH_EINVAL;
+    if (max_iter < 1 || max_iter > CRUNCH_MANDELBROT_MAX_ITER)
+        return CRUNCH_EINVAL;
+    /* The image's byte count must fit a size_t (and so its pixel count
+     * fits the int64 progress counters). */
+    if (width != 0 && height > SIZE_MAX / sizeof(uint32_t) / width)
+        return CRUNCH_EINVAL;
+    size_t n = width * height;
+    if (n > 0 && counts == NULL)
+        return CRUNCH_EINVAL;
+    crunch__progress_begin(ctx, (int64_t)n);
+    if (n == 0)
+        return CRUNCH_OK;
+    crunch__mb_kernel kernel = kernel_for(ctx);
+    crunch__mb_row row = {x_min, x_max - x_min, (double)width, 0, max_iter};
+    const double dy = y_max - y_min;
+    for (size_t r = 0; r < height; r++) {
+        if (crunch__canceled(ctx))
+            return CRUNCH_ECANCELED;
+        row.ci = y_min + dy * (double)r / (double)height; /* no FMA: a division comes between */
+        crunch_status st = kernel(ctx, &row, width, counts + r * width);
+        if (st != CRUNCH_OK)
+            return st;
+        crunch__progress_add(ctx, (int64_t)width);
+    }
+    return CRUNCH_OK;
+}

@@ -1,0 +1,171 @@
+package kernels
+
+import (
+	"math"
+
+	"github.com/crunchsvc/crunch/cgo"
+	"github.com/crunchsvc/crunch/service/tensor"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// mandelbrotOp renders escape counts of the Mandelbrot set over a grid.
+//
+// Both implementations evaluate the same rounded float64 operations in the
+// same order (include/crunch.h, crunch_mandelbrot), so their counts agree
+// exactly on every input, whatever SIMD path C takes.
+var mandelbrotOp = &Op{
+	Name: "mandelbrot",
+	Doc: "escape counts of the Mandelbrot iteration z <- z^2 + c (z_0 = 0) over a height x width grid: " +
+		"the pixel in row r, column j samples c = (x_min + (x_max-x_min)*j/width) + i(y_min + (y_max-y_min)*r/height); " +
+		"its count is the smallest k >= 1 with |z_k|^2 > 4, or max_iter if there is none below it (float64)",
+	Params: []Param{
+		{Name: "width", Kind: "int", Required: true, Doc: "columns, >= 0"},
+		{Name: "height", Kind: "int", Required: true, Doc: "rows, >= 0"},
+		{Name: "x_min", Kind: "float", Required: true, Doc: "real part of column 0"},
+		{Name: "x_max", Kind: "float", Required: true, Doc: "real part one column past the last"},
+		{Name: "y_min", Kind: "float", Required: true, Doc: "imaginary part of row 0"},
+		{Name: "y_max", Kind: "float", Required: true, Doc: "imaginary part one row past the last"},
+		{Name: "max_iter", Kind: "int", Required: true, Doc: "iteration cap, 1 <= max_iter <= 2^31"},
+	},
+	Results: []Param{{Name: "counts", Kind: "tensor", DTypes: []string{"u32"}, Shape: "[height,width]",
+		Doc: "escape counts, 1 to max_iter"}},
+	Impls: []string{ImplC, ImplGo},
+	Bind:  prepareMandelbrot,
+}
+
+func init() { defaultRegistry.Register(mandelbrotOp) }
+
+// mandelbrotArgs are a validated request's arguments.
+type mandelbrotArgs struct {
+	width, height          int
+	xMin, xMax, yMin, yMax float64
+	maxIter                int64
+}
+
+func prepareMandelbrot(args wire.Args) (*Call, error) {
+	const op = "mandelbrot"
+	names := []string{"width", "height", "x_min", "x_max", "y_min", "y_max", "max_iter"}
+	if err := args.Only(op, names...); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if v, ok := args[name]; !ok || v.IsNull() {
+			return nil, invalidf("%s: argument %q is required", op, name)
+		}
+	}
+	var a mandelbrotArgs
+	var ints [3]int64 // width, height, max_iter
+	for i, name := range []string{"width", "height", "max_iter"} {
+		v, err := args.Int(name, 0)
+		if err != nil {
+			return nil, err
+		}
+		ints[i] = v
+	}
+	floats := []*float64{&a.xMin, &a.xMax, &a.yMin, &a.yMax}
+	for i, name := range names[2:6] {
+		v, err := args.Float(name, 0)
+		if err != nil {
+			return nil, err
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) { // JSON cannot carry them; a future form might
+			return nil, invalidf("%s: %s must be finite, got %v", op, name, v)
+		}
+		*floats[i] = v
+	}
+	w, h, maxIter := ints[0], ints[1], ints[2]
+	if w < 0 || h < 0 {
+		return nil, invalidf("%s: width and height must be >= 0, got %dx%d", op, w, h)
+	}
+	if maxIter < 1 || maxIter > cgo.MandelbrotMaxIter {
+		return nil, invalidf("%s: max_iter must be in [1, 2^31 = %d], got %d", op, int64(cgo.MandelbrotMaxIter), maxIter)
+	}
+	if w > 0 && h > math.MaxInt/4/w { // the result's byte count must fit an int
+		return nil, invalidf("%s: a %dx%d image (height x width) of 4-byte counts overflows", op, h, w)
+	}
+	a.width, a.height, a.maxIter = int(w), int(h), maxIter
+	pixels := float64(a.width) * float64(a.height)
+	run := func(impl func(*cgo.Ctx, *mandelbrotArgs, []uint32) error) func(*cgo.Ctx) (wire.Result, error) {
+		return func(c *cgo.Ctx) (wire.Result, error) {
+			out, err := tensor.New(tensor.U32, a.height, a.width)
+			if err != nil {
+				return nil, wire.Errorf(wire.TooLarge, "%s: result of %dx%d counts: %v", op, a.height, a.width, err)
+			}
+			if err := impl(c, &a, out.Uint32()); err != nil {
+				return nil, fromC(op, err)
+			}
+			return wire.Result{"counts": wire.TensorValue(out)}, nil
+		}
+	}
+	// Work: an upper bound, every pixel running max_iter iterations.
+	return &Call{Work: pixels * float64(maxIter), OutElems: pixels,
+		run: map[string]func(*cgo.Ctx) (wire.Result, error){
+			ImplC: run(func(c *cgo.Ctx, a *mandelbrotArgs, counts []uint32) error {
+				return cgo.Mandelbrot(c, a.width, a.height, a.xMin, a.xMax, a.yMin, a.yMax, a.maxIter, counts)
+			}),
+			ImplGo: run(func(c *cgo.Ctx, a *mandelbrotArgs, counts []uint32) error {
+				return MandelbrotGo(c, a.width, a.height, a.xMin, a.xMax, a.yMin, a.yMax, a.maxIter, counts)
+			}),
+		}}, nil
+}
+
+// mandelbrotPoll is the number of iterations of one pixel between cancel
+// polls, as CRUNCH__MB_POLL in C.
+const mandelbrotPoll = 4096
+
+// MandelbrotGo is the plain Go mandelbrot, pixel by pixel, with
+// crunch_mandelbrot's contract and exactly its floating-point operations
+// (see include/crunch.h): it gives the same counts as every C path. counts
+// receives height rows of width counts. It polls x every 4096 iterations
+// of a pixel and before each row, and reports progress in pixels, a row at
+// a time.
+func MandelbrotGo(x *cgo.Ctx, width, height int, xMin, xMax, yMin, yMax float64, maxIter int64, counts []uint32) error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if width < 0 || height < 0 || !finite(xMin) || !finite(xMax) || !finite(yMin) || !finite(yMax) ||
+		maxIter < 1 || maxIter > cgo.MandelbrotMaxIter || (width > 0 && height > math.MaxInt/4/width) ||
+		len(counts) < width*height {
+		return cgo.ErrInvalid
+	}
+	x.Begin(int64(width * height))
+	dx, dy := xMax-xMin, yMax-yMin
+	w, h := float64(width), float64(height)
+	for r := range height {
+		if x.Canceled() {
+			return canceled
+		}
+		ci := yMin + dy*float64(r)/h // a division between: nothing to fuse
+		row := counts[r*width : (r+1)*width]
+		for j := range row {
+			k := mandelbrotPixel(x, xMin+dx*float64(j)/w, ci, maxIter)
+			if k < 0 {
+				return canceled
+			}
+			row[j] = uint32(k) // k <= maxIter <= 2^31
+		}
+		x.Add(int64(width))
+	}
+	return nil
+}
+
+// mandelbrotPixel returns the count of c = cr + i·ci, or -1 if x was
+// cancelled. The explicit float64 conversions round each product on its
+// own: the Go spec lets a compiler fuse x*y + z into an FMA (arm64 does),
+// and a conversion forbids it, which keeps the orbit identical to C's.
+func mandelbrotPixel(x *cgo.Ctx, cr, ci float64, maxIter int64) int64 {
+	zr, zi := cr, ci // z_1 = c
+	for k := int64(1); k < maxIter; {
+		stop := min(maxIter, k+mandelbrotPoll)
+		for ; k < stop; k++ {
+			x2, y2, t := float64(zr*zr), float64(zi*zi), float64(zr*zi)
+			if x2+y2 > 4 { // false for NaN: a NaN orbit never escapes
+				return k
+			}
+			zr = (x2 - y2) + cr
+			zi = float64(t+t) + ci
+		}
+		if x.Canceled() {
+			return -1
+		}
+	}
+	return maxIter // z_maxIter is not tested: either way the count is maxIter
+}
