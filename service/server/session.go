@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,6 +136,12 @@ func (s *session) run() {
 				peerClose = ce.Code
 			case errors.Is(err, websocket.ErrReadLimit):
 				s.sentClose.Store(websocket.CloseMessageTooBig) // the library sent it
+				// The rest of the oversize message is unread: drop it until
+				// the peer closes (or a second passes), so that closing does
+				// not reset the connection and lose the 1009 frame.
+				raw := s.conn.UnderlyingConn()
+				raw.SetReadDeadline(time.Now().Add(time.Second))
+				io.Copy(io.Discard, raw)
 			default:
 				log.Debug("read ended", "err", err)
 			}
@@ -145,7 +152,16 @@ func (s *session) run() {
 			continue
 		}
 		if !s.handle(mt == websocket.BinaryMessage, data) {
-			return
+			// Our close frame is on its way. Read and drop what the peer
+			// still sends until its close frame, or the deadline the writer
+			// set: closing with unread data would reset the connection,
+			// and a reset can destroy our close frame before the peer
+			// reads it.
+			for {
+				if _, _, err := s.conn.ReadMessage(); err != nil {
+					return
+				}
+			}
 		}
 	}
 }
