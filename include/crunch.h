@@ -425,6 +425,77 @@ CRUNCH_API crunch_status crunch_mandelbrot(crunch_ctx *ctx, size_t width, size_t
                                            double x_min, double x_max, double y_min,
                                            double y_max, int64_t max_iter, uint32_t *counts);
 
+/* crunch_conv_mode: which part of the full 2-D convolution
+ * crunch_conv2d_f64 returns, as scipy.signal.convolve2d's mode. */
+typedef enum crunch_conv_mode {
+    CRUNCH_CONV_SAME = 0, /* h x w, centred: full's rows from (kh-1)/2, columns from (kw-1)/2 */
+    CRUNCH_CONV_VALID = 1, /* max(h-kh+1, 0) x max(w-kw+1, 0): where the kernel fits inside */
+    CRUNCH_CONV_FULL = 2   /* (h+kh-1) x (w+kw-1): every overlap of kernel and image */
+} crunch_conv_mode;
+
+/* crunch_conv2d_shape stores in *oh and *ow the size of crunch_conv2d_f64's
+ * output for an h x w image and a kh x kw kernel in mode. Returns
+ * CRUNCH_EINVAL if oh or ow is NULL, mode is not a crunch_conv_mode, kh or
+ * kw is 0, or h + kh - 1 or w + kw - 1 overflows. */
+CRUNCH_API crunch_status crunch_conv2d_shape(crunch_conv_mode mode, size_t h, size_t w,
+                                             size_t kh, size_t kw, size_t *oh, size_t *ow);
+
+/*
+ * crunch_conv2d_f64 stores in out (oh x ow, row-major, contiguous; sizes
+ * from crunch_conv2d_shape) the true 2-D convolution of the h x w image by
+ * the kh x kw kernel (the kernel flipped, unlike a correlation), as
+ * scipy.signal.convolve2d(image, kernel, mode) with its default zero fill:
+ *
+ *   full[i][j] = sum of image[i-p][j-q] * kernel[p][q]
+ *                over p < kh, q < kw with 0 <= i-p < h and 0 <= j-q < w,
+ *   out[r][c]  = full[r + r0][c + c0],
+ *
+ * (r0, c0) being (0, 0) in full mode, ((kh-1)/2, (kw-1)/2) in same mode
+ * and (kh-1, kw-1) in valid mode. Image, kernel and out are contiguous
+ * row-major arrays; out must overlap neither input. A kernel larger than
+ * the image is fine in every mode (valid mode's output is then empty). An
+ * empty image (h or w == 0) gives an output of zeros, of the size above.
+ *
+ * Each sum has only the terms listed: outside the image nothing is
+ * multiplied, so NaN and Inf propagate by IEEE arithmetic exactly where
+ * they meet: a NaN or Inf pixel reaches the outputs whose sums include it
+ * (Inf times a zero kernel value is NaN), a NaN or Inf in the kernel only
+ * those where it meets a pixel. A sum that is exactly zero is +0.0.
+ *
+ * Method: each image row is copied once into a ring of min(kh + 1, h)
+ * rows padded with zeros; output rows are then computed in SIMD register
+ * blocks, two rows at a time away from the top and bottom edges (each
+ * load of image feeding both), every kernel tap a broadcast, a load and a
+ * fused multiply-add, the output stored once. About nr * kw multiply-adds per output, nr the
+ * kernel rows that meet the image (at most min(kh, h)). A kernel holding
+ * NaN or Inf takes a slower, clipped loop (zeros of the padding would
+ * turn it into NaN). Each output's terms are added in the same order (p
+ * then q ascending) on every path, so paths differ only in the rounding
+ * of fused multiply-adds; the error of each output is within about
+ * (nr * kw) * eps * sum |image| * |kernel| over its terms.
+ *
+ * Work space: the ring, min(kh + 1, h) * (ow + kw + 15) elements at
+ * most, and a pointer per ring row, freed before return. Progress counts output
+ * elements (oh * ow in total), advanced after each output row (or pair);
+ * cancel is polled every 2^18 multiply-adds at most (output rows are split
+ * by columns and kernel rows to keep that; only a kernel wider than 1024
+ * columns exceeds it: one of its rows over 128 output columns, two rows).
+ *
+ * Returns CRUNCH_EINVAL for what crunch_conv2d_shape refuses, kernel
+ * NULL, image NULL with h * w > 0, out NULL with a non-empty output, or
+ * an image, kernel or output whose byte count overflows; CRUNCH_ENOMEM if
+ * the ring cannot be allocated; CRUNCH_ECANCELED if cancelled (out then
+ * holds partial results).
+ */
+CRUNCH_API crunch_status crunch_conv2d_f64(crunch_ctx *ctx, crunch_conv_mode mode, size_t h,
+                                           size_t w, const double *image, size_t kh, size_t kw,
+                                           const double *kernel, double *out);
+
+/* crunch_conv2d_f32 is crunch_conv2d_f64 for float, computed in float. */
+CRUNCH_API crunch_status crunch_conv2d_f32(crunch_ctx *ctx, crunch_conv_mode mode, size_t h,
+                                           size_t w, const float *image, size_t kh, size_t kw,
+                                           const float *kernel, float *out);
+
 #ifdef __cplusplus
 }
 #endif
