@@ -39,25 +39,42 @@ vet:
 test-go:
 	$(GO) test -count=1 ./...
 
-## test-c: the C tests, built straight with $(CC) (no CMake needed), on every SIMD path
+## test-c: the C tests, built straight with $(CC) (no CMake needed), on every SIMD path.
+## The library's sources are compiled once to objects (in parallel) and linked into each test.
+C_NJOBS := $(shell nproc 2>/dev/null || echo 2)
+C_OBJ     := $(patsubst native/%.c,$(BUILD)/obj/%.o,$(C_SRC))
+C_OBJ_SAN := $(patsubst native/%.c,$(BUILD)/obj-san/%.o,$(C_SRC))
+C_BINS     := $(patsubst native/test/%.c,$(BUILD)/ctest/%,$(C_TESTS))
+C_BINS_SAN := $(patsubst native/test/%.c,$(BUILD)/ctest-san/%,$(C_TESTS))
+
+$(BUILD)/obj/%.o: native/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"; $(CC) $(CFLAGS_TEST) -MMD -MP -c $< -o $@
+$(BUILD)/obj-san/%.o: native/%.c
+	@mkdir -p $(@D)
+	@echo "  CC+SAN  $@"; $(CC) $(CFLAGS_TEST) $(SAN) -MMD -MP -c $< -o $@
+$(BUILD)/ctest/%: native/test/%.c $(C_OBJ)
+	@echo "  LINK    $@"; $(CC) $(CFLAGS_TEST) -MMD -MP $< $(C_OBJ) -lpthread -lm -o $@
+$(BUILD)/ctest-san/%: native/test/%.c $(C_OBJ_SAN)
+	@echo "  LINK    $@"; $(CC) $(CFLAGS_TEST) $(SAN) -MMD -MP $< $(C_OBJ_SAN) -lpthread -lm -o $@
+# Keep the objects between runs (make would delete them as intermediates).
+.SECONDARY: $(C_OBJ) $(C_OBJ_SAN)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj-san/*.d $(BUILD)/ctest/*.d $(BUILD)/ctest-san/*.d)
+
 test-c:
 	@mkdir -p $(BUILD)/ctest
-	@set -e; for t in $(C_TESTS); do \
-	  name=$$(basename $$t .c); \
-	  $(CC) $(CFLAGS_TEST) $(C_SRC) $$t -lpthread -lm -o $(BUILD)/ctest/$$name; \
-	  ./$(BUILD)/ctest/$$name; \
-	  CRUNCH_DISABLE=avx512 ./$(BUILD)/ctest/$$name >/dev/null; \
-	  CRUNCH_DISABLE=avx512,avx2 ./$(BUILD)/ctest/$$name >/dev/null; \
+	@$(MAKE) --no-print-directory -j$(C_NJOBS) $(C_BINS)
+	@set -e; for b in $(C_BINS); do \
+	  ./$$b; \
+	  CRUNCH_DISABLE=avx512 ./$$b >/dev/null; \
+	  CRUNCH_DISABLE=avx512,avx2 ./$$b >/dev/null; \
 	done
 
 ## test-sanitize: the C tests under AddressSanitizer and UndefinedBehaviorSanitizer
 test-sanitize:
 	@mkdir -p $(BUILD)/ctest-san
-	@set -e; for t in $(C_TESTS); do \
-	  name=$$(basename $$t .c); \
-	  $(CC) $(CFLAGS_TEST) $(SAN) $(C_SRC) $$t -lpthread -lm -o $(BUILD)/ctest-san/$$name; \
-	  ./$(BUILD)/ctest-san/$$name; \
-	done
+	@$(MAKE) --no-print-directory -j$(C_NJOBS) $(C_BINS_SAN)
+	@set -e; for b in $(C_BINS_SAN); do ./$$b; done
 
 ## test-cmake: libcrunch through CMake: ctest, install, find_package and pkg-config consumers
 test-cmake: ensure-cmake
