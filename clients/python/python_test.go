@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/crunchsvc/crunch/bench/load"
+	"github.com/crunchsvc/crunch/internal/readme"
 )
 
 func TestPythonClient(t *testing.T) {
@@ -48,11 +49,10 @@ func TestPythonClient(t *testing.T) {
 	t.Logf("%s", out)
 
 	// The README's Python example, as printed there, against this server.
-	readme, err := os.ReadFile("../../README.md")
+	example, err := readme.Block("**Python**", "```python")
 	if err != nil {
 		t.Fatal(err)
 	}
-	example := readmeBlock(t, string(readme), "**Python**", "```python")
 	example = strings.ReplaceAll(example, `"127.0.0.1:8080"`, strconv.Quote(srv.Addr))
 	cmd = exec.CommandContext(ctx, python, "-c", example)
 	cmd.Env = append(os.Environ(), "PYTHONPATH=.")
@@ -60,19 +60,4 @@ func TestPythonClient(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "deadline_exceeded" {
 		t.Fatalf("the README's Python example: %v\n%s\n---\n%s", err, out, example)
 	}
-}
-
-// readmeBlock returns the first code block opened by fence after the
-// paragraph that starts with marker.
-func readmeBlock(t *testing.T, readme, marker, fence string) string {
-	t.Helper()
-	_, after, ok := strings.Cut(readme, "\n"+marker)
-	if ok {
-		_, after, ok = strings.Cut(after, fence+"\n")
-	}
-	block, _, closed := strings.Cut(after, "\n```")
-	if !ok || !closed {
-		t.Fatalf("no %s block after %q in README.md", fence, marker)
-	}
-	return block
 }

@@ -30,7 +30,7 @@ flags:
 func callCmd(args []string) error {
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, callUsage); fs.PrintDefaults() }
-	addr := fs.String("addr", "127.0.0.1:8080", "server address: host:port or a ws:// URL")
+	addr := fs.String("addr", defaultAddr(), "server address: host:port or a ws:// URL (default from $CRUNCH_ADDR)")
 	exec := fs.String("exec", "", "executor: auto, direct, pool or subprocess")
 	impl := fs.String("impl", "", "implementation: auto, c, go or gonum")
 	timeout := fs.Duration("timeout", 0, "request deadline (0: the server's default)")
@@ -119,4 +119,13 @@ func buildRequest(op string, kvs []string) (*wire.Request, error) {
 	}
 	req.ID = 0 // the client numbers its requests
 	return req, nil
+}
+
+// defaultAddr is $CRUNCH_ADDR, the address the Python client's tests use
+// too, or the address `make run` listens on.
+func defaultAddr() string {
+	if a := os.Getenv("CRUNCH_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1:8080"
 }

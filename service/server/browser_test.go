@@ -3,11 +3,12 @@ package server_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/crunchsvc/crunch/internal/browser"
 )
 
 // The status page in a real headless browser (Debian's chromium): the
@@ -17,26 +18,18 @@ import (
 // A screenshot is left in the test's temporary directory (kept with
 // CRUNCH_SCREENSHOT=path).
 func TestStatusPageInBrowser(t *testing.T) {
-	browser := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		t.Skip("SKIPPED: the status page's browser test needs chromium (apt-get install chromium)")
+	chromium, err := browser.Find()
+	if err != nil {
+		t.Skipf("SKIPPED: the status page's browser test needs chromium: %v", err)
 	}
 	ts := start(t, nil)
 	url := "http://" + ts.addr + "/"
 	run := func(args ...string) []byte {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-			"--user-data-dir=" + t.TempDir(), "--window-size=1100,800", "--virtual-time-budget=5000"}
-		out, err := exec.CommandContext(ctx, browser, append(append(base, args...), url)...).Output()
+		out, err := browser.Headless(ctx, chromium, t.TempDir(), url, args...)
 		if err != nil {
-			t.Fatalf("%s: %v", browser, err)
+			t.Fatal(err)
 		}
 		return out
 	}

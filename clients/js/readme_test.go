@@ -1,0 +1,119 @@
+package js_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crunchsvc/crunch/bench/load"
+	"github.com/crunchsvc/crunch/internal/browser"
+	"github.com/crunchsvc/crunch/internal/readme"
+)
+
+// readmePage runs the README's browser example, as printed, as a module
+// script, then writes what it computed into #out (or the error that
+// stopped it).
+const readmePage = `<!doctype html><meta charset="utf-8"><pre id="out">pending</pre>
+<script>
+const out = (s) => { document.getElementById("out").textContent = s; };
+addEventListener("error", (e) => out("error: " + e.message));
+addEventListener("unhandledrejection", (e) => out("error: " + (e.reason && e.reason.message || e.reason)));
+</script>
+<script type="module">
+%s
+document.getElementById("out").textContent =
+  JSON.stringify({ data: Array.from(prod.data), shape: prod.shape, rtt: rttMs });
+</script>`
+
+// TestReadmeBrowserExample runs the README's browser example in headless
+// Chromium on a page of the server's origin (a proxy in front of a real
+// crunch server adds the page; /crunch.mjs and /v1/ws pass through), and
+// checks the product against the one the README's comment shows.
+func TestReadmeBrowserExample(t *testing.T) {
+	chromium, err := browser.Find()
+	if err != nil {
+		t.Skipf("SKIPPED: the README's browser example needs chromium: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	example, err := readme.Block("**The browser**", "```js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := regexp.MustCompile(`prod\.data: Float64Array \[([^\]]*)\]`).FindStringSubmatch(example)
+	if shown == nil {
+		t.Fatalf("the README's browser example no longer shows prod.data:\n%s", example)
+	}
+	var want []float64
+	for _, f := range strings.Split(shown[1], ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			t.Fatalf("the README's prod.data %q: %v", shown[1], err)
+		}
+		want = append(want, v)
+	}
+
+	bin, err := load.Build(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := load.StartServer(ctx, load.ServerConfig{Binary: bin, Args: []string{"--workers", "1", "--pool-workers", "2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			t.Errorf("stopping the server: %v\n%s", err, srv.Stderr())
+		}
+	}()
+	// The proxy keeps the browser's Host header, so the server's
+	// same-origin check on the WebSocket upgrade sees the page's origin.
+	upstream := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: srv.Addr})
+	mux := http.NewServeMux()
+	mux.Handle("/", upstream)
+	mux.HandleFunc("/readme.html", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, readmePage, example)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := &http.Server{Handler: mux}
+	go page.Serve(ln)
+	defer page.Close()
+
+	dom, err := browser.Headless(ctx, chromium, t.TempDir(), "http://"+ln.Addr().String()+"/readme.html", "--dump-dom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindSubmatch(dom)
+	if m == nil {
+		t.Fatalf("no #out in the page:\n%s", dom)
+	}
+	var got struct {
+		Data  []float64 `json:"data"`
+		Shape []int     `json:"shape"`
+		RTT   float64   `json:"rtt"`
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(string(m[1]))), &got); err != nil {
+		t.Fatalf("the example did not finish: %s\nserver log:\n%s", m[1], srv.Stderr())
+	}
+	if !reflect.DeepEqual(got.Data, want) || !reflect.DeepEqual(got.Shape, []int{2, 2}) {
+		t.Errorf("prod = %v shape %v; the README shows %v", got.Data, got.Shape, want)
+	}
+	if got.RTT <= 0 {
+		t.Errorf("ping round trip %v ms", got.RTT)
+	}
+}
