@@ -141,6 +141,109 @@ func TestSlowReaderIsDropped(t *testing.T) {
 	}
 }
 
+// slowConn reads at most 16 KiB per Read and pauses 1 ms before each:
+// a client that reads steadily at about 16 MB/s at most, far slower than
+// the server can write.
+type slowConn struct{ net.Conn }
+
+func (c slowConn) Read(p []byte) (int, error) {
+	time.Sleep(time.Millisecond)
+	return c.Conn.Read(p[:min(len(p), 16<<10)])
+}
+
+// A client that reads slowly but steadily is served in full: every one of
+// its large replies arrives, right, although each write takes hundreds of
+// milliseconds, and other connections are served promptly all the while.
+// Only a client that stops reading for the write timeout is dropped
+// (TestSlowReaderIsDropped).
+func TestSteadilySlowReaderIsServed(t *testing.T) {
+	ts := start(t, func(c *server.Config) { c.WriteTimeout = 2 * time.Second })
+	other := ts.dial(t)
+	base := runtime.NumGoroutine()
+
+	d := websocket.Dialer{ReadBufferSize: 16 << 10, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c.(*net.TCPConn).SetReadBuffer(64 << 10) // so that the server's writes wait on us
+		return slowConn{c}, nil
+	}}
+	conn, _, err := d.Dial("ws://"+ts.addr+"/v1/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// a (512x1) = 1..512 times b (1x512) = ones: row i of the 2 MiB
+	// result is all i+1.
+	col := make([]byte, 0, 4*512)
+	col = append(col, '[')
+	for i := range 512 {
+		if i > 0 {
+			col = append(col, ',')
+		}
+		col = fmt.Appendf(col, "%d", i+1)
+	}
+	col = append(col, ']')
+	const requests = 8
+	for id := 1; id <= requests; id++ {
+		msg := fmt.Sprintf(`{"id":%d,"op":"gemm","args":{"a":{"dtype":"f64","shape":[512,1],"data":%s},"b":{"dtype":"f64","shape":[1,512],"data":%s}},"reply":"binary"}`,
+			id, col, ones(512))
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatalf("request %d: %v", id, err)
+		}
+	}
+	pings := make(chan error, 1)
+	go func() {
+		var worst time.Duration
+		for range 20 {
+			start := time.Now()
+			if _, err := other.Ping(context.Background()); err != nil {
+				pings <- err
+				return
+			}
+			worst = max(worst, time.Since(start))
+			time.Sleep(50 * time.Millisecond)
+		}
+		if worst > time.Second {
+			pings <- fmt.Errorf("a ping took %v while a client read slowly", worst)
+		}
+		close(pings)
+	}()
+	start := time.Now()
+	conn.SetReadDeadline(start.Add(time.Minute))
+	seen := map[int64]bool{}
+	for len(seen) < requests {
+		kind, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d of %d replies: %v", len(seen), requests, err)
+		}
+		rep, err := wire.DecodeReply(kind == websocket.BinaryMessage, msg)
+		if err != nil || !rep.OK {
+			t.Fatalf("reply: %v %+v", err, rep)
+		}
+		c := rep.Result["c"].Tensor
+		if c == nil || len(c.Shape) != 2 || c.Shape[0] != 512 || c.Shape[1] != 512 {
+			t.Fatalf("reply %d: result %+v", rep.ID, rep.Result)
+		}
+		for i, v := range c.Float64() {
+			if v != float64(i/512+1) {
+				t.Fatalf("reply %d: c[%d] = %v, want %d", rep.ID, i, v, i/512+1)
+			}
+		}
+		seen[rep.ID] = true
+	}
+	took := time.Since(start)
+	if err := <-pings; err != nil {
+		t.Error(err)
+	}
+	t.Logf("%d replies of 2 MiB read slowly in %v (%.1f MB/s)", requests, took, float64(requests*2<<20)/took.Seconds()/1e6)
+	conn.Close()
+	if n := settle(base, 3); n > base+3 {
+		t.Errorf("%d goroutines before, %d after the slow reader left", base, n)
+	}
+}
+
 // ones is a JSON array of n ones.
 func ones(n int) string {
 	b := make([]byte, 0, 2*n+2)
