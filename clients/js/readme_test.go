@@ -105,7 +105,7 @@ func TestReadmeBrowserExample(t *testing.T) {
 	var got struct {
 		Data  []float64 `json:"data"`
 		Shape []int     `json:"shape"`
-		RTT   float64   `json:"rtt"`
+		RTT   *float64  `json:"rtt"`
 	}
 	if err := json.Unmarshal([]byte(html.UnescapeString(string(m[1]))), &got); err != nil {
 		t.Fatalf("the example did not finish: %s\nserver log:\n%s", m[1], srv.Stderr())
@@ -113,7 +113,8 @@ func TestReadmeBrowserExample(t *testing.T) {
 	if !reflect.DeepEqual(got.Data, want) || !reflect.DeepEqual(got.Shape, []int{2, 2}) {
 		t.Errorf("prod = %v shape %v; the README shows %v", got.Data, got.Shape, want)
 	}
-	if got.RTT <= 0 {
-		t.Errorf("ping round trip %v ms", got.RTT)
+	// Chromium runs the page on virtual time, so the round trip may be 0.
+	if got.RTT == nil || *got.RTT < 0 {
+		t.Errorf("no ping round trip: %s", m[1])
 	}
 }

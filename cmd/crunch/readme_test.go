@@ -56,23 +56,25 @@ func TestReadmeCommandLine(t *testing.T) {
 		cmd := exec.CommandContext(ctx, "sh", "-c", command)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "CRUNCH_ADDR="+srv.Addr)
-		out, err := cmd.CombinedOutput()
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output() // the reply; the round trip and progress go to stderr
 		_, comment, _ := strings.Cut(command, "#")
 		switch {
 		case i+1 < len(lines) && lines[i+1] != "" && !strings.HasPrefix(lines[i+1], "$ "):
 			if err != nil {
-				t.Errorf("%s: %v\n%s", command, err, out)
+				t.Errorf("%s: %v\n%s%s", command, err, out, stderr.String())
 				continue
 			}
 			sameReply(t, command, lines[i+1], string(out))
 		case errorCode.MatchString(comment):
 			code := errorCode.FindString(comment)
-			if !strings.Contains(string(out), `"`+code+`"`) {
-				t.Errorf("%s: no %s in\n%s", command, code, out)
+			if !strings.Contains(string(out)+stderr.String(), code) {
+				t.Errorf("%s: no %s in\n%s%s", command, code, out, stderr.String())
 			}
 		default:
 			if err != nil || !strings.Contains(string(out), `"ok":true`) {
-				t.Errorf("%s: %v\n%s", command, err, out)
+				t.Errorf("%s: %v\n%s%s", command, err, out, stderr.String())
 			}
 		}
 	}
