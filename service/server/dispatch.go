@@ -104,6 +104,12 @@ func (s *session) start(req *wire.Request) error {
 	}
 
 	s.mu.Lock()
+	// Checked again under mu, which drain takes to set draining: a request
+	// either counts in pending before drain waits for it, or is refused.
+	if s.draining.Load() {
+		s.mu.Unlock()
+		return errShuttingDown
+	}
 	if _, dup := s.inflight[req.ID]; dup {
 		s.mu.Unlock()
 		return wire.Errorf(wire.InvalidArgument, "id %d is already in flight on this connection", req.ID)
@@ -123,9 +129,9 @@ func (s *session) start(req *wire.Request) error {
 	}
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	s.inflight[req.ID] = cancel
+	s.pending.Add(1)
 	s.mu.Unlock()
 
-	s.pending.Add(1)
 	s.requests.Add(1)
 	job := &executor.Job{Call: call, Impl: impl, Args: req.Args, Tenant: s.id}
 	go s.execute(ctx, cancel, req, job, execName, ex, timeout)

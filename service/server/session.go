@@ -258,7 +258,11 @@ func (s *session) closeNow(code int, text string) {
 // or grace ends, cancels the rest, and closes the connection with 1001
 // once every reply is queued.
 func (s *session) drain(grace context.Context) {
+	// Under mu, so that start either sees draining or has counted its
+	// request in pending by now.
+	s.mu.Lock()
 	s.draining.Store(true)
+	s.mu.Unlock()
 	waitIdle := func(ctx context.Context) {
 		for s.pending.Load() > 0 && ctx.Err() == nil {
 			select {
