@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -404,24 +403,5 @@ func TestConv2DCancelDuring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, impl := range op.Impls {
-		c := cgo.NewCtx()
-		done := make(chan error, 1)
-		go func() {
-			_, err := call.Run(c, impl)
-			done <- err
-		}()
-		for {
-			if d, _, _ := c.Progress(); d > 0 {
-				break
-			}
-			runtime.Gosched()
-		}
-		c.Cancel()
-		err := <-done
-		d, total, _ := c.Progress()
-		if !errors.Is(err, cgo.ErrCanceled) || d >= total {
-			t.Errorf("%s: %v after progress %d/%d", impl, err, d, total)
-		}
-	}
+	cancelMidway(t, op, call)
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -252,6 +253,32 @@ func TestGoImplsCancel(t *testing.T) {
 	for _, impl := range op.Impls {
 		if _, err := call.Run(x, impl); !errors.Is(err, cgo.ErrCanceled) {
 			t.Errorf("gemm %s on a cancelled ctx: %v", impl, err)
+		}
+	}
+}
+
+// cancelMidway runs call with each of op's impls, cancels it once it has
+// reported progress, and checks that it stopped, canceled, before the end.
+func cancelMidway(t *testing.T, op *kernels.Op, call *kernels.Call) {
+	t.Helper()
+	for _, impl := range op.Impls {
+		c := cgo.NewCtx()
+		done := make(chan error, 1)
+		go func() {
+			_, err := call.Run(c, impl)
+			done <- err
+		}()
+		for {
+			if d, _, _ := c.Progress(); d > 0 {
+				break
+			}
+			runtime.Gosched()
+		}
+		c.Cancel()
+		err := <-done
+		d, total, _ := c.Progress()
+		if !errors.Is(err, cgo.ErrCanceled) || d >= total {
+			t.Errorf("%s: %v after progress %d/%d", impl, err, d, total)
 		}
 	}
 }

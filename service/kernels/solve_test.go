@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -479,24 +478,5 @@ func TestSolveCancelDuring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, impl := range op.Impls {
-		c := cgo.NewCtx()
-		done := make(chan error, 1)
-		go func() {
-			_, err := call.Run(c, impl)
-			done <- err
-		}()
-		for {
-			if d, _, _ := c.Progress(); d > 0 {
-				break
-			}
-			runtime.Gosched()
-		}
-		c.Cancel()
-		err := <-done
-		d, total, _ := c.Progress()
-		if !errors.Is(err, cgo.ErrCanceled) || d >= total {
-			t.Errorf("%s: %v after progress %d/%d", impl, err, d, total)
-		}
-	}
+	cancelMidway(t, op, call)
 }
