@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crunchsvc/crunch/bench/load"
 	"github.com/crunchsvc/crunch/internal/browser"
 	"github.com/crunchsvc/crunch/internal/readme"
+	"github.com/crunchsvc/crunch/internal/testserver"
 )
 
 // readmePage runs the README's browser example, as printed, as a module
@@ -70,19 +70,7 @@ func TestReadmeBrowserExample(t *testing.T) {
 		want = append(want, v)
 	}
 
-	bin, err := load.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := load.StartServer(ctx, load.ServerConfig{Binary: bin, Args: []string{"--workers", "1", "--pool-workers", "2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := srv.Stop(); err != nil {
-			t.Errorf("stopping the server: %v\n%s", err, srv.Stderr())
-		}
-	}()
+	srv := testserver.Start(ctx, t, t.TempDir(), testserver.Small(), true)
 	// The proxy keeps the browser's Host header, so the server's
 	// same-origin check on the WebSocket upgrade sees the page's origin.
 	upstream := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: srv.Addr})

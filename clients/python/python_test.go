@@ -17,6 +17,7 @@ import (
 
 	"github.com/crunchsvc/crunch/bench/load"
 	"github.com/crunchsvc/crunch/internal/readme"
+	"github.com/crunchsvc/crunch/internal/testserver"
 )
 
 func TestPythonClient(t *testing.T) {
@@ -27,19 +28,7 @@ func TestPythonClient(t *testing.T) {
 		t.Skipf("SKIPPED: the Python client's tests need a python3 with numpy and websockets "+
 			"(apt-get install python3-numpy python3-websockets): %v", err)
 	}
-	bin, err := load.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := load.StartServer(ctx, load.ServerConfig{Binary: bin, Args: []string{"--workers", "2", "--pool-workers", "2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := srv.Stop(); err != nil {
-			t.Errorf("stopping the server: %v\n%s", err, srv.Stderr())
-		}
-	}()
+	srv := testserver.Start(ctx, t, t.TempDir(), testserver.Small(), true)
 	cmd := exec.CommandContext(ctx, python, "-m", "unittest", "-v", "test_crunch")
 	cmd.Env = append(os.Environ(), "CRUNCH_ADDR="+srv.Addr)
 	out, err := cmd.CombinedOutput()

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crunchsvc/crunch/bench/load"
 	"github.com/crunchsvc/crunch/internal/readme"
+	"github.com/crunchsvc/crunch/internal/testserver"
 )
 
 // errorCode finds a protocol error code named in a README comment.
@@ -31,19 +31,7 @@ func TestReadmeCommandLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	bin, err := load.Build(ctx, filepath.Join(dir, "bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := load.StartServer(ctx, load.ServerConfig{Binary: bin, Args: []string{"--workers", "2", "--pool-workers", "2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := srv.Stop(); err != nil {
-			t.Errorf("stopping the server: %v\n%s", err, srv.Stderr())
-		}
-	}()
+	srv := testserver.Start(ctx, t, filepath.Join(dir, "bin"), testserver.Small(), true)
 
 	lines := strings.Split(block, "\n")
 	ran := 0

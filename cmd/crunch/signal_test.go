@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crunchsvc/crunch/bench/load"
+	"github.com/crunchsvc/crunch/internal/testserver"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/wire"
 )
@@ -17,16 +18,9 @@ import (
 // job's outcome arrives on the returned channel.
 func serveWithLongJob(ctx context.Context, t *testing.T) (*load.Server, <-chan error) {
 	t.Helper()
-	bin, err := load.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := load.StartServer(ctx, load.ServerConfig{Binary: bin, Grace: 20 * time.Second,
-		Args: []string{"--workers", "1", "--pool-workers", "1", "--grace", "2s"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop() })
+	// Stop's own check is off: the tests end the process themselves.
+	srv := testserver.Start(ctx, t, t.TempDir(), load.ServerConfig{Grace: 20 * time.Second,
+		Args: []string{"--workers", "1", "--pool-workers", "1", "--grace", "2s"}}, false)
 	c, err := client.Dial(ctx, srv.Addr)
 	if err != nil {
 		t.Fatal(err)
