@@ -36,6 +36,10 @@ type LoadConfig struct {
 	Warmup time.Duration
 	// Duration is the measured window: requests completing in it count.
 	Duration time.Duration
+	// Windows splits Duration into this many equal, consecutive windows,
+	// each summarised on its own (default 1): repetitions of the
+	// measurement that share one warm-up and one set of connections.
+	Windows int
 	// Drain is how long requests still in flight at the window's end may
 	// take to finish before they are cancelled (default 10 s).
 	Drain   time.Duration
@@ -67,6 +71,10 @@ type LoadResult struct {
 	ConnErrors     []ErrorCount `json:"conn_errors,omitempty"`
 	// Unfinished counts requests still in flight when the drain ended.
 	Unfinished int64 `json:"unfinished"`
+	// Windows has the figures of each of LoadConfig.Windows windows when
+	// there are more than one (the counts of the whole run above are their
+	// sums): OK, Failed, ThroughputPerS, the latencies and ErrorsByCode.
+	Windows []LoadResult `json:"windows,omitempty"`
 }
 
 // Load is a closed-loop load in progress.
@@ -87,19 +95,62 @@ type Load struct {
 
 // recorder collects one worker's observations, merged at its end.
 type recorder struct {
+	win        []windowRecord // one per window
+	unfinished int64
+}
+
+// windowRecord is what completed in one window.
+type windowRecord struct {
 	lat, queue, run []time.Duration
 	codes           map[string]int64
-	unfinished      int64
+}
+
+func newRecorder(windows int) recorder {
+	r := recorder{win: make([]windowRecord, windows)}
+	for i := range r.win {
+		r.win[i].codes = map[string]int64{}
+	}
+	return r
 }
 
 func (r *recorder) merge(o *recorder) {
-	r.lat = append(r.lat, o.lat...)
-	r.queue = append(r.queue, o.queue...)
-	r.run = append(r.run, o.run...)
-	for k, v := range o.codes {
-		r.codes[k] += v
+	for i := range r.win {
+		r.win[i].merge(&o.win[i])
 	}
 	r.unfinished += o.unfinished
+}
+
+func (w *windowRecord) merge(o *windowRecord) {
+	w.lat = append(w.lat, o.lat...)
+	w.queue = append(w.queue, o.queue...)
+	w.run = append(w.run, o.run...)
+	for k, v := range o.codes {
+		w.codes[k] += v
+	}
+}
+
+// result summarises w, measured over d.
+func (w *windowRecord) result(d time.Duration) LoadResult {
+	var failed int64
+	for _, n := range w.codes {
+		failed += n
+	}
+	return LoadResult{
+		DurationS:      d.Seconds(),
+		OK:             int64(len(w.lat)),
+		Failed:         failed,
+		ThroughputPerS: float64(len(w.lat)) / d.Seconds(),
+		Latency:        Summarize(w.lat),
+		ServerQueue:    Summarize(w.queue),
+		ServerRun:      Summarize(w.run),
+		ErrorsByCode:   w.codes,
+	}
+}
+
+// windowOf is the index of the window that t, within the measured window
+// that starts at start, falls in: n equal windows of each.
+func windowOf(t, start time.Time, each time.Duration, n int) int {
+	return min(max(int(t.Sub(start)/each), 0), n-1)
 }
 
 // StartLoad dials every connection, then starts the clock and the load.
@@ -112,10 +163,11 @@ func StartLoad(ctx context.Context, cfg LoadConfig) (*Load, error) {
 	}
 	cfg.Conns = max(cfg.Conns, 1)
 	cfg.InFlight = max(cfg.InFlight, 1)
+	cfg.Windows = max(cfg.Windows, 1)
 	if cfg.Drain <= 0 {
 		cfg.Drain = 10 * time.Second
 	}
-	l := &Load{cfg: cfg, rec: recorder{codes: map[string]int64{}}}
+	l := &Load{cfg: cfg, rec: newRecorder(cfg.Windows)}
 	for i := range cfg.Conns {
 		c, err := dialConn(ctx, cfg.Addr, &l.log)
 		if err != nil {
@@ -146,7 +198,8 @@ func StartLoad(ctx context.Context, cfg LoadConfig) (*Load, error) {
 
 // worker sends requests on c one after another until the window ends.
 func (l *Load) worker(ctx context.Context, ci int, c *conn, seq *atomic.Int64) {
-	rec := recorder{codes: map[string]int64{}}
+	rec := newRecorder(l.cfg.Windows)
+	each := l.cfg.Duration / time.Duration(l.cfg.Windows)
 	defer func() {
 		l.mu.Lock()
 		l.rec.merge(&rec)
@@ -160,21 +213,22 @@ func (l *Load) worker(ctx context.Context, ci int, c *conn, seq *atomic.Int64) {
 			&client.Options{Exec: r.Exec, Impl: r.Impl, Timeout: r.Timeout})
 		t1 := time.Now()
 		inWindow := !t1.Before(l.MeasureStart) && !t1.After(l.End)
+		w := &rec.win[windowOf(t1, l.MeasureStart, each, l.cfg.Windows)]
 		var we *wire.Error
 		switch {
 		case err == nil:
 			if inWindow {
 				l.ok.Add(1)
-				rec.lat = append(rec.lat, t1.Sub(t0))
+				w.lat = append(w.lat, t1.Sub(t0))
 				if rep.Stats != nil {
-					rec.queue = append(rec.queue, time.Duration(rep.Stats.QueueUS)*time.Microsecond)
-					rec.run = append(rec.run, time.Duration(rep.Stats.RunUS)*time.Microsecond)
+					w.queue = append(w.queue, time.Duration(rep.Stats.QueueUS)*time.Microsecond)
+					w.run = append(w.run, time.Duration(rep.Stats.RunUS)*time.Microsecond)
 				}
 			}
 		case errors.As(err, &we):
 			if inWindow {
 				l.failed.Add(1)
-				rec.codes[string(we.Code)]++
+				w.codes[string(we.Code)]++
 			}
 			if we.Code == wire.Overloaded { // back off as told, within reason
 				wait := min(max(time.Duration(we.RetryAfterMS)*time.Millisecond, time.Millisecond), time.Second)
@@ -207,25 +261,25 @@ func (l *Load) Wait() LoadResult {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := &l.rec
-	var failed int64
-	for _, n := range r.codes {
-		failed += n
+	n := l.cfg.Windows
+	each := l.cfg.Duration / time.Duration(n)
+	var all windowRecord
+	all.codes = map[string]int64{}
+	var windows []LoadResult
+	for i := range l.rec.win {
+		all.merge(&l.rec.win[i])
+		if n > 1 {
+			wr := l.rec.win[i].result(each)
+			wr.Conns, wr.InFlightPerConn = l.cfg.Conns, l.cfg.InFlight
+			windows = append(windows, wr)
+		}
 	}
-	return LoadResult{
-		Conns:           l.cfg.Conns,
-		InFlightPerConn: l.cfg.InFlight,
-		WarmupS:         l.cfg.Warmup.Seconds(),
-		DurationS:       l.cfg.Duration.Seconds(),
-		OK:              int64(len(r.lat)),
-		Failed:          failed,
-		ThroughputPerS:  float64(len(r.lat)) / l.cfg.Duration.Seconds(),
-		Latency:         Summarize(r.lat),
-		ServerQueue:     Summarize(r.queue),
-		ServerRun:       Summarize(r.run),
-		ErrorsByCode:    r.codes,
-		AbnormalCloses:  closes,
-		ConnErrors:      l.log.snapshot(),
-		Unfinished:      r.unfinished,
-	}
+	res := all.result(l.cfg.Duration)
+	res.Conns, res.InFlightPerConn = l.cfg.Conns, l.cfg.InFlight
+	res.WarmupS = l.cfg.Warmup.Seconds()
+	res.AbnormalCloses = closes
+	res.ConnErrors = l.log.snapshot()
+	res.Unfinished = l.rec.unfinished
+	res.Windows = windows
+	return res
 }

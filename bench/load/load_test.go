@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -67,7 +68,7 @@ func TestMeasureShort(t *testing.T) {
 	var statuses int
 	res, err := Measure(ctx, srv, MeasureConfig{
 		Load: LoadConfig{
-			Conns: 2, InFlight: 2, Warmup: 200 * time.Millisecond, Duration: time.Second,
+			Conns: 2, InFlight: 2, Warmup: 200 * time.Millisecond, Duration: 1200 * time.Millisecond, Windows: 3,
 			Request: func(conn, seq int) Request {
 				return Request{Op: "modsum", Args: args, Exec: execs[conn%2], Impl: "c", Timeout: 10 * time.Second}
 			},
@@ -105,6 +106,7 @@ func TestMeasureShort(t *testing.T) {
 	if statuses == 0 {
 		t.Errorf("Status was never called")
 	}
+	checkWindows(t, res, 3)
 	if err := srv.Stop(); err != nil {
 		t.Errorf("stopping: %v", err)
 	}
@@ -146,5 +148,49 @@ func TestTailBuffer(t *testing.T) {
 	fmt.Fprint(b, "defghijkl\n")
 	if got := b.String(); got != "[…]fghijkl" {
 		t.Errorf("cut: %q", got)
+	}
+}
+
+// checkWindows checks that res has n windows whose counts add up to the
+// run's, each with calls and pings of its own.
+func checkWindows(t *testing.T, res Result, n int) {
+	t.Helper()
+	ws := res.Windows()
+	if len(ws) != n || len(res.Load.Windows) != n || len(res.Probe.Windows) != n {
+		t.Fatalf("%d windows (load %d, probe %d), want %d", len(ws), len(res.Load.Windows), len(res.Probe.Windows), n)
+	}
+	var ok, sent, answered int64
+	for i, w := range ws {
+		if w.Load.OK == 0 || w.Load.Latency.Count != int(w.Load.OK) || math.Abs(w.Load.DurationS-res.Load.DurationS/float64(n)) > 1e-9 {
+			t.Errorf("window %d: load %+v", i, w.Load)
+		}
+		if w.Probe == nil || w.Probe.Sent == 0 || w.Probe.RTT.Count != int(w.Probe.Answered) {
+			t.Errorf("window %d: probe %+v", i, w.Probe)
+		}
+		if w.Server.Samples != res.Server.Samples {
+			t.Errorf("window %d: not the run's server usage", i)
+		}
+		ok += w.Load.OK
+		if w.Probe != nil {
+			sent, answered = sent+w.Probe.Sent, answered+w.Probe.Answered
+		}
+	}
+	if ok != res.Load.OK || sent != res.Probe.Sent || answered != res.Probe.Answered {
+		t.Errorf("windows add up to %d calls, %d/%d pings; the run has %d, %d/%d", ok, answered, sent, res.Load.OK, res.Probe.Answered, res.Probe.Sent)
+	}
+}
+
+// TestWindowOf: an instant belongs to the window it falls in; the bounds
+// go to the first and last.
+func TestWindowOf(t *testing.T) {
+	start := time.Unix(100, 0)
+	each := 100 * time.Millisecond
+	for _, c := range []struct {
+		at   time.Duration
+		want int
+	}{{-time.Second, 0}, {0, 0}, {99 * time.Millisecond, 0}, {100 * time.Millisecond, 1}, {299 * time.Millisecond, 2}, {300 * time.Millisecond, 2}, {time.Hour, 2}} {
+		if got := windowOf(start.Add(c.at), start, each, 3); got != c.want {
+			t.Errorf("windowOf(start%+v) = %d, want %d", c.at, got, c.want)
+		}
 	}
 }

@@ -44,6 +44,25 @@ type Result struct {
 	Server Usage `json:"server"`
 }
 
+// Windows returns a Result per measured window of the run (one, r itself,
+// unless LoadConfig.Windows was above 1): each with that window's load and
+// probe figures, the run's server usage, and no connection failures or
+// unfinished calls, which belong to the whole run.
+func (r Result) Windows() []Result {
+	if len(r.Load.Windows) == 0 {
+		return []Result{r}
+	}
+	out := make([]Result, len(r.Load.Windows))
+	for i, lw := range r.Load.Windows {
+		out[i] = Result{ServerArgs: r.ServerArgs, Load: lw, Server: r.Server}
+		if r.Probe != nil && i < len(r.Probe.Windows) {
+			pw := r.Probe.Windows[i]
+			out[i].Probe = &pw
+		}
+	}
+	return out
+}
+
 // Measure runs cfg's load against srv with the probe pinging during the
 // measured window, and samples srv's threads and memory meanwhile.
 func Measure(ctx context.Context, srv *Server, cfg MeasureConfig) (Result, error) {
@@ -68,13 +87,7 @@ func Measure(ctx context.Context, srv *Server, cfg MeasureConfig) (Result, error
 	}
 	probed := make(chan ProbeResult, 1)
 	if probe != nil {
-		go func() {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Until(l.MeasureStart)):
-			}
-			probed <- probe.Run(ctx, l.End)
-		}()
+		go func() { probed <- probe.Run(ctx, l.MeasureStart, l.End, cfg.Load.Windows) }()
 	}
 	loaded := make(chan LoadResult, 1)
 	go func() { loaded <- l.Wait() }()

@@ -32,6 +32,10 @@ type ProbeResult struct {
 	ErrorsByCode   map[string]int64 `json:"errors_by_code,omitempty"`
 	AbnormalCloses int64            `json:"abnormal_closes"`
 	ConnErrors     []ErrorCount     `json:"conn_errors,omitempty"`
+	// Windows has Sent, Answered, Lost, RTT and ErrorsByCode of each
+	// window when Run was given more than one, a ping counting in the
+	// window it was sent in.
+	Windows []ProbeResult `json:"windows,omitempty"`
 }
 
 // Probe pings a server from its own, otherwise idle connection.
@@ -40,10 +44,17 @@ type Probe struct {
 	log errorLog
 	c   *conn
 
-	sent, answered, lost atomic.Int64
+	sent, answered, lost atomic.Int64 // for Progress
 	mu                   sync.Mutex
-	rtts                 []time.Duration
-	codes                map[string]int64
+	fates                []pingFate
+}
+
+// pingFate is what became of one ping.
+type pingFate struct {
+	sent time.Time
+	rtt  time.Duration // when answered
+	lost bool
+	code string // the error reply's code, when there was one
 }
 
 // DialProbe opens the probe's connection; Run sends the pings.
@@ -54,7 +65,7 @@ func DialProbe(ctx context.Context, cfg ProbeConfig) (*Probe, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = time.Second
 	}
-	p := &Probe{cfg: cfg, codes: map[string]int64{}}
+	p := &Probe{cfg: cfg}
 	c, err := dialConn(ctx, cfg.Addr, &p.log)
 	if err != nil {
 		return nil, err
@@ -63,11 +74,17 @@ func DialProbe(ctx context.Context, cfg ProbeConfig) (*Probe, error) {
 	return p, nil
 }
 
-// Run sends a ping every interval until the time until, each on schedule
-// whether or not the previous ones were answered (a slow answer must not
-// delay the next ping and hide the stall), then waits for the outstanding
-// ones and returns the result. It may be called once.
-func (p *Probe) Run(ctx context.Context, until time.Time) ProbeResult {
+// Run waits until from, then sends a ping every interval until the time
+// until, each on schedule whether or not the previous ones were answered
+// (a slow answer must not delay the next ping and hide the stall), waits
+// for the outstanding ones and returns the result; with windows > 1, also
+// that of each of as many equal windows from from to until. It may be
+// called once.
+func (p *Probe) Run(ctx context.Context, from, until time.Time, windows int) ProbeResult {
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(from)):
+	}
 	var wg sync.WaitGroup
 	t := time.NewTicker(p.cfg.Interval)
 	defer t.Stop()
@@ -75,52 +92,78 @@ func (p *Probe) Run(ctx context.Context, until time.Time) ProbeResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.ping(ctx)
+			p.ping(ctx, now)
 		}()
 	}
 	wg.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return ProbeResult{
-		IntervalMs:     ms(p.cfg.Interval),
-		TimeoutMs:      ms(p.cfg.Timeout),
-		Sent:           p.sent.Load(),
-		Answered:       p.answered.Load(),
-		Lost:           p.lost.Load(),
-		RTT:            Summarize(p.rtts),
-		ErrorsByCode:   p.codes,
-		AbnormalCloses: p.c.abnormalCloses(),
-		ConnErrors:     p.log.snapshot(),
+	res := p.summarize(p.fates)
+	res.AbnormalCloses = p.c.abnormalCloses()
+	res.ConnErrors = p.log.snapshot()
+	if windows > 1 {
+		each := until.Sub(from) / time.Duration(windows)
+		parts := make([][]pingFate, windows)
+		for _, f := range p.fates {
+			i := windowOf(f.sent, from, each, windows)
+			parts[i] = append(parts[i], f)
+		}
+		for _, part := range parts {
+			res.Windows = append(res.Windows, p.summarize(part))
+		}
 	}
+	return res
 }
 
-// ping sends one ping and records its fate.
-func (p *Probe) ping(ctx context.Context) {
+// summarize counts fates and sums up the round trips of the answered.
+func (p *Probe) summarize(fates []pingFate) ProbeResult {
+	r := ProbeResult{IntervalMs: ms(p.cfg.Interval), TimeoutMs: ms(p.cfg.Timeout), Sent: int64(len(fates)), ErrorsByCode: map[string]int64{}}
+	var rtts []time.Duration
+	for _, f := range fates {
+		switch {
+		case f.lost:
+			r.Lost++
+			if f.code != "" {
+				r.ErrorsByCode[f.code]++
+			}
+		default:
+			r.Answered++
+			rtts = append(rtts, f.rtt)
+		}
+	}
+	r.RTT = Summarize(rtts)
+	return r
+}
+
+// ping sends one ping, scheduled at sent, and records its fate.
+func (p *Probe) ping(ctx context.Context, sent time.Time) {
 	pctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	cl, gen := p.c.get()
 	p.sent.Add(1)
 	rtt, err := cl.Ping(pctx)
+	f := pingFate{sent: sent, rtt: rtt}
 	var we *wire.Error
 	switch {
 	case err == nil:
 		p.answered.Add(1)
-		p.mu.Lock()
-		p.rtts = append(p.rtts, rtt)
-		p.mu.Unlock()
 	case ctx.Err() != nil:
 		p.sent.Add(-1) // the caller gave up: not the server's fault
+		return
 	case pctx.Err() != nil:
-		p.lost.Add(1)
+		f.lost = true
 	case errors.As(err, &we):
-		p.lost.Add(1)
-		p.mu.Lock()
-		p.codes[string(we.Code)]++
-		p.mu.Unlock()
+		f.lost, f.code = true, string(we.Code)
 	default:
-		p.lost.Add(1)
+		f.lost = true
 		p.c.failed(ctx, gen, err)
 	}
+	if f.lost {
+		p.lost.Add(1)
+	}
+	p.mu.Lock()
+	p.fates = append(p.fates, f)
+	p.mu.Unlock()
 }
 
 // Progress returns the pings sent, answered and lost so far.

@@ -46,7 +46,7 @@ type testServer struct {
 	execs map[string]executor.Executor
 }
 
-func start(t *testing.T, tweak func(*server.Config)) *testServer {
+func start(t testing.TB, tweak func(*server.Config)) *testServer {
 	t.Helper()
 	sub, err := executor.NewSubprocess(executor.SubprocessConfig{
 		Workers: 2, Command: []string{os.Args[0]}, Env: []string{"CRUNCH_TEST_WORKER=1"},
@@ -85,7 +85,7 @@ func start(t *testing.T, tweak func(*server.Config)) *testServer {
 	return ts
 }
 
-func (ts *testServer) dial(t *testing.T) *client.Client {
+func (ts *testServer) dial(t testing.TB) *client.Client {
 	t.Helper()
 	c, err := client.Dial(context.Background(), ts.addr)
 	if err != nil {

@@ -20,13 +20,13 @@ import (
 // than -reps and -duration, because its matrix is large: the windows are
 // fitted to a time budget unless -e2e-window is given.
 var (
-	e2eReps      = flag.Int("e2e-reps", 0, "e2e: runs of each case (0: 5; 1 with -quick)")
+	e2eReps      = flag.Int("e2e-reps", 0, "e2e: measured windows (repetitions) of each case, one after another after one warm-up (0: 5; 1 with -quick)")
 	e2eConnsFlag = flag.String("e2e-conns", "", "e2e: connection counts K, comma-separated (default 1,4,16,64; -quick 1,16)")
 	e2eWLFlag    = flag.String("e2e-workloads", "", "e2e: workloads among gemm16, gemm256, modsum, gemm1024 (default all; -quick gemm16,modsum)")
-	e2eWindow    = flag.Duration("e2e-window", 0, "e2e: shortest measured window of a run (0: fitted to -e2e-budget, at most 1 s; 2 s with -full)")
+	e2eWindow    = flag.Duration("e2e-window", 0, "e2e: shortest length of each measured window (0: fitted to -e2e-budget, at most 1 s; 2 s with -full)")
 	e2eWarmup    = flag.Duration("e2e-warmup", 0, "e2e: shortest warm-up of a run (0: 30% of the window)")
 	e2eBudget    = flag.Duration("e2e-budget", 0, "e2e: time for the whole matrix, which the windows are shortened to fit (0: 4m; 40s with -quick; none with -full)")
-	e2eMaxRun    = flag.Duration("e2e-max-run", 0, "e2e: longest warm-up + window of one run, however slow its calls (0: 6s; 3s with -quick; 20s with -full)")
+	e2eMaxRun    = flag.Duration("e2e-max-run", 0, "e2e: longest warm-up + windows of one case, however slow its calls (0: 6s; 3s with -quick; 20s with -full)")
 	e2eSysFlag   = flag.String("e2e-systems", "", "e2e: systems to measure, by name or first word, comma-separated (e.g. \"crunch\", \"crunch pool,fastapi\"; default all)")
 	plotsDir     = flag.String("plots", "", "write the e2e mode's plots (SVG) into this directory (default: none; NAME-plots with -results)")
 )
@@ -181,15 +181,10 @@ func runE2E(ctx context.Context, e *env) (any, error) {
 		c := &e2eCase{e2eCaseKey: pc.e2eCaseKey, WarmupS: pc.Warmup.Seconds(), WindowS: pc.Window.Seconds(), Short: pc.Short, PlannedS: pc.Est.Seconds()}
 		caseStart := time.Now()
 		rep.Cases = append(rep.Cases, c)
-		// eta estimates the time left when r of this case's reps are done.
-		eta := func(r int) time.Duration {
-			done := donePlanned + pc.Start + time.Duration(r)*pc.Run
-			return etaOf(rep.Plan.Total-done, done, time.Since(matrix))
-		}
+		// The time left after this case, at the pace kept so far.
+		eta := etaOf(rep.Plan.Total-donePlanned-pc.Est, donePlanned, time.Since(matrix))
 		runCase(ctx, e, c, pc, bySystem[pc.System], wlByKey[pc.Workload], args[pc.Workload], set.Reps,
-			func(r int) string {
-				return fmt.Sprintf("e2e [%d/%d] %s K=%d %s rep %d/%d", i+1, len(rep.Plan.Cases), pc.Workload, pc.Conns, pc.System, r+1, set.Reps)
-			}, eta)
+			fmt.Sprintf("e2e [%d/%d] %s K=%d %s", i+1, len(rep.Plan.Cases), pc.Workload, pc.Conns, pc.System), eta)
 		donePlanned += pc.Est
 		c.ElapsedS = time.Since(caseStart).Seconds()
 		c.Summary = summarizeE2E(c.Runs)
@@ -209,57 +204,35 @@ func runE2E(ctx context.Context, e *env) (any, error) {
 	return rep, ctx.Err()
 }
 
-// runCase runs one case's reps on one server, started afresh after a run
-// that failed or left calls unfinished (the server may still be busy with
-// them). label names a rep on the status line; eta, given the reps done,
-// estimates the time the mode has left.
+// runCase runs one case on a fresh server: one warm-up, then reps windows
+// one after another. label names it on the status line; eta estimates the
+// time the mode has left when the case is done.
 func runCase(ctx context.Context, e *env, c *e2eCase, pc e2ePlanCase, s system, w e2eWorkload, args wire.Args, reps int,
-	label func(rep int) string, eta func(repsDone int) time.Duration) {
-	var srv *load.Server
-	defer func() {
-		if srv != nil {
-			srv.Stop()
-		}
-	}()
-	for r := range reps {
-		if ctx.Err() != nil {
-			return
-		}
-		runStart, runETA := time.Now(), eta(r)
-		prefix := func() string {
-			return fmt.Sprintf("%s · ETA %s", label(r), max(runETA-time.Since(runStart), 0).Round(time.Second))
-		}
-		if srv == nil {
-			e.status.set("%s · starting the server", prefix())
-			var err error
-			if srv, err = s.Start(ctx); err != nil {
-				c.Errors = append(c.Errors, "start: "+err.Error())
-				srv = nil
-				continue
-			}
-		}
-		lc := load.LoadConfig{
-			Conns: pc.Conns, InFlight: *inflight, Warmup: pc.Warmup, Duration: pc.Window, Drain: pc.Drain,
-			Request: func(int, int) load.Request {
-				return load.Request{Op: w.Op, Args: args, Exec: s.Exec, Impl: "c", Timeout: jobTimeout}
-			},
-		}
-		res, err := measureRun(ctx, e, srv, lc, prefix)
-		if err != nil {
-			c.Errors = append(c.Errors, fmt.Sprintf("rep %d: %v", r+1, err))
-		} else {
-			c.Runs = append(c.Runs, res)
-		}
-		if err != nil || res.Load.Unfinished > 0 {
-			srv.Stop()
-			srv = nil
-		}
+	label string, eta time.Duration) {
+	runStart := time.Now()
+	prefix := func() string {
+		return fmt.Sprintf("%s · ETA %s", label, max(eta+pc.Est-time.Since(runStart), 0).Round(time.Second))
 	}
-	if srv != nil {
-		if err := srv.Stop(); err != nil {
-			c.Errors = append(c.Errors, "stop: "+err.Error())
-		}
-		srv = nil
+	e.status.set("%s · starting the server", prefix())
+	srv, err := s.Start(ctx)
+	if err != nil {
+		c.Errors = append(c.Errors, "start: "+err.Error())
+		return
+	}
+	lc := load.LoadConfig{
+		Conns: pc.Conns, InFlight: *inflight, Warmup: pc.Warmup, Duration: time.Duration(reps) * pc.Window, Windows: reps, Drain: pc.Drain,
+		Request: func(int, int) load.Request {
+			return load.Request{Op: w.Op, Args: args, Exec: s.Exec, Impl: "c", Timeout: jobTimeout}
+		},
+	}
+	res, err := measureRun(ctx, e, srv, lc, prefix)
+	if err != nil {
+		c.Errors = append(c.Errors, err.Error())
+	} else {
+		c.Runs = append(c.Runs, res)
+	}
+	if err := srv.Stop(); err != nil {
+		c.Errors = append(c.Errors, "stop: "+err.Error())
 	}
 }
 

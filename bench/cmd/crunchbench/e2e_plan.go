@@ -15,16 +15,19 @@ import (
 
 // e2eSettings are the e2e mode's knobs after -quick, -full and its flags.
 type e2eSettings struct {
+	// Reps is the number of measured windows of each case: one run, one
+	// warm-up, then Reps windows one after another, each a repetition.
 	Reps      int      `json:"reps"`
 	Conns     []int    `json:"conns"`
 	Workloads []string `json:"workloads"`
-	// Window and Warmup are the shortest of any run, before the plan
-	// shortens them to fit Budget; slow calls get longer ones.
+	// Window (each of the Reps) and Warmup are the shortest of any case,
+	// before the plan shortens them to fit Budget; slow calls get longer
+	// ones.
 	Window time.Duration `json:"window_ns"`
 	Warmup time.Duration `json:"warmup_ns"`
 	// Fixed keeps Window and Warmup as they are, whatever the budget.
 	Fixed bool `json:"fixed"`
-	// MaxRun caps the warm-up and window of one run together.
+	// MaxRun caps the warm-up and the windows of one case together.
 	MaxRun time.Duration `json:"max_run_ns"`
 	// Budget is the time the whole matrix should take (0: no limit).
 	Budget time.Duration `json:"budget_ns"`
@@ -88,10 +91,15 @@ type e2eCalibration struct {
 	// StartStopS is the time to start a server and stop it again.
 	StartStopS float64 `json:"start_stop_s"`
 	// CallMs is the round trip of one call of each workload, alone on an
-	// idle server (median of up to 3 after one more to warm up).
+	// idle server and warm: the median of up to 3 after one to warm up
+	// (the first call on a connection pays for fresh memory).
 	CallMs map[string]float64 `json:"call_ms"`
 	Error  string             `json:"error,omitempty"`
 }
+
+// calibrationBudget bounds the timed calls of one workload on one system:
+// after the first that ends beyond it, calibration moves on.
+const calibrationBudget = time.Second
 
 // calibrateSystem starts s once and times a few calls of each workload it
 // serves.
@@ -116,18 +124,15 @@ func calibrateSystem(ctx context.Context, e *env, s system, wls []e2eWorkload, a
 			continue
 		}
 		var ts []float64
-		for i := range 4 {
+		var timed time.Duration
+		for i := 0; i < 4 && (i < 2 || timed < calibrationBudget); i++ {
 			t := time.Now()
 			_, err := cl.Do(ctx, &wire.Request{Op: w.Op, Args: args[w.Key]}, &client.Options{Exec: s.Exec, Impl: "c", Timeout: jobTimeout})
 			if err != nil {
 				return fail(fmt.Errorf("%s: %w", w.Desc, err))
 			}
-			d := time.Since(t)
-			if i > 0 || d > 300*time.Millisecond { // a slow call is its own warm-up: three more would cost too much
-				ts = append(ts, ms(d))
-			}
-			if d > 300*time.Millisecond {
-				break
+			if d := time.Since(t); i > 0 {
+				ts, timed = append(ts, ms(d)), timed+d
 			}
 		}
 		c.CallMs[w.Key] = load.SpreadOf(ts).Median
@@ -154,15 +159,16 @@ type e2ePlanCase struct {
 	// Cycle estimates the time for every connection's call to be served
 	// once: K calls of the calibrated time, min(K, cores) at a time.
 	Cycle time.Duration
-	// Warmup and Window: at least one cycle and two, within MaxRun.
+	// Warmup, and Window (each of the reps): at least one cycle and two,
+	// within MaxRun.
 	Warmup, Window time.Duration
 	// Drain is how long calls in flight at the window's end may finish.
 	Drain time.Duration
 	// Short marks a window cut to MaxRun below two cycles: its figures
 	// rest on few calls, and its latencies may not be steady.
 	Short bool
-	// Start, Run and Est estimate the server's start and stop, one run,
-	// and the whole case.
+	// Start, Run and Est estimate the server's start and stop, the run
+	// (warm-up, every window, drain), and the whole case.
 	Start, Run, Est time.Duration
 }
 
@@ -203,12 +209,9 @@ func planE2E(keys []e2eCaseKey, cals map[string]e2eCalibration, cores int, s e2e
 			call := time.Duration(cal.CallMs[k.Workload] * float64(time.Millisecond))
 			pc := e2ePlanCase{e2eCaseKey: k, Start: time.Duration(cal.StartStopS * float64(time.Second))}
 			pc.Cycle = call * time.Duration(k.Conns) / time.Duration(max(min(k.Conns, cores), 1))
-			pc.Warmup, pc.Window, pc.Drain, pc.Short = runWindows(pc.Cycle, warm, win, s.MaxRun)
-			pc.Run = pc.Warmup + pc.Window + min(pc.Cycle, pc.Drain) + runOverhead
-			if pc.Cycle > pc.Drain { // calls cut off: the server starts again
-				pc.Run += pc.Start
-			}
-			pc.Est = pc.Start + time.Duration(s.Reps)*pc.Run
+			pc.Warmup, pc.Window, pc.Drain, pc.Short = runWindows(pc.Cycle, warm, win, s.MaxRun, s.Reps)
+			pc.Run = pc.Warmup + time.Duration(s.Reps)*pc.Window + min(pc.Cycle, pc.Drain) + runOverhead
+			pc.Est = pc.Start + pc.Run
 			p.Total += pc.Est
 			p.Cases = append(p.Cases, pc)
 		}
@@ -236,23 +239,24 @@ func planE2E(keys []e2eCaseKey, cals map[string]e2eCalibration, cores int, s e2e
 	return build(lo)
 }
 
-// runWindows gives a run's warm-up, window and drain for calls whose
-// cycle (every connection served once) is cycle, from the base warm-up and
-// window, capped so that warm-up and window last maxRun at most. short
-// tells that the cap left the window under two cycles.
-func runWindows(cycle, warm, win, maxRun time.Duration) (warmup, window, drain time.Duration, short bool) {
+// runWindows gives a case's warm-up, window (each of reps) and drain for
+// calls whose cycle (every connection served once) is cycle, from the base
+// warm-up and window, capped so that the warm-up and the windows last
+// maxRun at most. short tells that the cap left a window under two cycles.
+func runWindows(cycle, warm, win, maxRun time.Duration, reps int) (warmup, window, drain time.Duration, short bool) {
+	n := time.Duration(reps)
 	// A warm-up of a cycle lets every connection's first call, which
 	// queued behind all the others, finish before the window opens.
 	warmup = max(warm, cycle)
 	window = max(win, 2*cycle)
-	if warmup+window > maxRun {
-		warmup = max(warm, min(cycle, maxRun/3))
-		window = max(win, maxRun-warmup)
+	if warmup+n*window > maxRun {
+		warmup = max(warm, min(cycle, maxRun/4))
+		window = max(win, (maxRun-warmup)/n)
 	}
-	// Calls in flight at the window's end finish within about a cycle.
-	// Those still running after it are cancelled (and the server started
-	// again for the next rep): they no longer count, and waiting for a
-	// slow server's backlog would take most of the budget.
+	// Calls in flight at the last window's end finish within about a
+	// cycle. Those still running after it are cancelled: they no longer
+	// count, and waiting for a slow server's backlog would take most of
+	// the budget.
 	drain = min(max(cycle, 500*time.Millisecond), max(maxRun/2, 500*time.Millisecond))
 	return warmup, window, drain, window < 2*cycle
 }

@@ -63,11 +63,17 @@ type e2eSummary struct {
 
 // summarizeE2E reduces a case's runs to its figures.
 func summarizeE2E(runs []load.Result) e2eSummary {
-	col := func(f func(load.Result) float64) load.Spread { return spreadOver(runs, f) }
+	// Figures spread over the windows of every run (the repetitions);
+	// failures are counted over the runs.
+	var windows []load.Result
+	for _, r := range runs {
+		windows = append(windows, r.Windows()...)
+	}
+	col := func(f func(load.Result) float64) load.Spread { return spreadOver(windows, f) }
 	// Round trips count only from runs whose probe had answers: a run
 	// that lost every ping has none, which is not zero.
 	var answered []load.Result
-	for _, r := range runs {
+	for _, r := range windows {
 		if r.Probe != nil && r.Probe.RTT.Count > 0 {
 			answered = append(answered, r)
 		}
@@ -163,15 +169,15 @@ func writeE2E(e *env, r *e2eReport) {
 	fmt.Fprintf(w, "## End to end over WebSocket\n\n")
 	fmt.Fprintf(w, "Load: K connections (K = %s) × %d call in flight each, closed loop (the next call leaves as soon as one returns), "+
 		"every call the workload's, exec named per request for crunch, impl c. Probe: one more, idle connection sends `ping` every %v, "+
-		"lost when unanswered after %v. A fresh server per case, kept across its %d reps (started again after a run that failed or left calls unfinished).\n\n",
+		"lost when unanswered after %v. A fresh server per case; its %d reps are consecutive windows of one run, after one warm-up.\n\n",
 		joinInts(s.Conns), r.InFlightPerConn, time.Duration(r.ProbeIntervalMs*float64(time.Millisecond)),
 		time.Duration(r.ProbeTimeoutMs*float64(time.Millisecond)), s.Reps)
-	fmt.Fprintf(w, "Windows: warm-up %.2f s and window %.2f s (%s), longer where calls are slow: a warm-up of at least one cycle and a window of at least two, "+
-		"a cycle being K calls of the calibrated time, %d (the CPUs) at a time; warm-up and window together at most %v, and † marks a window this cap left under two cycles. "+
+	fmt.Fprintf(w, "Windows: warm-up %.2f s and each window %.2f s (%s), longer where calls are slow: a warm-up of at least one cycle and windows of at least two, "+
+		"a cycle being K calls of the calibrated time, %d (the CPUs) at a time; warm-up and windows together at most %v, and † marks windows this cap left under two cycles. "+
 		"Planned %s, took %s.\n\n",
 		r.Plan.Base[0], r.Plan.Base[1], r.Plan.describe(s), cpuCount(), s.MaxRun,
 		r.Plan.Total.Round(time.Second), (time.Duration(r.WallS * float64(time.Second))).Round(time.Second))
-	fmt.Fprintf(w, "Calibration (one call alone, ms):")
+	fmt.Fprintf(w, "Calibration (one call alone on a warm connection, median of up to 3, ms):")
 	for _, c := range r.Calibration {
 		if c.Error != "" {
 			fmt.Fprintf(w, " %s failed (%s);", c.System, firstLineOf(c.Error))
@@ -189,7 +195,7 @@ func writeE2E(e *env, r *e2eReport) {
 	if r.SeedMissing != "" {
 		fmt.Fprintf(w, "The comparison with the seed's FastAPI server was skipped: %s.\n\n", r.SeedMissing)
 	}
-	fmt.Fprintf(w, "Cells: median (min–max) over the reps. req/s counts successes in the window; latencies are client round trips in ms; "+
+	fmt.Fprintf(w, "Cells: median (min–max) over the reps (the windows). req/s counts successes in a window; latencies are client round trips in ms; "+
 		"threads and RSS are the server's maxima plus its workers' (subprocess workers, a process pool); errors are failure replies, closes connections that failed.\n\n")
 
 	links := plotLinks(r)

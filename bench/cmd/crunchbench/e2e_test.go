@@ -61,13 +61,13 @@ func TestRunWindows(t *testing.T) {
 		drain          time.Duration
 		short          bool
 	}{
-		{time.Millisecond, warm, win, 500 * time.Millisecond, false},                // fast calls: the base windows
-		{time.Second, time.Second, 2 * time.Second, time.Second, false},             // a cycle of warm-up, two of window
-		{4 * time.Second, 2 * time.Second, 4 * time.Second, 3 * time.Second, true},  // capped at maxRun
-		{20 * time.Second, 2 * time.Second, 4 * time.Second, 3 * time.Second, true}, // drain capped at maxRun/2
+		{time.Millisecond, warm, win, 500 * time.Millisecond, false},                                // fast calls: the base windows
+		{time.Second, time.Second, 2 * time.Second, time.Second, false},                             // a cycle of warm-up, two per window
+		{4 * time.Second, 1500 * time.Millisecond, 2250 * time.Millisecond, 3 * time.Second, true},  // capped at maxRun
+		{20 * time.Second, 1500 * time.Millisecond, 2250 * time.Millisecond, 3 * time.Second, true}, // drain capped at maxRun/2
 	}
 	for _, c := range cases {
-		w, x, d, s := runWindows(c.cycle, warm, win, maxRun)
+		w, x, d, s := runWindows(c.cycle, warm, win, maxRun, 2)
 		if w != c.warmup || x != c.window || d != c.drain || s != c.short {
 			t.Errorf("cycle %v: got %v %v %v %v, want %v %v %v %v", c.cycle, w, x, d, s, c.warmup, c.window, c.drain, c.short)
 		}
@@ -84,7 +84,7 @@ func planFixture() ([]e2eCaseKey, map[string]e2eCalibration, e2eSettings) {
 	for _, k := range []int{1, 4, 16, 64} {
 		keys = append(keys, e2eCaseKey{"a", "fast", k}, e2eCaseKey{"b", "fast", k}, e2eCaseKey{"a", "slow", k})
 	}
-	s := e2eSettings{Reps: 5, Window: time.Second, Warmup: 300 * time.Millisecond, MaxRun: 6 * time.Second}
+	s := e2eSettings{Reps: 5, Window: time.Second, Warmup: 300 * time.Millisecond, MaxRun: 30 * time.Second}
 	return keys, cals, s
 }
 
@@ -97,8 +97,8 @@ func TestPlanE2E(t *testing.T) {
 	var sum time.Duration
 	for _, c := range free.Cases {
 		sum += c.Est
-		if c.Est != c.Start+5*c.Run {
-			t.Errorf("%+v: estimate is not start + reps × run", c.e2eCaseKey)
+		if c.Est != c.Start+c.Run || c.Run < c.Warmup+5*c.Window {
+			t.Errorf("%+v: estimate is not start + warm-up + reps × window + drain", c.e2eCaseKey)
 		}
 	}
 	if sum != free.Total {
