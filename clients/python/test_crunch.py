@@ -52,7 +52,9 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
 
     async def test_gemm(self):
         for dt, tol in ((np.float64, 1e-12), (np.float32, 1e-4)):
-            for m, k, n in ((1, 1, 1), (3, 5, 7), (64, 33, 17)):
+            # 300 x 400 f64 is large enough for the server to send in
+            # several WebSocket frames.
+            for m, k, n in ((1, 1, 1), (3, 5, 7), (64, 33, 17), (300, 200, 400)):
                 a = self.rng.standard_normal((m, k)).astype(dt)
                 b = self.rng.standard_normal((k, n)).astype(dt)
                 for ex in EXECS:

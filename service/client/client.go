@@ -83,7 +83,11 @@ func (c *Client) Close() error {
 func (c *Client) read() {
 	defer close(c.done)
 	for {
-		mt, data, err := c.conn.ReadMessage()
+		mt, r, err := c.conn.NextReader()
+		var data []byte
+		if err == nil {
+			data, err = wire.ReadAll(r) // sized once: replies may be large
+		}
 		if err != nil {
 			c.fail(err)
 			return
@@ -142,7 +146,7 @@ func (c *Client) Do(ctx context.Context, req *wire.Request, o *Options) (*wire.R
 	if o.Timeout > 0 {
 		req.TimeoutMS = max(1, o.Timeout.Milliseconds())
 	}
-	msg, err := wire.EncodeRequest(req, !o.Text)
+	msg, err := wire.EncodeRequestMessage(req, !o.Text)
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", req.Op, err)
 	}
@@ -155,7 +159,7 @@ func (c *Client) Do(ctx context.Context, req *wire.Request, o *Options) (*wire.R
 	c.pending[req.ID] = cl
 	c.mu.Unlock()
 
-	if err := c.write(!o.Text, msg); err != nil {
+	if err := c.write(msg); err != nil {
 		c.mu.Lock()
 		delete(c.pending, req.ID)
 		c.mu.Unlock()
@@ -184,17 +188,27 @@ func (c *Client) Do(ctx context.Context, req *wire.Request, o *Options) (*wire.R
 // sendCancel asks the server to stop request id; its reply is ignored.
 func (c *Client) sendCancel(id int64) {
 	req := &wire.Request{ID: c.nextID.Add(1), Op: "cancel", Args: wire.Args{"target": wire.Int(id)}}
-	if msg, err := wire.EncodeRequest(req, false); err == nil {
-		c.write(false, msg)
+	if msg, err := wire.EncodeRequestMessage(req, false); err == nil {
+		c.write(msg)
 	}
 }
 
-func (c *Client) write(binary bool, msg []byte) error {
+// write sends msg from its parts: a binary request's tensors are read
+// from their own memory, never assembled into one message first.
+func (c *Client) write(msg *wire.Message) error {
 	typ := websocket.TextMessage
-	if binary {
+	if msg.Binary {
 		typ = websocket.BinaryMessage
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return c.conn.WriteMessage(typ, msg)
+	w, err := c.conn.NextWriter(typ)
+	if err != nil {
+		return err
+	}
+	if _, err := msg.WriteTo(w); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }

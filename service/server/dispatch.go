@@ -155,8 +155,8 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 			final.Lock()
 			defer final.Unlock()
 			if !finished {
-				if msg, bin, err := wire.EncodeReply(&wire.Reply{ID: req.ID, Progress: &f}, replyBinary(req)); err == nil {
-					s.trySend(outMsg{binary: bin, data: msg})
+				if msg, err := wire.EncodeReplyMessage(&wire.Reply{ID: req.ID, Progress: &f}, replyBinary(req)); err == nil {
+					s.trySend(outMsg{msg: msg})
 				}
 			}
 		}
@@ -196,12 +196,12 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 
 // reply queues a success reply in the form the request asked for.
 func (s *session) reply(req *wire.Request, res wire.Result, stats *wire.Stats) {
-	msg, bin, err := wire.EncodeReply(&wire.Reply{ID: req.ID, OK: true, Result: res, Stats: stats}, replyBinary(req))
+	msg, err := wire.EncodeReplyMessage(&wire.Reply{ID: req.ID, OK: true, Result: res, Stats: stats}, replyBinary(req))
 	if err != nil {
 		s.replyError(replyBinary(req), req.Op, req.ID, wire.Errorf(wire.Internal, "%s: encoding the reply: %v", req.Op, err))
 		return
 	}
-	s.send(outMsg{binary: bin, data: msg})
+	s.send(outMsg{msg: msg})
 }
 
 // replyError queues a failure reply; internal errors are also logged.
@@ -210,12 +210,12 @@ func (s *session) replyError(binary bool, op string, id int64, err error) {
 	if e.Code == wire.Internal {
 		s.srv.cfg.Log.Error("internal error", "remote", s.remote, "op", op, "id", id, "err", e.Message)
 	}
-	msg, bin, encErr := wire.EncodeReply(&wire.Reply{ID: id, Error: e}, binary)
+	msg, encErr := wire.EncodeReplyMessage(&wire.Reply{ID: id, Error: e}, binary)
 	if encErr != nil { // cannot happen for an error reply; never lose the reply silently
 		s.srv.cfg.Log.Error("encoding an error reply", "err", encErr)
 		return
 	}
-	s.send(outMsg{binary: bin, data: msg})
+	s.send(outMsg{msg: msg})
 }
 
 // replyBinary tells whether req's replies use the binary form.

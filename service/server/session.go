@@ -71,8 +71,7 @@ func closeCode(sent, peer int) (code int, by string) {
 
 // outMsg is one message for the writer: a data message, or a close frame.
 type outMsg struct {
-	binary    bool
-	data      []byte
+	msg       *wire.Message
 	closeCode int // non-zero: send a close frame with this code and stop
 	closeText string
 }
@@ -128,7 +127,7 @@ func (s *session) run() {
 	go s.writer()
 
 	for {
-		mt, data, err := s.conn.ReadMessage()
+		mt, data, err := s.readMessage()
 		if err != nil {
 			var ce *websocket.CloseError
 			switch {
@@ -166,6 +165,35 @@ func (s *session) run() {
 	}
 }
 
+// readMessage reads the next message whole, into memory of its own size
+// (see wire.ReadAll).
+func (s *session) readMessage() (int, []byte, error) {
+	mt, r, err := s.conn.NextReader()
+	if err != nil {
+		return mt, nil, err
+	}
+	data, err := wire.ReadAll(r)
+	return mt, data, err
+}
+
+// writeMessage writes m from its parts: the tensors of a binary reply go
+// to the socket from their own memory.
+func (s *session) writeMessage(m *wire.Message) error {
+	typ := websocket.TextMessage
+	if m.Binary {
+		typ = websocket.BinaryMessage
+	}
+	w, err := s.conn.NextWriter(typ)
+	if err != nil {
+		return err
+	}
+	if _, err := m.WriteTo(w); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
 // extendRead moves the read deadline: a connection from which nothing,
 // not even a pong, arrives for PingTimeout is dead.
 func (s *session) extendRead() {
@@ -193,11 +221,7 @@ func (s *session) writer() {
 			s.conn.UnderlyingConn().SetReadDeadline(time.Now().Add(time.Second))
 		} else {
 			s.conn.SetWriteDeadline(deadline)
-			typ := websocket.TextMessage
-			if m.binary {
-				typ = websocket.BinaryMessage
-			}
-			err = s.conn.WriteMessage(typ, m.data)
+			err = s.writeMessage(m.msg)
 		}
 		if err != nil || m.closeCode != 0 {
 			dead = true

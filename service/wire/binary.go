@@ -3,8 +3,6 @@ package wire
 import (
 	"encoding/binary"
 	"strconv"
-
-	"github.com/crunchsvc/crunch/service/tensor"
 )
 
 // The binary form: "CRN1", a uint32 little-endian header length H, H bytes
@@ -89,11 +87,11 @@ func parseBuffers(raw []byte, msgLen, headerEnd int) ([]span, *Error) {
 // pairName names the members of a buffer's [offset, length] pair.
 var pairName = [2]string{"offset", "length"}
 
-// assemble makes a binary message from an open header (a JSON object whose
+// layout lays out a binary message from an open header (a JSON object whose
 // members are written but not its closing brace) and the buffers it names by
-// index. It adds the "buffers" member, puts each buffer at a 64-byte-aligned
-// offset, and returns the message in 64-byte-aligned memory.
-func assemble(header []byte, bufs [][]byte) []byte {
+// index: it adds the "buffers" member and puts each buffer at a
+// 64-byte-aligned offset.
+func layout(header []byte, bufs [][]byte) *Message {
 	// The offsets depend on the header's length, which depends on how many
 	// digits the offsets have: start from a guess and grow it until the
 	// header fits before the first buffer (a few rounds at most).
@@ -124,19 +122,15 @@ func assemble(header []byte, bufs [][]byte) []byte {
 		base = alignUp(preambleLen + len(header) + len(tail))
 	}
 	h := len(header) + len(tail)
-	total := preambleLen + h
+	m := &Message{Binary: true, bufs: bufs, offs: offs, size: preambleLen + h}
 	for i, b := range bufs {
-		total = max(total, offs[i]+len(b))
+		m.size = max(m.size, offs[i]+len(b))
 	}
-	msg := tensor.AlignedBytes(total)
-	copy(msg, magic)
-	binary.LittleEndian.PutUint32(msg[len(magic):], uint32(h))
-	copy(msg[preambleLen:], header)
-	copy(msg[preambleLen+len(header):], tail)
-	for i, b := range bufs {
-		copy(msg[offs[i]:], b)
-	}
-	return msg
+	m.head = make([]byte, preambleLen, preambleLen+h)
+	copy(m.head, magic)
+	binary.LittleEndian.PutUint32(m.head[len(magic):], uint32(h))
+	m.head = append(append(m.head, header...), tail...)
+	return m
 }
 
 // alignUp rounds n up to a multiple of bufferAlign.

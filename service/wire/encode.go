@@ -23,14 +23,14 @@ type encoder struct {
 }
 
 // finish closes the JSON object and returns the message.
-func (e *encoder) finish() ([]byte, *Error) {
+func (e *encoder) finish() (*Message, *Error) {
 	if !e.binary {
-		return append(e.b, '}'), nil
+		return textMessage(append(e.b, '}')), nil
 	}
 	if len(e.b) > math.MaxUint32/2 {
 		return nil, invalid("binary message: header of %d bytes is too large", len(e.b))
 	}
-	return assemble(e.b, e.bufs), nil
+	return layout(e.b, e.bufs), nil
 }
 
 // values writes an object of named values, sorted by name.

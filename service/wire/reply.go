@@ -35,19 +35,28 @@ type Reply struct {
 // id could not be read has ID 0. Errors are *Error with code internal: each is
 // a bug in the reply.
 func EncodeReply(rep *Reply, binary bool) (msg []byte, isBinary bool, err error) {
-	msg, nonfinite, e := encodeReply(rep, binary)
+	m, err := EncodeReplyMessage(rep, binary)
+	if err != nil {
+		return nil, false, err
+	}
+	return m.Bytes(), m.Binary, nil
+}
+
+// EncodeReplyMessage is EncodeReply keeping the message in parts, for
+// writing it out without assembling it (m.Binary tells the form chosen).
+func EncodeReplyMessage(rep *Reply, binary bool) (*Message, error) {
+	m, nonfinite, e := encodeReply(rep, binary)
 	if e != nil && nonfinite && !binary {
-		binary = true
-		msg, _, e = encodeReply(rep, binary)
+		m, _, e = encodeReply(rep, true)
 	}
 	if e != nil {
 		e.Code = Internal
-		return nil, false, e
+		return nil, e
 	}
-	return msg, binary, nil
+	return m, nil
 }
 
-func encodeReply(rep *Reply, binary bool) (_ []byte, nonfinite bool, _ *Error) {
+func encodeReply(rep *Reply, binary bool) (_ *Message, nonfinite bool, _ *Error) {
 	if rep == nil {
 		return nil, false, invalid("nil reply")
 	}

@@ -109,14 +109,24 @@ func (m *message) readRequest(req *Request) *Error {
 // particular when a text message would have to carry a NaN or ±Inf. It
 // writes exec, impl, timeout_ms, progress and reply only when they are set.
 func EncodeRequest(req *Request, binary bool) ([]byte, error) {
-	msg, err := encodeRequest(req, binary)
+	m, err := EncodeRequestMessage(req, binary)
 	if err != nil {
 		return nil, err
 	}
-	return msg, nil
+	return m.Bytes(), nil
 }
 
-func encodeRequest(req *Request, binary bool) ([]byte, *Error) {
+// EncodeRequestMessage is EncodeRequest keeping the message in parts, for
+// writing it out without assembling it.
+func EncodeRequestMessage(req *Request, binary bool) (*Message, error) {
+	m, err := encodeRequest(req, binary)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func encodeRequest(req *Request, binary bool) (*Message, *Error) {
 	switch {
 	case req == nil:
 		return nil, invalid("nil request")
