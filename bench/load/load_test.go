@@ -16,6 +16,9 @@ import (
 var crunchBin string
 
 func TestMain(m *testing.M) {
+	if IsProbeChild() { // the test binary doubles as the probe process
+		os.Exit(ProbeChildMain())
+	}
 	os.Exit(runTests(m))
 }
 
@@ -52,6 +55,11 @@ func TestReadProcStatus(t *testing.T) {
 // connections of small modsum jobs, one on each executor that has slots
 // to spare, and checks that everything was counted.
 func TestMeasureShort(t *testing.T) {
+	t.Run("probe in this process", func(t *testing.T) { measureShort(t, nil) })
+	t.Run("probe in its own", func(t *testing.T) { measureShort(t, []string{os.Args[0]}) })
+}
+
+func measureShort(t *testing.T, probeCommand []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	srv, err := StartServer(ctx, ServerConfig{
@@ -66,6 +74,7 @@ func TestMeasureShort(t *testing.T) {
 	execs := []string{"pool", "subprocess"}
 	args := wire.Args{"n": wire.Int(1_000_003), "iters": wire.Int(1_000_000)}
 	var statuses int
+	var lastStatus Status
 	res, err := Measure(ctx, srv, MeasureConfig{
 		Load: LoadConfig{
 			Conns: 2, InFlight: 2, Warmup: 200 * time.Millisecond, Duration: 1200 * time.Millisecond, Windows: 3,
@@ -73,8 +82,9 @@ func TestMeasureShort(t *testing.T) {
 				return Request{Op: "modsum", Args: args, Exec: execs[conn%2], Impl: "c", Timeout: 10 * time.Second}
 			},
 		},
-		Probe:  ProbeConfig{Interval: 10 * time.Millisecond, Timeout: time.Second},
-		Status: func(Status) { statuses++ },
+		Probe:        ProbeConfig{Interval: 10 * time.Millisecond, Timeout: time.Second},
+		ProbeCommand: probeCommand,
+		Status:       func(s Status) { statuses++; lastStatus = s },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -103,8 +113,8 @@ func TestMeasureShort(t *testing.T) {
 	if len(u.ThreadClasses) == 0 || len(u.ChildThreadClasses) == 0 {
 		t.Errorf("no scheduling classes: %+v", u)
 	}
-	if statuses == 0 {
-		t.Errorf("Status was never called")
+	if statuses == 0 || lastStatus.Pings == 0 {
+		t.Errorf("Status was called %d times, the last with %d pings", statuses, lastStatus.Pings)
 	}
 	checkWindows(t, res, 3)
 	if err := srv.Stop(); err != nil {
@@ -193,4 +203,16 @@ func TestWindowOf(t *testing.T) {
 			t.Errorf("windowOf(start%+v) = %d, want %d", c.at, got, c.want)
 		}
 	}
+}
+
+// TestProbeProcessCannotDial: a probe process that cannot reach the server
+// says why, and Measure fails before any load.
+func TestProbeProcessCannotDial(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := startProbeProcess(ctx, []string{os.Args[0]}, ProbeConfig{Addr: "127.0.0.1:1"})
+	if err == nil || !strings.Contains(err.Error(), "probe process") {
+		t.Fatalf("err = %v, want the probe process's dial error", err)
+	}
+	t.Log(err)
 }

@@ -14,6 +14,12 @@ type MeasureConfig struct {
 	Probe ProbeConfig
 	// NoProbe runs the load alone.
 	NoProbe bool
+	// ProbeCommand, when set, runs the probe in a process of its own
+	// started with this command, a program whose main returns
+	// ProbeChildMain's exit code when IsProbeChild: then the round trips
+	// carry neither the load's garbage collection pauses nor its
+	// goroutines' turns, only the server's (and the machine's).
+	ProbeCommand []string
 	// Status, when set, is called about every StatusEvery (default
 	// 250 ms) while the run lasts, from a single goroutine.
 	Status      func(Status)
@@ -70,12 +76,17 @@ func Measure(ctx context.Context, srv *Server, cfg MeasureConfig) (Result, error
 	if cfg.StatusEvery <= 0 {
 		cfg.StatusEvery = 250 * time.Millisecond
 	}
-	var probe *Probe
+	var probe prober
 	if !cfg.NoProbe {
 		var err error
 		// Dialled before the load starts: an idle connection that is
 		// already open, as a user's would be.
-		if probe, err = DialProbe(ctx, cfg.Probe); err != nil {
+		if len(cfg.ProbeCommand) > 0 {
+			probe, err = startProbeProcess(ctx, cfg.ProbeCommand, cfg.Probe)
+		} else {
+			probe, err = DialProbe(ctx, cfg.Probe)
+		}
+		if err != nil {
 			return Result{}, fmt.Errorf("probe: %w", err)
 		}
 		defer probe.Close()
@@ -117,7 +128,14 @@ wait:
 	return res, ctx.Err()
 }
 
-func status(now time.Time, l *Load, p *Probe) Status {
+// prober is a probe in this process (*Probe) or in its own.
+type prober interface {
+	Run(ctx context.Context, from, until time.Time, windows int) ProbeResult
+	Progress() (sent, answered, lost int64)
+	Close()
+}
+
+func status(now time.Time, l *Load, p prober) Status {
 	s := Status{Elapsed: now.Sub(l.MeasureStart), Window: l.End.Sub(l.MeasureStart)}
 	switch {
 	case now.Before(l.MeasureStart):

@@ -168,9 +168,9 @@ func writeE2E(e *env, r *e2eReport) {
 	s := r.Settings
 	fmt.Fprintf(w, "## End to end over WebSocket\n\n")
 	fmt.Fprintf(w, "Load: K connections (K = %s) × %d call in flight each, closed loop (the next call leaves as soon as one returns), "+
-		"every call the workload's, exec named per request for crunch, impl c. Probe: one more, idle connection sends `ping` every %v, "+
+		"every call the workload's, exec named per request for crunch, impl c. Probe: one more, idle connection %s sends `ping` every %v, "+
 		"lost when unanswered after %v. A fresh server per case; its %d reps are consecutive windows of one run, after one warm-up.\n\n",
-		joinInts(s.Conns), r.InFlightPerConn, time.Duration(r.ProbeIntervalMs*float64(time.Millisecond)),
+		joinInts(s.Conns), r.InFlightPerConn, probeWhere(), time.Duration(r.ProbeIntervalMs*float64(time.Millisecond)),
 		time.Duration(r.ProbeTimeoutMs*float64(time.Millisecond)), s.Reps)
 	fmt.Fprintf(w, "Windows: warm-up %.2f s and each window %.2f s (%s), longer where calls are slow: a warm-up of at least one cycle and windows of at least two, "+
 		"a cycle being K calls of the calibrated time, %d (the CPUs) at a time; warm-up and windows together at most %v, and † marks windows this cap left under two cycles. "+

@@ -59,6 +59,7 @@ var (
 	inflight      = flag.Int("inflight", 1, "requests in flight per load connection")
 	probeInterval = flag.Duration("probe-interval", 10*time.Millisecond, "the probe sends a ping this often")
 	probeTimeout  = flag.Duration("probe-timeout", time.Second, "a ping unanswered this long is lost")
+	probeOwn      = flag.Bool("probe-process", true, "run the probe in a process of its own, so that its round trips do not carry the load generator's pauses")
 	serveFlags    = flag.String("serve-flags", "", "extra flags for every crunch server, space-separated (e.g. \"--pool-workers 4\")")
 	jsonOut       = flag.String("json", "", "write the raw results as JSON to this file")
 )
@@ -83,6 +84,9 @@ func (e *env) serverConfig(extra ...string) load.ServerConfig {
 }
 
 func main() {
+	if load.IsProbeChild() { // started by itself to run a probe
+		os.Exit(load.ProbeChildMain())
+	}
 	flag.Usage = usage
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -155,14 +156,31 @@ func responsiveRun(ctx context.Context, e *env, c *responsiveCase, args wire.Arg
 // configure, showing its progress on the status line after prefix() (a
 // function, so that callers can keep an ETA in it up to date).
 func measureRun(ctx context.Context, e *env, srv *load.Server, lc load.LoadConfig, prefix func() string) (load.Result, error) {
+	var probeCommand []string
+	if *probeOwn {
+		self, err := os.Executable()
+		if err != nil {
+			return load.Result{}, fmt.Errorf("finding this program for the probe process: %w", err)
+		}
+		probeCommand = []string{self}
+	}
 	return load.Measure(ctx, srv, load.MeasureConfig{
-		Load:  lc,
-		Probe: load.ProbeConfig{Interval: *probeInterval, Timeout: *probeTimeout},
+		Load:         lc,
+		Probe:        load.ProbeConfig{Interval: *probeInterval, Timeout: *probeTimeout},
+		ProbeCommand: probeCommand,
 		Status: func(s load.Status) {
 			e.status.set("%s · %s %.1f/%.1f s · %d done, %d failed · pings %d, lost %d",
 				prefix(), s.Phase, s.Elapsed.Seconds(), s.Window.Seconds(), s.OK, s.Failed, s.Pings, s.Lost)
 		},
 	})
+}
+
+// probeWhere says in the report where the probe runs (-probe-process).
+func probeWhere() string {
+	if *probeOwn {
+		return "(in a process of its own, so that the load generator's pauses do not show)"
+	}
+	return "(in the load generator's process: its pauses show in the round trips)"
 }
 
 // supportsPriority tells whether `crunch serve` has --compute-priority.

@@ -69,10 +69,10 @@ func writeResponsive(e *env, rep *responsiveReport) {
 	cal := rep.Calibration
 	fmt.Fprintf(w, "## Responsiveness under full compute load\n\n")
 	fmt.Fprintf(w, "Load: %d connections × %d in flight, each job `modsum` n=%d iters=%d impl=c (%.0f ms alone on the pool, %s path), exec set per request; "+
-		"%.1f s warm-up, then %.0f s measured; a fresh server per run. Probe: one more, idle connection sends `ping` every %v, "+
+		"%.1f s warm-up, then %.0f s measured; a fresh server per run. Probe: one more, idle connection %s sends `ping` every %v, "+
 		"lost when unanswered after %v. Executors (from `info`): %s.\n\n",
 		rep.Conns, rep.InFlightPerConn, cal.N, cal.Iters, cal.JobMs, cal.ISA,
-		rep.WarmupS, rep.DurationS, *probeInterval, *probeTimeout, slots(cal.Executors))
+		rep.WarmupS, rep.DurationS, probeWhere(), *probeInterval, *probeTimeout, slots(cal.Executors))
 	if rep.PrioritySupported {
 		fmt.Fprintf(w, "Priority is the server's `--compute-priority` (pool threads and subprocess workers; direct calls run on the server's own threads, so for direct it is a control).\n\n")
 	} else {
