@@ -8,6 +8,7 @@ package server
 import (
 	"cmp"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/crunchsvc/crunch/service/executor"
@@ -29,11 +30,15 @@ type Config struct {
 	// Profile is given.
 	AutoThreshold float64
 
-	MaxMessage     int64         // bytes in one WebSocket message; larger closes with 1009
-	MaxElements    int64         // elements in one argument or result tensor (too_large)
-	MaxInFlight    int           // requests in flight on one connection (overloaded)
-	MaxTotal       int           // requests in flight on the whole server (overloaded)
-	MaxConns       int           // open connections; beyond it upgrades get HTTP 503
+	MaxMessage  int64 // bytes in one WebSocket message; larger closes with 1009
+	MaxElements int64 // elements in one argument or result tensor (too_large)
+	MaxInFlight int   // requests in flight on one connection (overloaded)
+	MaxTotal    int   // requests in flight on the whole server (overloaded)
+	MaxConns    int   // open connections; beyond it upgrades get HTTP 503
+	// MaxLarge is how many messages larger than 256 KiB the server holds
+	// at once, from reading them to answering them; the next waits,
+	// unread, for one to be answered (see large.go).
+	MaxLarge       int
 	DefaultTimeout time.Duration // deadline of a request without timeout_ms
 	MaxTimeout     time.Duration // timeout_ms is capped to this
 	PingInterval   time.Duration // server pings each connection this often
@@ -54,6 +59,7 @@ func DefaultConfig() Config {
 		MaxInFlight:    256,
 		MaxTotal:       4096,
 		MaxConns:       10000,
+		MaxLarge:       4 * runtime.GOMAXPROCS(0),
 		DefaultTimeout: 5 * time.Minute,
 		MaxTimeout:     time.Hour,
 		PingInterval:   10 * time.Second,
@@ -73,6 +79,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MaxInFlight, d.MaxInFlight)
 	orDefault(&c.MaxTotal, d.MaxTotal)
 	orDefault(&c.MaxConns, d.MaxConns)
+	orDefault(&c.MaxLarge, d.MaxLarge)
 	orDefault(&c.DefaultTimeout, d.DefaultTimeout)
 	orDefault(&c.MaxTimeout, d.MaxTimeout)
 	orDefault(&c.PingInterval, d.PingInterval)

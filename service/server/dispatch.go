@@ -16,6 +16,11 @@ import (
 // Control ops are answered here; compute ops are validated here and run in
 // a goroutine of their own. It returns false when the connection must end.
 func (s *session) handle(binary bool, data []byte) bool {
+	// The message's large-message token, if it has one, goes with its
+	// compute request; any other outcome gives it back on return.
+	release := s.srv.releaser(s.largeHeld)
+	s.largeHeld = false
+	defer func() { release() }()
 	req, err := wire.DecodeRequest(binary, data)
 	if err != nil {
 		var id int64
@@ -38,7 +43,9 @@ func (s *session) handle(binary bool, data []byte) bool {
 	case "cancel":
 		s.cancelRequest(req)
 	default:
-		if err := s.start(req); err != nil {
+		if err := s.start(req, release); err == nil {
+			release = func() {} // the request's now
+		} else {
 			op := "unknown" // a label per unregistered name would let clients grow the metrics
 			if _, lookupErr := s.srv.cfg.Registry.Lookup(req.Op); lookupErr == nil {
 				op = req.Op
@@ -70,8 +77,9 @@ func (s *session) cancelRequest(req *wire.Request) {
 	s.reply(req, wire.Result{"canceled": wire.Bool(found)}, nil)
 }
 
-// start validates a compute request and runs it in its own goroutine.
-func (s *session) start(req *wire.Request) error {
+// start validates a compute request and runs it in its own goroutine,
+// which calls release when the request is answered.
+func (s *session) start(req *wire.Request, release func()) error {
 	cfg := &s.srv.cfg
 	if s.draining.Load() {
 		return errShuttingDown
@@ -134,14 +142,15 @@ func (s *session) start(req *wire.Request) error {
 
 	s.requests.Add(1)
 	job := &executor.Job{Call: call, Impl: impl, Args: req.Args, Tenant: s.id}
-	go s.execute(ctx, cancel, req, job, execName, ex, timeout)
+	go s.execute(ctx, cancel, req, job, execName, ex, timeout, release)
 	return nil
 }
 
 // execute runs one request on its executor and queues its one final reply.
 func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, req *wire.Request,
-	job *executor.Job, execName string, ex executor.Executor, timeout time.Duration) {
+	job *executor.Job, execName string, ex executor.Executor, timeout time.Duration, release func()) {
 	defer s.requests.Done()
+	defer release()
 	defer cancel(nil)
 	ctx, stop := context.WithTimeoutCause(ctx, timeout,
 		wire.Errorf(wire.DeadlineExceeded, "%s: deadline of %v exceeded", req.Op, timeout))

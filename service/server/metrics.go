@@ -86,13 +86,17 @@ var (
 	slotsDesc       = prometheus.NewDesc("crunch_executor_slots", "Jobs an executor runs at once (0: no cap).", []string{"exec"}, nil)
 	busyDesc        = prometheus.NewDesc("crunch_executor_busy", "Jobs running on an executor.", []string{"exec"}, nil)
 	queuedDesc      = prometheus.NewDesc("crunch_executor_queued", "Jobs waiting for an executor slot.", []string{"exec"}, nil)
-	deathsDesc      = prometheus.NewDesc("crunch_worker_deaths_total",
+	largeHeldDesc   = prometheus.NewDesc("crunch_large_messages_held",
+		"Messages over 256 KiB being read or answered, each holding one of --max-large tokens.", nil, nil)
+	largeWaitsDesc = prometheus.NewDesc("crunch_large_message_waits_total",
+		"Large messages whose reading waited for a token (--max-large) while others were answered.", nil, nil)
+	deathsDesc = prometheus.NewDesc("crunch_worker_deaths_total",
 		"Subprocess workers that died (crashed, were killed or broke the protocol) and were restarted.", []string{"exec"}, nil)
 )
 
 // Describe sends the descriptors of every metric Collect sends.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, deathsDesc} {
+	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, largeHeldDesc, largeWaitsDesc, deathsDesc} {
 		ch <- d
 	}
 }
@@ -103,6 +107,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	conns := len(c.s.sessions)
 	c.s.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(connectionsDesc, prometheus.GaugeValue, float64(conns))
+	ch <- prometheus.MustNewConstMetric(largeHeldDesc, prometheus.GaugeValue, float64(len(c.s.large)))
+	ch <- prometheus.MustNewConstMetric(largeWaitsDesc, prometheus.CounterValue, float64(c.s.largeWaits.Load()))
 	for name, ex := range c.s.cfg.Executors {
 		l := ex.Load()
 		ch <- prometheus.MustNewConstMetric(slotsDesc, prometheus.GaugeValue, float64(l.Slots), name)

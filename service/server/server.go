@@ -29,10 +29,14 @@ type Server struct {
 	nextID   atomic.Uint64 // numbers sessions, which are the executors' tenants
 	conns    atomic.Int64  // upgraded connections (MaxConns)
 	inflight atomic.Int64  // compute requests in flight on every connection (MaxTotal)
-	metrics  *metrics
-	started  time.Time
-	answered atomic.Int64 // compute requests answered, for /v1/status
-	failed   atomic.Int64 // of which failed
+	// large holds a token per large message being read or answered
+	// (MaxLarge); largeWaits counts the messages that waited for one.
+	large      chan struct{}
+	largeWaits atomic.Int64
+	metrics    *metrics
+	started    time.Time
+	answered   atomic.Int64 // compute requests answered, for /v1/status
+	failed     atomic.Int64 // of which failed
 
 	// stop ends every session's context when the server shuts down.
 	stop context.Context
@@ -45,7 +49,7 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Executors) == 0 {
 		return nil, errors.New("server: no executors configured")
 	}
-	s := &Server{cfg: cfg, sessions: make(map[*session]struct{})}
+	s := &Server{cfg: cfg, sessions: make(map[*session]struct{}), large: make(chan struct{}, cfg.MaxLarge)}
 	s.metrics = newMetrics(s)
 	s.started = time.Now()
 	s.stop, s.halt = context.WithCancelCause(context.Background())

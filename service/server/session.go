@@ -50,6 +50,9 @@ type session struct {
 	pending  atomic.Int64   // requests whose final reply is not yet queued
 	draining atomic.Bool
 	garbage  int // undecodable messages in a row (reader only)
+	// largeHeld: the message just read holds a large-message token,
+	// which handle passes on to its request or gives back (reader only).
+	largeHeld bool
 
 	served    atomic.Int64 // compute requests answered, for the close log line
 	sentClose atomic.Int32 // the close code the server sent, if it sent one
@@ -166,14 +169,21 @@ func (s *session) run() {
 }
 
 // readMessage reads the next message whole, into memory of its own size
-// (see wire.ReadAll).
+// (see wire.ReadAll), holding a large-message token for it if it is large
+// (see large.go): handle passes the token on to its request.
 func (s *session) readMessage() (int, []byte, error) {
 	mt, r, err := s.conn.NextReader()
 	if err != nil {
 		return mt, nil, err
 	}
-	data, err := wire.ReadAll(r)
-	return mt, data, err
+	g := &gatedReader{r: r, s: s}
+	data, err := wire.ReadAll(g)
+	if err != nil {
+		s.srv.releaser(g.held)()
+		return mt, nil, err
+	}
+	s.largeHeld = g.held
+	return mt, data, nil
 }
 
 // writeMessage writes m from its parts: the tensors of a binary reply go

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"io"
+)
+
+// largeMessage is the size past which a message needs one of the server's
+// Config.MaxLarge tokens, from the moment its reading passes this size
+// until its request is answered. Small messages (pings, most calls) never
+// wait; a large one waits before the server reads the rest of it, and its
+// client's socket fills meanwhile (TCP's flow control), so that many
+// clients sending large arrays at once cannot make the server hold them
+// all: the memory in use stays near MaxLarge large messages.
+const largeMessage = 256 << 10
+
+// gatedReader reads one message and takes a large-message token when the
+// message grows past largeMessage.
+type gatedReader struct {
+	r    io.Reader
+	s    *session
+	n    int
+	held bool // a token is held for this message
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if !g.held {
+		if g.n >= largeMessage {
+			if err := g.s.srv.acquireLarge(g.s.ctx); err != nil {
+				return 0, err
+			}
+			g.held = true
+			// The wait may have outlasted the read deadline: this
+			// connection was not slow, the server was busy.
+			g.s.extendRead()
+		} else {
+			p = p[:min(len(p), largeMessage-g.n)]
+		}
+	}
+	n, err := g.r.Read(p)
+	g.n += n
+	return n, err
+}
+
+// acquireLarge takes a large-message token, waiting for one if need be
+// until ctx ends.
+func (s *Server) acquireLarge(ctx context.Context) error {
+	select {
+	case s.large <- struct{}{}:
+		return nil
+	default:
+	}
+	s.largeWaits.Add(1)
+	select {
+	case s.large <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// releaser returns a function that gives back a token held for a message
+// (held false: a no-op), once however often it is called.
+func (s *Server) releaser(held bool) func() {
+	return func() {
+		if held {
+			held = false
+			<-s.large
+		}
+	}
+}
