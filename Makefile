@@ -109,8 +109,8 @@ fuzz:
 ## go test output. BENCH=quick takes about two minutes, BENCH=full longer.
 BENCH ?= default
 BENCH_FLAGS_quick   := -quick -priorities idle
-BENCH_FLAGS_default := -reps 3 -duration 2s -warmup 500ms -priorities normal,idle \
-	-e2e-reps 3 -e2e-conns 1,16,64 -e2e-budget 3m -e2e-max-run 3s
+BENCH_FLAGS_default := -reps 5 -duration 1s -warmup 500ms -priorities normal,idle \
+	-e2e-budget 3m30s -e2e-max-run 5s
 BENCH_FLAGS_full    := -full -reps 5 -duration 5s -kernels-count 10
 HAVE_OPENBLAS := $(shell printf '\043include <cblas.h>\nint main(void){return 0;}\n' | \
 	$(CC) -x c - -lopenblas -o /dev/null 2>/dev/null && echo yes)

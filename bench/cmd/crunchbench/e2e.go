@@ -188,6 +188,9 @@ func runE2E(ctx context.Context, e *env) (any, error) {
 		donePlanned += pc.Est
 		c.ElapsedS = time.Since(caseStart).Seconds()
 		c.Summary = summarizeE2E(c.Runs)
+		if pc.Short {
+			c.Summary.pool(c.Runs)
+		}
 		e.status.note("e2e [%d/%d] %s K=%d %s: %s", i+1, len(rep.Plan.Cases), pc.Workload, pc.Conns, pc.System, c.Summary.oneLine())
 	}
 	e.status.clear()

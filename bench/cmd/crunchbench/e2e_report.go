@@ -59,6 +59,36 @@ type e2eSummary struct {
 	Failed         int64       `json:"failed"`          // failure replies, all runs
 	AbnormalCloses int64       `json:"abnormal_closes"` // load and probe, all runs
 	Unfinished     int64       `json:"unfinished"`      // calls cut off at the drain's end, all runs
+	// Pooled marks a summary whose call and ping figures are those of the
+	// whole run, all its windows together, rather than the median of the
+	// windows (min and max stay the windows'): see pool.
+	Pooled bool `json:"pooled,omitempty"`
+}
+
+// pool replaces the medians of the call and ping figures by those of the
+// whole runs (the first, when there are several). For a case whose windows
+// are shorter than two cycles: its calls complete in bursts (K calls a
+// cycle), so a window holds a burst or nothing, and the median of the
+// windows is noise, often zero, where the whole run's rate is not.
+func (s *e2eSummary) pool(runs []load.Result) {
+	if len(runs) == 0 {
+		return
+	}
+	r := runs[0]
+	s.Pooled = true
+	set := func(sp *load.Spread, v float64) {
+		sp.Median = v
+		sp.Min, sp.Max = min(sp.Min, v), max(sp.Max, v)
+	}
+	set(&s.ReqPerS, r.Load.ThroughputPerS)
+	set(&s.P50Ms, r.Load.Latency.P50Ms)
+	set(&s.P99Ms, r.Load.Latency.P99Ms)
+	set(&s.P999Ms, r.Load.Latency.P999Ms)
+	if r.Probe != nil && r.Probe.RTT.Count > 0 {
+		set(&s.PingP50Ms, r.Probe.RTT.P50Ms)
+		set(&s.PingP99Ms, r.Probe.RTT.P99Ms)
+		set(&s.PingMaxMs, r.Probe.RTT.MaxMs)
+	}
 }
 
 // summarizeE2E reduces a case's runs to its figures.
@@ -173,7 +203,8 @@ func writeE2E(e *env, r *e2eReport) {
 		joinInts(s.Conns), r.InFlightPerConn, probeWhere(), time.Duration(r.ProbeIntervalMs*float64(time.Millisecond)),
 		time.Duration(r.ProbeTimeoutMs*float64(time.Millisecond)), s.Reps)
 	fmt.Fprintf(w, "Windows: warm-up %.2f s and each window %.2f s (%s), longer where calls are slow: a warm-up of at least one cycle and windows of at least two, "+
-		"a cycle being K calls of the calibrated time, %d (the CPUs) at a time; warm-up and windows together at most %v, and † marks windows this cap left under two cycles. "+
+		"a cycle being K calls of the calibrated time, %d (the CPUs) at a time; warm-up and windows together at most %v, and † marks windows this cap left under two cycles: "+
+		"their calls complete in bursts, so a window holds a burst or none, and the cells of such a case give the whole run (every window together) with the windows' min–max. "+
 		"Planned %s, took %s.\n\n",
 		r.Plan.Base[0], r.Plan.Base[1], r.Plan.describe(s), cpuCount(), s.MaxRun,
 		r.Plan.Total.Round(time.Second), (time.Duration(r.WallS * float64(time.Second))).Round(time.Second))

@@ -254,3 +254,22 @@ func TestChosen(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolShortCase: a short case's cells are the whole run's, within the
+// windows' range.
+func TestPoolShortCase(t *testing.T) {
+	run := fakeRun(2, 900, 1000, 5, 10, 0, 0)
+	for _, tput := range []float64{0, 0, 6, 0, 4} { // bursts: most windows see none
+		w := fakeRun(tput, 800, 1000, 4, 10, 0, 0)
+		run.Load.Windows = append(run.Load.Windows, w.Load)
+		run.Probe.Windows = append(run.Probe.Windows, *w.Probe)
+	}
+	s := summarizeE2E([]load.Result{run})
+	if s.ReqPerS.Median != 0 || s.Pooled {
+		t.Fatalf("windows' median = %v (pooled %v), want 0", s.ReqPerS.Median, s.Pooled)
+	}
+	s.pool([]load.Result{run})
+	if !s.Pooled || s.ReqPerS != (load.Spread{Median: 2, Min: 0, Max: 6, N: 5}) || s.P50Ms.Median != 900 || s.PingP99Ms.Median != 5 || s.PingP99Ms.Max != 5 {
+		t.Errorf("pooled: %+v", s)
+	}
+}
