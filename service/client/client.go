@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -196,19 +197,12 @@ func (c *Client) sendCancel(id int64) {
 // write sends msg from its parts: a binary request's tensors are read
 // from their own memory, never assembled into one message first.
 func (c *Client) write(msg *wire.Message) error {
-	typ := websocket.TextMessage
-	if msg.Binary {
-		typ = websocket.BinaryMessage
-	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	w, err := c.conn.NextWriter(typ)
-	if err != nil {
-		return err
-	}
-	if _, err := msg.WriteTo(w); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
+	return msg.Send(func(binary bool) (io.WriteCloser, error) {
+		if binary {
+			return c.conn.NextWriter(websocket.BinaryMessage)
+		}
+		return c.conn.NextWriter(websocket.TextMessage)
+	})
 }

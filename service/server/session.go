@@ -186,22 +186,13 @@ func (s *session) readMessage() (int, []byte, error) {
 	return mt, data, nil
 }
 
-// writeMessage writes m from its parts: the tensors of a binary reply go
-// to the socket from their own memory.
-func (s *session) writeMessage(m *wire.Message) error {
-	typ := websocket.TextMessage
-	if m.Binary {
-		typ = websocket.BinaryMessage
+// nextWriter opens a WebSocket message for wire.Message.Send: the tensors
+// of a binary reply go to the socket from their own memory.
+func (s *session) nextWriter(binary bool) (io.WriteCloser, error) {
+	if binary {
+		return s.conn.NextWriter(websocket.BinaryMessage)
 	}
-	w, err := s.conn.NextWriter(typ)
-	if err != nil {
-		return err
-	}
-	if _, err := m.WriteTo(w); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
+	return s.conn.NextWriter(websocket.TextMessage)
 }
 
 // extendRead moves the read deadline: a connection from which nothing,
@@ -231,7 +222,7 @@ func (s *session) writer() {
 			s.conn.UnderlyingConn().SetReadDeadline(time.Now().Add(time.Second))
 		} else {
 			s.conn.SetWriteDeadline(deadline)
-			err = s.writeMessage(m.msg)
+			err = m.msg.Send(s.nextWriter)
 		}
 		if err != nil || m.closeCode != 0 {
 			dead = true

@@ -53,6 +53,21 @@ func (m *Message) WriteTo(w io.Writer) (int64, error) {
 	return written, nil
 }
 
+// Send writes the message through next, which opens a WebSocket message
+// of the form given (binary or text) as a WebSocket library's NextWriter
+// does, and closes it.
+func (m *Message) Send(next func(binary bool) (io.WriteCloser, error)) error {
+	w, err := next(m.Binary)
+	if err != nil {
+		return err
+	}
+	if _, err := m.WriteTo(w); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
 // Bytes returns the message as one slice: a binary message in new
 // 64-byte-aligned memory, a text message as it is.
 func (m *Message) Bytes() []byte {

@@ -100,13 +100,20 @@ func summarizeE2E(runs []load.Result) e2eSummary {
 		windows = append(windows, r.Windows()...)
 	}
 	col := func(f func(load.Result) float64) load.Spread { return spreadOver(windows, f) }
-	// Round trips count only from runs whose probe had answers: a run
-	// that lost every ping has none, which is not zero.
-	var answered []load.Result
+	// Latencies count only from windows with calls, round trips from
+	// windows whose probe had answers: a window in which no call ended,
+	// or that lost every ping, has none, which is not zero.
+	var completed, answered []load.Result
 	for _, r := range windows {
+		if r.Load.Latency.Count > 0 {
+			completed = append(completed, r)
+		}
 		if r.Probe != nil && r.Probe.RTT.Count > 0 {
 			answered = append(answered, r)
 		}
+	}
+	lat := func(f func(l load.Latency) float64) load.Spread {
+		return spreadOver(completed, func(r load.Result) float64 { return f(r.Load.Latency) })
 	}
 	rtt := func(f func(l load.Latency) float64) load.Spread {
 		return spreadOver(answered, func(r load.Result) float64 { return f(r.Probe.RTT) })
@@ -114,9 +121,9 @@ func summarizeE2E(runs []load.Result) e2eSummary {
 	const mib = 1 << 20
 	s := e2eSummary{
 		ReqPerS:   col(func(r load.Result) float64 { return r.Load.ThroughputPerS }),
-		P50Ms:     col(func(r load.Result) float64 { return r.Load.Latency.P50Ms }),
-		P99Ms:     col(func(r load.Result) float64 { return r.Load.Latency.P99Ms }),
-		P999Ms:    col(func(r load.Result) float64 { return r.Load.Latency.P999Ms }),
+		P50Ms:     lat(func(l load.Latency) float64 { return l.P50Ms }),
+		P99Ms:     lat(func(l load.Latency) float64 { return l.P99Ms }),
+		P999Ms:    lat(func(l load.Latency) float64 { return l.P999Ms }),
 		PingP50Ms: rtt(func(l load.Latency) float64 { return l.P50Ms }),
 		PingP99Ms: rtt(func(l load.Latency) float64 { return l.P99Ms }),
 		PingMaxMs: rtt(func(l load.Latency) float64 { return l.MaxMs }),
