@@ -216,3 +216,11 @@ func TestProbeProcessCannotDial(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestThreadStates: a line per thread of this process, with its state.
+func TestThreadStates(t *testing.T) {
+	got := ThreadStates(os.Getpid())
+	if want := fmt.Sprintf("pid %d tid %d ", os.Getpid(), os.Getpid()); !strings.Contains(got, want) || !strings.Contains(got, " state R ") {
+		t.Errorf("ThreadStates(self) = %q, want a line starting %q and a running thread", got, want)
+	}
+}

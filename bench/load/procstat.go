@@ -202,3 +202,38 @@ func (s *Sampler) Stop() Usage {
 	<-s.done
 	return s.Usage()
 }
+
+// ThreadStates describes what each thread of pid and of its children is
+// doing, a line per thread: pid, tid, name, state (R running, S sleeping,
+// D uninterruptible, …), scheduling policy and kernel wait channel. For a
+// process that will not stop: it shows where it, or a child, is stuck.
+func ThreadStates(pid int) string {
+	var b strings.Builder
+	for _, p := range append([]int{pid}, ChildPIDs(pid)...) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", p))
+		for _, t := range tasks {
+			stat, err := os.ReadFile(t + "/stat")
+			if err != nil {
+				continue
+			}
+			// The name is in parentheses and may hold spaces: the fields
+			// after it start at the last ')'.
+			name, rest := "", string(stat)
+			if i, j := strings.IndexByte(rest, '('), strings.LastIndexByte(rest, ')'); i >= 0 && j > i {
+				name, rest = rest[i+1:j], rest[j+1:]
+			}
+			f := strings.Fields(rest)
+			wchan, _ := os.ReadFile(t + "/wchan")
+			policy := "?"
+			if len(f) > 38 {
+				policy = f[38] // field 41 of stat: 0 normal, 3 batch, 5 idle
+			}
+			state := "?"
+			if len(f) > 0 {
+				state = f[0]
+			}
+			fmt.Fprintf(&b, "pid %d tid %s %s state %s policy %s wchan %s\n", p, filepath.Base(t), name, state, policy, wchan)
+		}
+	}
+	return b.String()
+}

@@ -115,7 +115,7 @@ func startOnce(ctx context.Context, l launch) (*Server, error) {
 		Args:   argv,
 		cmd:    exec.Command(argv[0], argv[1:]...),
 		grace:  l.grace,
-		stderr: &tailBuffer{max: 64 << 10},
+		stderr: &tailBuffer{max: 1 << 20}, // room for a goroutine dump
 		exited: make(chan struct{}),
 	}
 	s.cmd.Dir = l.dir
@@ -229,9 +229,18 @@ func (s *Server) stop() error {
 		return s.exitError("after SIGTERM")
 	case <-time.After(grace):
 	}
+	// Where its threads (and its children's) are, then every goroutine's
+	// stack, which a Go server prints on SIGQUIT.
+	threads := ThreadStates(pid)
+	syscall.Kill(pid, syscall.SIGQUIT)
+	select {
+	case <-s.exited:
+	case <-time.After(2 * time.Second):
+	}
 	syscall.Kill(-pid, syscall.SIGKILL)
 	<-s.exited
-	return fmt.Errorf("server %s did not stop within %v of SIGTERM; killed. Its output:\n%s", s.Addr, grace, s.Stderr())
+	return fmt.Errorf("server %s did not stop within %v of SIGTERM; killed (after SIGQUIT, for a Go server's stacks). Its threads then:\n%sIts output:\n%s",
+		s.Addr, grace, threads, s.Stderr())
 }
 
 // exitError is nil for a clean exit, else the exit status and the output.

@@ -75,7 +75,7 @@ func crunchSystems(e *env) []system {
 			Exec: x,
 			Ops:  ops,
 			Start: func(ctx context.Context) (*load.Server, error) {
-				return load.StartServer(ctx, e.serverConfig("--log-level=warn"))
+				return load.StartServer(ctx, e.serverConfig("--log-level=warn", "--grace=3s"))
 			},
 		})
 	}
