@@ -44,7 +44,7 @@ func (s *session) handle(binary bool, data []byte) bool {
 		s.cancelRequest(req)
 	default:
 		if err := s.start(req, release); err == nil {
-			release = func() {} // the request's now
+			release = noRelease // the request's now
 		} else {
 			op := "unknown" // a label per unregistered name would let clients grow the metrics
 			if _, lookupErr := s.srv.cfg.Registry.Lookup(req.Op); lookupErr == nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"io"
+	"sync"
 )
 
 // largeMessage is the size past which a message needs one of the server's
@@ -59,13 +60,16 @@ func (s *Server) acquireLarge(ctx context.Context) error {
 	}
 }
 
-// releaser returns a function that gives back a token held for a message
-// (held false: a no-op), once however often it is called.
+// releaser returns a function that gives back a token held for a message,
+// once however often it is called; for a message without one (most), the
+// shared no-op, so that small messages allocate nothing here.
 func (s *Server) releaser(held bool) func() {
-	return func() {
-		if held {
-			held = false
-			<-s.large
-		}
+	if !held {
+		return noRelease
 	}
+	var once sync.Once
+	return func() { once.Do(func() { <-s.large }) }
 }
+
+// noRelease is the releaser of a message that holds no token.
+func noRelease() {}

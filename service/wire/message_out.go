@@ -23,9 +23,6 @@ type Message struct {
 // textMessage wraps a whole text message.
 func textMessage(b []byte) *Message { return &Message{head: b, size: len(b)} }
 
-// Len is the message's length in bytes.
-func (m *Message) Len() int { return m.size }
-
 // zeros pads between the buffers of a binary message (less than
 // bufferAlign bytes each time).
 var zeros [bufferAlign]byte
