@@ -22,12 +22,14 @@ func Find() (string, error) {
 }
 
 // Headless loads url in browser, headless, with a fresh profile in
-// profileDir and a virtual-time budget of 5 s (the page's timers run as
-// fast as it can go), adding args such as "--dump-dom" or
-// "--screenshot=FILE", and returns what the browser printed.
+// profileDir, adding args such as "--dump-dom" or "--screenshot=FILE"
+// (which act when the page has loaded: see HoldTag), and returns what the
+// browser printed. The page runs in real time: on virtual time Chromium
+// skips ahead whenever no HTTP fetch is pending, and a page waiting for a
+// WebSocket reply was cut short on a loaded machine.
 func Headless(ctx context.Context, browser, profileDir, url string, args ...string) ([]byte, error) {
 	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-		"--user-data-dir=" + profileDir, "--window-size=1100,800", "--virtual-time-budget=5000"}
+		"--user-data-dir=" + profileDir, "--window-size=1100,800"}
 	out, err := exec.CommandContext(ctx, browser, append(append(base, args...), url)...).Output()
 	if err != nil {
 		return out, fmt.Errorf("%s %s: %w", browser, url, err)

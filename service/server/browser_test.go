@@ -2,9 +2,13 @@ package server_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,23 +17,45 @@ import (
 
 // The status page in a real headless browser (Debian's chromium): the
 // page loads its module, connects over WebSocket, pings, polls
-// /v1/status and fills in every figure. Chromium runs on virtual time
-// here, so the figures' values mean nothing; that they are there does.
-// A screenshot is left in the test's temporary directory (kept with
-// CRUNCH_SCREENSHOT=path).
+// /v1/status and fills in every figure. The page is the server's own,
+// served through a browser.Front that adds browser.HoldTag to it and
+// releases it once the page has polled /v1/status three times (two
+// seconds of pings, two polls for a request rate), so the dump does not
+// depend on how fast a loaded machine runs the page. A screenshot is left
+// in the test's temporary directory (kept with CRUNCH_SCREENSHOT=path).
 func TestStatusPageInBrowser(t *testing.T) {
 	chromium, err := browser.Find()
 	if err != nil {
 		t.Skipf("SKIPPED: the status page's browser test needs chromium: %v", err)
 	}
 	ts := start(t, nil)
-	url := "http://" + ts.addr + "/"
+	page, _ := get(t, "http://"+ts.addr+"/")
+	held := strings.Replace(page, "</body>", browser.HoldTag+"</body>", 1)
 	run := func(args ...string) []byte {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		out, err := browser.Headless(ctx, chromium, t.TempDir(), url, args...)
+		front, err := browser.NewFront(ts.addr)
 		if err != nil {
 			t.Fatal(err)
+		}
+		defer front.Close()
+		front.Mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, held)
+		})
+		var polls atomic.Int32
+		front.Mux.HandleFunc("/v1/status", func(w http.ResponseWriter, r *http.Request) {
+			front.Upstream.ServeHTTP(w, r)
+			if polls.Add(1) == 3 {
+				front.Release()
+			}
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		out, err := browser.Headless(ctx, chromium, t.TempDir(), "http://"+front.Addr+"/", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if polls.Load() < 3 {
+			t.Errorf("the page polled /v1/status %d times before it was shown; want 3", polls.Load())
 		}
 		return out
 	}
