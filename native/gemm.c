@@ -55,6 +55,8 @@ typedef struct gemm_path {
     crunch__gemm_ukr_f64 ukr_f64;
     gemm_blocks f32;
     crunch__gemm_ukr_f32 ukr_f32;
+    crunch__gemm_edge_f64 edge_f64; /* NULL: edge tiles go through a buffer */
+    crunch__gemm_edge_f32 edge_f32;
 } gemm_path;
 
 static void ukr_generic_f64(size_t kc, const double *ap, const double *bp, double *c,
@@ -69,7 +71,7 @@ static void ukr_generic_f32(size_t kc, const float *ap, const float *bp, float *
         {CRUNCH__GEMM_GENERIC_F64_MR, CRUNCH__GEMM_GENERIC_F64_NR, 256, 1024, 256},         \
             ukr_generic_f64,                                                                \
             {CRUNCH__GEMM_GENERIC_F32_MR, CRUNCH__GEMM_GENERIC_F32_NR, 512, 1024, 256},     \
-            ukr_generic_f32                                                                 \
+            ukr_generic_f32, NULL, NULL                                                     \
     }
 
 /*
@@ -95,6 +97,8 @@ static const gemm_path paths[] = {
             /* f32 6x16: A sliver 6*768*4 = 18 KiB; B block 768*128*4 = 384 KiB */
             {CRUNCH__GEMM_AVX2_F32_MR, CRUNCH__GEMM_AVX2_F32_NR, 768, 1020, 128},
             crunch__gemm_ukr_avx2_f32,
+            NULL,
+            NULL,
         },
     [CRUNCH_ISA_AVX512] =
         {
@@ -104,6 +108,8 @@ static const gemm_path paths[] = {
             /* f32 8x48: A sliver 8*768*4 = 24 KiB; B block 768*144*4 = 432 KiB */
             {CRUNCH__GEMM_AVX512_F32_MR, CRUNCH__GEMM_AVX512_F32_NR, 768, 1024, 144},
             crunch__gemm_ukr_avx512_f32,
+            crunch__gemm_edge_avx512_f64,
+            crunch__gemm_edge_avx512_f32,
         },
 #else
     [CRUNCH_ISA_AVX2] = GENERIC_PATH,
@@ -368,7 +374,8 @@ enum { SCALE_POLL = 1 << 18 };
      * path's micro-kernel. After each B sliver it reports progress and polls                 \
      * cancel: returns CRUNCH_ECANCELED or CRUNCH_OK. */                                      \
     static crunch_status macro_##S(const gemm_blocks *bs, crunch__gemm_ukr_##S ukr,           \
-                                   size_t mc, size_t nc, size_t kc, T alpha, const T *ap,     \
+                                   crunch__gemm_edge_##S edge, size_t mc, size_t nc,          \
+                                   size_t kc, T alpha, const T *ap,                           \
                                    const T *bp, T beta, T *c, size_t ldc, gemm_progress *pr)  \
     {                                                                                         \
         const size_t mr = bs->mr, nr = bs->nr;                                                \
@@ -382,7 +389,9 @@ enum { SCALE_POLL = 1 << 18 };
                 T *ct = c + i0 * ldc + j0;                                                    \
                 if (rows == mr && cols == nr) {                                               \
                     ukr(kc, a_sliver, b_sliver, ct, ldc, alpha, beta);                        \
-                } else { /* the tile sticks out of C: compute it aside, merge */              \
+                } else if (edge != NULL) { /* the tile sticks out of C */                     \
+                    edge(kc, a_sliver, b_sliver, ct, ldc, alpha, beta, rows, cols);           \
+                } else { /* ... and this path computes it aside, then merges */              \
                     ukr(kc, a_sliver, b_sliver, tile, nr, alpha, 0);                          \
                     merge_##S(rows, cols, tile, nr, beta, ct, ldc);                           \
                 }                                                                             \
@@ -449,7 +458,8 @@ enum { SCALE_POLL = 1 << 18 };
                         pack_##S(bs->nr, nc, kc, b + jc * ldb + pc, ldb, 1, bp);              \
                     else /* op(B)[p][j] = b[p*ldb + j] */                                     \
                         pack_##S(bs->nr, nc, kc, b + pc * ldb + jc, 1, ldb, bp);              \
-                    st = macro_##S(bs, ukr, mc, nc, kc, alpha, ap, bp, beta_blk,              \
+                    st = macro_##S(bs, ukr, path->edge_##S, mc, nc, kc, alpha, ap, bp,        \
+                                   beta_blk,                                                  \
                                    c + ic * ldc + jc, ldc, &pr);                              \
                 }                                                                             \
             }                                                                                 \

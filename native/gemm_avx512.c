@@ -60,6 +60,94 @@ enum { PF_A = 8 };
         }                                                                    \
     } while (0)
 
+/*
+ * The edge kernels compute a tile that sticks out of C, rows x cols of it
+ * (1 <= rows <= 8, 1 <= cols <= NR), straight into C. They run only the
+ * NV = ceil(cols / W) vectors a row needs (the packed B sliver is
+ * zero-padded to NR, so its first NV vectors are there to load) and store
+ * the last one under a mask: a 64-column f32 product is one full tile and
+ * one of a single vector, not two full tiles with a third of the second
+ * thrown away and the rest copied through a buffer. Rows past `rows` are
+ * computed (A is zero-padded) but never stored. Masked-off elements are
+ * neither read nor written, so C outside the tile is never touched.
+ */
+
+/* ESTEP(i): row i's NV FMAs (those past NV are dead code). */
+#define ESTEP(i)                                                \
+    do {                                                        \
+        V ai = BCAST(ap[i]);                                    \
+        c##i##0 = FMA(ai, b0, c##i##0);                         \
+        if (NV > 1)                                             \
+            c##i##1 = FMA(ai, b1, c##i##1);                     \
+        if (NV > 2)                                             \
+            c##i##2 = FMA(ai, b2, c##i##2);                     \
+    } while (0)
+
+/* ESTORE(i): row i's NV vectors into C, the last under mask `last`, if
+ * the tile has a row i. */
+#define ESTORE(i)                                               \
+    do {                                                        \
+        if ((i) < rows) {                                       \
+            T *r_ = c + (size_t)(i) * ldc;                      \
+            if (NV == 1)                                        \
+                EST(r_, last, c##i##0);                         \
+            if (NV == 2) {                                      \
+                EST(r_, FULL, c##i##0);                         \
+                EST(r_ + W, last, c##i##1);                     \
+            }                                                   \
+            if (NV == 3) {                                      \
+                EST(r_, FULL, c##i##0);                         \
+                EST(r_ + W, FULL, c##i##1);                     \
+                EST(r_ + 2 * W, last, c##i##2);                 \
+            }                                                   \
+        }                                                       \
+    } while (0)
+
+/* EDGE_NV(NAME, NV_) defines the edge kernel whose rows need NV_ vectors
+ * (for the element type of the V, T, ... macros in force). */
+#define EDGE_NV(NAME, NV_)                                                          \
+    static CRUNCH_TARGET_AVX512 void NAME(size_t kc, const T *restrict ap,          \
+                                          const T *restrict bp, T *restrict c,      \
+                                          size_t ldc, T alpha, T beta, size_t rows, \
+                                          MASK last)                                \
+    {                                                                               \
+        enum { NV = NV_ };                                                          \
+        ACC(V, 0); ACC(V, 1); ACC(V, 2); ACC(V, 3);                                 \
+        ACC(V, 4); ACC(V, 5); ACC(V, 6); ACC(V, 7);                                 \
+        for (size_t p = 0; p < kc; p++) {                                           \
+            V b0 = LOADV(bp), b1 = b0, b2 = b0;                                     \
+            if (NV > 1)                                                             \
+                b1 = LOADV(bp + W);                                                 \
+            if (NV > 2)                                                             \
+                b2 = LOADV(bp + 2 * W);                                             \
+            ESTEP(0); ESTEP(1); ESTEP(2); ESTEP(3);                                 \
+            ESTEP(4); ESTEP(5); ESTEP(6); ESTEP(7);                                 \
+            ap += 8;                                                                \
+            bp += 3 * W;                                                            \
+        }                                                                           \
+        V va = SET1(alpha), vb = SET1(beta);                                        \
+        ESTORE(0); ESTORE(1); ESTORE(2); ESTORE(3);                                 \
+        ESTORE(4); ESTORE(5); ESTORE(6); ESTORE(7);                                 \
+    }
+
+/* EDGE(NAME, EDGE1, EDGE2, EDGE3) defines the exported edge kernel, which
+ * picks the one for the tile's width and builds the last vector's mask. */
+#define EDGE(NAME, EDGE1, EDGE2, EDGE3)                                             \
+    CRUNCH_TARGET_AVX512 void NAME(size_t kc, const T *ap, const T *bp, T *c,       \
+                                   size_t ldc, T alpha, T beta, size_t rows,        \
+                                   size_t cols)                                     \
+    {                                                                               \
+        size_t nv = (cols + W - 1) / W;                                             \
+        /* cols - (nv-1)*W is 1..W <= 16: the shift fits 32 bits */                 \
+        MASK last = (MASK)((1u << (cols - (nv - 1) * W)) - 1);                      \
+        if (nv == 1)                                                                \
+            EDGE1(kc, ap, bp, c, ldc, alpha, beta, rows, last);                     \
+        else if (nv == 2)                                                           \
+            EDGE2(kc, ap, bp, c, ldc, alpha, beta, rows, last);                     \
+        else                                                                        \
+            EDGE3(kc, ap, bp, c, ldc, alpha, beta, rows, last);                     \
+    }
+
 /* ---- f64: 8 x 24 ---- */
 #define V __m512d
 #define W 8
@@ -105,6 +193,32 @@ CRUNCH_TARGET_AVX512 void crunch__gemm_ukr_avx512_f64(size_t kc, const double *r
         STORE_ALL(ST_BX);
     }
 }
+
+/* the edge kernels' element type, mask and stores (beta == 0 never reads C) */
+#define T double
+#define MASK __mmask8
+#define FULL ((__mmask8)0xFF)
+#define LOADV(p) _mm512_loadu_pd(p)
+#define SET1(x) _mm512_set1_pd(x)
+#define EST(p, m, acc)                                                                   \
+    (beta == 0 ? _mm512_mask_storeu_pd(p, m, _mm512_mul_pd(va, acc))                     \
+               : _mm512_mask_storeu_pd(                                                  \
+                     p, m, _mm512_fmadd_pd(va, acc, _mm512_mul_pd(vb, _mm512_maskz_loadu_pd(m, p)))))
+
+EDGE_NV(edge_f64_1, 1)
+EDGE_NV(edge_f64_2, 2)
+EDGE_NV(edge_f64_3, 3)
+
+/* crunch__gemm_edge_avx512_f64: the f64 edge kernel (contract in
+ * gemm_kernels.h). */
+EDGE(crunch__gemm_edge_avx512_f64, edge_f64_1, edge_f64_2, edge_f64_3)
+
+#undef T
+#undef MASK
+#undef FULL
+#undef LOADV
+#undef SET1
+#undef EST
 
 #undef V
 #undef W
@@ -157,5 +271,30 @@ CRUNCH_TARGET_AVX512 void crunch__gemm_ukr_avx512_f32(size_t kc, const float *re
         STORE_ALL(ST_BX);
     }
 }
+
+#define T float
+#define MASK __mmask16
+#define FULL ((__mmask16)0xFFFF)
+#define LOADV(p) _mm512_loadu_ps(p)
+#define SET1(x) _mm512_set1_ps(x)
+#define EST(p, m, acc)                                                                   \
+    (beta == 0 ? _mm512_mask_storeu_ps(p, m, _mm512_mul_ps(va, acc))                     \
+               : _mm512_mask_storeu_ps(                                                  \
+                     p, m, _mm512_fmadd_ps(va, acc, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, p)))))
+
+EDGE_NV(edge_f32_1, 1)
+EDGE_NV(edge_f32_2, 2)
+EDGE_NV(edge_f32_3, 3)
+
+/* crunch__gemm_edge_avx512_f32: the f32 edge kernel (contract in
+ * gemm_kernels.h). */
+EDGE(crunch__gemm_edge_avx512_f32, edge_f32_1, edge_f32_2, edge_f32_3)
+
+#undef T
+#undef MASK
+#undef FULL
+#undef LOADV
+#undef SET1
+#undef EST
 
 #endif /* CRUNCH_X86 */

@@ -43,6 +43,21 @@ typedef void (*crunch__gemm_ukr_f32)(size_t kc, const float *ap, const float *bp
                                      float *c, size_t ldc, float alpha, float beta);
 
 /*
+ * An edge kernel (optional per path) computes a tile that sticks out of C
+ * straight into it: the contract above for 0 <= i < rows, 0 <= j < cols
+ * only, with 1 <= rows <= MR and 1 <= cols <= NR; the packed slivers are
+ * whole (zero-padded) as for a micro-kernel, and C outside the rows x cols
+ * corner is neither read nor written. A path without one has its tiles
+ * computed into a buffer by the micro-kernel and merged.
+ */
+typedef void (*crunch__gemm_edge_f64)(size_t kc, const double *ap, const double *bp,
+                                      double *c, size_t ldc, double alpha, double beta,
+                                      size_t rows, size_t cols);
+typedef void (*crunch__gemm_edge_f32)(size_t kc, const float *ap, const float *bp, float *c,
+                                      size_t ldc, float alpha, float beta, size_t rows,
+                                      size_t cols);
+
+/*
  * Register blocking (MR x NR) per path and dtype. The kernels hard-code
  * these shapes, so they live here; the cache blocking (KC, MC, NC) of each
  * path lives in the one table in gemm.c, next to the kernel pointers.
@@ -79,6 +94,12 @@ CRUNCH_HIDDEN void crunch__gemm_ukr_avx512_f64(size_t kc, const double *ap, cons
                                                double *c, size_t ldc, double alpha, double beta);
 CRUNCH_HIDDEN void crunch__gemm_ukr_avx512_f32(size_t kc, const float *ap, const float *bp,
                                                float *c, size_t ldc, float alpha, float beta);
+CRUNCH_HIDDEN void crunch__gemm_edge_avx512_f64(size_t kc, const double *ap, const double *bp,
+                                                double *c, size_t ldc, double alpha, double beta,
+                                                size_t rows, size_t cols);
+CRUNCH_HIDDEN void crunch__gemm_edge_avx512_f32(size_t kc, const float *ap, const float *bp,
+                                                float *c, size_t ldc, float alpha, float beta,
+                                                size_t rows, size_t cols);
 #endif
 
 #endif /* CRUNCH_GEMM_KERNELS_H */

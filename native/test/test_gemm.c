@@ -221,7 +221,7 @@ static int isa_available(crunch_isa isa)
  * path and dtype, cycling the transposes, alpha, beta and the padding. */
 static void test_small_shapes(void)
 {
-    static const size_t sizes[] = {0, 1, 2, 7, 31, 64, 65};
+    static const size_t sizes[] = {0, 1, 2, 7, 31, 40, 64, 65};
     static const double alphas[] = {1, -0.5, 0}, betas[] = {0, 1, 2.5};
     enum { NS = sizeof sizes / sizeof sizes[0] };
     unsigned variant = 0;
