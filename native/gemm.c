@@ -57,6 +57,8 @@ typedef struct gemm_path {
     crunch__gemm_ukr_f32 ukr_f32;
     crunch__gemm_edge_f64 edge_f64; /* NULL: edge tiles go through a buffer */
     crunch__gemm_edge_f32 edge_f32;
+    crunch__gemm_sup_f64 sup_f64; /* NULL: every product is packed */
+    crunch__gemm_sup_f32 sup_f32;
 } gemm_path;
 
 static void ukr_generic_f64(size_t kc, const double *ap, const double *bp, double *c,
@@ -71,7 +73,7 @@ static void ukr_generic_f32(size_t kc, const float *ap, const float *bp, float *
         {CRUNCH__GEMM_GENERIC_F64_MR, CRUNCH__GEMM_GENERIC_F64_NR, 256, 1024, 256},         \
             ukr_generic_f64,                                                                \
             {CRUNCH__GEMM_GENERIC_F32_MR, CRUNCH__GEMM_GENERIC_F32_NR, 512, 1024, 256},     \
-            ukr_generic_f32, NULL, NULL                                                     \
+            ukr_generic_f32, NULL, NULL, NULL, NULL                                         \
     }
 
 /*
@@ -99,6 +101,8 @@ static const gemm_path paths[] = {
             crunch__gemm_ukr_avx2_f32,
             NULL,
             NULL,
+            NULL,
+            NULL,
         },
     [CRUNCH_ISA_AVX512] =
         {
@@ -110,6 +114,8 @@ static const gemm_path paths[] = {
             crunch__gemm_ukr_avx512_f32,
             crunch__gemm_edge_avx512_f64,
             crunch__gemm_edge_avx512_f32,
+            crunch__gemm_sup_avx512_f64,
+            crunch__gemm_sup_avx512_f32,
         },
 #else
     [CRUNCH_ISA_AVX2] = GENERIC_PATH,
@@ -251,6 +257,25 @@ static void *aligned_buffer(size_t bytes)
     /* C11 aligned_alloc wants a size that is a multiple of the alignment;
      * bytes is a few MiB at most, so rounding up cannot overflow. */
     return aligned_alloc(64, round_up(bytes, 64));
+}
+
+/*
+ * use_sup reports whether an m x n x k product goes to the unpacked
+ * kernels. One A sliver (MR rows of k) must fit L1 as a packed one would
+ * (k <= kc). Then, on AVX-512 (Zen 5), unpacked is as fast as packed or
+ * faster for every square size up to 384 (n = 64: 1.4x for f64, 1.9x for
+ * f32) and slower beyond about 400^3 multiply-adds: large strides of B
+ * read in place map its rows onto a few cache sets, which packing avoids
+ * (2048 x 2048 x 64 f64: 69 against 95 GFLOP/s). The bound is a power of
+ * two near there; CRUNCH_GEMM_SUP_MNK overrides it at build time, for
+ * measuring.
+ */
+#ifndef CRUNCH_GEMM_SUP_MNK
+#define CRUNCH_GEMM_SUP_MNK 0x1p26
+#endif
+static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
+{
+    return k <= bs->kc && (double)m * (double)n * (double)k <= CRUNCH_GEMM_SUP_MNK;
 }
 
 /* Elements of C scaled per cancel poll in the k == 0 / alpha == 0 case. */
@@ -403,6 +428,53 @@ enum { SCALE_POLL = 1 << 18 };
         return CRUNCH_OK;                                                                     \
     }                                                                                         \
                                                                                               \
+    /* sup_S computes C = alpha * op(A) * op(B) + beta * C (m, n, k > 0)                      \
+     * with the path's unpacked kernel: A is read in place, and B too                        \
+     * unless it is transposed (its rows are then packed into slivers, as                    \
+     * the packed path does). Cancel is polled, and progress reported,                       \
+     * after each row of tiles. Returns CRUNCH_OK, CRUNCH_ECANCELED or                        \
+     * CRUNCH_ENOMEM. */                                                                      \
+    static crunch_status sup_##S(const gemm_blocks *bs, crunch__gemm_sup_##S sup, int ta,    \
+                                 int tb, size_t m, size_t n, size_t k, T alpha, const T *a,  \
+                                 size_t lda, const T *b, size_t ldb, T beta, T *c,           \
+                                 size_t ldc, gemm_progress *pr)                              \
+    {                                                                                         \
+        const size_t mr = bs->mr, nr = bs->nr;                                                \
+        const size_t rsa = ta ? 1 : lda, csa = ta ? lda : 1; /* A(i,p) = a[i*rsa + p*csa] */ \
+        T *bp = NULL;                                                                         \
+        if (tb) { /* op(B)[p][j] = b[j*ldb + p]: pack, as the packed path does */             \
+            bp = aligned_buffer(k * round_up(n, nr) * sizeof(T));                             \
+            if (bp == NULL)                                                                   \
+                return CRUNCH_ENOMEM;                                                         \
+            pack_##S(nr, n, k, b, ldb, 1, bp);                                                \
+        }                                                                                     \
+        crunch_status st = CRUNCH_OK;                                                         \
+        /* Blocks of nc columns, as the packed path: k x nc of B stays in                     \
+         * L2 while every row of tiles of the block reads it. */                              \
+        for (size_t jc = 0; jc < n && st == CRUNCH_OK; jc += bs->nc) {                        \
+            size_t nc = min_size(bs->nc, n - jc);                                             \
+            for (size_t i0 = 0; i0 < m; i0 += mr) {                                           \
+                size_t rows = min_size(mr, m - i0);                                           \
+                for (size_t j0 = jc; j0 < jc + nc; j0 += nr) {                                \
+                    size_t cols = min_size(nr, jc + nc - j0);                                 \
+                    if (tb) /* sliver j0/nr of kc = k groups of nr */                         \
+                        sup(k, a + i0 * rsa, rsa, csa, bp + j0 * k, nr, c + i0 * ldc + j0,    \
+                            ldc, alpha, beta, rows, cols);                                    \
+                    else                                                                      \
+                        sup(k, a + i0 * rsa, rsa, csa, b + j0, ldb, c + i0 * ldc + j0, ldc,   \
+                            alpha, beta, rows, cols);                                         \
+                }                                                                             \
+                progress_add(pr, (uint64_t)rows * nc * k);                                    \
+                if (crunch__canceled(pr->ctx)) {                                              \
+                    st = CRUNCH_ECANCELED;                                                    \
+                    break;                                                                    \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        free(bp);                                                                             \
+        return st;                                                                            \
+    }                                                                                         \
+                                                                                              \
     /* gemm_S is crunch_gemm_f64 / crunch_gemm_f32 (crunch.h has the                          \
      * contract) for element type T. */                                                       \
     static crunch_status gemm_##S(crunch_ctx *ctx, int ta, int tb, size_t m, size_t n,        \
@@ -429,6 +501,13 @@ enum { SCALE_POLL = 1 << 18 };
         const gemm_path *path = path_for(ctx);                                                \
         const gemm_blocks *bs = &path->S;                                                     \
         crunch__gemm_ukr_##S ukr = path->ukr_##S;                                             \
+        if (path->sup_##S != NULL && use_sup(bs, m, n, k)) {                                  \
+            st = sup_##S(bs, path->sup_##S, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,  \
+                         ldc, &pr);                                                           \
+            if (st == CRUNCH_OK)                                                              \
+                progress_finish(&pr);                                                         \
+            return st;                                                                        \
+        }                                                                                     \
         /* Buffers as large as this call needs, at most one block each,                       \
          * whole slivers (a block's last sliver is padded to mr or nr). */                    \
         size_t kc_max = min_size(bs->kc, k);                                                  \

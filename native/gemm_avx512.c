@@ -148,6 +148,73 @@ enum { PF_A = 8 };
             EDGE3(kc, ap, bp, c, ldc, alpha, beta, rows, last);                     \
     }
 
+/*
+ * The unpacked ("sup", as BLIS calls its small-problem path) kernels: the
+ * edge kernels' product and stores, with A and B read where they lie
+ * instead of from packed slivers, for products so small that packing
+ * would cost as much as multiplying. A(i, p) is a[i*rsa + p*csa] (A or its
+ * transpose, as stored) and B(p, j) is b[p*ldb + j] (B as stored, or a
+ * packed sliver with ldb = NR). Only what the tile covers is read: the
+ * last vector of each B row is loaded under the mask, and rows past `rows`
+ * broadcast row 0 again (it exists) and are not stored.
+ */
+
+/* SSTEP(i): row i's NV FMAs with one element of A read in place. */
+#define SSTEP(i)                                                \
+    do {                                                        \
+        V ai = BCAST(a##i[q]);                                  \
+        c##i##0 = FMA(ai, b0, c##i##0);                         \
+        if (NV > 1)                                             \
+            c##i##1 = FMA(ai, b1, c##i##1);                     \
+        if (NV > 2)                                             \
+            c##i##2 = FMA(ai, b2, c##i##2);                     \
+    } while (0)
+
+/* SUP_NV(NAME, NV_) defines the unpacked kernel whose rows need NV_
+ * vectors. */
+#define SUP_NV(NAME, NV_)                                                               \
+    static CRUNCH_TARGET_AVX512 void NAME(size_t kc, const T *a, size_t rsa, size_t csa, \
+                                          const T *b, size_t ldb, T *restrict c,         \
+                                          size_t ldc, T alpha, T beta, size_t rows,      \
+                                          MASK last)                                     \
+    {                                                                                    \
+        enum { NV = NV_ };                                                               \
+        const T *a0 = a, *a1 = a + (rows > 1 ? 1 * rsa : 0),                             \
+                *a2 = a + (rows > 2 ? 2 * rsa : 0), *a3 = a + (rows > 3 ? 3 * rsa : 0),  \
+                *a4 = a + (rows > 4 ? 4 * rsa : 0), *a5 = a + (rows > 5 ? 5 * rsa : 0),  \
+                *a6 = a + (rows > 6 ? 6 * rsa : 0), *a7 = a + (rows > 7 ? 7 * rsa : 0);  \
+        ACC(V, 0); ACC(V, 1); ACC(V, 2); ACC(V, 3);                                      \
+        ACC(V, 4); ACC(V, 5); ACC(V, 6); ACC(V, 7);                                      \
+        for (size_t p = 0, q = 0; p < kc; p++, q += csa, b += ldb) {                     \
+            V b0 = NV == 1 ? MLOADV(last, b) : LOADV(b), b1 = b0, b2 = b0;               \
+            if (NV > 1)                                                                  \
+                b1 = NV == 2 ? MLOADV(last, b + W) : LOADV(b + W);                       \
+            if (NV > 2)                                                                  \
+                b2 = MLOADV(last, b + 2 * W);                                            \
+            SSTEP(0); SSTEP(1); SSTEP(2); SSTEP(3);                                      \
+            SSTEP(4); SSTEP(5); SSTEP(6); SSTEP(7);                                      \
+        }                                                                                \
+        V va = SET1(alpha), vb = SET1(beta);                                             \
+        ESTORE(0); ESTORE(1); ESTORE(2); ESTORE(3);                                      \
+        ESTORE(4); ESTORE(5); ESTORE(6); ESTORE(7);                                      \
+    }
+
+/* SUP(NAME, SUP1, SUP2, SUP3) defines the exported unpacked kernel. */
+#define SUP(NAME, SUP1, SUP2, SUP3)                                                     \
+    CRUNCH_TARGET_AVX512 void NAME(size_t kc, const T *a, size_t rsa, size_t csa,       \
+                                   const T *b, size_t ldb, T *c, size_t ldc, T alpha,   \
+                                   T beta, size_t rows, size_t cols)                    \
+    {                                                                                   \
+        size_t nv = (cols + W - 1) / W;                                                 \
+        MASK last = (MASK)((1u << (cols - (nv - 1) * W)) - 1);                          \
+        if (nv == 1)                                                                    \
+            SUP1(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, rows, last);             \
+        else if (nv == 2)                                                               \
+            SUP2(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, rows, last);             \
+        else                                                                            \
+            SUP3(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, rows, last);             \
+    }
+
 /* ---- f64: 8 x 24 ---- */
 #define V __m512d
 #define W 8
@@ -199,6 +266,7 @@ CRUNCH_TARGET_AVX512 void crunch__gemm_ukr_avx512_f64(size_t kc, const double *r
 #define MASK __mmask8
 #define FULL ((__mmask8)0xFF)
 #define LOADV(p) _mm512_loadu_pd(p)
+#define MLOADV(m, p) _mm512_maskz_loadu_pd(m, p)
 #define SET1(x) _mm512_set1_pd(x)
 #define EST(p, m, acc)                                                                   \
     (beta == 0 ? _mm512_mask_storeu_pd(p, m, _mm512_mul_pd(va, acc))                     \
@@ -213,10 +281,19 @@ EDGE_NV(edge_f64_3, 3)
  * gemm_kernels.h). */
 EDGE(crunch__gemm_edge_avx512_f64, edge_f64_1, edge_f64_2, edge_f64_3)
 
+SUP_NV(sup_f64_1, 1)
+SUP_NV(sup_f64_2, 2)
+SUP_NV(sup_f64_3, 3)
+
+/* crunch__gemm_sup_avx512_f64: the f64 unpacked kernel (contract in
+ * gemm_kernels.h). */
+SUP(crunch__gemm_sup_avx512_f64, sup_f64_1, sup_f64_2, sup_f64_3)
+
 #undef T
 #undef MASK
 #undef FULL
 #undef LOADV
+#undef MLOADV
 #undef SET1
 #undef EST
 
@@ -276,6 +353,7 @@ CRUNCH_TARGET_AVX512 void crunch__gemm_ukr_avx512_f32(size_t kc, const float *re
 #define MASK __mmask16
 #define FULL ((__mmask16)0xFFFF)
 #define LOADV(p) _mm512_loadu_ps(p)
+#define MLOADV(m, p) _mm512_maskz_loadu_ps(m, p)
 #define SET1(x) _mm512_set1_ps(x)
 #define EST(p, m, acc)                                                                   \
     (beta == 0 ? _mm512_mask_storeu_ps(p, m, _mm512_mul_ps(va, acc))                     \
@@ -290,10 +368,19 @@ EDGE_NV(edge_f32_3, 3)
  * gemm_kernels.h). */
 EDGE(crunch__gemm_edge_avx512_f32, edge_f32_1, edge_f32_2, edge_f32_3)
 
+SUP_NV(sup_f32_1, 1)
+SUP_NV(sup_f32_2, 2)
+SUP_NV(sup_f32_3, 3)
+
+/* crunch__gemm_sup_avx512_f32: the f32 unpacked kernel (contract in
+ * gemm_kernels.h). */
+SUP(crunch__gemm_sup_avx512_f32, sup_f32_1, sup_f32_2, sup_f32_3)
+
 #undef T
 #undef MASK
 #undef FULL
 #undef LOADV
+#undef MLOADV
 #undef SET1
 #undef EST
 

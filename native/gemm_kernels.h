@@ -58,6 +58,21 @@ typedef void (*crunch__gemm_edge_f32)(size_t kc, const float *ap, const float *b
                                       size_t cols);
 
 /*
+ * An unpacked kernel (optional per path; BLIS's "sup") computes the same
+ * rows x cols tile as an edge kernel, full or not, from operands read where
+ * they lie: A(i, p) = a[i*rsa + p*csa], B(p, j) = b[p*ldb + j]. It reads
+ * nothing outside the tile's rows of A and columns of B, so it may be
+ * given the caller's matrices. The driver uses it for products too small
+ * for packing to pay.
+ */
+typedef void (*crunch__gemm_sup_f64)(size_t kc, const double *a, size_t rsa, size_t csa,
+                                     const double *b, size_t ldb, double *c, size_t ldc,
+                                     double alpha, double beta, size_t rows, size_t cols);
+typedef void (*crunch__gemm_sup_f32)(size_t kc, const float *a, size_t rsa, size_t csa,
+                                     const float *b, size_t ldb, float *c, size_t ldc,
+                                     float alpha, float beta, size_t rows, size_t cols);
+
+/*
  * Register blocking (MR x NR) per path and dtype. The kernels hard-code
  * these shapes, so they live here; the cache blocking (KC, MC, NC) of each
  * path lives in the one table in gemm.c, next to the kernel pointers.
@@ -100,6 +115,14 @@ CRUNCH_HIDDEN void crunch__gemm_edge_avx512_f64(size_t kc, const double *ap, con
 CRUNCH_HIDDEN void crunch__gemm_edge_avx512_f32(size_t kc, const float *ap, const float *bp,
                                                 float *c, size_t ldc, float alpha, float beta,
                                                 size_t rows, size_t cols);
+CRUNCH_HIDDEN void crunch__gemm_sup_avx512_f64(size_t kc, const double *a, size_t rsa,
+                                               size_t csa, const double *b, size_t ldb,
+                                               double *c, size_t ldc, double alpha,
+                                               double beta, size_t rows, size_t cols);
+CRUNCH_HIDDEN void crunch__gemm_sup_avx512_f32(size_t kc, const float *a, size_t rsa,
+                                               size_t csa, const float *b, size_t ldb, float *c,
+                                               size_t ldc, float alpha, float beta, size_t rows,
+                                               size_t cols);
 #endif
 
 #endif /* CRUNCH_GEMM_KERNELS_H */

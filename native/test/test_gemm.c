@@ -273,7 +273,7 @@ static void test_large(void)
 {
     static const size_t shapes[][3] = {
         {257, 257, 257}, {3, 4500, 5}, {9, 50, 1100}, {300, 41, 600}, {130, 4100, 2},
-        {1100, 30, 400}, {2100, 5, 3},
+        {1100, 30, 400}, {2100, 5, 3}, {20, 40, 500},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t m = shapes[s][0], n = shapes[s][1];
