@@ -14,16 +14,21 @@ C_TESTS := $(wildcard native/test/test_*.c)
 FUZZTIME ?= 20s
 
 .PHONY: all build run test test-go test-c test-cmake test-race test-sanitize fuzz vet fmt \
-        bench bench-deps ensure-cmake clean
+        bench bench-deps ensure-cmake clean native-sum
 
 all: build
 
 build: $(BIN)
 
-# Go tracks its own dependencies; always ask it.
-$(BIN): FORCE
+# Go tracks its own dependencies, except the C that package cgo includes
+# from native/ and include/: native-sum records their digest in a file Go
+# does see (cgo/native_sum.go), so that a change to them rebuilds it.
+$(BIN): native-sum FORCE
 	$(GO) build -o $(BIN) ./cmd/crunch
 FORCE:
+
+native-sum:
+	@cd cgo && $(GO) generate .
 
 ## run: build and start the server on 127.0.0.1:8080 (extra flags: make run ARGS="--addr :9000")
 run: build
@@ -32,11 +37,11 @@ run: build
 ## test: everything — vet, Go tests, C tests, the CMake package and its consumers
 test: vet test-go test-c test-cmake
 
-vet:
+vet: native-sum
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-test-go:
+test-go: native-sum
 	$(GO) test -count=1 ./...
 
 ## test-c: the C tests, built straight with $(CC) (no CMake needed), on every SIMD path.
@@ -94,11 +99,11 @@ ensure-cmake:
 	  { echo "installing cmake (apt-get)"; (apt-get install -y cmake >/dev/null 2>&1 || \
 	    (apt-get update >/dev/null 2>&1 && apt-get install -y cmake >/dev/null 2>&1)) || true; }; } || true
 
-test-race:
+test-race: native-sum
 	$(GO) test -race -count=1 ./...
 
 ## fuzz: a short run of the wire decoder's fuzz target
-fuzz:
+fuzz: native-sum
 	$(GO) test ./service/wire -run='^$$' -fuzz=FuzzDecodeRequest -fuzztime=$(FUZZTIME)
 
 ## bench: everything measured on this machine, by crunchbench: the Go micro-benchmarks
@@ -119,7 +124,7 @@ HAVE_FFTW := $(shell printf '\043include <fftw3.h>\nint main(void){return 0;}\n'
 empty :=
 comma := ,
 BENCH_TAGS := $(subst $(empty) $(empty),$(comma),$(strip $(if $(HAVE_OPENBLAS),openblas) $(if $(HAVE_FFTW),fftw)))
-bench:
+bench: native-sum
 	@test -n "$(BENCH_FLAGS_$(BENCH))" || { echo "BENCH must be quick, default or full"; exit 2; }
 	@echo "OpenBLAS for comparison: $(if $(HAVE_OPENBLAS),yes,no (make bench-deps installs it))"
 	@echo "FFTW for comparison: $(if $(HAVE_FFTW),yes,no (make bench-deps installs it))"

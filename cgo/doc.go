@@ -8,4 +8,11 @@
 // Build with the tag crunch_system to link a system-installed libcrunch
 // through pkg-config instead. CGO must be enabled: with CGO_ENABLED=0 the
 // package does not compile, and the error names the cause.
+//
+// Go's build cache does not watch the sources those wrappers include, so
+// native_sum.go holds their digest: `go generate ./cgo` rewrites it when
+// they change (make does so before every Go command), and with it Go
+// rebuilds the package.
 package cgo
+
+//go:generate go run gen_native_sum.go
