@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "9e4a158f0d3ae573a9ca57f05be0384cf63d5f7e2dadb6e21ff25f9704427e2c"
+const nativeSum = "256a014b41529e7a41df4fc0052954d81a9705d4843293884df5019565b0ead9"

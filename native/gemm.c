@@ -250,15 +250,6 @@ static void progress_finish(gemm_progress *pr)
     pr->done = pr->total;
 }
 
-/* aligned_buffer allocates bytes (> 0) on a 64-byte boundary (a cache line
- * and a zmm register), or returns NULL. Free it with free(). */
-static void *aligned_buffer(size_t bytes)
-{
-    /* C11 aligned_alloc wants a size that is a multiple of the alignment;
-     * bytes is a few MiB at most, so rounding up cannot overflow. */
-    return aligned_alloc(64, round_up(bytes, 64));
-}
-
 /*
  * use_sup reports whether an m x n x k product goes to the unpacked
  * kernels. One A sliver (MR rows of k) must fit L1 as a packed one would
@@ -442,23 +433,26 @@ enum { SCALE_POLL = 1 << 18 };
         const size_t mr = bs->mr, nr = bs->nr;                                                \
         const size_t rsa = ta ? 1 : lda, csa = ta ? lda : 1; /* A(i,p) = a[i*rsa + p*csa] */ \
         T *bp = NULL;                                                                         \
-        if (tb) { /* op(B)[p][j] = b[j*ldb + p]: pack, as the packed path does */             \
-            bp = aligned_buffer(k * round_up(n, nr) * sizeof(T));                             \
+        size_t cap = 0;                                                                       \
+        if (tb) { /* op(B)[p][j] = b[j*ldb + p]: packed a block at a time */                  \
+            bp = crunch__scratch_get(k * round_up(min_size(bs->nc, n), nr) * sizeof(T), &cap); \
             if (bp == NULL)                                                                   \
                 return CRUNCH_ENOMEM;                                                         \
-            pack_##S(nr, n, k, b, ldb, 1, bp);                                                \
         }                                                                                     \
         crunch_status st = CRUNCH_OK;                                                         \
         /* Blocks of nc columns, as the packed path: k x nc of B stays in                     \
          * L2 while every row of tiles of the block reads it. */                              \
         for (size_t jc = 0; jc < n && st == CRUNCH_OK; jc += bs->nc) {                        \
             size_t nc = min_size(bs->nc, n - jc);                                             \
+            if (tb)                                                                           \
+                pack_##S(nr, nc, k, b + jc * ldb, ldb, 1, bp);                                \
             for (size_t i0 = 0; i0 < m; i0 += mr) {                                           \
                 size_t rows = min_size(mr, m - i0);                                           \
                 for (size_t j0 = jc; j0 < jc + nc; j0 += nr) {                                \
                     size_t cols = min_size(nr, jc + nc - j0);                                 \
-                    if (tb) /* sliver j0/nr of kc = k groups of nr */                         \
-                        sup(k, a + i0 * rsa, rsa, csa, bp + j0 * k, nr, c + i0 * ldc + j0,    \
+                    if (tb) /* the block's sliver (j0-jc)/nr: k groups of nr */               \
+                        sup(k, a + i0 * rsa, rsa, csa, bp + (j0 - jc) * k, nr,                \
+                            c + i0 * ldc + j0,                                                \
                             ldc, alpha, beta, rows, cols);                                    \
                     else                                                                      \
                         sup(k, a + i0 * rsa, rsa, csa, b + j0, ldb, c + i0 * ldc + j0, ldc,   \
@@ -471,7 +465,7 @@ enum { SCALE_POLL = 1 << 18 };
                 }                                                                             \
             }                                                                                 \
         }                                                                                     \
-        free(bp);                                                                             \
+        crunch__scratch_put(bp, cap);                                                         \
         return st;                                                                            \
     }                                                                                         \
                                                                                               \
@@ -513,13 +507,13 @@ enum { SCALE_POLL = 1 << 18 };
         size_t kc_max = min_size(bs->kc, k);                                                  \
         size_t mc_max = round_up(min_size(bs->mc, m), bs->mr);                                \
         size_t nc_max = round_up(min_size(bs->nc, n), bs->nr);                                \
-        T *ap = aligned_buffer(mc_max * kc_max * sizeof(T));                                  \
-        T *bp = aligned_buffer(kc_max * nc_max * sizeof(T));                                  \
-        if (ap == NULL || bp == NULL) {                                                       \
-            free(ap);                                                                         \
-            free(bp);                                                                         \
+        /* One scratch buffer holds both, B's part on a cache line of its                     \
+         * own; the sizes are bounded by the blocks, so nothing overflows. */                 \
+        size_t a_bytes = round_up(mc_max * kc_max * sizeof(T), 64), cap;                      \
+        T *ap = crunch__scratch_get(a_bytes + kc_max * nc_max * sizeof(T), &cap);             \
+        if (ap == NULL)                                                                       \
             return CRUNCH_ENOMEM;                                                             \
-        }                                                                                     \
+        T *bp = (T *)((char *)ap + a_bytes);                                                  \
                                                                                               \
         for (size_t ic = 0; ic < m && st == CRUNCH_OK; ic += bs->mc) {                        \
             size_t mc = min_size(bs->mc, m - ic);                                             \
@@ -543,8 +537,7 @@ enum { SCALE_POLL = 1 << 18 };
                 }                                                                             \
             }                                                                                 \
         }                                                                                     \
-        free(ap);                                                                             \
-        free(bp);                                                                             \
+        crunch__scratch_put(ap, cap);                                                         \
         if (st == CRUNCH_OK)                                                                  \
             progress_finish(&pr);                                                             \
         return st;                                                                            \

@@ -56,4 +56,14 @@ static inline void crunch__progress_add(crunch_ctx *ctx, int64_t n)
     }
 }
 
+/*
+ * crunch__scratch_get returns a 64-byte-aligned buffer of at least bytes
+ * (> 0) and its capacity in *cap, reusing the one this thread released
+ * last when it is large enough; NULL when memory runs out. Give it back
+ * with crunch__scratch_put(p, *cap), which keeps it for the thread's next
+ * call (if not too large) or frees it. p may be NULL. scratch.c says why.
+ */
+CRUNCH_HIDDEN void *crunch__scratch_get(size_t bytes, size_t *cap);
+CRUNCH_HIDDEN void crunch__scratch_put(void *p, size_t cap);
+
 #endif /* CRUNCH_INTERNAL_H */

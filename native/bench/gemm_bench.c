@@ -4,10 +4,10 @@
  * square sizes. Not built by default.
  *
  * Build and run from the repository root:
- *   gcc -std=gnu11 -O2 -Iinclude -Inative native/core.c native/gemm*.c \
+ *   gcc -std=gnu11 -O2 -Iinclude -Inative native/core.c native/scratch.c native/gemm*.c \
  *       native/bench/gemm_bench.c -lpthread -o /tmp/gemm_bench && /tmp/gemm_bench
  * With OpenBLAS for comparison (Debian: libopenblas-dev), single-threaded:
- *   gcc -std=gnu11 -O2 -DWITH_OPENBLAS -Iinclude -Inative native/core.c native/gemm*.c \
+ *   gcc -std=gnu11 -O2 -DWITH_OPENBLAS -Iinclude -Inative native/core.c native/scratch.c native/gemm*.c \
  *       native/bench/gemm_bench.c -lopenblas -lpthread -o /tmp/gemm_bench
  *   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /tmp/gemm_bench
  * (OpenBLAS reads OPENBLAS_CORETYPE at load time; unset it to let it pick

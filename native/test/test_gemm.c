@@ -5,7 +5,7 @@
  *
  * Build and run (from the repository root):
  *   gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -Inative \
- *       native/core.c native/gemm*.c native/test/test_gemm.c -lpthread \
+ *       native/core.c native/scratch.c native/gemm*.c native/test/test_gemm.c -lpthread \
  *       -o /tmp/test_gemm && /tmp/test_gemm
  */
 #include "crunch.h"
@@ -518,6 +518,34 @@ static void test_null_ctx(void)
 }
 
 /* main runs every test and returns 0 when all checks passed. */
+/* scratch_thread runs one packed-path product (k beyond every path's KC)
+ * and one unpacked one with B transposed, both needing scratch memory, on
+ * a thread of its own; arg is where it stores the two statuses. */
+static void *scratch_thread(void *arg)
+{
+    enum { M = 40, N = 30, K = 1000 };
+    static _Thread_local double a[M * K], b[K * N], c[M * N];
+    crunch_status *st = arg;
+    st[0] = crunch_gemm_f64(NULL, 0, 0, M, N, K, 1, a, K, b, N, 0, c, N);
+    st[1] = crunch_gemm_f64(NULL, 0, 1, M, N, 20, 1, a, 20, b, 20, 0, c, N);
+    return NULL;
+}
+
+/* test_scratch_per_thread: threads that multiply and exit. Each keeps its
+ * packing buffer between calls (scratch.c) and must free it when it exits:
+ * the sanitizer build's leak check fails otherwise. */
+static void test_scratch_per_thread(void)
+{
+    for (int i = 0; i < 8; i++) {
+        pthread_t th;
+        crunch_status st[2] = {CRUNCH_EINVAL, CRUNCH_EINVAL};
+        CHECK(pthread_create(&th, NULL, scratch_thread, st) == 0, "pthread_create");
+        pthread_join(th, NULL);
+        CHECK(st[0] == CRUNCH_OK && st[1] == CRUNCH_OK, "thread %d: %s, %s", i,
+              crunch_strerror(st[0]), crunch_strerror(st[1]));
+    }
+}
+
 int main(void)
 {
     printf("test_gemm: best path %s\n", crunch_isa_name(crunch_isa_best()));
@@ -528,5 +556,6 @@ int main(void)
     test_large();
     test_cancel_before();
     test_cancel_during();
+    test_scratch_per_thread();
     return check_exit("test_gemm");
 }

@@ -14,7 +14,7 @@
  *
  * Build and run (from the repository root):
  *   gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -Inative \
- *       native/core.c native/gemm*.c native/solve.c native/test/test_solve.c \
+ *       native/core.c native/scratch.c native/gemm*.c native/solve.c native/test/test_solve.c \
  *       -lpthread -lm -o /tmp/test_solve && /tmp/test_solve
  */
 #include "crunch.h"
