@@ -22,7 +22,13 @@
  * beta' is the caller's beta for the first KC block and 1 afterwards, so
  * C is read (if at all) once per element per KC block. Packing takes care
  * of both transposes, so a micro-kernel sees one layout. Tiles that stick
- * out of C are computed into a small buffer and merged.
+ * out of C go to the path's unpacked kernel (masked, straight into C) or
+ * are computed into a small buffer and merged.
+ *
+ * Small products (use_sup) skip packing on paths that have unpacked
+ * kernels: the loops over jc, ir and jr remain, kc is all of k, and the
+ * kernels read A and B where they lie (B is packed only when transposed).
+ * The packing buffers come from a per-thread cache (scratch.c).
  *
  * Cancel is polled after each A sliver's row of tiles (MR*NC*KC multiply-
  * adds, at most about a million: tens of microseconds on the SIMD paths,
@@ -55,9 +61,7 @@ typedef struct gemm_path {
     crunch__gemm_ukr_f64 ukr_f64;
     gemm_blocks f32;
     crunch__gemm_ukr_f32 ukr_f32;
-    crunch__gemm_edge_f64 edge_f64; /* NULL: edge tiles go through a buffer */
-    crunch__gemm_edge_f32 edge_f32;
-    crunch__gemm_sup_f64 sup_f64; /* NULL: every product is packed */
+    crunch__gemm_sup_f64 sup_f64; /* NULL: every product packed, edge tiles through a buffer */
     crunch__gemm_sup_f32 sup_f32;
 } gemm_path;
 
@@ -73,7 +77,7 @@ static void ukr_generic_f32(size_t kc, const float *ap, const float *bp, float *
         {CRUNCH__GEMM_GENERIC_F64_MR, CRUNCH__GEMM_GENERIC_F64_NR, 256, 1024, 256},         \
             ukr_generic_f64,                                                                \
             {CRUNCH__GEMM_GENERIC_F32_MR, CRUNCH__GEMM_GENERIC_F32_NR, 512, 1024, 256},     \
-            ukr_generic_f32, NULL, NULL, NULL, NULL                                         \
+            ukr_generic_f32, NULL, NULL                                                     \
     }
 
 /*
@@ -99,10 +103,8 @@ static const gemm_path paths[] = {
             /* f32 6x16: A sliver 6*768*4 = 18 KiB; B block 768*128*4 = 384 KiB */
             {CRUNCH__GEMM_AVX2_F32_MR, CRUNCH__GEMM_AVX2_F32_NR, 768, 1020, 128},
             crunch__gemm_ukr_avx2_f32,
-            NULL,
-            NULL,
-            NULL,
-            NULL,
+            crunch__gemm_sup_avx2_f64,
+            crunch__gemm_sup_avx2_f32,
         },
     [CRUNCH_ISA_AVX512] =
         {
@@ -112,8 +114,6 @@ static const gemm_path paths[] = {
             /* f32 8x48: A sliver 8*768*4 = 24 KiB; B block 768*144*4 = 432 KiB */
             {CRUNCH__GEMM_AVX512_F32_MR, CRUNCH__GEMM_AVX512_F32_NR, 768, 1024, 144},
             crunch__gemm_ukr_avx512_f32,
-            crunch__gemm_edge_avx512_f64,
-            crunch__gemm_edge_avx512_f32,
             crunch__gemm_sup_avx512_f64,
             crunch__gemm_sup_avx512_f32,
         },
@@ -390,7 +390,7 @@ enum { SCALE_POLL = 1 << 18 };
      * path's micro-kernel. After each B sliver it reports progress and polls                 \
      * cancel: returns CRUNCH_ECANCELED or CRUNCH_OK. */                                      \
     static crunch_status macro_##S(const gemm_blocks *bs, crunch__gemm_ukr_##S ukr,           \
-                                   crunch__gemm_edge_##S edge, size_t mc, size_t nc,          \
+                                   crunch__gemm_sup_##S sup, size_t mc, size_t nc,            \
                                    size_t kc, T alpha, const T *ap,                           \
                                    const T *bp, T beta, T *c, size_t ldc, gemm_progress *pr)  \
     {                                                                                         \
@@ -405,8 +405,8 @@ enum { SCALE_POLL = 1 << 18 };
                 T *ct = c + i0 * ldc + j0;                                                    \
                 if (rows == mr && cols == nr) {                                               \
                     ukr(kc, a_sliver, b_sliver, ct, ldc, alpha, beta);                        \
-                } else if (edge != NULL) { /* the tile sticks out of C */                     \
-                    edge(kc, a_sliver, b_sliver, ct, ldc, alpha, beta, rows, cols);           \
+                } else if (sup != NULL) { /* the tile sticks out of C: in place */            \
+                    sup(kc, a_sliver, 1, mr, b_sliver, nr, ct, ldc, alpha, beta, rows, cols); \
                 } else { /* ... and this path computes it aside, then merges */              \
                     ukr(kc, a_sliver, b_sliver, tile, nr, alpha, 0);                          \
                     merge_##S(rows, cols, tile, nr, beta, ct, ldc);                           \
@@ -531,7 +531,7 @@ enum { SCALE_POLL = 1 << 18 };
                         pack_##S(bs->nr, nc, kc, b + jc * ldb + pc, ldb, 1, bp);              \
                     else /* op(B)[p][j] = b[p*ldb + j] */                                     \
                         pack_##S(bs->nr, nc, kc, b + pc * ldb + jc, 1, ldb, bp);              \
-                    st = macro_##S(bs, ukr, path->edge_##S, mc, nc, kc, alpha, ap, bp,        \
+                    st = macro_##S(bs, ukr, path->sup_##S, mc, nc, kc, alpha, ap, bp,        \
                                    beta_blk,                                                  \
                                    c + ic * ldc + jc, ldc, &pr);                              \
                 }                                                                             \

@@ -54,6 +54,83 @@ enum { PF_A = 8 };
         }                                                                    \
     } while (0)
 
+/*
+ * The unpacked kernels (contract in gemm_kernels.h): a rows x cols tile
+ * (rows <= 6, cols <= NR) straight into C from A and B where they lie,
+ * A(i, p) = a[i*rsa + p*csa], B(p, j) = b[p*ldb + j]. Only the NV =
+ * ceil(cols / W) vectors a row needs run, the last loaded and stored
+ * under a mask (AVX2's maskload and maskstore neither read nor write
+ * masked-off elements); rows past `rows` broadcast row 0 again and are not
+ * stored. As in gemm_avx512.c, where they are described at length.
+ */
+
+/* SSTEP(i): row i's NV FMAs with one element of A read in place. */
+#define SSTEP(i)                                                \
+    do {                                                        \
+        V ai = BCAST(a##i[q]);                                  \
+        c##i##0 = FMA(ai, b0, c##i##0);                         \
+        if (NV > 1)                                             \
+            c##i##1 = FMA(ai, b1, c##i##1);                     \
+    } while (0)
+
+/* SSTORE(i): row i's NV vectors into C, the last under mask `last`. */
+#define SSTORE(i)                                               \
+    do {                                                        \
+        if ((i) < rows) {                                       \
+            T *r_ = c + (size_t)(i) * ldc;                      \
+            if (NV == 1)                                        \
+                EST(r_, last, c##i##0);                         \
+            if (NV == 2) {                                      \
+                EST(r_, full, c##i##0);                         \
+                EST(r_ + W, last, c##i##1);                     \
+            }                                                   \
+        }                                                       \
+    } while (0)
+
+/* SUP_NV(NAME, NV_) defines the unpacked kernel whose rows need NV_
+ * vectors; last masks the final vector's elements. */
+#define SUP_NV(NAME, NV_)                                                               \
+    static CRUNCH_TARGET_AVX2 void NAME(size_t kc, const T *a, size_t rsa, size_t csa,   \
+                                        const T *b, size_t ldb, T *restrict c,           \
+                                        size_t ldc, T alpha, T beta, size_t rows,        \
+                                        __m256i last)                                    \
+    {                                                                                    \
+        enum { NV = NV_ };                                                               \
+        const __m256i full = _mm256_set1_epi32(-1);                                      \
+        const T *a0 = a, *a1 = a + (rows > 1 ? 1 * rsa : 0),                             \
+                *a2 = a + (rows > 2 ? 2 * rsa : 0), *a3 = a + (rows > 3 ? 3 * rsa : 0),  \
+                *a4 = a + (rows > 4 ? 4 * rsa : 0), *a5 = a + (rows > 5 ? 5 * rsa : 0);  \
+        ACC(V, 0); ACC(V, 1); ACC(V, 2);                                                 \
+        ACC(V, 3); ACC(V, 4); ACC(V, 5);                                                 \
+        for (size_t p = 0, q = 0; p < kc; p++, q += csa, b += ldb) {                     \
+            V b0 = NV == 1 ? MLOADV(b, last) : LOADV(b), b1 = b0;                        \
+            if (NV > 1)                                                                  \
+                b1 = MLOADV(b + W, last);                                                \
+            SSTEP(0); SSTEP(1); SSTEP(2);                                                \
+            SSTEP(3); SSTEP(4); SSTEP(5);                                                \
+        }                                                                                \
+        V va = SET1(alpha), vb = SET1(beta);                                             \
+        SSTORE(0); SSTORE(1); SSTORE(2);                                                 \
+        SSTORE(3); SSTORE(4); SSTORE(5);                                                 \
+    }
+
+/* SUP(NAME, SUP1, SUP2, LANES) defines the exported unpacked kernel: it
+ * picks the one for the tile's width and builds the last vector's mask,
+ * a lane j being set when j < cols - (nv-1)*W (LANES: 0, 1, 2, ... in
+ * the mask's element width). */
+#define SUP(NAME, SUP1, SUP2, LANES)                                                    \
+    CRUNCH_TARGET_AVX2 void NAME(size_t kc, const T *a, size_t rsa, size_t csa,         \
+                                 const T *b, size_t ldb, T *c, size_t ldc, T alpha,     \
+                                 T beta, size_t rows, size_t cols)                      \
+    {                                                                                   \
+        size_t nv = (cols + W - 1) / W;                                                 \
+        __m256i last = CMPGT(SET1I((int)(cols - (nv - 1) * W)), LANES);                 \
+        if (nv == 1)                                                                    \
+            SUP1(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, rows, last);             \
+        else                                                                            \
+            SUP2(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, rows, last);             \
+    }
+
 /* ---- f64: 6 x 8 ---- */
 #define V __m256d
 #define W 4
@@ -97,6 +174,34 @@ CRUNCH_TARGET_AVX2 void crunch__gemm_ukr_avx2_f64(size_t kc, const double *restr
         STORE_ALL(ST_BX);
     }
 }
+
+/* the unpacked kernels' element type, masks and stores (beta == 0 never
+ * reads C) */
+#define T double
+#define LOADV(p) _mm256_loadu_pd(p)
+#define MLOADV(p, m) _mm256_maskload_pd(p, m)
+#define SET1(x) _mm256_set1_pd(x)
+#define SET1I(x) _mm256_set1_epi64x(x)
+#define CMPGT(x, y) _mm256_cmpgt_epi64(x, y)
+#define EST(p, m, acc)                                                                   \
+    (beta == 0 ? _mm256_maskstore_pd(p, m, _mm256_mul_pd(va, acc))                       \
+               : _mm256_maskstore_pd(                                                    \
+                     p, m, _mm256_fmadd_pd(va, acc, _mm256_mul_pd(vb, _mm256_maskload_pd(p, m)))))
+
+SUP_NV(sup_f64_1, 1)
+SUP_NV(sup_f64_2, 2)
+
+/* crunch__gemm_sup_avx2_f64: the f64 unpacked kernel (contract in
+ * gemm_kernels.h). */
+SUP(crunch__gemm_sup_avx2_f64, sup_f64_1, sup_f64_2, _mm256_setr_epi64x(0, 1, 2, 3))
+
+#undef T
+#undef LOADV
+#undef MLOADV
+#undef SET1
+#undef SET1I
+#undef CMPGT
+#undef EST
 
 #undef V
 #undef W
@@ -148,5 +253,31 @@ CRUNCH_TARGET_AVX2 void crunch__gemm_ukr_avx2_f32(size_t kc, const float *restri
         STORE_ALL(ST_BX);
     }
 }
+
+#define T float
+#define LOADV(p) _mm256_loadu_ps(p)
+#define MLOADV(p, m) _mm256_maskload_ps(p, m)
+#define SET1(x) _mm256_set1_ps(x)
+#define SET1I(x) _mm256_set1_epi32(x)
+#define CMPGT(x, y) _mm256_cmpgt_epi32(x, y)
+#define EST(p, m, acc)                                                                   \
+    (beta == 0 ? _mm256_maskstore_ps(p, m, _mm256_mul_ps(va, acc))                       \
+               : _mm256_maskstore_ps(                                                    \
+                     p, m, _mm256_fmadd_ps(va, acc, _mm256_mul_ps(vb, _mm256_maskload_ps(p, m)))))
+
+SUP_NV(sup_f32_1, 1)
+SUP_NV(sup_f32_2, 2)
+
+/* crunch__gemm_sup_avx2_f32: the f32 unpacked kernel (contract in
+ * gemm_kernels.h). */
+SUP(crunch__gemm_sup_avx2_f32, sup_f32_1, sup_f32_2, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+
+#undef T
+#undef LOADV
+#undef MLOADV
+#undef SET1
+#undef SET1I
+#undef CMPGT
+#undef EST
 
 #endif /* CRUNCH_X86 */

@@ -61,31 +61,22 @@ enum { PF_A = 8 };
     } while (0)
 
 /*
- * The edge kernels compute a tile that sticks out of C, rows x cols of it
- * (1 <= rows <= 8, 1 <= cols <= NR), straight into C. They run only the
- * NV = ceil(cols / W) vectors a row needs (the packed B sliver is
- * zero-padded to NR, so its first NV vectors are there to load) and store
- * the last one under a mask: a 64-column f32 product is one full tile and
- * one of a single vector, not two full tiles with a third of the second
- * thrown away and the rest copied through a buffer. Rows past `rows` are
- * computed (A is zero-padded) but never stored. Masked-off elements are
- * neither read nor written, so C outside the tile is never touched.
+ * The unpacked ("sup", as BLIS calls its small-problem path) kernels
+ * compute a rows x cols tile (1 <= rows <= 8, 1 <= cols <= NR) straight
+ * into C, reading A and B where they lie: A(i, p) is a[i*rsa + p*csa] and
+ * B(p, j) is b[p*ldb + j]. The driver gives them the caller's matrices for
+ * products so small that packing would cost as much as multiplying, and
+ * packed slivers (rsa = 1, csa = MR, ldb = NR) for the tiles of a packed
+ * product that stick out of C. They run only the NV = ceil(cols / W)
+ * vectors a row needs, loading and storing the last one under a mask, and
+ * rows past `rows` broadcast row 0 again (it exists) and are not stored:
+ * nothing outside the tile's rows of A, columns of B and corner of C is
+ * read or written.
  */
 
-/* ESTEP(i): row i's NV FMAs (those past NV are dead code). */
-#define ESTEP(i)                                                \
-    do {                                                        \
-        V ai = BCAST(ap[i]);                                    \
-        c##i##0 = FMA(ai, b0, c##i##0);                         \
-        if (NV > 1)                                             \
-            c##i##1 = FMA(ai, b1, c##i##1);                     \
-        if (NV > 2)                                             \
-            c##i##2 = FMA(ai, b2, c##i##2);                     \
-    } while (0)
-
-/* ESTORE(i): row i's NV vectors into C, the last under mask `last`, if
+/* SSTORE(i): row i's NV vectors into C, the last under mask `last`, if
  * the tile has a row i. */
-#define ESTORE(i)                                               \
+#define SSTORE(i)                                               \
     do {                                                        \
         if ((i) < rows) {                                       \
             T *r_ = c + (size_t)(i) * ldc;                      \
@@ -102,62 +93,6 @@ enum { PF_A = 8 };
             }                                                   \
         }                                                       \
     } while (0)
-
-/* EDGE_NV(NAME, NV_) defines the edge kernel whose rows need NV_ vectors
- * (for the element type of the V, T, ... macros in force). */
-#define EDGE_NV(NAME, NV_)                                                          \
-    static CRUNCH_TARGET_AVX512 void NAME(size_t kc, const T *restrict ap,          \
-                                          const T *restrict bp, T *restrict c,      \
-                                          size_t ldc, T alpha, T beta, size_t rows, \
-                                          MASK last)                                \
-    {                                                                               \
-        enum { NV = NV_ };                                                          \
-        ACC(V, 0); ACC(V, 1); ACC(V, 2); ACC(V, 3);                                 \
-        ACC(V, 4); ACC(V, 5); ACC(V, 6); ACC(V, 7);                                 \
-        for (size_t p = 0; p < kc; p++) {                                           \
-            V b0 = LOADV(bp), b1 = b0, b2 = b0;                                     \
-            if (NV > 1)                                                             \
-                b1 = LOADV(bp + W);                                                 \
-            if (NV > 2)                                                             \
-                b2 = LOADV(bp + 2 * W);                                             \
-            ESTEP(0); ESTEP(1); ESTEP(2); ESTEP(3);                                 \
-            ESTEP(4); ESTEP(5); ESTEP(6); ESTEP(7);                                 \
-            ap += 8;                                                                \
-            bp += 3 * W;                                                            \
-        }                                                                           \
-        V va = SET1(alpha), vb = SET1(beta);                                        \
-        ESTORE(0); ESTORE(1); ESTORE(2); ESTORE(3);                                 \
-        ESTORE(4); ESTORE(5); ESTORE(6); ESTORE(7);                                 \
-    }
-
-/* EDGE(NAME, EDGE1, EDGE2, EDGE3) defines the exported edge kernel, which
- * picks the one for the tile's width and builds the last vector's mask. */
-#define EDGE(NAME, EDGE1, EDGE2, EDGE3)                                             \
-    CRUNCH_TARGET_AVX512 void NAME(size_t kc, const T *ap, const T *bp, T *c,       \
-                                   size_t ldc, T alpha, T beta, size_t rows,        \
-                                   size_t cols)                                     \
-    {                                                                               \
-        size_t nv = (cols + W - 1) / W;                                             \
-        /* cols - (nv-1)*W is 1..W <= 16: the shift fits 32 bits */                 \
-        MASK last = (MASK)((1u << (cols - (nv - 1) * W)) - 1);                      \
-        if (nv == 1)                                                                \
-            EDGE1(kc, ap, bp, c, ldc, alpha, beta, rows, last);                     \
-        else if (nv == 2)                                                           \
-            EDGE2(kc, ap, bp, c, ldc, alpha, beta, rows, last);                     \
-        else                                                                        \
-            EDGE3(kc, ap, bp, c, ldc, alpha, beta, rows, last);                     \
-    }
-
-/*
- * The unpacked ("sup", as BLIS calls its small-problem path) kernels: the
- * edge kernels' product and stores, with A and B read where they lie
- * instead of from packed slivers, for products so small that packing
- * would cost as much as multiplying. A(i, p) is a[i*rsa + p*csa] (A or its
- * transpose, as stored) and B(p, j) is b[p*ldb + j] (B as stored, or a
- * packed sliver with ldb = NR). Only what the tile covers is read: the
- * last vector of each B row is loaded under the mask, and rows past `rows`
- * broadcast row 0 again (it exists) and are not stored.
- */
 
 /* SSTEP(i): row i's NV FMAs with one element of A read in place. */
 #define SSTEP(i)                                                \
@@ -195,8 +130,8 @@ enum { PF_A = 8 };
             SSTEP(4); SSTEP(5); SSTEP(6); SSTEP(7);                                      \
         }                                                                                \
         V va = SET1(alpha), vb = SET1(beta);                                             \
-        ESTORE(0); ESTORE(1); ESTORE(2); ESTORE(3);                                      \
-        ESTORE(4); ESTORE(5); ESTORE(6); ESTORE(7);                                      \
+        SSTORE(0); SSTORE(1); SSTORE(2); SSTORE(3);                                      \
+        SSTORE(4); SSTORE(5); SSTORE(6); SSTORE(7);                                      \
     }
 
 /* SUP(NAME, SUP1, SUP2, SUP3) defines the exported unpacked kernel. */
@@ -261,7 +196,7 @@ CRUNCH_TARGET_AVX512 void crunch__gemm_ukr_avx512_f64(size_t kc, const double *r
     }
 }
 
-/* the edge kernels' element type, mask and stores (beta == 0 never reads C) */
+/* the unpacked kernels' element type, mask and stores (beta == 0 never reads C) */
 #define T double
 #define MASK __mmask8
 #define FULL ((__mmask8)0xFF)
@@ -272,14 +207,6 @@ CRUNCH_TARGET_AVX512 void crunch__gemm_ukr_avx512_f64(size_t kc, const double *r
     (beta == 0 ? _mm512_mask_storeu_pd(p, m, _mm512_mul_pd(va, acc))                     \
                : _mm512_mask_storeu_pd(                                                  \
                      p, m, _mm512_fmadd_pd(va, acc, _mm512_mul_pd(vb, _mm512_maskz_loadu_pd(m, p)))))
-
-EDGE_NV(edge_f64_1, 1)
-EDGE_NV(edge_f64_2, 2)
-EDGE_NV(edge_f64_3, 3)
-
-/* crunch__gemm_edge_avx512_f64: the f64 edge kernel (contract in
- * gemm_kernels.h). */
-EDGE(crunch__gemm_edge_avx512_f64, edge_f64_1, edge_f64_2, edge_f64_3)
 
 SUP_NV(sup_f64_1, 1)
 SUP_NV(sup_f64_2, 2)
@@ -359,14 +286,6 @@ CRUNCH_TARGET_AVX512 void crunch__gemm_ukr_avx512_f32(size_t kc, const float *re
     (beta == 0 ? _mm512_mask_storeu_ps(p, m, _mm512_mul_ps(va, acc))                     \
                : _mm512_mask_storeu_ps(                                                  \
                      p, m, _mm512_fmadd_ps(va, acc, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, p)))))
-
-EDGE_NV(edge_f32_1, 1)
-EDGE_NV(edge_f32_2, 2)
-EDGE_NV(edge_f32_3, 3)
-
-/* crunch__gemm_edge_avx512_f32: the f32 edge kernel (contract in
- * gemm_kernels.h). */
-EDGE(crunch__gemm_edge_avx512_f32, edge_f32_1, edge_f32_2, edge_f32_3)
 
 SUP_NV(sup_f32_1, 1)
 SUP_NV(sup_f32_2, 2)

@@ -13,8 +13,10 @@
  *   bp: kc groups of NR elements; bp[p*NR + j] = op(B)[p][j]
  *       (a row of B, so the kernel loads it as whole vectors).
  * The driver pads partial slivers with zeros, so a kernel always computes
- * a full tile, and it hands a kernel a small temporary tile when the
- * tile sticks out of C.
+ * a full tile; a tile that sticks out of C goes to the path's unpacked
+ * kernel (below), or, on a path without one, to the micro-kernel with a
+ * small temporary tile that the driver merges. Small products skip
+ * packing altogether on paths with unpacked kernels.
  *
  * The packing buffers are 64-byte aligned, and on the SIMD paths MR and NR
  * slivers are whole cache lines, but kernels still use unaligned loads:
@@ -43,27 +45,19 @@ typedef void (*crunch__gemm_ukr_f32)(size_t kc, const float *ap, const float *bp
                                      float *c, size_t ldc, float alpha, float beta);
 
 /*
- * An edge kernel (optional per path) computes a tile that sticks out of C
- * straight into it: the contract above for 0 <= i < rows, 0 <= j < cols
- * only, with 1 <= rows <= MR and 1 <= cols <= NR; the packed slivers are
- * whole (zero-padded) as for a micro-kernel, and C outside the rows x cols
- * corner is neither read nor written. A path without one has its tiles
- * computed into a buffer by the micro-kernel and merged.
- */
-typedef void (*crunch__gemm_edge_f64)(size_t kc, const double *ap, const double *bp,
-                                      double *c, size_t ldc, double alpha, double beta,
-                                      size_t rows, size_t cols);
-typedef void (*crunch__gemm_edge_f32)(size_t kc, const float *ap, const float *bp, float *c,
-                                      size_t ldc, float alpha, float beta, size_t rows,
-                                      size_t cols);
-
-/*
- * An unpacked kernel (optional per path; BLIS's "sup") computes the same
- * rows x cols tile as an edge kernel, full or not, from operands read where
- * they lie: A(i, p) = a[i*rsa + p*csa], B(p, j) = b[p*ldb + j]. It reads
- * nothing outside the tile's rows of A and columns of B, so it may be
- * given the caller's matrices. The driver uses it for products too small
- * for packing to pay.
+ * An unpacked kernel (optional per path; BLIS's "sup") computes
+ *
+ *   C[i][j] = alpha * sum_{p < kc} A(i, p) * B(p, j) + beta * C[i][j]
+ *             for 0 <= i < rows <= MR, 0 <= j < cols <= NR,
+ *
+ * from operands read where they lie: A(i, p) = a[i*rsa + p*csa], B(p, j) =
+ * b[p*ldb + j]. It reads nothing outside the tile's rows of A and columns
+ * of B, and C outside the rows x cols corner is neither read nor written
+ * (beta == 0: not read at all). The driver gives it the caller's matrices
+ * for products too small for packing to pay, and packed slivers (rsa = 1,
+ * csa = MR, ldb = NR) for the tiles of a packed product that stick out of
+ * C. A path without one packs every product and computes such tiles into
+ * a buffer with its micro-kernel.
  */
 typedef void (*crunch__gemm_sup_f64)(size_t kc, const double *a, size_t rsa, size_t csa,
                                      const double *b, size_t ldb, double *c, size_t ldc,
@@ -109,12 +103,12 @@ CRUNCH_HIDDEN void crunch__gemm_ukr_avx512_f64(size_t kc, const double *ap, cons
                                                double *c, size_t ldc, double alpha, double beta);
 CRUNCH_HIDDEN void crunch__gemm_ukr_avx512_f32(size_t kc, const float *ap, const float *bp,
                                                float *c, size_t ldc, float alpha, float beta);
-CRUNCH_HIDDEN void crunch__gemm_edge_avx512_f64(size_t kc, const double *ap, const double *bp,
-                                                double *c, size_t ldc, double alpha, double beta,
-                                                size_t rows, size_t cols);
-CRUNCH_HIDDEN void crunch__gemm_edge_avx512_f32(size_t kc, const float *ap, const float *bp,
-                                                float *c, size_t ldc, float alpha, float beta,
-                                                size_t rows, size_t cols);
+CRUNCH_HIDDEN void crunch__gemm_sup_avx2_f64(size_t kc, const double *a, size_t rsa, size_t csa,
+                                             const double *b, size_t ldb, double *c, size_t ldc,
+                                             double alpha, double beta, size_t rows, size_t cols);
+CRUNCH_HIDDEN void crunch__gemm_sup_avx2_f32(size_t kc, const float *a, size_t rsa, size_t csa,
+                                             const float *b, size_t ldb, float *c, size_t ldc,
+                                             float alpha, float beta, size_t rows, size_t cols);
 CRUNCH_HIDDEN void crunch__gemm_sup_avx512_f64(size_t kc, const double *a, size_t rsa,
                                                size_t csa, const double *b, size_t ldb,
                                                double *c, size_t ldc, double alpha,
