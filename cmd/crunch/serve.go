@@ -118,6 +118,9 @@ func serve(args []string) error {
 		return err
 	case sig := <-sigs:
 		log.Info("draining", "signal", sig.String(), "grace", grace.String())
+		// Compute threads below normal priority would wait for the CPU
+		// to notice a cancel, and even to exit, while other work keeps it.
+		raisePriorities(execs, log)
 		go func() {
 			<-sigs
 			log.Warn("second signal: exiting now")
@@ -130,5 +133,19 @@ func serve(args []string) error {
 		}
 		log.Info("stopped")
 		return nil
+	}
+}
+
+// raisePriorities gives the executors' compute threads normal priority
+// back (executor.PriorityRaiser), so that a draining or exiting server is
+// not held up by threads the machine's other work starves. Without
+// CAP_SYS_NICE that is not allowed, which the log says once.
+func raisePriorities(execs map[string]executor.Executor, log *slog.Logger) {
+	for name, ex := range execs {
+		if r, ok := ex.(executor.PriorityRaiser); ok {
+			if err := r.RaisePriority(); err != nil {
+				log.Warn("compute threads stay below normal priority while draining", "executor", name, "err", err)
+			}
+		}
 	}
 }

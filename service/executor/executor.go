@@ -67,6 +67,16 @@ type Executor interface {
 	Close() error
 }
 
+// PriorityRaiser is an executor whose compute threads may run below normal
+// priority (--compute-priority) and can be given normal priority back. A
+// server calls it when it starts to drain and before it exits, so that
+// threads the machine's other work starves stop promptly (see
+// raiseToNormal). The error, EPERM without CAP_SYS_NICE, only says that
+// nothing changed.
+type PriorityRaiser interface {
+	RaisePriority() error
+}
+
 // ProgressInterval is the shortest time between two progress reports of
 // one job: the protocol allows about ten a second.
 const ProgressInterval = 100 * time.Millisecond

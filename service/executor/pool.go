@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -43,6 +44,8 @@ type Pool struct {
 
 	busy   atomic.Int64
 	avgRun ewma
+
+	tids []atomic.Int32 // worker i's thread id, once it is set up; for RaisePriority
 }
 
 // PoolConfig sizes a Pool and places its threads. Zero fields take their
@@ -120,6 +123,7 @@ func NewPool(cfg PoolConfig) *Pool {
 		queue: newFairQueue[*task](cfg.Queue),
 		wake:  make(chan struct{}, cfg.Workers),
 		quit:  make(chan struct{}),
+		tids:  make([]atomic.Int32, cfg.Workers),
 	}
 	p.workers.Add(cfg.Workers)
 	for i := range cfg.Workers {
@@ -183,6 +187,8 @@ func (p *Pool) work(i int) {
 	if err := p.setUpThread(i); err != nil {
 		p.cfg.Log.Warn("pool worker runs without its thread settings", "worker", i, "err", err)
 	}
+	p.tids[i].Store(int32(unix.Gettid()))
+	defer p.tids[i].Store(0) // the thread ends with the worker
 	for {
 		t := p.next()
 		if t == nil {
@@ -203,6 +209,23 @@ func (p *Pool) setUpThread(i int) error {
 		}
 	}
 	return p.cfg.Priority.apply(0)
+}
+
+// RaisePriority gives every worker thread normal priority back (see
+// PriorityRaiser); the first error is returned after all were tried.
+func (p *Pool) RaisePriority() error {
+	var first error
+	for i := range p.tids {
+		tid := int(p.tids[i].Load())
+		if tid == 0 {
+			continue
+		}
+		// A worker that exited (Close) took its thread with it: ESRCH.
+		if err := raiseToNormal(tid); err != nil && !errors.Is(err, unix.ESRCH) && first == nil {
+			first = fmt.Errorf("pool: %w", err)
+		}
+	}
+	return first
 }
 
 // next returns the next task to run, polling for a while before parking

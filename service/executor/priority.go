@@ -69,6 +69,34 @@ func (p Priority) ApplyToProcess(pid int) error {
 	if p == "" || p == PriorityNormal {
 		return nil
 	}
+	return forEachThread(pid, p.apply)
+}
+
+// raiseToNormal gives thread tid normal priority back (SCHED_OTHER, nice
+// 0). A thread below normal needs CPU time to notice a cancel, and even to
+// exit: with the machine's other work at normal priority a SCHED_IDLE
+// thread can wait seconds for it, holding up a drain, a second signal's
+// exit (the process ends when its last thread has), or a killed worker's
+// end. Raising needs CAP_SYS_NICE or a permissive RLIMIT_NICE; without
+// them it fails with EPERM and changes nothing.
+func raiseToNormal(tid int) error {
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}
+	if err := unix.SchedSetAttr(tid, &attr, 0); err != nil {
+		return fmt.Errorf("raising thread %d to normal priority: %w", tid, err)
+	}
+	return nil
+}
+
+// raiseProcessToNormal gives every thread of process pid normal priority
+// back (see raiseToNormal).
+func raiseProcessToNormal(pid int) error {
+	return forEachThread(pid, raiseToNormal)
+}
+
+// forEachThread calls fn for every thread of process pid (0: this one),
+// stopping at its first error; a thread that ended since the listing is no
+// error.
+func forEachThread(pid int, fn func(tid int) error) error {
 	if pid == 0 {
 		pid = os.Getpid()
 	}
@@ -82,8 +110,7 @@ func (p Priority) ApplyToProcess(pid int) error {
 		if err != nil {
 			continue
 		}
-		// A thread that ended since the listing is no error.
-		if err := p.apply(tid); err != nil && !errors.Is(err, unix.ESRCH) {
+		if err := fn(tid); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("process %d: %w", pid, err)
 		}
 	}

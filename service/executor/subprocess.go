@@ -256,6 +256,22 @@ func (s *Subprocess) Close() error {
 	return nil
 }
 
+// RaisePriority gives every thread of every worker normal priority back
+// (see PriorityRaiser); the first error is returned after all were tried.
+func (s *Subprocess) RaisePriority() error {
+	var first error
+	for _, pid := range s.pids() {
+		if pid == 0 {
+			continue
+		}
+		// A worker that exited meanwhile has no threads to list.
+		if err := raiseProcessToNormal(pid); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
+			first = fmt.Errorf("subprocess worker %d: %w", pid, err)
+		}
+	}
+	return first
+}
+
 // Deaths returns how many workers died, were killed or broke the pipe
 // protocol, and were replaced, since the executor started. Workers retired
 // by MaxJobs or stopped by Close do not count.

@@ -3,6 +3,7 @@ package executor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -323,4 +324,44 @@ func TestSubprocessMemoryLimitArena(t *testing.T) {
 	_, err = s.Run(context.Background(), testJob(t, "alloc", nil, kernels.ImplGo))
 	wantCode(t, err, wire.WorkerFailed, "while running alloc", "out of memory")
 	checkModsum(t, s, kernels.ImplC)
+}
+
+// RaisePriority gives the workers' threads (subprocess) and the pool's
+// threads normal priority back, for a server that drains or exits while
+// other work keeps the CPUs. Raising needs CAP_SYS_NICE: without it the
+// test checks that the error says EPERM.
+func TestRaisePriority(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 2, Priority: PriorityIdle})
+	p := NewPool(PoolConfig{Workers: 2, Priority: PriorityIdle})
+	defer p.Close()
+	// The pool's workers set their threads up as they start.
+	if !eventually(5*time.Second, func() bool { return p.tids[0].Load() != 0 && p.tids[1].Load() != 0 }) {
+		t.Fatal("the pool's workers never started")
+	}
+	for _, r := range []PriorityRaiser{s, p} {
+		if err := r.RaisePriority(); err != nil {
+			if errors.Is(err, syscall.EPERM) {
+				t.Skipf("SKIPPED: raising priority is not allowed here (no CAP_SYS_NICE): %v", err)
+			}
+			t.Fatal(err)
+		}
+	}
+	self := schedOf(t, os.Getpid())
+	for i := range p.tids {
+		tid := int(p.tids[i].Load())
+		if got := self[tid]; got != [2]int{0, 0} {
+			t.Errorf("pool thread %d has policy %d nice %d after RaisePriority, want 0 0", tid, got[0], got[1])
+		}
+	}
+	for _, pid := range s.pids() {
+		for tid, got := range schedOf(t, pid) {
+			if got != [2]int{0, 0} {
+				t.Errorf("worker %d thread %d has policy %d nice %d after RaisePriority, want 0 0", pid, tid, got[0], got[1])
+			}
+		}
+	}
+	// The workers still answer.
+	if _, err := s.Run(context.Background(), modsumJob(t, 3, 1000, kernels.ImplC)); err != nil {
+		t.Fatal(err)
+	}
 }

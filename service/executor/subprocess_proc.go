@@ -272,15 +272,31 @@ func (p *workerProc) send(kind byte, payload []byte) {
 }
 
 // kill sends SIGKILL; a process already reaped is left alone (os.Process
-// tracks it by pidfd, so a recycled pid is never hit).
+// tracks it by pidfd, so a recycled pid is never hit). Its threads get
+// normal priority first where that is allowed: a killed process still
+// needs CPU time to die, which the machine's other work may deny a
+// SCHED_IDLE one for seconds.
 func (p *workerProc) kill() {
+	p.raise()
 	p.cmd.Process.Kill()
 }
 
+// raise gives the worker's threads normal priority, if it still runs and
+// this process may (best effort: see raiseToNormal).
+func (p *workerProc) raise() {
+	select {
+	case <-p.exited:
+	default:
+		raiseProcessToNormal(p.pid)
+	}
+}
+
 // stop ends the process gently: its stdin closes so that it exits on its
-// own; after grace it is killed. It then waits for the process and the
-// goroutines serving it.
+// own (at normal priority, so that it gets the CPU to do so); after grace
+// it is killed. It then waits for the process and the goroutines serving
+// it.
 func (p *workerProc) stop(grace time.Duration) {
+	p.raise()
 	p.closeStdin()
 	t := time.NewTimer(grace)
 	defer t.Stop()
