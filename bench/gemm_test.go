@@ -13,7 +13,7 @@ import (
 	"github.com/crunchsvc/crunch/cgo"
 )
 
-var gemmSizes = []int{64, 256, 1024}
+var gemmSizes = []int{64, 100, 256, 1024}
 
 func randF64(n int) []float64 {
 	r := rand.New(rand.NewPCG(1, uint64(n)))

@@ -141,6 +141,7 @@ enum { PF_A = 8 };
                                    T beta, size_t rows, size_t cols)                    \
     {                                                                                   \
         size_t nv = (cols + W - 1) / W;                                                 \
+        /* cols - (nv-1)*W is 1..W <= 16: the shift stays within 32 bits */            \
         MASK last = (MASK)((1u << (cols - (nv - 1) * W)) - 1);                          \
         if (nv == 1)                                                                    \
             SUP1(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, rows, last);             \
