@@ -87,45 +87,57 @@ enum { PF_A = 8 };
         }                                                       \
     } while (0)
 
-/* SUP_NV(NAME, NV_) defines the unpacked kernel whose rows need NV_
- * vectors; last masks the final vector's elements. */
-#define SUP_NV(NAME, NV_)                                                               \
+/* SUP_NV(NAME, NV_, MASKED) defines the unpacked kernel whose rows need
+ * NV_ vectors; when MASKED, the final vector's first rem elements are
+ * loaded and stored (lane j of the mask is set when j < rem; LANES holds
+ * 0, 1, 2, ... in the mask's element width). A full
+ * tile loads B without the mask: vmaskmov loads cost more than plain ones
+ * on some CPUs (AMD's among them), every step. */
+#define SUP_NV(NAME, NV_, MASKED)                                                       \
     static CRUNCH_TARGET_AVX2 void NAME(size_t kc, const T *a, size_t rsa, size_t csa,   \
                                         const T *b, size_t ldb, T *restrict c,           \
                                         size_t ldc, T alpha, T beta, size_t rows,        \
-                                        __m256i last)                                    \
+                                        int rem)                                         \
     {                                                                                    \
         enum { NV = NV_ };                                                               \
+        /* The mask is built here, not passed: a full tile then holds no                 \
+         * register for it through the loop (its 12 accumulators, 2 vectors              \
+         * of B and a broadcast take 15 of the 16). */                                   \
         const __m256i full = _mm256_set1_epi32(-1);                                      \
+        const __m256i last = MASKED ? CMPGT(SET1I(rem), LANES) : full;                   \
+        /* alpha and beta wait in memory, not in two of the registers: else              \
+         * gcc spills an accumulator, and its FMAs chain through the stack. */            \
+        volatile T alpha_ = alpha, beta_ = beta;                                         \
         const T *a0 = a, *a1 = a + (rows > 1 ? 1 * rsa : 0),                             \
                 *a2 = a + (rows > 2 ? 2 * rsa : 0), *a3 = a + (rows > 3 ? 3 * rsa : 0),  \
                 *a4 = a + (rows > 4 ? 4 * rsa : 0), *a5 = a + (rows > 5 ? 5 * rsa : 0);  \
         ACC(V, 0); ACC(V, 1); ACC(V, 2);                                                 \
         ACC(V, 3); ACC(V, 4); ACC(V, 5);                                                 \
         for (size_t p = 0, q = 0; p < kc; p++, q += csa, b += ldb) {                     \
-            V b0 = NV == 1 ? MLOADV(b, last) : LOADV(b), b1 = b0;                        \
+            V b0 = NV == 1 && MASKED ? MLOADV(b, last) : LOADV(b), b1 = b0;              \
             if (NV > 1)                                                                  \
-                b1 = MLOADV(b + W, last);                                                \
+                b1 = MASKED ? MLOADV(b + W, last) : LOADV(b + W);                        \
             SSTEP(0); SSTEP(1); SSTEP(2);                                                \
             SSTEP(3); SSTEP(4); SSTEP(5);                                                \
         }                                                                                \
-        V va = SET1(alpha), vb = SET1(beta);                                             \
+        V va = SET1(alpha_), vb = SET1(beta_);                                           \
+        beta = beta_; /* EST tests it */                                                 \
         SSTORE(0); SSTORE(1); SSTORE(2);                                                 \
         SSTORE(3); SSTORE(4); SSTORE(5);                                                 \
     }
 
-/* SUP(NAME, SUP1, SUP2, LANES) defines the exported unpacked kernel: it
- * picks the one for the tile's width and builds the last vector's mask,
- * a lane j being set when j < cols - (nv-1)*W (LANES: 0, 1, 2, ... in
- * the mask's element width). */
-#define SUP(NAME, SUP1, SUP2, LANES)                                                    \
+/* SUP(NAME, SUP1, SUP2, SUPF) defines the exported unpacked kernel: it
+ * picks the one for the tile's width (SUPF: a full one). */
+#define SUP(NAME, SUP1, SUP2, SUPF)                                                     \
     CRUNCH_TARGET_AVX2 void NAME(size_t kc, const T *a, size_t rsa, size_t csa,         \
                                  const T *b, size_t ldb, T *c, size_t ldc, T alpha,     \
                                  T beta, size_t rows, size_t cols)                      \
     {                                                                                   \
         size_t nv = (cols + W - 1) / W;                                                 \
-        __m256i last = CMPGT(SET1I((int)(cols - (nv - 1) * W)), LANES);                 \
-        if (nv == 1)                                                                    \
+        int last = (int)(cols - (nv - 1) * W); /* elements in the last vector */        \
+        if (cols == 2 * W)                                                              \
+            SUPF(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, rows, last);             \
+        else if (nv == 1)                                                               \
             SUP1(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, rows, last);             \
         else                                                                            \
             SUP2(kc, a, rsa, csa, b, ldb, c, ldc, alpha, beta, rows, last);             \
@@ -183,17 +195,19 @@ CRUNCH_TARGET_AVX2 void crunch__gemm_ukr_avx2_f64(size_t kc, const double *restr
 #define SET1(x) _mm256_set1_pd(x)
 #define SET1I(x) _mm256_set1_epi64x(x)
 #define CMPGT(x, y) _mm256_cmpgt_epi64(x, y)
+#define LANES _mm256_setr_epi64x(0, 1, 2, 3)
 #define EST(p, m, acc)                                                                   \
     (beta == 0 ? _mm256_maskstore_pd(p, m, _mm256_mul_pd(va, acc))                       \
                : _mm256_maskstore_pd(                                                    \
                      p, m, _mm256_fmadd_pd(va, acc, _mm256_mul_pd(vb, _mm256_maskload_pd(p, m)))))
 
-SUP_NV(sup_f64_1, 1)
-SUP_NV(sup_f64_2, 2)
+SUP_NV(sup_f64_1, 1, 1)
+SUP_NV(sup_f64_2, 2, 1)
+SUP_NV(sup_f64_full, 2, 0)
 
 /* crunch__gemm_sup_avx2_f64: the f64 unpacked kernel (contract in
  * gemm_kernels.h). */
-SUP(crunch__gemm_sup_avx2_f64, sup_f64_1, sup_f64_2, _mm256_setr_epi64x(0, 1, 2, 3))
+SUP(crunch__gemm_sup_avx2_f64, sup_f64_1, sup_f64_2, sup_f64_full)
 
 #undef T
 #undef LOADV
@@ -201,6 +215,7 @@ SUP(crunch__gemm_sup_avx2_f64, sup_f64_1, sup_f64_2, _mm256_setr_epi64x(0, 1, 2,
 #undef SET1
 #undef SET1I
 #undef CMPGT
+#undef LANES
 #undef EST
 
 #undef V
@@ -260,17 +275,19 @@ CRUNCH_TARGET_AVX2 void crunch__gemm_ukr_avx2_f32(size_t kc, const float *restri
 #define SET1(x) _mm256_set1_ps(x)
 #define SET1I(x) _mm256_set1_epi32(x)
 #define CMPGT(x, y) _mm256_cmpgt_epi32(x, y)
+#define LANES _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
 #define EST(p, m, acc)                                                                   \
     (beta == 0 ? _mm256_maskstore_ps(p, m, _mm256_mul_ps(va, acc))                       \
                : _mm256_maskstore_ps(                                                    \
                      p, m, _mm256_fmadd_ps(va, acc, _mm256_mul_ps(vb, _mm256_maskload_ps(p, m)))))
 
-SUP_NV(sup_f32_1, 1)
-SUP_NV(sup_f32_2, 2)
+SUP_NV(sup_f32_1, 1, 1)
+SUP_NV(sup_f32_2, 2, 1)
+SUP_NV(sup_f32_full, 2, 0)
 
 /* crunch__gemm_sup_avx2_f32: the f32 unpacked kernel (contract in
  * gemm_kernels.h). */
-SUP(crunch__gemm_sup_avx2_f32, sup_f32_1, sup_f32_2, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+SUP(crunch__gemm_sup_avx2_f32, sup_f32_1, sup_f32_2, sup_f32_full)
 
 #undef T
 #undef LOADV
@@ -278,6 +295,7 @@ SUP(crunch__gemm_sup_avx2_f32, sup_f32_1, sup_f32_2, _mm256_setr_epi32(0, 1, 2, 
 #undef SET1
 #undef SET1I
 #undef CMPGT
+#undef LANES
 #undef EST
 
 #endif /* CRUNCH_X86 */
