@@ -278,7 +278,7 @@ func writeE2E(e *env, r *e2eReport) {
 	}
 	for _, c := range r.Cases {
 		for _, err := range c.Errors {
-			fmt.Fprintf(w, "- %s %s K=%d: a run failed: %s\n", c.System, c.Workload, c.Conns, firstLineOf(err))
+			fmt.Fprintf(w, "- %s %s K=%d: a run failed: %s\n%s", c.System, c.Workload, c.Conns, firstLineOf(err), errorDetail(err))
 		}
 	}
 	fmt.Fprintln(w)

@@ -280,3 +280,19 @@ func TestPoolShortCase(t *testing.T) {
 		t.Errorf("pooled: %+v", s)
 	}
 }
+
+// An error's lines after the first (a server's threads and output) show in
+// the report as a code block under its list item, bounded.
+func TestErrorDetail(t *testing.T) {
+	if got := errorDetail("one line\n"); got != "" {
+		t.Errorf("one line: %q", got)
+	}
+	got := errorDetail("stop: did not stop. Its threads then:\npid 1 tid 1 python3 state R\nIts output:\n")
+	if !strings.Contains(got, "\n  ```\n  pid 1 tid 1 python3 state R\n  Its output:\n  ```\n") {
+		t.Errorf("two lines: %q", got)
+	}
+	long := "first" + strings.Repeat("\nline", errorDetailLines+5)
+	if got := errorDetail(long); strings.Count(got, "  line\n") != errorDetailLines || !strings.Contains(got, "5 more lines in the JSON") {
+		t.Errorf("long: %q", got)
+	}
+}

@@ -110,7 +110,7 @@ func writeResponsive(e *env, rep *responsiveReport) {
 	}
 	for _, c := range rep.Cases {
 		for _, err := range c.Errors {
-			fmt.Fprintf(w, "\n- %s/%s: a run failed: %s\n", c.Exec, c.Priority, firstLineOf(err))
+			fmt.Fprintf(w, "\n- %s/%s: a run failed: %s\n%s", c.Exec, c.Priority, firstLineOf(err), errorDetail(err))
 		}
 	}
 	fmt.Fprintln(w)
@@ -136,4 +136,28 @@ func slots(raw json.RawMessage) string {
 func firstLineOf(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// errorDetailLines bounds the lines of an error shown under its first.
+const errorDetailLines = 30
+
+// errorDetail returns the lines of s after its first (a server's threads
+// and output, say) as a code block indented under a list item, at most
+// errorDetailLines of them; "" when s has one line. The JSON has them all.
+func errorDetail(s string) string {
+	_, rest, ok := strings.Cut(strings.TrimRight(s, "\n"), "\n")
+	if !ok || strings.TrimSpace(rest) == "" {
+		return ""
+	}
+	lines := strings.Split(rest, "\n")
+	if len(lines) > errorDetailLines {
+		lines = append(lines[:errorDetailLines], fmt.Sprintf("… %d more lines in the JSON", len(lines)-errorDetailLines))
+	}
+	var b strings.Builder
+	b.WriteString("\n  ```\n")
+	for _, l := range lines {
+		b.WriteString("  " + strings.ReplaceAll(l, "```", "'''") + "\n")
+	}
+	b.WriteString("  ```\n\n")
+	return b.String()
 }
