@@ -158,11 +158,14 @@ func (s *session) run() {
 			// still sends until its close frame, or the deadline the writer
 			// set: closing with unread data would reset the connection,
 			// and a reset can destroy our close frame before the peer
-			// reads it.
+			// reads it. Dropped as it streams in, not read into memory
+			// first: a peer that floods after our close costs nothing.
 			for {
-				if _, _, err := s.conn.ReadMessage(); err != nil {
+				_, r, err := s.conn.NextReader()
+				if err != nil {
 					return
 				}
+				io.Copy(io.Discard, r) // an error here returns at the next NextReader
 			}
 		}
 	}
@@ -227,7 +230,11 @@ func (s *session) writer() {
 		if err != nil || m.closeCode != 0 {
 			dead = true
 			close(s.writerDead)
-			// A blocked reader wakes on a deadline, not on Close.
+		}
+		if err != nil {
+			// A blocked reader wakes on a deadline, not on Close. (After
+			// a close frame sent, it keeps the second set above to drain
+			// the peer.)
 			s.conn.UnderlyingConn().SetReadDeadline(time.Now())
 		}
 	}
