@@ -450,13 +450,10 @@ enum { SCALE_POLL = 1 << 18 };
                 size_t rows = min_size(mr, m - i0);                                           \
                 for (size_t j0 = jc; j0 < jc + nc; j0 += nr) {                                \
                     size_t cols = min_size(nr, jc + nc - j0);                                 \
-                    if (tb) /* the block's sliver (j0-jc)/nr: k groups of nr */               \
-                        sup(k, a + i0 * rsa, rsa, csa, bp + (j0 - jc) * k, nr,                \
-                            c + i0 * ldc + j0,                                                \
-                            ldc, alpha, beta, rows, cols);                                    \
-                    else                                                                      \
-                        sup(k, a + i0 * rsa, rsa, csa, b + j0, ldb, c + i0 * ldc + j0, ldc,   \
-                            alpha, beta, rows, cols);                                         \
+                    /* packed: the block's sliver (j0-jc)/nr, k groups of nr */               \
+                    const T *bj = tb ? bp + (j0 - jc) * k : b + j0;                           \
+                    sup(k, a + i0 * rsa, rsa, csa, bj, tb ? nr : ldb, c + i0 * ldc + j0, ldc, \
+                        alpha, beta, rows, cols);                                             \
                 }                                                                             \
                 progress_add(pr, (uint64_t)rows * nc * k);                                    \
                 if (crunch__canceled(pr->ctx)) {                                              \
