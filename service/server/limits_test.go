@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -61,12 +62,24 @@ func TestMaxTotal(t *testing.T) {
 			}
 		}()
 	}
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if _, _, err = c.Modsum(context.Background(), 3, 10, nil); wire.AsError(err) != nil {
+	// c asks only once both long requests are in flight: a request of
+	// c's in flight when one of them arrived would get that one refused.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var st struct {
+			InFlight int `json:"in_flight"`
+		}
+		body, _ := get(t, "http://"+ts.addr+"/v1/status")
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.InFlight == 2 {
 			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the two long requests are not in flight: %s", body)
+		}
 	}
+	_, _, err := c.Modsum(context.Background(), 3, 10, nil)
 	e := wire.AsError(err)
 	if e == nil || e.Code != wire.Overloaded || e.RetryAfterMS <= 0 {
 		t.Fatalf("third request: %v, want overloaded with retry_after_ms", err)
