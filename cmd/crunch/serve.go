@@ -23,6 +23,10 @@ func serve(args []string) error {
 	d := server.DefaultConfig()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", d.Addr, "listen address (host:port)")
+	unixPath := fs.String("unix", "", "also serve on this Unix socket path (mode 0660): clients on this machine may pass arrays through shared memory there")
+	shmMaxRegions := fs.Int("shm-max-regions", d.ShmMaxRegions, "shared memory regions one Unix-socket connection may register (too_large beyond)")
+	shmMaxBytes := byteSize(d.ShmMaxBytes)
+	fs.Var(&shmMaxBytes, "shm-max-bytes", "shared memory one Unix-socket connection may register, e.g. 16GiB (too_large beyond); the memory is the client's, this bounds what the server maps")
 	poolWorkers := fs.Int("pool-workers", runtime.GOMAXPROCS(0), "pool executor: OS threads running kernels")
 	poolQueue := fs.Int("pool-queue", 0, "pool executor: jobs that may wait for a worker (0: 64 per worker); beyond it, overloaded")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "subprocess executor: worker processes (0 disables it)")
@@ -100,7 +104,8 @@ func serve(args []string) error {
 	}()
 
 	srv, err := server.New(server.Config{
-		Addr: *addr, Executors: execs, Profile: prof, AutoThreshold: *autoThreshold,
+		Addr: *addr, Unix: *unixPath, ShmMaxRegions: *shmMaxRegions, ShmMaxBytes: int64(shmMaxBytes),
+		Executors: execs, Profile: prof, AutoThreshold: *autoThreshold,
 		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight, MaxTotal: *maxTotal, MaxConns: *maxConns, MaxLarge: *maxLarge,
 		DefaultTimeout: *timeout, MaxTimeout: *maxTimeout,
 		PingInterval: *pingInterval, PingTimeout: *pingTimeout, Grace: *grace, Log: log,

@@ -29,6 +29,7 @@ func (d *Direct) Name() string { return NameDirect }
 
 // Run runs job now, in this goroutine.
 func (d *Direct) Run(ctx context.Context, job *Job) (*Outcome, error) {
+	defer job.release()
 	if d.closed.Load() {
 		return nil, ErrClosed
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/crunchsvc/crunch/cgo"
@@ -38,6 +39,21 @@ type Job struct {
 	// queues serve tenants in turn, so that one greedy client cannot
 	// starve the others. Jobs with the same tenant run in arrival order.
 	Tenant uint64
+	// Done, when not nil, is called once, from any goroutine, when the
+	// executor will read Args (and the tensors Call was prepared from) no
+	// more: once the kernel has returned, the arguments are copied to a
+	// worker, or the job was dropped. That may be after Run has returned,
+	// since a cancelled kernel takes a moment to stop: memory the
+	// arguments live in must stay valid until then.
+	Done     func()
+	released atomic.Bool
+}
+
+// release calls Done, once.
+func (j *Job) release() {
+	if j.Done != nil && j.released.CompareAndSwap(false, true) {
+		j.Done()
+	}
 }
 
 // Outcome is a finished job's result and where its time went.

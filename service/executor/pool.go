@@ -141,6 +141,7 @@ func (p *Pool) Name() string { return NamePool }
 func (p *Pool) Run(ctx context.Context, job *Job) (*Outcome, error) {
 	t := &task{ctx: ctx, job: job, enqueued: time.Now(), done: make(chan struct{})}
 	if err := p.enqueue(t); err != nil {
+		job.release()
 		return nil, err
 	}
 	// Short jobs are worth waiting for hot: parking this goroutine and
@@ -275,6 +276,7 @@ func spinUntil(cond func() bool, d time.Duration) bool {
 }
 
 func (p *Pool) runTask(t *task) {
+	defer t.job.release()
 	if t.ctx.Err() != nil { // abandoned while queued: its Run already answered
 		t.finish(nil, stopReason(t.ctx))
 		return
@@ -316,5 +318,6 @@ func (p *Pool) Close() error {
 			return nil
 		}
 		t.finish(nil, ErrClosed)
+		t.job.release()
 	}
 }

@@ -202,9 +202,11 @@ func (s *Subprocess) Name() string { return NameSubprocess }
 // after Run returns: a caller may reuse their memory.
 func (s *Subprocess) Run(ctx context.Context, job *Job) (*Outcome, error) {
 	if job.Call == nil || job.Call.Op == nil {
+		job.release()
 		return nil, wire.Errorf(wire.Internal, "subprocess: job without a prepared call")
 	}
 	if n := argBytes(job.Args); n > maxMessage {
+		job.release()
 		return nil, wire.Errorf(wire.TooLarge, "subprocess: the %s job's arguments take %d bytes; a worker takes at most %d",
 			job.Call.Op.Name, n, maxMessage)
 	}
@@ -213,6 +215,7 @@ func (s *Subprocess) Run(ctx context.Context, job *Job) (*Outcome, error) {
 		id:   s.nextID.Add(1),
 	}
 	if err := s.enqueue(t); err != nil {
+		job.release()
 		return nil, err
 	}
 	return t.wait()

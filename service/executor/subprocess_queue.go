@@ -43,6 +43,7 @@ func (s *Subprocess) failQueued() {
 			return
 		}
 		t.finish(nil, ErrClosed)
+		t.job.release()
 	}
 }
 
@@ -140,6 +141,7 @@ func (s *Subprocess) claim(t *subTask) (*subTask, takeEvent, bool) {
 	select {
 	case <-s.quit:
 		t.finish(nil, ErrClosed)
+		t.job.release()
 		return nil, tookClose, false
 	default:
 		return t, tookTask, false

@@ -26,6 +26,7 @@ func (x *exchange) answer(out *Outcome, err error) {
 // taken the job (killed while idle, say, just before the job came) cannot
 // have been harmed by it: the job is given once more to its replacement.
 func (w *slot) run(t *subTask) {
+	defer t.job.release()   // the arguments were copied to the worker, or never will be
 	if t.ctx.Err() != nil { // abandoned while queued: its Run already answered
 		t.finish(nil, stopReason(t.ctx))
 		return

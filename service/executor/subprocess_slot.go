@@ -64,6 +64,7 @@ func (w *slot) own() {
 			w.buryIdle()
 			if !w.replace() {
 				t.finish(nil, ErrClosed)
+				t.job.release()
 				return
 			}
 		}

@@ -20,6 +20,13 @@ import (
 // DefaultConfig.
 type Config struct {
 	Addr string // host:port to listen on
+	// Unix, when set, is a Unix socket path served as well: the same
+	// protocol, plus shared memory (docs/PROTOCOL.md).
+	Unix string
+	// ShmMaxRegions and ShmMaxBytes bound the shared memory one
+	// connection over the Unix socket may have mapped.
+	ShmMaxRegions int
+	ShmMaxBytes   int64
 
 	Registry  *kernels.Registry
 	Executors map[string]executor.Executor // by name: direct, pool, subprocess
@@ -53,6 +60,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Addr:           "127.0.0.1:8080",
+		ShmMaxRegions:  64,
+		ShmMaxBytes:    16 << 30,
 		AutoThreshold:  1e5,
 		MaxMessage:     256 << 20,
 		MaxElements:    1 << 27, // 1 GiB of f64
@@ -73,6 +82,8 @@ func DefaultConfig() Config {
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	orDefault(&c.Addr, d.Addr)
+	orDefault(&c.ShmMaxRegions, d.ShmMaxRegions)
+	orDefault(&c.ShmMaxBytes, d.ShmMaxBytes)
 	orDefault(&c.AutoThreshold, d.AutoThreshold)
 	orDefault(&c.MaxMessage, d.MaxMessage)
 	orDefault(&c.MaxElements, d.MaxElements)

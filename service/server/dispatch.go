@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
 
 	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/shm"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -21,7 +23,11 @@ func (s *session) handle(binary bool, data []byte) bool {
 	release := s.srv.releaser(s.largeHeld)
 	s.largeHeld = false
 	defer func() { release() }()
-	req, err := wire.DecodeRequest(binary, data)
+	// The regions this message's tensors lie in stay mapped until its
+	// request is done with them; any other outcome lets go on return.
+	lease := s.newLease()
+	defer func() { lease.Release() }()
+	req, err := wire.DecodeRequestShm(binary, data, slicer(lease))
 	if err != nil {
 		var id int64
 		if req != nil {
@@ -39,12 +45,16 @@ func (s *session) handle(binary bool, data []byte) bool {
 	case "ping":
 		s.reply(req, wire.Result{"server_time_ns": wire.Int(time.Now().UnixNano())}, nil)
 	case "info":
-		s.reply(req, s.srv.info(), nil)
+		s.reply(req, s.srv.info(s.fdc != nil), nil)
 	case "cancel":
 		s.cancelRequest(req)
+	case "shm_register":
+		s.shmRegister(req)
+	case "shm_unregister":
+		s.shmUnregister(req)
 	default:
-		if err := s.start(req, release); err == nil {
-			release = noRelease // the request's now
+		if err := s.start(req, release, lease); err == nil {
+			release, lease = noRelease, nil // the request's now
 		} else {
 			op := "unknown" // a label per unregistered name would let clients grow the metrics
 			if _, lookupErr := s.srv.cfg.Registry.Lookup(req.Op); lookupErr == nil {
@@ -78,8 +88,10 @@ func (s *session) cancelRequest(req *wire.Request) {
 }
 
 // start validates a compute request and runs it in its own goroutine,
-// which calls release when the request is answered.
-func (s *session) start(req *wire.Request, release func()) error {
+// which calls release when the request is answered. lease (may be nil)
+// holds the shared memory its tensors lie in: it ends once the kernel is
+// done with them and the reply is queued.
+func (s *session) start(req *wire.Request, release func(), lease *shm.Lease) error {
 	cfg := &s.srv.cfg
 	if s.draining.Load() {
 		return errShuttingDown
@@ -103,6 +115,10 @@ func (s *session) start(req *wire.Request, release func()) error {
 		return wire.Errorf(wire.TooLarge, "%s: the result would hold %.0f elements; this server's limit is %d (--max-elements)", op.Name, call.OutElems, cfg.MaxElements)
 	}
 	execName, ex, err := s.srv.chooseExecutor(req.Exec, call)
+	if err != nil {
+		return err
+	}
+	window, err := shmWindow(lease, req.ShmOut)
 	if err != nil {
 		return err
 	}
@@ -142,13 +158,35 @@ func (s *session) start(req *wire.Request, release func()) error {
 
 	s.requests.Add(1)
 	job := &executor.Job{Call: call, Impl: impl, Args: req.Args, Tenant: s.id}
-	go s.execute(ctx, cancel, req, job, execName, ex, timeout, release)
+	out := &shmOut{lease: lease, window: window}
+	if !lease.Empty() {
+		// Two holders: the kernel (until the executor says it is done with
+		// the arguments) and execute (until the results are placed).
+		out.holders.Store(2)
+		job.Done = out.done
+	}
+	go s.execute(ctx, cancel, req, job, execName, ex, timeout, release, out)
 	return nil
+}
+
+// shmOut is what a request holds of shared memory: its lease, and the
+// window its results may go to.
+type shmOut struct {
+	lease   *shm.Lease
+	window  []byte
+	holders atomic.Int32
+}
+
+// done lets go of one holder's use; the last ends the lease.
+func (o *shmOut) done() {
+	if o.holders.Add(-1) == 0 {
+		o.lease.Release()
+	}
 }
 
 // execute runs one request on its executor and queues its one final reply.
 func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, req *wire.Request,
-	job *executor.Job, execName string, ex executor.Executor, timeout time.Duration, release func()) {
+	job *executor.Job, execName string, ex executor.Executor, timeout time.Duration, release func(), shmo *shmOut) {
 	defer s.requests.Done()
 	defer release()
 	defer cancel(nil)
@@ -197,8 +235,12 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 	if err != nil {
 		s.replyError(replyBinary(req), req.Op, req.ID, err)
 	} else {
+		placeResults(out.Result, shmo.lease, req.ShmOut, shmo.window)
 		s.reply(req, out.Result, &wire.Stats{Exec: execName, Impl: job.Impl,
 			QueueUS: out.QueueUS, RunUS: out.RunUS, Worker: out.Worker})
+	}
+	if !shmo.lease.Empty() {
+		shmo.done()
 	}
 	s.pending.Add(-1)
 }

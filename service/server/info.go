@@ -17,7 +17,7 @@ const Version = "0.1.0"
 
 // info builds the reply to the info op: what a client needs to build its
 // calls. Everything but the executors' load is fixed for the server's life.
-func (srv *Server) info() wire.Result {
+func (srv *Server) info(unix bool) wire.Result {
 	type execInfo struct {
 		Name   string `json:"name"`
 		Slots  int    `json:"slots"`
@@ -46,7 +46,7 @@ func (srv *Server) info() wire.Result {
 		isas = append(isas, i.String())
 	}
 	cfg := &srv.cfg
-	return wire.Result{
+	res := wire.Result{
 		"server":    raw("crunch"),
 		"version":   raw(Version),
 		"protocol":  raw(1),
@@ -68,6 +68,17 @@ func (srv *Server) info() wire.Result {
 		}),
 		"ops": raw(ops),
 	}
+	res["transport"] = raw("tcp")
+	if unix {
+		res["transport"] = raw("unix")
+	}
+	if path := srv.UnixPath(); path != "" {
+		res["shm"] = raw(map[string]any{
+			"version": 1, "unix": path,
+			"max_regions": cfg.ShmMaxRegions, "max_bytes": cfg.ShmMaxBytes,
+		})
+	}
+	return res
 }
 
 // raw wraps a JSON-encodable value as a result value.

@@ -90,13 +90,17 @@ var (
 		"Messages over 256 KiB being read or answered, each holding one of --max-large tokens.", nil, nil)
 	largeWaitsDesc = prometheus.NewDesc("crunch_large_message_waits_total",
 		"Large messages whose reading waited for a token (--max-large) while others were answered.", nil, nil)
+	shmRegionsDesc = prometheus.NewDesc("crunch_shm_regions",
+		"Shared memory regions mapped for connections over the Unix socket (an unregistered region stays until its last request is done with it).", nil, nil)
+	shmBytesDesc = prometheus.NewDesc("crunch_shm_mapped_bytes",
+		"Bytes of shared memory mapped for connections over the Unix socket.", nil, nil)
 	deathsDesc = prometheus.NewDesc("crunch_worker_deaths_total",
 		"Subprocess workers that died (crashed, were killed or broke the protocol) and were restarted.", []string{"exec"}, nil)
 )
 
 // Describe sends the descriptors of every metric Collect sends.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, largeHeldDesc, largeWaitsDesc, deathsDesc} {
+	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, largeHeldDesc, largeWaitsDesc, shmRegionsDesc, shmBytesDesc, deathsDesc} {
 		ch <- d
 	}
 }
@@ -109,6 +113,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(connectionsDesc, prometheus.GaugeValue, float64(conns))
 	ch <- prometheus.MustNewConstMetric(largeHeldDesc, prometheus.GaugeValue, float64(len(c.s.large)))
 	ch <- prometheus.MustNewConstMetric(largeWaitsDesc, prometheus.CounterValue, float64(c.s.largeWaits.Load()))
+	ch <- prometheus.MustNewConstMetric(shmRegionsDesc, prometheus.GaugeValue, float64(c.s.shm.regions.Load()))
+	ch <- prometheus.MustNewConstMetric(shmBytesDesc, prometheus.GaugeValue, float64(c.s.shm.bytes.Load()))
 	for name, ex := range c.s.cfg.Executors {
 		l := ex.Load()
 		ch <- prometheus.MustNewConstMetric(slotsDesc, prometheus.GaugeValue, float64(l.Slots), name)

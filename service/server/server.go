@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/crunchsvc/crunch/service/executor"
+	"github.com/crunchsvc/crunch/service/shm"
 )
 
 // Server serves the crunch protocol on /v1/ws, /healthz, and /metrics in
@@ -26,6 +27,7 @@ type Server struct {
 	sessions map[*session]struct{}
 	draining bool
 	ln       net.Listener
+	unixPath string        // the Unix socket served, if any
 	nextID   atomic.Uint64 // numbers sessions, which are the executors' tenants
 	conns    atomic.Int64  // upgraded connections (MaxConns)
 	inflight atomic.Int64  // compute requests in flight on every connection (MaxTotal)
@@ -34,6 +36,7 @@ type Server struct {
 	large      chan struct{}
 	largeWaits atomic.Int64
 	metrics    *metrics
+	shm        shmTotals // shared memory mapped by every connection
 	started    time.Time
 	answered   atomic.Int64 // compute requests answered, for /v1/status
 	failed     atomic.Int64 // of which failed
@@ -81,13 +84,42 @@ func New(cfg Config) (*Server, error) {
 // Config returns the configuration in force, defaults filled in.
 func (s *Server) Config() Config { return s.cfg }
 
-// ListenAndServe listens on cfg.Addr and serves until Shutdown.
+// ListenAndServe listens on cfg.Addr, and on cfg.Unix if set, and serves
+// until Shutdown.
 func (s *Server) ListenAndServe() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w", s.cfg.Addr, err)
 	}
-	return s.Serve(ln)
+	if s.cfg.Unix == "" {
+		return s.Serve(ln)
+	}
+	uln, err := shm.Listen(s.cfg.Unix)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("server: listen on Unix socket %s: %w", s.cfg.Unix, err)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- s.ServeUnix(uln) }()
+	go func() { errc <- s.Serve(ln) }()
+	err = <-errc
+	if err != nil { // one failed: stop the other too
+		s.http.Shutdown()
+	}
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// ServeUnix serves on a Unix socket listener from shm.Listen until
+// Shutdown: connections over it may use shared memory.
+func (s *Server) ServeUnix(ln shm.Listener) error {
+	s.mu.Lock()
+	s.unixPath = ln.Addr().String()
+	s.mu.Unlock()
+	s.cfg.Log.Info("serving", "unix", ln.Addr().String())
+	return s.http.Serve(ln)
 }
 
 // Serve serves on ln until Shutdown. It returns nil after a Shutdown.
@@ -107,6 +139,13 @@ func (s *Server) Addr() net.Addr {
 		return nil
 	}
 	return s.ln.Addr()
+}
+
+// UnixPath returns the path of the Unix socket served, or "".
+func (s *Server) UnixPath() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unixPath
 }
 
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
@@ -149,6 +188,13 @@ func (s *Server) serveWebSocket(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	remote := ctx.RemoteAddr().String() // copied now: ctx must not be used after the upgrade
+	// A connection over the Unix socket is ours (shm.Listener made it): it
+	// lives on after the upgrade, and collects the descriptors a client
+	// sends for shared memory.
+	fdc, _ := ctx.Conn().(*shm.FDConn)
+	if fdc != nil {
+		remote = "unix"
+	}
 	// Counted by the upgraded connection itself: fasthttp runs it after
 	// this handler returns, and not at all if the 101 response fails. A
 	// burst of simultaneous upgrades may overshoot the cap by the upgrades
@@ -164,7 +210,7 @@ func (s *Server) serveWebSocket(ctx *fasthttp.RequestCtx) {
 		defer s.conns.Add(-1)
 		// fasthttp closes and recycles the connection when this returns, so
 		// run returns only after every goroutine using conn has ended.
-		sess := newSession(s, conn, remote)
+		sess := newSession(s, conn, remote, fdc)
 		if !s.track(sess) {
 			sess.closeNow(websocket.CloseGoingAway, "server shutting down")
 			return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/crunchsvc/crunch/service/shm"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -34,6 +35,10 @@ type session struct {
 	id     uint64 // this connection's tenant number in the executors' queues
 	conn   *websocket.Conn
 	remote string
+	// Over the Unix socket: the connection's descriptors, and the shared
+	// memory regions registered from them. Both nil over TCP.
+	fdc     *shm.FDConn
+	regions *shm.Table
 
 	ctx    context.Context // ends when the connection or the server does
 	cancel context.CancelCauseFunc
@@ -79,9 +84,9 @@ type outMsg struct {
 	closeText string
 }
 
-func newSession(srv *Server, conn *websocket.Conn, remote string) *session {
+func newSession(srv *Server, conn *websocket.Conn, remote string, fdc *shm.FDConn) *session {
 	s := &session{
-		srv: srv, id: srv.nextID.Add(1), conn: conn, remote: remote,
+		srv: srv, id: srv.nextID.Add(1), conn: conn, remote: remote, fdc: fdc,
 		out:        make(chan outMsg, 256),
 		writerDead: make(chan struct{}),
 		finish:     make(chan struct{}),
@@ -89,6 +94,9 @@ func newSession(srv *Server, conn *websocket.Conn, remote string) *session {
 		inflight:   make(map[int64]context.CancelCauseFunc),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(srv.stop)
+	if fdc != nil {
+		s.regions = shm.NewTable(srv.cfg.ShmMaxRegions, srv.cfg.ShmMaxBytes, srv.shm.account)
+	}
 	return s
 }
 
@@ -106,6 +114,11 @@ func (s *session) run() {
 		}
 		s.cancel(errConnClosed)
 		s.requests.Wait()
+		if s.regions != nil {
+			// Unmapped now, or as soon as a cancelled kernel still using
+			// one has stopped.
+			s.regions.Close()
+		}
 		close(s.finish)
 		<-s.writerDone
 		s.conn.Close()
@@ -153,7 +166,14 @@ func (s *session) run() {
 		if mt != websocket.TextMessage && mt != websocket.BinaryMessage {
 			continue
 		}
-		if !s.handle(mt == websocket.BinaryMessage, data) {
+		ok := true
+		if s.fdc != nil && s.fdc.Overflowed() {
+			s.srv.releaser(s.largeHeld)()
+			s.largeHeld = false
+			s.send(outMsg{closeCode: websocket.ClosePolicyViolation, closeText: "too many file descriptors sent"})
+			ok = false
+		}
+		if !ok || !s.handle(mt == websocket.BinaryMessage, data) {
 			// Our close frame is on its way. Read and drop what the peer
 			// still sends until its close frame, or the deadline the writer
 			// set: closing with unread data would reset the connection,

@@ -20,6 +20,9 @@ type decoder struct {
 	// structured keeps a JSON object without "dtype", or an array that is
 	// not a numeric nested array, as raw JSON: results may hold such values.
 	structured bool
+	// shm resolves tensors placed in shared memory; nil on a connection
+	// without it, where they are refused.
+	shm ShmSlicer
 }
 
 // values decodes field, an object of named values ("args" or "result"); an
@@ -60,8 +63,8 @@ func (d *decoder) value(raw []byte) (Value, *Error) {
 		if d.structured && !hasKey(raw, "dtype") {
 			return Value{JSON: bytes.Clone(raw)}, nil
 		}
-		t, err := d.tensor(raw)
-		return Value{Tensor: t}, err
+		t, ref, err := d.tensor(raw)
+		return Value{Tensor: t, Shm: ref}, err
 	case '[':
 		t, err := parseNested(raw)
 		if err != nil && d.structured {
@@ -72,10 +75,11 @@ func (d *decoder) value(raw []byte) (Value, *Error) {
 	return Value{JSON: bytes.Clone(raw)}, nil
 }
 
-// tensor decodes a tensor object: {"dtype", "shape", and "data" or "buffer"}.
-// Other members are ignored.
-func (d *decoder) tensor(obj []byte) (*tensor.Tensor, *Error) {
-	var dtRaw, shapeRaw, dataRaw, bufRaw []byte
+// tensor decodes a tensor object: {"dtype", "shape", and "data", "buffer"
+// or "shm"}. Other members are ignored. ref is set for a tensor in shared
+// memory.
+func (d *decoder) tensor(obj []byte) (*tensor.Tensor, *ShmRef, *Error) {
+	var dtRaw, shapeRaw, dataRaw, bufRaw, shmRaw []byte
 	err := members(obj, func(k string, v []byte) *Error {
 		switch k {
 		case "dtype":
@@ -86,55 +90,62 @@ func (d *decoder) tensor(obj []byte) (*tensor.Tensor, *Error) {
 			dataRaw = v
 		case "buffer":
 			bufRaw = v
+		case "shm":
+			shmRaw = v
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if isNull(dtRaw) {
-		return nil, invalid(`an object value must be a tensor {"dtype", "shape", "data" or "buffer"}, but "dtype" is missing`)
+		return nil, nil, invalid(`an object value must be a tensor {"dtype", "shape", "data" or "buffer"}, but "dtype" is missing`)
 	}
 	if dtRaw[0] != '"' {
-		return nil, invalid(`"dtype" must be a string, got %s`, describe(dtRaw))
+		return nil, nil, invalid(`"dtype" must be a string, got %s`, describe(dtRaw))
 	}
 	name, err := unquote(dtRaw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dt, perr := tensor.ParseDType(name)
 	if perr != nil {
-		return nil, invalid("%v", perr)
+		return nil, nil, invalid("%v", perr)
 	}
 	if isNull(shapeRaw) {
-		return nil, invalid(`tensor has no "shape" (a scalar's shape is [])`)
+		return nil, nil, invalid(`tensor has no "shape" (a scalar's shape is [])`)
 	}
 	shape, err := parseShape(shapeRaw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nbytes, serr := tensor.ByteSize(dt, shape)
 	if serr != nil {
-		return nil, invalid("%v", serr)
+		return nil, nil, invalid("%v", serr)
 	}
-	hasData, hasBuf := !isNull(dataRaw), !isNull(bufRaw)
+	hasData, hasBuf, hasShm := !isNull(dataRaw), !isNull(bufRaw), !isNull(shmRaw)
 	switch {
+	case hasShm && (hasData || hasBuf):
+		return nil, nil, invalid(`tensor has "shm" and also "data" or "buffer"; give one`)
+	case hasShm:
+		return d.fromShm(dt, shape, nbytes, trimSpace(shmRaw))
 	case hasData && hasBuf:
-		return nil, invalid(`tensor has both "data" and "buffer"; give one`)
+		return nil, nil, invalid(`tensor has both "data" and "buffer"; give one`)
 	case hasBuf && !d.binary:
-		return nil, invalid(`tensor names a "buffer" in a text message, which has no buffers: send the numbers in "data", or send a binary message`)
+		return nil, nil, invalid(`tensor names a "buffer" in a text message, which has no buffers: send the numbers in "data", or send a binary message`)
 	case hasBuf:
-		return d.fromBuffer(dt, shape, nbytes, trimSpace(bufRaw))
+		t, err := d.fromBuffer(dt, shape, nbytes, trimSpace(bufRaw))
+		return t, nil, err
 	case hasData:
 		data, err := parseData(dt, shape, nbytes, trimSpace(dataRaw))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return &tensor.Tensor{DType: dt, Shape: shape, Data: data}, nil
+		return &tensor.Tensor{DType: dt, Shape: shape, Data: data}, nil, nil
 	case d.binary:
-		return nil, invalid(`tensor has neither "buffer" nor "data"`)
+		return nil, nil, invalid(`tensor has neither "buffer" nor "data"`)
 	}
-	return nil, invalid(`tensor has no "data"`)
+	return nil, nil, invalid(`tensor has no "data"`)
 }
 
 // fromBuffer returns the tensor whose data is the buffer named by raw. Its

@@ -61,7 +61,7 @@ func (e *encoder) value(v Value) *Error {
 	case v.Tensor != nil && v.JSON != nil:
 		return invalid("value holds both a tensor and JSON")
 	case v.Tensor != nil:
-		return e.tensor(v.Tensor)
+		return e.tensor(v.Tensor, v.Shm)
 	case v.JSON == nil:
 		e.b = append(e.b, "null"...)
 		return nil
@@ -76,7 +76,8 @@ func (e *encoder) value(v Value) *Error {
 
 // tensor writes a tensor object: in text its data as JSON numbers, in binary
 // the index of a new buffer holding its data.
-func (e *encoder) tensor(t *tensor.Tensor) *Error {
+// A tensor with ref names its place in shared memory instead.
+func (e *encoder) tensor(t *tensor.Tensor, ref *ShmRef) *Error {
 	if err := t.Validate(); err != nil {
 		return invalid("%v", err)
 	}
@@ -88,6 +89,10 @@ func (e *encoder) tensor(t *tensor.Tensor) *Error {
 			e.b = append(e.b, ',')
 		}
 		e.b = strconv.AppendInt(e.b, int64(d), 10)
+	}
+	if ref != nil {
+		e.b = appendShm(e.b, ref)
+		return nil
 	}
 	if e.binary {
 		e.b = append(e.b, `],"buffer":`...)

@@ -110,18 +110,25 @@ func encodeReply(rep *Reply, binary bool) (_ *Message, nonfinite bool, _ *Error)
 // Its errors are *Error with code invalid_argument. Tensors of a binary reply
 // alias msg wherever they are aligned for their dtype.
 func DecodeReply(binary bool, msg []byte) (*Reply, error) {
-	rep, err := decodeReply(binary, msg)
+	return DecodeReplyShm(binary, msg, nil)
+}
+
+// DecodeReplyShm is DecodeReply on a connection with shared memory: shm
+// gives the memory of the result tensors placed there.
+func DecodeReplyShm(binary bool, msg []byte, shm ShmSlicer) (*Reply, error) {
+	rep, err := decodeReply(binary, msg, shm)
 	if err != nil {
 		return nil, err
 	}
 	return rep, nil
 }
 
-func decodeReply(binary bool, msg []byte) (*Reply, *Error) {
+func decodeReply(binary bool, msg []byte, shm ShmSlicer) (*Reply, *Error) {
 	m, err := parseMessage(binary, msg)
 	if err != nil {
 		return nil, err
 	}
+	m.dec.shm = shm
 	id, err := m.id(0)
 	if err != nil {
 		return nil, err

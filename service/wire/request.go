@@ -27,6 +27,9 @@ type Request struct {
 	Progress bool
 	// Reply asks for a reply form: "", "binary" or "text".
 	Reply string
+	// ShmOut is where the server may write result tensors, in shared
+	// memory (nil: in the reply).
+	ShmOut *ShmWindow
 	// Binary is set by DecodeRequest: the request arrived as a binary
 	// message. EncodeRequest ignores it.
 	Binary bool
@@ -41,18 +44,26 @@ type Request struct {
 // Tensors of a binary request alias msg wherever they are aligned for their
 // dtype: msg must not be reused while the request is in use.
 func DecodeRequest(binary bool, msg []byte) (*Request, error) {
-	req, err := decodeRequest(binary, msg)
+	return DecodeRequestShm(binary, msg, nil)
+}
+
+// DecodeRequestShm is DecodeRequest on a connection with shared memory:
+// shm gives the memory of the tensors placed there (nil: refused, as on a
+// connection without it).
+func DecodeRequestShm(binary bool, msg []byte, shm ShmSlicer) (*Request, error) {
+	req, err := decodeRequest(binary, msg, shm)
 	if err != nil {
 		return req, err
 	}
 	return req, nil
 }
 
-func decodeRequest(binary bool, msg []byte) (*Request, *Error) {
+func decodeRequest(binary bool, msg []byte, shm ShmSlicer) (*Request, *Error) {
 	m, err := parseMessage(binary, msg)
 	if err != nil {
 		return nil, err
 	}
+	m.dec.shm = shm
 	id, err := m.id(1)
 	if err != nil {
 		return nil, err
@@ -91,6 +102,9 @@ func (m *message) readRequest(req *Request) *Error {
 		return err
 	}
 	if req.Progress, err = m.bool("progress"); err != nil {
+		return err
+	}
+	if req.ShmOut, err = m.shmOut(); err != nil {
 		return err
 	}
 	if err := m.buffers(); err != nil {
@@ -171,6 +185,9 @@ func encodeRequest(req *Request, binary bool) (*Message, *Error) {
 		e.b = append(e.b, `,"reply":`...)
 		e.b = appendString(e.b, req.Reply)
 	}
+	if req.ShmOut != nil {
+		e.b = appendShmOut(e.b, req.ShmOut)
+	}
 	return e.finish()
 }
 
@@ -192,5 +209,5 @@ func (r *Request) Equal(q *Request) bool {
 	}
 	return r.ID == q.ID && r.Op == q.Op && r.Exec == q.Exec && r.Impl == q.Impl &&
 		r.TimeoutMS == q.TimeoutMS && r.Progress == q.Progress && r.Reply == q.Reply &&
-		equalValues(r.Args, q.Args)
+		equalWindows(r.ShmOut, q.ShmOut) && equalValues(r.Args, q.Args)
 }

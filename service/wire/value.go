@@ -14,6 +14,9 @@ import (
 type Value struct {
 	Tensor *tensor.Tensor
 	JSON   json.RawMessage
+	// Shm, with Tensor, places the tensor in shared memory: it travels as
+	// "shm": [region, offset], and Tensor.Data is that memory.
+	Shm *ShmRef
 }
 
 // TensorValue returns a Value holding t.

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"errors"
+	"slices"
+	"sync/atomic"
+
+	"github.com/crunchsvc/crunch/service/shm"
+	"github.com/crunchsvc/crunch/service/tensor"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// shmTotals counts the shared memory mapped by every connection, for
+// /metrics.
+type shmTotals struct {
+	regions atomic.Int64
+	bytes   atomic.Int64
+}
+
+func (t *shmTotals) account(regions int, bytes int64) {
+	t.regions.Add(int64(regions))
+	t.bytes.Add(bytes)
+}
+
+// newLease returns a lease on the session's regions for one message, or
+// nil on a connection without shared memory.
+func (s *session) newLease() *shm.Lease {
+	if s.regions == nil {
+		return nil
+	}
+	return s.regions.Lease()
+}
+
+// slicer is lease as a wire.ShmSlicer: an untyped nil without shared
+// memory, so that the decoder refuses shm tensors.
+func slicer(lease *shm.Lease) wire.ShmSlicer {
+	if lease == nil {
+		return nil
+	}
+	return lease
+}
+
+// shmRegister maps the oldest descriptor the client sent as a new region.
+func (s *session) shmRegister(req *wire.Request) {
+	if s.regions == nil {
+		s.replyError(replyBinary(req), req.Op, req.ID, wire.Errorf(wire.InvalidArgument,
+			"shm_register: shared memory needs a connection over the server's Unix socket (crunch serve --unix PATH)"))
+		return
+	}
+	if err := req.Args.Only(req.Op); err != nil {
+		s.replyError(replyBinary(req), req.Op, req.ID, err)
+		return
+	}
+	fd, ok := s.fdc.TakeFD()
+	if !ok {
+		s.replyError(replyBinary(req), req.Op, req.ID, wire.Errorf(wire.InvalidArgument,
+			"shm_register: no file descriptor came with this message (send the memfd with SCM_RIGHTS on the message's own bytes)"))
+		return
+	}
+	id, m, err := s.regions.Register(fd)
+	shm.CloseFD(fd) // the mapping, if any, keeps the memory
+	if err != nil {
+		code := wire.InvalidArgument
+		if errors.Is(err, shm.ErrTooLarge) {
+			code = wire.TooLarge
+		}
+		s.replyError(replyBinary(req), req.Op, req.ID, wire.Errorf(code, "shm_register: %v", err))
+		return
+	}
+	s.reply(req, wire.Result{
+		"region":   wire.Int(id),
+		"size":     wire.Int(int64(len(m.Mem))),
+		"writable": wire.Bool(m.Writable),
+	}, nil)
+}
+
+// shmUnregister forgets a region.
+func (s *session) shmUnregister(req *wire.Request) {
+	if s.regions == nil {
+		s.replyError(replyBinary(req), req.Op, req.ID, wire.Errorf(wire.InvalidArgument,
+			"shm_unregister: shared memory needs a connection over the server's Unix socket"))
+		return
+	}
+	if err := req.Args.Only(req.Op, "region"); err != nil {
+		s.replyError(replyBinary(req), req.Op, req.ID, err)
+		return
+	}
+	id, err := req.Args.Int("region", 0)
+	if err == nil && id <= 0 {
+		err = wire.Errorf(wire.InvalidArgument, `shm_unregister: argument "region" must be a region number`)
+	}
+	if err == nil {
+		if uerr := s.regions.Unregister(id); uerr != nil {
+			err = wire.Errorf(wire.InvalidArgument, "shm_unregister: %v", uerr)
+		}
+	}
+	if err != nil {
+		s.replyError(replyBinary(req), req.Op, req.ID, err)
+		return
+	}
+	s.reply(req, wire.Result{}, nil)
+}
+
+// shmWindow leases a request's shm_out window, refusing a bad one before
+// any work is done.
+func shmWindow(lease *shm.Lease, w *wire.ShmWindow) ([]byte, error) {
+	if w == nil {
+		return nil, nil
+	}
+	mem, err := lease.Slice(w.Region, w.Offset, w.Length, true)
+	if err != nil {
+		return nil, wire.Errorf(wire.InvalidArgument, `"shm_out": %v`, err)
+	}
+	return mem, nil
+}
+
+// placeResults writes the result tensors that fit into the request's
+// shm_out window (each at the next multiple of 64 bytes of the region, in
+// the byte order of their names) and names them there in res. Any other
+// result tensor that lies in a region this request leased is copied: the
+// reply may be written after the region is gone.
+func placeResults(res wire.Result, lease *shm.Lease, win *wire.ShmWindow, mem []byte) {
+	if lease.Empty() {
+		return
+	}
+	names := make([]string, 0, len(res))
+	for k, v := range res {
+		if v.Tensor != nil {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	pos := 0 // in mem
+	for _, k := range names {
+		v := res[k]
+		t := v.Tensor
+		if mem != nil {
+			at := alignUp(win.Offset+int64(pos), 64) - win.Offset
+			if end := at + int64(len(t.Data)); end <= int64(len(mem)) {
+				dst := mem[at:end:end]
+				copy(dst, t.Data)
+				res[k] = wire.Value{
+					Tensor: &tensor.Tensor{DType: t.DType, Shape: t.Shape, Data: dst},
+					Shm:    &wire.ShmRef{Region: win.Region, Offset: win.Offset + at},
+				}
+				pos = int(end)
+				continue
+			}
+		}
+		if lease.Holds(t.Data) {
+			data := tensor.AlignedBytes(len(t.Data))
+			copy(data, t.Data)
+			res[k] = wire.Value{Tensor: &tensor.Tensor{DType: t.DType, Shape: t.Shape, Data: data}}
+		}
+	}
+}
+
+func alignUp(n, a int64) int64 { return (n + a - 1) / a * a }
