@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,11 @@ type Options struct {
 	// Idempotent lets Redialer.Do send the call again on a new connection
 	// when its connection is lost before the reply.
 	Idempotent bool
+	// ResultBytes, over the Unix socket, is about how many bytes the
+	// call's result tensors take, for the shared memory they are written
+	// to (0: as many as its tensor arguments). Results that do not fit
+	// come in the reply, so a wrong guess costs only speed.
+	ResultBytes int
 }
 
 // Client is one connection to a crunch server. Safe for concurrent use.
@@ -45,27 +51,49 @@ type Client struct {
 	pending map[int64]*call
 	err     error // set once the connection has failed
 	done    chan struct{}
+
+	// shm is the shared memory of a connection over the server's Unix
+	// socket; nil over TCP.
+	shm *shmPool
 }
 
 type call struct {
 	reply    chan *wire.Reply // buffered 1: the final reply
 	progress func(float64)
+	// held are the shared-memory blocks the request uses: free again only
+	// once its final reply has come. orphan: its caller has gone (its
+	// context ended), so the reader frees them.
+	held   []*block
+	orphan bool
 }
 
-// Dial connects to a crunch server. addr is a ws:// or wss:// URL, or a
-// host:port, to which /v1/ws is added.
+// Dial connects to a crunch server. addr is a ws:// or wss:// URL, a
+// host:port, to which /v1/ws is added, or "unix:PATH", the server's Unix
+// socket (crunch serve --unix PATH), over which tensors of ShmThreshold
+// bytes or more travel through shared memory.
 func Dial(ctx context.Context, addr string) (*Client, error) {
 	url := addr
-	if !strings.HasPrefix(url, "ws://") && !strings.HasPrefix(url, "wss://") {
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
+	path, overUnix := strings.CutPrefix(addr, "unix:")
+	switch {
+	case overUnix:
+		url = "ws://localhost/v1/ws"
+		d.NetDialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var nd net.Dialer
+			return nd.DialContext(ctx, "unix", path)
+		}
+	case !strings.HasPrefix(url, "ws://") && !strings.HasPrefix(url, "wss://"):
 		url = "ws://" + addr + "/v1/ws"
 	}
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
 	conn, _, err := d.DialContext(ctx, url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("client: dial %s: %w", url, err)
+		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
 	}
 	conn.SetReadLimit(-1) // the server bounds what it sends
 	c := &Client{conn: conn, pending: make(map[int64]*call), done: make(chan struct{})}
+	if uc, ok := conn.UnderlyingConn().(*net.UnixConn); ok {
+		c.shm = newShmPool(c, uc)
+	}
 	go c.read()
 	return c, nil
 }
@@ -77,6 +105,9 @@ func (c *Client) Close() error {
 	c.wmu.Unlock()
 	err := c.conn.Close()
 	<-c.done
+	if c.shm != nil {
+		c.shm.close()
+	}
 	return err
 }
 
@@ -93,17 +124,25 @@ func (c *Client) read() {
 			c.fail(err)
 			return
 		}
-		rep, err := wire.DecodeReply(mt == websocket.BinaryMessage, data)
+		var shmSlicer wire.ShmSlicer
+		if c.shm != nil {
+			shmSlicer = c.shm
+		}
+		rep, err := wire.DecodeReplyShm(mt == websocket.BinaryMessage, data, shmSlicer)
 		if err != nil {
 			continue // not addressable to any call; the server never sends one
 		}
 		c.mu.Lock()
 		cl := c.pending[rep.ID]
+		orphan := false
 		if cl != nil && rep.Progress == nil {
 			delete(c.pending, rep.ID)
+			orphan = cl.orphan
 		}
 		c.mu.Unlock()
 		switch {
+		case orphan:
+			c.shm.put(cl.held...) // the server is done with them
 		case cl == nil:
 		case rep.Progress != nil:
 			if cl.progress != nil {
@@ -127,15 +166,23 @@ func (c *Client) fail(err error) {
 			c.err = fmt.Errorf("client: reading: %w", err)
 		}
 	}
+	var orphans []*block
 	for id, cl := range c.pending {
 		delete(c.pending, id)
+		if cl.orphan {
+			orphans = append(orphans, cl.held...)
+		}
 		close(cl.reply)
 	}
+	c.shm.put(orphans...) // the session is over: nothing reads them now
 }
 
 // Do sends req and waits for its final reply. It sets req.ID when zero.
 // A failure reply is returned as a *wire.Error. When ctx ends first, Do
-// asks the server to cancel the request and returns ctx's error.
+// asks the server to cancel the request and returns ctx's error. Over the
+// Unix socket, tensor arguments of ShmThreshold bytes or more travel
+// through shared memory (req is not changed), and so do result tensors,
+// which Do copies into memory of their own.
 func (c *Client) Do(ctx context.Context, req *wire.Request, o *Options) (*wire.Reply, error) {
 	if o == nil {
 		o = &Options{}
@@ -147,30 +194,49 @@ func (c *Client) Do(ctx context.Context, req *wire.Request, o *Options) (*wire.R
 	if o.Timeout > 0 {
 		req.TimeoutMS = max(1, o.Timeout.Milliseconds())
 	}
-	msg, err := wire.EncodeRequestMessage(req, !o.Text)
+	send, held, err := c.share(ctx, req, o)
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", req.Op, err)
 	}
-	cl := &call{reply: make(chan *wire.Reply, 1), progress: o.Progress}
+	msg, err := wire.EncodeRequestMessage(send, !o.Text)
+	if err != nil {
+		c.shm.put(held...)
+		return nil, fmt.Errorf("client: %s: %w", req.Op, err)
+	}
+	cl := &call{reply: make(chan *wire.Reply, 1), progress: o.Progress, held: held}
+	rep, err := c.roundTrip(ctx, cl, req.ID, req.Op, func() error { return c.write(msg) })
+	if len(held) > 0 && rep != nil {
+		ownResults(rep)
+		c.shm.put(held...)
+	}
+	return rep, err
+}
+
+// roundTrip registers cl as call id, sends it, and waits for its final
+// reply.
+func (c *Client) roundTrip(ctx context.Context, cl *call, id int64, op string, send func() error) (*wire.Reply, error) {
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
+		c.shm.put(cl.held...)
 		return nil, c.err
 	}
-	c.pending[req.ID] = cl
+	c.pending[id] = cl
 	c.mu.Unlock()
 
-	if err := c.write(msg); err != nil {
+	if err := send(); err != nil {
 		c.mu.Lock()
-		delete(c.pending, req.ID)
+		delete(c.pending, id)
 		c.mu.Unlock()
-		return nil, fmt.Errorf("client: sending %s: %w", req.Op, err)
+		c.shm.put(cl.held...) // a message not sent whole is no request
+		return nil, fmt.Errorf("client: sending %s: %w", op, err)
 	}
 	select {
 	case rep, ok := <-cl.reply:
 		if !ok {
 			c.mu.Lock()
 			defer c.mu.Unlock()
+			c.shm.put(cl.held...)
 			return nil, c.err
 		}
 		if !rep.OK {
@@ -179,9 +245,18 @@ func (c *Client) Do(ctx context.Context, req *wire.Request, o *Options) (*wire.R
 		return rep, nil
 	case <-ctx.Done():
 		c.mu.Lock()
-		delete(c.pending, req.ID)
+		_, waiting := c.pending[id]
+		switch {
+		case waiting && len(cl.held) > 0:
+			cl.orphan = true // the server may still read them: freed on its reply
+		case waiting:
+			delete(c.pending, id)
+		}
 		c.mu.Unlock()
-		c.sendCancel(req.ID)
+		if !waiting {
+			c.shm.put(cl.held...) // the reply came meanwhile (or the connection ended)
+		}
+		c.sendCancel(id)
 		return nil, ctx.Err()
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/crunchsvc/crunch/cgo"
@@ -53,6 +55,14 @@ var testOps = map[string]func(x *cgo.Ctx, args wire.Args) (wire.Result, error){
 			hoard = append(hoard, b)
 		}
 	},
+	// deaf sleeps for "ms" milliseconds without polling its Ctx, like a
+	// kernel slow to notice a cancel, then marks deafEnded.
+	"deaf": func(_ *cgo.Ctx, args wire.Args) (wire.Result, error) {
+		ms, _ := args.Int("ms", 100)
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		deafEnded.Store(true)
+		return wire.Result{}, nil
+	},
 	// stdout prints to standard output, which must not corrupt the pipe,
 	// then succeeds.
 	"stdout": func(*cgo.Ctx, wire.Args) (wire.Result, error) {
@@ -62,6 +72,9 @@ var testOps = map[string]func(x *cgo.Ctx, args wire.Args) (wire.Result, error){
 }
 
 var nilInt *int
+
+// deafEnded is set when a "deaf" op returns.
+var deafEnded atomic.Bool
 
 // testRegistry holds the default ops and testOps.
 var testRegistry = sync.OnceValue(func() *kernels.Registry {

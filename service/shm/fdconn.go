@@ -42,7 +42,8 @@ func (c *FDConn) Read(p []byte) (int, error) {
 	if oobn > 0 || flags&unix.MSG_CTRUNC != 0 {
 		c.keep(c.oob[:oobn], flags&unix.MSG_CTRUNC != 0)
 	}
-	return n, err
+	return max(n, 0), err // a failed recvmsg reports -1 bytes; Read callers want 0
+
 }
 
 // keep queues the descriptors of the control messages in oob, closing
