@@ -18,7 +18,11 @@ func (c *Client) Conv2D(ctx context.Context, image, kernel *tensor.Tensor, mode 
 	if mode != "" {
 		args["mode"] = wire.String(mode)
 	}
-	rep, err := c.Do(ctx, &wire.Request{Op: "conv2d", Args: args}, o)
+	out := 0
+	if len(image.Shape) == 2 && len(kernel.Shape) == 2 { // full, the largest mode
+		out = (image.Shape[0] + kernel.Shape[0]) * (image.Shape[1] + kernel.Shape[1]) * image.DType.Size()
+	}
+	rep, err := c.Do(ctx, &wire.Request{Op: "conv2d", Args: args}, resultBytes(o, out))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -39,7 +39,7 @@ func (c *Client) FFTEx(ctx context.Context, a FFTArgs, o *Options) (*tensor.Tens
 	if a.Norm != "" {
 		args["norm"] = wire.String(a.Norm)
 	}
-	rep, err := c.Do(ctx, &wire.Request{Op: "fft", Args: args}, o)
+	rep, err := c.Do(ctx, &wire.Request{Op: "fft", Args: args}, resultBytes(o, 16*a.X.Len())) // c128 at most
 	if err != nil {
 		return nil, nil, err
 	}

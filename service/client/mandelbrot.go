@@ -27,7 +27,7 @@ func (c *Client) Mandelbrot(ctx context.Context, v MandelbrotView, o *Options) (
 		"x_min": wire.Float(v.XMin), "x_max": wire.Float(v.XMax),
 		"y_min": wire.Float(v.YMin), "y_max": wire.Float(v.YMax),
 		"max_iter": wire.Int(v.MaxIter),
-	}}, o)
+	}}, resultBytes(o, 4*v.Width*v.Height))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -68,7 +68,14 @@ func (c *Client) GemmEx(ctx context.Context, g GemmArgs, o *Options) (*tensor.Te
 	if g.C != nil {
 		args["c"] = wire.TensorValue(g.C)
 	}
-	rep, err := c.Do(ctx, &wire.Request{Op: "gemm", Args: args}, o)
+	out := 0
+	if len(g.A.Shape) == 2 && len(g.B.Shape) == 2 {
+		out = g.A.Shape[0] * g.B.Shape[1] * g.A.DType.Size() // a generous guess when transposed
+		if g.TransA || g.TransB {
+			out = max(g.A.Shape[0], g.A.Shape[1]) * max(g.B.Shape[0], g.B.Shape[1]) * g.A.DType.Size()
+		}
+	}
+	rep, err := c.Do(ctx, &wire.Request{Op: "gemm", Args: args}, resultBytes(o, out))
 	if err != nil {
 		return nil, nil, err
 	}

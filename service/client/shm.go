@@ -348,3 +348,17 @@ func ownResults(rep *wire.Reply) {
 		rep.Result[k] = wire.Value{Tensor: &tensor.Tensor{DType: v.Tensor.DType, Shape: v.Tensor.Shape, Data: data}}
 	}
 }
+
+// resultBytes returns o with ResultBytes set to n, the size of an op's
+// results as its method knows it, unless the caller set one.
+func resultBytes(o *Options, n int) *Options {
+	if o == nil {
+		o = &Options{}
+	}
+	if o.ResultBytes > 0 || n <= 0 {
+		return o
+	}
+	c := *o
+	c.ResultBytes = n
+	return &c
+}

@@ -25,7 +25,7 @@ type StatsResult struct {
 // standard deviation, minimum and maximum of x, an f32 or f64 tensor of any
 // shape. ddof must be 0 <= ddof < count (any ddof >= 0 for an empty x).
 func (c *Client) Stats(ctx context.Context, x *tensor.Tensor, ddof int64, o *Options) (*StatsResult, *wire.Stats, error) {
-	rep, err := c.Do(ctx, &wire.Request{Op: "stats", Args: wire.Args{"x": wire.TensorValue(x), "ddof": wire.Int(ddof)}}, o)
+	rep, err := c.Do(ctx, &wire.Request{Op: "stats", Args: wire.Args{"x": wire.TensorValue(x), "ddof": wire.Int(ddof)}}, resultBytes(o, 8*8))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -18,10 +18,11 @@ import (
 // Control ops are answered here; compute ops are validated here and run in
 // a goroutine of their own. It returns false when the connection must end.
 func (s *session) handle(binary bool, data []byte) bool {
-	// The message's large-message token, if it has one, goes with its
-	// compute request; any other outcome gives it back on return.
-	release := s.srv.releaser(s.largeHeld)
-	s.largeHeld = false
+	// What the message holds (a large-message token, an off-heap buffer)
+	// goes with its compute request; any other outcome gives it back on
+	// return.
+	release := s.msgRelease
+	s.msgRelease = noRelease
 	defer func() { release() }()
 	// The regions this message's tensors lie in stay mapped until its
 	// request is done with them; any other outcome lets go on return.
@@ -53,7 +54,7 @@ func (s *session) handle(binary bool, data []byte) bool {
 	case "shm_unregister":
 		s.shmUnregister(req)
 	default:
-		if err := s.start(req, release, lease); err == nil {
+		if err := s.start(req, &reqMemory{msg: data, release: release, lease: lease}); err == nil {
 			release, lease = noRelease, nil // the request's now
 		} else {
 			op := "unknown" // a label per unregistered name would let clients grow the metrics
@@ -87,11 +88,10 @@ func (s *session) cancelRequest(req *wire.Request) {
 	s.reply(req, wire.Result{"canceled": wire.Bool(found)}, nil)
 }
 
-// start validates a compute request and runs it in its own goroutine,
-// which calls release when the request is answered. lease (may be nil)
-// holds the shared memory its tensors lie in: it ends once the kernel is
-// done with them and the reply is queued.
-func (s *session) start(req *wire.Request, release func(), lease *shm.Lease) error {
+// start validates a compute request and runs it in its own goroutine.
+// mem (see reqMemory) is given back once the kernel is done with the
+// arguments and the reply is queued; on an error, the caller gives it back.
+func (s *session) start(req *wire.Request, mem *reqMemory) error {
 	cfg := &s.srv.cfg
 	if s.draining.Load() {
 		return errShuttingDown
@@ -118,8 +118,7 @@ func (s *session) start(req *wire.Request, release func(), lease *shm.Lease) err
 	if err != nil {
 		return err
 	}
-	window, err := shmWindow(lease, req.ShmOut)
-	if err != nil {
+	if mem.window, err = shmWindow(mem.lease, req.ShmOut); err != nil {
 		return err
 	}
 	timeout := cfg.DefaultTimeout
@@ -158,37 +157,39 @@ func (s *session) start(req *wire.Request, release func(), lease *shm.Lease) err
 
 	s.requests.Add(1)
 	job := &executor.Job{Call: call, Impl: impl, Args: req.Args, Tenant: s.id}
-	out := &shmOut{lease: lease, window: window}
-	if !lease.Empty() {
-		// Two holders: the kernel (until the executor says it is done with
-		// the arguments) and execute (until the results are placed).
-		out.holders.Store(2)
-		job.Done = out.done
-	}
-	go s.execute(ctx, cancel, req, job, execName, ex, timeout, release, out)
+	// Two holders: the kernel (until the executor says it is done with the
+	// arguments, which may be after Run returned) and execute (until the
+	// reply is queued).
+	mem.holders.Store(2)
+	job.Done = mem.done
+	go s.execute(ctx, cancel, req, job, execName, ex, timeout, mem)
 	return nil
 }
 
-// shmOut is what a request holds of shared memory: its lease, and the
-// window its results may go to.
-type shmOut struct {
+// reqMemory is the memory a request's arguments and results use: its
+// message and what gives that back (see releaser), the shared memory its
+// tensors lie in, and the window of it that its results may go to.
+type reqMemory struct {
+	msg     []byte
+	release func()
 	lease   *shm.Lease
 	window  []byte
 	holders atomic.Int32
 }
 
-// done lets go of one holder's use; the last ends the lease.
-func (o *shmOut) done() {
-	if o.holders.Add(-1) == 0 {
-		o.lease.Release()
+// done lets go of one holder's use; the last gives the memory back.
+func (m *reqMemory) done() {
+	if m.holders.Add(-1) == 0 {
+		m.lease.Release()
+		m.release()
 	}
 }
 
 // execute runs one request on its executor and queues its one final reply.
 func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, req *wire.Request,
-	job *executor.Job, execName string, ex executor.Executor, timeout time.Duration, release func(), shmo *shmOut) {
+	job *executor.Job, execName string, ex executor.Executor, timeout time.Duration, mem *reqMemory) {
 	defer s.requests.Done()
-	defer release()
+	defer mem.done()
 	defer cancel(nil)
 	ctx, stop := context.WithTimeoutCause(ctx, timeout,
 		wire.Errorf(wire.DeadlineExceeded, "%s: deadline of %v exceeded", req.Op, timeout))
@@ -235,12 +236,9 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 	if err != nil {
 		s.replyError(replyBinary(req), req.Op, req.ID, err)
 	} else {
-		placeResults(out.Result, shmo.lease, req.ShmOut, shmo.window)
+		placeResults(out.Result, mem, req.ShmOut)
 		s.reply(req, out.Result, &wire.Stats{Exec: execName, Impl: job.Impl,
 			QueueUS: out.QueueUS, RunUS: out.RunUS, Worker: out.Worker})
-	}
-	if !shmo.lease.Empty() {
-		shmo.done()
 	}
 	s.pending.Add(-1)
 }

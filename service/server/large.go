@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"sync"
+
+	"github.com/crunchsvc/crunch/service/msgbuf"
 )
 
 // largeMessage is the size past which a message needs one of the server's
@@ -60,15 +62,24 @@ func (s *Server) acquireLarge(ctx context.Context) error {
 	}
 }
 
-// releaser returns a function that gives back a token held for a message,
-// once however often it is called; for a message without one (most), the
-// shared no-op, so that small messages allocate nothing here.
-func (s *Server) releaser(held bool) func() {
-	if !held {
+// releaser returns a function that gives back what a message holds: a
+// large-message token (held) and the buffer it was read into (buf, nil
+// for memory from the Go heap), once however often it is called; for a
+// message holding neither (most), the shared no-op, so that small
+// messages allocate nothing here.
+func (s *Server) releaser(held bool, buf *msgbuf.Buf) func() {
+	if !held && buf == nil {
 		return noRelease
 	}
 	var once sync.Once
-	return func() { once.Do(func() { <-s.large }) }
+	return func() {
+		once.Do(func() {
+			buf.Release()
+			if held {
+				<-s.large
+			}
+		})
+	}
 }
 
 // noRelease is the releaser of a message that holds no token.

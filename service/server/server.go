@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/crunchsvc/crunch/service/executor"
+	"github.com/crunchsvc/crunch/service/msgbuf"
 	"github.com/crunchsvc/crunch/service/shm"
 )
 
@@ -36,7 +37,8 @@ type Server struct {
 	large      chan struct{}
 	largeWaits atomic.Int64
 	metrics    *metrics
-	shm        shmTotals // shared memory mapped by every connection
+	shm        shmTotals    // shared memory mapped by every connection
+	bufs       *msgbuf.Pool // large messages are read into these, off the Go heap
 	started    time.Time
 	answered   atomic.Int64 // compute requests answered, for /v1/status
 	failed     atomic.Int64 // of which failed
@@ -53,6 +55,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: no executors configured")
 	}
 	s := &Server{cfg: cfg, sessions: make(map[*session]struct{}), large: make(chan struct{}, cfg.MaxLarge)}
+	// Idle buffers are kept for reuse up to the large messages the server
+	// holds at once, and unmapped after a few idle seconds.
+	s.bufs = msgbuf.New(int64(cfg.MaxLarge)*(16<<20), 5*time.Second)
 	s.metrics = newMetrics(s)
 	s.started = time.Now()
 	s.stop, s.halt = context.WithCancelCause(context.Background())

@@ -55,9 +55,10 @@ type session struct {
 	pending  atomic.Int64   // requests whose final reply is not yet queued
 	draining atomic.Bool
 	garbage  int // undecodable messages in a row (reader only)
-	// largeHeld: the message just read holds a large-message token,
-	// which handle passes on to its request or gives back (reader only).
-	largeHeld bool
+	// msgRelease gives back what the message just read holds (a
+	// large-message token, an off-heap buffer): handle passes it on to its
+	// request or calls it (reader only).
+	msgRelease func()
 
 	served    atomic.Int64 // compute requests answered, for the close log line
 	sentClose atomic.Int32 // the close code the server sent, if it sent one
@@ -92,6 +93,7 @@ func newSession(srv *Server, conn *websocket.Conn, remote string, fdc *shm.FDCon
 		finish:     make(chan struct{}),
 		writerDone: make(chan struct{}),
 		inflight:   make(map[int64]context.CancelCauseFunc),
+		msgRelease: noRelease,
 	}
 	s.ctx, s.cancel = context.WithCancelCause(srv.stop)
 	if fdc != nil {
@@ -168,8 +170,8 @@ func (s *session) run() {
 		}
 		ok := true
 		if s.fdc != nil && s.fdc.Overflowed() {
-			s.srv.releaser(s.largeHeld)()
-			s.largeHeld = false
+			s.msgRelease()
+			s.msgRelease = noRelease
 			s.send(outMsg{closeCode: websocket.ClosePolicyViolation, closeText: "too many file descriptors sent"})
 			ok = false
 		}
@@ -192,20 +194,21 @@ func (s *session) run() {
 }
 
 // readMessage reads the next message whole, into memory of its own size
-// (see wire.ReadAll), holding a large-message token for it if it is large
-// (see large.go): handle passes the token on to its request.
+// (see wire.ReadAllPooled: a large one outside the Go heap), holding a
+// large-message token for it if it is large (see large.go): handle passes
+// both on to its request.
 func (s *session) readMessage() (int, []byte, error) {
 	mt, r, err := s.conn.NextReader()
 	if err != nil {
 		return mt, nil, err
 	}
 	g := &gatedReader{r: r, s: s}
-	data, err := wire.ReadAll(g)
+	data, buf, err := wire.ReadAllPooled(g, s.srv.bufs, int(s.srv.cfg.MaxMessage))
 	if err != nil {
-		s.srv.releaser(g.held)()
+		s.srv.releaser(g.held, nil)()
 		return mt, nil, err
 	}
-	s.largeHeld = g.held
+	s.msgRelease = s.srv.releaser(g.held, buf)
 	return mt, data, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/crunchsvc/crunch/service/shm"
 	"github.com/crunchsvc/crunch/service/tensor"
@@ -117,12 +118,11 @@ func shmWindow(lease *shm.Lease, w *wire.ShmWindow) ([]byte, error) {
 // placeResults writes the result tensors that fit into the request's
 // shm_out window (each at the next multiple of 64 bytes of the region, in
 // the byte order of their names) and names them there in res. Any other
-// result tensor that lies in a region this request leased is copied: the
-// reply may be written after the region is gone.
-func placeResults(res wire.Result, lease *shm.Lease, win *wire.ShmWindow, mem []byte) {
-	if lease.Empty() {
-		return
-	}
+// result tensor that lies in the request's message or in a region it
+// leased is copied, as the reply may be written after that memory is
+// gone. (No op returns an argument as it is; this keeps one that did
+// from reading freed memory.)
+func placeResults(res wire.Result, mem *reqMemory, win *wire.ShmWindow) {
 	names := make([]string, 0, len(res))
 	for k, v := range res {
 		if v.Tensor != nil {
@@ -130,14 +130,13 @@ func placeResults(res wire.Result, lease *shm.Lease, win *wire.ShmWindow, mem []
 		}
 	}
 	slices.Sort(names)
-	pos := 0 // in mem
+	pos := 0 // in mem.window
 	for _, k := range names {
-		v := res[k]
-		t := v.Tensor
-		if mem != nil {
+		t := res[k].Tensor
+		if mem.window != nil {
 			at := alignUp(win.Offset+int64(pos), 64) - win.Offset
-			if end := at + int64(len(t.Data)); end <= int64(len(mem)) {
-				dst := mem[at:end:end]
+			if end := at + int64(len(t.Data)); end <= int64(len(mem.window)) {
+				dst := mem.window[at:end:end]
 				copy(dst, t.Data)
 				res[k] = wire.Value{
 					Tensor: &tensor.Tensor{DType: t.DType, Shape: t.Shape, Data: dst},
@@ -147,12 +146,22 @@ func placeResults(res wire.Result, lease *shm.Lease, win *wire.ShmWindow, mem []
 				continue
 			}
 		}
-		if lease.Holds(t.Data) {
+		if mem.lease.Holds(t.Data) || within(mem.msg, t.Data) {
 			data := tensor.AlignedBytes(len(t.Data))
 			copy(data, t.Data)
 			res[k] = wire.Value{Tensor: &tensor.Tensor{DType: t.DType, Shape: t.Shape, Data: data}}
 		}
 	}
+}
+
+// within reports whether b starts inside mem.
+func within(mem, b []byte) bool {
+	if len(mem) == 0 || len(b) == 0 {
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return p >= lo && p < lo+uintptr(len(mem))
 }
 
 func alignUp(n, a int64) int64 { return (n + a - 1) / a * a }

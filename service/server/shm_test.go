@@ -28,7 +28,7 @@ import (
 
 // startUnix is start with the server's Unix socket served too; it returns
 // the socket's path.
-func startUnix(t *testing.T, tweak func(*server.Config)) (*testServer, string) {
+func startUnix(t testing.TB, tweak func(*server.Config)) (*testServer, string) {
 	t.Helper()
 	ts := start(t, tweak)
 	// Socket paths are short (108 bytes): t.TempDir's can be too long.
@@ -46,7 +46,7 @@ func startUnix(t *testing.T, tweak func(*server.Config)) (*testServer, string) {
 	return ts, path
 }
 
-func dialUnix(t *testing.T, path string) *client.Client {
+func dialUnix(t testing.TB, path string) *client.Client {
 	t.Helper()
 	c, err := client.Dial(context.Background(), "unix:"+path)
 	if err != nil {

@@ -2,8 +2,10 @@ package wire
 
 import (
 	"io"
+	"math"
 	"sync"
 
+	"github.com/crunchsvc/crunch/service/msgbuf"
 	"github.com/crunchsvc/crunch/service/tensor"
 )
 
@@ -16,19 +18,62 @@ var chunks = sync.Pool{New: func() any { return new([readChunk]byte) }}
 
 // ReadAll reads r to its end and returns what it read in 64-byte-aligned
 // memory of exactly that size (the decoders' tensors then alias it without
-// copying). Unlike io.ReadAll, which grows its buffer by copying and leaves
-// the growth behind as garbage, it reads into pooled chunks and allocates
-// and copies once, when the size is known: a large message costs its own
-// size in allocation instead of about twice that. An error is returned with
-// nothing read.
+// copying). A binary crunch message says in its header how long it is:
+// once the header is in, the rest is read straight into the final buffer.
+// Other messages are read into pooled chunks and copied once, when the
+// size is known (io.ReadAll grows its buffer by copying and leaves the
+// growth behind as garbage). An error is returned with nothing read.
 func ReadAll(r io.Reader) ([]byte, error) {
-	var held []*[readChunk]byte
+	msg, _, err := readAll(r, nil, math.MaxInt)
+	return msg, err
+}
+
+// ReadAllPooled is ReadAll reading a message of msgbuf.MinSize bytes or
+// more into a buffer from pool, outside the Go heap: buf, which the caller
+// releases once nothing reads msg any more (nil when msg is in the heap).
+// A header declaring more than limit bytes is not believed (r should end
+// the message there).
+func ReadAllPooled(r io.Reader, pool *msgbuf.Pool, limit int) (msg []byte, buf *msgbuf.Buf, err error) {
+	return readAll(r, pool, limit)
+}
+
+// alloc returns n bytes of aligned memory: from pool when it is given and
+// n is large, else from the Go heap (buf nil).
+func alloc(pool *msgbuf.Pool, n int) ([]byte, *msgbuf.Buf, error) {
+	if pool == nil || n < msgbuf.MinSize {
+		return tensor.AlignedBytes(n), nil, nil
+	}
+	b, err := pool.Get(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.Bytes(n), b, nil
+}
+
+func readAll(r io.Reader, pool *msgbuf.Pool, limit int) ([]byte, *msgbuf.Buf, error) {
+	first := chunks.Get().(*[readChunk]byte)
+	held := []*[readChunk]byte{first}
 	defer func() {
 		for _, c := range held {
 			chunks.Put(c)
 		}
 	}()
-	total := 0
+	n, err := io.ReadFull(r, first[:])
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		msg, release, err := alloc(pool, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		copy(msg, first[:n])
+		return msg, release, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	if size := declaredSize(first[:n]); size > n && size <= limit {
+		return readDeclared(r, pool, first[:n], size)
+	}
+	total := n
 	for {
 		c := chunks.Get().(*[readChunk]byte)
 		held = append(held, c)
@@ -38,12 +83,79 @@ func ReadAll(r io.Reader) ([]byte, error) {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	msg := tensor.AlignedBytes(total)
+	msg, release, err := alloc(pool, total)
+	if err != nil {
+		return nil, nil, err
+	}
 	for i, c := range held {
 		copy(msg[i*readChunk:], c[:])
 	}
-	return msg, nil
+	return msg, release, nil
+}
+
+// readDeclared reads the rest of a message that starts with head and
+// declares size bytes straight into a buffer of that size. A message that
+// turns out longer than it said is read on into a larger buffer; one that
+// is shorter is returned as it is (the decoder then refuses it).
+func readDeclared(r io.Reader, pool *msgbuf.Pool, head []byte, size int) ([]byte, *msgbuf.Buf, error) {
+	msg, buf, err := alloc(pool, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	copy(msg, head)
+	n, err := io.ReadFull(r, msg[len(head):])
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return msg[: len(head)+n : len(head)+n], buf, nil
+	case err != nil:
+		buf.Release()
+		return nil, nil, err
+	}
+	var probe [1]byte
+	if k, err := io.ReadFull(r, probe[:]); err != nil && k == 0 {
+		if err == io.EOF {
+			return msg, buf, nil // exactly as declared: the usual case
+		}
+		buf.Release()
+		return nil, nil, err
+	}
+	// Longer than declared: read the rest after msg and the probe byte.
+	rest, err := ReadAll(r)
+	if err != nil {
+		buf.Release()
+		return nil, nil, err
+	}
+	whole, wholeBuf, err := alloc(pool, len(msg)+1+len(rest))
+	if err == nil {
+		copy(whole, msg)
+		whole[len(msg)] = probe[0]
+		copy(whole[len(msg)+1:], rest)
+	}
+	buf.Release()
+	return whole, wholeBuf, err
+}
+
+// declaredSize is the length of the binary crunch message that starts
+// with head, as its header declares it (where its last buffer ends), or 0
+// when head is not the start of one with its whole header.
+func declaredSize(head []byte) int {
+	if len(head) < preambleLen || string(head[:len(magic)]) != magic {
+		return 0
+	}
+	m, err := parseMessage(true, head)
+	if err != nil {
+		return 0
+	}
+	spans, err := parseBuffers(m.fields["buffers"], math.MaxInt, m.end)
+	if err != nil {
+		return 0
+	}
+	size := m.end
+	for _, s := range spans {
+		size = max(size, s.off+s.n)
+	}
+	return size
 }

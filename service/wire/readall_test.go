@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
+	"slices"
 	"testing"
 	"testing/iotest"
+	"time"
 	"unsafe"
 
+	"github.com/crunchsvc/crunch/service/msgbuf"
+	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -77,4 +82,44 @@ func (p *pieces) Read(dst []byte) (int, error) {
 	k := copy(dst[:min(len(dst), p.n)], p.b)
 	p.b = p.b[k:]
 	return k, nil
+}
+
+// TestReadAllDeclared: binary messages, read straight into a buffer of the
+// size their header declares, come back whole; so do messages longer or
+// shorter than they declare, and with a pool, in memory outside the heap.
+func TestReadAllDeclared(t *testing.T) {
+	pool := msgbuf.New(64<<20, time.Second)
+	for _, n := range []int{0, 1, 40000, 300000, 1 << 20} {
+		x := tensor.FromFloat64([]int{n}, make([]float64, n))
+		for i := range x.Float64() {
+			x.Float64()[i] = float64(i)
+		}
+		msg, err := wire.EncodeRequest(&wire.Request{ID: 1, Op: "sort", Args: wire.Args{"x": wire.TensorValue(x)}}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string][]byte{
+			"as declared": msg,
+			"longer":      append(slices.Clip(msg), bytes.Repeat([]byte{7}, 300001)...),
+			"shorter":     msg[:len(msg)*2/3],
+		} {
+			for _, limit := range []int{math.MaxInt, len(msg) / 2} {
+				got, buf, err := wire.ReadAllPooled(iotest.HalfReader(bytes.NewReader(want)), pool, limit)
+				if err != nil {
+					t.Fatalf("n=%d %s: %v", n, name, err)
+				}
+				if !bytes.Equal(got, want) || uintptr(unsafe.Pointer(unsafe.SliceData(got)))%64 != 0 {
+					t.Fatalf("n=%d %s limit %d: got %d bytes, want %d (equal %v)", n, name, limit, len(got), len(want), bytes.Equal(got, want))
+				}
+				buf.Release()
+			}
+			got, err := wire.ReadAll(iotest.HalfReader(bytes.NewReader(want)))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("n=%d %s: ReadAll: %v", n, name, err)
+			}
+		}
+	}
+	if pool.Mapped() != pool.Idle() {
+		t.Errorf("buffers still in use after every release: %d mapped, %d idle", pool.Mapped(), pool.Idle())
+	}
 }

@@ -1,0 +1,147 @@
+// Package msgbuf keeps the memory large messages are read into outside
+// the Go heap: anonymous mappings, reused from message to message (their
+// pages stay faulted in, so a reused buffer costs neither page faults nor
+// zeroing) and unmapped once idle for a while, so that a burst of large
+// messages leaves no heap behind it and does not drive the garbage
+// collector. A buffer has one owner, which gives it back with Release
+// once nothing reads it any more: using it afterwards would fault.
+package msgbuf
+
+import (
+	"math/bits"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// MinSize is the smallest buffer the pool hands out; smaller messages
+// belong in the Go heap.
+const MinSize = 256 << 10
+
+// Buf is one buffer from a Pool.
+type Buf struct {
+	mem  []byte // the whole mapping, a power of two of at least MinSize
+	pool *Pool
+	idle time.Time // when it was given back
+}
+
+// Bytes returns the buffer's first n bytes (n at most its size).
+func (b *Buf) Bytes(n int) []byte { return b.mem[:n:n] }
+
+// Size is the buffer's capacity.
+func (b *Buf) Size() int { return len(b.mem) }
+
+// Release gives the buffer back to its pool; it must not be used
+// afterwards. A nil Buf (memory from the heap) has nothing to give back.
+func (b *Buf) Release() {
+	if b != nil {
+		b.pool.put(b)
+	}
+}
+
+// Pool hands out buffers by power-of-two size. Idle buffers are kept for
+// reuse up to KeepBytes in all, each for at most KeepFor.
+type Pool struct {
+	KeepBytes int64
+	KeepFor   time.Duration
+
+	mu     sync.Mutex
+	idle   map[int][]*Buf // by size, most recently given back last
+	kept   int64          // bytes idle in the pool
+	sweep  *time.Timer
+	mapped atomic.Int64 // bytes mapped, in use or idle
+}
+
+// New returns a pool that keeps up to keepBytes of idle buffers, each for
+// up to keepFor.
+func New(keepBytes int64, keepFor time.Duration) *Pool {
+	return &Pool{KeepBytes: keepBytes, KeepFor: keepFor, idle: make(map[int][]*Buf)}
+}
+
+// Get returns a buffer of at least n bytes: an idle one of its size, or a
+// new mapping (whose pages cost nothing until written).
+func (p *Pool) Get(n int) (*Buf, error) {
+	size := MinSize
+	if n > MinSize {
+		size = 1 << bits.Len(uint(n-1))
+	}
+	p.mu.Lock()
+	if free := p.idle[size]; len(free) > 0 {
+		b := free[len(free)-1]
+		p.idle[size] = free[:len(free)-1]
+		p.kept -= int64(size)
+		p.mu.Unlock()
+		return b, nil
+	}
+	p.mu.Unlock()
+	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, err
+	}
+	p.mapped.Add(int64(size))
+	return &Buf{mem: mem, pool: p}, nil
+}
+
+// put keeps b for reuse, or unmaps it when the pool holds enough.
+func (p *Pool) put(b *Buf) {
+	size := len(b.mem)
+	p.mu.Lock()
+	if p.kept+int64(size) > p.KeepBytes {
+		p.mu.Unlock()
+		p.unmap(b)
+		return
+	}
+	b.idle = time.Now()
+	p.idle[size] = append(p.idle[size], b)
+	p.kept += int64(size)
+	if p.sweep == nil {
+		p.sweep = time.AfterFunc(p.KeepFor, p.sweepIdle)
+	}
+	p.mu.Unlock()
+}
+
+// sweepIdle unmaps the buffers idle for KeepFor or longer, and comes back
+// while any stay.
+func (p *Pool) sweepIdle() {
+	now := time.Now()
+	var old []*Buf
+	p.mu.Lock()
+	for size, free := range p.idle {
+		keep := free[:0]
+		for _, b := range free {
+			if now.Sub(b.idle) >= p.KeepFor {
+				old = append(old, b)
+				p.kept -= int64(size)
+			} else {
+				keep = append(keep, b)
+			}
+		}
+		p.idle[size] = keep
+	}
+	p.sweep = nil
+	if p.kept > 0 {
+		p.sweep = time.AfterFunc(p.KeepFor/2, p.sweepIdle)
+	}
+	p.mu.Unlock()
+	for _, b := range old {
+		p.unmap(b)
+	}
+}
+
+func (p *Pool) unmap(b *Buf) {
+	p.mapped.Add(-int64(len(b.mem)))
+	unix.Munmap(b.mem)
+	b.mem = nil
+}
+
+// Mapped reports the bytes mapped by the pool's buffers, in use or idle.
+func (p *Pool) Mapped() int64 { return p.mapped.Load() }
+
+// Idle reports the bytes of idle buffers kept for reuse.
+func (p *Pool) Idle() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.kept
+}
