@@ -94,13 +94,15 @@ var (
 		"Shared memory regions mapped for connections over the Unix socket (an unregistered region stays until its last request is done with it).", nil, nil)
 	shmBytesDesc = prometheus.NewDesc("crunch_shm_mapped_bytes",
 		"Bytes of shared memory mapped for connections over the Unix socket.", nil, nil)
+	msgBufDesc = prometheus.NewDesc("crunch_message_buffer_bytes",
+		"Bytes mapped outside the Go heap for large messages, in use or kept idle for reuse (unmapped after a few idle seconds).", nil, nil)
 	deathsDesc = prometheus.NewDesc("crunch_worker_deaths_total",
 		"Subprocess workers that died (crashed, were killed or broke the protocol) and were restarted.", []string{"exec"}, nil)
 )
 
 // Describe sends the descriptors of every metric Collect sends.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, largeHeldDesc, largeWaitsDesc, shmRegionsDesc, shmBytesDesc, deathsDesc} {
+	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, largeHeldDesc, largeWaitsDesc, shmRegionsDesc, shmBytesDesc, msgBufDesc, deathsDesc} {
 		ch <- d
 	}
 }
@@ -115,6 +117,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(largeWaitsDesc, prometheus.CounterValue, float64(c.s.largeWaits.Load()))
 	ch <- prometheus.MustNewConstMetric(shmRegionsDesc, prometheus.GaugeValue, float64(c.s.shm.regions.Load()))
 	ch <- prometheus.MustNewConstMetric(shmBytesDesc, prometheus.GaugeValue, float64(c.s.shm.bytes.Load()))
+	ch <- prometheus.MustNewConstMetric(msgBufDesc, prometheus.GaugeValue, float64(c.s.bufs.Mapped()))
 	for name, ex := range c.s.cfg.Executors {
 		l := ex.Load()
 		ch <- prometheus.MustNewConstMetric(slotsDesc, prometheus.GaugeValue, float64(l.Slots), name)
