@@ -6,6 +6,9 @@ GO      ?= go
 CC      ?= gcc
 BIN     := bin/crunch
 ARGS    ?=
+# make run also serves a Unix socket, over which clients on this machine
+# pass arrays through shared memory.
+UNIX_SOCK ?= /tmp/crunch.sock
 BUILD   := build
 CFLAGS_TEST := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -Inative
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -30,9 +33,10 @@ FORCE:
 native-sum:
 	@cd cgo && $(GO) generate .
 
-## run: build and start the server on 127.0.0.1:8080 (extra flags: make run ARGS="--addr :9000")
+## run: build and start the server on 127.0.0.1:8080 and the Unix socket $(UNIX_SOCK)
+## (extra flags: make run ARGS="--addr :9000"; no Unix socket: make run UNIX_SOCK=)
 run: build
-	./$(BIN) serve $(ARGS)
+	./$(BIN) serve $(if $(UNIX_SOCK),--unix $(UNIX_SOCK)) $(ARGS)
 
 ## test: everything — vet, Go tests, C tests, the CMake package and its consumers
 test: vet test-go test-c test-cmake
