@@ -1,8 +1,8 @@
-// Package python_test runs the Python client's own tests (test_crunch.py)
-// against a real crunch server, from go test, so that `make test` covers
-// the client: it builds cmd/crunch, starts it on a free port, and runs the
-// tests, and then the README's Python example, with a Python that has
-// numpy and websockets (Debian's
+// Package python_test runs the Python client's own tests (the test_*.py
+// files beside the crunch package) against a real crunch server, from go
+// test, so that `make test` covers the client: it builds cmd/crunch, starts
+// it on a free port, and runs the tests, and then the README's Python
+// example, with a Python that has numpy and websockets (Debian's
 // python3-numpy and python3-websockets). Without one, it skips, saying so.
 package python_test
 
@@ -20,6 +20,10 @@ import (
 	"github.com/crunchsvc/crunch/internal/testserver"
 )
 
+// testModules are the Python client's test files, run from this directory
+// so that they import the package in crunch/.
+var testModules = []string{"test_wire", "test_crunch"}
+
 func TestPythonClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -29,11 +33,11 @@ func TestPythonClient(t *testing.T) {
 			"(apt-get install python3-numpy python3-websockets): %v", err)
 	}
 	srv := testserver.Start(ctx, t, t.TempDir(), testserver.Small(), true)
-	cmd := exec.CommandContext(ctx, python, "-m", "unittest", "-v", "test_crunch")
+	cmd := exec.CommandContext(ctx, python, append([]string{"-m", "unittest", "-v"}, testModules...)...)
 	cmd.Env = append(os.Environ(), "CRUNCH_ADDR="+srv.Addr)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s -m unittest test_crunch: %v\n%s\nserver log:\n%s", python, err, out, srv.Stderr())
+		t.Fatalf("%s -m unittest %v: %v\n%s\nserver log:\n%s", python, testModules, err, out, srv.Stderr())
 	}
 	t.Logf("%s", out)
 

@@ -1,4 +1,4 @@
-"""Tests of crunch.py against a running server (CRUNCH_ADDR, default
+"""Tests of the crunch package against a running server (CRUNCH_ADDR, default
 127.0.0.1:8080): every op the server has, on every executor, checked
 against NumPy's own result; errors; many calls in flight; cancel.
 
