@@ -24,7 +24,7 @@ import (
 
 // testModules are the Python client's test files, run from this directory
 // so that they import the package in crunch/.
-var testModules = []string{"test_wire", "test_crunch"}
+var testModules = []string{"test_wire", "test_crunch", "test_blocking"}
 
 func TestPythonClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -47,17 +47,23 @@ func TestPythonClient(t *testing.T) {
 	})
 
 	t.Run("readme", func(t *testing.T) {
-		// The README's Python example, as printed there, against this server.
-		example, err := readme.Block("**Python**", "```python")
-		if err != nil {
-			t.Fatal(err)
-		}
-		example = strings.ReplaceAll(example, `"127.0.0.1:8080"`, strconv.Quote(srv.Addr))
-		cmd := exec.CommandContext(ctx, python, "-c", example)
-		cmd.Env = append(os.Environ(), "PYTHONPATH=.")
-		out, err := cmd.CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "deadline_exceeded" {
-			t.Fatalf("the README's Python example: %v\n%s\n---\n%s", err, out, example)
+		// The README's Python examples, as printed there, against this
+		// server, with the package found through PYTHONPATH.
+		for _, c := range []struct{ marker, want string }{
+			{"**Python**", "True 262144"},
+			{"**Python, asyncio**", "deadline_exceeded"},
+		} {
+			example, err := readme.Block(c.marker, "```python")
+			if err != nil {
+				t.Fatal(err)
+			}
+			example = strings.ReplaceAll(example, `"127.0.0.1:8080"`, strconv.Quote(srv.Addr))
+			cmd := exec.CommandContext(ctx, python, "-c", example)
+			cmd.Env = append(os.Environ(), "PYTHONPATH=.")
+			out, err := cmd.CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != c.want {
+				t.Fatalf("the README's example after %s: %v\n%s\n---\n%s", c.marker, err, out, example)
+			}
 		}
 	})
 
@@ -65,8 +71,8 @@ func TestPythonClient(t *testing.T) {
 }
 
 // installCheck runs with the venv's python, outside the source tree: it
-// imports the installed crunch (want is where it must come from) and calls
-// the server at $CRUNCH_ADDR through it.
+// imports the installed crunch (argv[1] is where it must come from) and
+// calls the server at $CRUNCH_ADDR through it, async and blocking.
 const installCheck = `
 import asyncio, os, sys, numpy as np, crunch
 where = os.path.dirname(os.path.abspath(crunch.__file__))
@@ -77,7 +83,9 @@ async def main():
     async with crunch.connect(os.environ["CRUNCH_ADDR"]) as c:
         return await c.gemm(np.eye(2), np.full((2, 2), 3.0))
 
-print(asyncio.run(main()).sum(), crunch.__version__)
+with crunch.Client(os.environ["CRUNCH_ADDR"]) as c:
+    blocking = c.gemm(np.eye(2), np.full((2, 2), 3.0)).sum()
+print(asyncio.run(main()).sum(), blocking, crunch.__version__)
 `
 
 // testInstall installs the package as clients/python/README.md says, into a
@@ -118,8 +126,8 @@ func testInstall(ctx context.Context, t *testing.T, python, addr string) {
 	} {
 		run(dir, nil, append([]string{vpy, "-m", "pip"}, c.pip...)...)
 		out := run(dir, []string{"CRUNCH_ADDR=" + addr}, vpy, "-c", installCheck, c.from)
-		if strings.TrimSpace(out) != "12.0 0.1.0" {
-			t.Fatalf("%s: the installed client printed %q, want \"12.0 0.1.0\"", c.name, out)
+		if want := "12.0 12.0 0.1.0"; strings.TrimSpace(out) != want {
+			t.Fatalf("%s: the installed client printed %q, want %q", c.name, out, want)
 		}
 	}
 }

@@ -188,6 +188,16 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(cm.exception.code, "canceled")
         self.assertTrue(seen and all(0 <= f <= 1 for f in seen), seen)
 
+    async def test_cancelled_call_is_cancelled_on_server(self):
+        info = await self.c.info()
+        pool = next(e["slots"] for e in info["executors"] if e["name"] == "pool")
+        for _ in range(pool):  # as many calls as the pool has workers
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(self.c.modsum(3, 10**15, exec="pool"), 0.3)
+        # Had the abandoned calls gone on, every pool worker would be busy.
+        got = await self.c.modsum(3, 1000, exec="pool", timeout_ms=10_000)
+        self.assertEqual(got, modsum_ref(3, 1000))
+
     async def test_text_form(self):
         r = await self.c.call("modsum", {"n": 5, "iters": 100}, binary=False)
         self.assertEqual(r["total"], modsum_ref(5, 100))

@@ -6,7 +6,17 @@ error code. Depends only on numpy and websockets (Debian: python3-numpy,
 python3-websockets). The protocol is docs/PROTOCOL.md in the crunch
 repository.
 
-With asyncio, many calls in flight on one connection:
+In scripts and notebooks (Jupyter too), the blocking Client:
+
+    import numpy as np, crunch
+
+    with crunch.Client("127.0.0.1:8080") as c:
+        a = np.random.rand(256, 256)
+        prod = c.gemm(a, a)                           # np.ndarray
+        s = c.stats(a, ddof=1)                        # dict: count, sum, mean, ...
+
+With asyncio, connect() gives an AsyncClient with the same methods as
+coroutines, and many calls in flight on one connection:
 
     import asyncio, numpy as np, crunch
 
@@ -21,12 +31,9 @@ With asyncio, many calls in flight on one connection:
 """
 
 from ._aio import AsyncClient, Pending, connect
+from ._blocking import Client, PendingCall
 from ._reply import CrunchError, Result
 
 __version__ = "0.1.0"
 
-__all__ = ["connect", "AsyncClient", "CrunchError", "Pending", "Result"]
-
-# The async connection class was called Client before the blocking client
-# took the name; until then it still answers to it.
-Client = AsyncClient
+__all__ = ["Client", "PendingCall", "connect", "AsyncClient", "Pending", "CrunchError", "Result"]

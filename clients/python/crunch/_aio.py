@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from typing import Any, Callable, Dict, Generator, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Generator, Mapping, Optional, Set, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -98,6 +98,7 @@ class AsyncClient:
         self._ids = itertools.count(1)
         # id -> (future, progress callback)
         self._pending: Dict[int, Tuple["asyncio.Future[Result]", Optional[Progress]]] = {}
+        self._background: Set["asyncio.Task[None]"] = set()  # cancels on their way
         self._reader = asyncio.ensure_future(self._read())
 
     async def close(self) -> None:
@@ -181,8 +182,14 @@ class AsyncClient:
     async def call(self, op: str, args: Optional[Dict[str, Any]] = None, **opts: Any) -> Result:
         """Send op with args (NumPy arrays, numbers, booleans, strings) and
         return its Result; raise CrunchError on a failure reply. Options as
-        for start."""
-        return await (await self.start(op, args, **opts))
+        for start. If the task awaiting it is cancelled, the request is
+        cancelled on the server too."""
+        pending = await self.start(op, args, **opts)
+        try:
+            return await pending
+        except asyncio.CancelledError:
+            self._cancel_soon(pending.id)
+            raise
 
     async def start(self, op: str, args: Optional[Dict[str, Any]] = None, *,
                     exec: Optional[str] = None, impl: Optional[str] = None,
@@ -210,6 +217,19 @@ class AsyncClient:
             self._pending.pop(req_id, None)
             raise
         return Pending(req_id, fut)
+
+    def _cancel_soon(self, req_id: int) -> None:
+        """Send a cancel for req_id from a task of its own (the caller is
+        being cancelled and cannot wait for it); its outcome does not
+        matter: the request's final reply is dropped either way."""
+        async def cancel() -> None:
+            try:
+                await self.cancel(req_id)
+            except Exception:
+                pass  # the connection closed: the server cancels everything then
+        task = asyncio.ensure_future(cancel())
+        self._background.add(task)  # a reference, until it is done
+        task.add_done_callback(self._background.discard)
 
     async def _read(self) -> None:
         try:
