@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import websockets
 
+from . import _websocket
 from ._address import TCP, UNIX, Address, parse_address
 from ._codec import decode, encode
 from ._reply import CrunchError, Result
@@ -42,17 +43,17 @@ def connect(addr: str = "127.0.0.1:8080", **kwargs: Any) -> "_Connector":
     """Connect to a crunch server at addr: "host:port", a ws:// or wss://
     URL. Use it as `async with connect(...) as c:` or
     `c = await connect(...)`; either gives an AsyncClient. Extra keyword
-    arguments go to websockets.connect."""
+    arguments go to websockets' (legacy) connect, such as open_timeout or
+    ping_interval; crunch's defaults there are no compression (arrays do
+    not compress) and no limit on a reply's size (max_size=None)."""
     return _Connector(parse_address(addr), kwargs)
 
 
 async def open_websocket(address: Address, kwargs: Mapping[str, Any]) -> Any:
     """Open the WebSocket connection to address: the one place where the
     transport is chosen."""
-    # No message size limit: results are as large as the server allows.
-    options = {"max_size": None, **kwargs}
     if address.transport == TCP:
-        return await websockets.connect(address.url, **options)
+        return await _websocket.open_tcp(address.url, **kwargs)
     if address.transport == UNIX:
         raise NotImplementedError(
             f"crunch: this client does not speak the Unix-socket transport yet ({address.path})")
@@ -91,6 +92,11 @@ class AsyncClient:
     "direct", "pool", "subprocess"), impl ("auto", "c", "go", "gonum"),
     timeout_ms, and progress (a callable given the fraction done, at most
     about ten times a second).
+
+    Arrays are sent from their own memory, without a copy: an array must not
+    change until the call that sends it is past sending (start() returned).
+    Result arrays are writable views of the memory their reply was read
+    into (no two overlap); each keeps the frame it came in alive.
     """
 
     def __init__(self, ws: Any) -> None:
@@ -211,12 +217,29 @@ class AsyncClient:
         msg = encode(req, binary)
         fut: "asyncio.Future[Result]" = asyncio.get_running_loop().create_future()
         self._pending[req_id] = (fut, progress)
+        if isinstance(msg, str):
+            sending = asyncio.ensure_future(self._ws.send(msg))
+        else:
+            sending = asyncio.ensure_future(_websocket.send(self._ws, msg))
         try:
-            await self._ws.send(msg)
+            # A large message goes out in several frames; stopping between
+            # them would leave the connection unusable. So a cancelled
+            # caller lets the message finish, then cancels the request.
+            await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            sending.add_done_callback(lambda s: self._abandon(req_id, s))
+            raise
         except BaseException:
             self._pending.pop(req_id, None)
             raise
         return Pending(req_id, fut)
+
+    def _abandon(self, req_id: int, sending: "asyncio.Future[None]") -> None:
+        """The caller of start() was cancelled while sending req_id: once
+        the message is out, cancel the request on the server."""
+        self._pending.pop(req_id, None)
+        if not sending.cancelled() and sending.exception() is None:
+            self._cancel_soon(req_id)
 
     def _cancel_soon(self, req_id: int) -> None:
         """Send a cancel for req_id from a task of its own (the caller is
