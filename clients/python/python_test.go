@@ -1,10 +1,11 @@
 // Package python_test runs the Python client's own tests (the test_*.py
 // files beside the crunch package) against a real crunch server, from go
 // test, so that `make test` covers the client: it builds cmd/crunch, starts
-// it on a free port, and runs the tests, the README's Python examples, and
-// an install of the package into a fresh venv, offline, with a Python that
-// has numpy and websockets (Debian's python3-numpy and python3-websockets).
-// Without one, it skips, saying so.
+// it on a free port, and runs the tests, the README's Python examples, an
+// install of the package into a fresh venv, offline, and mypy over the
+// package where it is installed, with a Python that has numpy and
+// websockets (Debian's python3-numpy and python3-websockets). Without one,
+// it skips, saying so.
 package python_test
 
 import (
@@ -68,6 +69,17 @@ func TestPythonClient(t *testing.T) {
 	})
 
 	t.Run("install", func(t *testing.T) { testInstall(ctx, t, python, srv.Addr) })
+
+	t.Run("types", func(t *testing.T) {
+		// pyproject.toml's [tool.mypy] says what is checked.
+		if exec.CommandContext(ctx, python, "-c", "import mypy").Run() != nil {
+			t.Skipf("SKIPPED: checking the package's type hints needs mypy for %s "+
+				"(apt-get install python3-mypy)", python)
+		}
+		if out, err := exec.CommandContext(ctx, python, "-m", "mypy").CombinedOutput(); err != nil {
+			t.Fatalf("%s -m mypy: %v\n%s", python, err, out)
+		}
+	})
 }
 
 // installCheck runs with the venv's python, outside the source tree: it

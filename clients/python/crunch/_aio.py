@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Generator, Mapping, Optional, Set, Tuple
 
 import numpy as np
 import numpy.typing as npt
-import websockets
+from websockets.exceptions import ConnectionClosed
 
 from . import _websocket
 from ._address import TCP, UNIX, Address, parse_address
@@ -258,7 +258,7 @@ class AsyncClient:
         try:
             async for msg in self._ws:
                 self._deliver(decode(msg))
-        except websockets.ConnectionClosed:
+        except ConnectionClosed:
             pass
         finally:
             for fut, _ in self._pending.values():

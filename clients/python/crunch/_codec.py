@@ -35,8 +35,10 @@ DTYPES: Dict[str, np.dtype] = {
 }
 NAMES = {(dt.kind, dt.itemsize): name for name, dt in DTYPES.items()}
 
-# What a message or a piece of one may be: any bytes-like object.
-Buffer = Union[bytes, bytearray, memoryview, np.ndarray]
+# A message or a piece of one: any object with the buffer protocol (bytes,
+# bytearray, memoryview, a contiguous NumPy array). Python 3.12 names that
+# type collections.abc.Buffer; before it, type checkers cannot express it.
+Buffer = Any
 
 
 def encode(req: Dict[str, Any], binary: bool = True) -> Union[str, List[Buffer]]:
@@ -90,7 +92,7 @@ def encode(req: Dict[str, Any], binary: bool = True) -> Union[str, List[Buffer]]
         if off > end:
             parts.append(bytes(off - end))
         if length:
-            parts.append(memoryview(a.reshape(-1).view(np.uint8)))
+            parts.append(a.reshape(-1).view(np.uint8))  # the array's own bytes
         end = off + length
     return parts
 

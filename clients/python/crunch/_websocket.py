@@ -42,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import struct
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from websockets.exceptions import PayloadTooBig, ProtocolError
@@ -51,6 +51,7 @@ from websockets.legacy.client import WebSocketClientProtocol
 from websockets.legacy.client import connect as legacy_connect
 from websockets.legacy.framing import Frame
 
+from ._codec import Buffer
 from ._masking import mask_into
 
 __all__ = ["Fragments", "Protocol", "open_tcp", "send", "client_frame", "FRAME"]
@@ -68,7 +69,6 @@ LARGE = 1 << 16
 # (asyncio's selector transport reads at most this much at once too).
 SCRATCH = 1 << 18
 
-Buffer = Union[bytes, bytearray, memoryview, np.ndarray]
 
 
 class Fragments(Tuple[Buffer, ...]):
@@ -79,7 +79,8 @@ class Fragments(Tuple[Buffer, ...]):
 async def open_tcp(url: str, **kwargs: Any) -> WebSocketClientProtocol:
     """websockets' legacy connect, with this module's Protocol, no
     compression and no message size limit unless kwargs say otherwise."""
-    options = {"create_protocol": Protocol, "compression": None, "max_size": None, **kwargs}
+    options: Dict[str, Any] = {"create_protocol": Protocol, "compression": None,
+                               "max_size": None, **kwargs}
     return await legacy_connect(url, **options)
 
 
@@ -133,7 +134,7 @@ def client_frame(fin: bool, opcode: int, payload: Buffer, key: Optional[bytes] =
     frame = buf[start:start + h + n]
     frame[:h] = np.frombuffer(head, np.uint8)
     mask_into(frame[h:], payload, key)
-    return memoryview(frame)
+    return frame.data  # a memoryview, as transports take
 
 
 class Protocol(WebSocketClientProtocol, asyncio.BufferedProtocol):
@@ -203,11 +204,12 @@ class Protocol(WebSocketClientProtocol, asyncio.BufferedProtocol):
             out[pos:pos + len(chunk)] = np.frombuffer(chunk, np.uint8)
             pos += len(chunk)
         if pos < n:
-            if reader.exception() is not None:
-                raise reader.exception()  # type: ignore[misc]
+            exc = reader.exception()
+            if exc is not None:
+                raise exc
             if reader.at_eof():
                 raise asyncio.IncompleteReadError(b"", n)
-            self._sink = memoryview(out)[pos:]
+            self._sink = out.data[pos:]
             self._sink_done = asyncio.get_running_loop().create_future()
             try:
                 await self._sink_done
