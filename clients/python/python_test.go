@@ -25,7 +25,7 @@ import (
 
 // testModules are the Python client's test files, run from this directory
 // so that they import the package in crunch/.
-var testModules = []string{"test_wire", "test_crunch", "test_blocking"}
+var testModules = []string{"test_wire", "test_packaging", "test_crunch", "test_blocking"}
 
 func TestPythonClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -23,6 +23,7 @@ import base64
 import gzip
 import hashlib
 import io
+import json
 import os
 import re
 import tarfile
@@ -130,7 +131,7 @@ class _Metadata:
 
     @classmethod
     def read(cls) -> "_Metadata":
-        project = _load_toml(ROOT / "pyproject.toml")["project"]
+        project = _load_project(ROOT / "pyproject.toml")
         if project.get("dynamic") != ["version"]:
             raise ValueError("crunch_build: [project] must have dynamic = [\"version\"] and nothing else dynamic")
         init = (ROOT / PACKAGE / "__init__.py").read_text(encoding="utf-8")
@@ -161,18 +162,52 @@ class _Metadata:
                 ("top_level.txt", f"{PACKAGE}\n".encode())]
 
 
-def _load_toml(path: Path) -> Dict[str, Any]:
+def _load_project(path: Path) -> Dict[str, Any]:
+    """pyproject.toml's [project] table: read by tomllib (Python 3.11+) or
+    tomli where there is one, else by _project_table."""
+    text = path.read_text(encoding="utf-8")
     try:
         import tomllib  # Python 3.11+
     except ImportError:
         try:
             import tomli as tomllib  # type: ignore[no-redef]
         except ImportError:
-            raise RuntimeError("crunch_build: reading pyproject.toml needs Python 3.11+ "
-                               "or the tomli package (pip install tomli, "
-                               "apt-get install python3-tomli)") from None
-    with open(path, "rb") as f:
-        return tomllib.load(f)
+            return _project_table(text)
+    project: Dict[str, Any] = tomllib.loads(text)["project"]
+    return project
+
+
+def _project_table(text: str) -> Dict[str, Any]:
+    """The [project] table without a TOML library. Before Python 3.11 the
+    standard library has none, and pip's isolated build environment holds
+    nothing we do not require (requiring tomli would need PyPI). So this
+    reads the table in the form pyproject.toml keeps it: one `key = value`
+    a line, each value a double-quoted string or a one-line array of them,
+    which is JSON; anything else is an error, never a guess."""
+    table: Dict[str, Any] = {}
+    inside = False
+    decoder = json.JSONDecoder()
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            inside = line == "[project]"
+            continue
+        if not inside or not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        try:
+            if not sep:
+                raise ValueError("no '='")
+            obj, end = decoder.raw_decode(value.strip())
+            rest = value.strip()[end:].strip()
+            if rest and not rest.startswith("#"):
+                raise ValueError(f"{rest!r} after the value")
+        except ValueError as exc:
+            raise ValueError(f"crunch_build: without tomllib (Python 3.11+) or tomli, "
+                             f"pyproject.toml's [project] must be simple `key = value` "
+                             f"lines; cannot read {line!r}: {exc}") from None
+        table[key.strip()] = obj
+    return table
 
 
 def _package_files() -> List[Path]:

@@ -50,7 +50,11 @@ class PendingCall:
         (or ConnectionError if the connection closed first). With a timeout
         in seconds, raise TimeoutError when it passes first; the request
         goes on, and result() may be called again."""
-        return self._future.result(timeout)
+        try:
+            return self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            # Before Python 3.11 that is not the built-in TimeoutError.
+            raise TimeoutError(f"crunch: no reply to request {self.id} within {timeout} s") from None
 
     def done(self) -> bool:
         """Whether the final reply has come (result() will not wait)."""
