@@ -125,7 +125,7 @@ class FrameTest(unittest.TestCase):
     def test_fragments_of_a_large_message(self):
         big = np.arange(3 * _websocket.FRAME // 8 + 5, dtype=np.float64)
         parts = [b"head", bytes(60), memoryview(big).cast("B"), bytes(3), b"tail"]
-        frames = list(_websocket._frames(parts))
+        frames = list(_websocket.fragments(parts))
         self.assertEqual(b"".join(bytes(f) for f in frames), b"".join(bytes(p) for p in parts))
         self.assertTrue(all(len(f) <= _websocket.FRAME for f in frames))
         self.assertEqual(len(frames), 1 + 4 + 1)  # head+pad, 4 slices of big, pad+tail

@@ -217,27 +217,33 @@ class AsyncClient:
         msg = encode(req, binary)
         fut: "asyncio.Future[Result]" = asyncio.get_running_loop().create_future()
         self._pending[req_id] = (fut, progress)
-        if isinstance(msg, str):
-            sending = asyncio.ensure_future(self._ws.send(msg))
-        else:
-            sending = asyncio.ensure_future(_websocket.send(self._ws, msg))
+        whole = msg if isinstance(msg, str) else _websocket.one_frame(msg)
         try:
-            # A large message goes out in several frames; stopping between
-            # them would leave the connection unusable. So a cancelled
-            # caller lets the message finish, then cancels the request.
-            await asyncio.shield(sending)
+            if whole is not None:
+                # One frame, written to the socket's buffer at once: a
+                # cancel can come only before it (nothing sent) or after.
+                await self._ws.send(whole)
+            else:
+                # Many frames: stopping between two would leave the
+                # connection unusable, so a cancelled caller lets the
+                # message finish (and then the request is cancelled).
+                sending = asyncio.ensure_future(self._ws.send(_websocket.fragments(msg)))
+                await asyncio.shield(sending)
         except asyncio.CancelledError:
-            sending.add_done_callback(lambda s: self._abandon(req_id, s))
+            self._pending.pop(req_id, None)
+            if whole is not None:
+                self._cancel_soon(req_id)
+            else:
+                sending.add_done_callback(lambda s: self._abandoned(req_id, s))
             raise
         except BaseException:
             self._pending.pop(req_id, None)
             raise
         return Pending(req_id, fut)
 
-    def _abandon(self, req_id: int, sending: "asyncio.Future[None]") -> None:
-        """The caller of start() was cancelled while sending req_id: once
-        the message is out, cancel the request on the server."""
-        self._pending.pop(req_id, None)
+    def _abandoned(self, req_id: int, sending: "asyncio.Future[None]") -> None:
+        """The caller of start() was cancelled while req_id was being sent
+        in many frames: once all are out, cancel the request."""
         if not sending.cancelled() and sending.exception() is None:
             self._cancel_soon(req_id)
 

@@ -27,8 +27,8 @@ off), leaving the handshake, pings, closing and flow control to websockets:
 
 On this machine a new 80 MB bytes object costs about 0.25 s in page faults
 alone (4 KiB pages, each zeroed), so the objects not made matter as much as
-the copies not done. send() below cuts a large message into frames of
-FRAME bytes, which keeps every buffer on the way to the socket small and
+the copies not done. A large message goes out in frames of FRAME bytes
+(fragments()), which keeps every buffer on the way to the socket small and
 reused, where one frame would make the transport copy most of a large
 message into a buffer of its own.
 
@@ -47,6 +47,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 from websockets.exceptions import PayloadTooBig, ProtocolError
 from websockets.frames import OP_BINARY, OP_CONT, OP_TEXT, Opcode
+from websockets.frames import apply_mask  # websockets' choice: C speedups or pure Python
 from websockets.legacy.client import WebSocketClientProtocol
 from websockets.legacy.client import connect as legacy_connect
 from websockets.legacy.framing import Frame
@@ -54,7 +55,7 @@ from websockets.legacy.framing import Frame
 from ._codec import Buffer
 from ._masking import mask_into
 
-__all__ = ["Fragments", "Protocol", "open_tcp", "send", "client_frame", "FRAME"]
+__all__ = ["Fragments", "Protocol", "open_tcp", "one_frame", "fragments", "client_frame", "FRAME"]
 
 # Payload bytes per frame of a large message that we send: small enough for
 # the buffers on the way to the socket to be reused (and stay in cache),
@@ -64,6 +65,11 @@ FRAME = 1 << 20
 # A received payload this large is read straight into a NumPy buffer of
 # its own; smaller ones are read as websockets reads them (bytes).
 LARGE = 1 << 16
+
+# A frame's payload up to this size is masked by websockets' own
+# apply_mask (its C extension's where built, else plain Python, which is
+# fast on a few KiB): what NumPy saves on the bytes it loses per call.
+SMALL = 1 << 10
 
 # The buffer the socket is read into when no large payload is expected
 # (asyncio's selector transport reads at most this much at once too).
@@ -84,20 +90,19 @@ async def open_tcp(url: str, **kwargs: Any) -> WebSocketClientProtocol:
     return await legacy_connect(url, **options)
 
 
-async def send(ws: WebSocketClientProtocol, parts: Sequence[Buffer]) -> None:
-    """Send the concatenation of parts as one binary message, without
-    concatenating them: small messages in one frame, larger ones in frames
-    of FRAME bytes cut from the parts where they lie."""
-    total = sum(_nbytes(p) for p in parts)
-    if total <= FRAME:
-        await ws.send(b"".join(parts) if len(parts) != 1 else parts[0])
-    else:
-        await ws.send(_frames(parts))
+def one_frame(parts: Sequence[Buffer]) -> Optional[Buffer]:
+    """The message made of parts, joined, if it is small enough to go in
+    one frame (FRAME bytes at most); else None: send fragments(parts)."""
+    if sum(_nbytes(p) for p in parts) > FRAME:
+        return None
+    return b"".join(parts) if len(parts) != 1 else parts[0]
 
 
-def _frames(parts: Iterable[Buffer]) -> Iterator[Buffer]:
-    """The fragments of a large message: each large part in slices of FRAME
-    bytes, runs of small parts (a header, padding) joined into one."""
+def fragments(parts: Iterable[Buffer]) -> Iterator[Buffer]:
+    """The fragments of a large message made of parts, for websockets'
+    send (which sends an iterable as a fragmented message): each large part
+    in slices of FRAME bytes cut where it lies, runs of small parts (a
+    header, padding) joined into one."""
     small: List[Buffer] = []
     for p in parts:
         view = memoryview(p).cast("B") if not isinstance(p, (bytes, bytearray)) else p
@@ -128,6 +133,9 @@ def client_frame(fin: bool, opcode: int, payload: Buffer, key: Optional[bytes] =
     else:
         head = struct.pack("!BBQ", b0, 0x80 | 127, n)
     head += key
+    if n <= SMALL:
+        # NumPy's fixed cost per call would be most of the work here.
+        return memoryview(head + apply_mask(bytes(payload), key))
     h = len(head)
     buf = np.empty(h + n + 8, np.uint8)
     start = -(buf.ctypes.data + h) % 8
