@@ -1,4 +1,4 @@
-"""Tests of crunch.py against a running server (CRUNCH_ADDR, default
+"""Tests of the crunch package against a running server (CRUNCH_ADDR, default
 127.0.0.1:8080): every op the server has, on every executor, checked
 against NumPy's own result; errors; many calls in flight; cancel.
 
@@ -187,6 +187,49 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
             await pending
         self.assertEqual(cm.exception.code, "canceled")
         self.assertTrue(seen and all(0 <= f <= 1 for f in seen), seen)
+
+    async def test_cancelled_call_is_cancelled_on_server(self):
+        info = await self.c.info()
+        pool = next(e["slots"] for e in info["executors"] if e["name"] == "pool")
+        for _ in range(pool):  # as many calls as the pool has workers
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(self.c.modsum(3, 10**15, exec="pool"), 0.3)
+        # Had the abandoned calls gone on, every pool worker would be busy.
+        got = await self.c.modsum(3, 1000, exec="pool", timeout_ms=10_000)
+        self.assertEqual(got, modsum_ref(3, 1000))
+
+    async def test_large_arrays(self):
+        # Tens of MB each way: sent in many frames straight from the arrays,
+        # received straight into the results' memory; several at once.
+        self.need("sort")
+        x = self.rng.standard_normal(3_000_001)
+        got = await self.c.sort(x)
+        np.testing.assert_array_equal(got, np.sort(x))
+        self.assertTrue(got.flags.writeable and got.flags.aligned)
+        # Not copied after it arrived: a view of the buffer it was read into.
+        self.assertFalse(got.flags.owndata)
+        a = self.rng.standard_normal((700, 900))
+        b = self.rng.standard_normal((900, 500))
+        z = self.rng.standard_normal((4, 2**18)) + 1j
+        prods = await asyncio.gather(*(self.c.gemm(a, b, exec=ex) for ex in EXECS),
+                                     self.c.fft(z), self.c.stats(x))
+        for p in prods[:3]:
+            np.testing.assert_allclose(p, a @ b, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(prods[3], np.fft.fft(z), rtol=1e-9, atol=1e-7)
+        self.assertEqual(prods[4]["count"], x.size)
+
+    async def test_cancel_while_sending(self):
+        # A call cancelled halfway through sending a large message lets the
+        # message finish (a half-sent one would break the connection).
+        x = self.rng.standard_normal(4_000_000)  # 32 MB: dozens of frames
+        for _ in range(3):
+            task = asyncio.ensure_future(self.c.stats(x))
+            await asyncio.sleep(0.001)
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+        self.assertEqual(await self.c.modsum(3, 10), modsum_ref(3, 10))
+        self.assertEqual((await self.c.stats(x[:10]))["count"], 10)
 
     async def test_text_form(self):
         r = await self.c.call("modsum", {"n": 5, "iters": 100}, binary=False)

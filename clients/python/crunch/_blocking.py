@@ -1,0 +1,245 @@
+"""The blocking client: the asyncio client, run on an event loop of its own.
+
+Scripts and notebooks want `c.gemm(a, b)` to simply return an array. Running
+the async client under asyncio.run() for each call would open a connection
+per call, and fails in Jupyter, whose main thread already runs an event
+loop (asyncio.run refuses to start another there). So a Client starts one
+thread with a private event loop, which owns the connection and an
+AsyncClient; each call is handed to that loop with
+asyncio.run_coroutine_threadsafe, and the calling thread waits for its
+result. That works whatever the calling thread runs, and calls from several
+threads share the one connection, in flight together.
+
+Interrupting a waiting call (Ctrl-C: KeyboardInterrupt) cancels it on the
+server too, so that an abandoned notebook cell does not keep the server's
+CPU busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import weakref
+from typing import Any, Coroutine, Dict, Optional, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ._aio import AsyncClient, Pending, Progress, connect
+from ._reply import Result
+
+__all__ = ["Client", "PendingCall"]
+
+T = TypeVar("T")
+
+# How long closing waits for the connection's closing handshake.
+CLOSE_TIMEOUT = 10.0
+
+
+class PendingCall:
+    """A request of the blocking client on its way (Client.start makes one):
+    id names it (Client.cancel takes it); result() waits for its Result."""
+
+    def __init__(self, req_id: int, future: "concurrent.futures.Future[Result]") -> None:
+        self.id = req_id
+        self._future = future
+
+    def result(self, timeout: Optional[float] = None) -> Result:
+        """Wait for the reply and return the Result, or raise CrunchError
+        (or ConnectionError if the connection closed first). With a timeout
+        in seconds, raise TimeoutError when it passes first; the request
+        goes on, and result() may be called again."""
+        try:
+            return self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            # Before Python 3.11 that is not the built-in TimeoutError.
+            raise TimeoutError(f"crunch: no reply to request {self.id} within {timeout} s") from None
+
+    def done(self) -> bool:
+        """Whether the final reply has come (result() will not wait)."""
+        return self._future.done()
+
+
+class Client:
+    """A blocking connection to a crunch server, for scripts and notebooks.
+
+        with crunch.Client("127.0.0.1:8080") as c:
+            prod = c.gemm(a, b)
+
+    addr is as for connect(): "host:port" or a ws:// or wss:// URL; extra
+    keyword arguments go to websockets.connect. The methods are those of
+    AsyncClient, with the same arguments and options (exec, impl,
+    timeout_ms, progress), returning their results instead of coroutines.
+    A progress callback runs on the client's own thread; it must not call
+    the client. Any thread may call; calls from several threads run at
+    once on the one connection. close() (or the end of a with block) closes
+    the connection and stops the thread.
+    """
+
+    def __init__(self, addr: str = "127.0.0.1:8080", **kwargs: Any) -> None:
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=_run_loop, args=(loop,), daemon=True,
+                                  name=f"crunch client {addr}")
+        thread.start()
+        self._loop, self._thread = loop, thread
+        try:
+            aio = _wait_for(asyncio.run_coroutine_threadsafe(_open(addr, kwargs), loop))
+        except BaseException:
+            _shutdown(loop, thread, None)
+            raise
+        self._aio = aio
+        # Closes the connection and ends the thread when close() is called,
+        # or when the Client is garbage collected or the interpreter exits
+        # without it (references only what it closes, never self).
+        self._finalizer = weakref.finalize(self, _shutdown, loop, thread, aio)
+
+    def close(self) -> None:
+        """Close the connection (calls still in flight fail) and stop the
+        client's thread. Closing again does nothing."""
+        self._finalizer()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- control ops --------------------------------------------------
+
+    def ping(self) -> float:
+        """Round trip of the protocol's ping op, in seconds."""
+        return self._run(self._aio.ping())
+
+    def info(self) -> Dict[str, Any]:
+        """The server's description: version, CPU, executors, limits, ops."""
+        return self._run(self._aio.info())
+
+    def cancel(self, target: int) -> bool:
+        """Cancel request id target; True if it was still in flight."""
+        return self._run(self._aio.cancel(target))
+
+    # -- compute ops ----------------------------------------------------
+
+    def modsum(self, n: int, iters: int = 10_000_000, **opts: Any) -> int:
+        """Sum over i < iters of (i*n) mod 97: the CPU-bound loop that
+        crunch is measured with."""
+        return self._run(self._aio.modsum(n, iters, **opts))
+
+    def gemm(self, a: npt.ArrayLike, b: npt.ArrayLike, c: Optional[npt.ArrayLike] = None,
+             alpha: float = 1.0, beta: float = 0.0, trans_a: bool = False,
+             trans_b: bool = False, **opts: Any) -> np.ndarray:
+        """alpha * op(a) @ op(b) + beta * c, f32 or f64."""
+        return self._run(self._aio.gemm(a, b, c, alpha, beta, trans_a, trans_b, **opts))
+
+    def fft(self, x: npt.ArrayLike, inverse: bool = False, norm: str = "backward",
+            **opts: Any) -> np.ndarray:
+        """numpy.fft.fft (or ifft) along the last axis of x, [n] or
+        [batch, n]; real input is promoted to complex."""
+        return self._run(self._aio.fft(x, inverse, norm, **opts))
+
+    def conv2d(self, image: npt.ArrayLike, kernel: npt.ArrayLike, mode: str = "same",
+               **opts: Any) -> np.ndarray:
+        """scipy.signal.convolve2d(image, kernel, mode)."""
+        return self._run(self._aio.conv2d(image, kernel, mode, **opts))
+
+    def stats(self, x: npt.ArrayLike, ddof: int = 0, **opts: Any) -> Dict[str, Any]:
+        """count, sum, mean, var, std, min, max of every element of x."""
+        return self._run(self._aio.stats(x, ddof, **opts))
+
+    def sort(self, x: npt.ArrayLike, descending: bool = False, **opts: Any) -> np.ndarray:
+        """x sorted, NaN last, -0.0 before +0.0 ascending."""
+        return self._run(self._aio.sort(x, descending, **opts))
+
+    def solve(self, a: npt.ArrayLike, b: npt.ArrayLike, **opts: Any) -> np.ndarray:
+        """x with a @ x = b (b a vector or a matrix); a singular a raises
+        CrunchError with code numerical."""
+        return self._run(self._aio.solve(a, b, **opts))
+
+    def mandelbrot(self, width: int, height: int, x_min: float = -2.0, x_max: float = 1.0,
+                   y_min: float = -1.5, y_max: float = 1.5, max_iter: int = 256,
+                   **opts: Any) -> np.ndarray:
+        """uint32 escape counts, [height, width], over the rectangle."""
+        return self._run(self._aio.mandelbrot(width, height, x_min, x_max, y_min, y_max,
+                                              max_iter, **opts))
+
+    # -- the protocol ---------------------------------------------------
+
+    def call(self, op: str, args: Optional[Dict[str, Any]] = None, **opts: Any) -> Result:
+        """Send op with args (NumPy arrays, numbers, booleans, strings) and
+        return its Result; raise CrunchError on a failure reply. Options as
+        for start."""
+        return self._run(self._aio.call(op, args, **opts))
+
+    def start(self, op: str, args: Optional[Dict[str, Any]] = None, *,
+              exec: Optional[str] = None, impl: Optional[str] = None,
+              timeout_ms: Optional[int] = None, progress: Optional[Progress] = None,
+              binary: bool = True) -> PendingCall:
+        """Send op with args and return, once it is sent, a PendingCall,
+        which has the request's id (for cancel) and whose result() waits for
+        the Result. Arrays always travel in binary form; binary=False sends
+        a text message when there are none."""
+        pending = self._run(self._aio.start(op, args, exec=exec, impl=impl,
+                                            timeout_ms=timeout_ms, progress=progress,
+                                            binary=binary))
+        return PendingCall(pending.id, asyncio.run_coroutine_threadsafe(_result(pending), self._loop))
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run coro on the client's loop and wait for it. If the wait is
+        interrupted, the coroutine is cancelled: a call then cancels its
+        request on the server (AsyncClient.call does)."""
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("crunch: a Client cannot be called from its own thread "
+                               "(a progress callback)")
+        if not self._finalizer.alive:
+            coro.close()
+            raise ConnectionError("crunch: the client is closed")
+        return _wait_for(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+
+def _wait_for(future: "concurrent.futures.Future[T]") -> T:
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()  # interrupted (KeyboardInterrupt): stop the coroutine too
+        raise
+
+
+async def _open(addr: str, kwargs: Dict[str, Any]) -> AsyncClient:
+    return await connect(addr, **kwargs)
+
+
+async def _result(pending: Pending) -> Result:
+    return await pending
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """The client's thread: its loop runs until _shutdown stops it; then the
+    tasks still there are cancelled and the loop closed, as asyncio.run
+    does."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
+
+
+def _shutdown(loop: asyncio.AbstractEventLoop, thread: threading.Thread,
+              aio: Optional[AsyncClient]) -> None:
+    """Close the connection, stop the loop and wait for the thread."""
+    if aio is not None and loop.is_running():
+        fut = asyncio.run_coroutine_threadsafe(aio.close(), loop)
+        if threading.current_thread() is not thread:
+            try:
+                fut.result(CLOSE_TIMEOUT)
+            except Exception:
+                pass  # closing a broken connection: nothing more to do
+    loop.call_soon_threadsafe(loop.stop)
+    if threading.current_thread() is not thread:
+        thread.join()

@@ -1,0 +1,119 @@
+"""Tests of the blocking crunch.Client against a running server
+(CRUNCH_ADDR, default 127.0.0.1:8080): its methods mirror AsyncClient's,
+it works where an event loop already runs (Jupyter), from several threads
+at once, and an interrupted call is cancelled on the server.
+
+    CRUNCH_ADDR=127.0.0.1:8080 /usr/bin/python3 -m unittest -v test_blocking
+
+`go test ./clients/python` starts a server and runs this file.
+"""
+
+import concurrent.futures
+import inspect
+import os
+import signal
+import threading
+import unittest
+
+import numpy as np
+
+import crunch
+from test_crunch import ADDR, modsum_ref
+
+
+def public_methods(cls):
+    return sorted(n for n, v in vars(cls).items() if not n.startswith("_") and callable(v))
+
+
+class BlockingClientTest(unittest.TestCase):
+    def setUp(self):
+        self.c = crunch.Client(ADDR)
+        self.rng = np.random.default_rng(11)
+
+    def tearDown(self):
+        self.c.close()
+
+    def test_same_methods_as_async(self):
+        self.assertEqual(public_methods(crunch.Client), public_methods(crunch.AsyncClient))
+        for name in public_methods(crunch.AsyncClient):
+            want = inspect.signature(getattr(crunch.AsyncClient, name)).parameters
+            got = inspect.signature(getattr(crunch.Client, name)).parameters
+            self.assertEqual(list(got.values()), list(want.values()), name)
+            self.assertTrue(getattr(crunch.Client, name).__doc__, name)
+
+    def test_ops(self):
+        a = self.rng.standard_normal((70, 40))
+        b = self.rng.standard_normal((40, 30))
+        np.testing.assert_allclose(self.c.gemm(a, b, exec="pool"), a @ b, rtol=1e-12)
+        x = self.rng.standard_normal(256)
+        np.testing.assert_allclose(self.c.fft(x), np.fft.fft(x), atol=1e-10)
+        s = self.c.stats(a, ddof=1)
+        self.assertEqual(s["count"], a.size)
+        self.assertAlmostEqual(s["var"], a.var(ddof=1), places=10)
+        np.testing.assert_array_equal(self.c.sort(x, descending=True), np.sort(x)[::-1])
+        self.assertEqual(self.c.modsum(7, 1000), modsum_ref(7, 1000))
+        self.assertLess(self.c.ping(), 5.0)
+        self.assertIn("ops", self.c.info())
+        r = self.c.call("modsum", {"n": 2, "iters": 50}, binary=False)
+        self.assertEqual((r["total"], r.stats["impl"]), (modsum_ref(2, 50), "c"))
+        with self.assertRaises(crunch.CrunchError) as cm:
+            self.c.solve(np.ones((3, 3)), np.ones(3))
+        self.assertEqual(cm.exception.code, "numerical")
+
+    def test_start_cancel_progress(self):
+        seen = []
+        p = self.c.start("modsum", {"n": 3, "iters": 10**15}, exec="pool",
+                         progress=lambda f: seen.append(threading.current_thread()))
+        with self.assertRaises(TimeoutError):
+            p.result(timeout=0.35)
+        self.assertFalse(p.done())
+        self.assertTrue(self.c.cancel(p.id))
+        with self.assertRaises(crunch.CrunchError) as cm:
+            p.result()
+        self.assertEqual(cm.exception.code, "canceled")
+        # progress ran on the client's own thread, not this one
+        self.assertTrue(seen and threading.main_thread() not in seen, seen)
+
+    def test_threads_share_the_connection(self):
+        ns = list(range(24))
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            got = list(ex.map(lambda n: self.c.modsum(n, 3000), ns))
+        self.assertEqual(got, [modsum_ref(n, 3000) for n in ns])
+
+    def test_close(self):
+        with crunch.Client(ADDR) as c:
+            self.assertEqual(c.modsum(1, 10), modsum_ref(1, 10))
+        self.assertFalse(c._thread.is_alive())
+        with self.assertRaises(ConnectionError):
+            c.modsum(1, 10)
+        c.close()  # again: nothing
+
+    def test_no_server(self):
+        with self.assertRaises(OSError):
+            crunch.Client("127.0.0.1:1")
+
+    @unittest.skipUnless(threading.current_thread() is threading.main_thread(),
+                         "signals reach the main thread only")
+    def test_interrupt_cancels_on_server(self):
+        pool = next(e["slots"] for e in self.c.info()["executors"] if e["name"] == "pool")
+        for _ in range(pool):  # as many calls as the pool has workers
+            timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            with self.assertRaises(KeyboardInterrupt):
+                self.c.modsum(3, 10**15, exec="pool")  # hours of work
+            timer.join()
+        # Had the interrupted calls gone on, every pool worker would be busy.
+        self.assertEqual(self.c.modsum(3, 1000, exec="pool", timeout_ms=10_000), modsum_ref(3, 1000))
+
+
+class InsideEventLoopTest(unittest.IsolatedAsyncioTestCase):
+    """Jupyter runs cells in a thread whose event loop is running."""
+
+    async def test_blocking_client_in_a_running_loop(self):
+        with crunch.Client(ADDR) as c:
+            a = np.arange(6.0).reshape(2, 3)
+            np.testing.assert_allclose(c.gemm(a, a.T), a @ a.T)
+
+
+if __name__ == "__main__":
+    unittest.main()
