@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "d7baedbb836559c9bc7fa325d2884a38e5d308f0a32e3a2ce4c6f661ece1cb87"
+const nativeSum = "63b98a03fab955a26967d1a6005b5696a9dfed069f9b1afd90759f0f027045d8"

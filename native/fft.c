@@ -562,7 +562,9 @@ static size_t work_elems(const fft_plan *p, int inplace)
             return st;                                                                             \
         const size_t per_row = plan_passes(pl);                                                    \
         crunch__progress_begin(ctx, (int64_t)(batch * per_row));                                   \
-        T *work = aligned_buffer(work_elems(pl, x == y) * 2 * sizeof(T));                          \
+        crunch__bigbuf wk; /* huge pages for large n: see bigbuf.c */                              \
+        crunch__bigbuf_alloc(&wk, work_elems(pl, x == y) * 2 * sizeof(T));                         \
+        T *work = wk.p;                                                                            \
         if (work == NULL) {                                                                        \
             plan_release(pl);                                                                      \
             return CRUNCH_ENOMEM;                                                                  \
@@ -581,7 +583,7 @@ static size_t work_elems(const fft_plan *p, int inplace)
                 for (size_t i = 0; i < 2 * n; i++)                                                 \
                     yr[i] *= (T)scale;                                                             \
         }                                                                                          \
-        free(work);                                                                                \
+        crunch__bigbuf_free(&wk);                                                                  \
         plan_release(pl);                                                                          \
         return st;                                                                                 \
     }

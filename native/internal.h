@@ -66,4 +66,18 @@ static inline void crunch__progress_add(crunch_ctx *ctx, int64_t n)
 CRUNCH_HIDDEN void *crunch__scratch_get(size_t bytes, size_t *cap);
 CRUNCH_HIDDEN void crunch__scratch_put(void *p, size_t cap);
 
+/*
+ * crunch__bigbuf is a work buffer that may be many MiB: see bigbuf.c.
+ * crunch__bigbuf_alloc sets w->p to an uninitialised, 64-byte-aligned
+ * buffer of at least bytes, or to NULL when memory runs out; release it
+ * with crunch__bigbuf_free.
+ */
+typedef struct crunch__bigbuf {
+    void *p;    /* the buffer */
+    void *map;  /* the mapping to unmap, or NULL when p came from malloc */
+    size_t len; /* the mapping's length */
+} crunch__bigbuf;
+CRUNCH_HIDDEN void crunch__bigbuf_alloc(crunch__bigbuf *w, size_t bytes);
+CRUNCH_HIDDEN void crunch__bigbuf_free(crunch__bigbuf *w);
+
 #endif /* CRUNCH_INTERNAL_H */

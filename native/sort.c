@@ -41,70 +41,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 enum {
     SMALL = 48,       /* insertion sort below this many elements */
     CHUNK = 1 << 16,  /* elements between cancel polls */
     RADIX = 256       /* one byte per pass */
 };
-
-/*
- * work: the sort's work buffer. A buffer of a few MiB or more is mapped
- * directly and, on Linux, advised to use transparent huge pages: a fresh
- * buffer costs one page fault per page touched, and in virtual machines a
- * fault can cost 10-20 us, more than the whole sort spends on a 4 KiB page
- * (measured here: 23 ms of faults for 8 MiB, 0.7 ms with huge pages). It
- * is mapped rather than malloc'ed so that the advice applies to fresh,
- * untouched memory (malloc may hand back a region that is already partly
- * mapped with small pages). The advice is a hint: if the kernel ignores
- * it, only speed changes.
- */
-typedef struct work {
-    void *p;     /* the buffer, 64-byte aligned */
-    void *map;   /* the mapping to unmap, or NULL when p came from malloc */
-    size_t len;  /* the mapping's length */
-} work;
-
-/* work_alloc sets w->p to an uninitialised buffer of at least bytes (> 0)
- * bytes, or to NULL. Release it with work_free. */
-static void work_alloc(work *w, size_t bytes)
-{
-    w->map = NULL;
-    w->len = 0;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const size_t huge = (size_t)2 << 20;
-    if (bytes >= 2 * huge) {
-        /* Whole huge pages, plus one of slack to align the start to 2 MiB
-         * (mmap only promises 4 KiB); bytes <= PTRDIFF_MAX/2: no overflow. */
-        size_t body = (bytes + huge - 1) / huge * huge, len = body + huge;
-        void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m != MAP_FAILED) {
-            uintptr_t a = ((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1);
-            (void)madvise((void *)a, body, MADV_HUGEPAGE); /* a + body <= m + len */
-            w->map = m;
-            w->len = len;
-            w->p = (void *)a;
-            return;
-        }
-        /* mmap failed: let malloc try (it reports ENOMEM the usual way) */
-    }
-#endif
-    w->p = aligned_alloc(64, (bytes + 63) / 64 * 64); /* C11 wants a multiple of the alignment */
-}
-
-static void work_free(work *w)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (w->map != NULL) {
-        munmap(w->map, w->len);
-        return;
-    }
-#endif
-    free(w->p);
-}
 
 /* The key maps, as functions of the bits (see the file comment). 0 - s
  * turns a sign bit s (0 or 1) into an all-zeros or all-ones mask. */
@@ -230,8 +172,8 @@ static inline int nan_none32(uint32_t u)
             crunch__progress_add(ctx, total);                                                 \
             return CRUNCH_OK;                                                                 \
         }                                                                                     \
-        work wk;                                                                              \
-        work_alloc(&wk, n * sizeof(U)); /* no overflow after the bound above */               \
+        crunch__bigbuf wk;                                                                              \
+        crunch__bigbuf_alloc(&wk, n * sizeof(U)); /* no overflow after the bound above */               \
         U *tmp = wk.p;                                                                        \
         if (tmp == NULL)                                                                      \
             return CRUNCH_ENOMEM;                                                             \
@@ -248,7 +190,7 @@ static inline int nan_none32(uint32_t u)
             if (crunch__canceled(ctx)) {                                                      \
                 /* x[m..i0) are the slots the NaNs left: put them back. */                    \
                 memcpy((char *)x + m * sizeof(U), tmp, nans * sizeof(U));                     \
-                work_free(&wk);                                                               \
+                crunch__bigbuf_free(&wk);                                                               \
                 return CRUNCH_ECANCELED;                                                      \
             }                                                                                 \
             size_t end = n - i0 < CHUNK ? n : i0 + CHUNK;                                     \
@@ -294,7 +236,7 @@ static inline int nan_none32(uint32_t u)
                     /* src holds the state before this pass; x[m..n) the NaNs. */             \
                     if (src != (void *)x)                                                     \
                         memcpy(x, src, m * sizeof(U));                                        \
-                    work_free(&wk);                                                           \
+                    crunch__bigbuf_free(&wk);                                                           \
                     return CRUNCH_ECANCELED;                                                  \
                 }                                                                             \
                 size_t end = m - i0 < CHUNK ? m : i0 + CHUNK;                                 \
@@ -312,7 +254,7 @@ static inline int nan_none32(uint32_t u)
         }                                                                                     \
         if (src != (void *)x)                                                                 \
             memcpy(x, src, m * sizeof(U));                                                    \
-        work_free(&wk);                                                                       \
+        crunch__bigbuf_free(&wk);                                                                       \
         return CRUNCH_OK;                                                                     \
     }
 
