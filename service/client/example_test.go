@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/server"
+	"github.com/crunchsvc/crunch/service/shm"
 	"github.com/crunchsvc/crunch/service/tensor"
 )
 
@@ -48,4 +51,52 @@ func Example() {
 	}
 	fmt.Println(prod.Float64(), stats.Exec, stats.Impl)
 	// Output: [19 22 43 50] pool c
+}
+
+// The README's shared-memory example: a client on the server's machine,
+// over its Unix socket.
+func ExampleClient_AllocShared() {
+	dir, _ := os.MkdirTemp("", "crunch")
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "crunch.sock") // in the README: /tmp/crunch.sock, from make run
+	stop := exampleUnixServer(sock)
+	defer stop()
+	ctx := context.Background()
+
+	c, err := client.Dial(ctx, "unix:"+sock)
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	a, err := c.AllocShared(ctx, tensor.F64, 512, 512) // lives in shared memory: sent without a copy
+	if err != nil {
+		panic(err)
+	}
+	defer c.FreeShared(a)
+	for i := range a.Float64() {
+		a.Float64()[i] = 1
+	}
+	prod, stats, err := c.Gemm(ctx, a, a, nil) // any other tensor of 64 KiB or more: copied in once
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(prod.Float64()[0], stats.Impl)
+	// Output: 512 c
+}
+
+// exampleUnixServer starts a server that also serves the Unix socket path.
+func exampleUnixServer(path string) (stop func()) {
+	cfg := server.DefaultConfig()
+	pool := executor.NewPool(executor.PoolConfig{Workers: 2})
+	cfg.Executors = map[string]executor.Executor{executor.NameDirect: executor.NewDirect(0), executor.NamePool: pool}
+	srv, err := server.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	ln, err := shm.Listen(path)
+	if err != nil {
+		panic(err)
+	}
+	go srv.ServeUnix(ln)
+	return func() { srv.Shutdown(context.Background()); pool.Close() }
 }
