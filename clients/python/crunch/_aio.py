@@ -208,7 +208,7 @@ class AsyncClient:
         try:
             await self._ws.send_with_fds(_websocket.client_frame(True, OP_TEXT, payload), [fd])
         except BaseException:
-            self._pending.pop(req_id, None)
+            self._forget(req_id, fut)
             raise
         r = await fut
         if not r.get("writable"):
@@ -356,6 +356,14 @@ class AsyncClient:
         has the request's id (for cancel) and is awaited for the Result.
         Arrays always travel in binary form; binary=False sends a text
         message when there are none."""
+        try:
+            return await self._start(op, args, exec, impl, timeout_ms, progress, binary)
+        except ConnectionClosed as exc:
+            raise ConnectionError("crunch: connection closed") from exc
+
+    async def _start(self, op: str, args: Optional[Dict[str, Any]], exec: Optional[str],
+                     impl: Optional[str], timeout_ms: Optional[int], progress: Optional[Progress],
+                     binary: bool) -> Pending:
         held: Sequence[Lease] = ()
         window: Optional[Lease] = None
         if args and self._pool is not None and self._pool.usable:
@@ -397,7 +405,7 @@ class AsyncClient:
                 sending.add_done_callback(lambda s: self._abandoned(req_id, s))
             raise
         except BaseException:
-            self._pending.pop(req_id, None)
+            self._forget(req_id, fut)
             raise
         return Pending(req_id, fut)
 
@@ -408,7 +416,17 @@ class AsyncClient:
         if not sending.cancelled() and sending.exception() is None:
             self._abandon(req_id)
         else:
-            self._pending.pop(req_id, None)
+            call = self._pending.get(req_id)
+            if call is not None:
+                self._forget(req_id, call.fut)
+
+    def _forget(self, req_id: int, fut: "asyncio.Future[Result]") -> None:
+        """Drop request req_id, which did not go out: nothing will answer
+        it, and nobody waits for fut (whose exception, if the connection's
+        end set one, is taken so as not to be reported)."""
+        self._pending.pop(req_id, None)
+        if fut.done() and not fut.cancelled():
+            fut.exception()
 
     def _abandon(self, req_id: int) -> None:
         """The caller of request req_id, which was sent, went away: cancel
