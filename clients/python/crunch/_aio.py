@@ -36,6 +36,13 @@ from ._shm import THRESHOLD, Lease, Pool
 __all__ = ["AsyncClient", "Pending", "connect"]
 
 Progress = Callable[[float], Any]
+
+# What a request's future holds: its Result in a list that the first await
+# empties. A future stays referenced after it is done (by the event loop's
+# handle that woke its awaiter, until the loop's next turn), and the
+# Result's arrays must not outlive the caller's own references to them:
+# shared memory comes back to the pool when the last of them is gone.
+Boxed = List[Result]
 Shape = Any  # an int or a sequence of ints, as NumPy takes shapes
 
 
@@ -46,7 +53,7 @@ class _Call:
 
     __slots__ = ("fut", "progress", "held")
 
-    def __init__(self, fut: "asyncio.Future[Result]", progress: Optional[Progress],
+    def __init__(self, fut: "asyncio.Future[Boxed]", progress: Optional[Progress],
                  held: Sequence[Lease] = ()) -> None:
         self.fut, self.progress, self.held = fut, progress, held
 
@@ -55,12 +62,17 @@ class Pending:
     """A request on its way: id names it (AsyncClient.cancel takes it);
     await it for its Result."""
 
-    def __init__(self, req_id: int, fut: "asyncio.Future[Result]") -> None:
+    def __init__(self, req_id: int, fut: "asyncio.Future[Boxed]") -> None:
         self.id = req_id
         self._fut = fut
+        self._result: Optional[Result] = None
 
     def __await__(self) -> Generator[Any, None, Result]:
-        return self._fut.__await__()
+        box = yield from self._fut.__await__()
+        if box:
+            self._result = box.pop()
+        assert self._result is not None
+        return self._result
 
 
 def connect(addr: str = "127.0.0.1:8080", **kwargs: Any) -> "_Connector":
@@ -202,7 +214,7 @@ class AsyncClient:
         CrunchError. The request is written with the descriptor attached
         (docs/PROTOCOL.md: shm_register)."""
         req_id = next(self._ids)
-        fut: "asyncio.Future[Result]" = asyncio.get_running_loop().create_future()
+        fut: "asyncio.Future[Boxed]" = asyncio.get_running_loop().create_future()
         self._pending[req_id] = _Call(fut, None)
         payload = json.dumps({"id": req_id, "op": "shm_register"}).encode()
         try:
@@ -210,7 +222,7 @@ class AsyncClient:
         except BaseException:
             self._forget(req_id, fut)
             raise
-        r = await fut
+        (r,) = await fut
         if not r.get("writable"):
             raise CrunchError("invalid_argument", f"region {r.get('region')} is read-only")
         return int(r["region"]), int(r["size"])
@@ -380,7 +392,7 @@ class AsyncClient:
         if window is not None:
             req["shm_out"] = [window.region, 0, window.size]
         msg = encode(req, binary)
-        fut: "asyncio.Future[Result]" = asyncio.get_running_loop().create_future()
+        fut: "asyncio.Future[Boxed]" = asyncio.get_running_loop().create_future()
         self._pending[req_id] = _Call(fut, progress, held)
         whole = msg if isinstance(msg, str) else _websocket.one_frame(msg)
         sending: "Optional[asyncio.Future[None]]" = None
@@ -420,7 +432,7 @@ class AsyncClient:
             if call is not None:
                 self._forget(req_id, call.fut)
 
-    def _forget(self, req_id: int, fut: "asyncio.Future[Result]") -> None:
+    def _forget(self, req_id: int, fut: "asyncio.Future[Boxed]") -> None:
         """Drop request req_id, which did not go out: nothing will answer
         it, and nobody waits for fut (whose exception, if the connection's
         end set one, is taken so as not to be reported)."""
@@ -481,15 +493,18 @@ class AsyncClient:
                 call.progress(reply["progress"])
             return
         # The final reply: the id is free again, and the request's blocks
-        # too, except the window's while results lie in it.
+        # too, except the window's while results lie in it. (Let go of
+        # them before the caller wakes, so that they are back in the pool
+        # for its next call.)
         del self._pending[reply["id"]]
+        call.held = ()
         fut = call.fut
         if fut.done():
             return  # the caller gave up
         if reply.get("ok"):
             result = Result(reply.get("result") or {})
             result.stats = reply.get("stats")
-            fut.set_result(result)
+            fut.set_result([result])
         else:
             err = reply.get("error") or {}
             fut.set_exception(CrunchError(err.get("code", "internal"),

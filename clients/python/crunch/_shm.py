@@ -188,10 +188,18 @@ class Pool:
         if not self.usable:
             return None
         size = block_size(nbytes)
-        free = self._free.get(size)
-        if free:
-            self._free_bytes -= size
-            return self._lease(free.pop())
+        for attempt in range(2):
+            free = self._free.get(size)
+            if free:
+                self._free_bytes -= size
+                return self._lease(free.pop())
+            if attempt == 0:
+                # A block whose last array just went (a result dropped right
+                # before this call) comes back through the loop: let it, as
+                # a new block costs a registration and all its page faults.
+                await asyncio.sleep(0)
+        if not self.usable:
+            return None
         if not await self._make_room(size):
             return None
         self._regions += 1
