@@ -228,6 +228,11 @@ class ZeroCopyTest(unittest.IsolatedAsyncioTestCase):
             self.assertTrue(a.flags.owndata)
         with self.assertRaises(TypeError):
             await self.c.empty(3, np.bool_)  # no protocol dtype
+        with self.assertRaises(ValueError):
+            await self.c.empty((3, -1))
+        e = await self.c.zeros((0, 5), np.complex64)
+        self.assertEqual((e.shape, e.dtype), ((0, 5), np.complex64))
+        np.testing.assert_array_equal(await self.c.fft(np.ones((2, 8))[:0]), np.zeros((0, 8), np.complex128))
 
     async def test_results_stay_valid_and_keep_their_block(self):
         c = self.c

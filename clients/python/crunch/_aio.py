@@ -181,8 +181,12 @@ class AsyncClient:
         dt = np.dtype(dtype)
         protocol_dtype(dt)  # only dtypes the protocol has
         shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+        if any(n < 0 for n in shape):
+            raise ValueError("crunch: negative dimensions are not allowed")
         nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-        lease = await self._pool.lease(nbytes) if self._pool is not None else None
+        lease = None
+        if self._pool is not None and nbytes > 0:  # (nothing to share in an empty array)
+            lease = await self._pool.lease(nbytes)
         if lease is None:
             return np.empty(shape, dt)
         return lease.view(0, dt, shape)
