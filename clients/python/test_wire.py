@@ -22,7 +22,7 @@ import websockets.frames
 import websockets.streams
 import websockets.utils
 
-from crunch import _codec, _outsize, _shm, _websocket
+from crunch import _codec, _ops, _shm, _websocket
 from crunch._address import TCP, UNIX, parse_address
 from crunch._masking import apply_mask, mask_into
 
@@ -310,8 +310,14 @@ class OutSizeTest(unittest.TestCase):
             ("modsum", {"n": 3}, 0),
             ("gemm", {"a": np.zeros(3), "b": np.zeros(3)}, 0),  # refused by the server anyway
         ):
-            self.assertEqual(_outsize.result_bytes(op, args), want, (op, args.keys()))
-        self.assertIsNone(_outsize.result_bytes("no_such_op", {"x": f64}))
+            self.assertEqual(_ops.result_bytes(op, args), want, (op, args.keys()))
+        self.assertIsNone(_ops.result_bytes("no_such_op", {"x": f64}))
+
+    def test_promoted(self):
+        self.assertEqual(_ops.promoted("fft", "x", np.dtype("<f8")), np.dtype("<c16"))
+        self.assertEqual(_ops.promoted("fft", "x", np.dtype("<f4")), np.dtype("<c8"))
+        self.assertIsNone(_ops.promoted("fft", "x", np.dtype("<c16")))
+        self.assertIsNone(_ops.promoted("sort", "x", np.dtype("<f8")))
 
 
 class SharedMemoryTest(unittest.TestCase):

@@ -29,7 +29,7 @@ from websockets.frames import OP_TEXT
 from . import _websocket
 from ._address import TCP, UNIX, Address, parse_address
 from ._codec import DTYPES, ShmTensor, decode, encode, protocol_dtype, reply_id
-from ._outsize import result_bytes
+from ._ops import promoted, result_bytes
 from ._reply import CrunchError, Result
 from ._shm import THRESHOLD, Lease, Pool
 
@@ -150,8 +150,9 @@ class AsyncClient:
     is a view of it, valid for as long as the array lives (that memory is
     not used again before). Arrays from empty() or zeros(), and results,
     lie in shared memory already and go as arguments without any copy, of
-    any size; such an array must not change while a call that reads it is
-    in flight. When the server's limits leave no shared memory to have,
+    any size (except real input to fft, which the client converts to
+    complex as the server would, see _ops); such an array must not change
+    while a call that reads it is in flight. When the server's limits leave no shared memory to have,
     arrays travel in the message, as over TCP.
     """
 
@@ -256,7 +257,12 @@ class AsyncClient:
                 continue  # encode says why
             dt = DTYPES[name]
             in_bytes += v.nbytes
-            if v.dtype == dt and v.flags.c_contiguous:
+            convert = promoted(op, k, dt) if v.nbytes >= THRESHOLD else None
+            if convert is not None:
+                # The server would make this copy: made here, in the copy
+                # into shared memory (see _ops).
+                dt, name = convert, protocol_dtype(convert)
+            elif v.dtype == dt and v.flags.c_contiguous:
                 found = pool.find(v)
                 if found is not None and found[1] % 8 == 0:
                     lease, offset = found
@@ -265,7 +271,7 @@ class AsyncClient:
                     continue
             if v.nbytes < THRESHOLD:
                 continue
-            into = await pool.lease(v.nbytes)
+            into = await pool.lease(v.size * dt.itemsize)
             if into is None:
                 continue  # no room: in the message
             np.copyto(into.view(0, dt, v.shape), v)  # the one copy
