@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import time
 from typing import Any, Callable, Dict, Generator, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -184,7 +185,7 @@ class AsyncClient:
         shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
         if any(n < 0 for n in shape):
             raise ValueError("crunch: negative dimensions are not allowed")
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        nbytes = math.prod(shape) * dt.itemsize
         lease = None
         if self._pool is not None and nbytes > 0:  # (nothing to share in an empty array)
             lease = await self._pool.lease(nbytes)

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import math
 import mmap
 import os
+import threading
 import weakref
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
@@ -135,7 +137,7 @@ class Lease:
     def view(self, offset: int, dtype: np.dtype, shape: Tuple[int, ...]) -> np.ndarray:
         """The array of dtype and shape at offset in the block (C order),
         writable, a view that keeps this lease alive."""
-        n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        n = math.prod(shape) * dtype.itemsize
         if offset < 0 or n < 0 or offset + n > self.block.size:
             raise ValueError(f"crunch: bytes [{offset}, {offset}+{n}) lie outside region "
                              f"{self.block.region} of {self.block.size} bytes")
@@ -159,6 +161,7 @@ class Pool:
         self._register, self._unregister = register, unregister
         self.max_regions, self.max_bytes = max_regions, max_bytes
         self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()  # the loop's
         self._blocks: Dict[int, Block] = {}  # registered, by region
         self._free: Dict[int, List[Block]] = {}  # by size, most recently freed last
         self._free_bytes = 0
@@ -254,7 +257,7 @@ class Pool:
     def _lease(self, block: Block) -> Lease:
         lease = Lease(block)
         block.lease = weakref.ref(lease)
-        fin = weakref.finalize(lease, _released, self._loop, self._self_ref, block)
+        fin = weakref.finalize(lease, _released, self._loop, self._thread, self._self_ref, block)
         fin.atexit = False  # at exit the process takes the memory with it
         return lease
 
@@ -354,10 +357,11 @@ class Pool:
         self._bytes -= size
 
 
-def _released(loop: asyncio.AbstractEventLoop, pool_ref: "weakref.ReferenceType[Pool]",
-              block: Block) -> None:
-    """A Lease became garbage (in any thread): give its block back on the
-    pool's loop; with the loop gone, unmap it here."""
+def _released(loop: asyncio.AbstractEventLoop, thread: int,
+              pool_ref: "weakref.ReferenceType[Pool]", block: Block) -> None:
+    """A Lease became garbage (in any thread, amid any code): give its block
+    back on the pool's loop, soon (never here: the pool may be in the middle
+    of something); with the loop gone, unmap it here."""
     def put() -> None:
         pool = pool_ref()
         if pool is None:
@@ -365,6 +369,9 @@ def _released(loop: asyncio.AbstractEventLoop, pool_ref: "weakref.ReferenceType[
         else:
             pool._put(block)
     try:
-        loop.call_soon_threadsafe(put)
+        if threading.get_ident() == thread:
+            loop.call_soon(put)  # (no need to wake the loop: it is running this)
+        else:
+            loop.call_soon_threadsafe(put)
     except RuntimeError:  # the loop is closed: so is the connection
         block.close()
