@@ -124,7 +124,12 @@ class FrameTest(unittest.TestCase):
         # socket only if it can see what asyncio's StreamReader holds
         # already (else it takes the slow path, correct but copying).
         import asyncio
-        self.assertIsInstance(getattr(asyncio.StreamReader(), "_buffer", None), bytearray)
+        loop = asyncio.new_event_loop()  # (whatever tests ran before left none current)
+        try:
+            reader = asyncio.StreamReader(loop=loop)
+        finally:
+            loop.close()
+        self.assertIsInstance(getattr(reader, "_buffer", None), bytearray)
 
     def test_fragments_of_a_large_message(self):
         big = np.arange(3 * _websocket.FRAME // 8 + 5, dtype=np.float64)
