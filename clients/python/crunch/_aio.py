@@ -408,7 +408,9 @@ class AsyncClient:
         whole = msg if isinstance(msg, str) else _websocket.one_frame(msg)
         sending: "Optional[asyncio.Future[None]]" = None
         try:
-            if whole is not None and self._ws.writes_at_once():
+            # (A protocol of the caller's, through create_protocol, lacks
+            # writes_at_once: it takes the second way.)
+            if whole is not None and getattr(self._ws, "writes_at_once", bool)():
                 # One frame, written to the socket's buffer before the
                 # first await: a cancel can come only after it.
                 await self._ws.send(whole)

@@ -201,8 +201,8 @@ class Pool:
                 # before this call) comes back through the loop: let it, as
                 # a new block costs a registration and all its page faults.
                 await asyncio.sleep(0)
-        if not self.usable:
-            return None
+        if not self.usable or size > self.max_bytes:
+            return None  # (rather than evict every free block in vain)
         if not await self._make_room(size):
             return None
         self._regions += 1
