@@ -209,6 +209,8 @@ class AsyncClient:
     async def _share_memory(self) -> None:
         """Set up shared memory on a connection over the Unix socket, within
         the limits the server's info states."""
+        if getattr(self._ws, "unix_socket", None) is None:
+            return  # a websockets protocol of the caller's: no descriptors to send
         shm = (await self.info()).get("shm")
         if not isinstance(shm, dict) or shm.get("version") != 1:
             return  # a server without the extension: arrays go in messages

@@ -95,20 +95,20 @@ class Fragments(Tuple[Buffer, ...]):
     order (bytes, or uint8 NumPy arrays for large ones), not joined."""
 
 
-async def open_tcp(url: str, **kwargs: Any) -> "Protocol":
+async def open_tcp(url: str, **kwargs: Any) -> WebSocketClientProtocol:
     """websockets' legacy connect, with this module's Protocol, no
     compression and no message size limit unless kwargs say otherwise."""
     options: Dict[str, Any] = {"create_protocol": Protocol, "compression": None,
                                "max_size": None, **kwargs}
-    ws = await legacy_connect(url, **options)
-    assert isinstance(ws, Protocol)
-    return ws
+    return await legacy_connect(url, **options)
 
 
-async def open_unix(path: str, url: str, **kwargs: Any) -> "Protocol":
+async def open_unix(path: str, url: str, **kwargs: Any) -> WebSocketClientProtocol:
     """open_tcp over the Unix socket at path: the connection's socket is
     our own, so that the protocol can send descriptors on it
-    (send_with_fds; asyncio's transport does not lend its socket out)."""
+    (send_with_fds; asyncio's transport does not lend its socket out).
+    With a protocol of the caller's (create_protocol) it cannot, and
+    arrays travel in messages."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
@@ -117,7 +117,8 @@ async def open_unix(path: str, url: str, **kwargs: Any) -> "Protocol":
     except BaseException:
         sock.close()
         raise
-    ws.unix_socket = sock
+    if isinstance(ws, Protocol):
+        ws.unix_socket = sock
     return ws
 
 
