@@ -1,22 +1,29 @@
-"""Time large calls from Python over TCP: what a NumPy user of crunch sees.
+"""Time large calls from Python, beside NumPy doing the same in-process.
 
-One warm connection; for each call the best of --reps round trips, next to
-the server's own run time of the kernel (the reply's stats.run_us), so that
-what the client and the wire add is plain. Run against a server started
-apart (it is the client that is measured):
+What a NumPy user of crunch sees: for each call, NumPy's own function timed
+right before it in this process (after a short pause, so that memory the
+server just gave back does not slow NumPy's threads), then the call over
+each --addr (a warm connection each), best of --reps each; beside every
+round trip the server's own run time of the kernel (the reply's
+stats.run_us), and the allowance "run_us + 0.5 ms + one memcpy of the
+call's inputs" (the memcpy timed here, np.copyto into memory already
+touched), which a call over the Unix socket should stay within. Over a
+"unix:PATH" address it also times the call with its inputs allocated in
+shared memory up front (AsyncClient.empty), which needs no copy at all.
 
-    bin/crunch serve --addr 127.0.0.1:18080 &
+    bin/crunch serve --addr 127.0.0.1:18080 --unix /tmp/crunch-bench.sock &
     PYTHONPATH=clients/python /usr/bin/python3 clients/python/bench_crunch.py \\
-        --addr 127.0.0.1:18080
+        --addr unix:/tmp/crunch-bench.sock --addr 127.0.0.1:18080
 
-By default it uses only the async API, which every version of the client
-has, so that the same script measures before and after a change to the
-client; --blocking measures crunch.Client. docs/PERFORMANCE.md ("From
-Python over TCP") has its figures.
+--blocking uses crunch.Client instead of the async client. With one
+--addr host:port it measures what the first version of this script did.
+docs/PERFORMANCE.md has its figures ("From Python over TCP"; "From Python
+on the same machine: shared memory, beside NumPy").
 """
 
 import argparse
 import asyncio
+import os
 import time
 
 import numpy as np
@@ -25,70 +32,143 @@ import crunch
 
 
 def cases(rng):
-    """(name, op, args, MB sent, MB received) for each measured call."""
+    """(name, op, args, NumPy's equivalent, target: crunch / NumPy at most)."""
     x7 = rng.standard_normal(10**7)
     a = rng.standard_normal((1024, 1024))
-    b = rng.standard_normal((1024, 1024))
     f = rng.standard_normal(2**20)
     return [
-        ("stats f64 10^7", "stats", {"x": x7}, 80, 0),
-        ("gemm f64 1024x1024", "gemm", {"a": a, "b": b}, 16, 8),
-        ("sort f64 10^7", "sort", {"x": x7}, 80, 80),
-        ("fft 2^20 real f64", "fft", {"x": f}, 8, 16),
+        ("stats f64 10^7", "stats", {"x": x7},
+         lambda: (x7.mean(), x7.std(), x7.min(), x7.max()), 1.0),
+        ("sort f64 10^7", "sort", {"x": x7}, lambda: np.sort(x7), 0.5),
+        ("fft 2^20 real f64", "fft", {"x": f}, lambda: np.fft.fft(f), 1.0),
+        ("gemm f64 1024", "gemm", {"a": a, "b": a}, lambda: a @ a, 2.2),
     ]
 
 
-def measure(call, reps):
-    """Print the table's rows. A generator, so that the async and the
-    blocking client share it: it yields call(op, args) for each call, and
-    is sent back that call's Result (awaited first, for the async client)."""
+class Conn:
+    """One warm connection, through the async client or the blocking one,
+    as coroutines either way (the blocking client's calls simply block)."""
+
+    def __init__(self, addr, blocking):
+        self.addr, self.blocking, self.c = addr, blocking, None
+
+    async def open(self):
+        self.c = crunch.Client(self.addr) if self.blocking else await crunch.connect(self.addr)
+        return self
+
+    async def call(self, op, args):
+        return self.c.call(op, args) if self.blocking else await self.c.call(op, args)
+
+    async def empty(self, shape, dtype):
+        return self.c.empty(shape, dtype) if self.blocking else await self.c.empty(shape, dtype)
+
+    def shares(self, a):
+        return self.c.shares(a)
+
+    async def close(self):
+        if self.blocking:
+            self.c.close()
+        else:
+            await self.c.close()
+
+
+def memcpy_ms(args):
+    """One copy of the arrays in args, into memory already touched: the
+    best of five, in ms."""
+    dsts = {k: np.empty_like(v) for k, v in args.items()}
+    for k, v in args.items():
+        np.copyto(dsts[k], v)  # touch
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for k, v in args.items():
+            np.copyto(dsts[k], v)
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
+def openblas():
+    """Which BLAS NumPy runs: the OpenBLAS kernel, as threadpoolctl reports
+    it, or else the BLAS libraries this process has loaded (Debian's numpy
+    runs the reference BLAS when no OpenBLAS is installed)."""
+    np.ones((2, 2)) @ np.ones((2, 2))  # load it
+    try:
+        from threadpoolctl import threadpool_info
+        libs = [f"{i.get('internal_api')} {i.get('version')}, kernel {i.get('architecture')}, "
+                f"{i.get('num_threads')} threads" for i in threadpool_info()
+                if i.get("user_api") == "blas"]
+    except ImportError:
+        libs = ["threadpoolctl not installed: kernel not reported"]
+    if libs:
+        return "; ".join(libs)
+    with open("/proc/self/maps") as maps:
+        loaded = sorted({line.split()[-1] for line in maps if "blas" in line})
+    return "threadpoolctl finds none; loaded: " + ", ".join(loaded)
+
+
+async def measure(addrs, reps, blocking, pause):
     rng = np.random.default_rng(1)
-    print("| call | MB out / in | best ms | kernel ms (run_us) | best / kernel |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for name, op, args, out_mb, in_mb in cases(rng):
-        yield call(op, args)  # warm: the server's pages, the client's buffers
-        best, run_us = float("inf"), 0
-        for _ in range(reps):
-            start = time.perf_counter()
-            r = yield call(op, args)
-            took = time.perf_counter() - start
-            if took < best:
-                best, run_us = took, r.stats["run_us"]
-        print(f"| {name} | {out_mb} / {in_mb} | {best * 1e3:.1f} | "
-              f"{run_us / 1e3:.1f} | {best * 1e6 / max(run_us, 1):.2f} |")
-
-
-async def run_async(addr, reps):
-    async with crunch.connect(addr) as c:
-        steps = measure(c.call, reps)
-        try:
-            pending = next(steps)
-            while True:
-                pending = steps.send(await pending)
-        except StopIteration:
-            pass
-
-
-def run_blocking(addr, reps):
-    with crunch.Client(addr) as c:
-        steps = measure(c.call, reps)
-        try:
-            result = next(steps)
-            while True:
-                result = steps.send(result)
-        except StopIteration:
-            pass
+    conns = [await Conn(a, blocking).open() for a in addrs]
+    try:
+        print(f"| call | via | best ms | / NumPy | kernel ms (run_us) | best − kernel ms "
+              f"| allowance ms | within |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        for name, op, args, numpy_fn, target in cases(rng):
+            # Ways to call: each address with the arrays as they are, and
+            # over a Unix socket with the inputs in shared memory as well.
+            ways = []
+            for conn in conns:
+                ways.append((conn.addr, conn, args))
+                if conn.addr.startswith("unix:"):
+                    shared = {}
+                    for k, v in args.items():
+                        shared[k] = await conn.empty(v.shape, v.dtype)
+                        shared[k][...] = v
+                    if all(conn.shares(v) for v in shared.values()):
+                        ways.append((conn.addr + ", inputs in shm", conn, shared))
+            allowance = memcpy_ms(args) + 0.5
+            for _, conn, a in ways:
+                await conn.call(op, a)  # warm: the server's pages, the client's blocks
+            numpy_best = float("inf")
+            best = {w[0]: (float("inf"), 0) for w in ways}
+            for _ in range(reps):
+                time.sleep(pause)
+                start = time.perf_counter()
+                numpy_fn()
+                numpy_best = min(numpy_best, time.perf_counter() - start)
+                for label, conn, a in ways:
+                    start = time.perf_counter()
+                    r = await conn.call(op, a)
+                    took = time.perf_counter() - start
+                    if took < best[label][0]:
+                        best[label] = (took, r.stats["run_us"])
+                    del r  # its blocks back to the pool before the next call
+            print(f"| {name} | NumPy in-process | {numpy_best * 1e3:.1f} | 1 | | | | |")
+            for label, _, _ in ways:
+                took, run_us = best[label]
+                over = took * 1e3 - run_us / 1e3
+                within = "yes" if over <= allowance else "no"
+                ratio = took / numpy_best
+                mark = "" if ratio <= target else " (target ≤ %.1f)" % target
+                print(f"| {name} | {label} | {took * 1e3:.1f} | {ratio:.2f}{mark} | "
+                      f"{run_us / 1e3:.1f} | {over:.1f} | {allowance:.1f} | {within} |")
+    finally:
+        for conn in conns:
+            await conn.close()
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--addr", default="127.0.0.1:8080")
+    p.add_argument("--addr", action="append",
+                   help="a server: host:port or unix:PATH; repeat to compare (default 127.0.0.1:8080)")
     p.add_argument("--reps", type=int, default=3, help="round trips per call; the best counts")
+    p.add_argument("--pause", type=float, default=0.2,
+                   help="seconds to wait before each NumPy timing")
     p.add_argument("--blocking", action="store_true",
                    help="use the blocking crunch.Client instead of the async client")
     args = p.parse_args()
-    print(f"crunch client: {crunch.__file__}, {'blocking' if args.blocking else 'async'}")
-    if args.blocking:
-        run_blocking(args.addr, args.reps)
-    else:
-        asyncio.run(run_async(args.addr, args.reps))
+    env = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")}
+    print(f"crunch client: {crunch.__file__}, {'blocking' if args.blocking else 'async'}; "
+          f"NumPy {np.__version__}; load average {os.getloadavg()[0]:.1f}")
+    print(f"OpenBLAS: {openblas()}; environment: {env or 'no OPENBLAS_* variables'}")
+    asyncio.run(measure(args.addr or ["127.0.0.1:8080"], args.reps, args.blocking, args.pause))

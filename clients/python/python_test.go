@@ -1,7 +1,9 @@
 // Package python_test runs the Python client's own tests (the test_*.py
 // files beside the crunch package) against a real crunch server, from go
 // test, so that `make test` covers the client: it builds cmd/crunch, starts
-// it on a free port, and runs the tests, the README's Python examples, an
+// it on a free port and a Unix socket, and runs the tests (those of calls
+// over TCP, then again over the Unix socket, where arrays go through shared
+// memory), the README's Python examples, an
 // install of the package into a fresh venv, offline, and mypy over the
 // package where it is installed, with a Python that has numpy and
 // websockets (Debian's python3-numpy and python3-websockets). Without one,
@@ -25,7 +27,12 @@ import (
 
 // testModules are the Python client's test files, run from this directory
 // so that they import the package in crunch/.
-var testModules = []string{"test_wire", "test_packaging", "test_crunch", "test_blocking"}
+var testModules = []string{"test_wire", "test_packaging", "test_crunch", "test_blocking", "test_shm"}
+
+// overUnix are the modules run a second time with CRUNCH_ADDR naming the
+// server's Unix socket: every call of theirs then goes through shared
+// memory where its arrays are large enough.
+var overUnix = []string{"test_crunch", "test_blocking"}
 
 func TestPythonClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -35,17 +42,28 @@ func TestPythonClient(t *testing.T) {
 		t.Skipf("SKIPPED: the Python client's tests need a python3 with numpy and websockets "+
 			"(apt-get install python3-numpy python3-websockets): %v", err)
 	}
-	srv := testserver.Start(ctx, t, t.TempDir(), testserver.Small(), true)
+	// Socket paths are short (108 bytes): t.TempDir's can be too long.
+	sockDir, err := os.MkdirTemp("", "crunch-py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	unixAddr := "unix:" + filepath.Join(sockDir, "s")
+	cfg := testserver.Small()
+	cfg.Args = append(cfg.Args, "--unix", strings.TrimPrefix(unixAddr, "unix:"))
+	srv := testserver.Start(ctx, t, t.TempDir(), cfg, true)
 
-	t.Run("unittest", func(t *testing.T) {
-		cmd := exec.CommandContext(ctx, python, append([]string{"-m", "unittest", "-v"}, testModules...)...)
-		cmd.Env = append(os.Environ(), "CRUNCH_ADDR="+srv.Addr)
+	unittest := func(t *testing.T, addr string, modules []string) {
+		cmd := exec.CommandContext(ctx, python, append([]string{"-m", "unittest", "-v"}, modules...)...)
+		cmd.Env = append(os.Environ(), "CRUNCH_ADDR="+addr, "CRUNCH_UNIX="+unixAddr)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("%s -m unittest %v: %v\n%s\nserver log:\n%s", python, testModules, err, out, srv.Stderr())
+			t.Fatalf("%s -m unittest %v: %v\n%s\nserver log:\n%s", python, modules, err, out, srv.Stderr())
 		}
 		t.Logf("%s", out)
-	})
+	}
+	t.Run("unittest", func(t *testing.T) { unittest(t, srv.Addr, testModules) })
+	t.Run("unittest over unix", func(t *testing.T) { unittest(t, unixAddr, overUnix) })
 
 	t.Run("readme", func(t *testing.T) {
 		// The README's Python examples, as printed there, against this
@@ -53,12 +71,14 @@ func TestPythonClient(t *testing.T) {
 		for _, c := range []struct{ marker, want string }{
 			{"**Python**", "True 262144"},
 			{"**Python, asyncio**", "deadline_exceeded"},
+			{"**Python, same machine**", "True True"},
 		} {
 			example, err := readme.Block(c.marker, "```python")
 			if err != nil {
 				t.Fatal(err)
 			}
 			example = strings.ReplaceAll(example, `"127.0.0.1:8080"`, strconv.Quote(srv.Addr))
+			example = strings.ReplaceAll(example, `"unix:/tmp/crunch.sock"`, strconv.Quote(unixAddr))
 			cmd := exec.CommandContext(ctx, python, "-c", example)
 			cmd.Env = append(os.Environ(), "PYTHONPATH=.")
 			out, err := cmd.CombinedOutput()

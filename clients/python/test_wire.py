@@ -1,16 +1,20 @@
 """Tests of the crunch package that need no server: the address parser,
-the wire codec, and the WebSocket framing (masking by NumPy, frames as
-websockets itself writes and parses them).
+the wire codec, the WebSocket framing (masking by NumPy, frames as
+websockets itself writes and parses them), the sizes of op results, and
+shared-memory blocks and their leases.
 
     /usr/bin/python3 -m unittest -v test_wire
 
 `go test ./clients/python` runs this file too.
 """
 
+import fcntl
+import gc
 import json
 import os
 import struct
 import unittest
+import weakref
 from unittest import mock
 
 import numpy as np
@@ -18,7 +22,7 @@ import websockets.frames
 import websockets.streams
 import websockets.utils
 
-from crunch import _codec, _websocket
+from crunch import _codec, _ops, _shm, _websocket
 from crunch._address import TCP, UNIX, parse_address
 from crunch._masking import apply_mask, mask_into
 
@@ -120,7 +124,12 @@ class FrameTest(unittest.TestCase):
         # socket only if it can see what asyncio's StreamReader holds
         # already (else it takes the slow path, correct but copying).
         import asyncio
-        self.assertIsInstance(getattr(asyncio.StreamReader(), "_buffer", None), bytearray)
+        loop = asyncio.new_event_loop()  # (whatever tests ran before left none current)
+        try:
+            reader = asyncio.StreamReader(loop=loop)
+        finally:
+            loop.close()
+        self.assertIsInstance(getattr(reader, "_buffer", None), bytearray)
 
     def test_fragments_of_a_large_message(self):
         big = np.arange(3 * _websocket.FRAME // 8 + 5, dtype=np.float64)
@@ -233,6 +242,132 @@ class CodecTest(unittest.TestCase):
         off, n = json.loads(msg[8:8 + hlen])["buffers"][0]
         with self.assertRaises(ValueError):
             _codec.decode(msg[:off + n - 1])  # the buffer runs past the end
+
+    def test_shm_tensors(self):
+        # An argument in shared memory names its place and adds no buffer;
+        # a result there is what the resolver makes of it.
+        parts = _codec.encode({"id": 4, "op": "sort", "args": {
+            "x": _codec.ShmTensor("f64", (3, 5), 2, 4096), "d": True}, "shm_out": [3, 0, 65536]})
+        msg = b"".join(bytes(p) for p in parts)
+        (hlen,) = struct.unpack_from("<I", msg, 4)
+        self.assertEqual(json.loads(msg[8:8 + hlen]), {
+            "id": 4, "op": "sort", "args": {"x": {"dtype": "f64", "shape": [3, 5], "shm": [2, 4096]},
+                                            "d": True},
+            "shm_out": [3, 0, 65536], "buffers": []})
+        self.assertEqual(len(msg), 8 + hlen)
+        text = _codec.encode({"id": 5, "op": "sort", "args": {"x": _codec.ShmTensor("u32", (0,), 1, 0)}},
+                             binary=False)
+        self.assertEqual(json.loads(text)["args"]["x"], {"dtype": "u32", "shape": [0], "shm": [1, 0]})
+
+        memory = np.arange(64.0)
+        asked = []
+
+        def resolve(region, offset, dt, shape):
+            asked.append((region, offset, dt, shape))
+            return memory[offset // 8:offset // 8 + int(np.prod(shape))].view(dt).reshape(shape)
+
+        r = '{"id":5,"ok":true,"result":{"x":{"dtype":"f64","shape":[2,3],"shm":[7,64]},"n":2}}'
+        got = _codec.decode(r, resolve)
+        np.testing.assert_array_equal(got["result"]["x"], memory[8:14].reshape(2, 3))
+        self.assertTrue(np.shares_memory(got["result"]["x"], memory))
+        self.assertEqual(asked, [(7, 64, np.dtype("<f8"), (2, 3))])
+        self.assertEqual(got["result"]["n"], 2)
+        # Binary too, and beside a tensor that came in the message.
+        msg = reply({"y": np.arange(3, dtype=np.int32)}, {"x": {"dtype": "f64", "shape": [4], "shm": [7, 0]}})
+        got = _codec.decode(msg, resolve)["result"]
+        np.testing.assert_array_equal(got["x"], memory[:4])
+        np.testing.assert_array_equal(got["y"], [0, 1, 2])
+        with self.assertRaises(ValueError):
+            _codec.decode(r)  # no shared memory on this connection
+        self.assertEqual(_codec.reply_id(r), 5)
+        self.assertEqual(_codec.reply_id(msg), 3)
+        self.assertIsNone(_codec.reply_id(b"CRN1"))
+
+    def test_protocol_dtype(self):
+        self.assertEqual(_codec.protocol_dtype(np.dtype(">f8")), "f64")
+        self.assertEqual(_codec.protocol_dtype(np.dtype(np.complex64)), "c64")
+        for bad in (np.bool_, np.float16, np.int8, object):
+            with self.assertRaises(TypeError):
+                _codec.protocol_dtype(np.dtype(bad))
+
+
+class OutSizeTest(unittest.TestCase):
+    """The window a request offers for its results: each op's result
+    shape and dtype, per docs/PROTOCOL.md's table of operations."""
+
+    def test_ops(self):
+        f64, f32 = np.zeros((30, 40)), np.zeros((30, 40), np.float32)
+        for op, args, want in (
+            ("gemm", {"a": f64, "b": np.zeros((40, 7))}, 30 * 7 * 8),
+            ("gemm", {"a": f32, "b": np.zeros((30, 7), np.float32), "trans_a": True}, 40 * 7 * 4),
+            ("gemm", {"a": f64, "b": np.zeros((9, 40)), "trans_b": True}, 30 * 9 * 8),
+            ("fft", {"x": np.zeros(1000)}, 16000),
+            ("fft", {"x": np.zeros((3, 10), np.float32)}, 240),
+            ("fft", {"x": np.zeros(5, np.complex64)}, 40),
+            ("conv2d", {"image": f64, "kernel": np.zeros((3, 5))}, 30 * 40 * 8),
+            ("conv2d", {"image": f64, "kernel": np.zeros((3, 5)), "mode": "full"}, 32 * 44 * 8),
+            ("conv2d", {"image": f32, "kernel": np.zeros((3, 5), np.float32), "mode": "valid"}, 28 * 36 * 4),
+            ("conv2d", {"image": f64, "kernel": np.zeros((31, 5)), "mode": "valid"}, 0),
+            ("sort", {"x": np.zeros(77, np.uint32)}, 308),
+            ("solve", {"a": np.eye(6), "b": np.zeros((6, 2))}, 96),
+            ("mandelbrot", {"width": 640, "height": 480}, 640 * 480 * 4),
+            ("stats", {"x": f64}, 0),
+            ("modsum", {"n": 3}, 0),
+            ("gemm", {"a": np.zeros(3), "b": np.zeros(3)}, 0),  # refused by the server anyway
+        ):
+            self.assertEqual(_ops.result_bytes(op, args), want, (op, args.keys()))
+        self.assertIsNone(_ops.result_bytes("no_such_op", {"x": f64}))
+
+    def test_promoted(self):
+        self.assertEqual(_ops.promoted("fft", "x", np.dtype("<f8")), np.dtype("<c16"))
+        self.assertEqual(_ops.promoted("fft", "x", np.dtype("<f4")), np.dtype("<c8"))
+        self.assertIsNone(_ops.promoted("fft", "x", np.dtype("<c16")))
+        self.assertIsNone(_ops.promoted("sort", "x", np.dtype("<f8")))
+
+
+class SharedMemoryTest(unittest.TestCase):
+    """Blocks and leases without a server (the pool with one is tested in
+    test_shm.py)."""
+
+    def test_block_sizes(self):
+        for n, want in ((0, 64 << 10), (1, 64 << 10), (64 << 10, 64 << 10), ((64 << 10) + 1, 128 << 10),
+                        (80_000_000, 128 << 20), (1 << 30, 1 << 30)):
+            self.assertEqual(_shm.block_size(n), want, n)
+
+    def test_memfd_is_sealed(self):
+        fd = _shm.create_memfd(1 << 16)
+        try:
+            seals = fcntl.fcntl(fd, fcntl.F_GET_SEALS)
+            want = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
+            self.assertEqual(seals & want, want)
+            self.assertEqual(os.fstat(fd).st_size, 1 << 16)
+            with self.assertRaises(OSError):
+                os.ftruncate(fd, 1 << 12)  # it cannot shrink under a server's kernel
+        finally:
+            os.close(fd)
+
+    def test_lease_lives_as_long_as_its_views(self):
+        fd = _shm.create_memfd(1 << 16)
+        block = _shm.Block(fd, 1 << 16)
+        os.close(fd)  # the mapping keeps the memory
+        lease = _shm.Lease(block)
+        gone = []
+        weakref.finalize(lease, gone.append, True)
+        a = lease.view(64, np.dtype("<f8"), (10, 20))
+        b = a[3:5, ::2].T  # a view of a view
+        c = lease.view(0, np.dtype("<u4"), (16,))
+        self.assertEqual(a.ctypes.data, block.address + 64)
+        self.assertTrue(a.flags.writeable and a.flags.c_contiguous)
+        a[:] = 1.5
+        self.assertEqual(float(b.sum()), 1.5 * b.size)
+        with self.assertRaises(ValueError):
+            lease.view((1 << 16) - 8, np.dtype("<f8"), (2,))  # past the block's end
+        del lease, a, c
+        gc.collect()
+        self.assertEqual(gone, [])  # b still holds it
+        del b
+        self.assertEqual(gone, [True])  # at once, without the cycle collector
+        block.close()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,16 @@ coroutines, and many calls in flight on one connection:
             s = await c.stats(a, ddof=1)              # dict: count, sum, mean, ...
 
     asyncio.run(main())
+
+On the server's own machine, over its Unix socket ("unix:/path/to/socket",
+crunch serve --unix), arrays of 64 KiB or more travel through shared
+memory, results come back as views of it, and c.empty(shape, dtype) /
+c.zeros(...) allocate arrays there that are sent without any copy:
+
+    with crunch.Client("unix:/tmp/crunch.sock") as c:
+        a = c.empty((2048, 2048))
+        a[:] = np.random.rand(2048, 2048)
+        prod = c.gemm(a, a)                           # a view of shared memory
 """
 
 from ._aio import AsyncClient, Pending, connect

@@ -4,44 +4,83 @@ A reader task takes every reply off the connection and hands it to the
 future of the request with its id; calls only send and wait. This is the
 client itself: the blocking Client (_blocking.py) runs it on an event loop
 of its own.
+
+Over the server's Unix socket, large arrays travel through shared memory
+(_shm.py): a request's large arguments are copied into (or already lie in)
+blocks of the connection's pool, its results are written by the server into
+a window of another, and the request holds those blocks until its final
+reply has come, whatever happens to its caller.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import math
 import time
-from typing import Any, Callable, Dict, Generator, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Generator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import numpy.typing as npt
 from websockets.exceptions import ConnectionClosed
 
+from websockets.frames import OP_TEXT
+
 from . import _websocket
 from ._address import TCP, UNIX, Address, parse_address
-from ._codec import decode, encode
+from ._codec import DTYPES, ShmTensor, decode, encode, protocol_dtype, reply_id
+from ._ops import promoted, result_bytes
 from ._reply import CrunchError, Result
+from ._shm import THRESHOLD, Lease, Pool
 
 __all__ = ["AsyncClient", "Pending", "connect"]
 
 Progress = Callable[[float], Any]
+
+# What a request's future holds: its Result in a list that the first await
+# empties. A future stays referenced after it is done (by the event loop's
+# handle that woke its awaiter, until the loop's next turn), and the
+# Result's arrays must not outlive the caller's own references to them:
+# shared memory comes back to the pool when the last of them is gone.
+Boxed = List[Result]
+Shape = Any  # an int or a sequence of ints, as NumPy takes shapes
+
+
+class _Call:
+    """A request in flight: the future its caller awaits (cancelled if the
+    caller went away), its progress callback, and the shared-memory leases
+    it holds until its final reply."""
+
+    __slots__ = ("fut", "progress", "held")
+
+    def __init__(self, fut: "asyncio.Future[Boxed]", progress: Optional[Progress],
+                 held: Sequence[Lease] = ()) -> None:
+        self.fut, self.progress, self.held = fut, progress, held
 
 
 class Pending:
     """A request on its way: id names it (AsyncClient.cancel takes it);
     await it for its Result."""
 
-    def __init__(self, req_id: int, fut: "asyncio.Future[Result]") -> None:
+    def __init__(self, req_id: int, fut: "asyncio.Future[Boxed]") -> None:
         self.id = req_id
         self._fut = fut
+        self._result: Optional[Result] = None
 
     def __await__(self) -> Generator[Any, None, Result]:
-        return self._fut.__await__()
+        box = yield from self._fut.__await__()
+        if box:
+            self._result = box.pop()
+        assert self._result is not None
+        return self._result
 
 
 def connect(addr: str = "127.0.0.1:8080", **kwargs: Any) -> "_Connector":
     """Connect to a crunch server at addr: "host:port", a ws:// or wss://
-    URL. Use it as `async with connect(...) as c:` or
+    URL, or "unix:/path/to/socket", the server's Unix socket (crunch serve
+    --unix), over which large arrays travel through shared memory. Use it
+    as `async with connect(...) as c:` or
     `c = await connect(...)`; either gives an AsyncClient. Extra keyword
     arguments go to websockets' (legacy) connect, such as open_timeout or
     ping_interval; crunch's defaults there are no compression (arrays do
@@ -55,8 +94,8 @@ async def open_websocket(address: Address, kwargs: Mapping[str, Any]) -> Any:
     if address.transport == TCP:
         return await _websocket.open_tcp(address.url, **kwargs)
     if address.transport == UNIX:
-        raise NotImplementedError(
-            f"crunch: this client does not speak the Unix-socket transport yet ({address.path})")
+        assert address.path is not None
+        return await _websocket.open_unix(address.path, address.url, **kwargs)
     raise ValueError(f"crunch: unknown transport {address.transport!r}")
 
 
@@ -73,8 +112,15 @@ class _Connector:
 
     async def _open(self) -> "AsyncClient":
         ws = await open_websocket(self._address, self._kwargs)
-        self._client = AsyncClient(ws)
-        return self._client
+        client = AsyncClient(ws)
+        if self._address.transport == UNIX:
+            try:
+                await client._share_memory()
+            except BaseException:
+                await client.close()
+                raise
+        self._client = client
+        return client
 
     async def __aenter__(self) -> "AsyncClient":
         return await self._open()
@@ -93,24 +139,154 @@ class AsyncClient:
     timeout_ms, and progress (a callable given the fraction done, at most
     about ten times a second).
 
-    Arrays are sent from their own memory, without a copy: an array must not
-    change until the call that sends it is past sending (start() returned).
-    Result arrays are writable views of the memory their reply was read
-    into (no two overlap); each keeps the frame it came in alive.
+    Over TCP, arrays are sent from their own memory, without a copy: an
+    array must not change until the call that sends it is past sending
+    (start() returned). Result arrays are writable views of the memory
+    their reply was read into (no two overlap); each keeps the frame it
+    came in alive.
+
+    Over the server's Unix socket ("unix:PATH"), arrays of THRESHOLD
+    (64 KiB) or more are copied once into shared memory instead, and
+    results are written by the server into shared memory: a result array
+    is a view of it, valid for as long as the array lives (that memory is
+    not used again before). Arrays from empty() or zeros(), and results,
+    lie in shared memory already and go as arguments without any copy, of
+    any size (except real input to fft, which the client converts to
+    complex as the server would, see _ops); such an array must not change
+    while a call that reads it is in flight. When the server's limits leave no shared memory to have,
+    arrays travel in the message, as over TCP.
     """
 
     def __init__(self, ws: Any) -> None:
         self._ws = ws
         self._ids = itertools.count(1)
-        # id -> (future, progress callback)
-        self._pending: Dict[int, Tuple["asyncio.Future[Result]", Optional[Progress]]] = {}
-        self._background: Set["asyncio.Task[None]"] = set()  # cancels on their way
+        self._pending: Dict[int, _Call] = {}
+        self._background: Set["asyncio.Task[Any]"] = set()  # cancels on their way
+        self._pool: Optional[Pool] = None  # over the Unix socket: shared memory
         self._reader = asyncio.ensure_future(self._read())
 
     async def close(self) -> None:
-        """Close the connection; calls still in flight fail."""
+        """Close the connection; calls still in flight fail. Results and
+        arrays from empty() stay valid."""
         await self._ws.close()
         await self._reader
+
+    # -- shared memory ----------------------------------------------------
+
+    async def empty(self, shape: Shape, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+        """A new array of shape and dtype (uninitialized, as numpy.empty)
+        in this connection's shared memory: passed to a call, it travels
+        without any copy. Over TCP, or when the server's limits leave no
+        shared memory, it is an ordinary array (shares() tells). Its memory
+        is the connection's until the array and every view of it are gone;
+        it stays valid after close()."""
+        dt = np.dtype(dtype)
+        protocol_dtype(dt)  # only dtypes the protocol has
+        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+        if any(n < 0 for n in shape):
+            raise ValueError("crunch: negative dimensions are not allowed")
+        nbytes = math.prod(shape) * dt.itemsize
+        lease = None
+        if self._pool is not None and nbytes > 0:  # (nothing to share in an empty array)
+            lease = await self._pool.lease(nbytes)
+        if lease is None:
+            return np.empty(shape, dt)
+        return lease.view(0, dt, shape)
+
+    async def zeros(self, shape: Shape, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+        """empty(shape, dtype), filled with zeros."""
+        a = await self.empty(shape, dtype)
+        a.fill(0)
+        return a
+
+    def shares(self, a: np.ndarray) -> bool:
+        """Whether a lies in this connection's shared memory (from empty(),
+        zeros(), a result, or a view of one), so that a call takes it
+        without a copy (if it is C-contiguous)."""
+        return (self._pool is not None and isinstance(a, np.ndarray)
+                and self._pool.find(a) is not None)
+
+    async def _share_memory(self) -> None:
+        """Set up shared memory on a connection over the Unix socket, within
+        the limits the server's info states."""
+        if getattr(self._ws, "unix_socket", None) is None:
+            return  # a websockets protocol of the caller's: no descriptors to send
+        shm = (await self.info()).get("shm")
+        if not isinstance(shm, dict) or shm.get("version") != 1:
+            return  # a server without the extension: arrays go in messages
+        self._pool = Pool(self._register, self._unregister,
+                          int(shm.get("max_regions", 0)), int(shm.get("max_bytes", 0)))
+
+    async def _register(self, fd: int) -> Tuple[int, int]:
+        """Register memfd fd as a region: (region, size), or the server's
+        CrunchError. The request is written with the descriptor attached
+        (docs/PROTOCOL.md: shm_register)."""
+        req_id = next(self._ids)
+        fut: "asyncio.Future[Boxed]" = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = _Call(fut, None)
+        payload = json.dumps({"id": req_id, "op": "shm_register"}).encode()
+        try:
+            await self._ws.send_with_fds(_websocket.client_frame(True, OP_TEXT, payload), [fd])
+        except BaseException:
+            self._forget(req_id, fut)
+            raise
+        (r,) = await fut
+        if not r.get("writable"):
+            raise CrunchError("invalid_argument", f"region {r.get('region')} is read-only")
+        return int(r["region"]), int(r["size"])
+
+    async def _unregister(self, region: int) -> None:
+        """Tell the server to forget region; its reply is not waited for."""
+        await self._ws.send(json.dumps({"id": next(self._ids), "op": "shm_unregister",
+                                        "args": {"region": region}}))
+
+    async def _share(self, op: str, args: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Lease], Optional[Lease]]:
+        """args with their arrays in shared memory where that pays: the
+        arrays that lie there already (no copy), and those of THRESHOLD
+        bytes or more (copied into a block); and a window for the results,
+        sized from what op returns. Returns the new args, the leases the
+        request holds, and the window's lease (among them) or None."""
+        pool = self._pool
+        assert pool is not None
+        out: Dict[str, Any] = dict(args)
+        held: List[Lease] = []
+        in_bytes = 0
+        for k, v in args.items():
+            if not isinstance(v, np.ndarray) or v.dtype.kind == "b":
+                continue
+            try:
+                name = protocol_dtype(v.dtype)
+            except TypeError:
+                continue  # encode says why
+            dt = DTYPES[name]
+            in_bytes += v.nbytes
+            convert = promoted(op, k, dt) if v.nbytes >= THRESHOLD else None
+            if convert is not None:
+                # The server would make this copy: made here, in the copy
+                # into shared memory (see _ops).
+                dt, name = convert, protocol_dtype(convert)
+            elif v.dtype == dt and v.flags.c_contiguous:
+                found = pool.find(v)
+                if found is not None and found[1] % 8 == 0:
+                    lease, offset = found
+                    out[k] = ShmTensor(name, v.shape, lease.region, offset)
+                    held.append(lease)
+                    continue
+            if v.nbytes < THRESHOLD:
+                continue
+            into = await pool.lease(v.size * dt.itemsize)
+            if into is None:
+                continue  # no room: in the message
+            np.copyto(into.view(0, dt, v.shape), v)  # the one copy
+            out[k] = ShmTensor(name, v.shape, into.region, 0)
+            held.append(into)
+        size = result_bytes(op, args)
+        if size is None:
+            size = in_bytes  # an op this client does not know: a guess
+        window = await pool.lease(size) if size >= THRESHOLD else None
+        if window is not None:
+            held.append(window)
+        return out, held, window
 
     # -- control ops --------------------------------------------------
 
@@ -205,6 +381,18 @@ class AsyncClient:
         has the request's id (for cancel) and is awaited for the Result.
         Arrays always travel in binary form; binary=False sends a text
         message when there are none."""
+        try:
+            return await self._start(op, args, exec, impl, timeout_ms, progress, binary)
+        except ConnectionClosed as exc:
+            raise ConnectionError("crunch: connection closed") from exc
+
+    async def _start(self, op: str, args: Optional[Dict[str, Any]], exec: Optional[str],
+                     impl: Optional[str], timeout_ms: Optional[int], progress: Optional[Progress],
+                     binary: bool) -> Pending:
+        held: Sequence[Lease] = ()
+        window: Optional[Lease] = None
+        if args and self._pool is not None and self._pool.usable:
+            args, held, window = await self._share(op, args)
         req_id = next(self._ids)
         req: Dict[str, Any] = {"id": req_id, "op": op}
         if args:
@@ -214,38 +402,67 @@ class AsyncClient:
                 req[key] = value
         if progress is not None:
             req["progress"] = True
+        if window is not None:
+            req["shm_out"] = [window.region, 0, window.size]
         msg = encode(req, binary)
-        fut: "asyncio.Future[Result]" = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = (fut, progress)
+        fut: "asyncio.Future[Boxed]" = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = _Call(fut, progress, held)
         whole = msg if isinstance(msg, str) else _websocket.one_frame(msg)
+        sending: "Optional[asyncio.Future[None]]" = None
         try:
-            if whole is not None:
-                # One frame, written to the socket's buffer at once: a
-                # cancel can come only before it (nothing sent) or after.
+            # (A protocol of the caller's, through create_protocol, lacks
+            # writes_at_once: it takes the second way.)
+            if whole is not None and getattr(self._ws, "writes_at_once", bool)():
+                # One frame, written to the socket's buffer before the
+                # first await: a cancel can come only after it.
                 await self._ws.send(whole)
             else:
-                # Many frames: stopping between two would leave the
-                # connection unusable, so a cancelled caller lets the
-                # message finish (and then the request is cancelled).
-                sending = asyncio.ensure_future(self._ws.send(_websocket.fragments(msg)))
-                await asyncio.shield(sending)
+                # Many frames, or a wait for another message's: stopping
+                # between two frames would leave the connection unusable,
+                # and a cancel must know whether the request went out, so
+                # a cancelled caller lets the message finish (and then
+                # the request is cancelled).
+                sending = sent = asyncio.ensure_future(
+                    self._ws.send(whole if whole is not None else _websocket.fragments(msg)))
+                await asyncio.shield(sent)
         except asyncio.CancelledError:
-            self._pending.pop(req_id, None)
-            if whole is not None:
-                self._cancel_soon(req_id)
+            if sending is None:
+                self._abandon(req_id)
             else:
                 sending.add_done_callback(lambda s: self._abandoned(req_id, s))
             raise
         except BaseException:
-            self._pending.pop(req_id, None)
+            self._forget(req_id, fut)
             raise
         return Pending(req_id, fut)
 
     def _abandoned(self, req_id: int, sending: "asyncio.Future[None]") -> None:
-        """The caller of start() was cancelled while req_id was being sent
-        in many frames: once all are out, cancel the request."""
+        """The caller of start() was cancelled while req_id was being sent:
+        once it is out, cancel the request; if it never went out, forget
+        it."""
         if not sending.cancelled() and sending.exception() is None:
-            self._cancel_soon(req_id)
+            self._abandon(req_id)
+        else:
+            call = self._pending.get(req_id)
+            if call is not None:
+                self._forget(req_id, call.fut)
+
+    def _forget(self, req_id: int, fut: "asyncio.Future[Boxed]") -> None:
+        """Drop request req_id, which did not go out: nothing will answer
+        it, and nobody waits for fut (whose exception, if the connection's
+        end set one, is taken so as not to be reported)."""
+        self._pending.pop(req_id, None)
+        if fut.done() and not fut.cancelled():
+            fut.exception()
+
+    def _abandon(self, req_id: int) -> None:
+        """The caller of request req_id, which was sent, went away: cancel
+        it on the server. Its entry stays until its final reply, which
+        lets go of its shared memory (the server may use that until then)."""
+        call = self._pending.get(req_id)
+        if call is not None:
+            call.fut.cancel()
+        self._cancel_soon(req_id)
 
     def _cancel_soon(self, req_id: int) -> None:
         """Send a cancel for req_id from a task of its own (the caller is
@@ -263,32 +480,49 @@ class AsyncClient:
     async def _read(self) -> None:
         try:
             async for msg in self._ws:
-                self._deliver(decode(msg))
+                self._deliver(msg)
         except ConnectionClosed:
             pass
         finally:
-            for fut, _ in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(ConnectionError("crunch: connection closed"))
+            # Nothing reads or writes the blocks on the server's side now.
+            pending, self._pending = self._pending, {}
+            for call in pending.values():
+                if not call.fut.done():
+                    call.fut.set_exception(ConnectionError("crunch: connection closed"))
+            if self._pool is not None:
+                self._pool.close()
 
-    def _deliver(self, reply: Dict[str, Any]) -> None:
-        entry = self._pending.get(reply.get("id"))  # type: ignore[arg-type]
-        if entry is None:
-            return  # id 0 (an undecodable request) or a call given up
-        fut, progress = entry
+    def _deliver(self, msg: Any) -> None:
+        try:
+            reply = decode(msg, self._pool.resolve if self._pool is not None else None)
+        except ValueError as exc:
+            # A result that is not where the reply says: fail its call
+            # rather than leave it waiting.
+            reply = {"id": reply_id(msg), "ok": False,
+                     "error": {"code": "internal", "message": f"crunch: undecodable reply: {exc}"}}
+        call = self._pending.get(reply.get("id"))  # type: ignore[arg-type]
+        if call is None:
+            return  # id 0 (an undecodable request), a call given up, an unregister
         if "progress" in reply and "ok" not in reply:
-            if progress is not None:
-                progress(reply["progress"])
+            if call.progress is not None:
+                call.progress(reply["progress"])
             return
-        del self._pending[reply["id"]]  # the final reply: the id is free again
+        # The final reply: the id is free again, and the request's blocks
+        # too, except the window's while results lie in it. (Let go of
+        # them before the caller wakes, so that they are back in the pool
+        # for its next call.)
+        del self._pending[reply["id"]]
+        call.held = ()
+        fut = call.fut
         if fut.done():
             return  # the caller gave up
         if reply.get("ok"):
             result = Result(reply.get("result") or {})
             result.stats = reply.get("stats")
-            fut.set_result(result)
+            fut.set_result([result])
         else:
             err = reply.get("error") or {}
             fut.set_exception(CrunchError(err.get("code", "internal"),
                                           err.get("message", ""),
                                           err.get("retry_after_ms")))
+

@@ -21,12 +21,12 @@ import asyncio
 import concurrent.futures
 import threading
 import weakref
-from typing import Any, Coroutine, Dict, Optional, TypeVar
+from typing import Any, Callable, Coroutine, Dict, Optional, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from ._aio import AsyncClient, Pending, Progress, connect
+from ._aio import AsyncClient, Pending, Progress, Shape, connect
 from ._reply import Result
 
 __all__ = ["Client", "PendingCall"]
@@ -67,8 +67,10 @@ class Client:
         with crunch.Client("127.0.0.1:8080") as c:
             prod = c.gemm(a, b)
 
-    addr is as for connect(): "host:port" or a ws:// or wss:// URL; extra
-    keyword arguments go to websockets.connect. The methods are those of
+    addr is as for connect(): "host:port", a ws:// or wss:// URL, or
+    "unix:/path/to/socket" (large arrays then travel through shared
+    memory, see AsyncClient); extra keyword arguments go to
+    websockets.connect. The methods are those of
     AsyncClient, with the same arguments and options (exec, impl,
     timeout_ms, progress), returning their results instead of coroutines.
     A progress callback runs on the client's own thread; it must not call
@@ -118,6 +120,27 @@ class Client:
     def cancel(self, target: int) -> bool:
         """Cancel request id target; True if it was still in flight."""
         return self._run(self._aio.cancel(target))
+
+    # -- shared memory ----------------------------------------------------
+
+    def empty(self, shape: Shape, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+        """A new array of shape and dtype (uninitialized, as numpy.empty)
+        in this connection's shared memory: passed to a call, it travels
+        without any copy. Over TCP, or when the server's limits leave no
+        shared memory, it is an ordinary array (shares() tells). Its memory
+        is the connection's until the array and every view of it are gone;
+        it stays valid after close()."""
+        return self._run(self._aio.empty(shape, dtype))
+
+    def zeros(self, shape: Shape, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+        """empty(shape, dtype), filled with zeros."""
+        return self._run(self._aio.zeros(shape, dtype))
+
+    def shares(self, a: np.ndarray) -> bool:
+        """Whether a lies in this connection's shared memory (from empty(),
+        zeros(), a result, or a view of one), so that a call takes it
+        without a copy (if it is C-contiguous)."""
+        return self._run(_sync(self._aio.shares, a))
 
     # -- compute ops ----------------------------------------------------
 
@@ -208,6 +231,11 @@ def _wait_for(future: "concurrent.futures.Future[T]") -> T:
 
 async def _open(addr: str, kwargs: Dict[str, Any]) -> AsyncClient:
     return await connect(addr, **kwargs)
+
+
+async def _sync(fn: Callable[..., T], *args: Any) -> T:
+    """fn(*args) on the client's loop (for what only its thread may touch)."""
+    return fn(*args)
 
 
 async def _result(pending: Pending) -> Result:

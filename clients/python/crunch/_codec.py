@@ -10,6 +10,12 @@ as a list of parts that point into the arrays (the WebSocket layer masks
 them straight into the frames it sends), and a reply's tensors are views of
 the memory the reply was received into, copied only where a view would be
 misaligned or read-only.
+
+Over the server's Unix socket a tensor may instead lie in shared memory
+(docs/PROTOCOL.md, "Shared memory on the same machine"): an argument given
+as a ShmTensor is written as {"dtype", "shape", "shm": [region, offset]},
+and a result tensor named that way is made an array by the caller's
+resolver (_shm.Pool.resolve), which knows the regions.
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from __future__ import annotations
 import bisect
 import json
 import struct
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["DTYPES", "encode", "decode"]
+__all__ = ["DTYPES", "ShmTensor", "protocol_dtype", "encode", "decode", "reply_id"]
 
 MAGIC = b"CRN1"
 ALIGN = 64  # buffer offsets: the protocol needs multiples of 8; 64 suits SIMD
@@ -40,6 +46,31 @@ NAMES = {(dt.kind, dt.itemsize): name for name, dt in DTYPES.items()}
 # type collections.abc.Buffer; before it, type checkers cannot express it.
 Buffer = Any
 
+# Makes a result tensor that lies in shared memory an array: (region,
+# offset, dtype, shape) -> array.
+Resolver = Callable[[int, int, np.dtype, Tuple[int, ...]], np.ndarray]
+
+
+class ShmTensor(NamedTuple):
+    """An argument that lies in shared memory: its protocol dtype name,
+    shape, and the region and offset its bytes start at."""
+
+    dtype: str
+    shape: Tuple[int, ...]
+    region: int
+    offset: int
+
+
+def protocol_dtype(dt: np.dtype) -> str:
+    """The protocol's name for NumPy dtype dt (whatever its byte order);
+    TypeError if the protocol has none."""
+    if dt.kind == "b":
+        raise TypeError("crunch: boolean arrays have no protocol dtype")
+    name = NAMES.get((dt.kind, dt.itemsize))
+    if name is None:
+        raise TypeError(f"crunch: no protocol dtype for {dt}")
+    return name
+
 
 def encode(req: Dict[str, Any], binary: bool = True) -> Union[str, List[Buffer]]:
     """A request as a WebSocket message: text JSON (a str) when it holds no
@@ -48,20 +79,19 @@ def encode(req: Dict[str, Any], binary: bool = True) -> Union[str, List[Buffer]]
     then each array's own memory (no copy unless the array must change
     dtype, byte order or layout), with padding between, each at a 64-byte
     aligned offset. The parts read the arrays where they are: the arrays
-    must not change until the message is sent."""
+    must not change until the message is sent. A ShmTensor argument names
+    its place in shared memory and adds no buffer."""
     arrays: List[np.ndarray] = []
 
     def tensor(value: Any) -> Dict[str, Any]:
         a = np.asarray(value)
-        if a.dtype.kind == "b":
-            raise TypeError("crunch: boolean arrays have no protocol dtype")
-        name = NAMES.get((a.dtype.kind, a.dtype.itemsize))
-        if name is None:
-            raise TypeError(f"crunch: no protocol dtype for {a.dtype}")
+        name = protocol_dtype(a.dtype)
         arrays.append(np.ascontiguousarray(a, dtype=DTYPES[name]))
         return {"dtype": name, "shape": list(a.shape), "buffer": len(arrays) - 1}
 
     def arg(v: Any) -> Any:
+        if isinstance(v, ShmTensor):
+            return {"dtype": v.dtype, "shape": list(v.shape), "shm": [v.region, v.offset]}
         if isinstance(v, (np.ndarray, list, tuple)):
             return tensor(v)
         if isinstance(v, np.generic):
@@ -106,7 +136,8 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def decode(msg: Union[str, Buffer, Sequence[Buffer]]) -> Dict[str, Any]:
+def decode(msg: Union[str, Buffer, Sequence[Buffer]],
+           shm: Optional[Resolver] = None) -> Dict[str, Any]:
     """A reply message as a dict, tensors as NumPy arrays (a tensor of
     shape [] as a Python number).
 
@@ -115,19 +146,37 @@ def decode(msg: Union[str, Buffer, Sequence[Buffer]]) -> Dict[str, Any]:
     tensor's array is a view of the received memory when that memory is a
     NumPy buffer of the client's (so writable) and aligned for the dtype;
     otherwise it is copied. Either way it is writable, and no two results
-    overlap."""
+    overlap. A tensor in shared memory is what shm makes of it; without
+    shm, such a tensor is a ValueError."""
     if isinstance(msg, str):
-        return _results(json.loads(msg), None)
+        return _results(json.loads(msg), None, shm)
     pieces = _Pieces(msg)
     pre = pieces.prefix(8)
     if pre[:4] != MAGIC:
         raise ValueError("crunch: a binary reply without the CRN1 magic")
     (hlen,) = struct.unpack_from("<I", pre, 4)
     reply = json.loads(pieces.prefix(8 + hlen)[8:])
-    return _results(reply, pieces)
+    return _results(reply, pieces, shm)
 
 
-def _results(reply: Dict[str, Any], pieces: "Optional[_Pieces]") -> Dict[str, Any]:
+def reply_id(msg: Union[str, Buffer, Sequence[Buffer]]) -> Optional[int]:
+    """The id of reply msg, read from its JSON alone; None if there is none
+    to read."""
+    try:
+        if isinstance(msg, str):
+            reply = json.loads(msg)
+        else:
+            pieces = _Pieces(msg)
+            (hlen,) = struct.unpack_from("<I", pieces.prefix(8), 4)
+            reply = json.loads(pieces.prefix(8 + hlen)[8:])
+        rid = reply.get("id")
+    except (ValueError, AttributeError, struct.error):
+        return None
+    return rid if isinstance(rid, int) else None
+
+
+def _results(reply: Dict[str, Any], pieces: "Optional[_Pieces]",
+             shm: Optional[Resolver]) -> Dict[str, Any]:
     """reply with the tensors of its result as NumPy arrays."""
     buffers = reply.get("buffers") or []
 
@@ -135,7 +184,12 @@ def _results(reply: Dict[str, Any], pieces: "Optional[_Pieces]") -> Dict[str, An
         if not (isinstance(v, dict) and "dtype" in v):
             return v
         dt, shape = DTYPES[v["dtype"]], tuple(v["shape"])
-        if "buffer" in v:
+        if v.get("shm") is not None:
+            if shm is None:
+                raise ValueError("crunch: a tensor in shared memory on a connection without it")
+            region, offset = v["shm"]
+            a = shm(int(region), int(offset), dt, shape)
+        elif "buffer" in v:
             if pieces is None:
                 raise ValueError("crunch: a tensor with a buffer in a text reply")
             off, length = buffers[v["buffer"]]

@@ -32,6 +32,12 @@ the copies not done. A large message goes out in frames of FRAME bytes
 reused, where one frame would make the transport copy most of a large
 message into a buffer of its own.
 
+Over the server's Unix socket (open_unix) the protocol can also send a frame
+with file descriptors attached (send_with_fds), which is how shared memory
+is handed to the server: that frame must reach the socket whole and between
+two messages, never inside a fragmented one nor behind bytes the transport
+still holds, and send_with_fds waits until both are true.
+
 The overridden methods keep websockets' contracts (tested by test_wire.py
 against websockets' own serializer and parser, and by every call in the
 other tests).
@@ -41,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import struct
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -51,11 +58,13 @@ from websockets.frames import apply_mask  # websockets' choice: C speedups or pu
 from websockets.legacy.client import WebSocketClientProtocol
 from websockets.legacy.client import connect as legacy_connect
 from websockets.legacy.framing import Frame
+from websockets.legacy.protocol import State
 
 from ._codec import Buffer
 from ._masking import mask_into
 
-__all__ = ["Fragments", "Protocol", "open_tcp", "one_frame", "fragments", "client_frame", "FRAME"]
+__all__ = ["Fragments", "Protocol", "open_tcp", "open_unix", "one_frame", "fragments",
+           "client_frame", "FRAME"]
 
 # Payload bytes per frame of a large message that we send: small enough for
 # the buffers on the way to the socket to be reused (and stay in cache),
@@ -75,6 +84,10 @@ SMALL = 1 << 10
 # (asyncio's selector transport reads at most this much at once too).
 SCRATCH = 1 << 18
 
+# How long send_with_fds sleeps between looks at a transport that still
+# holds bytes to send (seconds). Rare: over the Unix socket large arrays go
+# through shared memory, so the transport's buffer is nearly always empty.
+FLUSH_POLL = 0.0005
 
 
 class Fragments(Tuple[Buffer, ...]):
@@ -88,6 +101,25 @@ async def open_tcp(url: str, **kwargs: Any) -> WebSocketClientProtocol:
     options: Dict[str, Any] = {"create_protocol": Protocol, "compression": None,
                                "max_size": None, **kwargs}
     return await legacy_connect(url, **options)
+
+
+async def open_unix(path: str, url: str, **kwargs: Any) -> WebSocketClientProtocol:
+    """open_tcp over the Unix socket at path: the connection's socket is
+    our own, so that the protocol can send descriptors on it
+    (send_with_fds; asyncio's transport does not lend its socket out).
+    With a protocol of the caller's (create_protocol) it cannot, and
+    arrays travel in messages."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, path)
+        ws = await open_tcp(url, sock=sock, **kwargs)
+    except BaseException:
+        sock.close()
+        raise
+    if isinstance(ws, Protocol):
+        ws.unix_socket = sock
+    return ws
 
 
 def one_frame(parts: Sequence[Buffer]) -> Optional[Buffer]:
@@ -158,6 +190,10 @@ class Protocol(WebSocketClientProtocol, asyncio.BufferedProtocol):
     array, so the kernel copies the bytes straight to where they end up.
     """
 
+    # The connection's socket when it is a Unix socket (open_unix), for
+    # send_with_fds; None over TCP.
+    unix_socket: Optional[socket.socket] = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._scratch = memoryview(bytearray(SCRATCH))
@@ -224,6 +260,54 @@ class Protocol(WebSocketClientProtocol, asyncio.BufferedProtocol):
             finally:
                 self._sink = self._sink_done = None
         return out
+
+    # -- sending --------------------------------------------------------
+
+    def writes_at_once(self) -> bool:
+        """Whether send() of a one-frame message now writes its frame
+        before it first yields to the event loop: the connection is open
+        and no fragmented message is on its way (websockets' send waits for
+        one to end, and writes nothing before). So a caller cancelled
+        during such a send knows that its message went out."""
+        return (self.state is State.OPEN and self._fragmented_message_waiter is None
+                and not self.transfer_data_task.done())
+
+    async def send_with_fds(self, frame: Buffer, fds: List[int]) -> None:
+        """Send frame, one whole WebSocket frame built by client_frame,
+        with the descriptors fds attached (SCM_RIGHTS), over the Unix
+        socket.
+
+        The frame goes out by one sendmsg straight on the socket, past the
+        transport, so it waits until that keeps the stream intact: no
+        fragmented message in progress (the frame would land inside it)
+        and nothing in the transport's buffer (the frame would overtake
+        it). Between that check and the sendmsg nothing yields to the event
+        loop, so no other frame can come between. If the socket takes only
+        part of the frame, the transport sends the rest, in order.
+        """
+        sock = self.unix_socket
+        if sock is None:
+            raise ConnectionError("crunch: descriptors go only over a Unix socket")
+        data = bytes(frame)
+        while True:
+            await self.ensure_open()  # returns at once while open
+            waiter = self._fragmented_message_waiter
+            if waiter is not None:
+                await asyncio.shield(waiter)
+                continue
+            if self.transport.get_write_buffer_size():
+                await asyncio.sleep(FLUSH_POLL)
+                continue
+            try:
+                sent = sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                              struct.pack(f"{len(fds)}i", *fds))])
+            except (BlockingIOError, InterruptedError):
+                await asyncio.sleep(FLUSH_POLL)  # the socket's own buffer is full
+                continue
+            break
+        if sent < len(data):
+            self.transport.write(data[sent:])  # the descriptors went with the first byte
+        await self.drain()
 
     # -- frames and messages -------------------------------------------
 
