@@ -138,7 +138,7 @@ bench: native-sum
 
 ## bench-deps: what the comparisons need, from Debian's packages (root)
 bench-deps:
-	apt-get install -y libopenblas-dev libfftw3-dev python3-fastapi python3-uvicorn python3-websockets
+	apt-get install -y libopenblas-dev libfftw3-dev python3-fastapi python3-uvicorn python3-websockets python3-numpy python3-threadpoolctl
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
