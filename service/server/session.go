@@ -28,8 +28,9 @@ const maxGarbage = 16
 
 // session is one WebSocket connection. Its reader goroutine (the upgrade
 // callback's) reads and dispatches messages and never computes; its writer
-// goroutine owns every write of a data message; each request runs in a
-// goroutine of its own.
+// goroutine owns every write of a data message and every ping, and runs
+// only while there is something to write (writer.go); each request runs in
+// a goroutine of its own.
 type session struct {
 	srv    *Server
 	id     uint64 // this connection's tenant number in the executors' queues
@@ -43,10 +44,7 @@ type session struct {
 	ctx    context.Context // ends when the connection or the server does
 	cancel context.CancelCauseFunc
 
-	out        chan outMsg   // to the writer
-	writerDead chan struct{} // closed when the writer stops writing
-	finish     chan struct{} // closed to tell the writer to flush and stop
-	writerDone chan struct{}
+	out outbox // the write side: what waits for the writer, and the pings (writer.go)
 
 	mu       sync.Mutex
 	inflight map[int64]context.CancelCauseFunc // by request id
@@ -88,13 +86,10 @@ type outMsg struct {
 func newSession(srv *Server, conn *websocket.Conn, remote string, fdc *shm.FDConn) *session {
 	s := &session{
 		srv: srv, id: srv.nextID.Add(1), conn: conn, remote: remote, fdc: fdc,
-		out:        make(chan outMsg, 256),
-		writerDead: make(chan struct{}),
-		finish:     make(chan struct{}),
-		writerDone: make(chan struct{}),
 		inflight:   make(map[int64]context.CancelCauseFunc),
 		msgRelease: noRelease,
 	}
+	s.out.room.L = &s.out.mu
 	s.ctx, s.cancel = context.WithCancelCause(srv.stop)
 	if fdc != nil {
 		s.regions = shm.NewTable(srv.cfg.ShmMaxRegions, srv.cfg.ShmMaxBytes, srv.shm.account)
@@ -121,8 +116,7 @@ func (s *session) run() {
 			// one has stopped.
 			s.regions.Close()
 		}
-		close(s.finish)
-		<-s.writerDone
+		s.finishWrites()
 		s.conn.Close()
 		code, by := closeCode(int(s.sentClose.Load()), peerClose)
 		log.Info("connection closed", "code", code, "by", by,
@@ -142,7 +136,7 @@ func (s *session) run() {
 		}
 		return nil
 	})
-	go s.writer()
+	s.startPings()
 
 	for {
 		mt, data, err := s.readMessage()
@@ -225,83 +219,6 @@ func (s *session) nextWriter(binary bool) (io.WriteCloser, error) {
 // not even a pong, arrives for PingTimeout is dead.
 func (s *session) extendRead() {
 	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.PingTimeout))
-}
-
-// writer owns the connection's data writes and its pings.
-func (s *session) writer() {
-	defer close(s.writerDone)
-	cfg := &s.srv.cfg
-	ping := time.NewTicker(cfg.PingInterval)
-	defer ping.Stop()
-	dead := false
-	write := func(m outMsg) {
-		if dead {
-			return
-		}
-		deadline := time.Now().Add(cfg.WriteTimeout)
-		var err error
-		if m.closeCode != 0 {
-			s.sentClose.Store(int32(m.closeCode))
-			err = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.closeCode, m.closeText), deadline)
-			// Wake the reader: the peer's close reply, or the deadline,
-			// ends the session.
-			s.conn.UnderlyingConn().SetReadDeadline(time.Now().Add(time.Second))
-		} else {
-			s.conn.SetWriteDeadline(deadline)
-			err = m.msg.Send(s.nextWriter)
-		}
-		if err != nil || m.closeCode != 0 {
-			dead = true
-			close(s.writerDead)
-		}
-		if err != nil {
-			// A blocked reader wakes on a deadline, not on Close. (After
-			// a close frame sent, it keeps the second set above to drain
-			// the peer.)
-			s.conn.UnderlyingConn().SetReadDeadline(time.Now())
-		}
-	}
-	for {
-		select {
-		case m := <-s.out:
-			write(m)
-		case <-ping.C:
-			if !dead {
-				now := time.Now()
-				s.conn.WriteControl(websocket.PingMessage, binary.LittleEndian.AppendUint64(nil, uint64(now.UnixNano())), now.Add(cfg.WriteTimeout))
-			}
-		case <-s.finish:
-			for { // flush what was queued before finish
-				select {
-				case m := <-s.out:
-					write(m)
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-// send queues a message for the writer; false if the writer has stopped.
-func (s *session) send(m outMsg) bool {
-	select {
-	case s.out <- m:
-		return true
-	case <-s.writerDead:
-		return false
-	case <-s.writerDone:
-		return false
-	}
-}
-
-// trySend queues m only if there is room: for progress messages, which
-// may be dropped rather than delay anything.
-func (s *session) trySend(m outMsg) {
-	select {
-	case s.out <- m:
-	default:
-	}
 }
 
 // closeNow sends a close frame and lets the session end.
