@@ -62,7 +62,11 @@ func New(cfg Config) (*Server, error) {
 	s.started = time.Now()
 	s.stop, s.halt = context.WithCancelCause(context.Background())
 	s.upgrader = websocket.FastHTTPUpgrader{
-		ReadBufferSize:  64 << 10,
+		// Small: fasthttp's own 4 KiB reader sits under this one, and the
+		// large reads of big messages (wire.ReadAll reads 256 KiB chunks,
+		// or the rest of a binary message at once) pass straight through
+		// both, so more would only cost every idle connection memory.
+		ReadBufferSize:  512,
 		WriteBufferSize: 64 << 10,
 		// One pool for all connections: an idle connection then holds no
 		// write buffer.
