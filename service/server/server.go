@@ -85,7 +85,10 @@ func New(cfg Config) (*Server, error) {
 		// this long (default 10 s); WebSocket connections hand theirs
 		// back at once, so a burst of them would leave thousands idle.
 		MaxIdleWorkerDuration: 2 * time.Second,
-		Logger:                fasthttpLogger{cfg.Log},
+		// Upgraded connections are the sessions' to close (serveSession),
+		// so that their handlers need not outlive the upgrade.
+		KeepHijackedConns: true,
+		Logger:            fasthttpLogger{cfg.Log},
 	}
 	return s, nil
 }
@@ -215,21 +218,30 @@ func (s *Server) serveWebSocket(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	err := s.upgrader.Upgrade(ctx, func(conn *websocket.Conn) {
+		// fasthttp leaves the connection to us (KeepHijackedConns): the
+		// session runs in a goroutine of its own, which closes it, and this
+		// returns at once, so that fasthttp takes back the request's
+		// context, which would otherwise stay with the connection.
 		s.conns.Add(1)
-		defer s.conns.Add(-1)
-		// fasthttp closes and recycles the connection when this returns, so
-		// run returns only after every goroutine using conn has ended.
-		sess := newSession(s, conn, remote, fdc)
-		if !s.track(sess) {
-			sess.closeNow(websocket.CloseGoingAway, "server shutting down")
-			return
-		}
-		defer s.untrack(sess)
-		sess.run()
+		go s.serveSession(conn, remote, fdc)
 	})
 	if err != nil {
 		s.cfg.Log.Debug("websocket upgrade failed", "remote", remote, "err", err)
 	}
+}
+
+// serveSession serves an upgraded connection until it closes, and closes
+// it once every goroutine using it has ended.
+func (s *Server) serveSession(conn *websocket.Conn, remote string, fdc *shm.FDConn) {
+	defer s.conns.Add(-1)
+	defer conn.Close()
+	sess := newSession(s, conn, remote, fdc)
+	if !s.track(sess) {
+		sess.closeNow(websocket.CloseGoingAway, "server shutting down")
+		return
+	}
+	defer s.untrack(sess)
+	sess.run()
 }
 
 func (s *Server) track(sess *session) bool {
@@ -273,9 +285,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.halt(errShuttingDown)
-	// Sessions now close themselves; fasthttp's Shutdown waits for their
-	// handlers to return.
-	return s.http.ShutdownWithContext(ctx)
+	if err := s.http.ShutdownWithContext(ctx); err != nil {
+		return err
+	}
+	// Sessions now close themselves. fasthttp does not wait for upgraded
+	// connections, which are theirs (KeepHijackedConns): wait here.
+	for s.conns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // fasthttpLogger routes fasthttp's own messages into slog at debug level.

@@ -26,11 +26,11 @@ var (
 // them is not a crunch client.
 const maxGarbage = 16
 
-// session is one WebSocket connection. Its reader goroutine (the upgrade
-// callback's) reads and dispatches messages and never computes; its writer
-// goroutine owns every write of a data message and every ping, and runs
-// only while there is something to write (writer.go); each request runs in
-// a goroutine of its own.
+// session is one WebSocket connection. Its reader goroutine (the one
+// serveSession runs in) reads and dispatches messages and never computes;
+// its writer goroutine owns every write of a data message and every ping,
+// and runs only while there is something to write (writer.go); each
+// request runs in a goroutine of its own.
 type session struct {
 	srv    *Server
 	id     uint64 // this connection's tenant number in the executors' queues

@@ -1,0 +1,250 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/crunchsvc/crunch/bench/load"
+	"github.com/crunchsvc/crunch/internal/testserver"
+)
+
+// The tests here measure a real `crunch serve` process from outside, as a
+// user would: its VmRSS in /proc and its /metrics. Memory is not something
+// a server in the test process could show, the clients' would count too.
+
+// raiseNoFile makes room for n open files in this process and in the
+// server it starts (children inherit the limit), or skips the test,
+// loudly: without them the test would measure a server refusing clients.
+func raiseNoFile(t *testing.T, n uint64) {
+	t.Helper()
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) })
+	if lim.Cur >= n {
+		// Set anyway: a limit Go raised by itself at start-up is not
+		// passed on to children, one set here is.
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want := lim
+	want.Cur = n
+	want.Max = max(lim.Max, n) // raising the hard limit needs root
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+		t.Skipf("\n*** SKIPPED: this test needs %d open files, and the limit (RLIMIT_NOFILE) is %d/%d "+
+			"and could not be raised (%v). Raise it (ulimit -n %d, as root) and run it again. ***", n, lim.Cur, lim.Max, err, n)
+	}
+}
+
+// startProcess starts `crunch serve` with args as a process of its own.
+func startProcess(t *testing.T, args ...string) *load.Server {
+	t.Helper()
+	return testserver.Start(context.Background(), t, t.TempDir(), load.ServerConfig{Args: args}, true)
+}
+
+// rss is process pid's resident memory (VmRSS) in bytes.
+func rss(t *testing.T, pid int) int64 {
+	t.Helper()
+	st, err := load.ReadProcStatus(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.RSSBytes
+}
+
+// metricsOf scrapes the /metrics of the server at addr and returns the
+// samples without labels by name.
+func metricsOf(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(val, 64); err == nil {
+			m[name] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// waitFor polls cond every 100 ms until it holds or d passes, and reports
+// whether it held.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); ; {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+)
+
+// dialPinged opens a bare WebSocket connection with small buffers (the
+// test holds 10,000), sends the protocol's ping and reads its answer.
+func dialPinged(addr string) (*websocket.Conn, error) {
+	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 1 * kib, WriteBufferSize: 1 * kib}
+	conn, _, err := d.Dial("ws://"+addr+"/v1/ws", nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"id":1,"op":"ping"}`)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, msg, err := conn.ReadMessage()
+	if err == nil && !strings.Contains(string(msg), `"ok":true`) {
+		err = fmt.Errorf("ping answered %s", msg)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// An idle connection costs the server at most idleBudget of resident
+// memory: 10,000 connections are opened, each sends one ping and then
+// stays idle, and the server process's RSS grows by at most 10,000 times
+// that. Meanwhile the server still pings every connection every
+// --ping-interval.
+func TestIdleConnectionMemory(t *testing.T) {
+	const (
+		conns      = 10000
+		idleBudget = 16 * kib
+		interval   = 2 * time.Second
+	)
+	if testing.Short() {
+		t.Skip("10,000 connections to a server process of its own: not with -short")
+	}
+	raiseNoFile(t, conns+2000)
+	// The peers do not answer pings (they read nothing while idle), so
+	// the ping timeout is long: the server's pings are what is measured,
+	// not its closing of silent peers.
+	srv := startProcess(t, "--workers", "1", "--pool-workers", "1", "--log-level", "warn",
+		"--max-conns", strconv.Itoa(2*conns), "--ping-interval", interval.String(), "--ping-timeout", "5m")
+	pid := srv.PID()
+
+	// One connection first, so that what the first one sets up once for
+	// all (pools, the logger's first use) is not counted.
+	warm, err := dialPinged(srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Close()
+	if !waitFor(10*time.Second, func() bool { return metricsOf(t, srv.Addr)["crunch_connections"] == 0 }) {
+		t.Fatal("the warm-up connection is still open")
+	}
+	before := rss(t, pid)
+
+	open := make([]*websocket.Conn, conns)
+	t.Cleanup(func() { // before the server stops: it then has nothing to drain
+		for _, c := range open {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
+	began := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range 32 { // not all at once: the listen backlog is finite
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < conns; i = int(next.Add(1) - 1) {
+				c, err := dialPinged(srv.Addr)
+				if err != nil {
+					errs <- fmt.Errorf("connection %d: %w", i, err)
+					return
+				}
+				open[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	t.Logf("%d connections open and pinged in %v", conns, time.Since(began).Round(time.Millisecond))
+	if !waitFor(10*time.Second, func() bool { return metricsOf(t, srv.Addr)["crunch_connections"] == conns }) {
+		t.Fatalf("the server counts %v connections, want %d", metricsOf(t, srv.Addr)["crunch_connections"], conns)
+	}
+
+	// Idle now: wait for the resident size to come within budget (a GC
+	// cycle shrinks the stacks that grew while pinging) or 20 s to pass.
+	var perConn int64
+	held := waitFor(20*time.Second, func() bool {
+		perConn = (rss(t, pid) - before) / conns
+		return perConn <= idleBudget
+	})
+	m := metricsOf(t, srv.Addr)
+	t.Logf("idle: %.1f KiB RSS per connection (%.0f MiB before, %.0f MiB with %d open); per connection: %.2f goroutines, %.1f KiB of stacks, %.1f KiB of heap in use",
+		float64(perConn)/kib, float64(before)/mib, float64(rss(t, pid))/mib, conns,
+		m["go_goroutines"]/conns, m["go_memstats_stack_inuse_bytes"]/conns/kib, m["go_memstats_heap_inuse_bytes"]/conns/kib)
+	if !held {
+		t.Errorf("an idle connection costs %.1f KiB of resident memory, want at most %d KiB", float64(perConn)/kib, idleBudget/kib)
+	}
+	// One goroutine each, its reader; a writer exists only while there is
+	// something to write (a few pings at any moment).
+	if g := m["go_goroutines"]; g > conns+conns/20+100 {
+		t.Errorf("%.0f goroutines with %d idle connections, want about one each", g, conns)
+	}
+
+	// Every connection is still pinged: a sample of them finds pings
+	// waiting, or receives one within two intervals.
+	var pinged atomic.Int64
+	const sample = 50
+	for i := range sample {
+		c := open[i*(conns/sample)]
+		wg.Go(func() {
+			got := false
+			c.SetPingHandler(func(string) error { got = true; return nil })
+			c.SetReadDeadline(time.Now().Add(2*interval + time.Second))
+			for !got {
+				if _, _, err := c.ReadMessage(); err != nil {
+					break
+				}
+			}
+			if got {
+				pinged.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := pinged.Load(); n != sample {
+		t.Errorf("%d of %d idle connections were pinged within %v", n, sample, 2*interval+time.Second)
+	}
+}
