@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +21,9 @@ import (
 
 	"github.com/crunchsvc/crunch/bench/load"
 	"github.com/crunchsvc/crunch/internal/testserver"
+	"github.com/crunchsvc/crunch/service/client"
+	"github.com/crunchsvc/crunch/service/tensor"
+	"github.com/crunchsvc/crunch/service/wire"
 )
 
 // The tests here measure a real `crunch serve` process from outside, as a
@@ -64,6 +71,23 @@ func rss(t *testing.T, pid int) int64 {
 		t.Fatal(err)
 	}
 	return st.RSSBytes
+}
+
+// rssParts says what process pid's resident memory is made of: anonymous
+// (heaps, stacks), file (the binary) and shared (memfds, such as the
+// subprocess workers' arenas).
+func rssParts(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.HasPrefix(k, "Rss") {
+			parts = append(parts, k+" "+strings.Join(strings.Fields(v), " "))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // metricsOf scrapes the /metrics of the server at addr and returns the
@@ -246,5 +270,183 @@ func TestIdleConnectionMemory(t *testing.T) {
 	wg.Wait()
 	if n := pinged.Load(); n != sample {
 		t.Errorf("%d of %d idle connections were pinged within %v", n, sample, 2*interval+time.Second)
+	}
+}
+
+// A burst of work leaves little behind: 1,000 connections calling gemm at
+// once, 50 clients vanishing mid-request (TCP reset) with 16 MiB gemm
+// requests, and 5 slow readers of 8 MiB results. Within 10 s of the last
+// client closing, the server's resident memory is back under 150 MiB and
+// its Go heap in use under 64 MiB.
+func TestMemoryComesBackAfterBurst(t *testing.T) {
+	const (
+		conns     = 1000
+		vanishing = 50
+		slow      = 5
+		rssBudget = 150 * mib
+		heapLimit = 64 * mib
+	)
+	if testing.Short() {
+		t.Skip("a burst of 1,000 connections to a server process of its own: not with -short")
+	}
+	raiseNoFile(t, 4*conns)
+	srv := startProcess(t, "--workers", "2", "--pool-workers", "2", "--log-level", "warn")
+	pid := srv.PID()
+	ctx := context.Background()
+	started := rss(t, pid)
+
+	r := rand.New(rand.NewPCG(7, 7))
+	// Built once: a client encoding 16 MiB per call would be the bottleneck.
+	a256, b256 := randMatrix(r, tensor.F64, 256, 256), randMatrix(r, tensor.F64, 256, 256)
+	a1k, b1k := randMatrix(r, tensor.F64, 1024, 1024), randMatrix(r, tensor.F64, 1024, 1024)
+	gemm1k := func(id int64, exec string) []byte {
+		msg, err := wire.EncodeRequest(&wire.Request{ID: id, Op: "gemm", Exec: exec, Reply: "binary",
+			Args: wire.Args{"a": wire.TensorValue(a1k), "b": wire.TensorValue(b1k)}}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg
+	}
+	big := gemm1k(1, "pool")
+
+	var peak atomic.Int64
+	sampling := make(chan struct{})
+	go func() { // the peak, for the log
+		for {
+			select {
+			case <-sampling:
+				return
+			case <-time.After(50 * time.Millisecond):
+				if st, err := load.ReadProcStatus(pid); err == nil && st.RSSBytes > peak.Load() {
+					peak.Store(st.RSSBytes)
+				}
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, conns+vanishing+slow)
+	began := time.Now()
+
+	// 1,000 connections open at once, then two gemm calls each (1 MiB
+	// in, 512 KiB out) on every executor.
+	clients := make([]*client.Client, conns)
+	var next atomic.Int64
+	for range 32 {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < conns; i = int(next.Add(1) - 1) {
+				c, err := client.Dial(ctx, srv.Addr)
+				if err != nil {
+					errs <- fmt.Errorf("dial %d: %w", i, err)
+					return
+				}
+				clients[i] = c
+			}
+		})
+	}
+	wg.Wait()
+	for i, c := range clients {
+		if c == nil {
+			continue
+		}
+		wg.Go(func() {
+			for range 2 {
+				for {
+					_, _, err := c.Gemm(ctx, a256, b256, &client.Options{Exec: execNames[i%4], Timeout: time.Minute})
+					if e := wire.AsError(err); e != nil && e.Code == wire.Overloaded {
+						time.Sleep(time.Duration(e.RetryAfterMS+1) * time.Millisecond)
+						continue
+					}
+					if err != nil {
+						errs <- fmt.Errorf("conn %d: gemm: %w", i, err)
+						return
+					}
+					break
+				}
+			}
+		})
+	}
+
+	// Clients that vanish: a 16 MiB request, a moment, then a TCP reset
+	// (no close frame), while the server reads it, runs it or answers.
+	for i := range vanishing {
+		wg.Go(func() {
+			conn, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr+"/v1/ws", nil)
+			if err != nil {
+				errs <- fmt.Errorf("vanishing client %d: %w", i, err)
+				return
+			}
+			conn.WriteMessage(websocket.BinaryMessage, big) // may fail if the reset below raced it: fine
+			time.Sleep(time.Duration(i%10) * 20 * time.Millisecond)
+			conn.UnderlyingConn().(*net.TCPConn).SetLinger(0)
+			conn.Close()
+		})
+	}
+
+	// Slow readers: four requests with 8 MiB results each, of which they
+	// read two at about 16 MB/s, then leave.
+	for i := range slow {
+		wg.Go(func() {
+			d := websocket.Dialer{ReadBufferSize: 16 * kib, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				c.(*net.TCPConn).SetReadBuffer(64 * kib) // so that the server's writes wait on us
+				return slowConn{c}, nil
+			}}
+			conn, _, err := d.Dial("ws://"+srv.Addr+"/v1/ws", nil)
+			if err != nil {
+				errs <- fmt.Errorf("slow reader %d: %w", i, err)
+				return
+			}
+			defer conn.Close()
+			conn.SetReadLimit(-1)
+			for id := range int64(4) {
+				if err := conn.WriteMessage(websocket.BinaryMessage, gemm1k(id+1, execNames[(i+int(id))%4])); err != nil {
+					errs <- fmt.Errorf("slow reader %d: %w", i, err)
+					return
+				}
+			}
+			conn.SetReadDeadline(time.Now().Add(time.Minute))
+			for range 2 {
+				_, r, err := conn.NextReader()
+				if err == nil {
+					_, err = io.Copy(io.Discard, r)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("slow reader %d: %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range clients {
+		if c != nil {
+			c.Close()
+		}
+	}
+	closed := time.Now()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("burst: %v, server RSS %.0f MiB at start, peak %.0f MiB", closed.Sub(began).Round(time.Millisecond),
+		float64(started)/mib, float64(peak.Load())/mib)
+
+	var res, heap int64
+	back := waitFor(10*time.Second, func() bool {
+		res = rss(t, pid)
+		m := metricsOf(t, srv.Addr)
+		heap = int64(m["go_memstats_heap_inuse_bytes"])
+		return res < rssBudget && heap < heapLimit && m["crunch_connections"] == 0
+	})
+	close(sampling)
+	t.Logf("%v after the last client closed: RSS %.0f MiB (%s), Go heap in use %.0f MiB", time.Since(closed).Round(time.Millisecond),
+		float64(res)/mib, rssParts(pid), float64(heap)/mib)
+	if !back {
+		t.Errorf("10 s after the burst the server holds RSS %.0f MiB (want < %d) and Go heap in use %.0f MiB (want < %d)",
+			float64(res)/mib, rssBudget/mib, float64(heap)/mib, heapLimit/mib)
 	}
 }

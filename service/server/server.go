@@ -42,6 +42,7 @@ type Server struct {
 	started    time.Time
 	answered   atomic.Int64 // compute requests answered, for /v1/status
 	failed     atomic.Int64 // of which failed
+	mem        reclaimState // memory given back after bursts (reclaim.go)
 
 	// stop ends every session's context when the server shuts down.
 	stop context.Context
@@ -130,6 +131,7 @@ func (s *Server) ServeUnix(ln shm.Listener) error {
 	s.mu.Lock()
 	s.unixPath = ln.Addr().String()
 	s.mu.Unlock()
+	s.mem.start.Do(func() { go s.reclaimer(s.stop) })
 	s.cfg.Log.Info("serving", "unix", ln.Addr().String())
 	return s.http.Serve(ln)
 }
@@ -139,6 +141,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
+	s.mem.start.Do(func() { go s.reclaimer(s.stop) })
 	s.cfg.Log.Info("serving", "addr", ln.Addr().String())
 	return s.http.Serve(ln)
 }

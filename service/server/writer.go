@@ -63,6 +63,7 @@ func (s *session) send(m outMsg) bool {
 		o.room.Wait()
 	}
 	if o.dead || o.finished {
+		s.srv.letGo(m.size())
 		return false
 	}
 	o.queue = append(o.queue, m)
@@ -104,6 +105,15 @@ func (s *session) finishWrites() {
 	o.room.Broadcast() // senders waiting for room give up
 	o.mu.Unlock()
 	o.writers.Wait()
+	s.srv.letGo(closedConnBytes)
+}
+
+// size is the message's length, for the reclaimer.
+func (m outMsg) size() int {
+	if m.msg == nil {
+		return 0
+	}
+	return m.msg.Len()
 }
 
 // writer writes a ping when one is due, else the next queued message,
@@ -115,6 +125,9 @@ func (s *session) writer() {
 	for {
 		o.mu.Lock()
 		if o.dead { // nothing more goes out, and nobody will read these
+			for _, m := range o.queue {
+				s.srv.letGo(m.size())
+			}
 			o.queue = nil
 			o.pingDue = false
 		}
@@ -140,6 +153,7 @@ func (s *session) writer() {
 			s.writePing()
 		} else {
 			s.write(m)
+			s.srv.letGo(m.size())
 		}
 	}
 }

@@ -20,6 +20,9 @@ type Message struct {
 	size   int      // the message's length
 }
 
+// Len is the message's length in bytes.
+func (m *Message) Len() int { return m.size }
+
 // textMessage wraps a whole text message.
 func textMessage(b []byte) *Message { return &Message{head: b, size: len(b)} }
 
