@@ -29,7 +29,12 @@ type gatedReader struct {
 func (g *gatedReader) Read(p []byte) (int, error) {
 	if !g.held {
 		if g.n >= largeMessage {
-			if err := g.s.srv.acquireLarge(g.s.ctx); err != nil {
+			// No pings meanwhile (see pingDue): the client could not
+			// answer them, its socket full of what is not being read.
+			g.s.out.readerWaits.Store(true)
+			err := g.s.srv.acquireLarge(g.s.ctx)
+			g.s.out.readerWaits.Store(false)
+			if err != nil {
 				return 0, err
 			}
 			g.held = true

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"context"
+	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -8,7 +10,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/server"
+	"github.com/crunchsvc/crunch/service/tensor"
+	"github.com/crunchsvc/crunch/service/wire"
 )
 
 // The server pings every connection every PingInterval: a client that
@@ -63,5 +68,100 @@ func TestPingsKeepIdleConnectionsAlive(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no reply on the connection that answered every ping")
+	}
+}
+
+// While a connection's large message waits for a token (MaxLarge), the
+// server does not ping it: the client's pong would queue behind the rest
+// of the message, which nobody reads meanwhile, and gorilla's client drops
+// a connection whose pong it cannot write within a second. Pings resume
+// once the message has been read.
+func TestNoPingsWhileALargeMessageWaits(t *testing.T) {
+	ts := start(t, func(c *server.Config) { c.MaxLarge, c.PingInterval = 1, 20*time.Millisecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	waitMetric := func(what, metric, value string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !metricLine(ts.scrape(t), metric, value); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s never became %s", what, metric, value)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// The one token goes to a large request queued behind two endless
+	// jobs on the two pool workers.
+	busy := ts.dial(t)
+	jobs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, _, err := busy.Modsum(ctx, 3, 1e15, &client.Options{Exec: "pool"})
+			jobs <- err
+		}()
+	}
+	waitMetric("two endless jobs", `crunch_executor_busy{exec="pool"}`, "2")
+	r := rand.New(rand.NewPCG(3, 4))
+	a, b := randMatrix(r, tensor.F64, 256, 256), randMatrix(r, tensor.F64, 256, 256) // 1 MiB together
+	holder := make(chan error, 1)
+	go func() {
+		_, _, err := ts.dial(t).Gemm(context.Background(), a, b, &client.Options{Exec: "pool"})
+		holder <- err
+	}()
+	waitMetric("the token's holder", "crunch_large_messages_held", "1")
+
+	// This connection's large message now waits for the token.
+	conn := ts.raw(t)
+	var pings atomic.Int64
+	conn.SetPingHandler(func(string) error { pings.Add(1); return nil }) // no pong: nothing to write
+	replies := make(chan error, 1)
+	go func() {
+		for {
+			mt, msg, err := conn.ReadMessage()
+			if err != nil {
+				replies <- err
+				return
+			}
+			rep, err := wire.DecodeReply(mt == websocket.BinaryMessage, msg)
+			if err == nil && !rep.OK {
+				err = rep.Error
+			}
+			replies <- err
+		}
+	}()
+	req, err := wire.EncodeRequest(&wire.Request{ID: 1, Op: "gemm", Exec: "direct",
+		Args: wire.Args{"a": wire.TensorValue(a), "b": wire.TensorValue(b)}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go conn.WriteMessage(websocket.BinaryMessage, req) // may block until the server reads on
+	waitMetric("the waiting message", "crunch_large_message_waits_total", "1")
+	time.Sleep(100 * time.Millisecond) // a ping already on its way may still arrive
+	before := pings.Load()
+	time.Sleep(500 * time.Millisecond) // 25 ping intervals
+	if n := pings.Load() - before; n != 0 {
+		t.Errorf("%d pings in 500 ms while the connection's message waited for a token", n)
+	}
+
+	cancel() // the endless jobs end, the holder's gemm runs, the token comes free
+	for range 2 {
+		<-jobs
+	}
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-replies:
+		if err != nil {
+			t.Fatalf("the waiting request: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiting request was never answered")
+	}
+	after := pings.Load()
+	for deadline := time.Now().Add(10 * time.Second); pings.Load() == after && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if pings.Load() == after {
+		t.Error("no ping after the message was read")
 	}
 }

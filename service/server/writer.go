@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -29,6 +30,9 @@ type outbox struct {
 	finished bool           // the session is ending: nothing more is queued, no writer starts
 	writers  sync.WaitGroup // the writer goroutine while it runs; Add only while !finished
 	pinger   *time.Timer
+	// readerWaits: the reader waits for a large-message token, with the
+	// rest of a message unread (large.go). Set without mu.
+	readerWaits atomic.Bool
 }
 
 // startPings arms the ping timer: the connection is pinged every
@@ -40,7 +44,11 @@ func (s *session) startPings() {
 }
 
 // pingDue runs on the ping timer: it has the writer send a ping and arms
-// the timer again.
+// the timer again. While the reader waits for a large-message token it
+// skips the ping: the peer's pong would queue behind the rest of its
+// message, which nobody reads meanwhile, and a client that gives up on a
+// pong it cannot send (gorilla's does after a second) would drop the
+// connection. The read deadline is extended once the wait ends.
 func (s *session) pingDue() {
 	o := &s.out
 	o.mu.Lock()
@@ -48,8 +56,10 @@ func (s *session) pingDue() {
 	if o.finished || o.dead {
 		return
 	}
-	o.pingDue = true
-	s.startWriterLocked()
+	if !o.readerWaits.Load() {
+		o.pingDue = true
+		s.startWriterLocked()
+	}
 	o.pinger.Reset(s.srv.cfg.PingInterval)
 }
 
