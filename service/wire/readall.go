@@ -71,13 +71,27 @@ func readAll(r io.Reader, pool *msgbuf.Pool, limit int) ([]byte, *msgbuf.Buf, er
 		return nil, nil, err
 	}
 	if size := declaredSize(first[:n]); size > n && size <= limit {
-		return readDeclared(r, pool, first[:n], size)
+		held = nil // readDeclared gives first back
+		return readDeclared(r, pool, first, n, size)
 	}
 	total := n
+	// The next chunk is taken only once a byte for it has come: a reader
+	// that waits meanwhile (the server's large-message gate does, after
+	// the first chunk) then holds one chunk, not two.
+	var next [1]byte
 	for {
+		k, err := io.ReadFull(r, next[:])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		total += k
 		c := chunks.Get().(*[readChunk]byte)
 		held = append(held, c)
-		n, err := io.ReadFull(r, c[:])
+		c[0] = next[0]
+		n, err := io.ReadFull(r, c[1:])
 		total += n
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
@@ -96,20 +110,25 @@ func readAll(r io.Reader, pool *msgbuf.Pool, limit int) ([]byte, *msgbuf.Buf, er
 	return msg, release, nil
 }
 
-// readDeclared reads the rest of a message that starts with head and
-// declares size bytes straight into a buffer of that size. A message that
-// turns out longer than it said is read on into a larger buffer; one that
-// is shorter is returned as it is (the decoder then refuses it).
-func readDeclared(r io.Reader, pool *msgbuf.Pool, head []byte, size int) ([]byte, *msgbuf.Buf, error) {
+// readDeclared reads the rest of a message whose first head bytes are in
+// the chunk first, and which declares size bytes, straight into a buffer
+// of that size. A message that turns out longer than it said is read on
+// into a larger buffer; one that is shorter is returned as it is (the
+// decoder then refuses it). It gives first back to the pool.
+func readDeclared(r io.Reader, pool *msgbuf.Pool, first *[readChunk]byte, head, size int) ([]byte, *msgbuf.Buf, error) {
 	msg, buf, err := alloc(pool, size)
+	copy(msg, first[:head])
+	// Back before the rest is read, which may wait (the server's
+	// large-message gate waits right here): a message waiting then holds
+	// its own buffer, not the chunk as well.
+	chunks.Put(first)
 	if err != nil {
 		return nil, nil, err
 	}
-	copy(msg, head)
-	n, err := io.ReadFull(r, msg[len(head):])
+	n, err := io.ReadFull(r, msg[head:])
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return msg[: len(head)+n : len(head)+n], buf, nil
+		return msg[: head+n : head+n], buf, nil
 	case err != nil:
 		buf.Release()
 		return nil, nil, err

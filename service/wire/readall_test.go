@@ -47,8 +47,10 @@ func TestReadAll(t *testing.T) {
 		}
 	}
 	boom := errors.New("boom")
-	if got, err := wire.ReadAll(io.MultiReader(bytes.NewReader(make([]byte, chunk+5)), iotest.ErrReader(boom))); !errors.Is(err, boom) || got != nil {
-		t.Errorf("failing reader: %v, %d bytes", err, len(got))
+	for _, n := range []int{chunk + 5, chunk, 2 * chunk} { // within a chunk, and where the next would start
+		if got, err := wire.ReadAll(io.MultiReader(bytes.NewReader(make([]byte, n)), iotest.ErrReader(boom))); !errors.Is(err, boom) || got != nil {
+			t.Errorf("reader failing after %d bytes: %v, %d bytes", n, err, len(got))
+		}
 	}
 }
 
