@@ -1,8 +1,9 @@
 // Package server is crunch's WebSocket service: fasthttp and
 // fasthttp/websocket in front, the kernel registry and the executors
-// behind. One reader and one writer goroutine per connection; every
-// request runs in its own goroutine on the executor it chose, so the reader
-// is always free to answer pings.
+// behind. One reader goroutine per connection, and a writer goroutine
+// while there is something to write to it; every request runs in its own
+// goroutine on the executor it chose, so the reader is always free to
+// answer pings.
 package server
 
 import (
