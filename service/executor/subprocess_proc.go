@@ -23,6 +23,7 @@ import (
 // frames.
 type workerProc struct {
 	pid     int
+	group   *ComputeGroup // the cgroup its threads joined, if any
 	started time.Time
 	cmd     *exec.Cmd
 	log     *slog.Logger
@@ -150,6 +151,15 @@ func startWorker(cfg *SubprocessConfig, sp *spawner, stop <-chan struct{}) (*wor
 		}
 		if h.PID != p.pid {
 			p.log.Warn("worker announced another pid: is its command a wrapper that forks?", "announced", h.PID)
+		}
+		if g := cfg.Group; g != nil {
+			// After the hello: the worker has lowered its threads and is
+			// idle until its first job.
+			if err := g.AddProcess(p.pid); err != nil {
+				p.log.Warn("worker runs outside the compute cgroup", "err", err)
+			} else {
+				p.group = g
+			}
 		}
 		if cfg.MemoryLimit > 0 {
 			if err := p.limitMemory(cfg.MemoryLimit); err != nil {
@@ -288,6 +298,9 @@ func (p *workerProc) raise() {
 	case <-p.exited:
 	default:
 		raiseProcessToNormal(p.pid)
+		if p.group != nil {
+			p.group.LeaveProcess(p.pid)
+		}
 	}
 }
 
