@@ -24,6 +24,7 @@ var (
 	respJob        = flag.Duration("job", 100*time.Millisecond, "responsive: target time of one modsum job alone; iters are calibrated to it")
 	respIters      = flag.Int64("iters", 0, "responsive: modsum iters per job (0: calibrate to -job)")
 	respPyProbe    = flag.Bool("py-probe", true, "responsive: a second probe beside the Go one, in Python with the crunch package's AsyncClient.ping() (bench/load/pyprobe.py), pinging at the same time")
+	respVariants   = flag.String("variants", "", `responsive: servers started with different flags, compared in the same run (reps outermost, so that a noisy minute spreads over all): "NAME=FLAGS;NAME=FLAGS", each variant's flags after -serve-flags, e.g. "cgroup off=--compute-cgroup off;default="`)
 	respSessions   = flag.String("sessions", sessionsApart, `responsive: "apart": the server and each probe process in a session of its own (setsid), so with autogroup scheduling in a scheduling group of its own, as a service and its clients started apart are; "shared": all in this program's session, one group`)
 )
 
@@ -71,6 +72,8 @@ type calibration struct {
 type responsiveCase struct {
 	Exec     string            `json:"exec"`
 	Priority string            `json:"priority"`
+	Variant  string            `json:"variant,omitempty"` // -variants: its name
+	Flags    []string          `json:"variant_flags,omitempty"`
 	Runs     []load.Result     `json:"runs"`
 	Errors   []string          `json:"errors,omitempty"` // runs that failed outright
 	Summary  responsiveSummary `json:"summary"`
@@ -107,9 +110,15 @@ func runResponsive(ctx context.Context, e *env) (any, error) {
 		return nil, err
 	}
 	cal := rep.Calibration
+	variants, err := parseVariants(*respVariants)
+	if err != nil {
+		return nil, err
+	}
 	for _, x := range execs {
 		for _, p := range prios {
-			rep.Cases = append(rep.Cases, &responsiveCase{Exec: x, Priority: p})
+			for _, v := range variants {
+				rep.Cases = append(rep.Cases, &responsiveCase{Exec: x, Priority: p, Variant: v.name, Flags: v.flags})
+			}
 		}
 	}
 
@@ -125,6 +134,9 @@ func runResponsive(ctx context.Context, e *env) (any, error) {
 				return rep, ctx.Err()
 			}
 			label := fmt.Sprintf("[%d/%d] exec=%s priority=%s rep %d/%d", k, total, c.Exec, c.Priority, r+1, e.reps)
+			if c.Variant != "" {
+				label = fmt.Sprintf("[%d/%d] exec=%s priority=%s %s rep %d/%d", k, total, c.Exec, c.Priority, c.Variant, r+1, e.reps)
+			}
 			res, err := responsiveRun(ctx, e, c, args, rep, label)
 			if err != nil {
 				c.Errors = append(c.Errors, err.Error())
@@ -158,6 +170,7 @@ func responsiveRun(ctx context.Context, e *env, c *responsiveCase, args wire.Arg
 		extra = append(extra, "--compute-priority="+c.Priority)
 	}
 	extra = append(extra, "--log-level=warn")
+	extra = append(extra, c.Flags...)
 	cfg := e.serverConfig(extra...)
 	cfg.OwnSession = rep.Sessions == sessionsApart
 	srv, err := load.StartServer(ctx, cfg)
@@ -330,6 +343,29 @@ func calibrate(ctx context.Context, e *env, withPriority bool) (calibration, err
 	}
 	cal.JobMs = float64(t) / float64(time.Millisecond)
 	return cal, srv.Stop()
+}
+
+// variant is one of -variants.
+type variant struct {
+	name  string
+	flags []string
+}
+
+// parseVariants reads -variants; "" is one unnamed variant with no flags.
+func parseVariants(s string) ([]variant, error) {
+	if strings.TrimSpace(s) == "" {
+		return []variant{{}}, nil
+	}
+	var out []variant
+	for _, part := range strings.Split(s, ";") {
+		name, flags, ok := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("-variants: %q is not NAME=FLAGS", part)
+		}
+		out = append(out, variant{name: name, flags: strings.Fields(flags)})
+	}
+	return out, nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/crunchsvc/crunch/bench/load"
@@ -124,18 +125,26 @@ func writeResponsive(e *env, rep *responsiveReport) {
 		"jobs/s counts successes in the window; threads and RSS are the server process's maxima (the subprocess workers' RSS apart, all workers together); "+
 		"CPU columns are cores used on average over the run (warm-up and drain included): the server with its workers, and everything else on the machine but this program; "+
 		"errors are failure replies, closes are connections that failed.\n\n", rep.Reps)
+	withVariants := slices.ContainsFunc(rep.Cases, func(c *responsiveCase) bool { return c.Variant != "" })
 	header := []string{"exec", "priority"}
+	if withVariants {
+		header = append(header, "server")
+	}
 	for _, p := range rep.Probes {
 		header = append(header, p.Name+" ping p50 ms", p.Name+" ping p99 ms", p.Name+" ping max ms")
 	}
 	header = append(header, "pings lost", "jobs/s", "job p50 ms", "job p99 ms", "threads", "RSS MiB", "workers RSS MiB", "server CPU", "others' CPU", "errors / closes")
 	t := &table{header: header}
 	for i := range header {
-		t.right = append(t.right, i >= 2)
+		t.right = append(t.right, i >= 2 && header[i] != "server")
 	}
 	for _, c := range rep.Cases {
+		row := []string{c.Exec, c.Priority}
+		if withVariants {
+			row = append(row, c.Variant)
+		}
 		if len(c.Runs) == 0 {
-			row := []string{c.Exec, c.Priority, "failed"}
+			row = append(row, "failed")
 			for len(row) < len(header) {
 				row = append(row, "")
 			}
@@ -143,7 +152,6 @@ func writeResponsive(e *env, rep *responsiveReport) {
 			continue
 		}
 		s := c.Summary
-		row := []string{c.Exec, c.Priority}
 		var lost []string
 		for _, p := range s.Probes {
 			if p.NotRun != "" {
@@ -167,20 +175,39 @@ func writeResponsive(e *env, rep *responsiveReport) {
 			fmt.Fprintf(w, "\nThe %s probe was not run: %s.\n", p.Name, p.NotRun)
 		}
 	}
+	if withVariants {
+		fmt.Fprintf(w, "\nServer variants (`-variants`, flags after `-serve-flags`):")
+		seen := map[string]bool{}
+		for _, c := range rep.Cases {
+			if !seen[c.Variant] {
+				seen[c.Variant] = true
+				fmt.Fprintf(w, " %s: `%s`;", c.Variant, strings.Join(c.Flags, " "))
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "\nScheduling classes of the threads, as /proc showed them at the end of each case's first run (server process; subprocess workers):\n\n")
 	for _, c := range rep.Cases {
 		if len(c.Runs) > 0 {
 			u := c.Runs[0].Server
-			fmt.Fprintf(w, "- %s/%s: %s; workers: %s\n", c.Exec, c.Priority,
+			fmt.Fprintf(w, "- %s: %s; workers: %s\n", caseName(c),
 				load.FormatClasses(u.ThreadClasses), load.FormatClasses(u.ChildThreadClasses))
 		}
 	}
 	for _, c := range rep.Cases {
 		for _, err := range c.Errors {
-			fmt.Fprintf(w, "\n- %s/%s: a run failed: %s\n%s", c.Exec, c.Priority, firstLineOf(err), errorDetail(err))
+			fmt.Fprintf(w, "\n- %s: a run failed: %s\n%s", caseName(c), firstLineOf(err), errorDetail(err))
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// caseName is "pool/idle", or "pool/idle (cgroup off)" with a variant.
+func caseName(c *responsiveCase) string {
+	if c.Variant != "" {
+		return fmt.Sprintf("%s/%s (%s)", c.Exec, c.Priority, c.Variant)
+	}
+	return c.Exec + "/" + c.Priority
 }
 
 // probeList names the probes for the report's setup paragraph.

@@ -67,3 +67,36 @@ func TestWriteResponsive(t *testing.T) {
 		}
 	}
 }
+
+func TestParseVariants(t *testing.T) {
+	v, err := parseVariants("cgroup off=--compute-cgroup off; default=")
+	if err != nil || len(v) != 2 || v[0].name != "cgroup off" || len(v[0].flags) != 2 || v[1].name != "default" || len(v[1].flags) != 0 {
+		t.Errorf("parseVariants = %+v, %v", v, err)
+	}
+	if v, err := parseVariants(""); err != nil || len(v) != 1 || v[0].name != "" {
+		t.Errorf("no variants: %+v, %v", v, err)
+	}
+	if _, err := parseVariants("nameless"); err == nil {
+		t.Errorf("a variant without = was taken")
+	}
+}
+
+// TestWriteResponsiveVariants: with -variants, a column says which server.
+func TestWriteResponsiveVariants(t *testing.T) {
+	rep := &responsiveReport{Reps: 1, Sessions: sessionsApart, Probes: []load.ProbeSpec{{Name: "Go"}}}
+	for _, v := range []string{"cgroup off", "default"} {
+		c := &responsiveCase{Exec: "pool", Priority: "idle", Variant: v, Runs: []load.Result{fakeProbedRun(0.5, 1, "")}}
+		c.Runs[0].Probes = c.Runs[0].Probes[:1]
+		c.Summary = summarize(c.Runs)
+		rep.Cases = append(rep.Cases, c)
+	}
+	rep.Cases[1].Flags = nil
+	rep.Cases[0].Flags = []string{"--compute-cgroup", "off"}
+	var buf bytes.Buffer
+	writeResponsive(&env{out: &buf}, rep)
+	for _, want := range []string{"| exec | priority | server     |", "| pool | idle     | cgroup off |", "| pool | idle     | default    |", "cgroup off: `--compute-cgroup off`"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
