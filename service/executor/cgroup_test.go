@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crunchsvc/crunch/service/kernels"
+	"golang.org/x/sys/unix"
 )
 
 // newTestGroup makes the compute cgroup for p, or skips the test where
@@ -181,5 +182,44 @@ func TestCPUCgroupDir(t *testing.T) {
 	}
 	if _, _, err := cpuCgroupDir(nil, "0::/\n"); err == nil {
 		t.Errorf("nothing mounted: no error")
+	}
+}
+
+// TestSubprocessAutogroup: a worker below normal priority leads a session
+// of its own, and with autogroup scheduling its autogroup has nice 19; at
+// normal priority it shares the server's session.
+func TestSubprocessAutogroup(t *testing.T) {
+	enabled, err := os.ReadFile("/proc/sys/kernel/sched_autogroup_enabled")
+	autogroup := err == nil && strings.TrimSpace(string(enabled)) == "1"
+	for _, prio := range []Priority{PriorityIdle, PriorityLow, PriorityNormal} {
+		s, _ := newSub(t, SubprocessConfig{Workers: 1, Priority: prio})
+		pid := s.pids()[0]
+		sid, err := unix.Getsid(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if own := sid == pid; own != (prio != PriorityNormal) {
+			t.Errorf("%s: worker %d in session %d", prio, pid, sid)
+		}
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/autogroup")
+		if !autogroup || err != nil {
+			t.Logf("%s: no autogroup to check (enabled %q, %v)", prio, enabled, err)
+			continue
+		}
+		wantNice := " nice 0"
+		if prio != PriorityNormal {
+			wantNice = " nice 19"
+		}
+		if got := strings.TrimSpace(string(data)); !strings.HasSuffix(got, wantNice) {
+			t.Errorf("%s: worker %d's autogroup is %q, want …%s", prio, pid, got, wantNice)
+		}
+		// Given normal priority back, its autogroup is at nice 0 again.
+		if err := s.RaisePriority(); err != nil {
+			t.Fatal(err)
+		}
+		if data, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/autogroup"); !strings.HasSuffix(strings.TrimSpace(string(data)), " nice 0") {
+			t.Errorf("%s: after RaisePriority worker %d's autogroup is %q", prio, pid, data)
+		}
+		s.Close()
 	}
 }

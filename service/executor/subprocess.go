@@ -274,6 +274,7 @@ func (s *Subprocess) RaisePriority() error {
 		if err := raiseProcessToNormal(pid); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
 			first = fmt.Errorf("subprocess worker %d: %w", pid, err)
 		}
+		raiseAutogroup(pid)
 		if g := s.cfg.Group; g != nil {
 			if err := g.LeaveProcess(pid); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
 				first = fmt.Errorf("subprocess worker %d: %w", pid, err)

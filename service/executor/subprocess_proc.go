@@ -105,6 +105,15 @@ func startWorker(cfg *SubprocessConfig, sp *spawner, stop <-chan struct{}) (*wor
 		// which then drains its workers instead of losing them mid-job.
 		Setpgid: true,
 	}
+	if cfg.Priority != "" && cfg.Priority != PriorityNormal {
+		// Below normal, a session of its own (and so a process group of
+		// its own too; setpgid would fail in a session leader): with
+		// autogroup scheduling that is a scheduling group of its own,
+		// whose nice the worker lowers (lowerAutogroup), which keeps it
+		// below other sessions' threads where no compute cgroup can be
+		// made.
+		cmd.SysProcAttr.Setpgid, cmd.SysProcAttr.Setsid = false, true
+	}
 	if err := sp.start(cmd); err != nil {
 		closeAll()
 		ar.close()
@@ -298,6 +307,7 @@ func (p *workerProc) raise() {
 	case <-p.exited:
 	default:
 		raiseProcessToNormal(p.pid)
+		raiseAutogroup(p.pid)
 		if p.group != nil {
 			p.group.LeaveProcess(p.pid)
 		}
