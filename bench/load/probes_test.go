@@ -153,3 +153,32 @@ func TestSchedGroupOf(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleLoad: an idle load opens its connections, sends nothing, and
+// ends with its window; the probe still pings.
+func TestIdleLoad(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := StartServer(ctx, ServerConfig{Binary: crunchBin, Args: []string{"--workers", "0", "--log-level", "warn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	start := time.Now()
+	res, err := Measure(ctx, srv, MeasureConfig{
+		Load:  LoadConfig{Conns: 3, Idle: true, Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond},
+		Probe: ProbeConfig{Interval: 10 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("an idle load of 0.6 s took %v", took)
+	}
+	if res.Load.OK != 0 || res.Load.Failed != 0 || res.Load.Conns != 3 {
+		t.Errorf("idle load: %+v", res.Load)
+	}
+	if res.Probe == nil || res.Probe.Answered < 20 {
+		t.Errorf("probe: %+v", res.Probe)
+	}
+}

@@ -19,14 +19,17 @@ import (
 
 // Flags of the responsive mode.
 var (
-	respExecs      = flag.String("execs", "direct,pool,subprocess", "responsive: executors to load")
+	respExecs      = flag.String("execs", "direct,pool,subprocess", `responsive: executors to load; "none" keeps the load's connections open and silent, the probes' floor on this machine`)
 	respPriorities = flag.String("priorities", "normal,low,idle", "responsive: values of the server's --compute-priority")
 	respJob        = flag.Duration("job", 100*time.Millisecond, "responsive: target time of one modsum job alone; iters are calibrated to it")
 	respIters      = flag.Int64("iters", 0, "responsive: modsum iters per job (0: calibrate to -job)")
 	respPyProbe    = flag.Bool("py-probe", true, "responsive: a second probe beside the Go one, in Python with the crunch package's AsyncClient.ping() (bench/load/pyprobe.py), pinging at the same time")
-	respVariants   = flag.String("variants", "", `responsive: servers started with different flags, compared in the same run (reps outermost, so that a noisy minute spreads over all): "NAME=FLAGS;NAME=FLAGS", each variant's flags after -serve-flags, e.g. "cgroup off=--compute-cgroup off;default="`)
+	respVariants   = flag.String("variants", "", `responsive: servers started with different flags, compared in the same run (reps outermost, so that a noisy minute spreads over all): "NAME=FLAGS;NAME=FLAGS", each variant's flags after -serve-flags, e.g. "cgroup off=--compute-cgroup off;default="; a first word bin=PATH runs that crunch binary instead of the one built from this tree (an older build, say)`)
 	respSessions   = flag.String("sessions", sessionsApart, `responsive: "apart": the server and each probe process in a session of its own (setsid), so with autogroup scheduling in a scheduling group of its own, as a service and its clients started apart are; "shared": all in this program's session, one group`)
 )
+
+// execNone, in -execs, is a run without load.
+const execNone = "none"
 
 // The values of -sessions.
 const (
@@ -74,6 +77,7 @@ type responsiveCase struct {
 	Priority string            `json:"priority"`
 	Variant  string            `json:"variant,omitempty"` // -variants: its name
 	Flags    []string          `json:"variant_flags,omitempty"`
+	Bin      string            `json:"variant_bin,omitempty"` // the variant's own crunch binary
 	Runs     []load.Result     `json:"runs"`
 	Errors   []string          `json:"errors,omitempty"` // runs that failed outright
 	Summary  responsiveSummary `json:"summary"`
@@ -117,7 +121,7 @@ func runResponsive(ctx context.Context, e *env) (any, error) {
 	for _, x := range execs {
 		for _, p := range prios {
 			for _, v := range variants {
-				rep.Cases = append(rep.Cases, &responsiveCase{Exec: x, Priority: p, Variant: v.name, Flags: v.flags})
+				rep.Cases = append(rep.Cases, &responsiveCase{Exec: x, Priority: p, Variant: v.name, Flags: v.flags, Bin: v.bin})
 			}
 		}
 	}
@@ -172,6 +176,9 @@ func responsiveRun(ctx context.Context, e *env, c *responsiveCase, args wire.Arg
 	extra = append(extra, "--log-level=warn")
 	extra = append(extra, c.Flags...)
 	cfg := e.serverConfig(extra...)
+	if c.Bin != "" {
+		cfg.Binary = c.Bin
+	}
 	cfg.OwnSession = rep.Sessions == sessionsApart
 	srv, err := load.StartServer(ctx, cfg)
 	if err != nil {
@@ -183,6 +190,7 @@ func responsiveRun(ctx context.Context, e *env, c *responsiveCase, args wire.Arg
 		Request: func(int, int) load.Request {
 			return load.Request{Op: "modsum", Args: args, Exec: c.Exec, Impl: "c", Timeout: jobTimeout}
 		},
+		Idle: c.Exec == execNone,
 	}
 	res, err := measureRun(ctx, e, srv, lc, rep.Probes, func() string { return label })
 	if err != nil {
@@ -349,6 +357,7 @@ func calibrate(ctx context.Context, e *env, withPriority bool) (calibration, err
 type variant struct {
 	name  string
 	flags []string
+	bin   string // "": the crunch built from this tree
 }
 
 // parseVariants reads -variants; "" is one unnamed variant with no flags.
@@ -363,7 +372,11 @@ func parseVariants(s string) ([]variant, error) {
 		if !ok || name == "" {
 			return nil, fmt.Errorf("-variants: %q is not NAME=FLAGS", part)
 		}
-		out = append(out, variant{name: name, flags: strings.Fields(flags)})
+		v := variant{name: name, flags: strings.Fields(flags)}
+		if len(v.flags) > 0 && strings.HasPrefix(v.flags[0], "bin=") {
+			v.bin, v.flags = strings.TrimPrefix(v.flags[0], "bin="), v.flags[1:]
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }

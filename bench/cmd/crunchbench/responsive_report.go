@@ -181,7 +181,11 @@ func writeResponsive(e *env, rep *responsiveReport) {
 		for _, c := range rep.Cases {
 			if !seen[c.Variant] {
 				seen[c.Variant] = true
-				fmt.Fprintf(w, " %s: `%s`;", c.Variant, strings.Join(c.Flags, " "))
+				fmt.Fprintf(w, " %s: `%s`", c.Variant, strings.Join(c.Flags, " "))
+				if c.Bin != "" {
+					fmt.Fprintf(w, " (binary %s)", c.Bin)
+				}
+				fmt.Fprint(w, ";")
 			}
 		}
 		fmt.Fprintln(w)

@@ -76,6 +76,9 @@ func TestParseVariants(t *testing.T) {
 	if v, err := parseVariants(""); err != nil || len(v) != 1 || v[0].name != "" {
 		t.Errorf("no variants: %+v, %v", v, err)
 	}
+	if v, err := parseVariants("old=bin=/tmp/old/crunch --pool-workers 1"); err != nil || v[0].bin != "/tmp/old/crunch" || len(v[0].flags) != 2 {
+		t.Errorf("a variant with its binary: %+v, %v", v, err)
+	}
 	if _, err := parseVariants("nameless"); err == nil {
 		t.Errorf("a variant without = was taken")
 	}
