@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -70,6 +71,12 @@ var pythonCandidates = []string{"python3", "/usr/bin/python3"}
 // python3 on the PATH and /usr/bin/python3, that can import every one of
 // modules. Its error says what each candidate lacked.
 func FindPython(ctx context.Context, modules ...string) (string, error) {
+	return FindPythonEnv(ctx, nil, modules...)
+}
+
+// FindPythonEnv is FindPython with env (KEY=value pairs, such as a
+// PYTHONPATH) added to the environment of the interpreters it tries.
+func FindPythonEnv(ctx context.Context, env []string, modules ...string) (string, error) {
 	var why []string
 	seen := map[string]bool{}
 	for _, name := range pythonCandidates {
@@ -84,6 +91,9 @@ func FindPython(ctx context.Context, modules ...string) (string, error) {
 		seen[path] = true
 		// sys is always there: it keeps the statement valid without modules.
 		cmd := exec.CommandContext(ctx, path, "-c", "import "+strings.Join(append([]string{"sys"}, modules...), ", "))
+		if len(env) > 0 {
+			cmd.Env = append(os.Environ(), env...)
+		}
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {

@@ -44,6 +44,10 @@ type LoadConfig struct {
 	// take to finish before they are cancelled (default 10 s).
 	Drain   time.Duration
 	Request RequestFunc
+	// Idle dials the connections but sends nothing on them: with a probe,
+	// a measure of the unloaded server and machine, the floor under the
+	// loaded figures. Request may then be nil.
+	Idle bool
 }
 
 // LoadResult is what the load measured in its window.
@@ -155,7 +159,7 @@ func windowOf(t, start time.Time, each time.Duration, n int) int {
 
 // StartLoad dials every connection, then starts the clock and the load.
 func StartLoad(ctx context.Context, cfg LoadConfig) (*Load, error) {
-	if cfg.Request == nil {
+	if cfg.Request == nil && !cfg.Idle {
 		return nil, errors.New("load: no Request function")
 	}
 	if cfg.Duration <= 0 {
@@ -205,6 +209,13 @@ func (l *Load) worker(ctx context.Context, ci int, c *conn, seq *atomic.Int64) {
 		l.rec.merge(&rec)
 		l.mu.Unlock()
 	}()
+	if l.cfg.Idle {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(l.End)):
+		}
+		return
+	}
 	for ctx.Err() == nil && time.Now().Before(l.End) {
 		r := l.cfg.Request(ci, int(seq.Add(1)-1))
 		cl, gen := c.get()

@@ -210,7 +210,7 @@ func TestWindowOf(t *testing.T) {
 func TestProbeProcessCannotDial(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := startProbeProcess(ctx, []string{os.Args[0]}, ProbeConfig{Addr: "127.0.0.1:1"})
+	_, err := startProbeProcess(ctx, ProbeSpec{Command: []string{os.Args[0]}}, ProbeConfig{Addr: "127.0.0.1:1"})
 	if err == nil || !strings.Contains(err.Error(), "probe process") {
 		t.Fatalf("err = %v, want the probe process's dial error", err)
 	}

@@ -18,6 +18,17 @@ type ProbeConfig struct {
 	Timeout  time.Duration // a ping unanswered this long is lost (default 1 s)
 }
 
+// withDefaults fills in the zero fields.
+func (cfg ProbeConfig) withDefaults() ProbeConfig {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 10 * time.Millisecond
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Second
+	}
+	return cfg
+}
+
 // ProbeResult is what the probe measured.
 type ProbeResult struct {
 	IntervalMs float64 `json:"interval_ms"`
@@ -59,12 +70,7 @@ type pingFate struct {
 
 // DialProbe opens the probe's connection; Run sends the pings.
 func DialProbe(ctx context.Context, cfg ProbeConfig) (*Probe, error) {
-	if cfg.Interval <= 0 {
-		cfg.Interval = 10 * time.Millisecond
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Second
-	}
+	cfg = cfg.withDefaults()
 	p := &Probe{cfg: cfg}
 	c, err := dialConn(ctx, cfg.Addr, &p.log)
 	if err != nil {
@@ -98,26 +104,36 @@ func (p *Probe) Run(ctx context.Context, from, until time.Time, windows int) Pro
 	wg.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	res := p.summarize(p.fates)
+	res := summarizePings(p.cfg, p.fates, from, until, windows)
 	res.AbnormalCloses = p.c.abnormalCloses()
 	res.ConnErrors = p.log.snapshot()
+	return res
+}
+
+// summarizePings sums up the fates of a probe's pings sent from from until
+// until; with windows > 1, also those of each of as many equal windows, a
+// ping counting in the window it was sent in. The probe in this process
+// and the probe processes that report their pings one by one (the Python
+// probe) are summed up by this same code.
+func summarizePings(cfg ProbeConfig, fates []pingFate, from, until time.Time, windows int) ProbeResult {
+	res := summarizeFates(cfg, fates)
 	if windows > 1 {
 		each := until.Sub(from) / time.Duration(windows)
 		parts := make([][]pingFate, windows)
-		for _, f := range p.fates {
+		for _, f := range fates {
 			i := windowOf(f.sent, from, each, windows)
 			parts[i] = append(parts[i], f)
 		}
 		for _, part := range parts {
-			res.Windows = append(res.Windows, p.summarize(part))
+			res.Windows = append(res.Windows, summarizeFates(cfg, part))
 		}
 	}
 	return res
 }
 
-// summarize counts fates and sums up the round trips of the answered.
-func (p *Probe) summarize(fates []pingFate) ProbeResult {
-	r := ProbeResult{IntervalMs: ms(p.cfg.Interval), TimeoutMs: ms(p.cfg.Timeout), Sent: int64(len(fates)), ErrorsByCode: map[string]int64{}}
+// summarizeFates counts fates and sums up the round trips of the answered.
+func summarizeFates(cfg ProbeConfig, fates []pingFate) ProbeResult {
+	r := ProbeResult{IntervalMs: ms(cfg.Interval), TimeoutMs: ms(cfg.Timeout), Sent: int64(len(fates)), ErrorsByCode: map[string]int64{}}
 	var rtts []time.Duration
 	for _, f := range fates {
 		switch {

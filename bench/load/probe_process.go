@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -27,8 +28,15 @@ const probeChildEnv = "CRUNCH_LOAD_PROBE_CHILD"
 // a probe; its main function must then return ProbeChildMain's exit code.
 func IsProbeChild() bool { return os.Getenv(probeChildEnv) == "1" }
 
-// A parent sends a probe process two JSON values on its stdin: the
-// ProbeConfig (the child dials and answers ready), then the schedule.
+// The line protocol of a probe process, which this package's Go probe
+// (ProbeChildMain) and pyprobe.py beside this file speak: the parent
+// writes two JSON lines on the child's stdin, the ProbeConfig (Addr, and
+// Interval and Timeout in nanoseconds), then, once the child has answered
+// {"ready":true} (or {"error":"…"}), the probeSchedule. The child pings
+// from FromNS until UntilNS, writing {"progress":[sent,answered,lost]} now
+// and then, and last {"result":ProbeResult} or {"pings":probePings}: the
+// fate of every ping, which the parent sums up with the very code that
+// sums up its own probe's. Closing its stdin stops the child.
 type probeSchedule struct {
 	FromNS, UntilNS int64 // Unix nanoseconds
 	Windows         int
@@ -39,7 +47,35 @@ type probeReport struct {
 	Ready    bool         `json:"ready,omitempty"`
 	Progress *[3]int64    `json:"progress,omitempty"` // sent, answered, lost
 	Result   *ProbeResult `json:"result,omitempty"`
+	Pings    *probePings  `json:"pings,omitempty"`
 	Error    string       `json:"error,omitempty"`
+}
+
+// probePings is the last report of a probe process that leaves the summing
+// up to its parent.
+type probePings struct {
+	Fates          []probeFate  `json:"fates"`
+	AbnormalCloses int64        `json:"abnormal_closes"`
+	ConnErrors     []ErrorCount `json:"conn_errors,omitempty"`
+}
+
+// probeFate is one ping in probePings.
+type probeFate struct {
+	SentNS int64  `json:"sent_ns"` // when it was due, Unix nanoseconds
+	RTTNS  int64  `json:"rtt_ns"`  // its round trip, when answered
+	Lost   bool   `json:"lost,omitempty"`
+	Code   string `json:"code,omitempty"` // the error reply's code, if any
+}
+
+// result sums up the pings' fates as a ProbeResult.
+func (pp *probePings) result(cfg ProbeConfig, from, until time.Time, windows int) ProbeResult {
+	fates := make([]pingFate, len(pp.Fates))
+	for i, f := range pp.Fates {
+		fates[i] = pingFate{sent: time.Unix(0, f.SentNS), rtt: time.Duration(f.RTTNS), lost: f.Lost, code: f.Code}
+	}
+	r := summarizePings(cfg, fates, from, until, windows)
+	r.AbnormalCloses, r.ConnErrors = pp.AbnormalCloses, pp.ConnErrors
+	return r
 }
 
 // ProbeChildMain runs the probe its parent orders on stdin and reports on
@@ -97,6 +133,7 @@ func ProbeChildMain() int {
 
 // probeProcess is a probe running in a child process.
 type probeProcess struct {
+	cfg      ProbeConfig
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
 	reports  chan probeReport // the last report: the result or an error
@@ -104,15 +141,21 @@ type probeProcess struct {
 	exited   chan struct{} // closed once the child has been waited for
 }
 
-// startProbeProcess starts command (a program that calls ProbeChildMain)
-// and waits until its probe has dialled the server.
-func startProbeProcess(ctx context.Context, command []string, cfg ProbeConfig) (*probeProcess, error) {
+// startProbeProcess starts spec's command (a program that speaks the probe
+// process protocol) and waits until its probe has dialled the server.
+func startProbeProcess(ctx context.Context, spec ProbeSpec, cfg ProbeConfig) (*probeProcess, error) {
+	command := spec.Command
 	if len(command) == 0 {
 		return nil, errors.New("probe process: no command")
 	}
+	cfg = cfg.withDefaults()
 	cmd := exec.Command(command[0], command[1:]...)
-	cmd.Env = append(os.Environ(), probeChildEnv+"=1")
+	cmd.Env = append(append(os.Environ(), spec.Env...), probeChildEnv+"=1")
 	cmd.Stderr = os.Stderr
+	// With autogroup scheduling a session is also a scheduling group:
+	// one of its own puts the probe beside the server as a client started
+	// apart from it is, not in the same group as the server.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: spec.OwnSession}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -124,7 +167,7 @@ func startProbeProcess(ctx context.Context, command []string, cfg ProbeConfig) (
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("probe process: %w", err)
 	}
-	pp := &probeProcess{cmd: cmd, stdin: stdin, reports: make(chan probeReport, 1), exited: make(chan struct{})}
+	pp := &probeProcess{cfg: cfg, cmd: cmd, stdin: stdin, reports: make(chan probeReport, 1), exited: make(chan struct{})}
 	ready := make(chan probeReport, 1)
 	go pp.read(stdout, ready)
 	if err := json.NewEncoder(stdin).Encode(cfg); err != nil {
@@ -172,7 +215,7 @@ func (pp *probeProcess) read(stdout io.Reader, ready chan<- probeReport) {
 		ready <- probeReport{Error: "exited before dialling"}
 	}
 	err := pp.cmd.Wait()
-	if last.Result == nil && last.Error == "" {
+	if last.Result == nil && last.Pings == nil && last.Error == "" {
 		last.Error = fmt.Sprintf("probe process ended without a result (%v)", err)
 	}
 	pp.reports <- last
@@ -185,11 +228,17 @@ func (pp *probeProcess) Run(ctx context.Context, from, until time.Time, windows 
 	stop := context.AfterFunc(ctx, func() { pp.stdin.Close() })
 	defer stop()
 	r := <-pp.reports
-	if r.Result == nil {
-		return ProbeResult{ConnErrors: []ErrorCount{{Message: r.Error, Count: 1}}}
+	switch {
+	case r.Result != nil:
+		return *r.Result
+	case r.Pings != nil:
+		return r.Pings.result(pp.cfg, from, until, windows)
 	}
-	return *r.Result
+	return ProbeResult{ConnErrors: []ErrorCount{{Message: r.Error, Count: 1}}}
 }
+
+// PID is the child's process id.
+func (pp *probeProcess) PID() int { return pp.cmd.Process.Pid }
 
 // Progress returns the pings sent, answered and lost so far, as last
 // reported.

@@ -75,3 +75,78 @@ func FormatClasses(classes map[string]int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// SchedGroup is where the kernel's scheduler puts a process among the
+// others: with autogroup scheduling, the threads of every session form a
+// group that competes with the other groups as one, whatever the classes
+// of the threads inside (a SCHED_IDLE thread yields at once only to the
+// threads of its own group); so does every cpu cgroup other than the root.
+type SchedGroup struct {
+	PID     int `json:"pid"`
+	Session int `json:"session"`
+	// Autogroup is /proc/PID/autogroup, e.g. "/autogroup-12 nice 0"
+	// ("" when the kernel has none).
+	Autogroup string `json:"autogroup,omitempty"`
+	// CPUCgroup is the process's cgroup of the cpu controller (cgroup
+	// v1), or its cgroup v2 path.
+	CPUCgroup string `json:"cpu_cgroup,omitempty"`
+}
+
+// SchedGroupOf reads pid's SchedGroup from /proc; what it cannot read
+// stays empty.
+func SchedGroupOf(pid int) SchedGroup {
+	g := SchedGroup{PID: pid}
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if i := strings.LastIndexByte(string(data), ')'); i >= 0 {
+			// After the name: state, ppid, pgrp, session.
+			if f := strings.Fields(string(data[i+1:])); len(f) > 3 {
+				g.Session, _ = strconv.Atoi(f[3])
+			}
+		}
+	}
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/autogroup", pid)); err == nil {
+		g.Autogroup = strings.TrimSpace(string(data))
+	}
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid)); err == nil {
+		g.CPUCgroup = cpuCgroup(string(data))
+	}
+	return g
+}
+
+// cpuCgroup picks the cpu controller's path out of /proc/PID/cgroup: the
+// v1 hierarchy that has "cpu" among its controllers, else the v2 one.
+func cpuCgroup(procCgroup string) string {
+	v2 := ""
+	for _, line := range strings.Split(strings.TrimSpace(procCgroup), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			v2 = parts[2]
+			continue
+		}
+		if slices.Contains(strings.Split(parts[1], ","), "cpu") {
+			return parts[2]
+		}
+	}
+	return v2
+}
+
+// String is "session 123 (leader), /autogroup-12 nice 0, cpu cgroup /".
+func (g SchedGroup) String() string {
+	if g.PID == 0 {
+		return "unknown"
+	}
+	s := fmt.Sprintf("session %d", g.Session)
+	if g.Session == g.PID {
+		s += " (its own)"
+	}
+	if g.Autogroup != "" {
+		s += ", " + g.Autogroup
+	}
+	if g.CPUCgroup != "" {
+		s += ", cpu cgroup " + g.CPUCgroup
+	}
+	return s
+}

@@ -28,6 +28,11 @@ type ServerConfig struct {
 	Grace time.Duration
 	// SampleEvery is the interval of the /proc sampler (default 100 ms).
 	SampleEvery time.Duration
+	// OwnSession starts the server in a session of its own (setsid), as
+	// a service is started, rather than in ours: with autogroup
+	// scheduling, that is also a scheduling group of its own (see
+	// ProbeSpec.OwnSession).
+	OwnSession bool
 }
 
 // Server is a running server process, `crunch serve` (StartServer) or
@@ -63,6 +68,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		startTimeout: cfg.StartTimeout,
 		grace:        cfg.Grace,
 		sampleEvery:  cfg.SampleEvery,
+		ownSession:   cfg.OwnSession,
 	})
 }
 
@@ -75,6 +81,7 @@ type launch struct {
 	startTimeout time.Duration
 	grace        time.Duration
 	sampleEvery  time.Duration
+	ownSession   bool // setsid rather than setpgid
 }
 
 // start launches l on a free port, retrying on another port when the one
@@ -125,7 +132,9 @@ func startOnce(ctx context.Context, l launch) (*Server, error) {
 	s.cmd.Stdout, s.cmd.Stderr = s.stderr, s.stderr
 	// Its own process group, so that Stop can kill the workers too; and
 	// killed with us if we die first.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// A session of its own is a process group of its own too (and
+	// setpgid would fail in a session leader).
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !l.ownSession, Setsid: l.ownSession, Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}

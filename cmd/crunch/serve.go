@@ -38,6 +38,8 @@ func serve(args []string) error {
 	poolSpin := fs.Duration("pool-spin", executor.DefaultSpin, "pool executor: an idle worker polls for work this long before parking its thread (0: never)")
 	computePriority := fs.String("compute-priority", string(executor.PriorityIdle),
 		`scheduling class of the threads that run kernels (pool workers and subprocess workers): "idle" (SCHED_IDLE: they use only CPU time nothing else wants, so sockets are always served first), "low" (SCHED_BATCH, nice 19) or "normal"`)
+	computeCgroup := fs.String("compute-cgroup", "auto",
+		`with --compute-priority idle or low: "auto" puts the compute threads in a cpu cgroup of their own, crunch-compute-PID under the server's, marked idle (cpu.idle=1) or of the least weight, so that they yield to the threads of other sessions and cgroups too, not only to the server's own (needs cgroup v1's cpu controller or a delegated cgroup v2, and root or the cgroup's owner; without them a warning, and the scheduling class alone); "off": the scheduling class alone`)
 	profilePath := fs.String("profile", "", "exec profile (JSON, written by make bench) that exec=auto follows; default: built-in rules (see --auto-direct-below)")
 	directMax := fs.Int("direct-max", 0, "direct executor: calls running at once (0: no cap; each holds an OS thread)")
 	maxMessage := fs.Int64("max-message", d.MaxMessage, "largest WebSocket message in bytes (larger: close 1009)")
@@ -65,6 +67,9 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--compute-priority: %w", err)
 	}
+	if *computeCgroup != "auto" && *computeCgroup != "off" {
+		return fmt.Errorf("--compute-cgroup %q: want auto or off", *computeCgroup)
+	}
 	cpus, err := executor.ParseCPUs(*poolAffinity)
 	if err != nil {
 		return fmt.Errorf("--pool-affinity: %w", err)
@@ -81,15 +86,25 @@ func serve(args []string) error {
 		log.Info("exec profile loaded", "path", *profilePath, "host", prof.Host, "created", prof.Created)
 	}
 
+	var group *executor.ComputeGroup
+	if *computeCgroup == "auto" {
+		group = computeGroup(priority, log)
+		// Closed after the executors (deferred below, so run before).
+		defer func() {
+			if err := group.Close(); err != nil {
+				log.Warn("compute cgroup left behind", "err", err)
+			}
+		}()
+	}
 	execs := map[string]executor.Executor{
 		executor.NameDirect: executor.NewDirect(*directMax),
 		executor.NamePool: executor.NewPool(executor.PoolConfig{
-			Workers: *poolWorkers, Queue: *poolQueue, Priority: priority, CPUs: cpus, Spin: spin, Log: log,
+			Workers: *poolWorkers, Queue: *poolQueue, Priority: priority, CPUs: cpus, Spin: spin, Group: group, Log: log,
 		}),
 	}
 	if *workers > 0 {
 		sub, err := executor.NewSubprocess(executor.SubprocessConfig{
-			Workers: *workers, Queue: *workerQueue, Priority: priority,
+			Workers: *workers, Queue: *workerQueue, Priority: priority, Group: group,
 			MemoryLimit: int64(workerMem), MaxJobs: *workerMaxJobs, Log: log,
 		})
 		if err != nil {
@@ -139,6 +154,21 @@ func serve(args []string) error {
 		log.Info("stopped")
 		return nil
 	}
+}
+
+// computeGroup makes the cpu cgroup of the compute threads for priority
+// (none for normal), or says in the log why it cannot: the threads then
+// have their scheduling class alone, which puts them below the server's
+// own threads but not below those of other sessions or cgroups.
+func computeGroup(priority executor.Priority, log *slog.Logger) *executor.ComputeGroup {
+	g, err := executor.NewComputeGroup(priority)
+	switch {
+	case err != nil:
+		log.Warn("compute threads stay in the server's cpu cgroup: clients in other sessions or cgroups may wait milliseconds for the CPU behind them (--compute-cgroup)", "err", err)
+	case g != nil:
+		log.Info("compute threads in a cpu cgroup of their own", "cgroup", g.Dir(), "setting", g.Setting())
+	}
+	return g
 }
 
 // raisePriorities gives the executors' compute threads normal priority

@@ -90,6 +90,9 @@ type SubprocessConfig struct {
 	// (default: normal). A worker sets it on all its threads before its
 	// hello; the threads it creates later inherit it.
 	Priority Priority
+	// Group, when set, is the cpu cgroup every thread of every worker
+	// joins once the worker has said hello (see ComputeGroup).
+	Group *ComputeGroup
 	// Spin is how long each side polls the shared arena for the other's
 	// next move before blocking on the pipe: the server for a job's result,
 	// a worker for its next job (default DefaultSpin; negative: never
@@ -270,6 +273,12 @@ func (s *Subprocess) RaisePriority() error {
 		// A worker that exited meanwhile has no threads to list.
 		if err := raiseProcessToNormal(pid); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
 			first = fmt.Errorf("subprocess worker %d: %w", pid, err)
+		}
+		raiseAutogroup(pid)
+		if g := s.cfg.Group; g != nil {
+			if err := g.LeaveProcess(pid); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
+				first = fmt.Errorf("subprocess worker %d: %w", pid, err)
+			}
 		}
 	}
 	return first

@@ -23,6 +23,7 @@ import (
 // frames.
 type workerProc struct {
 	pid     int
+	group   *ComputeGroup // the cgroup its threads joined, if any
 	started time.Time
 	cmd     *exec.Cmd
 	log     *slog.Logger
@@ -104,6 +105,15 @@ func startWorker(cfg *SubprocessConfig, sp *spawner, stop <-chan struct{}) (*wor
 		// which then drains its workers instead of losing them mid-job.
 		Setpgid: true,
 	}
+	if cfg.Priority != "" && cfg.Priority != PriorityNormal {
+		// Below normal, a session of its own (and so a process group of
+		// its own too; setpgid would fail in a session leader): with
+		// autogroup scheduling that is a scheduling group of its own,
+		// whose nice the worker lowers (lowerAutogroup), which keeps it
+		// below other sessions' threads where no compute cgroup can be
+		// made.
+		cmd.SysProcAttr.Setpgid, cmd.SysProcAttr.Setsid = false, true
+	}
 	if err := sp.start(cmd); err != nil {
 		closeAll()
 		ar.close()
@@ -150,6 +160,15 @@ func startWorker(cfg *SubprocessConfig, sp *spawner, stop <-chan struct{}) (*wor
 		}
 		if h.PID != p.pid {
 			p.log.Warn("worker announced another pid: is its command a wrapper that forks?", "announced", h.PID)
+		}
+		if g := cfg.Group; g != nil {
+			// After the hello: the worker has lowered its threads and is
+			// idle until its first job.
+			if err := g.AddProcess(p.pid); err != nil {
+				p.log.Warn("worker runs outside the compute cgroup", "err", err)
+			} else {
+				p.group = g
+			}
 		}
 		if cfg.MemoryLimit > 0 {
 			if err := p.limitMemory(cfg.MemoryLimit); err != nil {
@@ -288,6 +307,10 @@ func (p *workerProc) raise() {
 	case <-p.exited:
 	default:
 		raiseProcessToNormal(p.pid)
+		raiseAutogroup(p.pid)
+		if p.group != nil {
+			p.group.LeaveProcess(p.pid)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,7 +54,12 @@ func newMetrics(s *Server) *metrics {
 		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18),
 	})
 	m.reg.MustRegister(m.requests, m.queue, m.run, m.pingRTT, &stateCollector{s},
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			// How long goroutines wait to run once runnable
+			// (go_sched_latencies_seconds): the Go side of a slow ping,
+			// e.g. every P held by a thread inside a cgo call.
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)},
+		)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
 }

@@ -92,6 +92,9 @@ func TestMetrics(t *testing.T) {
 	if !strings.Contains(page, "go_goroutines") || !strings.Contains(page, "process_resident_memory_bytes") {
 		t.Error("/metrics lacks the Go runtime and process collectors")
 	}
+	if !strings.Contains(page, "go_sched_latencies_seconds_bucket") {
+		t.Error("/metrics lacks the Go scheduler's latencies")
+	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", page)
 	}

@@ -228,7 +228,7 @@ func runCase(ctx context.Context, e *env, c *e2eCase, pc e2ePlanCase, s system, 
 			return load.Request{Op: w.Op, Args: args, Exec: s.Exec, Impl: "c", Timeout: jobTimeout}
 		},
 	}
-	res, err := measureRun(ctx, e, srv, lc, prefix)
+	res, err := measureRun(ctx, e, srv, lc, nil, prefix)
 	if err != nil {
 		c.Errors = append(c.Errors, err.Error())
 	} else {

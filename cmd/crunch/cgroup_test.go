@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crunchsvc/crunch/bench/load"
+	"github.com/crunchsvc/crunch/internal/testserver"
+)
+
+// cpuCgroupOf is thread tid's cgroup of the cpu controller (v1), or its v2
+// cgroup, from /proc.
+func cpuCgroupOf(pid, tid int) string {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/cgroup", pid, tid))
+	v2 := ""
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			v2 = parts[2]
+		} else if strings.Contains(","+parts[1]+",", ",cpu,") {
+			return parts[2]
+		}
+	}
+	return v2
+}
+
+// computeThreads lists the threads of process pid whose scheduling class
+// is not normal (the compute threads at --compute-priority idle), with
+// their cpu cgroups.
+func computeThreads(pid int) map[int]string {
+	out := map[int]string{}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, e := range tasks {
+		tid, _ := strconv.Atoi(e.Name())
+		if tid != 0 && threadPolicy(pid, tid) > 0 {
+			out[tid] = cpuCgroupOf(pid, tid)
+		}
+	}
+	return out
+}
+
+// threadPolicy is thread tid's scheduling policy (field 41 of its stat).
+func threadPolicy(pid, tid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(f) < 39 {
+		return -1
+	}
+	p, _ := strconv.Atoi(f[38])
+	return p
+}
+
+// TestServeComputeCgroup: `crunch serve` at the default priority puts its
+// pool threads and its subprocess workers in a cpu cgroup of their own,
+// crunch-compute-PID, and removes it when it exits; --compute-cgroup off
+// leaves them in the server's. Where this machine allows no such cgroup the
+// server says so in its log, and the test skips.
+func TestServeComputeCgroup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := t.TempDir()
+	srv := testserver.Start(ctx, t, bin, load.ServerConfig{OwnSession: true,
+		Args: []string{"--workers", "1", "--pool-workers", "2"}}, true)
+	if strings.Contains(srv.Stderr(), "compute threads stay in the server's cpu cgroup") {
+		t.Skipf("SKIPPED: no compute cgroup on this machine: %s", srv.Stderr())
+	}
+	group := "crunch-compute-" + strconv.Itoa(srv.PID())
+	var pool map[int]string
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if pool = computeThreads(srv.PID()); len(pool) >= 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(pool) != 2 {
+		t.Fatalf("%d threads below normal priority, want the 2 pool workers: %v", len(pool), pool)
+	}
+	for tid, cg := range pool {
+		if filepath.Base(cg) != group {
+			t.Errorf("pool thread %d is in cpu cgroup %q, want …/%s", tid, cg, group)
+		}
+	}
+	if cg := cpuCgroupOf(srv.PID(), srv.PID()); filepath.Base(cg) == group && pool[srv.PID()] == "" {
+		t.Errorf("the server's main thread is in the compute cgroup")
+	}
+	var kids []byte // the subprocess workers: children of any thread
+	for _, path := range mustGlob(t, fmt.Sprintf("/proc/%d/task/*/children", srv.PID())) {
+		data, _ := os.ReadFile(path)
+		kids = append(append(kids, ' '), data...)
+	}
+	var checked int
+	for _, f := range strings.Fields(string(kids)) {
+		pid, _ := strconv.Atoi(f)
+		for _, e := range mustGlob(t, fmt.Sprintf("/proc/%d/task/*", pid)) {
+			tid, _ := strconv.Atoi(filepath.Base(e))
+			checked++
+			if cg := cpuCgroupOf(pid, tid); filepath.Base(cg) != group {
+				t.Errorf("worker %d thread %d is in cpu cgroup %q, want …/%s", pid, tid, cg, group)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Errorf("found no subprocess worker threads")
+	}
+	// Where the group is, if the cpu hierarchy is mounted where cgroup v1
+	// usually is; gone once the server has exited.
+	var dir string
+	for _, cg := range pool {
+		if d := filepath.Join("/sys/fs/cgroup/cpu", cg); dirExists(d) {
+			dir = d
+		}
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if dir != "" && dirExists(dir) {
+		t.Errorf("%s is still there after the server exited", dir)
+	}
+
+	off := testserver.Start(ctx, t, bin, load.ServerConfig{Args: []string{"--workers", "0", "--pool-workers", "1", "--compute-cgroup", "off"}}, true)
+	deadline = time.Now().Add(5 * time.Second)
+	for pool = nil; len(pool) < 1 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		pool = computeThreads(off.PID())
+	}
+	for tid, cg := range pool {
+		if strings.Contains(cg, "crunch-compute-") {
+			t.Errorf("--compute-cgroup off: pool thread %d is in %q", tid, cg)
+		}
+	}
+}
+
+func dirExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
+func mustGlob(t *testing.T, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// A --compute-cgroup value that means nothing is refused.
+func TestServeComputeCgroupBadValue(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin, err := load.Build(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = load.StartServer(ctx, load.ServerConfig{Binary: bin, Args: []string{"--compute-cgroup", "maybe"}})
+	if err == nil || !strings.Contains(err.Error(), "want auto or off") {
+		t.Errorf("got %v, want the flag refused", err)
+	}
+}
