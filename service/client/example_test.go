@@ -17,6 +17,18 @@ import (
 // exampleServer starts a server on a free port, as `make run` would, and
 // returns its address.
 func exampleServer() (addr string, stop func()) {
+	srv, stop := newExampleServer()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go srv.Serve(ln)
+	return ln.Addr().String(), stop
+}
+
+// newExampleServer returns a server with the direct and pool executors, as
+// `make run` has them, and what stops it.
+func newExampleServer() (*server.Server, func()) {
 	cfg := server.DefaultConfig()
 	pool := executor.NewPool(executor.PoolConfig{Workers: 2})
 	cfg.Executors = map[string]executor.Executor{executor.NameDirect: executor.NewDirect(0), executor.NamePool: pool}
@@ -24,12 +36,7 @@ func exampleServer() (addr string, stop func()) {
 	if err != nil {
 		panic(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	go srv.Serve(ln)
-	return ln.Addr().String(), func() { srv.Shutdown(context.Background()); pool.Close() }
+	return srv, func() { srv.Shutdown(context.Background()); pool.Close() }
 }
 
 // The README's Go example.
@@ -86,17 +93,11 @@ func ExampleClient_AllocShared() {
 
 // exampleUnixServer starts a server that also serves the Unix socket path.
 func exampleUnixServer(path string) (stop func()) {
-	cfg := server.DefaultConfig()
-	pool := executor.NewPool(executor.PoolConfig{Workers: 2})
-	cfg.Executors = map[string]executor.Executor{executor.NameDirect: executor.NewDirect(0), executor.NamePool: pool}
-	srv, err := server.New(cfg)
-	if err != nil {
-		panic(err)
-	}
+	srv, stop := newExampleServer()
 	ln, err := shm.Listen(path)
 	if err != nil {
 		panic(err)
 	}
 	go srv.ServeUnix(ln)
-	return func() { srv.Shutdown(context.Background()); pool.Close() }
+	return stop
 }
