@@ -78,6 +78,6 @@ func runPython(ctx context.Context, e *env) (any, error) {
 		"\"inputs in shm\": the arrays were allocated in shared memory up front (no copy at all). "+
 		"The allowance is the call's kernel time (`run_us`) + 0.5 ms + one memcpy of its inputs.\n\n",
 		strings.Join(rep.Command, " "), strings.Join(srv.Args, " "), reps)
-	fmt.Fprintln(w, strings.TrimSpace(rep.Output))
+	fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(rep.Output))
 	return rep, nil
 }
