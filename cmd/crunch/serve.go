@@ -144,6 +144,7 @@ func serve(args []string) error {
 		go func() {
 			<-sigs
 			log.Warn("second signal: exiting now")
+			group.Close() // os.Exit skips the deferred calls; nil-safe
 			os.Exit(1)
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), *grace+5*time.Second)
