@@ -3,7 +3,9 @@
 // StartCommand launches another server the same way, such as the seed's
 // FastAPI one in bench/fastapi),
 // keeps every connection busy with closed-loop requests (StartLoad), pings
-// the server from one more, idle connection meanwhile (Probe), samples the
+// the server from one more, idle connection meanwhile (Probe; or several
+// probes at once, each in a process of its own, such as the Python one of
+// PythonProbe: MeasureConfig.Probes), samples the
 // server's OS threads and memory from /proc (Sampler), and sums all of it up
 // in a Result that encodes to JSON (Measure).
 //

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crunchsvc/crunch/bench/load"
 	"github.com/crunchsvc/crunch/internal/testserver"
+	"github.com/crunchsvc/crunch/service/client"
 )
 
 // cpuCgroupOf is thread tid's cgroup of the cpu controller (v1), or its v2
@@ -63,8 +64,8 @@ func threadPolicy(pid, tid int) int {
 }
 
 // TestServeComputeCgroup: `crunch serve` at the default priority puts its
-// pool threads and its subprocess workers in a cpu cgroup of their own,
-// crunch-compute-PID, and removes it when it exits; --compute-cgroup off
+// subprocess workers, and not its pool threads, in a cpu cgroup of their
+// own, crunch-compute-PID, and removes it when it exits; --compute-cgroup off
 // leaves them in the server's. Where this machine allows no such cgroup the
 // server says so in its log, and the test skips.
 func TestServeComputeCgroup(t *testing.T) {
@@ -73,7 +74,7 @@ func TestServeComputeCgroup(t *testing.T) {
 	bin := t.TempDir()
 	srv := testserver.Start(ctx, t, bin, load.ServerConfig{OwnSession: true,
 		Args: []string{"--workers", "1", "--pool-workers", "2"}}, true)
-	if strings.Contains(srv.Stderr(), "compute threads stay in the server's cpu cgroup") {
+	if strings.Contains(srv.Stderr(), "subprocess workers stay in the server's cpu cgroup") {
 		t.Skipf("SKIPPED: no compute cgroup on this machine: %s", srv.Stderr())
 	}
 	group := "crunch-compute-" + strconv.Itoa(srv.PID())
@@ -88,22 +89,44 @@ func TestServeComputeCgroup(t *testing.T) {
 	if len(pool) != 2 {
 		t.Fatalf("%d threads below normal priority, want the 2 pool workers: %v", len(pool), pool)
 	}
-	for tid, cg := range pool {
-		if filepath.Base(cg) != group {
-			t.Errorf("pool thread %d is in cpu cgroup %q, want …/%s", tid, cg, group)
+	// A pool thread stays out of it, even while it runs a C kernel.
+	c, err := client.Dial(ctx, srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	jobCtx, stopJob := context.WithCancel(ctx)
+	jobDone := make(chan struct{})
+	go func() {
+		defer close(jobDone)
+		c.Modsum(jobCtx, 7, 1e15, &client.Options{Exec: "pool", Impl: "c"})
+	}()
+	inGroup := func() (n int) {
+		for tid := range computeThreads(srv.PID()) {
+			if filepath.Base(cpuCgroupOf(srv.PID(), tid)) == group {
+				n++
+			}
 		}
+		return n
 	}
-	if cg := cpuCgroupOf(srv.PID(), srv.PID()); filepath.Base(cg) == group && pool[srv.PID()] == "" {
-		t.Errorf("the server's main thread is in the compute cgroup")
+	time.Sleep(300 * time.Millisecond) // the job runs by now
+	if n := inGroup(); n != 0 {
+		t.Errorf("%d pool threads in …/%s while a C kernel runs, want none", n, group)
 	}
+	stopJob()
+	<-jobDone
 	var kids []byte // the subprocess workers: children of any thread
 	for _, path := range mustGlob(t, fmt.Sprintf("/proc/%d/task/*/children", srv.PID())) {
 		data, _ := os.ReadFile(path)
 		kids = append(append(kids, ' '), data...)
 	}
 	var checked int
+	var dir string // where the group is, when cgroup v1's cpu hierarchy is mounted where it usually is
 	for _, f := range strings.Fields(string(kids)) {
 		pid, _ := strconv.Atoi(f)
+		if cg := cpuCgroupOf(pid, pid); dirExists(filepath.Join("/sys/fs/cgroup/cpu", cg)) && filepath.Base(cg) == group {
+			dir = filepath.Join("/sys/fs/cgroup/cpu", cg)
+		}
 		for _, e := range mustGlob(t, fmt.Sprintf("/proc/%d/task/*", pid)) {
 			tid, _ := strconv.Atoi(filepath.Base(e))
 			checked++
@@ -115,14 +138,6 @@ func TestServeComputeCgroup(t *testing.T) {
 	if checked == 0 {
 		t.Errorf("found no subprocess worker threads")
 	}
-	// Where the group is, if the cpu hierarchy is mounted where cgroup v1
-	// usually is; gone once the server has exited.
-	var dir string
-	for _, cg := range pool {
-		if d := filepath.Join("/sys/fs/cgroup/cpu", cg); dirExists(d) {
-			dir = d
-		}
-	}
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -130,15 +145,25 @@ func TestServeComputeCgroup(t *testing.T) {
 		t.Errorf("%s is still there after the server exited", dir)
 	}
 
-	off := testserver.Start(ctx, t, bin, load.ServerConfig{Args: []string{"--workers", "0", "--pool-workers", "1", "--compute-cgroup", "off"}}, true)
-	deadline = time.Now().Add(5 * time.Second)
-	for pool = nil; len(pool) < 1 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		pool = computeThreads(off.PID())
+	// --compute-cgroup off: its subprocess worker stays in the server's
+	// cpu cgroup.
+	off := testserver.Start(ctx, t, bin, load.ServerConfig{Args: []string{"--workers", "1", "--pool-workers", "1", "--compute-cgroup", "off"}}, true)
+	if strings.Contains(off.Stderr(), "subprocess workers in a cpu cgroup") {
+		t.Errorf("--compute-cgroup off made a cgroup: %s", off.Stderr())
 	}
-	for tid, cg := range pool {
-		if strings.Contains(cg, "crunch-compute-") {
-			t.Errorf("--compute-cgroup off: pool thread %d is in %q", tid, cg)
+	checked = 0
+	for _, path := range mustGlob(t, fmt.Sprintf("/proc/%d/task/*/children", off.PID())) {
+		data, _ := os.ReadFile(path)
+		for _, f := range strings.Fields(string(data)) {
+			pid, _ := strconv.Atoi(f)
+			checked++
+			if cg := cpuCgroupOf(pid, pid); strings.Contains(cg, "crunch-compute-") {
+				t.Errorf("--compute-cgroup off: worker %d is in %q", pid, cg)
+			}
 		}
+	}
+	if checked == 0 {
+		t.Errorf("--compute-cgroup off: found no subprocess worker")
 	}
 }
 

@@ -39,7 +39,7 @@ func serve(args []string) error {
 	computePriority := fs.String("compute-priority", string(executor.PriorityIdle),
 		`scheduling class of the threads that run kernels (pool workers and subprocess workers): "idle" (SCHED_IDLE: they use only CPU time nothing else wants, so sockets are always served first), "low" (SCHED_BATCH, nice 19) or "normal"`)
 	computeCgroup := fs.String("compute-cgroup", "auto",
-		`with --compute-priority idle or low: "auto" puts the compute threads in a cpu cgroup of their own, crunch-compute-PID under the server's, marked idle (cpu.idle=1) or of the least weight, so that they yield to the threads of other sessions and cgroups too, not only to the server's own (needs cgroup v1's cpu controller or a delegated cgroup v2, and root or the cgroup's owner; without them a warning, and the scheduling class alone); "off": the scheduling class alone`)
+		`with --compute-priority idle or low: "auto" puts the subprocess workers in a cpu cgroup of their own, crunch-compute-PID under the server's, marked idle (cpu.idle=1) or of the least weight, so that they yield to the threads of other sessions and cgroups too, not only to the server's own (needs cgroup v1's cpu controller or a delegated cgroup v2, and root or the cgroup's owner; without them a warning, and the workers' own autogroup at nice 19); "off": not (pool threads never go there: they run Go code between kernels, which must not starve)`)
 	profilePath := fs.String("profile", "", "exec profile (JSON, written by make bench) that exec=auto follows; default: built-in rules (see --auto-direct-below)")
 	directMax := fs.Int("direct-max", 0, "direct executor: calls running at once (0: no cap; each holds an OS thread)")
 	maxMessage := fs.Int64("max-message", d.MaxMessage, "largest WebSocket message in bytes (larger: close 1009)")
@@ -99,7 +99,7 @@ func serve(args []string) error {
 	execs := map[string]executor.Executor{
 		executor.NameDirect: executor.NewDirect(*directMax),
 		executor.NamePool: executor.NewPool(executor.PoolConfig{
-			Workers: *poolWorkers, Queue: *poolQueue, Priority: priority, CPUs: cpus, Spin: spin, Group: group, Log: log,
+			Workers: *poolWorkers, Queue: *poolQueue, Priority: priority, CPUs: cpus, Spin: spin, Log: log,
 		}),
 	}
 	if *workers > 0 {
@@ -144,6 +144,7 @@ func serve(args []string) error {
 		go func() {
 			<-sigs
 			log.Warn("second signal: exiting now")
+			group.Close() // os.Exit skips the deferred calls; nil-safe
 			os.Exit(1)
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), *grace+5*time.Second)
@@ -156,17 +157,16 @@ func serve(args []string) error {
 	}
 }
 
-// computeGroup makes the cpu cgroup of the compute threads for priority
-// (none for normal), or says in the log why it cannot: the threads then
-// have their scheduling class alone, which puts them below the server's
-// own threads but not below those of other sessions or cgroups.
+// computeGroup makes the cpu cgroup of the subprocess workers for priority
+// (none for normal), or says in the log why it cannot: the workers then
+// have their scheduling class and their autogroup's nice.
 func computeGroup(priority executor.Priority, log *slog.Logger) *executor.ComputeGroup {
 	g, err := executor.NewComputeGroup(priority)
 	switch {
 	case err != nil:
-		log.Warn("compute threads stay in the server's cpu cgroup: clients in other sessions or cgroups may wait milliseconds for the CPU behind them (--compute-cgroup)", "err", err)
+		log.Warn("subprocess workers stay in the server's cpu cgroup: clients in other cgroups may wait milliseconds for the CPU behind them (--compute-cgroup)", "err", err)
 	case g != nil:
-		log.Info("compute threads in a cpu cgroup of their own", "cgroup", g.Dir(), "setting", g.Setting())
+		log.Info("subprocess workers in a cpu cgroup of their own", "cgroup", g.Dir(), "setting", g.Setting())
 	}
 	return g
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/crunchsvc/crunch/service/kernels"
 	"golang.org/x/sys/unix"
@@ -27,9 +26,10 @@ func newTestGroup(t *testing.T, p Priority) *ComputeGroup {
 	return g
 }
 
-// TestComputeGroupIdle: with a compute cgroup, every pool thread and every
-// thread of every subprocess worker, those started by jobs too, is in a
-// cgroup marked idle; RaisePriority takes them out again; Close removes it.
+// TestComputeGroupIdle: with a compute cgroup marked idle, every thread of
+// every subprocess worker, those started by jobs too, is in it;
+// RaisePriority takes them out; Close removes the group. The pool's
+// threads never join it.
 func TestComputeGroupIdle(t *testing.T) {
 	g := newTestGroup(t, PriorityIdle)
 	if data, err := os.ReadFile(filepath.Join(g.Dir(), "cpu.idle")); err != nil || strings.TrimSpace(string(data)) != "1" {
@@ -38,12 +38,7 @@ func TestComputeGroupIdle(t *testing.T) {
 	if want := "crunch-compute-" + strconv.Itoa(os.Getpid()); filepath.Base(g.Dir()) != want || g.Setting() != "cpu.idle=1" {
 		t.Errorf("group %s (%s), want one named %s with cpu.idle=1", g.Dir(), g.Setting(), want)
 	}
-	p := NewPool(PoolConfig{Workers: 2, Priority: PriorityIdle, Group: g})
-	defer p.Close()
 	s, _ := newSub(t, SubprocessConfig{Workers: 2, Priority: PriorityIdle, Group: g})
-	if !eventually(5*time.Second, func() bool { return p.tids[0].Load() != 0 && p.tids[1].Load() != 0 }) {
-		t.Fatal("the pool's workers never started")
-	}
 	in := func(pid, tid int) bool {
 		ok, err := g.Contains(pid, tid)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -60,11 +55,6 @@ func TestComputeGroupIdle(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i := range p.tids {
-		if tid := int(p.tids[i].Load()); !in(os.Getpid(), tid) {
-			t.Errorf("pool thread %d is not in %s", tid, g.Dir())
-		}
-	}
 	for _, pid := range s.pids() {
 		tids, _ := threadIDs(pid)
 		for _, tid := range tids {
@@ -73,19 +63,14 @@ func TestComputeGroupIdle(t *testing.T) {
 			}
 		}
 	}
-	if in(os.Getpid(), os.Getpid()) && p.tids[0].Load() != int32(os.Getpid()) && p.tids[1].Load() != int32(os.Getpid()) {
-		t.Errorf("the server's main thread joined the compute cgroup")
-	}
-
-	for _, r := range []PriorityRaiser{s, p} {
-		if err := r.RaisePriority(); err != nil {
-			t.Fatal(err)
+	self, _ := threadIDs(0)
+	for _, tid := range self {
+		if in(os.Getpid(), tid) {
+			t.Errorf("the server's thread %d is in the compute cgroup", tid)
 		}
 	}
-	for i := range p.tids {
-		if tid := int(p.tids[i].Load()); in(os.Getpid(), tid) {
-			t.Errorf("pool thread %d still in %s after RaisePriority", tid, g.Dir())
-		}
+	if err := s.RaisePriority(); err != nil {
+		t.Fatal(err)
 	}
 	for _, pid := range s.pids() {
 		tids, _ := threadIDs(pid)
@@ -95,7 +80,6 @@ func TestComputeGroupIdle(t *testing.T) {
 			}
 		}
 	}
-	p.Close()
 	s.Close()
 	if err := g.Close(); err != nil {
 		t.Fatal(err)

@@ -61,10 +61,6 @@ type PoolConfig struct {
 	Priority Priority
 	// CPUs, when not empty, pins worker i to CPUs[i % len(CPUs)].
 	CPUs []int
-	// Group, when set, is the cpu cgroup the workers' threads join (see
-	// ComputeGroup): what keeps them below threads of other sessions and
-	// cgroups too, not only below the server's own.
-	Group *ComputeGroup
 	// Spin is how long an idle worker polls the queue before parking its
 	// thread, and the run time up to which callers poll for their result
 	// (default DefaultSpin; negative: never poll).
@@ -192,11 +188,6 @@ func (p *Pool) work(i int) {
 	if err := p.setUpThread(i); err != nil {
 		p.cfg.Log.Warn("pool worker runs without its thread settings", "worker", i, "err", err)
 	}
-	if g := p.cfg.Group; g != nil {
-		if err := g.AddThread(0); err != nil {
-			p.cfg.Log.Warn("pool worker runs outside the compute cgroup", "worker", i, "err", err)
-		}
-	}
 	p.tids[i].Store(int32(unix.Gettid()))
 	defer p.tids[i].Store(0) // the thread ends with the worker
 	for {
@@ -233,11 +224,6 @@ func (p *Pool) RaisePriority() error {
 		// A worker that exited (Close) took its thread with it: ESRCH.
 		if err := raiseToNormal(tid); err != nil && !errors.Is(err, unix.ESRCH) && first == nil {
 			first = fmt.Errorf("pool: %w", err)
-		}
-		if g := p.cfg.Group; g != nil {
-			if err := g.LeaveThread(tid); err != nil && !errors.Is(err, unix.ESRCH) && first == nil {
-				first = fmt.Errorf("pool: %w", err)
-			}
 		}
 	}
 	return first
