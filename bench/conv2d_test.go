@@ -53,7 +53,7 @@ func benchConv2D[T float32 | float64](b *testing.B, h, w, kh, kw int, conv func(
 	})
 }
 
-// BenchmarkConv2DF64 is the target of issue 5: a 1024 x 1024 f64 image
+// BenchmarkConv2DF64 has a target: a 1024 x 1024 f64 image
 // with a 5 x 5 kernel, mode same, single-threaded; impl=c (best path) at
 // least 5x impl=go, the plain Go loop nest (an axpy per tap and row).
 func BenchmarkConv2DF64(b *testing.B) {

@@ -97,7 +97,7 @@ func BenchmarkGemmF32(b *testing.B) {
 	}
 }
 
-// BenchmarkModsum measures the seed's loop: C on each path against Go.
+// BenchmarkModsum measures the reference loop: C on each path against Go.
 func BenchmarkModsum(b *testing.B) {
 	const iters = 10_000_000
 	for _, isa := range cgo.ISAs() {

@@ -25,7 +25,7 @@ func reportSolveGFLOPS(b *testing.B, n int) {
 // SIMD path (impl=c), the service's gonum implementation (impl=gonum: gonum's
 // LU, condition estimate and substitution, polled between panels), and
 // gonum's mat.VecDense.SolveVec, which runs the same routines unpolled
-// (impl=gonum-mat). The target of issue 5: impl=c at least 2x impl=gonum
+// (impl=gonum-mat). Its target: impl=c at least 2x impl=gonum
 // at n=1024. gonum parallelises its gemm over GOMAXPROCS goroutines: it
 // is pinned to one here.
 func BenchmarkSolve(b *testing.B) {

@@ -1,7 +1,7 @@
-"""The seed's approach, for crunch's benchmark: a FastAPI WebSocket server
+"""The FastAPI + asyncio approach, for crunch's benchmark: a FastAPI WebSocket server
 whose modsum is a plain Python loop.
 
-This is the server the seed article describes, written the idiomatic
+This is the usual FastAPI design, written the idiomatic
 FastAPI way, so that `make bench` can measure crunch side by side with it
 under the same load and probe. It speaks the part of docs/PROTOCOL.md that
 the benchmark's Go client (service/client) and load generator
@@ -18,12 +18,12 @@ the benchmark's Go client (service/client) and load generator
     thread   await asyncio.to_thread(modsum, ...);
     process  await loop.run_in_executor(ProcessPoolExecutor(W), modsum, ...);
 - anything else gets a failure reply in crunch's format: an unknown op
-  (cancel and info included: the seed has neither) is not_found, a
+  (cancel and info included: that design has neither) is not_found, a
   malformed message invalid_argument.
 
 Like crunch, it runs many requests at once per connection (a task per
 request), so replies may come out of order. Unlike crunch, it ignores
-timeout_ms and progress, and accepts any valid exec and impl: the seed
+timeout_ms and progress, and accepts any valid exec and impl: that design
 has one implementation and no deadlines, and the benchmark drives it with
 the same requests as crunch.
 
@@ -63,7 +63,7 @@ app = FastAPI()
 
 
 def modsum(n: int, iters: int) -> int:
-    """The seed's CPU-heavy loop: sum over i < iters of (i*n) mod 97."""
+    """The reference CPU-heavy loop: sum over i < iters of (i*n) mod 97."""
     total = 0
     for i in range(iters):
         total += (i * n) % 97
@@ -201,7 +201,7 @@ def error_reply(rid: int, err: ProtocolError) -> dict:
 
 
 async def run_modsum(n: int, iters: int):
-    """modsum the seed's way, in the mode chosen at start-up."""
+    """modsum the FastAPI way, in the mode chosen at start-up."""
     if MODE == "inline":
         # Runs right here: nothing else on the event loop moves until it
         # ends, pings included.

@@ -17,7 +17,7 @@ const PortPlaceholder = "{port}"
 
 // CommandConfig says how to launch a server that is not crunch: any program
 // that serves GET /healthz and the protocol's /v1/ws on 127.0.0.1 at the
-// port its command line names, such as the seed's FastAPI server
+// port its command line names, such as the FastAPI comparison server (bench/fastapi)
 // (bench/fastapi).
 type CommandConfig struct {
 	// Argv is the command line, program first. Every occurrence of

@@ -14,7 +14,7 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// seedModules are what the seed's FastAPI server imports.
+// seedModules are what the FastAPI comparison server (bench/fastapi) imports.
 var seedModules = []string{"fastapi", "uvicorn", "websockets"}
 
 // refModsum is modsum as docs/PROTOCOL.md defines it: Σ over i < iters of
@@ -28,7 +28,7 @@ func refModsum(n, iters int64) int64 {
 	return total
 }
 
-// TestStartCommandFastAPI launches the seed's FastAPI server in each mode
+// TestStartCommandFastAPI launches the FastAPI comparison server (bench/fastapi) in each mode
 // through StartCommand and talks to it with the Go client, as the load
 // generator does: pings, modsum in both message forms and many at once on
 // one connection, and an unknown op.
@@ -37,7 +37,7 @@ func TestStartCommandFastAPI(t *testing.T) {
 	defer cancel()
 	python, err := FindPython(ctx, seedModules...)
 	if err != nil {
-		t.Skipf("the seed's FastAPI server needs Debian's python3-fastapi, python3-uvicorn and python3-websockets (make bench-deps): %v", err)
+		t.Skipf("the FastAPI comparison server (bench/fastapi) needs Debian's python3-fastapi, python3-uvicorn and python3-websockets (make bench-deps): %v", err)
 	}
 	script, err := filepath.Abs(filepath.Join("..", "fastapi", "server.py"))
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package load drives a crunch server from the outside, as its users do: it
 // builds `crunch serve` and launches it as a separate process (Server;
-// StartCommand launches another server the same way, such as the seed's
+// StartCommand launches another server the same way, such as the FastAPI
 // FastAPI one in bench/fastapi),
 // keeps every connection busy with closed-loop requests (StartLoad), pings
 // the server from one more, idle connection meanwhile (Probe; or several

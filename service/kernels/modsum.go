@@ -7,7 +7,7 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// modsum is the seed's CPU-heavy loop: Σ over i < iters of (i·n) mod 97.
+// modsum is the reference CPU-heavy loop: Σ over i < iters of (i·n) mod 97.
 var modsum = &Op{
 	Name: "modsum",
 	Doc:  "sum over 0 <= i < iters of (i*n) mod 97 (non-negative modulo): a stand-in for heavy CPU work",
@@ -52,7 +52,7 @@ func prepareModsum(args wire.Args) (*Call, error) {
 	}}, nil
 }
 
-// ModsumGo is the plain Go modsum: the loop as the seed writes it, with
+// ModsumGo is the plain Go modsum: the loop as the FastAPI comparison server writes it, with
 // the modulo taken exactly for every int64 n. It polls x every 2^20 terms.
 func ModsumGo(x *cgo.Ctx, n, iters int64) (int64, error) {
 	if iters < 0 {

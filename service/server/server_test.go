@@ -257,7 +257,7 @@ func TestPingInfoCancel(t *testing.T) {
 		Impls []string `json:"impls"`
 	}
 	json.Unmarshal(info["ops"], &ops)
-	// sorted by name, with the seed's ops among them (more are added over time)
+	// sorted by name, with the first ops among them (more are added over time)
 	var names []string
 	for i, op := range ops {
 		if i > 0 && op.Name <= ops[i-1].Name {

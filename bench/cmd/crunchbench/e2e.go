@@ -31,7 +31,7 @@ var (
 	plotsDir     = flag.String("plots", "", "write the e2e mode's plots (SVG) into this directory (default: none; NAME-plots with -results)")
 )
 
-// e2eIters is the heavy modsum's iteration count, as issue 4 sets it.
+// e2eIters is the heavy modsum's iteration count.
 const e2eIters = 10_000_000
 
 // e2eWorkload is one kind of request that the load repeats.
@@ -110,7 +110,7 @@ func runE2E(ctx context.Context, e *env) (any, error) {
 		wls = append(wls, w)
 		rep.Workloads = append(rep.Workloads, w)
 	}
-	e.status.set("e2e: looking for the seed's FastAPI server …")
+	e.status.set("e2e: looking for the FastAPI comparison server (bench/fastapi) …")
 	picked := splitList(*e2eSysFlag)
 	systems := crunchSystems(e)
 	if chosen(picked, "fastapi") {

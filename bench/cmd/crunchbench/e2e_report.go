@@ -231,7 +231,7 @@ func writeE2E(e *env, r *e2eReport) {
 	}
 	fmt.Fprintf(w, "\n\n")
 	if r.SeedMissing != "" {
-		fmt.Fprintf(w, "The comparison with the seed's FastAPI server was skipped: %s.\n\n", r.SeedMissing)
+		fmt.Fprintf(w, "The comparison with the bench/fastapi FastAPI server was skipped: %s.\n\n", r.SeedMissing)
 	}
 	fmt.Fprintf(w, "Cells: median (min–max) over the reps (the windows). req/s counts successes in a window; latencies are client round trips in ms; "+
 		"threads and RSS are the server's maxima plus its workers' (subprocess workers, a process pool); errors are failure replies, closes connections that failed.\n\n")

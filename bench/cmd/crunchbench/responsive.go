@@ -38,7 +38,7 @@ const (
 )
 
 // modsumN is the multiplier of every modsum job: any value works; this one
-// is the seed's.
+// is the FastAPI comparison's.
 const modsumN = 1_000_003
 
 // jobTimeout is the deadline sent with every job: far beyond a job's time,

@@ -10,10 +10,10 @@ import (
 	"github.com/crunchsvc/crunch/bench/load"
 )
 
-// seedScript is the seed's FastAPI server, relative to the module root.
+// seedScript is the FastAPI comparison server (bench/fastapi), relative to the module root.
 const seedScript = "bench/fastapi/server.py"
 
-// seedModules are the Python modules the seed's server imports, and
+// seedModules are the Python modules the FastAPI comparison server imports, and
 // seedPackages the Debian packages that provide them.
 var (
 	seedModules  = []string{"fastapi", "uvicorn", "websockets"}
@@ -25,7 +25,7 @@ var (
 // (with a worker per CPU, the server's default).
 var seedModes = []string{"inline", "thread", "process"}
 
-// seedSystems returns the seed's FastAPI server in each of its modes, when
+// seedSystems returns the FastAPI comparison server (bench/fastapi) in each of its modes, when
 // this machine can run it (see bench/fastapi); none otherwise, with the
 // reason.
 func seedSystems(e *env) (systems []system, missing string) {
@@ -35,15 +35,15 @@ func seedSystems(e *env) (systems []system, missing string) {
 	defer cancel()
 	python, err := load.FindPython(ctx, seedModules...)
 	if err != nil {
-		return nil, fmt.Sprintf("the seed's FastAPI server needs Debian's %s (make bench-deps): %v", seedPackages, err)
+		return nil, fmt.Sprintf("the FastAPI comparison server (bench/fastapi) needs Debian's %s (make bench-deps): %v", seedPackages, err)
 	}
 	root, err := load.ModuleRoot(ctx)
 	if err != nil {
-		return nil, fmt.Sprintf("the seed's FastAPI server: %v", err)
+		return nil, fmt.Sprintf("the FastAPI comparison server (bench/fastapi): %v", err)
 	}
 	script := filepath.Join(root, seedScript)
 	if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Sprintf("the seed's FastAPI server: %v", err)
+		return nil, fmt.Sprintf("the FastAPI comparison server (bench/fastapi): %v", err)
 	}
 	for _, mode := range seedModes {
 		argv := []string{python, script, "--port", load.PortPlaceholder, "--mode", mode}

@@ -10,7 +10,7 @@ import (
 	"github.com/crunchsvc/crunch/service/client"
 )
 
-// TestSeedSystems starts each of the seed's systems as the end-to-end mode
+// TestSeedSystems starts each FastAPI comparison system as the end-to-end mode
 // does and checks a few modsum answers from several connections at once.
 func TestSeedSystems(t *testing.T) {
 	systems, missing := seedSystems(&env{})
