@@ -186,7 +186,8 @@ func TestSubprocessAutogroup(t *testing.T) {
 			t.Errorf("%s: worker %d in session %d", prio, pid, sid)
 		}
 		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/autogroup")
-		if !autogroup || err != nil {
+		// Some kernels (and sandboxes) keep the file but leave it empty.
+		if !autogroup || err != nil || len(strings.TrimSpace(string(data))) == 0 {
 			t.Logf("%s: no autogroup to check (enabled %q, %v)", prio, enabled, err)
 			continue
 		}
