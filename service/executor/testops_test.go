@@ -19,11 +19,11 @@ import (
 // They live in a _test.go file so that no normal build can reach them, and
 // in a registry of their own (testRegistry) that the test binary uses both
 // as the server, to prepare jobs, and as the worker, to run them.
-var testOps = map[string]func(x *cgo.Ctx, args wire.Args) (wire.Result, error){
+var testOps = map[string]func(x *cgo.Ctx, args kernels.Args) (wire.Result, error){
 	// crash dies of a real SIGSEGV: the signal's disposition is reset to
 	// the default (the Go runtime would turn the fault into a panic) and
 	// the process writes through a nil pointer.
-	"crash": func(*cgo.Ctx, wire.Args) (wire.Result, error) {
+	"crash": func(*cgo.Ctx, kernels.Args) (wire.Result, error) {
 		syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{}) // no core file in the package directory
 		var dfl [4]uint64                                         // struct sigaction: SIG_DFL, no flags, empty mask
 		if _, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(syscall.SIGSEGV),
@@ -34,18 +34,18 @@ var testOps = map[string]func(x *cgo.Ctx, args wire.Args) (wire.Result, error){
 		return nil, fmt.Errorf("survived a nil write")
 	},
 	// exit says goodbye on stderr and exits with status 3.
-	"exit": func(*cgo.Ctx, wire.Args) (wire.Result, error) {
+	"exit": func(*cgo.Ctx, kernels.Args) (wire.Result, error) {
 		fmt.Fprintln(os.Stderr, "exit op: goodbye")
 		os.Exit(3)
 		return nil, nil
 	},
 	// spin loops forever and never polls its Ctx.
-	"spin": func(*cgo.Ctx, wire.Args) (wire.Result, error) {
+	"spin": func(*cgo.Ctx, kernels.Args) (wire.Result, error) {
 		for {
 		}
 	},
 	// alloc allocates and touches memory until something stops it.
-	"alloc": func(*cgo.Ctx, wire.Args) (wire.Result, error) {
+	"alloc": func(*cgo.Ctx, kernels.Args) (wire.Result, error) {
 		var hoard [][]byte
 		for {
 			b := make([]byte, 32<<20)
@@ -57,15 +57,15 @@ var testOps = map[string]func(x *cgo.Ctx, args wire.Args) (wire.Result, error){
 	},
 	// deaf sleeps for "ms" milliseconds without polling its Ctx, like a
 	// kernel slow to notice a cancel, then marks deafEnded.
-	"deaf": func(_ *cgo.Ctx, args wire.Args) (wire.Result, error) {
-		ms, _ := args.Int("ms", 100)
+	"deaf": func(_ *cgo.Ctx, args kernels.Args) (wire.Result, error) {
+		ms := args.Int("ms")
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		deafEnded.Store(true)
 		return wire.Result{}, nil
 	},
 	// stdout prints to standard output, which must not corrupt the pipe,
 	// then succeeds.
-	"stdout": func(*cgo.Ctx, wire.Args) (wire.Result, error) {
+	"stdout": func(*cgo.Ctx, kernels.Args) (wire.Result, error) {
 		fmt.Println("stray output from a kernel")
 		return wire.Result{"ok": wire.Bool(true)}, nil
 	},
@@ -89,9 +89,10 @@ var testRegistry = sync.OnceValue(func() *kernels.Registry {
 })
 
 // newTestOp builds an op whose only implementation, "go", is run.
-func newTestOp(name string, run func(*cgo.Ctx, wire.Args) (wire.Result, error)) *kernels.Op {
+func newTestOp(name string, run func(*cgo.Ctx, kernels.Args) (wire.Result, error)) *kernels.Op {
 	return &kernels.Op{Name: name, Doc: "test only", Impls: []string{kernels.ImplGo},
-		Bind: func(args wire.Args) (*kernels.Call, error) {
+		Params: []kernels.Param{{Name: "ms", Kind: kernels.KindInt, Default: int64(100), Doc: "how long deaf sleeps"}},
+		Bind: func(args kernels.Args) (*kernels.Call, error) {
 			return kernels.NewCall(nil, 1, 1, map[string]func(*cgo.Ctx) (wire.Result, error){
 				kernels.ImplGo: func(x *cgo.Ctx) (wire.Result, error) { return run(x, args) },
 			}), nil

@@ -8,16 +8,17 @@ import (
 
 // conv2dOp is the true 2-D convolution, as scipy.signal.convolve2d.
 var conv2dOp = &Op{
-	Name: "conv2d",
+	Name:    "conv2d",
+	Summary: "2-D convolution, as scipy.signal.convolve2d",
 	Doc: "2-D convolution of image by kernel (the kernel flipped), as scipy.signal.convolve2d with " +
 		"zero fill: mode full, same (centred, image-sized) or valid (where the kernel fits); " +
 		"NaN and Inf propagate only through the terms that meet the image",
 	Params: []Param{
-		{Name: "image", Kind: "tensor", DTypes: []string{"f32", "f64"}, Shape: "[h,w]", Required: true,
+		{Name: "image", Kind: "tensor", DTypes: []string{"f32", "f64"}, Ranks: []int{2}, Shape: "[h,w]", Required: true,
 			Doc: "the image; h or w may be 0 (the output is then zeros)"},
-		{Name: "kernel", Kind: "tensor", DTypes: []string{"f32", "f64"}, Shape: "[kh,kw]", Required: true,
+		{Name: "kernel", Kind: "tensor", DTypes: []string{"f32", "f64"}, SameDType: "image", Ranks: []int{2}, Shape: "[kh,kw]", Required: true,
 			Doc: "the kernel, image's dtype, kh and kw >= 1; it may be larger than the image"},
-		{Name: "mode", Kind: "string", Default: "same",
+		{Name: "mode", Kind: "string", Default: "same", Values: []string{"same", "valid", "full"},
 			Doc: "full: [h+kh-1,w+kw-1]; same: [h,w], full's rows from (kh-1)//2 and columns from (kw-1)//2; " +
 				"valid: [max(h-kh+1,0),max(w-kw+1,0)]"},
 	},
@@ -29,45 +30,11 @@ var conv2dOp = &Op{
 
 func init() { defaultRegistry.Register(conv2dOp) }
 
-// conv2dArgError puts the op's name in front of an argument error from wire.
-func conv2dArgError(err error) error {
-	if e := wire.AsError(err); e != nil {
-		return wire.Errorf(e.Code, "conv2d: %s", e.Message)
-	}
-	return err
-}
-
-func prepareConv2D(args wire.Args) (*Call, error) {
-	if err := args.Only("conv2d", "image", "kernel", "mode"); err != nil {
-		return nil, err
-	}
-	img, err := args.Tensor("image")
-	if err != nil {
-		return nil, conv2dArgError(err)
-	}
-	ker, err := args.Tensor("kernel")
-	if err != nil {
-		return nil, conv2dArgError(err)
-	}
-	modeName, err := args.String("mode", "same")
-	if err != nil {
-		return nil, conv2dArgError(err)
-	}
-	mode, err := cgo.ParseConvMode(modeName)
-	if err != nil {
-		return nil, invalidf("conv2d: mode must be \"same\", \"valid\" or \"full\", got %q", modeName)
-	}
-	if img.DType != tensor.F32 && img.DType != tensor.F64 {
-		return nil, invalidf("conv2d: image has dtype %s; conv2d takes f32 or f64", img.DType)
-	}
-	if ker.DType != img.DType {
-		return nil, invalidf("conv2d: kernel has dtype %s but image has %s; they must match", ker.DType, img.DType)
-	}
-	if len(img.Shape) != 2 {
-		return nil, invalidf("conv2d: image must be 2-D [h,w], got shape %s", tensor.FormatShape(img.Shape))
-	}
-	if len(ker.Shape) != 2 {
-		return nil, invalidf("conv2d: kernel must be 2-D [kh,kw], got shape %s", tensor.FormatShape(ker.Shape))
+func prepareConv2D(args Args) (*Call, error) {
+	img, ker := args.Tensor("image"), args.Tensor("kernel")
+	mode, err := cgo.ParseConvMode(args.String("mode"))
+	if err != nil { // Params lists the modes cgo knows
+		return nil, wire.Errorf(wire.Internal, "conv2d: %v", err)
 	}
 	h, w, kh, kw := img.Shape[0], img.Shape[1], ker.Shape[0], ker.Shape[1]
 	if kh == 0 || kw == 0 {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/crunchsvc/crunch/cgo"
@@ -290,41 +289,10 @@ func TestConv2DDefaultMode(t *testing.T) {
 
 func TestConv2DValidation(t *testing.T) {
 	f64 := func(shape ...int) wire.Value { x, _ := tensor.New(tensor.F64, shape...); return wire.TensorValue(x) }
-	f32 := func(shape ...int) wire.Value { x, _ := tensor.New(tensor.F32, shape...); return wire.TensorValue(x) }
-	i32 := func(shape ...int) wire.Value { x, _ := tensor.New(tensor.I32, shape...); return wire.TensorValue(x) }
-	cases := []struct {
-		name    string
-		args    wire.Args
-		mention string
-	}{
-		{"missing image", wire.Args{"kernel": f64(3, 3)}, `"image"`},
-		{"missing kernel", wire.Args{"image": f64(3, 3)}, `"kernel"`},
-		{"i32 image", wire.Args{"image": i32(3, 3), "kernel": i32(2, 2)}, "i32"},
-		{"mixed dtypes", wire.Args{"image": f64(3, 3), "kernel": f32(2, 2)}, "kernel has dtype f32 but image has f64"},
-		{"1-d image", wire.Args{"image": f64(9), "kernel": f64(2, 2)}, "image must be 2-D"},
-		{"3-d kernel", wire.Args{"image": f64(3, 3), "kernel": f64(2, 2, 2)}, "[2,2,2]"},
+	checkRefusals(t, "conv2d", []refusal{
 		{"empty kernel rows", wire.Args{"image": f64(3, 3), "kernel": f64(0, 2)}, "must not be empty"},
 		{"empty kernel cols", wire.Args{"image": f64(3, 3), "kernel": f64(2, 0)}, "[2,0]"},
-		{"bad mode", wire.Args{"image": f64(3, 3), "kernel": f64(2, 2), "mode": wire.String("wrap")}, `"wrap"`},
-		{"mode not a string", wire.Args{"image": f64(3, 3), "kernel": f64(2, 2), "mode": wire.Int(1)}, "mode"},
-		{"scalar kernel", wire.Args{"image": f64(3, 3), "kernel": wire.Float(2)}, `"kernel"`},
-		{"unknown arg", wire.Args{"image": f64(3, 3), "kernel": f64(2, 2), "boundary": wire.String("fill")}, `"boundary"`},
-	}
-	op, err := kernels.Default().Lookup("conv2d")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range cases {
-		_, err := op.Prepare(tc.args)
-		var e *wire.Error
-		if !errors.As(err, &e) || e.Code != wire.InvalidArgument {
-			t.Errorf("%s: got %v, want invalid_argument", tc.name, err)
-			continue
-		}
-		if !strings.Contains(e.Message, tc.mention) || !strings.Contains(e.Message, "conv2d") {
-			t.Errorf("%s: message %q does not mention conv2d and %s", tc.name, e.Message, tc.mention)
-		}
-	}
+	})
 }
 
 // TestConv2DBindingChecks: the Go implementation and the C binding refuse

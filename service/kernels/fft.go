@@ -18,14 +18,15 @@ var fftInputDTypes = []string{"c64", "c128", "f32", "f64", "u8", "u16", "u32", "
 // fftOp is the discrete Fourier transform along the last axis, with
 // numpy.fft.fft / numpy.fft.ifft semantics.
 var fftOp = &Op{
-	Name: "fft",
+	Name:    "fft",
+	Summary: "discrete Fourier transform along the last axis, as numpy.fft.fft/ifft",
 	Doc: "discrete Fourier transform of each row (the last axis), as numpy.fft.fft, or numpy.fft.ifft " +
 		"with inverse; any length n >= 1; real input is promoted (f32 to c64, others to c128)",
 	Params: []Param{
-		{Name: "x", Kind: "tensor", DTypes: fftInputDTypes, Shape: "[n] or [batch,n]", Required: true,
+		{Name: "x", Kind: "tensor", DTypes: fftInputDTypes, Ranks: []int{1, 2}, Shape: "[n] or [batch,n]", Required: true,
 			Doc: "the signal, one per row; n >= 1, batch >= 0"},
 		{Name: "inverse", Kind: "bool", Default: false, Doc: "compute the inverse transform (numpy.fft.ifft)"},
-		{Name: "norm", Kind: "string", Default: "backward",
+		{Name: "norm", Kind: "string", Default: "backward", Values: []string{"backward", "ortho", "forward"},
 			Doc: "which direction is scaled, as NumPy's norm: backward (the inverse by 1/n), ortho (both by 1/sqrt(n)) or forward (the forward by 1/n)"},
 	},
 	Results: []Param{{Name: "y", Kind: "tensor", DTypes: []string{"c64", "c128"}, Shape: "same as x",
@@ -45,7 +46,7 @@ type fftArgs struct {
 	batch, n int
 }
 
-func prepareFFT(args wire.Args) (*Call, error) {
+func prepareFFT(args Args) (*Call, error) {
 	f, err := parseFFT(args)
 	if err != nil {
 		return nil, err
@@ -63,49 +64,19 @@ func prepareFFT(args wire.Args) (*Call, error) {
 		}}, nil
 }
 
-// fftArgError puts the op's name in front of an argument error from wire.
-func fftArgError(err error) error {
-	if e := wire.AsError(err); e != nil {
-		return wire.Errorf(e.Code, "fft: %s", e.Message)
-	}
-	return err
-}
-
-func parseFFT(args wire.Args) (*fftArgs, error) {
-	if err := args.Only("fft", "x", "inverse", "norm"); err != nil {
-		return nil, err
-	}
-	f := &fftArgs{}
+func parseFFT(args Args) (*fftArgs, error) {
+	f := &fftArgs{x: args.Tensor("x"), inverse: args.Bool("inverse")}
 	var err error
-	if f.x, err = args.Tensor("x"); err != nil {
-		return nil, fftArgError(err)
+	if f.norm, err = cgo.ParseFFTNorm(args.String("norm")); err != nil { // Params lists the norms cgo knows
+		return nil, wire.Errorf(wire.Internal, "fft: %v", err)
 	}
-	if f.inverse, err = args.Bool("inverse", false); err != nil {
-		return nil, fftArgError(err)
-	}
-	norm, err := args.String("norm", "backward")
-	if err != nil {
-		return nil, fftArgError(err)
-	}
-	if f.norm, err = cgo.ParseFFTNorm(norm); err != nil {
-		return nil, invalidf("fft: norm must be \"backward\", \"ortho\" or \"forward\", got %q", norm)
-	}
-	switch dt := f.x.DType; {
-	case dt == tensor.C64 || dt == tensor.F32:
+	f.out = tensor.C128
+	if dt := f.x.DType; dt == tensor.C64 || dt == tensor.F32 {
 		f.out = tensor.C64
-	case dt == tensor.C128 || dt == tensor.F64 || dt.IsInteger():
-		f.out = tensor.C128
-	default:
-		return nil, invalidf("fft: x has dtype %s; fft takes c64, c128 or a real dtype", dt)
 	}
-	switch len(f.x.Shape) {
-	case 1:
-		f.batch, f.n = 1, f.x.Shape[0]
-	case 2:
+	f.batch, f.n = 1, f.x.Shape[0]
+	if len(f.x.Shape) == 2 {
 		f.batch, f.n = f.x.Shape[0], f.x.Shape[1]
-	default:
-		return nil, invalidf("fft: x must be [n] or [batch,n], got shape %s (%d dimensions)",
-			tensor.FormatShape(f.x.Shape), len(f.x.Shape))
 	}
 	if f.n == 0 {
 		return nil, invalidf("fft: x is %s: the transform length n (its last dimension) must be at least 1, as in NumPy",

@@ -14,12 +14,13 @@ import (
 
 // gemm is the general matrix product C = alpha·op(A)·op(B) + beta·C.
 var gemm = &Op{
-	Name: "gemm",
-	Doc:  "general matrix product c = alpha*op(a)*op(b) + beta*c, row-major, BLAS semantics",
+	Name:    "gemm",
+	Summary: "matrix product alpha*op(a)@op(b) + beta*c",
+	Doc:     "general matrix product c = alpha*op(a)*op(b) + beta*c, row-major, BLAS semantics",
 	Params: []Param{
-		{Name: "a", Kind: "tensor", DTypes: []string{"f32", "f64"}, Shape: "[m,k], or [k,m] with trans_a", Required: true, Doc: "left matrix"},
-		{Name: "b", Kind: "tensor", DTypes: []string{"f32", "f64"}, Shape: "[k,n], or [n,k] with trans_b", Required: true, Doc: "right matrix, same dtype as a"},
-		{Name: "c", Kind: "tensor", DTypes: []string{"f32", "f64"}, Shape: "[m,n]", Doc: "added to the product when beta != 0; not modified"},
+		{Name: "a", Kind: "tensor", DTypes: []string{"f32", "f64"}, Ranks: []int{2}, Shape: "[m,k], or [k,m] with trans_a", Required: true, Doc: "left matrix"},
+		{Name: "b", Kind: "tensor", DTypes: []string{"f32", "f64"}, SameDType: "a", Ranks: []int{2}, Shape: "[k,n], or [n,k] with trans_b", Required: true, Doc: "right matrix, same dtype as a"},
+		{Name: "c", Kind: "tensor", DTypes: []string{"f32", "f64"}, SameDType: "a", Ranks: []int{2}, Shape: "[m,n]", Doc: "added to the product when beta != 0; not modified"},
 		{Name: "alpha", Kind: "float", Default: 1.0, Doc: "scale of the product"},
 		{Name: "beta", Kind: "float", Default: 0.0, Doc: "scale of c; 0 ignores c's contents"},
 		{Name: "trans_a", Kind: "bool", Default: false, Doc: "use a transposed"},
@@ -40,7 +41,7 @@ type gemmArgs struct {
 	m, n, k        int
 }
 
-func prepareGemm(args wire.Args) (*Call, error) {
+func prepareGemm(args Args) (*Call, error) {
 	g, err := parseGemm(args)
 	if err != nil {
 		return nil, err
@@ -53,51 +54,10 @@ func prepareGemm(args wire.Args) (*Call, error) {
 		}}, nil
 }
 
-func parseGemm(args wire.Args) (*gemmArgs, error) {
-	if err := args.Only("gemm", "a", "b", "c", "alpha", "beta", "trans_a", "trans_b"); err != nil {
-		return nil, err
-	}
-	g := &gemmArgs{}
-	var err error
-	if g.a, err = args.Tensor("a"); err != nil {
-		return nil, err
-	}
-	if g.b, err = args.Tensor("b"); err != nil {
-		return nil, err
-	}
-	if g.c, err = args.OptTensor("c"); err != nil {
-		return nil, err
-	}
-	if g.alpha, err = args.Float("alpha", 1); err != nil {
-		return nil, err
-	}
-	if g.beta, err = args.Float("beta", 0); err != nil {
-		return nil, err
-	}
-	if g.transA, err = args.Bool("trans_a", false); err != nil {
-		return nil, err
-	}
-	if g.transB, err = args.Bool("trans_b", false); err != nil {
-		return nil, err
-	}
-	dt := g.a.DType
-	if dt != tensor.F32 && dt != tensor.F64 {
-		return nil, invalidf("gemm: a has dtype %s; gemm takes f32 or f64", dt)
-	}
-	for _, t := range []struct {
-		name string
-		t    *tensor.Tensor
-	}{{"a", g.a}, {"b", g.b}, {"c", g.c}} {
-		if t.t == nil {
-			continue
-		}
-		if t.t.DType != dt {
-			return nil, invalidf("gemm: %s has dtype %s but a has %s: they must match", t.name, t.t.DType, dt)
-		}
-		if len(t.t.Shape) != 2 {
-			return nil, invalidf("gemm: %s must be a matrix (2 dimensions), got shape %v", t.name, t.t.Shape)
-		}
-	}
+func parseGemm(args Args) (*gemmArgs, error) {
+	g := &gemmArgs{a: args.Tensor("a"), b: args.Tensor("b"), c: args.Tensor("c"),
+		alpha: args.Float("alpha"), beta: args.Float("beta"),
+		transA: args.Bool("trans_a"), transB: args.Bool("trans_b")}
 	g.m, g.k = g.a.Shape[0], g.a.Shape[1]
 	if g.transA {
 		g.m, g.k = g.k, g.m

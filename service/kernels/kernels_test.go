@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/crunchsvc/crunch/cgo"
@@ -184,43 +183,18 @@ func TestGemmTable(t *testing.T) {
 	}
 }
 
-func TestValidation(t *testing.T) {
+// TestGemmValidation: what gemm's Params cannot say (the generic refusals
+// are TestDefinitionsRefuse's).
+func TestGemmValidation(t *testing.T) {
 	f64 := func(rows, cols int) wire.Value {
 		m, _ := tensor.New(tensor.F64, rows, cols)
 		return wire.TensorValue(m)
 	}
-	i32, _ := tensor.New(tensor.I32, 2, 2)
-	vec, _ := tensor.New(tensor.F64, 4)
-	cases := []struct {
-		op, name string
-		args     wire.Args
-		mention  string
-	}{
-		{"modsum", "missing n", wire.Args{}, `"n"`},
-		{"modsum", "negative iters", wire.Args{"n": wire.Int(1), "iters": wire.Int(-1)}, "iters"},
-		{"modsum", "fractional", wire.Args{"n": wire.Float(1.5)}, `"n"`},
-		{"modsum", "unknown arg", wire.Args{"n": wire.Int(1), "x": wire.Int(1)}, `"x"`},
-		{"gemm", "missing b", wire.Args{"a": f64(2, 2)}, `"b"`},
-		{"gemm", "inner dims", wire.Args{"a": f64(2, 3), "b": f64(2, 2)}, "inner dimensions"},
-		{"gemm", "trans inner dims", wire.Args{"a": f64(2, 3), "b": f64(3, 2), "trans_a": wire.Bool(true)}, "inner dimensions"},
-		{"gemm", "c shape", wire.Args{"a": f64(2, 3), "b": f64(3, 2), "c": f64(3, 3)}, "c is"},
-		{"gemm", "int dtype", wire.Args{"a": wire.TensorValue(i32), "b": wire.TensorValue(i32)}, "i32"},
-		{"gemm", "vector", wire.Args{"a": wire.TensorValue(vec), "b": f64(4, 1)}, "matrix"},
-		{"gemm", "scalar a", wire.Args{"a": wire.Int(3), "b": f64(1, 1)}, `"a"`},
-		{"gemm", "string alpha", wire.Args{"a": f64(1, 1), "b": f64(1, 1), "alpha": wire.String("x")}, "alpha"},
-	}
-	for _, tc := range cases {
-		op, _ := kernels.Default().Lookup(tc.op)
-		_, err := op.Prepare(tc.args)
-		var e *wire.Error
-		if !errors.As(err, &e) || e.Code != wire.InvalidArgument {
-			t.Errorf("%s %s: got %v, want invalid_argument", tc.op, tc.name, err)
-			continue
-		}
-		if !strings.Contains(e.Message, tc.mention) {
-			t.Errorf("%s %s: message %q does not mention %s", tc.op, tc.name, e.Message, tc.mention)
-		}
-	}
+	checkRefusals(t, "gemm", []refusal{
+		{"inner dims", wire.Args{"a": f64(2, 3), "b": f64(2, 2)}, "inner dimensions"},
+		{"trans inner dims", wire.Args{"a": f64(2, 3), "b": f64(3, 2), "trans_a": wire.Bool(true)}, "inner dimensions"},
+		{"c shape", wire.Args{"a": f64(2, 3), "b": f64(3, 2), "c": f64(3, 3)}, "c is"},
+	})
 }
 
 func TestRegistry(t *testing.T) {

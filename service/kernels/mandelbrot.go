@@ -14,18 +14,19 @@ import (
 // same order (include/crunch.h, crunch_mandelbrot), so their counts agree
 // exactly on every input, whatever SIMD path C takes.
 var mandelbrotOp = &Op{
-	Name: "mandelbrot",
+	Name:    "mandelbrot",
+	Summary: "escape counts of the Mandelbrot set over a grid",
 	Doc: "escape counts of the Mandelbrot iteration z <- z^2 + c (z_0 = 0) over a height x width grid: " +
 		"the pixel in row r, column j samples c = (x_min + (x_max-x_min)*j/width) + i(y_min + (y_max-y_min)*r/height); " +
 		"its count is the smallest k >= 1 with |z_k|^2 > 4, or max_iter if there is none below it (float64)",
 	Params: []Param{
-		{Name: "width", Kind: "int", Required: true, Doc: "columns, >= 0"},
-		{Name: "height", Kind: "int", Required: true, Doc: "rows, >= 0"},
-		{Name: "x_min", Kind: "float", Required: true, Doc: "real part of column 0"},
-		{Name: "x_max", Kind: "float", Required: true, Doc: "real part one column past the last"},
-		{Name: "y_min", Kind: "float", Required: true, Doc: "imaginary part of row 0"},
-		{Name: "y_max", Kind: "float", Required: true, Doc: "imaginary part one row past the last"},
-		{Name: "max_iter", Kind: "int", Required: true, Doc: "iteration cap, 1 <= max_iter <= 2^31"},
+		{Name: "width", Kind: "int", Required: true, Min: bound(0), Doc: "columns"},
+		{Name: "height", Kind: "int", Required: true, Min: bound(0), Doc: "rows"},
+		{Name: "x_min", Kind: "float", Default: -2.0, Finite: true, Doc: "real part of column 0"},
+		{Name: "x_max", Kind: "float", Default: 1.0, Finite: true, Doc: "real part one column past the last"},
+		{Name: "y_min", Kind: "float", Default: -1.5, Finite: true, Doc: "imaginary part of row 0"},
+		{Name: "y_max", Kind: "float", Default: 1.5, Finite: true, Doc: "imaginary part one row past the last"},
+		{Name: "max_iter", Kind: "int", Default: int64(256), Min: bound(1), Max: bound(cgo.MandelbrotMaxIter), Doc: "iteration cap"},
 	},
 	Results: []Param{{Name: "counts", Kind: "tensor", DTypes: []string{"u32"}, Shape: "[height,width]",
 		Doc: "escape counts, 1 to max_iter"}},
@@ -42,48 +43,15 @@ type mandelbrotArgs struct {
 	maxIter                int64
 }
 
-func prepareMandelbrot(args wire.Args) (*Call, error) {
+func prepareMandelbrot(args Args) (*Call, error) {
 	const op = "mandelbrot"
-	names := []string{"width", "height", "x_min", "x_max", "y_min", "y_max", "max_iter"}
-	if err := args.Only(op, names...); err != nil {
-		return nil, err
-	}
-	for _, name := range names {
-		if v, ok := args[name]; !ok || v.IsNull() {
-			return nil, invalidf("%s: argument %q is required", op, name)
-		}
-	}
-	var a mandelbrotArgs
-	var ints [3]int64 // width, height, max_iter
-	for i, name := range []string{"width", "height", "max_iter"} {
-		v, err := args.Int(name, 0)
-		if err != nil {
-			return nil, err
-		}
-		ints[i] = v
-	}
-	floats := []*float64{&a.xMin, &a.xMax, &a.yMin, &a.yMax}
-	for i, name := range names[2:6] {
-		v, err := args.Float(name, 0)
-		if err != nil {
-			return nil, err
-		}
-		if math.IsNaN(v) || math.IsInf(v, 0) { // JSON cannot carry them; a future form might
-			return nil, invalidf("%s: %s must be finite, got %v", op, name, v)
-		}
-		*floats[i] = v
-	}
-	w, h, maxIter := ints[0], ints[1], ints[2]
-	if w < 0 || h < 0 {
-		return nil, invalidf("%s: width and height must be >= 0, got %dx%d", op, w, h)
-	}
-	if maxIter < 1 || maxIter > cgo.MandelbrotMaxIter {
-		return nil, invalidf("%s: max_iter must be in [1, 2^31 = %d], got %d", op, int64(cgo.MandelbrotMaxIter), maxIter)
-	}
+	a := mandelbrotArgs{xMin: args.Float("x_min"), xMax: args.Float("x_max"),
+		yMin: args.Float("y_min"), yMax: args.Float("y_max"), maxIter: args.Int("max_iter")}
+	w, h := args.Int("width"), args.Int("height")
 	if w > 0 && h > math.MaxInt/4/w { // the result's byte count must fit an int
 		return nil, invalidf("%s: a %dx%d image (height x width) of 4-byte counts overflows", op, h, w)
 	}
-	a.width, a.height, a.maxIter = int(w), int(h), maxIter
+	a.width, a.height = int(w), int(h)
 	pixels := float64(a.width) * float64(a.height)
 	run := func(impl func(*cgo.Ctx, *mandelbrotArgs, []uint32) error) func(*cgo.Ctx) (wire.Result, error) {
 		return func(c *cgo.Ctx) (wire.Result, error) {
@@ -98,7 +66,7 @@ func prepareMandelbrot(args wire.Args) (*Call, error) {
 		}
 	}
 	// Work: an upper bound, every pixel running max_iter iterations.
-	return &Call{Work: pixels * float64(maxIter), OutElems: pixels,
+	return &Call{Work: pixels * float64(a.maxIter), OutElems: pixels,
 		run: map[string]func(*cgo.Ctx) (wire.Result, error){
 			ImplC: run(func(c *cgo.Ctx, a *mandelbrotArgs, counts []uint32) error {
 				return cgo.Mandelbrot(c, a.width, a.height, a.xMin, a.xMax, a.yMin, a.yMax, a.maxIter, counts)

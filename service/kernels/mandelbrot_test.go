@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"testing"
 	"time"
 
@@ -184,71 +183,15 @@ func TestMandelbrotLargeIter(t *testing.T) {
 	}
 }
 
+// TestMandelbrotValidation: what mandelbrot's Params cannot say (the
+// generic refusals are TestDefinitionsRefuse's), and its defaults.
 func TestMandelbrotValidation(t *testing.T) {
-	ok := mbView{4, 3, -2, 1, -1, 1, 10}.args()
-	with := func(name string, v wire.Value) wire.Args {
-		a := wire.Args{}
-		for k, x := range ok {
-			a[k] = x
-		}
-		a[name] = v
-		return a
-	}
-	without := func(name string) wire.Args {
-		a := with(name, wire.Null())
-		delete(a, name)
-		return a
-	}
-	cases := []struct {
-		name    string
-		args    wire.Args
-		mention string
-	}{
-		{"missing width", without("width"), `"width"`},
-		{"missing max_iter", without("max_iter"), `"max_iter"`},
-		{"null y_max", with("y_max", wire.Null()), `"y_max"`},
-		{"negative width", with("width", wire.Int(-1)), "width and height must be >= 0"},
-		{"negative height", with("height", wire.Int(-4)), "width and height must be >= 0"},
-		{"fractional width", with("width", wire.Float(2.5)), `"width"`},
-		{"string x_min", with("x_min", wire.String("-2")), `"x_min"`},
-		{"NaN x_min", with("x_min", wire.Float(math.NaN())), "x_min"},
-		{"Inf x_max", with("x_max", wire.Float(math.Inf(1))), "x_max"},
-		{"max_iter 0", with("max_iter", wire.Int(0)), "max_iter must be in [1, 2^31"},
-		{"max_iter negative", with("max_iter", wire.Int(-3)), "max_iter"},
-		{"max_iter 2^31+1", with("max_iter", wire.Int(1<<31+1)), "got 2147483649"},
-		{"overflow", with("height", wire.Int(math.MaxInt64/2)), "overflows"},
-		{"unknown arg", with("zoom", wire.Int(2)), `"zoom"`},
-	}
-	op, err := kernels.Default().Lookup("mandelbrot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range cases {
-		_, err := op.Prepare(tc.args)
-		var e *wire.Error
-		if !errors.As(err, &e) || e.Code != wire.InvalidArgument {
-			t.Errorf("%s: got %v, want invalid_argument", tc.name, err)
-			continue
-		}
-		if !strings.Contains(e.Message, tc.mention) {
-			t.Errorf("%s: message %q does not mention %s", tc.name, e.Message, tc.mention)
-		}
-	}
-	// The limits themselves are fine.
-	noRows := with("height", wire.Int(0))
-	noRows["width"] = wire.Int(math.MaxInt64)
-	for name, a := range map[string]wire.Args{"max_iter 2^31": with("max_iter", wire.Int(1<<31)),
-		"max_iter 1": with("max_iter", wire.Int(1)), "width 0": with("width", wire.Int(0)), "huge width, no rows": noRows} {
-		if _, err := op.Prepare(a); err != nil {
-			t.Errorf("%s: %v", name, err)
-		}
-	}
-	// MandelbrotGo checks its own arguments too.
-	if err := kernels.MandelbrotGo(nil, 2, 2, -2, 1, -1, 1, 10, make([]uint32, 3)); !errors.Is(err, cgo.ErrInvalid) {
-		t.Errorf("short counts: %v", err)
-	}
-	if err := kernels.MandelbrotGo(nil, 1, 1, -2, math.NaN(), -1, 1, 10, make([]uint32, 1)); !errors.Is(err, cgo.ErrInvalid) {
-		t.Errorf("NaN bound: %v", err)
+	checkRefusals(t, "mandelbrot", []refusal{
+		{"overflow", wire.Args{"width": wire.Int(4), "height": wire.Int(math.MaxInt64 / 2)}, "overflows"},
+	})
+	op, _ := kernels.Default().Lookup("mandelbrot")
+	if _, err := op.Prepare(wire.Args{"width": wire.Int(4), "height": wire.Int(3)}); err != nil {
+		t.Errorf("width and height alone: %v", err)
 	}
 }
 

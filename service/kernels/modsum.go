@@ -9,11 +9,12 @@ import (
 
 // modsum is the reference CPU-heavy loop: Σ over i < iters of (i·n) mod 97.
 var modsum = &Op{
-	Name: "modsum",
-	Doc:  "sum over 0 <= i < iters of (i*n) mod 97 (non-negative modulo): a stand-in for heavy CPU work",
+	Name:    "modsum",
+	Summary: "sum of (i*n) mod 97 over i < iters: a stand-in for heavy CPU work",
+	Doc:     "sum over 0 <= i < iters of (i*n) mod 97 (non-negative modulo): a stand-in for heavy CPU work",
 	Params: []Param{
 		{Name: "n", Kind: "int", Required: true, Doc: "multiplier, any int64"},
-		{Name: "iters", Kind: "int", Default: int64(10_000_000), Doc: "number of terms, >= 0"},
+		{Name: "iters", Kind: "int", Default: int64(10_000_000), Min: bound(0), Doc: "number of terms"},
 	},
 	Results: []Param{{Name: "total", Kind: "int", Doc: "the sum"}},
 	Impls:   []string{ImplC, ImplGo},
@@ -22,24 +23,8 @@ var modsum = &Op{
 
 func init() { defaultRegistry.Register(modsum) }
 
-func prepareModsum(args wire.Args) (*Call, error) {
-	if err := args.Only("modsum", "n", "iters"); err != nil {
-		return nil, err
-	}
-	if _, ok := args["n"]; !ok {
-		return nil, invalidf("modsum: argument \"n\" is required")
-	}
-	n, err := args.Int("n", 0)
-	if err != nil {
-		return nil, err
-	}
-	iters, err := args.Int("iters", 10_000_000)
-	if err != nil {
-		return nil, err
-	}
-	if iters < 0 {
-		return nil, invalidf("modsum: iters must be >= 0, got %d", iters)
-	}
+func prepareModsum(args Args) (*Call, error) {
+	n, iters := args.Int("n"), args.Int("iters")
 	result := func(total int64, err error) (wire.Result, error) {
 		if err != nil {
 			return nil, fromC("modsum", err)

@@ -26,28 +26,21 @@ const (
 	ImplGonum = "gonum"
 )
 
-// Param describes one argument or result of an op, for `info` and docs.
-type Param struct {
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"` // tensor, int, float, bool or string
-	DTypes   []string `json:"dtypes,omitempty"`
-	Shape    string   `json:"shape,omitempty"` // e.g. "[m,k]"
-	Required bool     `json:"required,omitempty"`
-	Default  any      `json:"default,omitempty"`
-	Doc      string   `json:"doc"`
-}
-
 // Op is one operation of the protocol.
 type Op struct {
-	Name    string
+	Name string
+	// Summary is one line for tables and client docstrings; Doc is the
+	// full contract.
+	Summary string
 	Doc     string
 	Params  []Param
 	Results []Param
 	// Impls lists the implementations; the first is the default.
 	Impls []string
-	// Bind validates the arguments and binds them to runnable code;
-	// callers use Prepare, which also fills in the Call's Op.
-	Bind func(args wire.Args) (*Call, error)
+	// Bind checks what Params cannot say (shapes that must agree, say) and
+	// binds the arguments to runnable code. It sees only arguments that
+	// passed Params' checks; callers use Prepare.
+	Bind func(args Args) (*Call, error)
 }
 
 // Call is a request whose arguments were validated: ready to run with any
@@ -70,10 +63,16 @@ func NewCall(op *Op, work, outElems float64, run map[string]func(x *cgo.Ctx) (wi
 	return &Call{Op: op, Work: work, OutElems: outElems, run: run}
 }
 
-// Prepare validates args for o. Errors are *wire.Error (invalid_argument or
-// too_large) with a message naming the op and the argument.
+// Prepare validates args for o: first against o.Params (one code path and
+// one wording for every op), then by o.Bind. Errors are *wire.Error
+// (invalid_argument or too_large) with a message naming the op and the
+// argument.
 func (o *Op) Prepare(args wire.Args) (*Call, error) {
-	c, err := o.Bind(args)
+	bound, err := o.bindArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	c, err := o.Bind(bound)
 	if err != nil {
 		return nil, err
 	}

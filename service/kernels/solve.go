@@ -15,13 +15,14 @@ import (
 
 // solveOp solves the linear system A X = B.
 var solveOp = &Op{
-	Name: "solve",
+	Name:    "solve",
+	Summary: "solve a @ x = b (LU with partial pivoting)",
 	Doc: "x solving a x = b by LU factorisation with partial pivoting; a singular or nearly " +
 		"singular a (estimated 1-norm condition number above 2^52), or NaN or Inf in a or b, " +
 		"is a numerical error",
 	Params: []Param{
-		{Name: "a", Kind: "tensor", DTypes: []string{"f64"}, Shape: "[n,n]", Required: true, Doc: "the square matrix"},
-		{Name: "b", Kind: "tensor", DTypes: []string{"f64"}, Shape: "[n] or [n,k]", Required: true, Doc: "the right-hand side(s)"},
+		{Name: "a", Kind: "tensor", DTypes: []string{"f64"}, Ranks: []int{2}, Shape: "[n,n]", Required: true, Doc: "the square matrix"},
+		{Name: "b", Kind: "tensor", DTypes: []string{"f64"}, Ranks: []int{1, 2}, Shape: "[n] or [n,k]", Required: true, Doc: "the right-hand side(s)"},
 	},
 	Results: []Param{{Name: "x", Kind: "tensor", DTypes: []string{"f64"}, Shape: "b's", Doc: "the solution: a x = b"}},
 	Impls:   []string{ImplC, ImplGonum},
@@ -30,31 +31,13 @@ var solveOp = &Op{
 
 func init() { defaultRegistry.Register(solveOp) }
 
-func prepareSolve(args wire.Args) (*Call, error) {
-	if err := args.Only("solve", "a", "b"); err != nil {
-		return nil, err
-	}
-	a, err := args.Tensor("a")
-	if err != nil {
-		return nil, err
-	}
-	b, err := args.Tensor("b")
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range []struct {
-		name string
-		t    *tensor.Tensor
-	}{{"a", a}, {"b", b}} {
-		if t.t.DType != tensor.F64 {
-			return nil, invalidf("solve: %s has dtype %s; solve takes f64", t.name, t.t.DType)
-		}
-	}
-	if len(a.Shape) != 2 || a.Shape[0] != a.Shape[1] {
+func prepareSolve(args Args) (*Call, error) {
+	a, b := args.Tensor("a"), args.Tensor("b")
+	if a.Shape[0] != a.Shape[1] {
 		return nil, invalidf("solve: a must be a square matrix [n,n], got shape %s", tensor.FormatShape(a.Shape))
 	}
 	n := a.Shape[0]
-	if (len(b.Shape) != 1 && len(b.Shape) != 2) || b.Shape[0] != n {
+	if b.Shape[0] != n {
 		return nil, invalidf("solve: a is %s, so b must be [%d] or [%d,k], got shape %s",
 			tensor.FormatShape(a.Shape), n, n, tensor.FormatShape(b.Shape))
 	}

@@ -13,11 +13,12 @@ import (
 // sortOp sorts a vector: NaN last whatever the direction, -0.0 before
 // +0.0 ascending (after it descending).
 var sortOp = &Op{
-	Name: "sort",
+	Name:    "sort",
+	Summary: "sort a vector, NaN last",
 	Doc: "x sorted ascending, or descending; NaN last whatever the direction, " +
 		"-0.0 before +0.0 ascending and after it descending",
 	Params: []Param{
-		{Name: "x", Kind: "tensor", DTypes: sortDTypeNames, Shape: "[n]", Required: true, Doc: "the values; not modified"},
+		{Name: "x", Kind: "tensor", DTypes: sortDTypeNames, Ranks: []int{1}, Shape: "[n]", Required: true, Doc: "the values; not modified"},
 		{Name: "descending", Kind: "bool", Default: false, Doc: "sort largest first"},
 	},
 	Results: []Param{{Name: "x", Kind: "tensor", DTypes: sortDTypeNames, Shape: "[n]", Doc: "the sorted values, same dtype"}},
@@ -29,26 +30,8 @@ var sortDTypeNames = []string{"i32", "i64", "u32", "f32", "f64"}
 
 func init() { defaultRegistry.Register(sortOp) }
 
-func prepareSort(args wire.Args) (*Call, error) {
-	if err := args.Only("sort", "x", "descending"); err != nil {
-		return nil, err
-	}
-	x, err := args.Tensor("x")
-	if err != nil {
-		return nil, err
-	}
-	desc, err := args.Bool("descending", false)
-	if err != nil {
-		return nil, err
-	}
-	switch x.DType {
-	case tensor.I32, tensor.I64, tensor.U32, tensor.F32, tensor.F64:
-	default:
-		return nil, invalidf("sort: x has dtype %s; sort takes i32, i64, u32, f32 or f64", x.DType)
-	}
-	if len(x.Shape) != 1 {
-		return nil, invalidf("sort: x must be a vector (1 dimension), got shape %s", tensor.FormatShape(x.Shape))
-	}
+func prepareSort(args Args) (*Call, error) {
+	x, desc := args.Tensor("x"), args.Bool("descending")
 	n := x.Len()
 	// run copies x and sorts the copy with sortC or sortGo.
 	run := func(impl func(*cgo.Ctx, *tensor.Tensor, bool) error) func(*cgo.Ctx) (wire.Result, error) {

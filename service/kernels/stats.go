@@ -17,12 +17,13 @@ import (
 // the C library's algorithm instead, so both implementations meet the same
 // accuracy contract.
 var statsOp = &Op{
-	Name: "stats",
+	Name:    "stats",
+	Summary: "count, sum, mean, var, std, min and max of all elements",
 	Doc: "count, sum, mean, variance, standard deviation, min and max of all elements of x " +
 		"(f32 accumulated in f64); NaN in x makes every result but count NaN",
 	Params: []Param{
 		{Name: "x", Kind: "tensor", DTypes: []string{"f32", "f64"}, Shape: "any, taken flat", Required: true, Doc: "the values"},
-		{Name: "ddof", Kind: "int", Default: int64(0), Doc: "delta degrees of freedom: var divides by count - ddof; 0 <= ddof < count"},
+		{Name: "ddof", Kind: "int", Default: int64(0), Min: bound(0), Doc: "delta degrees of freedom: var divides by count - ddof; ddof < count"},
 	},
 	Results: []Param{
 		{Name: "count", Kind: "int", Doc: "number of elements"},
@@ -39,25 +40,9 @@ var statsOp = &Op{
 
 func init() { defaultRegistry.Register(statsOp) }
 
-func prepareStats(args wire.Args) (*Call, error) {
-	if err := args.Only("stats", "x", "ddof"); err != nil {
-		return nil, err
-	}
-	x, err := args.Tensor("x")
-	if err != nil {
-		return nil, err
-	}
-	if x.DType != tensor.F32 && x.DType != tensor.F64 {
-		return nil, invalidf("stats: x has dtype %s; stats takes f32 or f64", x.DType)
-	}
-	ddof, err := args.Int("ddof", 0)
-	if err != nil {
-		return nil, err
-	}
+func prepareStats(args Args) (*Call, error) {
+	x, ddof := args.Tensor("x"), args.Int("ddof")
 	n := x.Len()
-	if ddof < 0 {
-		return nil, invalidf("stats: ddof must be >= 0, got %d", ddof)
-	}
 	if n > 0 && ddof >= int64(n) {
 		return nil, invalidf("stats: ddof (%d) must be less than the number of elements of x (%d)", ddof, n)
 	}

@@ -31,6 +31,7 @@ func (srv *Server) info(unix bool) wire.Result {
 	}
 	type opInfo struct {
 		Name    string   `json:"name"`
+		Summary string   `json:"summary"`
 		Doc     string   `json:"doc"`
 		Impls   []string `json:"impls"`
 		Default string   `json:"default_impl"`
@@ -39,7 +40,7 @@ func (srv *Server) info(unix bool) wire.Result {
 	}
 	var ops []opInfo
 	for _, op := range srv.cfg.Registry.Ops() {
-		ops = append(ops, opInfo{op.Name, op.Doc, op.Impls, op.Impls[0], op.Params, op.Results})
+		ops = append(ops, opInfo{op.Name, op.Summary, op.Doc, op.Impls, op.Impls[0], op.Params, op.Results})
 	}
 	isas := []string{}
 	for _, i := range cgo.ISAs() {

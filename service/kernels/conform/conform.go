@@ -1,0 +1,235 @@
+// Package conform derives test requests from an op's definition
+// (kernels.Op's Params): one valid request, and for every argument every
+// way a request can break its rule. The kernels' tests run them through
+// Prepare and the server's tests through a real connection on every
+// executor and message form, so an op gets both suites by being defined,
+// and a new rule in Param is tested for every op at once.
+package conform
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/tensor"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// Refusal is a request that breaks one rule of an op's Params.
+type Refusal struct {
+	// Name says which rule, e.g. `"x" has dtype u8`.
+	Name string
+	Args wire.Args
+	// Param is the argument the error message must name.
+	Param string
+}
+
+// dim is the length of every dimension of ValidArgs' tensors: small, and
+// the same for all, so that shapes that must agree do.
+const dim = 3
+
+// ValidArgs returns arguments op's Params accept: every required
+// argument (the others left to their defaults), tensors of the first dtype and rank each allows with
+// every dimension dim, filled with small numbers; numbers within range.
+// Ops whose other rules these break (none yet) would need their own.
+func ValidArgs(op *kernels.Op) wire.Args {
+	args := wire.Args{}
+	for _, p := range op.Params {
+		if p.Required { // the others' defaults are valid by definition
+			args[p.Name] = validValue(p, args)
+		}
+	}
+	return args
+}
+
+func validValue(p kernels.Param, earlier wire.Args) wire.Value {
+	switch p.Kind {
+	case kernels.KindTensor:
+		dt := tensor.F64
+		if len(p.DTypes) > 0 {
+			dt, _ = tensor.ParseDType(p.DTypes[0])
+		}
+		if ref, ok := earlier[p.SameDType]; ok && ref.Tensor != nil {
+			dt = ref.Tensor.DType
+		}
+		rank := 1
+		if len(p.Ranks) > 0 {
+			rank = p.Ranks[0]
+		}
+		shape := make([]int, rank)
+		for i := range shape {
+			shape[i] = dim
+		}
+		return wire.TensorValue(filled(dt, shape))
+	case kernels.KindInt:
+		v := int64(dim)
+		if p.Min != nil {
+			v = max(v, int64(*p.Min))
+		}
+		if p.Max != nil {
+			v = min(v, int64(*p.Max))
+		}
+		return wire.Int(v)
+	case kernels.KindFloat:
+		return wire.Float(0.5)
+	case kernels.KindBool:
+		return wire.Bool(true)
+	case kernels.KindString:
+		if len(p.Values) > 0 {
+			return wire.String(p.Values[0])
+		}
+		return wire.String("x")
+	}
+	panic(fmt.Sprintf("conform: %q has unknown kind %q", p.Name, p.Kind))
+}
+
+// filled returns a tensor whose elements are 1, 2, 3, … (a diagonal
+// dominance is not needed: Prepare does not compute).
+func filled(dt tensor.DType, shape []int) *tensor.Tensor {
+	t, err := tensor.New(dt, shape...)
+	if err != nil {
+		panic(err)
+	}
+	for i := range t.Len() {
+		v := i%7 + 1
+		switch dt {
+		case tensor.U8:
+			t.Uint8()[i] = uint8(v)
+		case tensor.U16:
+			t.Uint16()[i] = uint16(v)
+		case tensor.U32:
+			t.Uint32()[i] = uint32(v)
+		case tensor.I32:
+			t.Int32()[i] = int32(v)
+		case tensor.I64:
+			t.Int64()[i] = int64(v)
+		case tensor.F32:
+			t.Float32()[i] = float32(v)
+		case tensor.F64:
+			t.Float64()[i] = float64(v)
+		case tensor.C64:
+			t.Complex64()[i] = complex(float32(v), 0)
+		case tensor.C128:
+			t.Complex128()[i] = complex(float64(v), 0)
+		}
+	}
+	return t
+}
+
+// Refusals returns, for every argument of op, a request breaking each rule
+// its Param states (and one with an argument op does not have). Each is
+// ValidArgs with one change.
+func Refusals(op *kernels.Op) []Refusal {
+	var out []Refusal
+	with := func(name, param string, v *wire.Value) {
+		args := ValidArgs(op)
+		if v == nil {
+			delete(args, param)
+		} else {
+			args[param] = *v
+		}
+		out = append(out, Refusal{Name: name, Args: args, Param: param})
+	}
+	val := func(v wire.Value) *wire.Value { return &v }
+	with(`unknown argument "no_such_arg"`, "no_such_arg", val(wire.Int(1)))
+	for _, p := range op.Params {
+		q := fmt.Sprintf("%q", p.Name)
+		if p.Required {
+			with(q+" missing", p.Name, nil)
+			with(q+" null", p.Name, val(wire.Null()))
+		}
+		// A value of another kind: a string for everything but strings.
+		if p.Kind == kernels.KindString {
+			with(q+" a number", p.Name, val(wire.Int(1)))
+		} else {
+			with(q+" a string", p.Name, val(wire.String("1")))
+		}
+		switch p.Kind {
+		case kernels.KindTensor:
+			if len(p.DTypes) > 0 {
+				for _, dt := range tensor.DTypes() {
+					if !slices.Contains(p.DTypes, dt.String()) {
+						shape := ValidArgs(op)[p.Name]
+						with(fmt.Sprintf("%s has dtype %s", q, dt), p.Name, val(wire.TensorValue(filled(dt, shapeOf(shape, p)))))
+						break // one dtype it lacks is enough
+					}
+				}
+			}
+			if len(p.Ranks) > 0 {
+				for rank := range 4 {
+					if !slices.Contains(p.Ranks, rank) {
+						shape := make([]int, rank)
+						for i := range shape {
+							shape[i] = dim
+						}
+						with(fmt.Sprintf("%s with %d dimensions", q, rank), p.Name, val(wire.TensorValue(filled(firstDType(p), shape))))
+					}
+				}
+			}
+			if p.SameDType != "" {
+				ref := ValidArgs(op)[p.SameDType]
+				for _, name := range p.DTypes {
+					dt, _ := tensor.ParseDType(name)
+					if ref.Tensor != nil && dt != ref.Tensor.DType {
+						with(fmt.Sprintf("%s of dtype %s beside %q of %s", q, dt, p.SameDType, ref.Tensor.DType),
+							p.Name, val(wire.TensorValue(filled(dt, shapeOf(ValidArgs(op)[p.Name], p)))))
+						break
+					}
+				}
+			}
+		case kernels.KindInt:
+			with(q+" fractional", p.Name, val(wire.Float(1.5)))
+			if p.Min != nil && *p.Min > math.MinInt64 {
+				with(q+" below its minimum", p.Name, val(wire.Int(int64(*p.Min)-1)))
+			}
+			if p.Max != nil && *p.Max < math.MaxInt64 {
+				with(q+" above its maximum", p.Name, val(wire.Int(int64(*p.Max)+1)))
+			}
+		case kernels.KindFloat:
+			if p.Min != nil {
+				with(q+" below its minimum", p.Name, val(wire.Float(math.Nextafter(*p.Min, math.Inf(-1)))))
+			}
+			if p.Max != nil {
+				with(q+" above its maximum", p.Name, val(wire.Float(math.Nextafter(*p.Max, math.Inf(1)))))
+			}
+			if p.Finite {
+				with(q+" NaN", p.Name, val(wire.Float(math.NaN())))
+				with(q+" +Inf", p.Name, val(wire.Float(math.Inf(1))))
+			}
+		case kernels.KindBool:
+			with(q+" a number", p.Name, val(wire.Int(1)))
+		case kernels.KindString:
+			if len(p.Values) > 0 {
+				with(q+" not among its values", p.Name, val(wire.String("no-such-value")))
+			}
+		}
+	}
+	return out
+}
+
+// shapeOf returns the shape of v when it is a tensor, else p's first rank
+// of dim-long dimensions.
+func shapeOf(v wire.Value, p kernels.Param) []int {
+	if v.Tensor != nil {
+		return v.Tensor.Shape
+	}
+	rank := 1
+	if len(p.Ranks) > 0 {
+		rank = p.Ranks[0]
+	}
+	shape := make([]int, rank)
+	for i := range shape {
+		shape[i] = dim
+	}
+	return shape
+}
+
+func firstDType(p kernels.Param) tensor.DType {
+	if len(p.DTypes) > 0 {
+		if dt, err := tensor.ParseDType(p.DTypes[0]); err == nil {
+			return dt
+		}
+	}
+	return tensor.F64
+}

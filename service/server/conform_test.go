@@ -1,0 +1,132 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/crunchsvc/crunch/service/client"
+	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/kernels/conform"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// serverExecs returns the executors the server's info lists, and auto.
+func serverExecs(t *testing.T, c *client.Client) []string {
+	t.Helper()
+	info, err := c.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var execs []struct{ Name string }
+	if err := json.Unmarshal(info["executors"], &execs); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"auto"}
+	for _, e := range execs {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// TestDefinitionsThroughServer runs every op's definition-derived
+// requests through a real connection on every executor and both message
+// forms: the valid one answers ok with the results the op declares (the
+// same bits on every executor, implementation by implementation), and
+// every refusal is invalid_argument naming the argument.
+func TestDefinitionsThroughServer(t *testing.T) {
+	ts := start(t, nil)
+	c := ts.dial(t)
+	execs := serverExecs(t, c)
+	ctx := context.Background()
+	for _, op := range kernels.Default().Ops() {
+		if strings.HasPrefix(op.Name, "test_") {
+			continue // this binary's own test ops (one kills its process)
+		}
+		valid := conform.ValidArgs(op)
+		for _, impl := range op.Impls {
+			var first wire.Result
+			for _, ex := range execs {
+				for _, text := range []bool{false, true} {
+					where := fmt.Sprintf("%s %s/%s text=%v", op.Name, ex, impl, text)
+					rep, err := c.Do(ctx, &wire.Request{Op: op.Name, Args: valid}, &client.Options{Exec: ex, Impl: impl, Text: text})
+					if err != nil {
+						t.Errorf("%s: %v", where, err)
+						continue
+					}
+					checkDeclared(t, where, op, rep.Result)
+					if first == nil {
+						first = rep.Result
+					} else if !sameResult(first, rep.Result) {
+						t.Errorf("%s: %v differs from %v", where, rep.Result, first)
+					}
+				}
+			}
+		}
+		for _, r := range conform.Refusals(op) {
+			for _, ex := range execs {
+				for _, text := range []bool{false, true} {
+					_, err := c.Do(ctx, &wire.Request{Op: op.Name, Args: r.Args}, &client.Options{Exec: ex, Text: text})
+					e := wire.AsError(err)
+					if e == nil || e.Code != wire.InvalidArgument || !strings.Contains(e.Message, fmt.Sprintf("%q", r.Param)) {
+						t.Errorf("%s, %s on %s text=%v: %v, want invalid_argument naming %q", op.Name, r.Name, ex, text, err, r.Param)
+					}
+				}
+			}
+		}
+	}
+}
+
+// checkDeclared: res holds exactly op's declared results, each of its
+// declared kind (and dtype).
+func checkDeclared(t *testing.T, where string, op *kernels.Op, res wire.Result) {
+	t.Helper()
+	if len(res) != len(op.Results) {
+		t.Errorf("%s: %d results, %d declared", where, len(res), len(op.Results))
+	}
+	for _, p := range op.Results {
+		v, ok := res[p.Name]
+		switch {
+		case !ok:
+			t.Errorf("%s: result %q missing", where, p.Name)
+		case p.Kind == kernels.KindTensor:
+			if v.Tensor == nil || !slices.Contains(p.DTypes, v.Tensor.DType.String()) {
+				t.Errorf("%s: result %q is not a tensor of %v", where, p.Name, p.DTypes)
+			}
+		case p.Kind == kernels.KindFloat:
+			// A non-finite float travels as a shape [] tensor.
+			if _, err := res.Float(p.Name, 0); err != nil {
+				t.Errorf("%s: result %q: %v", where, p.Name, err)
+			}
+		case p.Kind == kernels.KindInt:
+			if _, err := res.Int(p.Name, 0); err != nil {
+				t.Errorf("%s: result %q: %v", where, p.Name, err)
+			}
+		}
+	}
+}
+
+// sameResult compares results bit for bit; JSON numbers by value, since a
+// text and a binary reply may spell them differently.
+func sameResult(a, b wire.Result) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w := b[k]
+		if v.Tensor != nil || w.Tensor != nil {
+			if v.Tensor == nil || w.Tensor == nil || !v.Tensor.Equal(w.Tensor) {
+				return false
+			}
+			continue
+		}
+		var x, y any
+		if json.Unmarshal(v.JSON, &x) != nil || json.Unmarshal(w.JSON, &y) != nil || fmt.Sprint(x) != fmt.Sprint(y) {
+			return false
+		}
+	}
+	return true
+}
