@@ -119,8 +119,16 @@ func isNull(raw []byte) bool {
 // rejects such input before the walker sees it.
 func malformed(what string) *Error { return invalid("malformed JSON in %s", what) }
 
+// MaxMembers bounds the members of every JSON object the protocol decodes
+// (a message, its args, a tensor): the protocol's objects have a few dozen
+// at most, and refusing more while scanning keeps the memory a hostile
+// message costs to a small multiple of its size, whatever its shape.
+const MaxMembers = 64
+
 // members calls f with each member of the JSON object obj, in order, its key
-// unescaped and its value trimmed; it stops at f's first error.
+// unescaped and its value trimmed; it stops at f's first error, and refuses
+// an object of more than MaxMembers members before calling f on the extra
+// one.
 func members(obj []byte, f func(key string, val []byte) *Error) *Error {
 	obj = trimSpace(obj)
 	if len(obj) < 2 || obj[0] != '{' {
@@ -130,7 +138,10 @@ func members(obj []byte, f func(key string, val []byte) *Error) *Error {
 	if i < len(obj) && obj[i] == '}' {
 		return nil
 	}
-	for i < len(obj) {
+	for n := 0; i < len(obj); n++ {
+		if n == MaxMembers {
+			return invalid("an object has more than %d members", MaxMembers)
+		}
 		if obj[i] != '"' {
 			return malformed("object")
 		}
