@@ -25,6 +25,10 @@ const (
 	NameSubprocess = "subprocess"
 )
 
+// Names lists the executors a request can name besides auto, in the order
+// auto prefers them when they are equal.
+var Names = []string{NameDirect, NamePool, NameSubprocess}
+
 // Job is one call to run.
 type Job struct {
 	Call *kernels.Call

@@ -161,36 +161,19 @@ func dftBin(w, x []complex128, k int, inverse bool) complex128 {
 // SIMD path, checking progress, and hands each result to check.
 func fftRun(t *testing.T, args wire.Args, check func(impl string, y *tensor.Tensor)) {
 	t.Helper()
-	op, err := kernels.Default().Lookup("fft")
-	if err != nil {
-		t.Fatal(err)
-	}
-	call, err := op.Prepare(args)
-	if err != nil {
-		t.Fatalf("prepare: %v", err)
-	}
-	for _, impl := range op.Impls {
-		isas := []cgo.ISA{cgo.ISAAuto}
-		if impl == kernels.ImplC {
-			isas = cgo.ISAs()
+	eachRun(t, "fft", args, func(where string, x *cgo.Ctx, res wire.Result, err error) {
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
 		}
-		for _, isa := range isas {
-			x := cgo.NewCtx()
-			x.SetISA(isa)
-			res, err := call.Run(x, impl)
-			if err != nil {
-				t.Fatalf("%s on %s: %v", impl, isa, err)
-			}
-			if done, total, _ := x.Progress(); done != total {
-				t.Errorf("%s on %s: progress %d of %d after success", impl, isa, done, total)
-			}
-			y, err := res.Tensor("y")
-			if err != nil {
-				t.Fatalf("%s on %s: %v", impl, isa, err)
-			}
-			check(impl+"/"+isa.String(), y)
+		if done, total, _ := x.Progress(); done != total {
+			t.Errorf("%s: progress %d of %d after success", where, done, total)
 		}
-	}
+		y, err := res.Tensor("y")
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		check(where, y)
+	})
 }
 
 // complexAt returns element i of a c64 or c128 tensor as complex128.

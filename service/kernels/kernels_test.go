@@ -15,10 +15,11 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// runAll prepares args for op and runs the call with every implementation
-// on every SIMD path, handing each result to check. This is the shared
-// table runner: every case meets every implementation by construction.
-func runAll(t *testing.T, opName string, args wire.Args, check func(t *testing.T, impl string, res wire.Result)) {
+// eachRun prepares args for op and runs the call with every implementation
+// the op's definition lists, C on every SIMD path this CPU has, handing
+// each outcome to check: the one loop every op's table goes through, so
+// every case meets every implementation by construction.
+func eachRun(t *testing.T, opName string, args wire.Args, check func(where string, x *cgo.Ctx, res wire.Result, err error)) {
 	t.Helper()
 	op, err := kernels.Default().Lookup(opName)
 	if err != nil {
@@ -37,12 +38,20 @@ func runAll(t *testing.T, opName string, args wire.Args, check func(t *testing.T
 			x := cgo.NewCtx()
 			x.SetISA(isa)
 			res, err := call.Run(x, impl)
-			if err != nil {
-				t.Fatalf("%s on %s: %v", impl, isa, err)
-			}
-			check(t, impl+"/"+isa.String(), res)
+			check(impl+"/"+isa.String(), x, res, err)
 		}
 	}
+}
+
+// runAll is eachRun for calls that must succeed.
+func runAll(t *testing.T, opName string, args wire.Args, check func(t *testing.T, impl string, res wire.Result)) {
+	t.Helper()
+	eachRun(t, opName, args, func(where string, _ *cgo.Ctx, res wire.Result, err error) {
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		check(t, where, res)
+	})
 }
 
 // modsumRef is the definition in exact integer arithmetic: big.Int's Mod

@@ -230,32 +230,15 @@ func solveArgs(c solveCase, a, b []float64) wire.Args {
 // SIMD path, handing each outcome to check.
 func solveEach(t *testing.T, args wire.Args, check func(impl string, x *tensor.Tensor, err error)) {
 	t.Helper()
-	op, err := kernels.Default().Lookup("solve")
-	if err != nil {
-		t.Fatal(err)
-	}
-	call, err := op.Prepare(args)
-	if err != nil {
-		t.Fatalf("prepare: %v", err)
-	}
-	for _, impl := range op.Impls {
-		isas := []cgo.ISA{cgo.ISAAuto}
-		if impl == kernels.ImplC {
-			isas = cgo.ISAs()
-		}
-		for _, isa := range isas {
-			x := cgo.NewCtx()
-			x.SetISA(isa)
-			res, err := call.Run(x, impl)
-			var out *tensor.Tensor
-			if err == nil {
-				if out, err = res.Tensor("x"); err != nil {
-					t.Fatalf("%s: result: %v", impl, err)
-				}
+	eachRun(t, "solve", args, func(where string, _ *cgo.Ctx, res wire.Result, err error) {
+		var out *tensor.Tensor
+		if err == nil {
+			if out, err = res.Tensor("x"); err != nil {
+				t.Fatalf("%s: result: %v", where, err)
 			}
-			check(impl+"/"+isa.String(), out, err)
 		}
-	}
+		check(where, out, err)
+	})
 }
 
 // TestSolveTable runs the shared table through the registry: every

@@ -98,7 +98,7 @@ func TestFFTEveryExecImplAndForm(t *testing.T) {
 				}
 				want := dftRows(vals, n, inverse, scale)
 				for _, ex := range execNames {
-					for _, impl := range []string{"c", "gonum"} {
+					for _, impl := range implsOf(t, "fft") {
 						for _, text := range []bool{false, true} {
 							got, stats, err := c.FFTEx(context.Background(), client.FFTArgs{X: x, Inverse: inverse},
 								&client.Options{Exec: ex, Impl: impl, Text: text})
@@ -142,7 +142,7 @@ func TestFFTNormAndSpecialValues(t *testing.T) {
 		{"backward", true, []complex128{2.5, -0.5 - 0.5i, -0.5, -0.5 + 0.5i}},
 		{"forward", true, []complex128{10, -2 - 2i, -2, -2 + 2i}},
 	} {
-		for _, impl := range []string{"c", "gonum"} {
+		for _, impl := range implsOf(t, "fft") {
 			got, _, err := c.FFTEx(context.Background(), client.FFTArgs{X: x, Inverse: tc.inverse, Norm: tc.norm}, &client.Options{Impl: impl, Text: true})
 			if err != nil {
 				t.Fatal(err)
@@ -157,8 +157,8 @@ func TestFFTNormAndSpecialValues(t *testing.T) {
 	}
 
 	bad := tensor.FromComplex128([]int{2, 3}, []complex128{1, 2, 3, 4, complex(math.NaN(), 0), 6})
-	for _, ex := range []string{"direct", "pool", "subprocess"} {
-		for _, impl := range []string{"c", "gonum"} {
+	for _, ex := range runExecs {
+		for _, impl := range implsOf(t, "fft") {
 			got, _, err := c.FFT(context.Background(), bad, &client.Options{Exec: ex, Impl: impl})
 			if err != nil {
 				t.Fatalf("%s/%s: %v", ex, impl, err)
@@ -205,7 +205,7 @@ func TestFFTErrors(t *testing.T) {
 
 	c := ts.dial(t)
 	x, _ := fftTensor(rand.New(rand.NewPCG(1, 1)), tensor.C128, 16, 65537)
-	for _, ex := range []string{"direct", "pool", "subprocess"} {
+	for _, ex := range runExecs {
 		startT := time.Now()
 		_, _, err := c.FFT(context.Background(), x, &client.Options{Exec: ex, Impl: "gonum", Timeout: 30 * time.Millisecond})
 		wantCode(t, ex, err, wire.DeadlineExceeded)

@@ -50,7 +50,7 @@ func TestMandelbrotEveryExecImplAndForm(t *testing.T) {
 	} {
 		want := mandelbrotWant(t, v)
 		for _, ex := range execNames {
-			for _, impl := range []string{"c", "go"} {
+			for _, impl := range implsOf(t, "mandelbrot") {
 				for _, text := range []bool{false, true} {
 					got, st, err := c.Mandelbrot(context.Background(), v, &client.Options{Exec: ex, Impl: impl, Text: text})
 					if err != nil {
@@ -123,8 +123,8 @@ func TestMandelbrotDeadline(t *testing.T) {
 	ts := start(t, nil)
 	c := ts.dial(t)
 	inside := client.MandelbrotView{Width: 19, Height: 2, XMin: -0.1, XMax: 0.1, YMin: -0.1, YMax: 0.1, MaxIter: 1 << 31}
-	for _, ex := range []string{"direct", "pool", "subprocess"} {
-		for _, impl := range []string{"c", "go"} {
+	for _, ex := range runExecs {
+		for _, impl := range implsOf(t, "mandelbrot") {
 			start := time.Now()
 			_, _, err := c.Mandelbrot(context.Background(), inside, &client.Options{Exec: ex, Impl: impl, Timeout: 100 * time.Millisecond})
 			wantCode(t, ex+"/"+impl, err, wire.DeadlineExceeded)

@@ -27,7 +27,7 @@ func BenchmarkGemmRoundTrip(b *testing.B) {
 		x, y := randMatrix(r, tensor.F64, n, n), randMatrix(r, tensor.F64, n, n)
 		for _, tr := range []string{"tcp", "unix"} {
 			c := clients[tr]
-			for _, ex := range []string{"direct", "pool", "subprocess"} {
+			for _, ex := range runExecs {
 				b.Run(fmt.Sprintf("n=%d/transport=%s/exec=%s", n, tr, ex), func(b *testing.B) {
 					opts := &client.Options{Exec: ex, Impl: "c", Timeout: time.Minute}
 					var run time.Duration

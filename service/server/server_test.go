@@ -136,7 +136,19 @@ func wantCode(t *testing.T, what string, err error, code wire.Code) *wire.Error 
 	return e
 }
 
-var execNames = []string{"auto", "direct", "pool", "subprocess"}
+// execNames are the values of "exec" every test server answers: auto and
+// every executor; runExecs leaves auto out.
+var execNames = append([]string{executor.NameAuto}, executor.Names...)
+var runExecs = executor.Names
+
+// implsOf returns op's implementations, from its definition.
+func implsOf(t testing.TB, op string) []string {
+	o, err := kernels.Default().Lookup(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.Impls
+}
 
 func TestModsumEveryExecImplAndForm(t *testing.T) {
 	ts := start(t, nil)
@@ -193,7 +205,7 @@ func TestGemmEveryExecImplAndForm(t *testing.T) {
 		m, n, k := 17, 9, 31
 		a, b := randMatrix(r, dt, m, k), randMatrix(r, dt, k, n)
 		for _, ex := range execNames {
-			for _, impl := range []string{"c", "gonum"} {
+			for _, impl := range implsOf(t, "gemm") {
 				for _, text := range []bool{false, true} {
 					got, _, err := c.Gemm(context.Background(), a, b, &client.Options{Exec: ex, Impl: impl, Text: text})
 					if err != nil {
@@ -226,7 +238,7 @@ func TestGemmOptions(t *testing.T) {
 	b := tensor.FromFloat64([]int{2, 2}, []float64{5, 6, 7, 8})
 	c := tensor.FromFloat64([]int{2, 2}, []float64{1, 1, 1, 1})
 	// 2·aᵀ·b + 3·c: aᵀ = [[1,3],[2,4]]; aᵀb = [[26,30],[38,44]]
-	for _, impl := range []string{"c", "gonum"} {
+	for _, impl := range implsOf(t, "gemm") {
 		got, _, err := cl.GemmEx(context.Background(), client.GemmArgs{A: a, B: b, C: c, Alpha: 2, Beta: 3, TransA: true}, &client.Options{Impl: impl})
 		if err != nil {
 			t.Fatal(err)
@@ -271,7 +283,7 @@ func TestPingInfoCancel(t *testing.T) {
 
 	// cancel: a long job on each exec, cancelled through the protocol.
 	conn := ts.raw(t)
-	for i, ex := range []string{"direct", "pool", "subprocess"} {
+	for i, ex := range runExecs {
 		id := int64(100 + i)
 		msg := fmt.Sprintf(`{"id":%d,"op":"modsum","args":{"n":3,"iters":1000000000000000},"exec":%q}`, id, ex)
 		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
@@ -329,7 +341,7 @@ func TestDeadlineOnEveryExec(t *testing.T) {
 func TestProgressMessages(t *testing.T) {
 	ts := start(t, nil)
 	c := ts.dial(t)
-	for _, ex := range []string{"direct", "pool", "subprocess"} {
+	for _, ex := range runExecs {
 		var mu sync.Mutex
 		var seen []float64
 		o := &client.Options{Exec: ex, Impl: "go", Timeout: 450 * time.Millisecond,

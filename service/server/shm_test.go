@@ -188,7 +188,7 @@ func TestShmSameAnswersAsTCP(t *testing.T) {
 	}
 	defer ux.FreeShared(shared)
 	copy(shared.Data, a.Data)
-	for _, ex := range []string{"direct", "pool", "subprocess"} {
+	for _, ex := range runExecs {
 		for _, text := range []bool{false, true} {
 			o := &client.Options{Exec: ex, Text: text}
 			want, _, err := tcp.Gemm(ctx, a, b, &client.Options{Exec: ex})

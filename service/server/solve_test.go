@@ -44,7 +44,7 @@ func TestSolveEveryExecImplAndForm(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ex := range execNames {
-			for _, impl := range []string{"c", "gonum"} {
+			for _, impl := range implsOf(t, "solve") {
 				for _, text := range []bool{false, true} {
 					got, st, err := c.Solve(context.Background(), a, b, &client.Options{Exec: ex, Impl: impl, Text: text})
 					if err != nil {
@@ -78,8 +78,8 @@ func TestSolveNumericalOverTheWire(t *testing.T) {
 	copy(sing.Float64()[5*20:6*20], sing.Float64()[2*20:3*20]) // two equal rows
 	withNaN, _ := solveSystem(r, 20, 0)
 	withNaN.Float64()[77] = math.NaN()
-	for _, ex := range []string{"direct", "pool", "subprocess"} {
-		for _, impl := range []string{"c", "gonum"} {
+	for _, ex := range runExecs {
+		for _, impl := range implsOf(t, "solve") {
 			for name, a := range map[string]*tensor.Tensor{"singular": sing, "nan": withNaN} {
 				_, _, err := c.Solve(context.Background(), a, b, &client.Options{Exec: ex, Impl: impl})
 				if e := wantCode(t, name+" "+ex+"/"+impl, err, wire.Numerical); !strings.Contains(e.Message, "solve") {

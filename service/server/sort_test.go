@@ -4,13 +4,11 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/tensor"
-	"github.com/crunchsvc/crunch/service/wire"
 )
 
 // sortInput makes a vector of dtype dt with duplicates, negative values,
@@ -94,7 +92,7 @@ func TestSortEveryExecImplAndForm(t *testing.T) {
 		for _, desc := range []bool{false, true} {
 			want := sortWant(t, x, desc)
 			for _, ex := range execNames {
-				for _, impl := range []string{"c", "go"} {
+				for _, impl := range implsOf(t, "sort") {
 					for _, text := range []bool{false, true} {
 						got, st, err := c.Sort(context.Background(), x, desc, &client.Options{Exec: ex, Impl: impl, Text: text})
 						if err != nil {
@@ -123,8 +121,8 @@ func TestSortNaNAndInf(t *testing.T) {
 		x := sortInput(r, dt, 1000, true)
 		for _, desc := range []bool{false, true} {
 			want := sortWant(t, x, desc)
-			for _, ex := range []string{"direct", "pool", "subprocess"} {
-				for _, impl := range []string{"c", "go"} {
+			for _, ex := range runExecs {
+				for _, impl := range implsOf(t, "sort") {
 					got, _, err := c.Sort(context.Background(), x, desc, &client.Options{Exec: ex, Impl: impl})
 					if err != nil {
 						t.Fatalf("%s %s/%s: %v", dt, ex, impl, err)
@@ -138,17 +136,3 @@ func TestSortNaNAndInf(t *testing.T) {
 	}
 }
 
-func TestSortBadArgs(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	mat := tensor.FromFloat64([]int{2, 2}, []float64{4, 3, 2, 1})
-	_, _, err := c.Sort(context.Background(), mat, false, nil)
-	if e := wantCode(t, "matrix", err, wire.InvalidArgument); !strings.Contains(e.Message, "vector") {
-		t.Errorf("message %q", e.Message)
-	}
-	u16 := tensor.FromUint16([]int{2}, []uint16{2, 1})
-	_, _, err = c.Sort(context.Background(), u16, false, &client.Options{Text: true})
-	if e := wantCode(t, "u16", err, wire.InvalidArgument); !strings.Contains(e.Message, "u16") {
-		t.Errorf("message %q", e.Message)
-	}
-}

@@ -61,7 +61,7 @@ func TestStatsEveryExecImplAndForm(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ex := range execNames {
-			for _, impl := range []string{"c", "go"} {
+			for _, impl := range implsOf(t, "stats") {
 				for _, text := range []bool{false, true} {
 					got, st, err := c.Stats(context.Background(), x, 1, &client.Options{Exec: ex, Impl: impl, Text: text})
 					if err != nil {
@@ -98,8 +98,8 @@ func TestStatsNonFinite(t *testing.T) {
 		{"signed zeros, text request", []float64{0, math.Copysign(0, -1)}, true, cgo.Stats{Count: 2, Min: math.Copysign(0, -1)}},
 	}
 	for _, tc := range cases {
-		for _, ex := range []string{"direct", "pool", "subprocess"} {
-			for _, impl := range []string{"c", "go"} {
+		for _, ex := range runExecs {
+			for _, impl := range implsOf(t, "stats") {
 				x := tensor.FromFloat64([]int{len(tc.x)}, tc.x)
 				got, _, err := c.Stats(context.Background(), x, 0, &client.Options{Exec: ex, Impl: impl, Text: tc.text})
 				if err != nil {
