@@ -142,7 +142,7 @@ func TestConv2DBadArgs(t *testing.T) {
 	}
 	vec := tensor.FromFloat64([]int{4}, []float64{1, 2, 3, 4})
 	_, _, err = c.Conv2D(context.Background(), vec, ker, "", &client.Options{Exec: "pool"})
-	if e := wantCode(t, "1-d image", err, wire.InvalidArgument); !strings.Contains(e.Message, "2-D") {
+	if e := wantCode(t, "1-d image", err, wire.InvalidArgument); !strings.Contains(e.Message, "2 dimensions") {
 		t.Errorf("message %q", e.Message)
 	}
 	_, _, err = c.Conv2D(context.Background(), img, ker, "", &client.Options{Impl: "gonum"})

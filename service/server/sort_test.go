@@ -143,7 +143,7 @@ func TestSortBadArgs(t *testing.T) {
 	c := ts.dial(t)
 	mat := tensor.FromFloat64([]int{2, 2}, []float64{4, 3, 2, 1})
 	_, _, err := c.Sort(context.Background(), mat, false, nil)
-	if e := wantCode(t, "matrix", err, wire.InvalidArgument); !strings.Contains(e.Message, "vector") {
+	if e := wantCode(t, "matrix", err, wire.InvalidArgument); !strings.Contains(e.Message, "1 dimension") {
 		t.Errorf("message %q", e.Message)
 	}
 	u16 := tensor.FromUint16([]int{2}, []uint16{2, 1})
