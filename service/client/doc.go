@@ -9,10 +9,13 @@
 // GemmArgs, FFTEx with FFTArgs, ...), generated into ops_generated.go from
 // the op's definition in service/kernels, the one the server validates
 // requests with and info serves: argument names and order, docs and
-// result names come from there. `go test ./service/kernels/clientgen
-// -update` regenerates the file (and the Python client's methods), so a
-// new op gets its method by being defined; the test fails while the
-// committed file is stale. Do sends any request.
+// result names come from there. This command regenerates the file (and
+// the Python client's methods), so a new op gets its method by being
+// defined; the test fails while the committed file is stale:
+//
+//	go test ./service/kernels/clientgen -update
+//
+// Do sends any request.
 //
 // Why a struct per op: Go has neither keyword arguments nor default
 // values. A struct names each argument where it is given
