@@ -27,7 +27,7 @@ import (
 
 // testModules are the Python client's test files, run from this directory
 // so that they import the package in crunch/.
-var testModules = []string{"test_wire", "test_packaging", "test_crunch", "test_blocking", "test_shm"}
+var testModules = []string{"test_wire", "test_packaging", "test_crunch", "test_blocking", "test_ops", "test_shm"}
 
 // overUnix are the modules run a second time with CRUNCH_ADDR naming the
 // server's Unix socket: every call of theirs then goes through shared

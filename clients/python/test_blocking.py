@@ -22,7 +22,8 @@ from test_crunch import ADDR, modsum_ref
 
 
 def public_methods(cls):
-    return sorted(n for n, v in vars(cls).items() if not n.startswith("_") and callable(v))
+    """cls's public methods, its own and inherited (the generated op methods)."""
+    return sorted(n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n)))
 
 
 class BlockingClientTest(unittest.TestCase):

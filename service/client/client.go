@@ -1,7 +1,3 @@
-// Package client is the Go client of a crunch server: one WebSocket
-// connection (gorilla/websocket) carrying many calls at once, replies
-// matched by id, a typed method per op. `crunch call`, the tests and the
-// benchmarks all use it.
 package client
 
 import (

@@ -195,11 +195,9 @@ func (c *Client) register(ctx context.Context, uc *net.UnixConn, fd int) (int64,
 	if err != nil {
 		return 0, err
 	}
-	var region int64
-	if err := resultScalar(rep, "region", &region); err != nil {
-		return 0, err
-	}
-	return region, nil
+	r := &results{rep: rep}
+	region := r.Int("region")
+	return region, r.err
 }
 
 // unregister tells the server to forget a region; its reply is ignored.

@@ -181,17 +181,21 @@ func (p *Param) checkTensor(t *tensor.Tensor, earlier Args) error {
 		return invalidf("argument %q has dtype %s, expected %s", p.Name, t.DType, orList(p.DTypes))
 	}
 	if len(p.Ranks) > 0 && !slices.Contains(p.Ranks, len(t.Shape)) {
-		ranks := make([]string, len(p.Ranks))
-		for i, r := range p.Ranks {
-			ranks[i] = strconv.Itoa(r)
-		}
-		noun := "dimensions"
-		if len(p.Ranks) == 1 && p.Ranks[0] == 1 {
-			noun = "dimension"
-		}
-		return invalidf("argument %q must have %s %s, got shape %s", p.Name, orList(ranks), noun, tensor.FormatShape(t.Shape))
+		return invalidf("argument %q must have %s, got shape %s", p.Name, dimensions(p.Ranks), tensor.FormatShape(t.Shape))
 	}
 	return nil
+}
+
+// dimensions writes ranks as "1 dimension", "1 or 2 dimensions".
+func dimensions(ranks []int) string {
+	words := make([]string, len(ranks))
+	for i, r := range ranks {
+		words[i] = strconv.Itoa(r)
+	}
+	if len(ranks) == 1 && ranks[0] == 1 {
+		return "1 dimension"
+	}
+	return orList(words) + " dimensions"
 }
 
 // checkRange refuses v outside [Min, Max]; text is v as the request wrote it.

@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -20,18 +19,19 @@ func ProtocolDoc(ops []*Op) string {
 		fmt.Fprintf(&b, "\n#### <a id=\"op-%s\"></a>`%s`\n%s.\n\n", op.Name, op.Name, capitalize(op.Doc))
 		b.WriteString("| argument | kind | accepts | default | meaning |\n| --- | --- | --- | --- | --- |\n")
 		for _, p := range op.Params {
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", p.Name, p.Kind, cell(p.rules()), cell(p.defaultText()), cell(p.Doc))
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", p.Name, p.Kind, cell(p.Rules()), cell(p.defaultText()), cell(p.Doc))
 		}
 		b.WriteString("\n| result | kind | | meaning |\n| --- | --- | --- | --- |\n")
 		for _, p := range op.Results {
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", p.Name, p.Kind, cell(p.rules()), cell(p.Doc))
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", p.Name, p.Kind, cell(p.Rules()), cell(p.Doc))
 		}
 	}
 	return b.String()
 }
 
-// rules describes what p accepts (or, for a result, what it holds).
-func (p *Param) rules() string {
+// Rules describes what p accepts (or, for a result, what it holds), in
+// words: the protocol reference and the clients' docs show it.
+func (p *Param) Rules() string {
 	var parts []string
 	if len(p.DTypes) > 0 {
 		parts = append(parts, strings.Join(p.DTypes, ", "))
@@ -40,11 +40,7 @@ func (p *Param) rules() string {
 		parts = append(parts, "the dtype of `"+p.SameDType+"`")
 	}
 	if len(p.Ranks) > 0 {
-		ranks := make([]string, len(p.Ranks))
-		for i, r := range p.Ranks {
-			ranks[i] = strconv.Itoa(r)
-		}
-		parts = append(parts, orList(ranks)+" dimensions")
+		parts = append(parts, dimensions(p.Ranks))
 	}
 	if p.Shape != "" {
 		parts = append(parts, "shape "+p.Shape)

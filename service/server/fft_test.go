@@ -100,7 +100,7 @@ func TestFFTEveryExecImplAndForm(t *testing.T) {
 				for _, ex := range execNames {
 					for _, impl := range implsOf(t, "fft") {
 						for _, text := range []bool{false, true} {
-							got, stats, err := c.FFTEx(context.Background(), client.FFTArgs{X: x, Inverse: inverse},
+							got, stats, err := c.FFTEx(context.Background(), client.FFTArgs{X: x, Inverse: &inverse},
 								&client.Options{Exec: ex, Impl: impl, Text: text})
 							what := fmt.Sprintf("n=%d %s inverse=%v %s/%s text=%v", n, dt, inverse, ex, impl, text)
 							if err != nil {
@@ -143,7 +143,11 @@ func TestFFTNormAndSpecialValues(t *testing.T) {
 		{"forward", true, []complex128{10, -2 - 2i, -2, -2 + 2i}},
 	} {
 		for _, impl := range implsOf(t, "fft") {
-			got, _, err := c.FFTEx(context.Background(), client.FFTArgs{X: x, Inverse: tc.inverse, Norm: tc.norm}, &client.Options{Impl: impl, Text: true})
+			args := client.FFTArgs{X: x, Inverse: &tc.inverse}
+			if tc.norm != "" { // else the server's default
+				args.Norm = &tc.norm
+			}
+			got, _, err := c.FFTEx(context.Background(), args, &client.Options{Impl: impl, Text: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -239,7 +239,7 @@ func TestGemmOptions(t *testing.T) {
 	c := tensor.FromFloat64([]int{2, 2}, []float64{1, 1, 1, 1})
 	// 2·aᵀ·b + 3·c: aᵀ = [[1,3],[2,4]]; aᵀb = [[26,30],[38,44]]
 	for _, impl := range implsOf(t, "gemm") {
-		got, _, err := cl.GemmEx(context.Background(), client.GemmArgs{A: a, B: b, C: c, Alpha: 2, Beta: 3, TransA: true}, &client.Options{Impl: impl})
+		got, _, err := cl.GemmEx(context.Background(), client.GemmArgs{A: a, B: b, C: c, Alpha: new(2.0), Beta: new(3.0), TransA: new(true)}, &client.Options{Impl: impl})
 		if err != nil {
 			t.Fatal(err)
 		}

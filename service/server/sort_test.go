@@ -135,4 +135,3 @@ func TestSortNaNAndInf(t *testing.T) {
 		}
 	}
 }
-

@@ -31,6 +31,7 @@ from . import _websocket
 from ._address import TCP, UNIX, Address, parse_address
 from ._codec import DTYPES, ShmTensor, decode, encode, protocol_dtype, reply_id
 from ._ops import promoted, result_bytes
+from ._ops_generated import AsyncOps
 from ._reply import CrunchError, Result
 from ._shm import THRESHOLD, Lease, Pool
 
@@ -130,11 +131,13 @@ class _Connector:
             await self._client.close()
 
 
-class AsyncClient:
+class AsyncClient(AsyncOps):
     """One connection to a crunch server, for asyncio. connect() makes one.
 
     Every method is a coroutine; any number may run at once on one
-    connection. Options common to every op (keyword only): exec ("auto",
+    connection. Each op has a method (gemm, fft, ...: AsyncOps, generated
+    from the op definitions); call() sends any op. Options common to every
+    op (keyword only): exec ("auto",
     "direct", "pool", "subprocess"), impl ("auto", "c", "go", "gonum"),
     timeout_ms, and progress (a callable given the fraction done, at most
     about ten times a second).
@@ -303,61 +306,6 @@ class AsyncClient:
     async def cancel(self, target: int) -> bool:
         """Cancel request id target; True if it was still in flight."""
         return bool((await self.call("cancel", {"target": target}))["canceled"])
-
-    # -- compute ops ----------------------------------------------------
-
-    async def modsum(self, n: int, iters: int = 10_000_000, **opts: Any) -> int:
-        """Sum over i < iters of (i*n) mod 97: the CPU-bound loop that
-        crunch is measured with."""
-        r = await self.call("modsum", {"n": int(n), "iters": int(iters)}, **opts)
-        return r["total"]
-
-    async def gemm(self, a: npt.ArrayLike, b: npt.ArrayLike, c: Optional[npt.ArrayLike] = None,
-                   alpha: float = 1.0, beta: float = 0.0, trans_a: bool = False,
-                   trans_b: bool = False, **opts: Any) -> np.ndarray:
-        """alpha * op(a) @ op(b) + beta * c, f32 or f64."""
-        args = {"a": a, "b": b, "alpha": float(alpha), "beta": float(beta),
-                "trans_a": bool(trans_a), "trans_b": bool(trans_b)}
-        if c is not None:
-            args["c"] = c
-        return (await self.call("gemm", args, **opts))["c"]
-
-    async def fft(self, x: npt.ArrayLike, inverse: bool = False, norm: str = "backward",
-                  **opts: Any) -> np.ndarray:
-        """numpy.fft.fft (or ifft) along the last axis of x, [n] or
-        [batch, n]; real input is promoted to complex."""
-        args = {"x": x, "inverse": bool(inverse), "norm": norm}
-        return (await self.call("fft", args, **opts))["y"]
-
-    async def conv2d(self, image: npt.ArrayLike, kernel: npt.ArrayLike, mode: str = "same",
-                     **opts: Any) -> np.ndarray:
-        """scipy.signal.convolve2d(image, kernel, mode)."""
-        args = {"image": image, "kernel": kernel, "mode": mode}
-        return (await self.call("conv2d", args, **opts))["out"]
-
-    async def stats(self, x: npt.ArrayLike, ddof: int = 0, **opts: Any) -> Dict[str, Any]:
-        """count, sum, mean, var, std, min, max of every element of x."""
-        return dict(await self.call("stats", {"x": x, "ddof": int(ddof)}, **opts))
-
-    async def sort(self, x: npt.ArrayLike, descending: bool = False, **opts: Any) -> np.ndarray:
-        """x sorted, NaN last, -0.0 before +0.0 ascending."""
-        args = {"x": x, "descending": bool(descending)}
-        return (await self.call("sort", args, **opts))["x"]
-
-    async def solve(self, a: npt.ArrayLike, b: npt.ArrayLike, **opts: Any) -> np.ndarray:
-        """x with a @ x = b (b a vector or a matrix); a singular a raises
-        CrunchError with code numerical."""
-        return (await self.call("solve", {"a": a, "b": b}, **opts))["x"]
-
-    async def mandelbrot(self, width: int, height: int, x_min: float = -2.0, x_max: float = 1.0,
-                         y_min: float = -1.5, y_max: float = 1.5, max_iter: int = 256,
-                         **opts: Any) -> np.ndarray:
-        """uint32 escape counts, [height, width], over the rectangle."""
-        args = {"width": int(width), "height": int(height),
-                "x_min": float(x_min), "x_max": float(x_max),
-                "y_min": float(y_min), "y_max": float(y_max),
-                "max_iter": int(max_iter)}
-        return (await self.call("mandelbrot", args, **opts))["counts"]
 
     # -- the protocol ---------------------------------------------------
 

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._aio import AsyncClient, Pending, Progress, Shape, connect
+from ._ops_generated import BlockingOps
 from ._reply import Result
 
 __all__ = ["Client", "PendingCall"]
@@ -61,7 +62,7 @@ class PendingCall:
         return self._future.done()
 
 
-class Client:
+class Client(BlockingOps):
     """A blocking connection to a crunch server, for scripts and notebooks.
 
         with crunch.Client("127.0.0.1:8080") as c:
@@ -78,6 +79,8 @@ class Client:
     once on the one connection. close() (or the end of a with block) closes
     the connection and stops the thread.
     """
+
+    _aio: AsyncClient
 
     def __init__(self, addr: str = "127.0.0.1:8080", **kwargs: Any) -> None:
         loop = asyncio.new_event_loop()
@@ -141,50 +144,6 @@ class Client:
         zeros(), a result, or a view of one), so that a call takes it
         without a copy (if it is C-contiguous)."""
         return self._run(_sync(self._aio.shares, a))
-
-    # -- compute ops ----------------------------------------------------
-
-    def modsum(self, n: int, iters: int = 10_000_000, **opts: Any) -> int:
-        """Sum over i < iters of (i*n) mod 97: the CPU-bound loop that
-        crunch is measured with."""
-        return self._run(self._aio.modsum(n, iters, **opts))
-
-    def gemm(self, a: npt.ArrayLike, b: npt.ArrayLike, c: Optional[npt.ArrayLike] = None,
-             alpha: float = 1.0, beta: float = 0.0, trans_a: bool = False,
-             trans_b: bool = False, **opts: Any) -> np.ndarray:
-        """alpha * op(a) @ op(b) + beta * c, f32 or f64."""
-        return self._run(self._aio.gemm(a, b, c, alpha, beta, trans_a, trans_b, **opts))
-
-    def fft(self, x: npt.ArrayLike, inverse: bool = False, norm: str = "backward",
-            **opts: Any) -> np.ndarray:
-        """numpy.fft.fft (or ifft) along the last axis of x, [n] or
-        [batch, n]; real input is promoted to complex."""
-        return self._run(self._aio.fft(x, inverse, norm, **opts))
-
-    def conv2d(self, image: npt.ArrayLike, kernel: npt.ArrayLike, mode: str = "same",
-               **opts: Any) -> np.ndarray:
-        """scipy.signal.convolve2d(image, kernel, mode)."""
-        return self._run(self._aio.conv2d(image, kernel, mode, **opts))
-
-    def stats(self, x: npt.ArrayLike, ddof: int = 0, **opts: Any) -> Dict[str, Any]:
-        """count, sum, mean, var, std, min, max of every element of x."""
-        return self._run(self._aio.stats(x, ddof, **opts))
-
-    def sort(self, x: npt.ArrayLike, descending: bool = False, **opts: Any) -> np.ndarray:
-        """x sorted, NaN last, -0.0 before +0.0 ascending."""
-        return self._run(self._aio.sort(x, descending, **opts))
-
-    def solve(self, a: npt.ArrayLike, b: npt.ArrayLike, **opts: Any) -> np.ndarray:
-        """x with a @ x = b (b a vector or a matrix); a singular a raises
-        CrunchError with code numerical."""
-        return self._run(self._aio.solve(a, b, **opts))
-
-    def mandelbrot(self, width: int, height: int, x_min: float = -2.0, x_max: float = 1.0,
-                   y_min: float = -1.5, y_max: float = 1.5, max_iter: int = 256,
-                   **opts: Any) -> np.ndarray:
-        """uint32 escape counts, [height, width], over the rectangle."""
-        return self._run(self._aio.mandelbrot(width, height, x_min, x_max, y_min, y_max,
-                                              max_iter, **opts))
 
     # -- the protocol ---------------------------------------------------
 
