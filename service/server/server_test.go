@@ -368,7 +368,7 @@ func TestBadInputGetsErrorAndServerServes(t *testing.T) {
 		{"no op", websocket.TextMessage, `{"id":2}`, nil, wire.InvalidArgument, 2},
 		{"unknown op", websocket.TextMessage, `{"id":3,"op":"frobnicate"}`, nil, wire.NotFound, 3},
 		{"unknown impl", websocket.TextMessage, `{"id":4,"op":"modsum","args":{"n":1},"impl":"gonum"}`, nil, wire.NotFound, 4},
-		{"bad exec", websocket.TextMessage, `{"id":5,"op":"modsum","args":{"n":1},"exec":"gpu"}`, nil, wire.InvalidArgument, 5},
+		{"unknown exec", websocket.TextMessage, `{"id":5,"op":"modsum","args":{"n":1},"exec":"gpu"}`, nil, wire.NotFound, 5},
 		{"negative iters", websocket.TextMessage, `{"id":6,"op":"modsum","args":{"n":1,"iters":-5}}`, nil, wire.InvalidArgument, 6},
 		{"missing n", websocket.TextMessage, `{"id":7,"op":"modsum","args":{}}`, nil, wire.InvalidArgument, 7},
 		{"unknown arg", websocket.TextMessage, `{"id":8,"op":"modsum","args":{"n":1,"nn":2}}`, nil, wire.InvalidArgument, 8},
