@@ -1,5 +1,5 @@
-"""The FastAPI + asyncio approach, for crunch's benchmark: a FastAPI WebSocket server
-whose modsum is a plain Python loop.
+"""The FastAPI + asyncio comparison server of crunch's benchmark: a FastAPI
+WebSocket server whose modsum is a plain Python loop.
 
 This is the usual FastAPI design, written the idiomatic
 FastAPI way, so that `make bench` can measure crunch side by side with it

@@ -14,8 +14,8 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// seedModules are what the FastAPI comparison server (bench/fastapi) imports.
-var seedModules = []string{"fastapi", "uvicorn", "websockets"}
+// fastapiModules are what the FastAPI comparison server (bench/fastapi) imports.
+var fastapiModules = []string{"fastapi", "uvicorn", "websockets"}
 
 // refModsum is modsum as docs/PROTOCOL.md defines it: Σ over i < iters of
 // (i·n) mod 97, the modulo non-negative, exact for every int64 n.
@@ -35,7 +35,7 @@ func refModsum(n, iters int64) int64 {
 func TestStartCommandFastAPI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	python, err := FindPython(ctx, seedModules...)
+	python, err := FindPython(ctx, fastapiModules...)
 	if err != nil {
 		t.Skipf("the FastAPI comparison server (bench/fastapi) needs Debian's python3-fastapi, python3-uvicorn and python3-websockets (make bench-deps): %v", err)
 	}
