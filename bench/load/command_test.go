@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/wire"
 )
@@ -97,7 +98,12 @@ func TestStartCommandFastAPI(t *testing.T) {
 				t.Errorf("modsum without n: got %v, want an %s error about n", err, wire.InvalidArgument)
 			}
 
-			time.Sleep(50 * time.Millisecond) // another sample or two
+			// The sampler has seen the server (and, in process mode, the
+			// pool's workers) at least twice.
+			testutil.Poll(10*time.Second, func() bool {
+				u := srv.Usage()
+				return u.Samples >= 2 && (mode != "process" || u.MaxChildren >= 2)
+			})
 			u := srv.Usage()
 			if u.Samples < 2 || u.MaxThreads < 1 || u.MaxRSSBytes <= 0 {
 				t.Errorf("usage: %+v", u)
