@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/crunchsvc/crunch/service/tensor"
@@ -81,14 +82,15 @@ func read(r io.Reader, size int64) (*tensor.Tensor, error) {
 // the dict's meaning and the header's length in bytes.
 func readHeader(r io.Reader) (*header, int64, error) {
 	var pre [len(magic) + 2]byte
-	if n, err := io.ReadFull(r, pre[:]); err != nil {
-		if n == 0 && errors.Is(err, io.EOF) {
+	n, err := io.ReadFull(r, pre[:])
+	if start := pre[:min(n, len(magic))]; !strings.HasPrefix(magic, string(start)) {
+		return nil, 0, fmt.Errorf("not a .npy file: it starts with %q, not \"\\x93NUMPY\"", start)
+	}
+	if err != nil {
+		if n == 0 {
 			return nil, 0, errors.New("empty: not a .npy file")
 		}
 		return nil, 0, fmt.Errorf("%d bytes: too short for a .npy file", n)
-	}
-	if string(pre[:len(magic)]) != magic {
-		return nil, 0, fmt.Errorf("not a .npy file: it starts with %q, not \"\\x93NUMPY\"", pre[:len(magic)])
 	}
 	major, minor := pre[len(magic)], pre[len(magic)+1]
 	var lenBytes []byte
