@@ -85,20 +85,7 @@ func TestDecodeMinimal(t *testing.T) {
 // Exec and impl names the codec does not know pass through both ways: the
 // server answers a name it lacks with not_found, as it does an unknown op.
 func TestExecAndImplNamesPassThrough(t *testing.T) {
-	req := &Request{ID: 3, Op: "modsum", Exec: "gpu", Impl: "asm"}
-	for _, bin := range []bool{false, true} {
-		msg, err := EncodeRequest(req, bin)
-		if err != nil {
-			t.Fatalf("EncodeRequest(binary=%v): %v", bin, err)
-		}
-		got, err := DecodeRequest(bin, msg)
-		if err != nil {
-			t.Fatalf("DecodeRequest(binary=%v): %v", bin, err)
-		}
-		if got.Exec != "gpu" || got.Impl != "asm" {
-			t.Errorf("binary=%v: exec %q impl %q, want gpu and asm", bin, got.Exec, got.Impl)
-		}
-	}
+	roundTripRequest(t, &Request{ID: 3, Op: "modsum", Exec: "gpu", Impl: "asm"})
 }
 
 func TestBinaryLayout(t *testing.T) {
