@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -60,16 +59,7 @@ func TestMaxTotal(t *testing.T) {
 	}
 	// c asks only once both long requests are in flight: a request of
 	// c's in flight when one of them arrived would get that one refused.
-	testutil.WaitFor(t, 10*time.Second, "the two long requests in flight", func() bool {
-		var st struct {
-			InFlight int `json:"in_flight"`
-		}
-		body, _ := get(t, "http://"+ts.addr+"/v1/status")
-		if err := json.Unmarshal([]byte(body), &st); err != nil {
-			t.Fatal(err)
-		}
-		return st.InFlight == 2
-	})
+	testutil.WaitFor(t, 10*time.Second, "the two long requests in flight", func() bool { return ts.inFlight(t) == 2 })
 	_, _, err := c.Modsum(context.Background(), 3, 10, nil)
 	e := wire.AsError(err)
 	if e == nil || e.Code != wire.Overloaded || e.RetryAfterMS <= 0 {

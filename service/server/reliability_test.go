@@ -289,22 +289,21 @@ func TestShutdownUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	outcomes := map[string]int{}
+	answered := 0
 	var shutdownAt atomic.Int64 // when Shutdown was called, in Unix ns
-	var longRuns atomic.Bool    // a long job has sent progress: it runs
 	for i := range conns {
 		c := ts.dial(t)
 		wg.Go(func() {
 			// Short jobs, one after another, then a long one.
 			for j := 0; ; j++ {
-				o := &client.Options{Exec: execNames[i%4]}
 				iters := int64(1e6)
 				if j == 3 {
 					iters = 1e15
-					o.Progress = func(float64) { longRuns.Store(true) }
 				}
 				sentBeforeShutdown := shutdownAt.Load() == 0
-				_, _, err := c.Modsum(context.Background(), int64(i), iters, o)
+				_, _, err := c.Modsum(context.Background(), int64(i), iters, &client.Options{Exec: execNames[i%4]})
 				mu.Lock()
+				answered++
 				switch e := wire.AsError(err); {
 				case err == nil:
 					outcomes["ok"]++
@@ -327,11 +326,21 @@ func TestShutdownUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	// Shutdown comes once calls have been answered and a long job runs.
-	testutil.WaitFor(t, time.Minute, "an answered call and a long job running", func() bool {
+	// Shutdown comes once the load has settled: every connection waits on
+	// a call the server holds (its long job, or a short one queued behind
+	// the long jobs that fill the pool and the workers), and none has been
+	// answered for 100 ms. No connection is then about to send, so every
+	// call sent before Shutdown has reached the server.
+	last, since := -1, time.Now()
+	testutil.WaitFor(t, time.Minute, "every connection waiting on a call", func() bool {
 		mu.Lock()
-		defer mu.Unlock()
-		return outcomes["ok"] > 0 && longRuns.Load()
+		n := answered
+		mu.Unlock()
+		if n != last || ts.inFlight(t) != conns {
+			last, since = n, time.Now()
+			return false
+		}
+		return time.Since(since) >= 100*time.Millisecond
 	})
 	shutdownAt.Store(time.Now().UnixNano())
 	if err := ts.srv.Shutdown(context.Background()); err != nil {
