@@ -114,11 +114,15 @@ fuzz: native-sum
 
 ## bench: everything measured on this machine, by crunchbench: the Go micro-benchmarks
 ## (kernels per SIMD path against Go/gonum, and OpenBLAS and FFTW when installed; dispatch
-## and transfer per executor), the exec profile (bench/results/profile.json, for
-## crunch serve --profile), end-to-end load per executor, and ping round trips under full
-## load per compute priority. Writes bench/results/HOST-DATE.{md,json} and the raw
-## go test output. BENCH=quick takes about two minutes, BENCH=full longer.
+## and transfer per executor), the exec profile (profile.json, for crunch serve --profile),
+## end-to-end load per executor, and ping round trips under full load per compute priority.
+## Writes HOST-DATE.{md,json}, the raw go test output, SVG plots and profile.json into
+## $(BENCH_OUT) (bench/out, which git ignores); SAVE=1 writes them into bench/results
+## instead, the report the repository keeps. BENCH=quick takes about two minutes,
+## BENCH=full longer.
 BENCH ?= default
+BENCH_OUT ?= bench/out
+BENCH_DIR := $(if $(filter 1 yes true,$(SAVE)),bench/results,$(BENCH_OUT))
 BENCH_FLAGS_quick   := -quick -priorities idle
 BENCH_FLAGS_default := -reps 5 -duration 1s -warmup 500ms -priorities normal,idle \
 	-e2e-budget 3m30s -e2e-max-run 5s
@@ -134,7 +138,8 @@ bench: native-sum
 	@test -n "$(BENCH_FLAGS_$(BENCH))" || { echo "BENCH must be quick, default or full"; exit 2; }
 	@echo "OpenBLAS for comparison: $(if $(HAVE_OPENBLAS),yes,no (make bench-deps installs it))"
 	@echo "FFTW for comparison: $(if $(HAVE_FFTW),yes,no (make bench-deps installs it))"
-	$(GO) run ./bench/cmd/crunchbench $(BENCH_FLAGS_$(BENCH)) -kernels-tags '$(BENCH_TAGS)' -results bench/results
+	$(GO) run ./bench/cmd/crunchbench $(BENCH_FLAGS_$(BENCH)) -kernels-tags '$(BENCH_TAGS)' -results $(BENCH_DIR)
+	@echo "results in $(BENCH_DIR)/$(if $(filter bench/results,$(BENCH_DIR)),, (make bench SAVE=1 writes them into bench/results))"
 
 ## bench-deps: what the comparisons need, from Debian's packages (root)
 bench-deps:

@@ -11,7 +11,7 @@ import (
 	"github.com/crunchsvc/crunch/service/kernels"
 )
 
-// fftSizes: a small power of two, the target 2^16, and the prime
+// fftSizes: a small power of two, the benchmark's main size 2^16, and the prime
 // 2^16+1, which crunch's C library computes with Bluestein's algorithm.
 var fftSizes = []int{1 << 10, 1 << 16, 1<<16 + 1}
 

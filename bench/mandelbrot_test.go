@@ -7,7 +7,7 @@ import (
 	"github.com/crunchsvc/crunch/service/kernels"
 )
 
-// The view: 1024x1024 pixels over [-2, 1] x [-1.5, 1.5], at most
+// The benchmark's view: 1024x1024 pixels over [-2, 1] x [-1.5, 1.5], at most
 // 256 iterations each (47.5 iterations per pixel on average; 17% of the
 // pixels are in the set and run all 256).
 const (
@@ -27,9 +27,9 @@ func reportIters(b *testing.B, counts []uint32) {
 	b.ReportMetric(n*float64(b.N)/b.Elapsed().Seconds()/1e9, "Giter/s")
 }
 
-// BenchmarkMandelbrot renders the view, single-threaded, with C
-// on its best path (impl=c) and plain Go (impl=go): the target is impl=c
-// at least 4 times faster than impl=go. impl=c-ISA runs C on each SIMD
+// BenchmarkMandelbrot renders the mb view, single-threaded, with C on its
+// best path (impl=c) and plain Go (impl=go): impl=c is expected to run at
+// least 4 times faster than impl=go. impl=c-ISA runs C on each SIMD
 // path this CPU has.
 func BenchmarkMandelbrot(b *testing.B) {
 	counts := make([]uint32, mbW*mbH)

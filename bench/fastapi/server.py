@@ -1,5 +1,5 @@
-"""The FastAPI + asyncio approach, for crunch's benchmark: a FastAPI WebSocket server
-whose modsum is a plain Python loop.
+"""The FastAPI + asyncio comparison server of crunch's benchmark: a FastAPI
+WebSocket server whose modsum is a plain Python loop.
 
 This is the usual FastAPI design, written the idiomatic
 FastAPI way, so that `make bench` can measure crunch side by side with it
@@ -23,9 +23,10 @@ the benchmark's Go client (service/client) and load generator
 
 Like crunch, it runs many requests at once per connection (a task per
 request), so replies may come out of order. Unlike crunch, it ignores
-timeout_ms and progress, and accepts any valid exec and impl: that design
-has one implementation and no deadlines, and the benchmark drives it with
-the same requests as crunch.
+timeout_ms and progress, and takes crunch's exec and impl names without
+acting on them (another name is not_found, as in crunch): that design has
+one implementation and no deadlines, and the benchmark drives it with the
+same requests as crunch.
 
 Run it (Debian: python3-fastapi, python3-uvicorn, python3-websockets;
 `make bench-deps` installs them):
@@ -144,12 +145,19 @@ def check_request(obj: dict) -> str:
     op = obj.get("op")
     if not isinstance(op, str) or not op:
         raise invalid('"op" must be a non-empty string')
-    for name, choices in (("exec", EXECS), ("impl", IMPLS),
-                          ("reply", REPLY_FORMS)):
+    for name, choices in (("exec", EXECS), ("impl", IMPLS)):
         value = obj.get(name)
-        if value is not None and value not in choices:
-            raise invalid(f'"{name}" must be one of {", ".join(choices)}, '
-                          f"got {json.dumps(value)}")
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise invalid(f'"{name}" must be a string, got {json.dumps(value)}')
+        if value not in choices:
+            raise ProtocolError("not_found", f'{name} {json.dumps(value)} is not available '
+                                f'on this server (has {", ".join(choices)})')
+    value = obj.get("reply")
+    if value is not None and value not in REPLY_FORMS:
+        raise invalid(f'"reply" must be one of {", ".join(REPLY_FORMS)}, '
+                      f"got {json.dumps(value)}")
     return op
 
 

@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// seedModules are what the FastAPI comparison server (bench/fastapi) imports.
-var seedModules = []string{"fastapi", "uvicorn", "websockets"}
+// fastapiModules are what the FastAPI comparison server (bench/fastapi) imports.
+var fastapiModules = []string{"fastapi", "uvicorn", "websockets"}
 
 // refModsum is modsum as docs/PROTOCOL.md defines it: Σ over i < iters of
 // (i·n) mod 97, the modulo non-negative, exact for every int64 n.
@@ -35,7 +36,7 @@ func refModsum(n, iters int64) int64 {
 func TestStartCommandFastAPI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	python, err := FindPython(ctx, seedModules...)
+	python, err := FindPython(ctx, fastapiModules...)
 	if err != nil {
 		t.Skipf("the FastAPI comparison server (bench/fastapi) needs Debian's python3-fastapi, python3-uvicorn and python3-websockets (make bench-deps): %v", err)
 	}
@@ -97,7 +98,12 @@ func TestStartCommandFastAPI(t *testing.T) {
 				t.Errorf("modsum without n: got %v, want an %s error about n", err, wire.InvalidArgument)
 			}
 
-			time.Sleep(50 * time.Millisecond) // another sample or two
+			// The sampler has seen the server (and, in process mode, the
+			// pool's workers) at least twice.
+			testutil.Poll(10*time.Second, func() bool {
+				u := srv.Usage()
+				return u.Samples >= 2 && (mode != "process" || u.MaxChildren >= 2)
+			})
 			u := srv.Usage()
 			if u.Samples < 2 || u.MaxThreads < 1 || u.MaxRSSBytes <= 0 {
 				t.Errorf("usage: %+v", u)

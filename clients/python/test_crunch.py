@@ -164,6 +164,11 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(crunch.CrunchError) as cm:
             await self.c.call("no_such_op")
         self.assertEqual(cm.exception.code, "not_found")
+        # an exec or impl the server or the op lacks: not_found too
+        for opts in ({"exec": "gpu"}, {"impl": "fortran"}, {"impl": "gonum"}):
+            with self.assertRaises(crunch.CrunchError, msg=str(opts)) as cm:
+                await self.c.modsum(3, 10, **opts)
+            self.assertEqual(cm.exception.code, "not_found", opts)
         with self.assertRaises(crunch.CrunchError) as cm:
             await self.c.gemm(np.ones((2, 3)), np.ones((4, 2)))
         self.assertEqual(cm.exception.code, "invalid_argument")

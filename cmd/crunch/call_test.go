@@ -1,7 +1,12 @@
 package main
 
 import (
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/crunchsvc/crunch/service/tensor"
+	"github.com/crunchsvc/crunch/service/tensor/npy"
 )
 
 func TestBuildRequest(t *testing.T) {
@@ -29,5 +34,31 @@ func TestBuildRequest(t *testing.T) {
 		if _, err := buildRequest("gemm", bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+// A value @PATH is the tensor in that .npy file; quoted as JSON, it is a
+// string like any other.
+func TestBuildRequestFileArgs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.npy")
+	x := tensor.FromComplex64([]int{2}, []complex64{1 + 2i, 3})
+	if err := npy.WriteFile(path, x); err != nil {
+		t.Fatal(err)
+	}
+	req, err := buildRequest("fft", []string{"x=@" + path, `tag="@not-a-file"`, "n=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := req.Args["x"].Tensor; !got.Equal(x) {
+		t.Errorf("x = %v, want the file's %v", got, x)
+	}
+	if got, _ := req.Args.String("tag", ""); got != "@not-a-file" {
+		t.Errorf("tag = %q", got)
+	}
+	if got, _ := req.Args.Int("n", 0); got != 3 {
+		t.Errorf("n = %d", got)
+	}
+	if _, err := buildRequest("fft", []string{"x=@" + path + ".missing"}); err == nil || !strings.Contains(err.Error(), "argument x") {
+		t.Errorf("a missing file: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crunchsvc/crunch/bench/load"
 	"github.com/crunchsvc/crunch/internal/testserver"
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 )
 
@@ -79,13 +80,7 @@ func TestServeComputeCgroup(t *testing.T) {
 	}
 	group := "crunch-compute-" + strconv.Itoa(srv.PID())
 	var pool map[int]string
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if pool = computeThreads(srv.PID()); len(pool) >= 2 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Poll(5*time.Second, func() bool { pool = computeThreads(srv.PID()); return len(pool) >= 2 })
 	if len(pool) != 2 {
 		t.Fatalf("%d threads below normal priority, want the 2 pool workers: %v", len(pool), pool)
 	}
@@ -109,7 +104,7 @@ func TestServeComputeCgroup(t *testing.T) {
 		}
 		return n
 	}
-	time.Sleep(300 * time.Millisecond) // the job runs by now
+	waitPoolBusy(t, srv.Addr, 1)
 	if n := inGroup(); n != 0 {
 		t.Errorf("%d pool threads in …/%s while a C kernel runs, want none", n, group)
 	}

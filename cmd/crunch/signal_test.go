@@ -9,6 +9,7 @@ import (
 
 	"github.com/crunchsvc/crunch/bench/load"
 	"github.com/crunchsvc/crunch/internal/testserver"
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/wire"
 )
@@ -31,7 +32,7 @@ func serveWithLongJob(ctx context.Context, t *testing.T) (*load.Server, <-chan e
 		_, _, err := c.Modsum(ctx, 7, 1e15, &client.Options{Exec: "pool"})
 		done <- err
 	}()
-	time.Sleep(300 * time.Millisecond) // the job is running by now
+	waitPoolBusy(t, srv.Addr, 1)
 	return srv, done
 }
 
@@ -60,15 +61,12 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	defer cancel()
 	srv, _ := serveWithLongJob(ctx, t)
 	syscall.Kill(srv.PID(), syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond)
+	testutil.WaitFor(t, 10*time.Second, "the server draining after SIGTERM", func() bool { return draining(srv.Addr) })
 	if err := srv.Alive(); err != nil {
 		t.Fatalf("exited before its grace on one signal: %v", err)
 	}
 	syscall.Kill(srv.PID(), syscall.SIGINT)
-	deadline := time.Now().Add(time.Second)
-	for srv.Alive() == nil && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Poll(time.Second, func() bool { return srv.Alive() != nil })
 	err := srv.Alive()
 	if err == nil {
 		t.Fatal("still running 1 s after a second signal (its grace is 2 s)")

@@ -21,6 +21,8 @@ var ErrClosed = errors.New("client: connection closed")
 
 // Options are per-call settings. The zero value means: exec and impl
 // chosen by the server, its default deadline, binary messages, no progress.
+// An Exec or Impl the server or the op lacks fails the call with a
+// *wire.Error of code not_found.
 type Options struct {
 	Exec     string        // "auto", "direct", "pool" or "subprocess"
 	Impl     string        // "auto", "c", "go" or "gonum"

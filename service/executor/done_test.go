@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -34,7 +35,9 @@ func (d *doneCounter) wait(t *testing.T, what string) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: Done never called", what)
 	}
-	time.Sleep(20 * time.Millisecond) // room for a wrong second call
+	// A second call is what must not happen: no state says it never will,
+	// so the test gives it 20 ms to show up.
+	time.Sleep(20 * time.Millisecond)
 	if n := d.calls.Load(); n != 1 {
 		t.Fatalf("%s: Done called %d times", what, n)
 	}
@@ -88,14 +91,14 @@ func TestJobDoneOncePerPath(t *testing.T) {
 		dLong := newDoneCounter()
 		long.Done = dLong.done
 		go ex.Run(context.Background(), long)
-		waitFor(t, func() bool { return ex.Load().Busy == 1 })
+		testutil.WaitFor(t, 10*time.Second, name+": the long job running", func() bool { return ex.Load().Busy == 1 })
 		queued := testJob(t, "deaf", wire.Args{"ms": wire.Int(1)}, "go")
 		dQueued := newDoneCounter()
 		queued.Done = dQueued.done
 		qctx, qcancel := context.WithCancel(context.Background())
 		qerr := make(chan error, 1)
 		go func() { _, err := ex.Run(qctx, queued); qerr <- err }()
-		waitFor(t, func() bool { return ex.Load().Queued == 1 })
+		testutil.WaitFor(t, 10*time.Second, name+": the second job queued", func() bool { return ex.Load().Queued == 1 })
 		refused := testJob(t, "deaf", wire.Args{"ms": wire.Int(1)}, "go")
 		dRefused := newDoneCounter()
 		refused.Done = dRefused.done
@@ -116,16 +119,4 @@ func TestJobDoneOncePerPath(t *testing.T) {
 		t.Fatal("a closed executor ran a job")
 	}
 	d.wait(t, "closed subprocess")
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crunchsvc/crunch/cgo"
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/wire"
 )
@@ -135,13 +136,8 @@ func TestPoolOverloaded(t *testing.T) {
 	// first runs, so that it never meets the first still in the queue (a
 	// queue of one would refuse it).
 	waitFor := func(what string, cond func(Load) bool) {
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond(p.Load()) {
-			if time.Now().After(deadline) {
-				t.Fatalf("pool never had %s: %+v", what, p.Load())
-			}
-			time.Sleep(time.Millisecond)
-		}
+		t.Helper()
+		testutil.WaitFor(t, 10*time.Second, what, func() bool { return cond(p.Load()) })
 	}
 	start := func() {
 		wg.Add(1)
@@ -169,9 +165,7 @@ func TestDirectCap(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx, modsumJob(t, 3, 1e15, kernels.ImplC)); close(done) }()
-	for d.Load().Busy == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "the first job running", func() bool { return d.Load().Busy > 0 })
 	_, err := d.Run(context.Background(), modsumJob(t, 1, 1, kernels.ImplC))
 	if e := wire.AsError(err); e == nil || e.Code != wire.Overloaded {
 		t.Fatalf("got %v, want overloaded", err)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crunchsvc/crunch/cgo"
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/wire"
 )
@@ -96,17 +97,11 @@ func TestPoolServesTenantsInTurn(t *testing.T) {
 		})
 	}
 	waitQueued := func(n int) {
-		for deadline := time.Now().Add(5 * time.Second); p.Load().Queued < n; {
-			if time.Now().After(deadline) {
-				t.Fatalf("queue reached %d, want %d", p.Load().Queued, n)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		t.Helper()
+		testutil.WaitFor(t, 5*time.Second, fmt.Sprintf("%d jobs queued", n), func() bool { return p.Load().Queued >= n })
 	}
 	run(r.job("greedy-gate", 1, gate))
-	for p.Load().Busy == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 5*time.Second, "the gate job running", func() bool { return p.Load().Busy > 0 })
 	for i := range 20 {
 		run(r.job(fmt.Sprint("greedy", i), 1, nil))
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -79,13 +80,13 @@ func TestSubprocessCrashStorm(t *testing.T) {
 	if failed != crashes || right != normal {
 		t.Errorf("%d worker_failed and %d right answers, want %d and %d", failed, right, crashes, normal)
 	}
-	if !eventually(5*time.Second, func() bool { return allUp(s) }) {
+	if !testutil.Poll(5*time.Second, func() bool { return allUp(s) }) {
 		t.Errorf("workers did not recover: %v", s.pids())
 	}
 	// A slot counts itself busy until it has answered and, after a crash,
 	// started the replacement: its last caller may return a moment earlier.
 	idle := func() bool { l := s.Load(); return l.Slots == workers && l.Busy == 0 && l.Queued == 0 }
-	if !eventually(5*time.Second, idle) {
+	if !testutil.Poll(5*time.Second, idle) {
 		t.Errorf("load %+v after the storm", s.Load())
 	}
 }
@@ -100,7 +101,7 @@ func TestSubprocessKilledWhileIdle(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGKILL)
 		if round == 2 {
 			// And once after the death was surely noticed.
-			eventually(5*time.Second, func() bool { return allUp(s, pid) })
+			testutil.Poll(5*time.Second, func() bool { return allUp(s, pid) })
 		}
 		if w := checkModsum(t, s, kernels.ImplC); w == pid {
 			t.Fatalf("round %d: the killed worker %d answered", round, pid)
@@ -132,7 +133,7 @@ func TestSubprocessMaxJobs(t *testing.T) {
 		}
 	}
 	for _, pid := range seen[:3] {
-		if !eventually(5*time.Second, func() bool { return gone(pid) }) {
+		if !testutil.Poll(5*time.Second, func() bool { return gone(pid) }) {
 			t.Errorf("retired worker %d was not reaped", pid)
 		}
 		if want := fmt.Sprintf("worker %d retired after 3 jobs", pid); !strings.Contains(logs.String(), want) {
@@ -166,7 +167,7 @@ func TestSubprocessMaxJobs(t *testing.T) {
 	if n := strings.Count(logs2.String(), "retired after 5 jobs"); n < 200/5-2 {
 		t.Errorf("%d retirements for 200 jobs at 5 each", n)
 	}
-	if !eventually(5*time.Second, func() bool { return allUp(s2) }) {
+	if !testutil.Poll(5*time.Second, func() bool { return allUp(s2) }) {
 		t.Errorf("workers %v", s2.pids())
 	}
 }
@@ -285,7 +286,9 @@ func TestSubprocessWakeUps(t *testing.T) {
 						return
 					}
 					if i%10 == 0 {
-						time.Sleep(200 * time.Microsecond) // let both sides fall asleep now and then
+						// The pause is under test: both sides fall asleep now
+						// and then, past any spin, and must wake each other.
+						time.Sleep(200 * time.Microsecond)
 					}
 				}
 			})
@@ -335,7 +338,7 @@ func TestRaisePriority(t *testing.T) {
 	p := NewPool(PoolConfig{Workers: 2, Priority: PriorityIdle})
 	defer p.Close()
 	// The pool's workers set their threads up as they start.
-	if !eventually(5*time.Second, func() bool { return p.tids[0].Load() != 0 && p.tids[1].Load() != 0 }) {
+	if !testutil.Poll(5*time.Second, func() bool { return p.tids[0].Load() != 0 && p.tids[1].Load() != 0 }) {
 		t.Fatal("the pool's workers never started")
 	}
 	for _, r := range []PriorityRaiser{s, p} {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -53,10 +54,12 @@ func serveForever() {
 	op, _ := testRegistry().Lookup("spin")
 	call, _ := op.Prepare(nil)
 	go s.Run(context.Background(), &Job{Call: call, Impl: kernels.ImplGo})
-	for s.Load().Busy == 0 {
-		time.Sleep(time.Millisecond)
+	// A worker spins once the job frame has reached it: it is runnable
+	// for good, where an idle worker sleeps in its read.
+	if !testutil.Poll(time.Minute, func() bool { return running(s.pids()[0]) || running(s.pids()[1]) }) {
+		fmt.Fprintln(os.Stderr, "no worker took the spinning job within a minute")
+		os.Exit(1)
 	}
-	time.Sleep(20 * time.Millisecond) // let the job frame reach the worker
 	fmt.Println(s.pids()[0], s.pids()[1])
 	select {}
 }
@@ -112,29 +115,38 @@ func newSub(t testing.TB, cfg SubprocessConfig) (*Subprocess, *syncBuffer) {
 	return s, logs
 }
 
-// eventually polls cond for up to d.
-func eventually(d time.Duration, cond func() bool) bool {
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-	}
-	return cond()
-}
-
 // gone reports whether no process has pid any more (it was reaped).
 func gone(pid int) bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) }
 
 // dead reports whether pid is gone or a zombie (an orphan waiting for init
 // to reap it).
 func dead(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	state, err := procState(pid)
 	if err != nil {
 		return gone(pid)
 	}
+	return state == 'Z'
+}
+
+// running reports whether pid is running or waiting only for a CPU (state
+// R), as a process busy computing is, and not asleep.
+func running(pid int) bool {
+	state, err := procState(pid)
+	return err == nil && state == 'R'
+}
+
+// procState is the state letter of /proc/PID/stat.
+func procState(pid int) (byte, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
 	// pid (comm) state ...: comm may hold spaces, the state follows the last ')'.
 	i := bytes.LastIndexByte(stat, ')')
-	return i > 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+	if i <= 0 || i+2 >= len(stat) {
+		return 0, fmt.Errorf("/proc/%d/stat: no state in %q", pid, stat)
+	}
+	return stat[i+2], nil
 }
 
 // allUp reports whether every slot has a live worker, none of them in
@@ -309,7 +321,7 @@ func TestSubprocessSpinKilled(t *testing.T) {
 	if w := checkModsum(t, s, kernels.ImplC); w == pid {
 		t.Errorf("the spinning worker %d still serves", pid)
 	}
-	if !eventually(time.Second, func() bool { return gone(pid) }) {
+	if !testutil.Poll(time.Second, func() bool { return gone(pid) }) {
 		t.Errorf("worker %d still exists", pid)
 	}
 	if !strings.Contains(logs.String(), "ignored the cancel") {
@@ -334,7 +346,7 @@ func TestSubprocessCrash(t *testing.T) {
 	if !gone(pid) {
 		t.Errorf("crashed worker %d was not reaped", pid)
 	}
-	if !eventually(5*time.Second, func() bool { return allUp(s, pid) }) {
+	if !testutil.Poll(5*time.Second, func() bool { return allUp(s, pid) }) {
 		t.Fatalf("workers %v did not recover from the crash of %d", s.pids(), pid)
 	}
 	checkModsum(t, s, kernels.ImplC)
@@ -344,7 +356,7 @@ func TestSubprocessIdleDeath(t *testing.T) {
 	s, logs := newSub(t, SubprocessConfig{Workers: 1})
 	pid := s.pids()[0]
 	syscall.Kill(pid, syscall.SIGKILL)
-	if !eventually(5*time.Second, func() bool { return allUp(s, pid) }) {
+	if !testutil.Poll(5*time.Second, func() bool { return allUp(s, pid) }) {
 		t.Fatalf("worker %d was not replaced: %v", pid, s.pids())
 	}
 	if want := fmt.Sprintf("worker %d killed by signal SIGKILL while idle", pid); !strings.Contains(logs.String(), want) {
@@ -399,7 +411,7 @@ func TestSubprocessOverloaded(t *testing.T) {
 	// find the first still in the queue and be refused.
 	for i := range 2 {
 		wg.Go(func() { s.Run(ctx, long) })
-		if !eventually(2*time.Second, func() bool { return s.Load().Busy == 1 && s.Load().Queued == i }) {
+		if !testutil.Poll(2*time.Second, func() bool { return s.Load().Busy == 1 && s.Load().Queued == i }) {
 			t.Fatalf("load %+v, want 1 busy and %d queued", s.Load(), i)
 		}
 	}
@@ -434,10 +446,10 @@ func TestSubprocessClose(t *testing.T) {
 			results <- result{out, err}
 		}()
 		if i == 1 {
-			eventually(2*time.Second, func() bool { return s.Load().Busy == 2 })
+			testutil.Poll(2*time.Second, func() bool { return s.Load().Busy == 2 })
 		}
 	}
-	if !eventually(2*time.Second, func() bool { return s.Load().Queued == 5 }) {
+	if !testutil.Poll(2*time.Second, func() bool { return s.Load().Queued == 5 }) {
 		t.Fatalf("load %+v, want 2 busy and 5 queued", s.Load())
 	}
 	if err := s.Close(); err != nil {
@@ -470,7 +482,7 @@ func TestSubprocessClose(t *testing.T) {
 			t.Errorf("worker %d outlived Close", pid)
 		}
 	}
-	if !eventually(2*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
+	if !testutil.Poll(2*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines after Close, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
 	}
@@ -503,7 +515,7 @@ func TestSubprocessWorkersDieWithServer(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	for _, pid := range []int{a, b} {
-		if !eventually(5*time.Second, func() bool { return dead(pid) }) {
+		if !testutil.Poll(5*time.Second, func() bool { return dead(pid) }) {
 			t.Errorf("worker %d outlived its server", pid)
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
@@ -528,7 +540,7 @@ func TestSubprocessStartFailures(t *testing.T) {
 			t.Errorf("%s: got %v, want an error mentioning %q", tc.name, err, tc.mention)
 		}
 	}
-	if !eventually(2*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
+	if !testutil.Poll(2*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
 		t.Errorf("%d goroutines after failed starts, %d before", runtime.NumGoroutine(), base)
 	}
 }
@@ -605,12 +617,8 @@ func TestSubprocessServesTenantsInTurn(t *testing.T) {
 		})
 	}
 	waitLoad := func(what string, cond func(Load) bool) {
-		for deadline := time.Now().Add(10 * time.Second); !cond(s.Load()); {
-			if time.Now().After(deadline) {
-				t.Fatalf("never %s: %+v", what, s.Load())
-			}
-			time.Sleep(time.Millisecond)
-		}
+		t.Helper()
+		testutil.WaitFor(t, 10*time.Second, what, func() bool { return cond(s.Load()) })
 	}
 	// The worker is busy with a job that runs until canceled.
 	blocker := modsumJob(t, 3, 1e15, kernels.ImplC)

@@ -59,7 +59,7 @@ var testOps = map[string]func(x *cgo.Ctx, args kernels.Args) (wire.Result, error
 	// kernel slow to notice a cancel, then marks deafEnded.
 	"deaf": func(_ *cgo.Ctx, args kernels.Args) (wire.Result, error) {
 		ms := args.Int("ms")
-		time.Sleep(time.Duration(ms) * time.Millisecond)
+		time.Sleep(time.Duration(ms) * time.Millisecond) // the op itself: busy, deaf to its Ctx
 		deafEnded.Store(true)
 		return wire.Result{}, nil
 	},

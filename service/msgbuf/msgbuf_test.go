@@ -3,6 +3,8 @@ package msgbuf
 import (
 	"testing"
 	"time"
+
+	"github.com/crunchsvc/crunch/internal/testutil"
 )
 
 // Buffers come in powers of two, are reused while idle, are unmapped
@@ -38,12 +40,8 @@ func TestPoolReusesAndReturns(t *testing.T) {
 	again.Release()
 	var nilBuf *Buf
 	nilBuf.Release()
-	deadline := time.Now().Add(5 * time.Second)
-	for p.Mapped() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("idle buffers still mapped after 5 s: %d bytes", p.Mapped())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Poll(5*time.Second, func() bool { return p.Mapped() == 0 }) {
+		t.Fatalf("idle buffers still mapped after 5 s: %d bytes", p.Mapped())
 	}
 	if p.Idle() != 0 {
 		t.Errorf("idle %d after the sweep", p.Idle())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crunchsvc/crunch/cgo"
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -108,14 +109,14 @@ func TestWorkerDeathsThroughServer(t *testing.T) {
 	if _, err := c.Ping(context.Background()); err != nil {
 		t.Fatalf("ping after the deaths: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pids := make([]int, 2)
-		var errs [2]error
+	pids := make([]int, 2)
+	var errs [2]error
+	back := testutil.Poll(10*time.Second, func() bool {
 		var both sync.WaitGroup
 		for i := range pids {
 			both.Go(func() {
 				_, st, err := c.Modsum(context.Background(), 3, 200_000_000, opts)
+				pids[i] = 0
 				if err == nil {
 					pids[i] = st.Worker
 				}
@@ -123,13 +124,10 @@ func TestWorkerDeathsThroughServer(t *testing.T) {
 			})
 		}
 		both.Wait()
-		if errs[0] == nil && errs[1] == nil && pids[0] != pids[1] &&
-			syscall.Kill(pids[0], 0) == nil && syscall.Kill(pids[1], 0) == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("two workers not back after 10 s: pids %v, errors %v", pids, errs)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return errs[0] == nil && errs[1] == nil && pids[0] != pids[1] &&
+			syscall.Kill(pids[0], 0) == nil && syscall.Kill(pids[1], 0) == nil
+	})
+	if !back {
+		t.Fatalf("two workers not back after 10 s: pids %v, errors %v", pids, errs)
 	}
 }

@@ -41,20 +41,11 @@ func TestLargeMessagesWaitTheirTurn(t *testing.T) {
 		}
 		calls <- err
 	}
-	waitFor := func(what, metric, value string) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); !metricLine(ts.scrape(t), metric, value); {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %s never became %s", what, metric, value)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	go call()
-	waitFor("the first request", "crunch_executor_busy{exec=\"pool\"}", "1")
-	waitFor("the first request", "crunch_large_messages_held", "1")
+	ts.waitMetric(t, "the first request", "crunch_executor_busy{exec=\"pool\"}", "1")
+	ts.waitMetric(t, "the first request", "crunch_large_messages_held", "1")
 	go call()
-	waitFor("the second request", "crunch_large_message_waits_total", "1")
+	ts.waitMetric(t, "the second request", "crunch_large_message_waits_total", "1")
 
 	other := ts.dial(t)
 	for range 20 {
@@ -70,5 +61,5 @@ func TestLargeMessagesWaitTheirTurn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor("both answered", "crunch_large_messages_held", "0")
+	ts.waitMetric(t, "both answered", "crunch_large_messages_held", "0")
 }

@@ -2,13 +2,13 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/server"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -33,13 +33,8 @@ func TestMaxConns(t *testing.T) {
 	}
 	a.Close()
 	var c *client.Client
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if c, err = client.Dial(context.Background(), ts.addr); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no connection accepted after one closed: %v", err)
-		}
+	if !testutil.Poll(5*time.Second, func() bool { c, err = client.Dial(context.Background(), ts.addr); return err == nil }) {
+		t.Fatalf("no connection accepted 5 s after one closed: %v", err)
 	}
 	defer c.Close()
 	if _, err := c.Ping(context.Background()); err != nil {
@@ -64,33 +59,14 @@ func TestMaxTotal(t *testing.T) {
 	}
 	// c asks only once both long requests are in flight: a request of
 	// c's in flight when one of them arrived would get that one refused.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		var st struct {
-			InFlight int `json:"in_flight"`
-		}
-		body, _ := get(t, "http://"+ts.addr+"/v1/status")
-		if err := json.Unmarshal([]byte(body), &st); err != nil {
-			t.Fatal(err)
-		}
-		if st.InFlight == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the two long requests are not in flight: %s", body)
-		}
-	}
+	testutil.WaitFor(t, 10*time.Second, "the two long requests in flight", func() bool { return ts.inFlight(t) == 2 })
 	_, _, err := c.Modsum(context.Background(), 3, 10, nil)
 	e := wire.AsError(err)
 	if e == nil || e.Code != wire.Overloaded || e.RetryAfterMS <= 0 {
 		t.Fatalf("third request: %v, want overloaded with retry_after_ms", err)
 	}
 	cancel() // the two long ones end; the server takes requests again
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if _, _, err = c.Modsum(context.Background(), 3, 10, nil); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still refused after the long requests ended: %v", err)
-		}
+	if !testutil.Poll(5*time.Second, func() bool { _, _, err = c.Modsum(context.Background(), 3, 10, nil); return err == nil }) {
+		t.Fatalf("still refused 5 s after the long requests ended: %v", err)
 	}
 }

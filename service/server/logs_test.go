@@ -12,6 +12,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/server"
 )
@@ -67,11 +68,10 @@ func TestConnectionLogLines(t *testing.T) {
 	raw.ReadMessage()
 
 	var closed []map[string]any
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if closed = logs.records("connection closed"); len(closed) == 2 {
-			break
-		}
-	}
+	testutil.Poll(5*time.Second, func() bool {
+		closed = logs.records("connection closed")
+		return len(closed) == 2
+	})
 	if n := len(logs.records("connection open")); n != 2 {
 		t.Errorf("%d open lines, want 2", n)
 	}

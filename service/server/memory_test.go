@@ -21,6 +21,7 @@ import (
 
 	"github.com/crunchsvc/crunch/bench/load"
 	"github.com/crunchsvc/crunch/internal/testserver"
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -116,20 +117,6 @@ func metricsOf(t *testing.T, addr string) map[string]float64 {
 	return m
 }
 
-// waitFor polls cond every 100 ms until it holds or d passes, and reports
-// whether it held.
-func waitFor(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); ; {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 const (
 	kib = 1 << 10
 	mib = 1 << 20
@@ -188,7 +175,7 @@ func TestIdleConnectionMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	warm.Close()
-	if !waitFor(10*time.Second, func() bool { return metricsOf(t, srv.Addr)["crunch_connections"] == 0 }) {
+	if !testutil.Poll(10*time.Second, func() bool { return metricsOf(t, srv.Addr)["crunch_connections"] == 0 }) {
 		t.Fatal("the warm-up connection is still open")
 	}
 	before := rss(t, pid)
@@ -223,14 +210,14 @@ func TestIdleConnectionMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d connections open and pinged in %v", conns, time.Since(began).Round(time.Millisecond))
-	if !waitFor(10*time.Second, func() bool { return metricsOf(t, srv.Addr)["crunch_connections"] == conns }) {
+	if !testutil.Poll(10*time.Second, func() bool { return metricsOf(t, srv.Addr)["crunch_connections"] == conns }) {
 		t.Fatalf("the server counts %v connections, want %d", metricsOf(t, srv.Addr)["crunch_connections"], conns)
 	}
 
 	// Idle now: wait for the resident size to come within budget (a GC
 	// cycle shrinks the stacks that grew while pinging) or 20 s to pass.
 	var perConn int64
-	held := waitFor(20*time.Second, func() bool {
+	held := testutil.Poll(20*time.Second, func() bool {
 		perConn = (rss(t, pid) - before) / conns
 		return perConn <= idleBudget
 	})
@@ -360,6 +347,7 @@ func TestMemoryComesBackAfterBurst(t *testing.T) {
 				for {
 					_, _, err := c.Gemm(ctx, a256, b256, &client.Options{Exec: execNames[i%4], Timeout: time.Minute})
 					if e := wire.AsError(err); e != nil && e.Code == wire.Overloaded {
+						// Pacing, as the protocol asks of a client: not a wait for a state.
 						time.Sleep(time.Duration(e.RetryAfterMS+1) * time.Millisecond)
 						continue
 					}
@@ -383,6 +371,8 @@ func TestMemoryComesBackAfterBurst(t *testing.T) {
 				return
 			}
 			conn.WriteMessage(websocket.BinaryMessage, big) // may fail if the reset below raced it: fine
+			// Under test: resets at staggered moments, while the server
+			// reads the request, runs it or answers it.
 			time.Sleep(time.Duration(i%10) * 20 * time.Millisecond)
 			conn.UnderlyingConn().(*net.TCPConn).SetLinger(0)
 			conn.Close()
@@ -442,7 +432,7 @@ func TestMemoryComesBackAfterBurst(t *testing.T) {
 		float64(started)/mib, float64(peak.Load())/mib)
 
 	var res, heap int64
-	back := waitFor(10*time.Second, func() bool {
+	back := testutil.Poll(10*time.Second, func() bool {
 		res = rss(t, pid)
 		m := metricsOf(t, srv.Addr)
 		heap = int64(m["go_memstats_heap_inuse_bytes"])

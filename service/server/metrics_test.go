@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/server"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -42,6 +43,15 @@ func metricLine(page, prefix, want string) bool {
 	return false
 }
 
+// waitMetric waits up to 20 s for the sample line metric (a name with its
+// labels) to read value, and fails the test, naming what, if it does not.
+func (ts *testServer) waitMetric(t *testing.T, what, metric, value string) {
+	t.Helper()
+	testutil.WaitFor(t, 20*time.Second, what+": "+metric+" = "+value, func() bool {
+		return metricLine(ts.scrape(t), metric, value)
+	})
+}
+
 func TestMetrics(t *testing.T) {
 	ts := start(t, func(c *server.Config) { c.PingInterval = 20 * time.Millisecond })
 	c := ts.dial(t)
@@ -62,13 +72,10 @@ func TestMetrics(t *testing.T) {
 
 	// Pings go out every 20 ms; wait for a pong to be counted.
 	var page string
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	testutil.WaitFor(t, 10*time.Second, "a pong counted in crunch_ping_rtt_seconds_count", func() bool {
 		page = ts.scrape(t)
-		if !metricLine(page, "crunch_ping_rtt_seconds_count", "0") || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return !metricLine(page, "crunch_ping_rtt_seconds_count", "0")
+	})
 	for _, want := range []struct{ prefix, value string }{
 		{`crunch_requests_total{exec="pool",impl="c",op="modsum",outcome="ok"}`, "1"},
 		{`crunch_requests_total{exec="none",impl="",op="modsum",outcome="invalid_argument"}`, "1"},

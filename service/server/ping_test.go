@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/server"
 	"github.com/crunchsvc/crunch/service/tensor"
@@ -43,16 +45,9 @@ func TestPingsKeepIdleConnectionsAlive(t *testing.T) {
 	}()
 
 	ts.raw(t) // silent: it never reads, so the server's pings go unanswered
-	waitConns := func(n int) {
-		for deadline := time.Now().Add(10 * time.Second); ts.srv.Connections() != n && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitConns(2)
-	waitConns(1)
-	if n := ts.srv.Connections(); n != 1 {
-		t.Fatalf("%d connections 10 s after the silent one stopped answering, want 1 (PingTimeout %v)", n, timeout)
-	}
+	testutil.WaitFor(t, 10*time.Second, "both connections open", func() bool { return ts.srv.Connections() == 2 })
+	testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("the silent connection dropped (PingTimeout %v)", timeout),
+		func() bool { return ts.srv.Connections() == 1 })
 	// The silent one lasted PingTimeout at least; the other, which heard
 	// several pings meanwhile, is still served.
 	if n := pings.Load(); n < 3 {
@@ -80,15 +75,6 @@ func TestNoPingsWhileALargeMessageWaits(t *testing.T) {
 	ts := start(t, func(c *server.Config) { c.MaxLarge, c.PingInterval = 1, 20*time.Millisecond })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	waitMetric := func(what, metric, value string) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); !metricLine(ts.scrape(t), metric, value); {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %s never became %s", what, metric, value)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	// The one token goes to a large request queued behind two endless
 	// jobs on the two pool workers.
 	busy := ts.dial(t)
@@ -99,7 +85,7 @@ func TestNoPingsWhileALargeMessageWaits(t *testing.T) {
 			jobs <- err
 		}()
 	}
-	waitMetric("two endless jobs", `crunch_executor_busy{exec="pool"}`, "2")
+	ts.waitMetric(t, "two endless jobs", `crunch_executor_busy{exec="pool"}`, "2")
 	r := rand.New(rand.NewPCG(3, 4))
 	a, b := randMatrix(r, tensor.F64, 256, 256), randMatrix(r, tensor.F64, 256, 256) // 1 MiB together
 	holder := make(chan error, 1)
@@ -107,7 +93,7 @@ func TestNoPingsWhileALargeMessageWaits(t *testing.T) {
 		_, _, err := ts.dial(t).Gemm(context.Background(), a, b, &client.Options{Exec: "pool"})
 		holder <- err
 	}()
-	waitMetric("the token's holder", "crunch_large_messages_held", "1")
+	ts.waitMetric(t, "the token's holder", "crunch_large_messages_held", "1")
 
 	// This connection's large message now waits for the token.
 	conn := ts.raw(t)
@@ -134,10 +120,12 @@ func TestNoPingsWhileALargeMessageWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	go conn.WriteMessage(websocket.BinaryMessage, req) // may block until the server reads on
-	waitMetric("the waiting message", "crunch_large_message_waits_total", "1")
-	time.Sleep(100 * time.Millisecond) // a ping already on its way may still arrive
+	ts.waitMetric(t, "the waiting message", "crunch_large_message_waits_total", "1")
+	// What is under test is an absence: no ping for 25 intervals. A ping
+	// already on its way may still arrive in the first 100 ms.
+	time.Sleep(100 * time.Millisecond)
 	before := pings.Load()
-	time.Sleep(500 * time.Millisecond) // 25 ping intervals
+	time.Sleep(500 * time.Millisecond)
 	if n := pings.Load() - before; n != 0 {
 		t.Errorf("%d pings in 500 ms while the connection's message waited for a token", n)
 	}
@@ -158,10 +146,7 @@ func TestNoPingsWhileALargeMessageWaits(t *testing.T) {
 		t.Fatal("the waiting request was never answered")
 	}
 	after := pings.Load()
-	for deadline := time.Now().Add(10 * time.Second); pings.Load() == after && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if pings.Load() == after {
+	if !testutil.Poll(10*time.Second, func() bool { return pings.Load() != after }) {
 		t.Error("no ping after the message was read")
 	}
 }

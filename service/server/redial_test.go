@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/wire"
 )
@@ -75,9 +76,7 @@ func TestRedialer(t *testing.T) {
 
 	// Lost between calls, and noticed: the next call dials again.
 	proxy.cut()
-	for deadline := time.Now().Add(5 * time.Second); first.Err() == nil && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "the client to notice the cut", func() bool { return first.Err() != nil })
 	if _, err := r.Do(ctx, modsum(100), nil); err != nil {
 		t.Fatalf("after a cut between calls: %v", err)
 	}
@@ -85,10 +84,15 @@ func TestRedialer(t *testing.T) {
 		t.Fatal("the lost connection is still in use")
 	}
 
-	// Lost mid-call: a job of about 100 ms, cut after 30 ms.
+	// Lost mid-call: a job of about 100 ms, cut once it runs.
 	const iters = 3e9 // about 0.1 s of C modsum, whatever the SIMD path
+	pool := ts.execs["pool"]
 	for _, idempotent := range []bool{true, false} {
-		go func() { time.Sleep(30 * time.Millisecond); proxy.cut() }()
+		testutil.WaitFor(t, 10*time.Second, "the pool idle", func() bool { return pool.Load().Busy == 0 })
+		go func() {
+			testutil.Poll(10*time.Second, func() bool { return pool.Load().Busy > 0 })
+			proxy.cut()
+		}()
 		rep, err := r.Do(ctx, modsum(iters), &client.Options{Idempotent: idempotent, Exec: "pool"})
 		switch {
 		case idempotent && (err != nil || !rep.OK):

@@ -13,21 +13,17 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/server"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// settle waits until the goroutine count falls back to at most base+slack
-// and reports the last count.
+// settle waits up to 10 s for the goroutine count to fall back to at most
+// base+slack and reports the last count.
 func settle(base, slack int) int {
-	deadline := time.Now().Add(10 * time.Second)
-	n := runtime.NumGoroutine()
-	for n > base+slack && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		n = runtime.NumGoroutine()
-	}
-	return n
+	testutil.Poll(10*time.Second, func() bool { return runtime.NumGoroutine() <= base+slack })
+	return runtime.NumGoroutine()
 }
 
 // 1,000 connections at once, each with a ping and a modsum on a different
@@ -62,7 +58,7 @@ func TestThousandConnections(t *testing.T) {
 				if e == nil || e.Code != wire.Overloaded {
 					break
 				}
-				time.Sleep(time.Duration(e.RetryAfterMS+1) * time.Millisecond)
+				time.Sleep(time.Duration(e.RetryAfterMS+1) * time.Millisecond) // pacing, not a wait for a state
 			}
 			if err == nil && got != want {
 				err = fmt.Errorf("modsum = %d, want %d", got, want)
@@ -127,15 +123,11 @@ func TestSlowReaderIsDropped(t *testing.T) {
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("ping took %v while a client was not reading", d)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // pacing: pings spread over a second
 	}
 	// The slow reader is gone: the server has one connection left.
-	deadline := time.Now().Add(10 * time.Second)
-	for ts.srv.Connections() != 1 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := ts.srv.Connections(); n != 1 {
-		t.Fatalf("%d connections, want 1: the reader that never reads is still served", n)
+	if !testutil.Poll(10*time.Second, func() bool { return ts.srv.Connections() == 1 }) {
+		t.Fatalf("%d connections, want 1: the reader that never reads is still served", ts.srv.Connections())
 	}
 	conn.Close()
 	if n := settle(base, 3); n > base+3 {
@@ -149,7 +141,7 @@ func TestSlowReaderIsDropped(t *testing.T) {
 type slowConn struct{ net.Conn }
 
 func (c slowConn) Read(p []byte) (int, error) {
-	time.Sleep(time.Millisecond)
+	time.Sleep(time.Millisecond) // under test: a client that really is slow
 	return c.Conn.Read(p[:min(len(p), 16<<10)])
 }
 
@@ -205,7 +197,7 @@ func TestSteadilySlowReaderIsServed(t *testing.T) {
 				return
 			}
 			worst = max(worst, time.Since(start))
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // pacing: pings spread over a second
 		}
 		if worst > time.Second {
 			pings <- fmt.Errorf("a ping took %v while a client read slowly", worst)
@@ -272,16 +264,11 @@ func TestVanishedClient(t *testing.T) {
 		conn.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"id":%d,"op":"modsum","args":{"n":3,"iters":1e15},"exec":%q}`, id+1, ex)))
 	}
 	busy := func() int { return ts.execs["pool"].Load().Busy + ts.execs["subprocess"].Load().Busy }
-	for deadline := time.Now().Add(5 * time.Second); busy() < 2 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "both jobs running", func() bool { return busy() == 2 })
 	conn.UnderlyingConn().(*net.TCPConn).SetLinger(0) // a reset, not a FIN after a close frame
 	conn.UnderlyingConn().Close()
-	for deadline := time.Now().Add(5 * time.Second); busy() > 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if b := busy(); b != 0 {
-		t.Fatalf("%d jobs still running after the client vanished", b)
+	if !testutil.Poll(5*time.Second, func() bool { return busy() == 0 }) {
+		t.Fatalf("%d jobs still running 5 s after the client vanished", busy())
 	}
 	if _, err := ts.dial(t).Ping(context.Background()); err != nil {
 		t.Fatal(err)
@@ -302,13 +289,12 @@ func TestShutdownUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	outcomes := map[string]int{}
+	answered := 0
 	var shutdownAt atomic.Int64 // when Shutdown was called, in Unix ns
-	started := make(chan struct{}, conns)
 	for i := range conns {
 		c := ts.dial(t)
 		wg.Go(func() {
 			// Short jobs, one after another, then a long one.
-			started <- struct{}{}
 			for j := 0; ; j++ {
 				iters := int64(1e6)
 				if j == 3 {
@@ -317,6 +303,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 				sentBeforeShutdown := shutdownAt.Load() == 0
 				_, _, err := c.Modsum(context.Background(), int64(i), iters, &client.Options{Exec: execNames[i%4]})
 				mu.Lock()
+				answered++
 				switch e := wire.AsError(err); {
 				case err == nil:
 					outcomes["ok"]++
@@ -339,10 +326,22 @@ func TestShutdownUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	for range conns {
-		<-started
-	}
-	time.Sleep(300 * time.Millisecond)
+	// Shutdown comes once the load has settled: every connection waits on
+	// a call the server holds (its long job, or a short one queued behind
+	// the long jobs that fill the pool and the workers), and none has been
+	// answered for 100 ms. No connection is then about to send, so every
+	// call sent before Shutdown has reached the server.
+	last, since := -1, time.Now()
+	testutil.WaitFor(t, time.Minute, "every connection waiting on a call", func() bool {
+		mu.Lock()
+		n := answered
+		mu.Unlock()
+		if n != last || ts.inFlight(t) != conns {
+			last, since = n, time.Now()
+			return false
+		}
+		return time.Since(since) >= 100*time.Millisecond
+	})
 	shutdownAt.Store(time.Now().UnixNano())
 	if err := ts.srv.Shutdown(context.Background()); err != nil {
 		t.Errorf("Shutdown: %v", err)

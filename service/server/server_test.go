@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/kernels"
@@ -289,7 +290,7 @@ func TestPingInfoCancel(t *testing.T) {
 		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		testutil.WaitFor(t, 10*time.Second, ex+": the long job running", func() bool { return ts.execs[ex].Load().Busy > 0 })
 		cancelMsg := fmt.Sprintf(`{"id":%d,"op":"cancel","args":{"target":%d}}`, id+50, id)
 		conn.WriteMessage(websocket.TextMessage, []byte(cancelMsg))
 		got := map[int64]*wire.Reply{}
@@ -380,7 +381,7 @@ func TestBadInputGetsErrorAndServerServes(t *testing.T) {
 		{"no op", websocket.TextMessage, `{"id":2}`, nil, wire.InvalidArgument, 2},
 		{"unknown op", websocket.TextMessage, `{"id":3,"op":"frobnicate"}`, nil, wire.NotFound, 3},
 		{"unknown impl", websocket.TextMessage, `{"id":4,"op":"modsum","args":{"n":1},"impl":"gonum"}`, nil, wire.NotFound, 4},
-		{"bad exec", websocket.TextMessage, `{"id":5,"op":"modsum","args":{"n":1},"exec":"gpu"}`, nil, wire.InvalidArgument, 5},
+		{"unknown exec", websocket.TextMessage, `{"id":5,"op":"modsum","args":{"n":1},"exec":"gpu"}`, nil, wire.NotFound, 5},
 		{"negative iters", websocket.TextMessage, `{"id":6,"op":"modsum","args":{"n":1,"iters":-5}}`, nil, wire.InvalidArgument, 6},
 		{"missing n", websocket.TextMessage, `{"id":7,"op":"modsum","args":{}}`, nil, wire.InvalidArgument, 7},
 		{"unknown arg", websocket.TextMessage, `{"id":8,"op":"modsum","args":{"n":1,"nn":2}}`, nil, wire.InvalidArgument, 8},
@@ -482,20 +483,10 @@ func TestDisconnectCancelsWork(t *testing.T) {
 		conn.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"id":%d,"op":"modsum","args":{"n":3,"iters":1000000000000000},"exec":%q}`, id+1, ex)))
 	}
 	busy := func() int { return ts.execs["pool"].Load().Busy + ts.execs["subprocess"].Load().Busy }
-	deadline := time.Now().Add(5 * time.Second)
-	for busy() < 4 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if busy() < 4 {
-		t.Fatalf("jobs did not start: %d busy", busy())
-	}
+	testutil.WaitFor(t, 10*time.Second, "the four jobs running", func() bool { return busy() >= 4 })
 	conn.Close()
-	deadline = time.Now().Add(5 * time.Second)
-	for busy() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if b := busy(); b != 0 {
-		t.Fatalf("%d jobs still running after the client left", b)
+	if !testutil.Poll(5*time.Second, func() bool { return busy() == 0 }) {
+		t.Fatalf("%d jobs still running 5 s after the client left", busy())
 	}
 }
 
@@ -535,7 +526,7 @@ func TestShutdownDrains(t *testing.T) {
 	// one job that finishes within the grace period, one that cannot
 	conn.WriteMessage(websocket.TextMessage, []byte(`{"id":1,"op":"modsum","args":{"n":3,"iters":10000000000},"impl":"c","exec":"pool"}`))
 	conn.WriteMessage(websocket.TextMessage, []byte(`{"id":2,"op":"modsum","args":{"n":3,"iters":1000000000000000},"exec":"pool"}`))
-	time.Sleep(50 * time.Millisecond)
+	testutil.WaitFor(t, 10*time.Second, "both jobs running", func() bool { return ts.execs["pool"].Load().Busy == 2 })
 	done := make(chan error, 1)
 	go func() { done <- ts.srv.Shutdown(context.Background()) }()
 	replies := map[int64]*wire.Reply{}
@@ -576,12 +567,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 		c.Modsum(context.Background(), 1, 1000, nil)
 		c.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before+2 {
-		t.Fatalf("%d goroutines before, %d after 20 connections", before, n)
+	if !testutil.Poll(5*time.Second, func() bool { return runtime.NumGoroutine() <= before+2 }) {
+		t.Fatalf("%d goroutines before, %d 5 s after 20 connections closed", before, runtime.NumGoroutine())
 	}
 }
 

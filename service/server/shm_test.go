@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/sys/unix"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/server"
 	"github.com/crunchsvc/crunch/service/shm"
@@ -348,7 +349,7 @@ func TestShmBadRegions(t *testing.T) {
 	otherRegion := regionOf(t, register(t, other, otherUC, 1, fd4))
 	other.Close()
 	call("another connection's region", tensorAt(fmt.Sprintf("[%d,0]", otherRegion+10)), "unknown")
-	waitUntil(t, "the closed connection's region unmapped", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the closed connection's region unmapped", func() bool {
 		return metricLine(ts.scrape(t), "crunch_shm_regions", "3")
 	})
 
@@ -422,12 +423,12 @@ func TestShmOutlivesItsConnection(t *testing.T) {
 			_, _, err := c.Gemm(context.Background(), a, a, &client.Options{Exec: ex})
 			errc <- err
 		}()
-		waitUntil(t, "the gemm running", func() bool {
+		testutil.WaitFor(t, 20*time.Second, "the gemm running", func() bool {
 			return !metricLine(ts.scrape(t), `crunch_executor_busy{exec="`+ex+`"}`, "0")
 		})
 		c.Close()
 		<-errc
-		waitUntil(t, "every region unmapped", func() bool {
+		testutil.WaitFor(t, 20*time.Second, "every region unmapped", func() bool {
 			return metricLine(ts.scrape(t), "crunch_shm_regions", "0") && metricLine(ts.scrape(t), "crunch_shm_mapped_bytes", "0")
 		})
 	}
@@ -459,17 +460,6 @@ func TestShmInfo(t *testing.T) {
 		if err := json.Unmarshal(info["shm"], &sh); err != nil || sh.Version != 1 || sh.Unix != path || sh.MaxRegions <= 0 {
 			t.Errorf("info shm = %s (%v)", info["shm"], err)
 		}
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 20 s for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -25,6 +25,20 @@ func get(t *testing.T, url string) (string, string) {
 	return string(body), resp.Header.Get("Content-Type")
 }
 
+// inFlight is the number of requests in flight on the server, from
+// /v1/status.
+func (ts *testServer) inFlight(t *testing.T) int {
+	t.Helper()
+	var st struct {
+		InFlight int `json:"in_flight"`
+	}
+	body, _ := get(t, "http://"+ts.addr+"/v1/status")
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("/v1/status: %v\n%s", err, body)
+	}
+	return st.InFlight
+}
+
 // The status page and what it loads are served from the binary; its
 // JSON says what the page shows.
 func TestStatusPage(t *testing.T) {

@@ -82,6 +82,12 @@ func TestDecodeMinimal(t *testing.T) {
 	}
 }
 
+// Exec and impl names the codec does not know pass through both ways: the
+// server answers a name it lacks with not_found, as it does an unknown op.
+func TestExecAndImplNamesPassThrough(t *testing.T) {
+	roundTripRequest(t, &Request{ID: 3, Op: "modsum", Exec: "gpu", Impl: "asm"})
+}
+
 func TestBinaryLayout(t *testing.T) {
 	a := tensor.FromFloat64([]int{2, 2}, []float64{1, 2, 3, 4})
 	b := tensor.FromFloat64([]int{2, 2}, []float64{5, 6, 7, 8})

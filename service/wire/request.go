@@ -4,13 +4,10 @@ import (
 	"strconv"
 )
 
-// The values a request's exec, impl and reply fields may take ("" means the
-// field is absent: the server's default).
-var (
-	execs      = []string{"auto", "direct", "pool", "subprocess"}
-	impls      = []string{"auto", "c", "gonum", "go"}
-	replyForms = []string{"binary", "text"}
-)
+// The values a request's reply field may take ("" means the field is absent:
+// the request's own form). Exec and impl are any strings: the server answers
+// a name it lacks with not_found, as it does an unknown op.
+var replyForms = []string{"binary", "text"}
 
 // Request is a decoded request message.
 type Request struct {
@@ -18,7 +15,8 @@ type Request struct {
 	Op   string
 	Args Args
 	// Exec and Impl choose the executor and implementation, as sent: ""
-	// (absent) and "auto" both mean auto (the server fills defaults).
+	// (absent) and "auto" both mean auto (the server fills defaults). The
+	// codec takes any name; the server resolves it.
 	Exec string
 	Impl string
 	// TimeoutMS is the deadline in milliseconds; 0 means none was given.
@@ -89,10 +87,10 @@ func (m *message) readRequest(req *Request) *Error {
 		return invalid(`"op" is empty`)
 	}
 	req.Op = op
-	if req.Exec, err = m.string("exec", execs...); err != nil {
+	if req.Exec, err = m.string("exec"); err != nil {
 		return err
 	}
-	if req.Impl, err = m.string("impl", impls...); err != nil {
+	if req.Impl, err = m.string("impl"); err != nil {
 		return err
 	}
 	if req.Reply, err = m.string("reply", replyForms...); err != nil {
@@ -151,13 +149,8 @@ func encodeRequest(req *Request, binary bool) (*Message, *Error) {
 	case req.TimeoutMS < 0:
 		return nil, invalid("request timeout %d ms is negative", req.TimeoutMS)
 	}
-	for _, f := range []struct {
-		name, v string
-		choices []string
-	}{{"exec", req.Exec, execs}, {"impl", req.Impl, impls}, {"reply", req.Reply, replyForms}} {
-		if err := oneOf(f.name, f.v, f.choices); err != nil {
-			return nil, err
-		}
+	if err := oneOf("reply", req.Reply, replyForms); err != nil {
+		return nil, err
 	}
 	e := &encoder{binary: binary, b: openObject(req.ID)}
 	e.b = append(e.b, `,"op":`...)

@@ -114,11 +114,11 @@ func runE2E(ctx context.Context, e *env) (any, error) {
 	picked := splitList(*e2eSysFlag)
 	systems := crunchSystems(e)
 	if chosen(picked, "fastapi") {
-		seed, missing := seedSystems(e)
-		systems = append(systems, seed...)
-		rep.SeedMissing = missing
+		fastapi, missing := fastapiSystems(e)
+		systems = append(systems, fastapi...)
+		rep.FastAPIMissing = missing
 	} else {
-		rep.SeedMissing = "not chosen (-e2e-systems)"
+		rep.FastAPIMissing = "not chosen (-e2e-systems)"
 	}
 	systems = slices.DeleteFunc(systems, func(s system) bool { return !chosen(picked, s.Name) })
 

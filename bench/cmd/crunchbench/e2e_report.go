@@ -17,8 +17,8 @@ type e2eReport struct {
 	ProbeIntervalMs float64          `json:"probe_interval_ms"`
 	ProbeTimeoutMs  float64          `json:"probe_timeout_ms"`
 	Workloads       []e2eWorkload    `json:"workloads"`
-	Systems         []string         `json:"systems"`                // measured, in report order
-	SeedMissing     string           `json:"seed_missing,omitempty"` // why FastAPI was not
+	Systems         []string         `json:"systems"`                   // measured, in report order
+	FastAPIMissing  string           `json:"fastapi_missing,omitempty"` // why FastAPI was not
 	Calibration     []e2eCalibration `json:"calibration"`
 	Plan            e2ePlan          `json:"plan"`
 	Cases           []*e2eCase       `json:"cases"`
@@ -230,8 +230,8 @@ func writeE2E(e *env, r *e2eReport) {
 		fmt.Fprintf(w, " %s: %s (start and stop %.2f s);", c.System, strings.Join(parts, ", "), c.StartStopS)
 	}
 	fmt.Fprintf(w, "\n\n")
-	if r.SeedMissing != "" {
-		fmt.Fprintf(w, "The comparison with the bench/fastapi FastAPI server was skipped: %s.\n\n", r.SeedMissing)
+	if r.FastAPIMissing != "" {
+		fmt.Fprintf(w, "The comparison with the bench/fastapi FastAPI server was skipped: %s.\n\n", r.FastAPIMissing)
 	}
 	fmt.Fprintf(w, "Cells: median (min–max) over the reps (the windows). req/s counts successes in a window; latencies are client round trips in ms; "+
 		"threads and RSS are the server's maxima plus its workers' (subprocess workers, a process pool); errors are failure replies, closes connections that failed.\n\n")
@@ -395,22 +395,22 @@ func e2eFindings(r *e2eReport) []string {
 	} else {
 		out = append(out, "Trouble, over all runs: "+strings.Join(trouble, "; ")+".")
 	}
-	if f := seedFinding(r, refK); f != "" {
+	if f := fastapiFinding(r, refK); f != "" {
 		out = append(out, f)
 	}
 	return out
 }
 
-// seedFinding compares crunch's best system with FastAPI's best on modsum
+// fastapiFinding compares crunch's best system with FastAPI's best on modsum
 // at K = refK, when both ran.
-func seedFinding(r *e2eReport, refK int) string {
-	var crunch, seed *e2eCase
+func fastapiFinding(r *e2eReport, refK int) string {
+	var crunch, fastapi *e2eCase
 	for _, s := range r.Systems {
 		c := r.find(s, "modsum", refK)
 		if c == nil {
 			continue
 		}
-		best := &seed
+		best := &fastapi
 		if strings.HasPrefix(s, "crunch ") {
 			best = &crunch
 		}
@@ -418,13 +418,13 @@ func seedFinding(r *e2eReport, refK int) string {
 			*best = c
 		}
 	}
-	if crunch == nil || seed == nil {
+	if crunch == nil || fastapi == nil {
 		return ""
 	}
 	return fmt.Sprintf("modsum at K=%d: %s does %s× the calls of %s (%s against %s req/s), its probe ping p99 %s ms against %s ms.",
-		refK, crunch.System, ratio(crunch.Summary.ReqPerS.Median, seed.Summary.ReqPerS.Median), seed.System,
-		num(crunch.Summary.ReqPerS.Median), num(seed.Summary.ReqPerS.Median),
-		num(crunch.Summary.PingP99Ms.Median), num(seed.Summary.PingP99Ms.Median))
+		refK, crunch.System, ratio(crunch.Summary.ReqPerS.Median, fastapi.Summary.ReqPerS.Median), fastapi.System,
+		num(crunch.Summary.ReqPerS.Median), num(fastapi.Summary.ReqPerS.Median),
+		num(crunch.Summary.PingP99Ms.Median), num(fastapi.Summary.PingP99Ms.Median))
 }
 
 // ratio formats a/b, or "–" when b is zero.

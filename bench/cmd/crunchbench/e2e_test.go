@@ -197,7 +197,7 @@ func TestE2EFindings(t *testing.T) {
 func TestWriteE2E(t *testing.T) {
 	var buf bytes.Buffer
 	r := fakeReport()
-	r.SeedMissing = "no python3 here"
+	r.FastAPIMissing = "no python3 here"
 	writeE2E(&env{out: &buf}, r)
 	out := buf.String()
 	for _, want := range []string{"### tiny: gemm 16×16 f64", "| crunch pool   |  16 | 2000 (1800–2200) |   1.00 |",

@@ -8,7 +8,7 @@ import (
 
 // system is one server set-up that the end-to-end mode drives with the
 // same load and probe: a crunch server whose requests name an executor, or
-// the FastAPI comparison server (bench/fastapi) in one of its modes (seed.go).
+// the FastAPI comparison server (bench/fastapi) in one of its modes (fastapi.go).
 type system struct {
 	// Name labels the system's rows, e.g. "crunch pool" or "fastapi inline".
 	Name string

@@ -140,7 +140,8 @@ class AsyncClient(AsyncOps):
     op (keyword only): exec ("auto",
     "direct", "pool", "subprocess"), impl ("auto", "c", "go", "gonum"),
     timeout_ms, and progress (a callable given the fraction done, at most
-    about ten times a second).
+    about ten times a second). An exec or impl the server or the op lacks
+    fails with CrunchError code "not_found", as an unknown op does.
 
     Over TCP, arrays are sent from their own memory, without a copy: an
     array must not change until the call that sends it is past sending

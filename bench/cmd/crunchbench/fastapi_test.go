@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/crunchsvc/crunch/service/client"
+	"github.com/crunchsvc/crunch/service/kernels"
 )
 
-// TestSeedSystems starts each FastAPI comparison system as the end-to-end mode
+// TestFastAPISystems starts each FastAPI comparison system as the end-to-end mode
 // does and checks a few modsum answers from several connections at once.
-func TestSeedSystems(t *testing.T) {
-	systems, missing := seedSystems(&env{})
+func TestFastAPISystems(t *testing.T) {
+	systems, missing := fastapiSystems(&env{})
 	if missing != "" {
 		t.Skip(missing)
 	}
@@ -55,7 +56,7 @@ func TestSeedSystems(t *testing.T) {
 						total, _, err := c.Modsum(ctx, n, iters, &client.Options{Exec: s.Exec, Timeout: time.Minute})
 						if err != nil {
 							t.Errorf("modsum(%d, %d): %v", n, iters, err)
-						} else if want := seedRefModsum(n, iters); total != want {
+						} else if want, _ := kernels.ModsumGo(nil, n, iters); total != want {
 							t.Errorf("modsum(%d, %d) = %d, want %d", n, iters, total, want)
 						}
 					}
@@ -67,15 +68,4 @@ func TestSeedSystems(t *testing.T) {
 			}
 		})
 	}
-}
-
-// seedRefModsum is modsum as docs/PROTOCOL.md defines it: Σ over i < iters
-// of (i·n) mod 97, the modulo non-negative.
-func seedRefModsum(n, iters int64) int64 {
-	r := (n%97 + 97) % 97 // (i·n) mod 97 = ((i mod 97)·r) mod 97, without overflow
-	var total int64
-	for i := range iters {
-		total += i % 97 * r % 97
-	}
-	return total
 }
