@@ -8,9 +8,11 @@
  *       -lpthread -lm -o /tmp/ops_bench && /tmp/ops_bench
  * Arguments: the ops to time (default all): gemm fft conv2d stats mandelbrot
  * solve modsum. Every figure is the median of REPS samples; a sample
- * repeats the call until it has run for at least MIN_SAMPLE_S. To compare
- * two builds on a shared machine, run them alternately a few times and
- * compare the medians.
+ * repeats the call until it has run for at least MIN_SAMPLE_S. Times are
+ * the calling thread's CPU time (the kernels are single-threaded), which
+ * other programs on a shared machine disturb less than the wall clock. To
+ * compare two builds, run them alternately a few times and compare the
+ * medians.
  */
 #include "crunch.h"
 
@@ -22,11 +24,11 @@
 enum { REPS = 7 };
 static const double MIN_SAMPLE_S = 0.03;
 
-/* now_s returns a monotonic (wall-clock) time in seconds. */
+/* now_s returns the CPU time this thread has used, in seconds. */
 static double now_s(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
