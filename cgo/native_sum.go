@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "5d5ed65cdda12f88ae39a9f28cddd8117cae0906e45f5fd5078bf4e0a2617dd0"
+const nativeSum = "2cbe1d4759ad479d4c747f68f426554d8bb5e2cd5f039bd5f4106eb9ca6f4a4f"
