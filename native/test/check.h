@@ -2,8 +2,8 @@
  * check.h - the C tests' tiny harness: CHECK records a failure with its
  * place and goes on, so one run reports every broken case; each test
  * program's main returns check_exit(). Also what several tests need: the
- * SIMD paths to run on, a seeded random generator, a clock, a hash of
- * results and a NaN sentinel.
+ * SIMD paths to run on, a seeded random generator, a clock, a canceller,
+ * a hash of results and a NaN sentinel.
  */
 #ifndef CRUNCH_CHECK_H
 #define CRUNCH_CHECK_H
@@ -84,6 +84,17 @@ static inline double check_now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* check_cancel_when_started is a thread body: it spins until the call
+ * using ctx (a crunch_ctx *) has made progress, then cancels it. */
+static inline void *check_cancel_when_started(void *ctx)
+{
+    int64_t done = 0;
+    while (done == 0)
+        crunch_ctx_progress(ctx, &done, NULL);
+    crunch_ctx_cancel(ctx);
+    return NULL;
 }
 
 /* check_hash folds the n bytes at p into h (FNV-1a; start from

@@ -274,18 +274,6 @@ static void test_large(void)
     }
 }
 
-/* cancel_when_started spins until the call has made progress, then
- * cancels it. */
-static void *cancel_when_started(void *arg)
-{
-    crunch_ctx *ctx = arg;
-    int64_t done = 0;
-    while (done == 0)
-        crunch_ctx_progress(ctx, &done, NULL);
-    crunch_ctx_cancel(ctx);
-    return NULL;
-}
-
 static void test_cancel(crunch_isa isa)
 {
     crunch_ctx ctx;
@@ -315,7 +303,7 @@ static void test_cancel(crunch_isa isa)
             crunch_ctx_init(&ctx);
             crunch_ctx_set_isa(&ctx, isa);
             pthread_t th;
-            pthread_create(&th, NULL, cancel_when_started, &ctx);
+            pthread_create(&th, NULL, check_cancel_when_started, &ctx);
             crunch_status st = crunch_conv2d_f64(&ctx, CRUNCH_CONV_SAME, n, n, img, kn, kn, ker, o);
             pthread_join(th, NULL);
             int64_t done, total;

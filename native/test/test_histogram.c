@@ -487,18 +487,6 @@ static void test_bad_args(void)
           "pre-cancelled range ran");
 }
 
-/* cancel_when_started spins until the call has made progress, then
- * cancels it. */
-static void *cancel_when_started(void *arg)
-{
-    crunch_ctx *ctx = arg;
-    int64_t done = 0;
-    while (done == 0)
-        crunch_ctx_progress(ctx, &done, NULL);
-    crunch_ctx_cancel(ctx);
-    return NULL;
-}
-
 /* test_cancel: a call cancelled while it runs stops early. */
 static void test_cancel(crunch_isa isa)
 {
@@ -517,7 +505,7 @@ static void test_cancel(crunch_isa isa)
         crunch_ctx_init(&ctx);
         crunch_ctx_set_isa(&ctx, isa);
         pthread_t th;
-        pthread_create(&th, NULL, cancel_when_started, &ctx);
+        pthread_create(&th, NULL, check_cancel_when_started, &ctx);
         crunch_status st = crunch_histogram_f32(&ctx, x, n, 100, 0, 1, c, NULL);
         pthread_join(th, NULL);
         int64_t done, total;

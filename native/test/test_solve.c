@@ -582,17 +582,6 @@ static void test_progress(void)
     free(x);
 }
 
-/* progress_seen: the canceller waits until the call has credited work. */
-static void *cancel_when_started(void *arg)
-{
-    crunch_ctx *ctx = arg;
-    int64_t done = 0;
-    while (done == 0)
-        crunch_ctx_progress(ctx, &done, NULL);
-    crunch_ctx_cancel(ctx);
-    return NULL;
-}
-
 static void test_cancel(void)
 {
     double one = 1, x;
@@ -613,7 +602,7 @@ static void test_cancel(void)
             crunch_ctx_init(&ctx);
             crunch_ctx_set_isa(&ctx, check_isas[ii]);
             pthread_t th;
-            pthread_create(&th, NULL, cancel_when_started, &ctx);
+            pthread_create(&th, NULL, check_cancel_when_started, &ctx);
             crunch_status st = crunch_solve_f64(&ctx, n, 1, a, n, b, 1, xs, 1);
             pthread_join(th, NULL);
             int64_t done, total;

@@ -250,18 +250,6 @@ static void test_zero_order(void)
     }
 }
 
-/* cancel_when_started spins until the call has made progress, then
- * cancels it. */
-static void *cancel_when_started(void *arg)
-{
-    crunch_ctx *ctx = arg;
-    int64_t done = 0;
-    while (done == 0)
-        crunch_ctx_progress(ctx, &done, NULL);
-    crunch_ctx_cancel(ctx);
-    return NULL;
-}
-
 static void test_cancel(void)
 {
     double two[2] = {2, 1};
@@ -289,7 +277,7 @@ static void test_cancel(void)
         memcpy(x, in, n * sizeof *x);
         crunch_ctx_init(&ctx);
         pthread_t th;
-        pthread_create(&th, NULL, cancel_when_started, &ctx);
+        pthread_create(&th, NULL, check_cancel_when_started, &ctx);
         crunch_status st = crunch_sort_f64(&ctx, x, n, 1);
         pthread_join(th, NULL);
         if (st != CRUNCH_ECANCELED) {

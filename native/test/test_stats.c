@@ -320,18 +320,6 @@ static void test_accuracy(crunch_isa isa)
     free(x);
 }
 
-/* cancel_when_started spins until the call has made progress, then
- * cancels it. */
-static void *cancel_when_started(void *arg)
-{
-    crunch_ctx *ctx = arg;
-    int64_t done = 0;
-    while (done == 0)
-        crunch_ctx_progress(ctx, &done, NULL);
-    crunch_ctx_cancel(ctx);
-    return NULL;
-}
-
 /*
  * test_pinned: path isa's exact results on fixed inputs (every field's
  * bits, f64 and f32, one and several blocks), as they were when its kernel
@@ -407,7 +395,7 @@ static void test_cancel(crunch_isa isa)
         crunch_ctx_init(&ctx);
         crunch_ctx_set_isa(&ctx, isa);
         pthread_t th;
-        pthread_create(&th, NULL, cancel_when_started, &ctx);
+        pthread_create(&th, NULL, check_cancel_when_started, &ctx);
         crunch_status st = crunch_stats_f64(&ctx, x, n, 0, &out);
         pthread_join(th, NULL);
         int64_t done, total;
