@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "2cbe1d4759ad479d4c747f68f426554d8bb5e2cd5f039bd5f4106eb9ca6f4a4f"
+const nativeSum = "311dc909c2ebf9d005765811c0747d830c4e1f3650f0b5f1676d0689451df306"

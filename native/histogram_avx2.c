@@ -6,36 +6,10 @@
  * bins subtracts 1 where it is set.
  */
 #include "histogram_kernels.h"
+#include "avx2_reduce.h"
 
 #if CRUNCH_X86
 #include <immintrin.h>
-
-/* hmin_f64, hmax_f64, hmin_f32, hmax_f32 reduce one vector to a scalar. */
-CRUNCH_TARGET_AVX2 static inline double hmin_f64(__m256d v)
-{
-    __m128d s = _mm_min_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    return _mm_cvtsd_f64(_mm_min_sd(s, _mm_unpackhi_pd(s, s)));
-}
-
-CRUNCH_TARGET_AVX2 static inline double hmax_f64(__m256d v)
-{
-    __m128d s = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    return _mm_cvtsd_f64(_mm_max_sd(s, _mm_unpackhi_pd(s, s)));
-}
-
-CRUNCH_TARGET_AVX2 static inline float hmin_f32(__m256 v)
-{
-    __m128 s = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_min_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_min_ss(s, _mm_movehdup_ps(s)));
-}
-
-CRUNCH_TARGET_AVX2 static inline float hmax_f32(__m256 v)
-{
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
-}
 
 /*
  * edges_f64 and edges_f32 return a->edges[i] lane by lane, computed as
@@ -89,8 +63,8 @@ CRUNCH_TARGET_AVX2 static inline __m256 edges_f32(const crunch__hist_args_f32 *a
 #define V_MUL(a, b) _mm256_mul_pd(a, b)
 #define V_MIN(a, b) _mm256_min_pd(a, b)
 #define V_MAX(a, b) _mm256_max_pd(a, b)
-#define V_HMIN(v) hmin_f64(v)
-#define V_HMAX(v) hmax_f64(v)
+#define V_HMIN(v) crunch__hmin_f64(v)
+#define V_HMAX(v) crunch__hmax_f64(v)
 #define M_GE(a, b) _mm256_cmp_pd(a, b, _CMP_GE_OQ)
 #define M_LE(a, b) _mm256_cmp_pd(a, b, _CMP_LE_OQ)
 #define M_LT(a, b) _mm256_cmp_pd(a, b, _CMP_LT_OQ)
@@ -131,8 +105,8 @@ CRUNCH_TARGET_AVX2 static inline __m256 edges_f32(const crunch__hist_args_f32 *a
 #define V_MUL(a, b) _mm256_mul_ps(a, b)
 #define V_MIN(a, b) _mm256_min_ps(a, b)
 #define V_MAX(a, b) _mm256_max_ps(a, b)
-#define V_HMIN(v) hmin_f32(v)
-#define V_HMAX(v) hmax_f32(v)
+#define V_HMIN(v) crunch__hmin_f32(v)
+#define V_HMAX(v) crunch__hmax_f32(v)
 #define M_GE(a, b) _mm256_cmp_ps(a, b, _CMP_GE_OQ)
 #define M_LE(a, b) _mm256_cmp_ps(a, b, _CMP_LE_OQ)
 #define M_LT(a, b) _mm256_cmp_ps(a, b, _CMP_LT_OQ)

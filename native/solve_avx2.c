@@ -4,23 +4,11 @@
  * 4 doubles, scalar tails.
  */
 #include "solve_kernels.h"
+#include "avx2_reduce.h"
 
 #if CRUNCH_X86
 #include <immintrin.h>
 #include <math.h>
-
-/* hsum, hmax reduce one vector to a scalar. */
-CRUNCH_TARGET_AVX2 static inline double hsum(__m256d v)
-{
-    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
-}
-
-CRUNCH_TARGET_AVX2 static inline double hmax(__m256d v)
-{
-    __m128d h = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    return _mm_cvtsd_f64(_mm_max_sd(h, _mm_unpackhi_pd(h, h)));
-}
 
 #define TGT CRUNCH_TARGET_AVX2
 #define V __m256d
@@ -35,8 +23,8 @@ CRUNCH_TARGET_AVX2 static inline double hmax(__m256d v)
 #define V_ABS(v) _mm256_and_pd(v, _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL)))
 #define V_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define V_FNMA(a, b, c) _mm256_fnmadd_pd(a, b, c)
-#define V_HSUM(v) hsum(v)
-#define V_HMAX(v) hmax(v)
+#define V_HSUM(v) crunch__hsum_f64(v)
+#define V_HMAX(v) crunch__hmax_f64(v)
 #include "solve_template.h"
 
 /* About a millisecond of gemm work on this path (solve.c). */

@@ -3,29 +3,11 @@
  * stats_kernels.h): stats_template.h with ymm vectors of 4 doubles.
  */
 #include "stats_kernels.h"
+#include "avx2_reduce.h"
 
 #if CRUNCH_X86
 #include <immintrin.h>
 #include <math.h>
-
-/* hsum, hmin, hmax reduce one vector to a scalar. */
-CRUNCH_TARGET_AVX2 static inline double hsum(__m256d v)
-{
-    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
-}
-
-CRUNCH_TARGET_AVX2 static inline double hmin(__m256d v)
-{
-    __m128d s = _mm_min_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    return _mm_cvtsd_f64(_mm_min_sd(s, _mm_unpackhi_pd(s, s)));
-}
-
-CRUNCH_TARGET_AVX2 static inline double hmax(__m256d v)
-{
-    __m128d s = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    return _mm_cvtsd_f64(_mm_max_sd(s, _mm_unpackhi_pd(s, s)));
-}
 
 /* hor, hand reduce the four 64-bit lanes of v by OR, AND. */
 CRUNCH_TARGET_AVX2 static inline uint64_t hor(__m256i v)
@@ -60,9 +42,9 @@ CRUNCH_TARGET_AVX2 static inline uint64_t hand(__m256i v)
 #define VI_ONES() _mm256_set1_epi64x(-1)
 #define VI_OR(a, b) _mm256_or_si256(a, b)
 #define VI_AND(a, b) _mm256_and_si256(a, b)
-#define V_HSUM(v) hsum(v)
-#define V_HMIN(v) hmin(v)
-#define V_HMAX(v) hmax(v)
+#define V_HSUM(v) crunch__hsum_f64(v)
+#define V_HMIN(v) crunch__hmin_f64(v)
+#define V_HMAX(v) crunch__hmax_f64(v)
 #define VI_HOR(v) hor(v)
 #define VI_HAND(v) hand(v)
 #define V_WIDEN(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
