@@ -2,14 +2,15 @@
  * check.h - the C tests' tiny harness: CHECK records a failure with its
  * place and goes on, so one run reports every broken case; each test
  * program's main returns check_exit(). Also what several tests need: the
- * SIMD paths to run on, a seeded random generator, a clock, a canceller,
- * a hash of results and a NaN sentinel.
+ * SIMD paths to run on, a seeded random generator, a clock, cancelling a
+ * running call, a hash of results and a NaN sentinel.
  */
 #ifndef CRUNCH_CHECK_H
 #define CRUNCH_CHECK_H
 
 #include "crunch.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,6 +96,39 @@ static inline void *check_cancel_when_started(void *ctx)
         crunch_ctx_progress(ctx, &done, NULL);
     crunch_ctx_cancel(ctx);
     return NULL;
+}
+
+/*
+ * check_cancel_midway makes call(ctx, arg) on path isa while another
+ * thread cancels it once it has made progress, until one call is
+ * cancelled (5 tries at most: on a busy machine the canceller may lose
+ * the race). The cancelled call must have stopped midway through its
+ * total units of work; the others must have succeeded.
+ */
+typedef crunch_status (*check_call)(crunch_ctx *ctx, void *arg);
+static inline void check_cancel_midway(const char *what, crunch_isa isa, int64_t total,
+                                       check_call call, void *arg)
+{
+    int stopped = 0;
+    for (int attempt = 0; attempt < 5 && !stopped; attempt++) {
+        crunch_ctx ctx;
+        crunch_ctx_init(&ctx);
+        crunch_ctx_set_isa(&ctx, isa);
+        pthread_t th;
+        pthread_create(&th, NULL, check_cancel_when_started, &ctx);
+        crunch_status st = call(&ctx, arg);
+        pthread_join(th, NULL);
+        int64_t done, t;
+        crunch_ctx_progress(&ctx, &done, &t);
+        if (st == CRUNCH_ECANCELED) {
+            stopped = 1;
+            CHECK(done > 0 && done < t && t == total, "%s %s: progress %lld/%lld", what,
+                  crunch_isa_name(isa), (long long)done, (long long)t);
+        } else {
+            CHECK(st == CRUNCH_OK, "%s %s: status %d", what, crunch_isa_name(isa), st);
+        }
+    }
+    CHECK(stopped, "%s %s: never cancelled in 5 tries", what, crunch_isa_name(isa));
 }
 
 /* check_hash folds the n bytes at p into h (FNV-1a; start from

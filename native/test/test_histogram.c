@@ -17,7 +17,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,38 +486,26 @@ static void test_bad_args(void)
           "pre-cancelled range ran");
 }
 
+/* hist_call is a check_call: crunch_histogram_f32 of HIST_CANCEL_N
+ * elements at arg into 100 bins over [0, 1]. */
+enum { HIST_CANCEL_N = 1 << 23 };
+static crunch_status hist_call(crunch_ctx *ctx, void *arg)
+{
+    int64_t c[100];
+    return crunch_histogram_f32(ctx, arg, HIST_CANCEL_N, 100, 0, 1, c, NULL);
+}
+
 /* test_cancel: a call cancelled while it runs stops early. */
 static void test_cancel(crunch_isa isa)
 {
-    const size_t n = (size_t)1 << 23;
-    float *x = malloc(n * sizeof *x);
-    int64_t c[100];
+    float *x = malloc(HIST_CANCEL_N * sizeof *x);
     CHECK(x != NULL, "out of memory");
     if (x == NULL)
         return;
     uint64_t s = 3;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < HIST_CANCEL_N; i++)
         x[i] = (float)check_rnd01(&s);
-    int stopped = 0;
-    for (int t = 0; t < 5 && !stopped; t++) {
-        crunch_ctx ctx;
-        crunch_ctx_init(&ctx);
-        crunch_ctx_set_isa(&ctx, isa);
-        pthread_t th;
-        pthread_create(&th, NULL, check_cancel_when_started, &ctx);
-        crunch_status st = crunch_histogram_f32(&ctx, x, n, 100, 0, 1, c, NULL);
-        pthread_join(th, NULL);
-        int64_t done, total;
-        crunch_ctx_progress(&ctx, &done, &total);
-        if (st == CRUNCH_ECANCELED) {
-            stopped = 1;
-            CHECK(done > 0 && done < total && total == (int64_t)n, "progress %lld/%lld",
-                  (long long)done, (long long)total);
-        } else {
-            CHECK(st == CRUNCH_OK, "status %d", st);
-        }
-    }
-    CHECK(stopped, "%s: never cancelled in 5 tries", crunch_isa_name(isa));
+    check_cancel_midway("histogram", isa, HIST_CANCEL_N, hist_call, x);
     free(x);
 }
 
