@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "63b98a03fab955a26967d1a6005b5696a9dfed069f9b1afd90759f0f027045d8"
+const nativeSum = "311dc909c2ebf9d005765811c0747d830c4e1f3650f0b5f1676d0689451df306"

@@ -193,6 +193,82 @@ CRUNCH_API crunch_status crunch_stats_f32(crunch_ctx *ctx, const float *x, size_
                                           size_t ddof, crunch_stats *out);
 
 /*
+ * crunch_histogram_f64 counts x[0..n) into bins equal bins spanning
+ * [lo, hi], count for count as NumPy's np.histogram(x, bins, range=(lo,
+ * hi)): counts[b] receives the number of elements in bin b, and edges
+ * (bins + 1 of them; edges may be NULL when they are not wanted) the bin
+ * edges:
+ *   - lo == hi widens the range to [lo - 0.5, hi + 0.5], as NumPy does;
+ *   - edges[i] = lo + i * ((hi - lo) / bins) for i < bins, the product and
+ *     the sum each rounded (np.linspace), and edges[bins] = hi;
+ *   - NaN and the elements outside [lo, hi] are not counted;
+ *   - an element's bin is NumPy's, operation for operation: with
+ *     norm = bins / (hi - lo), b = (x - lo) * norm truncated, bins - 1 if
+ *     that is bins, then b - 1 if x < edges[b], then b + 1 if
+ *     x >= edges[b + 1] and b < bins - 1. So bin b holds
+ *     edges[b] <= x < edges[b + 1], the last bin x == hi too, except where
+ *     bins are so narrow that the product is off by more than one bin.
+ * np.histogram(x, bins) without a range is this call with the range from
+ * crunch_histogram_range_f64.
+ *
+ * SIMD per the ctx's path for up to 2^30 bins (more take the generic
+ * path): a vector of elements is binned at once, then counted into up to
+ * 8 sub-histograms, so that neighbouring elements in one bin do not wait
+ * on each other. Work space: the sub-histograms (as many copies of
+ * bins + 1 int64 counts as fit in 16 KiB, at least one) and the edges;
+ * up to 1 MiB of it is kept per thread for the next call. Progress counts
+ * elements; cancel is polled every 65536.
+ *
+ * Returns CRUNCH_EINVAL if counts is NULL, x is NULL with n > 0, bins is 0
+ * or above 2^56, lo or hi is NaN or infinite, lo > hi, or hi - lo or
+ * bins / (hi - lo) overflows (NumPy then fails or returns NaN edges);
+ * CRUNCH_ENOMEM if the work space cannot be allocated; CRUNCH_ECANCELED
+ * if cancelled.
+ */
+CRUNCH_API crunch_status crunch_histogram_f64(crunch_ctx *ctx, const double *x, size_t n,
+                                              size_t bins, double lo, double hi,
+                                              int64_t *counts, double *edges);
+
+/*
+ * crunch_histogram_f32 is crunch_histogram_f64 for float input, computed
+ * as NumPy computes it for a float32 array and a range of Python floats:
+ * in float. lo, hi, norm and each edge (computed in double as above) are
+ * rounded to float, and the comparisons and (x - lo) * norm are float
+ * operations; edges receives those float edges, as doubles. It also
+ * returns CRUNCH_EINVAL when lo, hi, hi - lo or norm is not finite in
+ * float.
+ */
+CRUNCH_API crunch_status crunch_histogram_f32(crunch_ctx *ctx, const float *x, size_t n,
+                                              size_t bins, double lo, double hi,
+                                              int64_t *counts, double *edges);
+
+/*
+ * crunch_histogram_range_f64 stores in *lo and *hi the range np.histogram
+ * takes when it is given none: the smallest and the largest element,
+ * widened to [lo - 0.5, hi + 0.5] when they are equal; [0, 1] when n is
+ * 0. The sign of a zero bound is unspecified (it changes no count and no
+ * edge but a last edge of zero). SIMD per the ctx's path; progress counts
+ * elements.
+ *
+ * Returns CRUNCH_EINVAL if lo or hi is NULL or x is NULL with n > 0;
+ * CRUNCH_ENUMERICAL if x holds NaN or +-Inf (NumPy refuses them:
+ * "autodetected range ... is not finite"); CRUNCH_ECANCELED if cancelled.
+ */
+CRUNCH_API crunch_status crunch_histogram_range_f64(crunch_ctx *ctx, const double *x, size_t n,
+                                                    double *lo, double *hi);
+
+/*
+ * crunch_histogram_range_f32 is crunch_histogram_range_f64 for float input
+ * (equal bounds are widened in double, as NumPy widens float32 ones).
+ * crunch_histogram_f32 with this range is np.histogram(x, bins,
+ * range=(lo, hi)). np.histogram(x, bins) without a range computes norm
+ * from the float difference of the bounds instead, which can move an
+ * element lying within float rounding of an edge by one bin.
+ */
+CRUNCH_API crunch_status crunch_histogram_range_f32(crunch_ctx *ctx, const float *x, size_t n,
+                                                    double *lo, double *hi);
+
+/*
  * crunch_sort_f64 sorts x[0..n) in place, ascending, or descending when
  * descending is non-zero. NaNs (any sign, any payload) go last whatever the
  * direction, in their original order and with their bits unchanged. -0.0

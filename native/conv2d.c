@@ -146,39 +146,39 @@ static void rows_of(const geom *g, size_t i, size_t *plo, size_t *nr)
 #undef FN
 #undef V_ZERO
 
+/* paths is conv2d's kernel table (internal.h). */
+static const crunch__conv2d_kernels generic_kernels = {
+    conv2d_generic_row_f64,
+    conv2d_generic_pair_f64,
+    conv2d_generic_row_f32,
+    conv2d_generic_pair_f32,
+};
+static const crunch__conv2d_kernels *const paths[CRUNCH__ISA_LEVELS] = {
+    [CRUNCH_ISA_GENERIC] = &generic_kernels,
+#if CRUNCH_X86
+    [CRUNCH_ISA_AVX2] = &crunch__conv2d_kernels_avx2,
+    [CRUNCH_ISA_AVX512] = &crunch__conv2d_kernels_avx512,
+#endif
+};
+
 /* The drivers. */
 #define T double
 #define DN(name) name##_f64
 #define ROW crunch__conv2d_row_f64
-#define ROW_GENERIC conv2d_generic_row_f64
-#define ROW_AVX2 crunch__conv2d_row_f64_avx2
-#define ROW_AVX512 crunch__conv2d_row_f64_avx512
 #define PAIR crunch__conv2d_pair_f64
-#define PAIR_GENERIC conv2d_generic_pair_f64
-#define PAIR_AVX2 crunch__conv2d_pair_f64_avx2
-#define PAIR_AVX512 crunch__conv2d_pair_f64_avx512
+#define KF(name) name##_f64
 #include "conv2d_driver.h"
 #undef T
 #undef DN
 #undef ROW
-#undef ROW_GENERIC
-#undef ROW_AVX2
-#undef ROW_AVX512
 #undef PAIR
-#undef PAIR_GENERIC
-#undef PAIR_AVX2
-#undef PAIR_AVX512
+#undef KF
 
 #define T float
 #define DN(name) name##_f32
 #define ROW crunch__conv2d_row_f32
-#define ROW_GENERIC conv2d_generic_row_f32
-#define ROW_AVX2 crunch__conv2d_row_f32_avx2
-#define ROW_AVX512 crunch__conv2d_row_f32_avx512
 #define PAIR crunch__conv2d_pair_f32
-#define PAIR_GENERIC conv2d_generic_pair_f32
-#define PAIR_AVX2 crunch__conv2d_pair_f32_avx2
-#define PAIR_AVX512 crunch__conv2d_pair_f32_avx512
+#define KF(name) name##_f32
 #include "conv2d_driver.h"
 
 crunch_status crunch_conv2d_f64(crunch_ctx *ctx, crunch_conv_mode mode, size_t h, size_t w,

@@ -52,31 +52,11 @@
 #define V_STOREM(p, v, m) _mm256_maskstore_ps(p, m, v)
 #include "conv2d_template.h"
 
-CRUNCH_TARGET_AVX2 void crunch__conv2d_row_f64_avx2(const double *const *rows, const double *k,
-                                                    size_t nr, size_t kw, size_t off, double *out,
-                                                    size_t n, int add)
-{
-    conv2d_row_f64(rows, k, nr, kw, off, out, n, add);
-}
-
-CRUNCH_TARGET_AVX2 void crunch__conv2d_row_f32_avx2(const float *const *rows, const float *k,
-                                                    size_t nr, size_t kw, size_t off, float *out,
-                                                    size_t n, int add)
-{
-    conv2d_row_f32(rows, k, nr, kw, off, out, n, add);
-}
-
-CRUNCH_TARGET_AVX2 void crunch__conv2d_pair_f64_avx2(const double *const *rows, const double *k, size_t nr,
-                                   size_t kw, size_t off, double *o0, double *o1, size_t n,
-                                   int add)
-{
-    conv2d_pair_f64(rows, k, nr, kw, off, o0, o1, n, add);
-}
-
-CRUNCH_TARGET_AVX2 void crunch__conv2d_pair_f32_avx2(const float *const *rows, const float *k, size_t nr,
-                                   size_t kw, size_t off, float *o0, float *o1, size_t n, int add)
-{
-    conv2d_pair_f32(rows, k, nr, kw, off, o0, o1, n, add);
-}
+const crunch__conv2d_kernels crunch__conv2d_kernels_avx2 = {
+    conv2d_row_f64,
+    conv2d_pair_f64,
+    conv2d_row_f32,
+    conv2d_pair_f32,
+};
 
 #endif /* CRUNCH_X86 */

@@ -49,32 +49,11 @@
 #define V_STOREM(p, v, m) _mm512_mask_storeu_ps(p, m, v)
 #include "conv2d_template.h"
 
-CRUNCH_TARGET_AVX512 void crunch__conv2d_row_f64_avx512(const double *const *rows,
-                                                        const double *k, size_t nr, size_t kw,
-                                                        size_t off, double *out, size_t n,
-                                                        int add)
-{
-    conv2d_row_f64(rows, k, nr, kw, off, out, n, add);
-}
-
-CRUNCH_TARGET_AVX512 void crunch__conv2d_row_f32_avx512(const float *const *rows, const float *k,
-                                                        size_t nr, size_t kw, size_t off,
-                                                        float *out, size_t n, int add)
-{
-    conv2d_row_f32(rows, k, nr, kw, off, out, n, add);
-}
-
-CRUNCH_TARGET_AVX512 void crunch__conv2d_pair_f64_avx512(const double *const *rows, const double *k, size_t nr,
-                                   size_t kw, size_t off, double *o0, double *o1, size_t n,
-                                   int add)
-{
-    conv2d_pair_f64(rows, k, nr, kw, off, o0, o1, n, add);
-}
-
-CRUNCH_TARGET_AVX512 void crunch__conv2d_pair_f32_avx512(const float *const *rows, const float *k, size_t nr,
-                                   size_t kw, size_t off, float *o0, float *o1, size_t n, int add)
-{
-    conv2d_pair_f32(rows, k, nr, kw, off, o0, o1, n, add);
-}
+const crunch__conv2d_kernels crunch__conv2d_kernels_avx512 = {
+    conv2d_row_f64,
+    conv2d_pair_f64,
+    conv2d_row_f32,
+    conv2d_pair_f32,
+};
 
 #endif /* CRUNCH_X86 */

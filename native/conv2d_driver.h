@@ -7,33 +7,11 @@
  *   T               the scalar type (double or float)
  *   DN(name)        the name of an instantiated function (adds a suffix)
  *   ROW, PAIR       the row- and pair-kernel types (crunch__conv2d_row_f64 ...)
- *   ROW_GENERIC, PAIR_GENERIC  the generic row and pair kernels
- *   ROW_AVX2, ROW_AVX512, PAIR_AVX2, PAIR_AVX512  the SIMD ones (x86 only)
- * and undefines them afterwards.
+ *   KF(name)        the field of crunch__conv2d_kernels holding kernel name
+ *                   (row, pair) in this precision
+ * and undefines them afterwards. The kernels come from conv2d.c's kernel
+ * table, paths.
  */
-
-/* DN(path) sets the row and pair kernels of the path a call with ctx
- * takes. */
-static void DN(path)(const crunch_ctx *ctx, ROW *rk, PAIR *pk)
-{
-    *rk = ROW_GENERIC;
-    *pk = PAIR_GENERIC;
-#if CRUNCH_X86
-    switch (crunch__isa_for(ctx)) {
-    case CRUNCH_ISA_AVX512:
-        *rk = ROW_AVX512;
-        *pk = PAIR_AVX512;
-        break;
-    case CRUNCH_ISA_AVX2:
-        *rk = ROW_AVX2;
-        *pk = PAIR_AVX2;
-        break;
-    default: break;
-    }
-#else
-    (void)ctx;
-#endif
-}
 
 /* DN(finite) reports whether none of x[0..n) is NaN or Inf. */
 static int DN(finite)(const T *x, size_t n)
@@ -88,9 +66,9 @@ static crunch_status DN(clipped)(crunch_ctx *ctx, const geom *g, const T *img, c
 static crunch_status DN(padded)(crunch_ctx *ctx, const geom *g, const T *img, const T *k,
                                 T *out)
 {
-    ROW rk;
-    PAIR pk;
-    DN(path)(ctx, &rk, &pk);
+    const crunch__conv2d_kernels *K = CRUNCH__PICK(paths, ctx);
+    const ROW rk = K->KF(row);
+    const PAIR pk = K->KF(pair);
     /* Image rows one pair of output rows can meet: kh + 1, or all. */
     size_t ring_rows = g->kh < g->h ? g->kh + 1 : g->h;
     size_t left = g->kw - 1 - g->c0; /* zeros before image column 0 */

@@ -57,31 +57,18 @@ typedef void (*crunch__conv2d_pair_f32)(const float *const *rows, const float *k
                                         size_t kw, size_t off, float *o0, float *o1, size_t n,
                                         int add);
 
+/* crunch__conv2d_kernels: one path's row and pair kernels, both
+ * precisions: an entry of conv2d's kernel table (internal.h). */
+typedef struct crunch__conv2d_kernels {
+    crunch__conv2d_row_f64 row_f64;
+    crunch__conv2d_pair_f64 pair_f64;
+    crunch__conv2d_row_f32 row_f32;
+    crunch__conv2d_pair_f32 pair_f32;
+} crunch__conv2d_kernels;
+
 #if CRUNCH_X86
-CRUNCH_HIDDEN void crunch__conv2d_pair_f64_avx2(const double *const *rows, const double *k,
-                                                size_t nr, size_t kw, size_t off, double *o0,
-                                                double *o1, size_t n, int add);
-CRUNCH_HIDDEN void crunch__conv2d_pair_f32_avx2(const float *const *rows, const float *k,
-                                                size_t nr, size_t kw, size_t off, float *o0,
-                                                float *o1, size_t n, int add);
-CRUNCH_HIDDEN void crunch__conv2d_pair_f64_avx512(const double *const *rows, const double *k,
-                                                  size_t nr, size_t kw, size_t off, double *o0,
-                                                  double *o1, size_t n, int add);
-CRUNCH_HIDDEN void crunch__conv2d_pair_f32_avx512(const float *const *rows, const float *k,
-                                                  size_t nr, size_t kw, size_t off, float *o0,
-                                                  float *o1, size_t n, int add);
-CRUNCH_HIDDEN void crunch__conv2d_row_f64_avx2(const double *const *rows, const double *k,
-                                               size_t nr, size_t kw, size_t off, double *out,
-                                               size_t n, int add);
-CRUNCH_HIDDEN void crunch__conv2d_row_f32_avx2(const float *const *rows, const float *k,
-                                               size_t nr, size_t kw, size_t off, float *out,
-                                               size_t n, int add);
-CRUNCH_HIDDEN void crunch__conv2d_row_f64_avx512(const double *const *rows, const double *k,
-                                                 size_t nr, size_t kw, size_t off, double *out,
-                                                 size_t n, int add);
-CRUNCH_HIDDEN void crunch__conv2d_row_f32_avx512(const float *const *rows, const float *k,
-                                                 size_t nr, size_t kw, size_t off, float *out,
-                                                 size_t n, int add);
+CRUNCH_HIDDEN extern const crunch__conv2d_kernels crunch__conv2d_kernels_avx2;
+CRUNCH_HIDDEN extern const crunch__conv2d_kernels crunch__conv2d_kernels_avx512;
 #endif
 
 #endif /* CRUNCH_CONV2D_KERNELS_H */

@@ -569,7 +569,7 @@ static size_t work_elems(const fft_plan *p, int inplace)
             plan_release(pl);                                                                      \
             return CRUNCH_ENOMEM;                                                                  \
         }                                                                                          \
-        const crunch__fft_kernels *K = kernels_for(ctx);                                           \
+        const crunch__fft_kernels *K = CRUNCH__PICK(paths, ctx);                                    \
         const double scale = norm_scale(inv, norm, n);                                             \
         for (size_t b = 0; b < batch && st == CRUNCH_OK; b++) {                                    \
             const T *xr = x + 2 * n * b;                                                           \
@@ -720,20 +720,14 @@ void crunch_fft_cache_clear(void)
 
 /* ---- the driver ---- */
 
-/* kernels_for returns the pass kernels of the path a call with ctx takes. */
-static const crunch__fft_kernels *kernels_for(const crunch_ctx *ctx)
-{
+/* paths is fft's kernel table (internal.h): the pass kernels per path. */
+static const crunch__fft_kernels *const paths[CRUNCH__ISA_LEVELS] = {
+    [CRUNCH_ISA_GENERIC] = &crunch__fft_kernels_generic,
 #if CRUNCH_X86
-    switch (crunch__isa_for(ctx)) {
-    case CRUNCH_ISA_AVX512: return &crunch__fft_kernels_avx512;
-    case CRUNCH_ISA_AVX2: return &crunch__fft_kernels_avx2;
-    default: break;
-    }
-#else
-    (void)ctx;
+    [CRUNCH_ISA_AVX2] = &crunch__fft_kernels_avx2,
+    [CRUNCH_ISA_AVX512] = &crunch__fft_kernels_avx512,
 #endif
-    return &crunch__fft_kernels_generic;
-}
+};
 
 /* norm_scale is the factor NumPy's norm applies to the unnormalised
  * transform: forward "backward" 1, "ortho" 1/sqrt(n), "forward" 1/n, and

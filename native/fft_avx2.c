@@ -72,23 +72,6 @@ CRUNCH_TARGET_AVX2 static inline void y64_tstore(double *y, const __m256d *b, in
     } while (0)
 #define V_TSTORE(y, b, R) y64_tstore(y, b, R)
 #include "fft_template.h"
-#undef FT
-#undef VC
-#undef VW
-#undef FN
-#undef TGT
-#undef V_LOAD
-#undef V_STORE
-#undef V_ADD
-#undef V_SUB
-#undef V_SET1
-#undef V_ZERO
-#undef V_MUL
-#undef V_FMA
-#undef V_ROT
-#undef V_CMUL
-#undef V_TWDUP
-#undef V_TSTORE
 
 /* ---- f32: ymm = 4 complex floats; a 64-bit element is one complex ---- */
 
@@ -169,23 +152,6 @@ CRUNCH_TARGET_AVX2 static inline void y32_tstore(float *y, const __m256 *b, int 
     } while (0)
 #define V_TSTORE(y, b, R) y32_tstore(y, b, R)
 #include "fft_template.h"
-#undef FT
-#undef VC
-#undef VW
-#undef FN
-#undef TGT
-#undef V_LOAD
-#undef V_STORE
-#undef V_ADD
-#undef V_SUB
-#undef V_SET1
-#undef V_ZERO
-#undef V_MUL
-#undef V_FMA
-#undef V_ROT
-#undef V_CMUL
-#undef V_TWDUP
-#undef V_TSTORE
 
 const crunch__fft_kernels crunch__fft_kernels_avx2 = {
     2,

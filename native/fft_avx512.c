@@ -116,23 +116,6 @@ CRUNCH_TARGET_AVX512 static inline void z64_tstore(double *y, const __m512d *b, 
     } while (0)
 #define V_TSTORE(y, b, R) z64_tstore(y, b, R)
 #include "fft_template.h"
-#undef FT
-#undef VC
-#undef VW
-#undef FN
-#undef TGT
-#undef V_LOAD
-#undef V_STORE
-#undef V_ADD
-#undef V_SUB
-#undef V_SET1
-#undef V_ZERO
-#undef V_MUL
-#undef V_FMA
-#undef V_ROT
-#undef V_CMUL
-#undef V_TWDUP
-#undef V_TSTORE
 
 /* ---- f32: zmm = 8 complex floats; a 64-bit element is one complex ---- */
 
@@ -220,23 +203,6 @@ CRUNCH_TARGET_AVX512 static inline void z32_tstore(float *y, const __m512 *bf, i
     } while (0)
 #define V_TSTORE(y, b, R) z32_tstore(y, b, R)
 #include "fft_template.h"
-#undef FT
-#undef VC
-#undef VW
-#undef FN
-#undef TGT
-#undef V_LOAD
-#undef V_STORE
-#undef V_ADD
-#undef V_SUB
-#undef V_SET1
-#undef V_ZERO
-#undef V_MUL
-#undef V_FMA
-#undef V_ROT
-#undef V_CMUL
-#undef V_TWDUP
-#undef V_TSTORE
 
 const crunch__fft_kernels crunch__fft_kernels_avx512 = {
     4,

@@ -63,23 +63,6 @@ static inline cx_f64 g64_cmul(cx_f64 a, cx_f64 wr, cx_f64 wi, int inv)
             g64_store((y) + 2 * k_, (b)[k_]); \
     } while (0)
 #include "fft_template.h"
-#undef FT
-#undef VC
-#undef VW
-#undef FN
-#undef TGT
-#undef V_LOAD
-#undef V_STORE
-#undef V_ADD
-#undef V_SUB
-#undef V_SET1
-#undef V_ZERO
-#undef V_MUL
-#undef V_FMA
-#undef V_ROT
-#undef V_CMUL
-#undef V_TWDUP
-#undef V_TSTORE
 
 /* ---- f32: the same with float ---- */
 
@@ -129,23 +112,6 @@ static inline cx_f32 g32_cmul(cx_f32 a, cx_f32 wr, cx_f32 wi, int inv)
             g32_store((y) + 2 * k_, (b)[k_]); \
     } while (0)
 #include "fft_template.h"
-#undef FT
-#undef VC
-#undef VW
-#undef FN
-#undef TGT
-#undef V_LOAD
-#undef V_STORE
-#undef V_ADD
-#undef V_SUB
-#undef V_SET1
-#undef V_ZERO
-#undef V_MUL
-#undef V_FMA
-#undef V_ROT
-#undef V_CMUL
-#undef V_TWDUP
-#undef V_TSTORE
 
 const crunch__fft_kernels crunch__fft_kernels_generic = {
     1,

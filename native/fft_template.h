@@ -25,7 +25,7 @@
  *   V_TWDUP(p, wr, wi)      loads VW twiddles at p into that form
  *   V_TSTORE(y, b, R)       the transposed store of the s == 1 pass: lane
  *                   l of b[k] goes to y[l*R + k] (complex indices)
- * and undefines them afterwards; this file undefines its own macros.
+ * and this file undefines them, and its own macros, at its end.
  */
 
 /* Every helper is inlined into its pass, so that the radix, the direction
@@ -234,3 +234,20 @@ PASS(rodd, b->radix)
 #undef BFODD
 #undef BODY
 #undef PASS
+#undef FT
+#undef VC
+#undef VW
+#undef FN
+#undef TGT
+#undef V_LOAD
+#undef V_STORE
+#undef V_ADD
+#undef V_SUB
+#undef V_SET1
+#undef V_ZERO
+#undef V_MUL
+#undef V_FMA
+#undef V_ROT
+#undef V_CMUL
+#undef V_TWDUP
+#undef V_TSTORE

@@ -72,65 +72,55 @@ static void ukr_generic_f32(size_t kc, const float *ap, const float *bp, float *
 
 /* generic: A sliver 4*256*8 = 8 KiB (f64) or 4*512*4 (f32); B block
  * 256*256*8 = 512 KiB. */
-#define GENERIC_PATH                                                                        \
-    {                                                                                       \
-        {CRUNCH__GEMM_GENERIC_F64_MR, CRUNCH__GEMM_GENERIC_F64_NR, 256, 1024, 256},         \
-            ukr_generic_f64,                                                                \
-            {CRUNCH__GEMM_GENERIC_F32_MR, CRUNCH__GEMM_GENERIC_F32_NR, 512, 1024, 256},     \
-            ukr_generic_f32, NULL, NULL                                                     \
-    }
+static const gemm_path generic_path = {
+    {CRUNCH__GEMM_GENERIC_F64_MR, CRUNCH__GEMM_GENERIC_F64_NR, 256, 1024, 256},
+    ukr_generic_f64,
+    {CRUNCH__GEMM_GENERIC_F32_MR, CRUNCH__GEMM_GENERIC_F32_NR, 512, 1024, 256},
+    ukr_generic_f32,
+    NULL,
+    NULL,
+};
 
 /*
- * paths is the one table of kernels and block sizes, indexed by crunch_isa
- * (like BLIS's per-CPU context). It is const: nothing is filled in at run
- * time, so any thread may read it at any time.
- *
  * The SIMD paths' sizes were tuned on AMD Zen 5 (48 KiB L1D, 1 MiB L2,
  * 32 MiB L3): an A sliver of 18-24 KiB leaves half of L1 for the streaming
  * B slivers, a B block of 256-450 KiB sits in L2, and an A block of up to
  * 1024 rows (3 MiB) in L3. They are sound, only slower, on CPUs with
  * 32 KiB L1D and 512 KiB L2.
  */
-static const gemm_path paths[] = {
-    [CRUNCH_ISA_AUTO] = GENERIC_PATH, /* never chosen: crunch__isa_for resolves AUTO */
-    [CRUNCH_ISA_GENERIC] = GENERIC_PATH,
 #if CRUNCH_X86
-    [CRUNCH_ISA_AVX2] =
-        {
-            /* f64 6x8: A sliver 6*256*8 = 12 KiB; B block 256*128*8 = 256 KiB */
-            {CRUNCH__GEMM_AVX2_F64_MR, CRUNCH__GEMM_AVX2_F64_NR, 256, 1020, 128},
-            crunch__gemm_ukr_avx2_f64,
-            /* f32 6x16: A sliver 6*768*4 = 18 KiB; B block 768*128*4 = 384 KiB */
-            {CRUNCH__GEMM_AVX2_F32_MR, CRUNCH__GEMM_AVX2_F32_NR, 768, 1020, 128},
-            crunch__gemm_ukr_avx2_f32,
-            crunch__gemm_sup_avx2_f64,
-            crunch__gemm_sup_avx2_f32,
-        },
-    [CRUNCH_ISA_AVX512] =
-        {
-            /* f64 8x24: A sliver 8*384*8 = 24 KiB; B block 384*144*8 = 432 KiB */
-            {CRUNCH__GEMM_AVX512_F64_MR, CRUNCH__GEMM_AVX512_F64_NR, 384, 1024, 144},
-            crunch__gemm_ukr_avx512_f64,
-            /* f32 8x48: A sliver 8*768*4 = 24 KiB; B block 768*144*4 = 432 KiB */
-            {CRUNCH__GEMM_AVX512_F32_MR, CRUNCH__GEMM_AVX512_F32_NR, 768, 1024, 144},
-            crunch__gemm_ukr_avx512_f32,
-            crunch__gemm_sup_avx512_f64,
-            crunch__gemm_sup_avx512_f32,
-        },
-#else
-    [CRUNCH_ISA_AVX2] = GENERIC_PATH,
-    [CRUNCH_ISA_AVX512] = GENERIC_PATH,
-#endif
+static const gemm_path avx2_path = {
+    /* f64 6x8: A sliver 6*256*8 = 12 KiB; B block 256*128*8 = 256 KiB */
+    {CRUNCH__GEMM_AVX2_F64_MR, CRUNCH__GEMM_AVX2_F64_NR, 256, 1020, 128},
+    crunch__gemm_ukr_avx2_f64,
+    /* f32 6x16: A sliver 6*768*4 = 18 KiB; B block 768*128*4 = 384 KiB */
+    {CRUNCH__GEMM_AVX2_F32_MR, CRUNCH__GEMM_AVX2_F32_NR, 768, 1020, 128},
+    crunch__gemm_ukr_avx2_f32,
+    crunch__gemm_sup_avx2_f64,
+    crunch__gemm_sup_avx2_f32,
 };
 
-/* path_for returns the table entry for the path a call with ctx takes. */
-static const gemm_path *path_for(const crunch_ctx *ctx)
-{
-    crunch_isa isa = crunch__isa_for(ctx);
-    if ((int)isa < 0 || (size_t)isa >= sizeof paths / sizeof paths[0])
-        isa = CRUNCH_ISA_GENERIC; /* cannot happen; keeps the index in bounds */
-    return &paths[isa];
-}
+static const gemm_path avx512_path = {
+    /* f64 8x24: A sliver 8*384*8 = 24 KiB; B block 384*144*8 = 432 KiB */
+    {CRUNCH__GEMM_AVX512_F64_MR, CRUNCH__GEMM_AVX512_F64_NR, 384, 1024, 144},
+    crunch__gemm_ukr_avx512_f64,
+    /* f32 8x48: A sliver 8*768*4 = 24 KiB; B block 768*144*4 = 432 KiB */
+    {CRUNCH__GEMM_AVX512_F32_MR, CRUNCH__GEMM_AVX512_F32_NR, 768, 1024, 144},
+    crunch__gemm_ukr_avx512_f32,
+    crunch__gemm_sup_avx512_f64,
+    crunch__gemm_sup_avx512_f32,
+};
+#endif
+
+/* paths is gemm's kernel table (internal.h), like BLIS's per-CPU context:
+ * kernels and block sizes per path. */
+static const gemm_path *const paths[CRUNCH__ISA_LEVELS] = {
+    [CRUNCH_ISA_GENERIC] = &generic_path,
+#if CRUNCH_X86
+    [CRUNCH_ISA_AVX2] = &avx2_path,
+    [CRUNCH_ISA_AVX512] = &avx512_path,
+#endif
+};
 
 static inline size_t min_size(size_t x, size_t y)
 {
@@ -489,7 +479,7 @@ enum { SCALE_POLL = 1 << 18 };
             return st;                                                                        \
         }                                                                                     \
                                                                                               \
-        const gemm_path *path = path_for(ctx);                                                \
+        const gemm_path *path = CRUNCH__PICK(paths, ctx);                                     \
         const gemm_blocks *bs = &path->S;                                                     \
         crunch__gemm_ukr_##S ukr = path->ukr_##S;                                             \
         if (path->sup_##S != NULL && use_sup(bs, m, n, k)) {                                  \

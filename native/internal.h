@@ -30,6 +30,49 @@
  * supported one, capped by the ctx's isa field. */
 CRUNCH_HIDDEN crunch_isa crunch__isa_for(const crunch_ctx *ctx);
 
+/*
+ * Kernel tables: how every op picks its SIMD path. An op keeps one table
+ * indexed by crunch_isa, CRUNCH__ISA_LEVELS entries, each pointing at one
+ * path's kernels (a struct of them, or the op's one kernel function):
+ *
+ *   static const crunch__foo_kernels *const paths[CRUNCH__ISA_LEVELS] = {
+ *       [CRUNCH_ISA_GENERIC] = &generic_kernels,
+ *   #if CRUNCH_X86
+ *       [CRUNCH_ISA_AVX2] = &crunch__foo_kernels_avx2,
+ *       [CRUNCH_ISA_AVX512] = &crunch__foo_kernels_avx512,
+ *   #endif
+ *   };
+ *
+ * and a call picks its entry once, before any work, with
+ * CRUNCH__PICK(paths, ctx). The generic entry is never NULL; a NULL entry
+ * is a level the op has no kernels for on this build (AUTO's is always
+ * NULL), and a call that would take it takes the next lower level that
+ * has them. Tables are const, so any thread may read them at any time.
+ */
+enum { CRUNCH__ISA_LEVELS = CRUNCH_ISA_AVX512 + 1 };
+
+/* crunch__isa_pick returns the level of a kernel table a call with ctx
+ * takes: crunch__isa_for's choice, or the next lower level with a bit set
+ * in filled (bit l: level l has an entry), the generic one at the least. */
+static inline crunch_isa crunch__isa_pick(const crunch_ctx *ctx, unsigned filled)
+{
+    int isa = (int)crunch__isa_for(ctx);
+    while (isa > CRUNCH_ISA_GENERIC && !(filled >> isa & 1u))
+        isa--;
+    return isa < CRUNCH_ISA_GENERIC ? CRUNCH_ISA_GENERIC : (crunch_isa)isa; /* AUTO: never */
+}
+
+/* CRUNCH__FILLED(paths) is the filled mask of kernel table paths; the
+ * loads fold to a constant, the table being const. */
+#define CRUNCH__FILLED(paths)                                                   \
+    ((unsigned)((paths)[CRUNCH_ISA_AVX2] != NULL) << CRUNCH_ISA_AVX2 |          \
+     (unsigned)((paths)[CRUNCH_ISA_AVX512] != NULL) << CRUNCH_ISA_AVX512)
+_Static_assert(CRUNCH__ISA_LEVELS == 4, "CRUNCH__FILLED must list every SIMD level");
+
+/* CRUNCH__PICK(paths, ctx) is the entry of kernel table paths for a call
+ * with ctx (see "Kernel tables" above). */
+#define CRUNCH__PICK(paths, ctx) ((paths)[crunch__isa_pick((ctx), CRUNCH__FILLED(paths))])
+
 /* crunch__canceled reports whether ctx asks the call to stop. Relaxed is
  * enough: the flag carries no data, and a late read only delays the stop. */
 static inline int crunch__canceled(const crunch_ctx *ctx)

@@ -24,20 +24,15 @@ static crunch_status row_generic(const crunch_ctx *ctx, const crunch__mb_row *ro
     return crunch__mb_tail(ctx, row, 0, width, out);
 }
 
-/* kernel_for returns the row kernel of the path a call with ctx takes. */
-static crunch__mb_kernel kernel_for(const crunch_ctx *ctx)
-{
+/* paths is mandelbrot's kernel table (internal.h). */
+static const crunch__mb_kernels generic_kernels = {row_generic};
+static const crunch__mb_kernels *const paths[CRUNCH__ISA_LEVELS] = {
+    [CRUNCH_ISA_GENERIC] = &generic_kernels,
 #if CRUNCH_X86
-    switch (crunch__isa_for(ctx)) {
-    case CRUNCH_ISA_AVX512: return crunch__mb_row_avx512;
-    case CRUNCH_ISA_AVX2: return crunch__mb_row_avx2;
-    default: break;
-    }
-#else
-    (void)ctx;
+    [CRUNCH_ISA_AVX2] = &crunch__mb_kernels_avx2,
+    [CRUNCH_ISA_AVX512] = &crunch__mb_kernels_avx512,
 #endif
-    return row_generic;
-}
+};
 
 crunch_status crunch_mandelbrot(crunch_ctx *ctx, size_t width, size_t height, double x_min,
                                 double x_max, double y_min, double y_max, int64_t max_iter,
@@ -57,7 +52,7 @@ crunch_status crunch_mandelbrot(crunch_ctx *ctx, size_t width, size_t height, do
     crunch__progress_begin(ctx, (int64_t)n);
     if (n == 0)
         return CRUNCH_OK;
-    crunch__mb_kernel kernel = kernel_for(ctx);
+    crunch__mb_kernel kernel = CRUNCH__PICK(paths, ctx)->row;
     crunch__mb_row row = {x_min, x_max - x_min, (double)width, 0, max_iter};
     const double dy = y_max - y_min;
     for (size_t r = 0; r < height; r++) {

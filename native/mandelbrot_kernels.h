@@ -1,9 +1,9 @@
 /*
  * mandelbrot_kernels.h - what mandelbrot.c (the driver and the generic
  * path) and mandelbrot_avx2.c / mandelbrot_avx512.c (the SIMD row
- * kernels) share: the row description, the exact arithmetic of one pixel,
- * and the rounding barrier that keeps every path bit-identical. Internal:
- * never installed, never exported.
+ * kernels, from mandelbrot_template.h) share: the row description, the
+ * exact arithmetic of one pixel, and the rounding barrier that keeps every
+ * path bit-identical. Internal: never installed, never exported.
  *
  * Every path must give the same counts as every other and as the Go
  * implementation (service/kernels/mandelbrot.go), so each one evaluates
@@ -76,12 +76,15 @@ typedef struct crunch__mb_row {
 typedef crunch_status (*crunch__mb_kernel)(const crunch_ctx *ctx, const crunch__mb_row *row,
                                            size_t width, uint32_t *out);
 
+/* crunch__mb_kernels: one path's kernel, an entry of mandelbrot's kernel
+ * table (internal.h). */
+typedef struct crunch__mb_kernels {
+    crunch__mb_kernel row;
+} crunch__mb_kernels;
+
 #if CRUNCH_X86
-CRUNCH_HIDDEN crunch_status crunch__mb_row_avx2(const crunch_ctx *ctx, const crunch__mb_row *row,
-                                                size_t width, uint32_t *out);
-CRUNCH_HIDDEN crunch_status crunch__mb_row_avx512(const crunch_ctx *ctx,
-                                                  const crunch__mb_row *row, size_t width,
-                                                  uint32_t *out);
+CRUNCH_HIDDEN extern const crunch__mb_kernels crunch__mb_kernels_avx2;
+CRUNCH_HIDDEN extern const crunch__mb_kernels crunch__mb_kernels_avx512;
 #endif
 
 /* crunch__mb_re returns the real part of column j's c (file comment). */

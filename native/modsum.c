@@ -138,6 +138,16 @@ CRUNCH_TARGET_AVX512 static uint64_t sum_avx512(int64_t start, int64_t count, ui
 }
 #endif
 
+/* paths is modsum's kernel table (internal.h): one function per path. */
+typedef uint64_t (*sum_fn)(int64_t start, int64_t count, uint32_t r);
+static const sum_fn paths[CRUNCH__ISA_LEVELS] = {
+    [CRUNCH_ISA_GENERIC] = sum_generic,
+#if CRUNCH_X86
+    [CRUNCH_ISA_AVX2] = sum_avx2,
+    [CRUNCH_ISA_AVX512] = sum_avx512,
+#endif
+};
+
 crunch_status crunch_modsum(crunch_ctx *ctx, int64_t n, int64_t iters, int64_t *total)
 {
     if (total == NULL || iters < 0)
@@ -145,14 +155,7 @@ crunch_status crunch_modsum(crunch_ctx *ctx, int64_t n, int64_t iters, int64_t *
     /* C's % truncates toward zero; add MOD once to get the mathematical
      * remainder, so negative n (INT64_MIN included) needs no negation. */
     const uint32_t r = (uint32_t)((n % MOD + MOD) % MOD);
-    uint64_t (*sum)(int64_t, int64_t, uint32_t) = sum_generic;
-#if CRUNCH_X86
-    switch (crunch__isa_for(ctx)) {
-    case CRUNCH_ISA_AVX512: sum = sum_avx512; break;
-    case CRUNCH_ISA_AVX2: sum = sum_avx2; break;
-    default: break;
-    }
-#endif
+    const sum_fn sum = CRUNCH__PICK(paths, ctx);
     crunch__progress_begin(ctx, iters);
     int64_t acc = 0;
     for (int64_t start = 0; start < iters;) {

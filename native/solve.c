@@ -26,9 +26,10 @@
  * carries the caller's SIMD cap (so tests reach every path) but not its
  * progress (which would be reset by each call). gemm polls that private
  * ctx, which nobody cancels; instead update() cuts each product into
- * pieces of at most CHUNK_FMA[isa] multiply-adds (about a millisecond on
- * that path) and polls the caller's ctx between them. The pieces cost
- * some repacking (B once per piece of rows): about 1% at n = 1024.
+ * pieces of at most the path's chunk_fma multiply-adds (about a
+ * millisecond on that path) and polls the caller's ctx between them. The
+ * pieces cost some repacking (B once per piece of rows): about 1% at
+ * n = 1024.
  *
  * Singularity (crunch.h has the contract): an exactly zero pivot stops
  * the factorisation; otherwise the 1-norm condition number is estimated
@@ -68,16 +69,6 @@ enum {
     POLL_ELEMS = 1 << 18 /* elements touched between polls in row loops */
 };
 
-/* CHUNK_FMA: the most multiply-adds per gemm call (between two polls of
- * the caller's ctx), by path: at most about a millisecond at each path's
- * speed (some 4, 15 and 30 billion multiply-adds a second on Zen 5). */
-static const uint64_t CHUNK_FMA[] = {
-    [CRUNCH_ISA_AUTO] = (uint64_t)1 << 22,
-    [CRUNCH_ISA_GENERIC] = (uint64_t)1 << 22,
-    [CRUNCH_ISA_AVX2] = (uint64_t)1 << 23,
-    [CRUNCH_ISA_AVX512] = (uint64_t)1 << 24,
-};
-
 /* progress: multiply-adds credited to the caller's ctx. When the total
  * does not fit an int64 (only for matrices of tens of terabytes), the
  * published units are 2^shift multiply-adds, the remainder carried. */
@@ -92,7 +83,6 @@ typedef struct progress {
 typedef struct solver {
     crunch_ctx *ctx;   /* the caller's: cancel and progress */
     crunch_ctx sub;    /* passed to gemm: the caller's path, never cancelled */
-    uint64_t chunk;    /* CHUNK_FMA for this call's path */
     progress pr;
     size_t n, ld;      /* order of A; row stride of w */
     double *w;         /* the LU factors, overwriting the copy of A */
@@ -160,9 +150,9 @@ static crunch_status touched(solver *s, size_t elems, uint64_t *fmas)
 /*
  * update computes C -= A B for the m x k matrix A, the k x nc matrix B and
  * the m x nc matrix C (row strides lda, ldb, ldc), in pieces of at most
- * s->chunk multiply-adds (rows first: a piece spans up to 2048 columns and
- * as many rows as fit, at least 48, a multiple of every path's MR), each
- * one a gemm call followed by a tick.
+ * s->k->chunk_fma multiply-adds (rows first: a piece spans up to 2048
+ * columns and as many rows as fit, at least 48, a multiple of every path's
+ * MR), each one a gemm call followed by a tick.
  */
 static crunch_status update(solver *s, size_t m, size_t nc, size_t k, const double *a,
                             size_t lda, const double *b, size_t ldb, double *c, size_t ldc)
@@ -171,7 +161,7 @@ static crunch_status update(solver *s, size_t m, size_t nc, size_t k, const doub
         return CRUNCH_OK;
     size_t cols = min_size(nc, 2048);
     uint64_t per_row = (uint64_t)cols * k;
-    size_t rows = (size_t)(s->chunk / per_row) / 48 * 48;
+    size_t rows = (size_t)(s->k->chunk_fma / per_row) / 48 * 48;
     if (rows < 48)
         rows = 48;
     for (size_t i0 = 0; i0 < m; i0 += rows) {
@@ -242,26 +232,16 @@ static double load_row(size_t len, const double *restrict src, double *restrict 
     return m;
 }
 
-static const crunch__solve_kernels generic_kernels = {dot_row, axpy_row, load_row};
+/* paths is solve's kernel table (internal.h). */
+static const crunch__solve_kernels generic_kernels = {dot_row, axpy_row, load_row,
+                                                      (uint64_t)1 << 22};
+static const crunch__solve_kernels *const paths[CRUNCH__ISA_LEVELS] = {
+    [CRUNCH_ISA_GENERIC] = &generic_kernels,
 #if CRUNCH_X86
-static const crunch__solve_kernels avx2_kernels = {
-    crunch__solve_dot_avx2, crunch__solve_axpy_avx2, crunch__solve_load_row_avx2};
-static const crunch__solve_kernels avx512_kernels = {
-    crunch__solve_dot_avx512, crunch__solve_axpy_avx512, crunch__solve_load_row_avx512};
+    [CRUNCH_ISA_AVX2] = &crunch__solve_kernels_avx2,
+    [CRUNCH_ISA_AVX512] = &crunch__solve_kernels_avx512,
 #endif
-
-/* kernels_for returns the vector kernels of path isa. */
-static const crunch__solve_kernels *kernels_for(crunch_isa isa)
-{
-#if CRUNCH_X86
-    if (isa == CRUNCH_ISA_AVX512)
-        return &avx512_kernels;
-    if (isa == CRUNCH_ISA_AVX2)
-        return &avx2_kernels;
-#endif
-    (void)isa;
-    return &generic_kernels;
-}
+};
 
 /*
  * trsm_lower solves L X = B in place for X: L is the m x m unit lower
@@ -800,11 +780,9 @@ crunch_status crunch_solve_f64(crunch_ctx *ctx, size_t n, size_t nrhs, const dou
     s.w = wk.p;
     s.v1 = s.w + n * s.ld;
     s.v2 = s.v1 + n;
-    crunch_isa isa = crunch__isa_for(ctx);
-    s.k = kernels_for(isa);
+    s.k = CRUNCH__PICK(paths, ctx);
     crunch_ctx_init(&s.sub);
-    crunch_ctx_set_isa(&s.sub, isa);
-    s.chunk = CHUNK_FMA[(size_t)isa < sizeof CHUNK_FMA / sizeof CHUNK_FMA[0] ? isa : CRUNCH_ISA_GENERIC];
+    crunch_ctx_set_isa(&s.sub, crunch__isa_for(ctx));
 
     crunch_status st = solve(&s, a, lda, b, ldb, x, ldx, nrhs);
     if (st == CRUNCH_OK && s.pr.done < s.pr.total) /* only an approximate total leaves a gap */

@@ -123,28 +123,15 @@ static void widen_generic(const float *x, size_t len, double *out)
         out[i] = x[i];
 }
 
-/* path_for sets the block kernel and the widen function of the path a
- * call with ctx takes. */
-static void path_for(const crunch_ctx *ctx, crunch__stats_kernel *k, crunch__stats_widen *w)
-{
-    *k = block_generic;
-    *w = widen_generic;
+/* paths is stats's kernel table (internal.h). */
+static const crunch__stats_kernels generic_kernels = {block_generic, widen_generic};
+static const crunch__stats_kernels *const paths[CRUNCH__ISA_LEVELS] = {
+    [CRUNCH_ISA_GENERIC] = &generic_kernels,
 #if CRUNCH_X86
-    switch (crunch__isa_for(ctx)) {
-    case CRUNCH_ISA_AVX512:
-        *k = crunch__stats_block_avx512;
-        *w = crunch__stats_widen_avx512;
-        break;
-    case CRUNCH_ISA_AVX2:
-        *k = crunch__stats_block_avx2;
-        *w = crunch__stats_widen_avx2;
-        break;
-    default: break;
-    }
-#else
-    (void)ctx;
+    [CRUNCH_ISA_AVX2] = &crunch__stats_kernels_avx2,
+    [CRUNCH_ISA_AVX512] = &crunch__stats_kernels_avx512,
 #endif
-}
+};
 
 /* two_sum sets *s + *e = a + b exactly, *s = fl(a + b) (Knuth's TwoSum:
  * no condition on the magnitudes). */
@@ -326,9 +313,7 @@ static crunch_status stats(crunch_ctx *ctx, const void *x, int f32, size_t n, si
         out->mean = out->var = out->std = out->min = out->max = NAN;
         return CRUNCH_OK;
     }
-    crunch__stats_kernel k;
-    crunch__stats_widen widen;
-    path_for(ctx, &k, &widen);
+    const crunch__stats_kernels *K = CRUNCH__PICK(paths, ctx);
     acc a;
     a.top = 0;
     a.plain = 0;
@@ -348,12 +333,12 @@ static crunch_status stats(crunch_ctx *ctx, const void *x, int f32, size_t n, si
             size_t len = n - i < BLOCK ? n - i : BLOCK;
             const double *blk;
             if (f32) {
-                widen((const float *)x + i, len, buf);
+                K->widen((const float *)x + i, len, buf);
                 blk = buf;
             } else {
                 blk = (const double *)x + i;
             }
-            add_block(&a, k, blk, len);
+            add_block(&a, K->block, blk, len);
             i += len;
         }
         crunch__progress_add(ctx, (int64_t)(i - start));

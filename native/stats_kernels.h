@@ -7,7 +7,7 @@
  * doubles, small enough to stay in L1 between a block kernel's two passes,
  * and merges the blocks' summaries (stats.c explains the numerics). A
  * block kernel only summarises one block; it is the only code that differs
- * between the SIMD paths.
+ * between the SIMD paths, which stats_template.h writes once for both.
  */
 #ifndef CRUNCH_STATS_KERNELS_H
 #define CRUNCH_STATS_KERNELS_H
@@ -47,11 +47,16 @@ typedef void (*crunch__stats_kernel)(const double *x, size_t len, crunch__stats_
  * doubles in out: how f32 input reaches the block kernels. */
 typedef void (*crunch__stats_widen)(const float *x, size_t len, double *out);
 
+/* crunch__stats_kernels: one path's kernels, an entry of stats's kernel
+ * table (internal.h). */
+typedef struct crunch__stats_kernels {
+    crunch__stats_kernel block;
+    crunch__stats_widen widen;
+} crunch__stats_kernels;
+
 #if CRUNCH_X86
-CRUNCH_HIDDEN void crunch__stats_block_avx2(const double *x, size_t len, crunch__stats_part *p);
-CRUNCH_HIDDEN void crunch__stats_block_avx512(const double *x, size_t len, crunch__stats_part *p);
-CRUNCH_HIDDEN void crunch__stats_widen_avx2(const float *x, size_t len, double *out);
-CRUNCH_HIDDEN void crunch__stats_widen_avx512(const float *x, size_t len, double *out);
+CRUNCH_HIDDEN extern const crunch__stats_kernels crunch__stats_kernels_avx2;
+CRUNCH_HIDDEN extern const crunch__stats_kernels crunch__stats_kernels_avx512;
 #endif
 
 /*

@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const crunch_isa all_isas[] = {CRUNCH_ISA_GENERIC, CRUNCH_ISA_AVX2, CRUNCH_ISA_AVX512};
-enum { N_ISAS = 3 };
 
 static const crunch_conv_mode modes[] = {CRUNCH_CONV_SAME, CRUNCH_CONV_VALID, CRUNCH_CONV_FULL};
 static const char *mode_names[] = {"same", "valid", "full"};
@@ -62,16 +60,6 @@ enum kind {
 static const char *kind_names[N_KINDS] = {"uniform", "ints",   "tiny",    "huge",   "negzero",
                                           "img-nan", "img-inf", "ker-inf", "ker-nan"};
 
-/* rnd returns a pseudo-random double in [0, 1) from state *s (splitmix64). */
-static double rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1p-53;
-}
-
 /* fill writes an image (is_kernel 0) or kernel of n values of kind k,
  * rounded to float when f32 so that both precisions see the same numbers. */
 static void fill(enum kind k, int is_kernel, int f32, double *x, size_t n, uint64_t seed)
@@ -83,9 +71,9 @@ static void fill(enum kind k, int is_kernel, int f32, double *x, size_t n, uint6
     if (k == K_HUGE)
         scale = f32 ? 1e15 : 1e150;
     for (size_t i = 0; i < n; i++) {
-        double v = 2 * rnd(&s) - 1;
+        double v = 2 * check_rnd01(&s) - 1;
         if (k == K_INTS)
-            v = floor(17 * rnd(&s)) - 8;
+            v = floor(17 * check_rnd01(&s)) - 8;
         if (k == K_NEGZERO && !is_kernel)
             v = -0.0;
         x[i] = f32 ? (double)(float)(v * scale) : v * scale;
@@ -228,14 +216,14 @@ static void run_case(enum kind k, crunch_conv_mode m, int f32, size2 im, size2 k
     fill(k, 0, f32, img, h * w, seed);
     fill(k, 1, f32, ker, kh * kw, seed * 31 + 7);
     reference(m, h, w, img, kh, kw, ker, want, abs, nt);
-    for (int i = 0; i < N_ISAS; i++) {
-        if (all_isas[i] > crunch_isa_best())
+    for (int i = 0; i < CHECK_N_ISAS; i++) {
+        if (check_isas[i] > crunch_isa_best())
             continue;
         char what[160];
         snprintf(what, sizeof what, "%s %s %s image %zux%zu kernel %zux%zu %s",
-                 crunch_isa_name(all_isas[i]), f32 ? "f32" : "f64", mode_names[m], h, w, kh, kw,
+                 crunch_isa_name(check_isas[i]), f32 ? "f32" : "f64", mode_names[m], h, w, kh, kw,
                  kind_names[k]);
-        run_one(all_isas[i], m, f32, h, w, img, kh, kw, ker, want, abs, nt,
+        run_one(check_isas[i], m, f32, h, w, img, kh, kw, ker, want, abs, nt,
                 k == K_INTS || k == K_NEGZERO, what);
     }
     free(img);
@@ -286,18 +274,6 @@ static void test_large(void)
     }
 }
 
-/* cancel_when_started spins until the call has made progress, then
- * cancels it. */
-static void *cancel_when_started(void *arg)
-{
-    crunch_ctx *ctx = arg;
-    int64_t done = 0;
-    while (done == 0)
-        crunch_ctx_progress(ctx, &done, NULL);
-    crunch_ctx_cancel(ctx);
-    return NULL;
-}
-
 static void test_cancel(crunch_isa isa)
 {
     crunch_ctx ctx;
@@ -327,7 +303,7 @@ static void test_cancel(crunch_isa isa)
             crunch_ctx_init(&ctx);
             crunch_ctx_set_isa(&ctx, isa);
             pthread_t th;
-            pthread_create(&th, NULL, cancel_when_started, &ctx);
+            pthread_create(&th, NULL, check_cancel_when_started, &ctx);
             crunch_status st = crunch_conv2d_f64(&ctx, CRUNCH_CONV_SAME, n, n, img, kn, kn, ker, o);
             pthread_join(th, NULL);
             int64_t done, total;
@@ -416,15 +392,15 @@ static void test_bad_args(void)
 
 int main(void)
 {
-    for (int i = 0; i < N_ISAS; i++)
-        if (all_isas[i] > crunch_isa_best())
-            printf("test_conv2d: skipping %s: not supported here\n", crunch_isa_name(all_isas[i]));
+    for (int i = 0; i < CHECK_N_ISAS; i++)
+        if (check_isas[i] > crunch_isa_best())
+            printf("test_conv2d: skipping %s: not supported here\n", crunch_isa_name(check_isas[i]));
     test_bad_args();
     test_table();
     test_kinds();
     test_large();
-    for (int i = 0; i < N_ISAS; i++)
-        if (all_isas[i] <= crunch_isa_best())
-            test_cancel(all_isas[i]);
+    for (int i = 0; i < CHECK_N_ISAS; i++)
+        if (check_isas[i] <= crunch_isa_best())
+            test_cancel(check_isas[i]);
     return check_exit("test_conv2d");
 }

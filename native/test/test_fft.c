@@ -25,9 +25,6 @@
 #include <string.h>
 #include <time.h>
 
-static const crunch_isa all_isas[] = {CRUNCH_ISA_GENERIC, CRUNCH_ISA_AVX2, CRUNCH_ISA_AVX512};
-enum { N_ISAS = 3 };
-
 /* Lengths up to this get the full O(n^2) reference; above, SPOT bins. */
 enum { FULL_MAX = 1100, SPOT = 12 };
 
@@ -38,51 +35,10 @@ enum { FULL_MAX = 1100, SPOT = 12 };
  * largest ratio seen, so the margin stays visible. */
 #define TOL_C 8.0
 
-/* The guard after y holds this NaN payload, so a stray write shows up. */
-#define SENTINEL_BITS 0x7ff4dead0000beefULL
+/* The guard after y holds check_sentinel(), so a stray write shows up. */
 enum { GUARD = 16 };
 
 static double worst_ratio[2]; /* largest error / (eps log2 n scale ||x||), per precision */
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* rnd returns a pseudo-random double in [-1, 1) from state *s (splitmix64). */
-static double rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1p-52 - 1.0;
-}
-
-static double sentinel(void)
-{
-    double d;
-    uint64_t bits = SENTINEL_BITS;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
-
-/* isa_available reports whether this machine (after CRUNCH_DISABLE) has
- * path isa, and says so once when it does not. */
-static int isa_available(crunch_isa isa)
-{
-    static int told[4];
-    if (isa <= crunch_isa_best())
-        return 1;
-    if (!told[isa]) {
-        told[isa] = 1;
-        printf("test_fft: skipping the %s path: this CPU or CRUNCH_DISABLE leaves only %s\n",
-               crunch_isa_name(isa), crunch_isa_name(crunch_isa_best()));
-    }
-    return 0;
-}
 
 /* roots: cos and sin of 2 pi t / n for t < n, in long double. */
 typedef struct roots {
@@ -189,14 +145,14 @@ static void run_case(const fcase *fc, uint64_t seed)
     }
     uint64_t s = seed;
     for (size_t k = 0; k < nbins; k++) { /* all bins, or the ends, the middle and random ones */
-        const size_t any = (size_t)((rnd(&s) + 1) / 2 * (double)n) % n;
+        const size_t any = (size_t)((check_rnd11(&s) + 1) / 2 * (double)n) % n;
         bins[k] = full ? k : k == 0 ? 0 : k == 1 ? n - 1 : k == 2 ? n / 2 : any;
     }
 
     for (int f32 = 0; f32 < 2; f32++) {
         const double vs = value_scale(fc->values, f32);
         for (size_t i = 0; i < len; i++) {
-            xd[i] = rnd(&s) * vs;
+            xd[i] = check_rnd11(&s) * vs;
             xf[i] = (float)xd[i];
             xq[i] = f32 ? (double)xf[i] : xd[i]; /* the values crunch sees, for the reference */
         }
@@ -212,8 +168,8 @@ static void run_case(const fcase *fc, uint64_t seed)
                 for (size_t k = 0; k < nbins; k++)
                     dft_bin(&r, xq + 2 * n * b, bins[k], inv, &ref[2 * (b * nbins + k)],
                             &ref[2 * (b * nbins + k) + 1]);
-            for (int ii = 0; ii < N_ISAS; ii++) {
-                if (!isa_available(all_isas[ii]))
+            for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+                if (!check_isa_available("test_fft", check_isas[ii]))
                     continue;
                 /* every norm for small n, one (cycling) for large */
                 for (int nm = 0; nm < 3; nm++) {
@@ -225,11 +181,11 @@ static void run_case(const fcase *fc, uint64_t seed)
                         if (i < len && fc->inplace)
                             yd[i] = xd[i], yf[i] = xf[i];
                         else
-                            yd[i] = sentinel(), yf[i] = (float)sentinel();
+                            yd[i] = check_sentinel(), yf[i] = (float)check_sentinel();
                     }
                     crunch_ctx ctx;
                     crunch_ctx_init(&ctx);
-                    crunch_ctx_set_isa(&ctx, all_isas[ii]);
+                    crunch_ctx_set_isa(&ctx, check_isas[ii]);
                     crunch_status st;
                     if (f32)
                         st = crunch_fft_c64(&ctx, inv, norm, batch, n, fc->inplace ? yf : xf, yf);
@@ -237,7 +193,7 @@ static void run_case(const fcase *fc, uint64_t seed)
                         st = crunch_fft_c128(&ctx, inv, norm, batch, n, fc->inplace ? yd : xd, yd);
                     char desc[160];
                     snprintf(desc, sizeof desc, "%s %s %s norm=%s n=%zu batch=%zu values=%d%s",
-                             crunch_isa_name(all_isas[ii]), f32 ? "c64" : "c128",
+                             crunch_isa_name(check_isas[ii]), f32 ? "c64" : "c128",
                              inv ? "inverse" : "forward", norm_name(norm), n, batch, fc->values,
                              fc->inplace ? " in place" : "");
                     CHECK(st == CRUNCH_OK, "status %s: %s", crunch_strerror(st), desc);
@@ -287,7 +243,7 @@ static void run_case(const fcase *fc, uint64_t seed)
                         if (!f32) {
                             uint64_t bits;
                             memcpy(&bits, &yd[i], sizeof bits);
-                            touched |= bits != SENTINEL_BITS;
+                            touched |= bits != CHECK_SENTINEL_BITS;
                         }
                     }
                     CHECK(!touched, "the guard after y was written: %s", desc);
@@ -347,14 +303,14 @@ static void test_roundtrip(void)
         }
         uint64_t s = n;
         for (size_t j = 0; j < 2 * n; j++)
-            x[j] = rnd(&s);
-        for (int ii = 0; ii < N_ISAS; ii++) {
-            if (!isa_available(all_isas[ii]))
+            x[j] = check_rnd11(&s);
+        for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+            if (!check_isa_available("test_fft", check_isas[ii]))
                 continue;
             for (int nm = 0; nm < 2; nm++) {
                 crunch_ctx ctx;
                 crunch_ctx_init(&ctx);
-                crunch_ctx_set_isa(&ctx, all_isas[ii]);
+                crunch_ctx_set_isa(&ctx, check_isas[ii]);
                 memcpy(y, x, 2 * n * sizeof *y);
                 crunch_status st = crunch_fft_c128(&ctx, 0, (crunch_fft_norm)nm, 1, n, y, y);
                 if (st == CRUNCH_OK)
@@ -363,7 +319,7 @@ static void test_roundtrip(void)
                 for (size_t j = 0; j < 2 * n; j++)
                     worst = fmax(worst, fabs(y[j] - x[j]));
                 CHECK(st == CRUNCH_OK && worst < 1e-13 * (log2((double)n) + 1),
-                      "%s round trip n=%zu norm=%d: %s, error %g", crunch_isa_name(all_isas[ii]), n,
+                      "%s round trip n=%zu norm=%d: %s, error %g", crunch_isa_name(check_isas[ii]), n,
                       nm, crunch_strerror(st), worst);
             }
         }
@@ -391,7 +347,7 @@ static void test_paths_agree(void)
         uint64_t s = 3 * n;
         double nx = 0;
         for (size_t j = 0; j < 2 * n; j++) {
-            x[j] = rnd(&s);
+            x[j] = check_rnd11(&s);
             xf[j] = (float)x[j];
             nx += x[j] * x[j];
         }
@@ -401,11 +357,11 @@ static void test_paths_agree(void)
             crunch_ctx_set_isa(&ctx, CRUNCH_ISA_GENERIC);
             crunch_fft_c128(&ctx, inv, CRUNCH_FFT_BACKWARD, 1, n, x, g);
             crunch_fft_c64(&ctx, inv, CRUNCH_FFT_BACKWARD, 1, n, xf, gf);
-            for (int ii = 1; ii < N_ISAS; ii++) {
-                if (!isa_available(all_isas[ii]))
+            for (int ii = 1; ii < CHECK_N_ISAS; ii++) {
+                if (!check_isa_available("test_fft", check_isas[ii]))
                     continue;
                 crunch_ctx_init(&ctx);
-                crunch_ctx_set_isa(&ctx, all_isas[ii]);
+                crunch_ctx_set_isa(&ctx, check_isas[ii]);
                 crunch_status st = crunch_fft_c128(&ctx, inv, CRUNCH_FFT_BACKWARD, 1, n, x, y);
                 crunch_status stf = crunch_fft_c64(&ctx, inv, CRUNCH_FFT_BACKWARD, 1, n, xf, yf);
                 double d = 0, df = 0;
@@ -416,10 +372,10 @@ static void test_paths_agree(void)
                 double unit = (log2((double)n) + 1) * sqrt(nx);
                 CHECK(st == CRUNCH_OK && d <= 2 * TOL_C * 0x1p-53 * unit,
                       "%s c128 n=%zu inv=%d differs from generic by %g",
-                      crunch_isa_name(all_isas[ii]), n, inv, d);
+                      crunch_isa_name(check_isas[ii]), n, inv, d);
                 CHECK(stf == CRUNCH_OK && df <= 2 * TOL_C * 0x1p-24 * unit,
                       "%s c64 n=%zu inv=%d differs from generic by %g",
-                      crunch_isa_name(all_isas[ii]), n, inv, df);
+                      crunch_isa_name(check_isas[ii]), n, inv, df);
             }
         }
     next:
@@ -492,16 +448,16 @@ typedef struct canceller {
 static void *cancel_thread(void *arg)
 {
     canceller *cn = arg;
-    double start = now_s();
+    double start = check_now_s();
     int64_t done = 0;
-    while (done == 0 && now_s() - start < 10) {
+    while (done == 0 && check_now_s() - start < 10) {
         crunch_ctx_progress(cn->ctx, &done, NULL);
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
     }
     struct timespec ts = {0, 2000000};
     nanosleep(&ts, NULL);
-    cn->when = now_s();
+    cn->when = check_now_s();
     crunch_ctx_progress(cn->ctx, &cn->done_at, NULL);
     crunch_ctx_cancel(cn->ctx);
     return NULL;
@@ -518,12 +474,12 @@ static void test_cancel_during(void)
         CHECK(0, "out of memory in the test");
         return;
     }
-    for (int ii = 0; ii < N_ISAS; ii++) {
-        if (!isa_available(all_isas[ii]))
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+        if (!check_isa_available("test_fft", check_isas[ii]))
             continue;
         crunch_ctx ctx;
         crunch_ctx_init(&ctx);
-        crunch_ctx_set_isa(&ctx, all_isas[ii]);
+        crunch_ctx_set_isa(&ctx, check_isas[ii]);
         canceller cn = {&ctx, 0, 0};
         pthread_t th;
         if (pthread_create(&th, NULL, cancel_thread, &cn) != 0) {
@@ -531,26 +487,26 @@ static void test_cancel_during(void)
             continue;
         }
         crunch_status st = crunch_fft_c128(&ctx, 0, CRUNCH_FFT_BACKWARD, batch, n, x, x);
-        double ret = now_s();
+        double ret = check_now_s();
         pthread_join(th, NULL);
         int64_t done, total;
         crunch_ctx_progress(&ctx, &done, &total);
         double lag_ms = (ret - cn.when) * 1e3;
         CHECK(st == CRUNCH_ECANCELED, "%s: cancelled call gave %s (done %lld of %lld)",
-              crunch_isa_name(all_isas[ii]), crunch_strerror(st), (long long)done,
+              crunch_isa_name(check_isas[ii]), crunch_strerror(st), (long long)done,
               (long long)total);
         if (st == CRUNCH_ECANCELED) {
             /* polled before every pass: at most the pass in flight and a
              * pointwise step finish after the cancel */
             CHECK(done - cn.done_at <= 3, "%s: %lld passes after the cancel",
-                  crunch_isa_name(all_isas[ii]), (long long)(done - cn.done_at));
+                  crunch_isa_name(check_isas[ii]), (long long)(done - cn.done_at));
             CHECK(lag_ms < 500, "%s: returned %.1f ms after the cancel",
-                  crunch_isa_name(all_isas[ii]), lag_ms);
-            CHECK(done > 0 && done < total, "%s: progress %lld of %lld", crunch_isa_name(all_isas[ii]),
+                  crunch_isa_name(check_isas[ii]), lag_ms);
+            CHECK(done > 0 && done < total, "%s: progress %lld of %lld", crunch_isa_name(check_isas[ii]),
                   (long long)done, (long long)total);
         }
         printf("test_fft: cancel %s: returned %.2f ms and %lld passes after the cancel, at %.1f%%\n",
-               crunch_isa_name(all_isas[ii]), lag_ms, (long long)(done - cn.done_at),
+               crunch_isa_name(check_isas[ii]), lag_ms, (long long)(done - cn.done_at),
                total > 0 ? 100.0 * (double)done / (double)total : 0.0);
     }
     free(x);
@@ -593,7 +549,7 @@ static void test_concurrent(void)
     }
     uint64_t s = 5;
     for (size_t j = 0; j < 2 * maxn; j++)
-        cc_in[j] = rnd(&s);
+        cc_in[j] = check_rnd11(&s);
     for (int i = 0; i < CC_SIZES; i++) {
         size_t n = cc_size(i);
         cc_want[i] = malloc(2 * n * sizeof *cc_want[i]);
@@ -627,9 +583,9 @@ int main(void)
         {"cancel_during", test_cancel_during}, {"concurrent", test_concurrent},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        double t0 = now_s();
+        double t0 = check_now_s();
         tests[i].fn();
-        printf("test_fft: %s %.2f s\n", tests[i].name, now_s() - t0);
+        printf("test_fft: %s %.2f s\n", tests[i].name, check_now_s() - t0);
     }
     crunch_fft_cache_clear(); /* nothing cached is left for leak checkers */
     printf("test_fft: largest error, in units of eps*log2(n)*scale*||x||: "

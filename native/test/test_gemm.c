@@ -18,40 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-static const crunch_isa all_isas[] = {CRUNCH_ISA_GENERIC, CRUNCH_ISA_AVX2, CRUNCH_ISA_AVX512};
-enum { N_ISAS = 3 };
-
-/* The padding and the guard past C's last row hold this NaN payload, so a
- * stray write shows up in a bitwise comparison. */
-#define SENTINEL_BITS 0x7ff4dead0000beefULL
-
-/* now_s returns a monotonic time in seconds. */
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* rnd returns a pseudo-random double in [-1, 1) from state *s (splitmix64). */
-static double rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1p-52 - 1.0;
-}
-
-/* sentinel returns the NaN with SENTINEL_BITS. */
-static double sentinel(void)
-{
-    double d;
-    uint64_t bits = SENTINEL_BITS;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
-
 /* max1 returns max(1, x), the smallest valid leading dimension. */
 static size_t max1(size_t x)
 {
@@ -97,17 +63,17 @@ static void run_case(const gcase *g, uint64_t seed, double *out)
     /* f32 cases use values that floats hold exactly, so the reference,
      * computed from the doubles, sees the very inputs crunch saw. */
     for (size_t i = 0; i < na; i++)
-        A[i] = g->f32 ? (double)(float)rnd(&s) : rnd(&s);
+        A[i] = g->f32 ? (double)(float)check_rnd11(&s) : check_rnd11(&s);
     for (size_t i = 0; i < nb; i++)
-        B[i] = g->f32 ? (double)(float)rnd(&s) : rnd(&s);
+        B[i] = g->f32 ? (double)(float)check_rnd11(&s) : check_rnd11(&s);
     for (size_t i = 0; i < nc; i++) {
         size_t row = i / ldc, col = i % ldc;
         if (row >= m || col >= n)
-            C[i] = sentinel(); /* padding and guard */
+            C[i] = check_sentinel(); /* padding and guard */
         else if (g->beta == 0)
             C[i] = NAN; /* must vanish: beta == 0 never reads C */
         else
-            C[i] = g->f32 ? (double)(float)rnd(&s) : rnd(&s);
+            C[i] = g->f32 ? (double)(float)check_rnd11(&s) : check_rnd11(&s);
     }
     memcpy(C0, C, nc * sizeof *C);
     for (size_t i = 0; i < na; i++)
@@ -202,21 +168,6 @@ out:
     free(Cf);
 }
 
-/* isa_available reports whether this machine (after CRUNCH_DISABLE) has
- * path isa, and says so once when it does not. */
-static int isa_available(crunch_isa isa)
-{
-    static int told[4];
-    if (isa <= crunch_isa_best())
-        return 1;
-    if (!told[isa]) {
-        told[isa] = 1;
-        printf("test_gemm: skipping the %s path: this CPU or CRUNCH_DISABLE leaves only %s\n",
-               crunch_isa_name(isa), crunch_isa_name(crunch_isa_best()));
-    }
-    return 0;
-}
-
 /* test_small_shapes: every (m, n, k) from a set of small sizes on every
  * path and dtype, cycling the transposes, alpha, beta and the padding. */
 static void test_small_shapes(void)
@@ -225,14 +176,14 @@ static void test_small_shapes(void)
     static const double alphas[] = {1, -0.5, 0}, betas[] = {0, 1, 2.5};
     enum { NS = sizeof sizes / sizeof sizes[0] };
     unsigned variant = 0;
-    for (int ii = 0; ii < N_ISAS; ii++) {
-        if (!isa_available(all_isas[ii]))
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+        if (!check_isa_available("test_gemm", check_isas[ii]))
             continue;
         for (int f32 = 0; f32 < 2; f32++)
             for (size_t im = 0; im < NS; im++)
                 for (size_t in = 0; in < NS; in++)
                     for (size_t ik = 0; ik < NS; ik++, variant++) {
-                        gcase g = {all_isas[ii], f32, (int)(variant & 1), (int)(variant >> 1 & 1),
+                        gcase g = {check_isas[ii], f32, (int)(variant & 1), (int)(variant >> 1 & 1),
                                    sizes[im], sizes[in], sizes[ik],
                                    alphas[variant % 3], betas[variant / 3 % 3], variant % 5 == 0 ? 3 : 0};
                         run_case(&g, variant, NULL);
@@ -250,15 +201,15 @@ static void test_full_grid(void)
     };
     static const double alphas[] = {1, -0.5, 0}, betas[] = {0, 1, 2.5};
     uint64_t seed = 1000;
-    for (int ii = 0; ii < N_ISAS; ii++) {
-        if (!isa_available(all_isas[ii]))
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+        if (!check_isa_available("test_gemm", check_isas[ii]))
             continue;
         for (int f32 = 0; f32 < 2; f32++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 for (int t = 0; t < 4; t++)
                     for (int ia = 0; ia < 3; ia++)
                         for (int ib = 0; ib < 3; ib++, seed++) {
-                            gcase g = {all_isas[ii], f32, t & 1, t >> 1, shapes[s][0],
+                            gcase g = {check_isas[ii], f32, t & 1, t >> 1, shapes[s][0],
                                        shapes[s][1], shapes[s][2], alphas[ia], betas[ib],
                                        (size_t)(seed % 2) * 5};
                             run_case(&g, seed, NULL);
@@ -279,14 +230,14 @@ static void test_large(void)
         size_t m = shapes[s][0], n = shapes[s][1];
         for (int f32 = 0; f32 < 2; f32++)
             for (int t = 0; t < 4; t++) {
-                double *res[N_ISAS] = {0};
-                for (int ii = 0; ii < N_ISAS; ii++) {
-                    if (!isa_available(all_isas[ii]))
+                double *res[CHECK_N_ISAS] = {0};
+                for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+                    if (!check_isa_available("test_gemm", check_isas[ii]))
                         continue;
                     res[ii] = malloc(m * n * sizeof(double));
                     /* beta = 0 (NaN in C) on even t, 2.5 on odd t; same seed
                      * on every path so the results are comparable */
-                    gcase g = {all_isas[ii], f32, t & 1, t >> 1, m, n, shapes[s][2],
+                    gcase g = {check_isas[ii], f32, t & 1, t >> 1, m, n, shapes[s][2],
                                t == 3 ? 1 : -0.5, t & 1 ? 2.5 : 0, 1};
                     run_case(&g, 77 + s * 8 + (size_t)t, res[ii]);
                 }
@@ -294,7 +245,7 @@ static void test_large(void)
                  * each is within run_case's bound (|a|, |b| <= 1, so the
                  * magnitudes are at most k + 2.5) of the reference. */
                 double eps = f32 ? 0x1p-23 : 0x1p-52;
-                for (int ii = 1; ii < N_ISAS; ii++) {
+                for (int ii = 1; ii < CHECK_N_ISAS; ii++) {
                     if (res[ii] == NULL || res[0] == NULL)
                         continue;
                     double worst = 0;
@@ -305,10 +256,10 @@ static void test_large(void)
                     double kk = (double)(shapes[s][2] + 3);
                     double tol = 4.0 * eps * kk * kk; /* twice run_case's bound */
                     CHECK(worst <= tol, "%s and generic differ by %g (tolerance %g), %s t=%d %zux%zux%zu",
-                          crunch_isa_name(all_isas[ii]), worst, tol, f32 ? "f32" : "f64", t, m, n,
+                          crunch_isa_name(check_isas[ii]), worst, tol, f32 ? "f32" : "f64", t, m, n,
                           shapes[s][2]);
                 }
-                for (int ii = 0; ii < N_ISAS; ii++)
+                for (int ii = 0; ii < CHECK_N_ISAS; ii++)
                     free(res[ii]);
             }
     }
@@ -321,17 +272,17 @@ static void test_bad_args(void)
     double a[64] = {0}, b[64] = {0}, c[64] = {0};
     float af[64] = {0}, bf[64] = {0}, cf[64] = {0};
     const size_t big = SIZE_MAX / 8 + 1; /* big * sizeof(double) overflows size_t */
-    for (int ii = 0; ii < N_ISAS; ii++) {
-        if (!isa_available(all_isas[ii]))
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+        if (!check_isa_available("test_gemm", check_isas[ii]))
             continue;
         crunch_ctx ctx;
         crunch_ctx_init(&ctx);
-        crunch_ctx_set_isa(&ctx, all_isas[ii]);
+        crunch_ctx_set_isa(&ctx, check_isas[ii]);
         crunch_ctx *x = &ctx;
 #define EXPECT(want, call)                                                                  \
     do {                                                                                    \
         crunch_status st_ = (call);                                                         \
-        CHECK(st_ == (want), "%s: got %s, want %s: %s", crunch_isa_name(all_isas[ii]),      \
+        CHECK(st_ == (want), "%s: got %s, want %s: %s", crunch_isa_name(check_isas[ii]),      \
               crunch_strerror(st_), crunch_strerror(want), #call);                          \
     } while (0)
         /* NULL pointers that would be read or written */
@@ -391,19 +342,19 @@ static void test_cancel_before(void)
     enum { N = 64 };
     static double a[N * N], b[N * N], c[N * N];
     static float af[N * N], bf[N * N], cf[N * N];
-    for (int ii = 0; ii < N_ISAS; ii++) {
-        if (!isa_available(all_isas[ii]))
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+        if (!check_isa_available("test_gemm", check_isas[ii]))
             continue;
         crunch_ctx ctx;
         crunch_ctx_init(&ctx);
-        crunch_ctx_set_isa(&ctx, all_isas[ii]);
+        crunch_ctx_set_isa(&ctx, check_isas[ii]);
         crunch_ctx_cancel(&ctx);
         crunch_status st = crunch_gemm_f64(&ctx, 0, 0, N, N, N, 1, a, N, b, N, 0, c, N);
         CHECK(st == CRUNCH_ECANCELED, "%s f64: pre-cancelled call gave %s",
-              crunch_isa_name(all_isas[ii]), crunch_strerror(st));
+              crunch_isa_name(check_isas[ii]), crunch_strerror(st));
         st = crunch_gemm_f32(&ctx, 1, 1, N, N, N, 1, af, N, bf, N, 0, cf, N);
         CHECK(st == CRUNCH_ECANCELED, "%s f32: pre-cancelled call gave %s",
-              crunch_isa_name(all_isas[ii]), crunch_strerror(st));
+              crunch_isa_name(check_isas[ii]), crunch_strerror(st));
     }
 }
 
@@ -411,7 +362,7 @@ static void test_cancel_before(void)
  * cancels it and records when. */
 typedef struct canceller {
     crunch_ctx *ctx;
-    double when;     /* now_s() at the cancel, 0 if it never came */
+    double when;     /* check_now_s() at the cancel, 0 if it never came */
     int64_t done_at; /* progress just before the cancel */
 } canceller;
 
@@ -419,18 +370,18 @@ typedef struct canceller {
 static void *cancel_thread(void *arg)
 {
     canceller *cn = arg;
-    double start = now_s();
+    double start = check_now_s();
     int64_t done = 0;
     /* Wait for the first progress (so the kernel is in its loops), at most
      * 10 s, then give it 5 ms more. */
-    while (done == 0 && now_s() - start < 10) {
+    while (done == 0 && check_now_s() - start < 10) {
         crunch_ctx_progress(cn->ctx, &done, NULL);
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
     }
     struct timespec ts = {0, 5000000};
     nanosleep(&ts, NULL);
-    cn->when = now_s();
+    cn->when = check_now_s();
     crunch_ctx_progress(cn->ctx, &cn->done_at, NULL);
     crunch_ctx_cancel(cn->ctx);
     return NULL;
@@ -450,13 +401,13 @@ static void test_cancel_during(void)
         CHECK(0, "out of memory in the test");
         goto out;
     }
-    for (int ii = 0; ii < N_ISAS; ii++) {
-        if (!isa_available(all_isas[ii]))
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+        if (!check_isa_available("test_gemm", check_isas[ii]))
             continue;
         for (int f32 = 0; f32 < 2; f32++) {
             crunch_ctx ctx;
             crunch_ctx_init(&ctx);
-            crunch_ctx_set_isa(&ctx, all_isas[ii]);
+            crunch_ctx_set_isa(&ctx, check_isas[ii]);
             canceller cn = {&ctx, 0, 0};
             pthread_t th;
             if (pthread_create(&th, NULL, cancel_thread, &cn) != 0) {
@@ -468,13 +419,13 @@ static void test_cancel_during(void)
                 st = crunch_gemm_f32(&ctx, 0, 1, N, N, N, 1, af, N, bf, N, 0, cf, N);
             else
                 st = crunch_gemm_f64(&ctx, 0, 1, N, N, N, 1, a, N, b, N, 0, c, N);
-            double ret = now_s();
+            double ret = check_now_s();
             pthread_join(th, NULL);
             int64_t done, total;
             crunch_ctx_progress(&ctx, &done, &total);
             double lag_ms = (ret - cn.when) * 1e3;
             CHECK(st == CRUNCH_ECANCELED, "%s %s: cancelled call gave %s (done %lld of %lld)",
-                  crunch_isa_name(all_isas[ii]), f32 ? "f32" : "f64", crunch_strerror(st),
+                  crunch_isa_name(check_isas[ii]), f32 ? "f32" : "f64", crunch_strerror(st),
                   (long long)done, (long long)total);
             if (st == CRUNCH_ECANCELED) {
                 /* The kernel polls at least every million multiply-adds or
@@ -483,17 +434,17 @@ static void test_cancel_during(void)
                  * a busy CI box may deschedule us for a while. */
                 CHECK(done - cn.done_at <= 4000000,
                       "%s %s: %lld multiply-adds done after the cancel",
-                      crunch_isa_name(all_isas[ii]), f32 ? "f32" : "f64",
+                      crunch_isa_name(check_isas[ii]), f32 ? "f32" : "f64",
                       (long long)(done - cn.done_at));
                 CHECK(lag_ms < 500, "%s %s: returned %.1f ms after the cancel",
-                      crunch_isa_name(all_isas[ii]), f32 ? "f32" : "f64", lag_ms);
+                      crunch_isa_name(check_isas[ii]), f32 ? "f32" : "f64", lag_ms);
                 CHECK(done > 0 && done < total, "%s %s: progress %lld of %lld at cancel",
-                      crunch_isa_name(all_isas[ii]), f32 ? "f32" : "f64", (long long)done,
+                      crunch_isa_name(check_isas[ii]), f32 ? "f32" : "f64", (long long)done,
                       (long long)total);
             }
             printf("test_gemm: cancel %s %s: returned %.2f ms and %lld multiply-adds after "
                    "the cancel, at %.1f%%\n",
-                   crunch_isa_name(all_isas[ii]), f32 ? "f32" : "f64", lag_ms,
+                   crunch_isa_name(check_isas[ii]), f32 ? "f32" : "f64", lag_ms,
                    (long long)(done - cn.done_at),
                    total > 0 ? 100.0 * (double)done / (double)total : 0.0);
         }

@@ -61,13 +61,6 @@ static void *cancel_later(void *arg)
     return NULL;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void test_cancel(crunch_isa isa)
 {
     crunch_ctx ctx;
@@ -83,9 +76,9 @@ static void test_cancel(crunch_isa isa)
     crunch_ctx_set_isa(&ctx, isa);
     pthread_t th;
     pthread_create(&th, NULL, cancel_later, &ctx);
-    double t0 = now_s();
+    double t0 = check_now_s();
     crunch_status st = crunch_modsum(&ctx, 3, (int64_t)1e15, &total);
-    double took = now_s() - t0;
+    double took = check_now_s() - t0;
     pthread_join(th, NULL);
     CHECK(st == CRUNCH_ECANCELED, "isa %s: huge job not cancelled: %d", crunch_isa_name(isa), st);
     CHECK(took < 2.0, "isa %s: cancel took %.3f s", crunch_isa_name(isa), took);
@@ -126,9 +119,33 @@ static void test_core(void)
     CHECK(crunch__isa_for(&ctx) == CRUNCH_ISA_GENERIC, "isa cap ignored");
 }
 
+/* test_pick: a kernel table entry is the capped level's, or the next
+ * lower filled one's. */
+static void test_pick(void)
+{
+    static const char g = 'g', a2 = '2', a5 = '5';
+    static const char *const full[CRUNCH__ISA_LEVELS] = {
+        [CRUNCH_ISA_GENERIC] = &g, [CRUNCH_ISA_AVX2] = &a2, [CRUNCH_ISA_AVX512] = &a5};
+    static const char *const no_avx2[CRUNCH__ISA_LEVELS] = {
+        [CRUNCH_ISA_GENERIC] = &g, [CRUNCH_ISA_AVX512] = &a5};
+    static const char *const generic_only[CRUNCH__ISA_LEVELS] = {[CRUNCH_ISA_GENERIC] = &g};
+    crunch_ctx ctx;
+    crunch_ctx_init(&ctx);
+    for (int isa = CRUNCH_ISA_AUTO; isa <= CRUNCH_ISA_AVX512; isa++) {
+        crunch_ctx_set_isa(&ctx, (crunch_isa)isa);
+        int level = (int)crunch__isa_for(&ctx);
+        CHECK(*CRUNCH__PICK(full, &ctx) == *full[level], "cap %d: full table", isa);
+        CHECK(*CRUNCH__PICK(no_avx2, &ctx) == (level == CRUNCH_ISA_AVX512 ? '5' : 'g'),
+              "cap %d: table without avx2", isa);
+        CHECK(*CRUNCH__PICK(generic_only, &ctx) == 'g', "cap %d: generic-only table", isa);
+    }
+    CHECK(*CRUNCH__PICK(full, NULL) == *full[crunch_isa_best()], "NULL ctx");
+}
+
 int main(void)
 {
     test_core();
+    test_pick();
     test_bad_args();
     for (int isa = CRUNCH_ISA_GENERIC; isa <= CRUNCH_ISA_AVX512; isa++) {
         if (isa > (int)crunch_isa_best()) {

@@ -19,6 +19,7 @@
  */
 #include "crunch.h"
 #include "check.h"
+#include "solve_kernels.h"
 
 #include <float.h>
 #include <math.h>
@@ -27,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const crunch_isa all_isas[] = {CRUNCH_ISA_GENERIC, CRUNCH_ISA_AVX2, CRUNCH_ISA_AVX512};
-enum { N_ISAS = 3 };
 
 /* Sizes: tiny, primes, around 8, 32 and 128 (the block widths) and their
  * multiples, and large. */
@@ -53,23 +52,13 @@ enum kind {
 static const char *kind_names[N_KINDS] = {"random", "dominant", "zerodiag", "perm",
                                          "lower",  "tiny",     "huge",     "subnormal"};
 
-/* rnd returns a pseudo-random double in [0, 1) from state *s (splitmix64). */
-static double rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1p-53;
-}
-
 /* fill_matrix writes an n x n matrix of kind k, row stride ld, to a. */
 static void fill_matrix(enum kind k, double *a, size_t n, size_t ld, uint64_t seed)
 {
     uint64_t s = seed;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++)
-            a[i * ld + j] = 2 * rnd(&s) - 1;
+            a[i * ld + j] = 2 * check_rnd01(&s) - 1;
     switch (k) {
     case K_DOMINANT:
     case K_SUBNORMAL:
@@ -92,7 +81,7 @@ static void fill_matrix(enum kind k, double *a, size_t n, size_t ld, uint64_t se
         for (size_t i = 0; i < n; i++)
             p[i] = i;
         for (size_t i = n; i > 1; i--) {
-            size_t j = (size_t)(rnd(&s) * (double)i);
+            size_t j = (size_t)(check_rnd01(&s) * (double)i);
             size_t t = p[i - 1];
             p[i - 1] = p[j];
             p[j] = t;
@@ -242,6 +231,56 @@ static crunch_status solve_on(crunch_isa isa, size_t n, size_t k, const double *
     return st;
 }
 
+/*
+ * test_pinned: the SIMD paths' vector kernels (solve_kernels.h), called
+ * directly, give exactly the results they gave when they were written.
+ * The table below only bounds the solutions' error; this catches a change
+ * of a kernel's association order, which would change them by some ulps.
+ * Lengths are whole unrolled steps of every path: the scalar tails'
+ * rounding depends on the compiler's flags (at -O3 GCC may vectorise the
+ * products of a tail and no longer fuse them into its adds), the vector
+ * loops' does not. Pinned for GCC, whose rules for fusing multiply-adds
+ * the kernels were built with.
+ */
+static void test_pinned(void)
+{
+#if CRUNCH_X86 && defined(__GNUC__) && !defined(__clang__)
+    static const struct {
+        crunch_isa isa;
+        const crunch__solve_kernels *k;
+        uint64_t want;
+    } paths[] = {
+        {CRUNCH_ISA_AVX2, &crunch__solve_kernels_avx2, 0x8e58db283e376093ULL},
+        {CRUNCH_ISA_AVX512, &crunch__solve_kernels_avx512, 0x1d22d13c25b79e30ULL},
+    };
+    enum { MAXLEN = 2048 };
+    static double x[MAXLEN], y[MAXLEN], dst[MAXLEN], colsum[MAXLEN];
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        if (paths[p].isa > crunch_isa_best())
+            continue;
+        const crunch__solve_kernels *k = paths[p].k;
+        uint64_t s = 500, h = CHECK_HASH_INIT;
+        for (size_t i = 0; i < MAXLEN; i++) {
+            x[i] = 2 * check_rnd01(&s) - 1;
+            y[i] = i % 7 == 0 ? -1e3 * x[i] : 2 * check_rnd01(&s) - 1; /* cancellation */
+            colsum[i] = 0;
+        }
+        for (size_t len = 32; len <= MAXLEN; len += 32) {
+            double d = k->dot(len, x, y);
+            h = check_hash(&d, sizeof d, h);
+            k->axpy(len, d, x, y);
+            h = check_hash(y, len * sizeof *y, h);
+            double m = k->load_row(len, y, dst, colsum);
+            h = check_hash(&m, sizeof m, h);
+            h = check_hash(colsum, len * sizeof *colsum, h);
+        }
+        CHECK(h == paths[p].want, "%s: the kernels' exact results changed: hash 0x%016llx, "
+              "want 0x%016llx", crunch_isa_name(paths[p].isa), (unsigned long long)h,
+              (unsigned long long)paths[p].want);
+    }
+#endif
+}
+
 /* test_table: every size, kind and rhs count, on every path, against the
  * reference, and the paths against each other. */
 static void test_table(void)
@@ -258,16 +297,16 @@ static void test_table(void)
                 size_t k = rhs_counts[ri] ? rhs_counts[ri] : 1;
                 uint64_t s = 7 * si + ri;
                 double *b = malloc(n * k * sizeof *b), *want = malloc(n * k * sizeof *want);
-                double *got[N_ISAS] = {0};
+                double *got[CHECK_N_ISAS] = {0};
                 for (size_t i = 0; i < n * k; i++)
-                    b[i] = (2 * rnd(&s) - 1) * (kd == K_TINY        ? 1e-300
+                    b[i] = (2 * check_rnd01(&s) - 1) * (kd == K_TINY        ? 1e-300
                                                 : kd == K_HUGE      ? 1e306
                                                 : kd == K_SUBNORMAL ? 2e-308
                                                                     : 1);
                 int ok = ref_solve(n, k, a, lda, b, want);
                 CHECK(ok, "reference: %s n=%zu singular", kind_names[kd], n);
-                for (int ii = 0; ii < N_ISAS; ii++) {
-                    crunch_isa isa = all_isas[ii];
+                for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+                    crunch_isa isa = check_isas[ii];
                     got[ii] = malloc(n * k * sizeof(double));
                     crunch_status st = solve_on(isa, n, k, a, lda, b, got[ii]);
                     CHECK(st == CRUNCH_OK, "%s %s n=%zu k=%zu: status %d", crunch_isa_name(isa),
@@ -286,12 +325,12 @@ static void test_table(void)
                     if (kd == K_PERM) /* a permutation is solved exactly */
                         CHECK(d == 0, "%s perm n=%zu: not exact (%g)", crunch_isa_name(isa), n, d);
                 }
-                for (int ii = 1; ii < N_ISAS; ii++)
+                for (int ii = 1; ii < CHECK_N_ISAS; ii++)
                     if (got[0] && got[ii])
                         CHECK(max_rel_diff(n * k, got[ii], got[0]) < 1e-9,
-                              "%s vs generic, %s n=%zu k=%zu", crunch_isa_name(all_isas[ii]),
+                              "%s vs generic, %s n=%zu k=%zu", crunch_isa_name(check_isas[ii]),
                               kind_names[kd], n, k);
-                for (int ii = 0; ii < N_ISAS; ii++)
+                for (int ii = 0; ii < CHECK_N_ISAS; ii++)
                     free(got[ii]);
                 free(b);
                 free(want);
@@ -307,10 +346,10 @@ static void expect_numerical(const char *what, size_t n, const double *a)
     double *b = malloc(n * sizeof *b), *x = malloc(n * sizeof *x);
     for (size_t i = 0; i < n; i++)
         b[i] = 1;
-    for (int ii = 0; ii < N_ISAS; ii++) {
-        crunch_status st = solve_on(all_isas[ii], n, 1, a, n, b, x);
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+        crunch_status st = solve_on(check_isas[ii], n, 1, a, n, b, x);
         CHECK(st == CRUNCH_ENUMERICAL, "%s on %s: status %d, want numerical", what,
-              crunch_isa_name(all_isas[ii]), st);
+              crunch_isa_name(check_isas[ii]), st);
     }
     free(b);
     free(x);
@@ -337,7 +376,7 @@ static void test_singular(void)
         snprintf(what, sizeof what, "zero n=%zu", n);
         expect_numerical(what, n, a);
         for (size_t i = 0; i < n * n; i++)
-            a[i] = 2 * rnd(&s) - 1;
+            a[i] = 2 * check_rnd01(&s) - 1;
         if (n >= 2) {
             for (size_t j = 0; j < n; j++) /* a zero row, in the middle */
                 a[(n / 2) * n + j] = 0;
@@ -348,7 +387,7 @@ static void test_singular(void)
             snprintf(what, sizeof what, "duplicate rows n=%zu", n);
             expect_numerical(what, n, a);
             for (size_t j = 0; j < n; j++) /* a fresh row, then a zero column */
-                a[(n / 2) * n + j] = 2 * rnd(&s) - 1;
+                a[(n / 2) * n + j] = 2 * check_rnd01(&s) - 1;
             for (size_t i = 0; i < n; i++)
                 a[i * n + n - 1] = 0;
             snprintf(what, sizeof what, "zero column n=%zu", n);
@@ -360,7 +399,7 @@ static void test_singular(void)
             size_t r = n - 2;
             double *u = malloc(n * r * sizeof *u), *v = malloc(r * n * sizeof *v);
             for (size_t i = 0; i < n * r; i++)
-                u[i] = 2 * rnd(&s) - 1, v[i] = 2 * rnd(&s) - 1;
+                u[i] = 2 * check_rnd01(&s) - 1, v[i] = 2 * check_rnd01(&s) - 1;
             for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < n; j++) {
                     double t = 0;
@@ -387,11 +426,11 @@ static void test_singular(void)
     for (size_t i = 0; i < 8; i++)
         b[i] = 1;
     CHECK(ref_solve(8, 1, h, 8, b, want), "reference hilbert 8");
-    for (int ii = 0; ii < N_ISAS; ii++) {
-        crunch_status st = solve_on(all_isas[ii], 8, 1, h, 8, b, x);
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+        crunch_status st = solve_on(check_isas[ii], 8, 1, h, 8, b, x);
         CHECK(st == CRUNCH_OK && max_rel_diff(8, x, want) < 1e-4 &&
                   scaled_residual(8, 1, h, 8, b, x) < 4,
-              "hilbert 8 on %s: status %d, error %g", crunch_isa_name(all_isas[ii]), st,
+              "hilbert 8 on %s: status %d, error %g", crunch_isa_name(check_isas[ii]), st,
               max_rel_diff(8, x, want));
     }
     /* diag(1, 1e-20): cond 1e20, refused although the answer is easy:
@@ -412,28 +451,28 @@ static void test_nonfinite(void)
             for (size_t k = 1; k <= 3; k += 2) {
                 fill_matrix(K_DOMINANT, a, n, n, 9);
                 for (size_t i = 0; i < n * k; i++)
-                    b[i] = 2 * rnd(&s) - 1;
+                    b[i] = 2 * check_rnd01(&s) - 1;
                 if (in_b)
                     b[(n - 1) * k + k - 1] = specials[sp];
                 else
                     a[40 * n + 3] = specials[sp];
-                for (int ii = 0; ii < N_ISAS; ii++) {
-                    crunch_status st = solve_on(all_isas[ii], n, k, a, n, b, x);
+                for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+                    crunch_status st = solve_on(check_isas[ii], n, k, a, n, b, x);
                     CHECK(st == CRUNCH_ENUMERICAL, "%g in %s, k=%zu, %s: status %d", specials[sp],
-                          in_b ? "b" : "a", k, crunch_isa_name(all_isas[ii]), st);
+                          in_b ? "b" : "a", k, crunch_isa_name(check_isas[ii]), st);
                 }
             }
     /* x overflows: A = 1e-300 I, b = 1e300 */
     double a1[4] = {1e-300, 0, 0, 1e-300}, b1[2] = {1e300, 1}, x1[2];
-    for (int ii = 0; ii < N_ISAS; ii++)
-        CHECK(solve_on(all_isas[ii], 2, 1, a1, 2, b1, x1) == CRUNCH_ENUMERICAL,
-              "overflowing x on %s", crunch_isa_name(all_isas[ii]));
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++)
+        CHECK(solve_on(check_isas[ii], 2, 1, a1, 2, b1, x1) == CRUNCH_ENUMERICAL,
+              "overflowing x on %s", crunch_isa_name(check_isas[ii]));
     /* huge entries whose column sums overflow: still solved */
     double a2[4] = {1.5e308, 1.5e308, -1.5e308, 1.5e308}, b2[2] = {1.5e308, 0}, x2[2];
-    for (int ii = 0; ii < N_ISAS; ii++) {
-        crunch_status st = solve_on(all_isas[ii], 2, 1, a2, 2, b2, x2);
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+        crunch_status st = solve_on(check_isas[ii], 2, 1, a2, 2, b2, x2);
         CHECK(st == CRUNCH_OK && fabs(x2[0] - 0.5) < 1e-15 && fabs(x2[1] - 0.5) < 1e-15,
-              "huge 2x2 on %s: status %d, x = %g %g", crunch_isa_name(all_isas[ii]), st, x2[0],
+              "huge 2x2 on %s: status %d, x = %g %g", crunch_isa_name(check_isas[ii]), st, x2[0],
               x2[1]);
     }
     free(a);
@@ -446,11 +485,11 @@ static void test_small_exact(void)
 {
     double a[9] = {0, 2, 1, 1, 1, 1, 2, 1, 0}, b[3] = {5, 4, 4}, x[3];
     /* x = (1, 2, 1): row 0 has a zero pivot in column 0 */
-    for (int ii = 0; ii < N_ISAS; ii++) {
-        crunch_status st = solve_on(all_isas[ii], 3, 1, a, 3, b, x);
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
+        crunch_status st = solve_on(check_isas[ii], 3, 1, a, 3, b, x);
         CHECK(st == CRUNCH_OK && fabs(x[0] - 1) < 1e-15 && fabs(x[1] - 2) < 1e-15 &&
                   fabs(x[2] - 1) < 1e-15,
-              "3x3 on %s: %d %g %g %g", crunch_isa_name(all_isas[ii]), st, x[0], x[1], x[2]);
+              "3x3 on %s: %d %g %g %g", crunch_isa_name(check_isas[ii]), st, x[0], x[1], x[2]);
     }
     double one = 4, rhs = 2, out = 0;
     CHECK(crunch_solve_f64(NULL, 1, 1, &one, 1, &rhs, 1, &out, 1) == CRUNCH_OK && out == 0.5,
@@ -470,7 +509,7 @@ static void test_inplace(void)
     uint64_t s = 11;
     fill_matrix(K_RANDOM, a, n, n, 3);
     for (size_t i = 0; i < n * ldb; i++)
-        b[i] = 2 * rnd(&s) - 1;
+        b[i] = 2 * check_rnd01(&s) - 1;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < k; j++)
             bd[i * k + j] = b[i * ldb + j];
@@ -528,30 +567,19 @@ static void test_progress(void)
     fill_matrix(K_RANDOM, a, n, n, 77);
     for (size_t i = 0; i < n * k; i++)
         b[i] = (double)i;
-    for (int ii = 0; ii < N_ISAS; ii++) {
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
         crunch_ctx ctx;
         crunch_ctx_init(&ctx);
-        crunch_ctx_set_isa(&ctx, all_isas[ii]);
+        crunch_ctx_set_isa(&ctx, check_isas[ii]);
         CHECK(crunch_solve_f64(&ctx, n, k, a, n, b, k, x, k) == CRUNCH_OK, "progress solve");
         int64_t done, total, want = (int64_t)((n - 1) * n * (2 * n - 1) / 6 + n * n * k);
         crunch_ctx_progress(&ctx, &done, &total);
         CHECK(done == want && total == want, "%s: progress %lld/%lld, want %lld",
-              crunch_isa_name(all_isas[ii]), (long long)done, (long long)total, (long long)want);
+              crunch_isa_name(check_isas[ii]), (long long)done, (long long)total, (long long)want);
     }
     free(a);
     free(b);
     free(x);
-}
-
-/* progress_seen: the canceller waits until the call has credited work. */
-static void *cancel_when_started(void *arg)
-{
-    crunch_ctx *ctx = arg;
-    int64_t done = 0;
-    while (done == 0)
-        crunch_ctx_progress(ctx, &done, NULL);
-    crunch_ctx_cancel(ctx);
-    return NULL;
 }
 
 static void test_cancel(void)
@@ -568,13 +596,13 @@ static void test_cancel(void)
     fill_matrix(K_RANDOM, a, n, n, 8);
     for (size_t i = 0; i < n; i++)
         b[i] = 1;
-    for (int ii = 0; ii < N_ISAS; ii++) {
+    for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
         int stopped = 0;
         for (int attempt = 0; attempt < 5 && !stopped; attempt++) {
             crunch_ctx_init(&ctx);
-            crunch_ctx_set_isa(&ctx, all_isas[ii]);
+            crunch_ctx_set_isa(&ctx, check_isas[ii]);
             pthread_t th;
-            pthread_create(&th, NULL, cancel_when_started, &ctx);
+            pthread_create(&th, NULL, check_cancel_when_started, &ctx);
             crunch_status st = crunch_solve_f64(&ctx, n, 1, a, n, b, 1, xs, 1);
             pthread_join(th, NULL);
             int64_t done, total;
@@ -587,7 +615,7 @@ static void test_cancel(void)
                 CHECK(st == CRUNCH_OK, "status %d", st);
             }
         }
-        CHECK(stopped, "%s: never cancelled in 5 tries", crunch_isa_name(all_isas[ii]));
+        CHECK(stopped, "%s: never cancelled in 5 tries", crunch_isa_name(check_isas[ii]));
     }
     free(a);
     free(b);
@@ -622,6 +650,7 @@ int main(void)
     test_nonfinite();
     test_singular();
     test_progress();
+    test_pinned();
     test_table();
     test_cancel();
     printf("test_solve: worst scaled residual %.3g (bound 4)\n", worst_residual);

@@ -43,15 +43,6 @@ enum pattern {
 static const char *pattern_names[N_PATTERNS] = {"random", "small",   "sorted",  "reversed",
                                                 "equal",  "special", "sawtooth"};
 
-/* next returns 64 pseudo-random bits from state *s (splitmix64). */
-static uint64_t next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Special values per type: extremes, signed zeros, infinities, subnormals
  * and NaNs of both signs with different payloads (bit patterns, so that
  * the payloads survive). */
@@ -170,7 +161,7 @@ static uint32_t small_u32(uint64_t bits) { return (uint32_t)(bits % 21); }
         uint64_t s = seed;                                                                 \
         const size_t nspecial = sizeof SPECIAL / sizeof SPECIAL[0];                        \
         for (size_t i = 0; i < n; i++) {                                                   \
-            uint64_t r = next(&s);                                                         \
+            uint64_t r = check_next(&s);                                                         \
             switch (p) {                                                                   \
             case P_SMALL: x[i] = small_##S(r); break;                                      \
             case P_EQUAL: x[i] = small_##S(seed); break;                                   \
@@ -259,18 +250,6 @@ static void test_zero_order(void)
     }
 }
 
-/* cancel_when_started spins until the call has made progress, then
- * cancels it. */
-static void *cancel_when_started(void *arg)
-{
-    crunch_ctx *ctx = arg;
-    int64_t done = 0;
-    while (done == 0)
-        crunch_ctx_progress(ctx, &done, NULL);
-    crunch_ctx_cancel(ctx);
-    return NULL;
-}
-
 static void test_cancel(void)
 {
     double two[2] = {2, 1};
@@ -298,7 +277,7 @@ static void test_cancel(void)
         memcpy(x, in, n * sizeof *x);
         crunch_ctx_init(&ctx);
         pthread_t th;
-        pthread_create(&th, NULL, cancel_when_started, &ctx);
+        pthread_create(&th, NULL, check_cancel_when_started, &ctx);
         crunch_status st = crunch_sort_f64(&ctx, x, n, 1);
         pthread_join(th, NULL);
         if (st != CRUNCH_ECANCELED) {
