@@ -129,6 +129,55 @@ func (c *Client) GemmEx(ctx context.Context, a GemmArgs, o *Options) (*tensor.Te
 	})
 }
 
+// HistogramArgs are the arguments of histogram, for HistogramEx: counts of
+// the elements of x in bins equal-width bins over range, as
+// numpy.histogram(x, bins, range) (NumPy 1.24's rules, to the bit): bin i
+// holds edges[i] <= v < edges[i+1], the last also its right edge; NaN and
+// values outside range are not counted; without range it is [min(x),
+// max(x)], widened by 0.5 each way when they are equal, [0, 1] for an empty
+// x, and NaN or ±Inf in x is then refused; f32 input is binned in f32
+// arithmetic, as NumPy does. An optional argument left nil is not sent: the
+// server applies its default.
+type HistogramArgs struct {
+	// X (required): the values. Accepts: f32, f64; shape any, taken flat.
+	X *tensor.Tensor
+	// Bins (nil: the default, 10): number of equal-width bins. Accepts: ≥ 1.
+	Bins *int64
+	// Range (optional: nil leaves it out): [lo, hi], finite, lo <= hi;
+	// absent: x's min and max. Accepts: f64, f32, i64, i32; 1 dimension;
+	// shape [2].
+	Range *tensor.Tensor
+}
+
+// args returns a as the request's arguments.
+func (a HistogramArgs) args() wire.Args {
+	args := wire.Args{}
+	setTensor(args, "x", a.X)
+	setOpt(args, "bins", a.Bins, wire.Int)
+	setTensor(args, "range", a.Range)
+	return args
+}
+
+// HistogramResult is what histogram returns (HistogramEx).
+type HistogramResult struct {
+	// Counts: the number of values in each bin. Holds: i64; shape [bins].
+	Counts *tensor.Tensor
+	// Edges: the bins' edges, as NumPy's (for f32 x, NumPy's f32 edges,
+	// exactly). Holds: f64; shape [bins+1].
+	Edges *tensor.Tensor
+}
+
+// HistogramEx calls histogram: counts of x in equal bins, as
+// numpy.histogram. It returns a *HistogramResult.
+func (c *Client) HistogramEx(ctx context.Context, a HistogramArgs, o *Options) (*HistogramResult, *wire.Stats, error) {
+	return do(ctx, c, "histogram", a, o, func(r *results) *HistogramResult {
+		return &HistogramResult{
+			Counts: r.Tensor("counts"),
+			Edges:  r.Tensor("edges"),
+		}
+	})
+}
+
 // MandelbrotArgs are the arguments of mandelbrot, for MandelbrotEx: escape
 // counts of the Mandelbrot iteration z <- z^2 + c (z_0 = 0) over a height x
 // width grid: the pixel in row r, column j samples c = (x_min +

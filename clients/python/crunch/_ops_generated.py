@@ -149,6 +149,50 @@ class AsyncOps:
         r = await self.call("gemm", args, **opts)
         return r["c"]
 
+    async def histogram(
+        self,
+        x: npt.ArrayLike,
+        bins: int = 10,
+        range: Optional[npt.ArrayLike] = None,
+        **opts: Any,
+    ) -> Dict[str, Any]:
+        """Counts of x in equal bins, as numpy.histogram.
+
+        Counts of the elements of x in bins equal-width bins over range, as
+        numpy.histogram(x, bins, range) (NumPy 1.24's rules, to the bit): bin i
+        holds edges[i] <= v < edges[i+1], the last also its right edge; NaN and
+        values outside range are not counted; without range it is [min(x),
+        max(x)], widened by 0.5 each way when they are equal, [0, 1] for an
+        empty x, and NaN or ±Inf in x is then refused; f32 input is binned in
+        f32 arithmetic, as NumPy does.
+
+        Arguments:
+            x: the values. Accepts: f32, f64; shape any, taken flat.
+            bins: number of equal-width bins. Accepts: ≥ 1.
+            range: [lo, hi], finite, lo <= hi; absent: x's min and max.
+                Accepts: f64, f32, i64, i32; 1 dimension; shape [2].
+
+        Returns a dict:
+            counts (tensor): the number of values in each bin. Holds: i64;
+                shape [bins].
+            edges (tensor): the bins' edges, as NumPy's (for f32 x, NumPy's
+                f32 edges, exactly). Holds: f64; shape [bins+1].
+
+        Options (keyword only): exec, impl, timeout_ms and progress, as for
+        call(). A failure reply raises CrunchError.
+        """
+        args: Dict[str, Any] = {
+            "x": x,
+            "bins": int(bins),
+        }
+        if range is not None:
+            args["range"] = range
+        r = await self.call("histogram", args, **opts)
+        return {
+            "counts": r["counts"],
+            "edges": r["edges"],
+        }
+
     async def mandelbrot(
         self,
         width: int,
@@ -433,6 +477,40 @@ class BlockingOps:
         call(). A failure reply raises CrunchError.
         """
         return self._run(self._aio.gemm(a, b, c, alpha, beta, trans_a, trans_b, **opts))
+
+    def histogram(
+        self,
+        x: npt.ArrayLike,
+        bins: int = 10,
+        range: Optional[npt.ArrayLike] = None,
+        **opts: Any,
+    ) -> Dict[str, Any]:
+        """Counts of x in equal bins, as numpy.histogram.
+
+        Counts of the elements of x in bins equal-width bins over range, as
+        numpy.histogram(x, bins, range) (NumPy 1.24's rules, to the bit): bin i
+        holds edges[i] <= v < edges[i+1], the last also its right edge; NaN and
+        values outside range are not counted; without range it is [min(x),
+        max(x)], widened by 0.5 each way when they are equal, [0, 1] for an
+        empty x, and NaN or ±Inf in x is then refused; f32 input is binned in
+        f32 arithmetic, as NumPy does.
+
+        Arguments:
+            x: the values. Accepts: f32, f64; shape any, taken flat.
+            bins: number of equal-width bins. Accepts: ≥ 1.
+            range: [lo, hi], finite, lo <= hi; absent: x's min and max.
+                Accepts: f64, f32, i64, i32; 1 dimension; shape [2].
+
+        Returns a dict:
+            counts (tensor): the number of values in each bin. Holds: i64;
+                shape [bins].
+            edges (tensor): the bins' edges, as NumPy's (for f32 x, NumPy's
+                f32 edges, exactly). Holds: f64; shape [bins+1].
+
+        Options (keyword only): exec, impl, timeout_ms and progress, as for
+        call(). A failure reply raises CrunchError.
+        """
+        return self._run(self._aio.histogram(x, bins, range, **opts))
 
     def mandelbrot(
         self,
