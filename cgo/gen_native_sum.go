@@ -1,14 +1,16 @@
 //go:build ignore
 
 // gen_native_sum writes native_sum.go, the digest of the C sources package
-// cgo includes (internal/nativesum), if it has changed. Run by go generate
-// in this directory.
+// cgo includes (internal/nativesum), if it has changed, and the one-line
+// wrapper that includes each source (native_*.c), removing wrappers whose
+// source is gone. Run by go generate in this directory.
 package main
 
 import (
 	"bytes"
 	"log"
 	"os"
+	"path/filepath"
 
 	"github.com/crunchsvc/crunch/internal/nativesum"
 )
@@ -18,11 +20,31 @@ func main() {
 	if err != nil {
 		log.Fatalf("gen_native_sum: %v", err)
 	}
-	want := nativesum.File(sum)
-	if have, err := os.ReadFile("native_sum.go"); err == nil && bytes.Equal(have, want) {
+	writeIfChanged("native_sum.go", nativesum.File(sum))
+	wrappers, err := nativesum.Wrappers("..")
+	if err != nil {
+		log.Fatalf("gen_native_sum: %v", err)
+	}
+	for name, src := range wrappers {
+		writeIfChanged(name, src)
+	}
+	old, _ := filepath.Glob("native_*.c")
+	for _, name := range old {
+		if _, ok := wrappers[name]; !ok {
+			if err := os.Remove(name); err != nil {
+				log.Fatalf("gen_native_sum: %v", err)
+			}
+		}
+	}
+}
+
+// writeIfChanged writes name unless it already holds want, so that an
+// unchanged file keeps its time and Go's cache its objects.
+func writeIfChanged(name string, want []byte) {
+	if have, err := os.ReadFile(name); err == nil && bytes.Equal(have, want) {
 		return
 	}
-	if err := os.WriteFile("native_sum.go", want, 0o644); err != nil {
+	if err := os.WriteFile(name, want, 0o644); err != nil {
 		log.Fatalf("gen_native_sum: %v", err)
 	}
 }
