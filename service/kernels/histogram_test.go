@@ -2,8 +2,8 @@ package kernels_test
 
 import (
 	"encoding/binary"
-	"errors"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
