@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -161,7 +162,7 @@ func TestHistogramMatchesNumPy(t *testing.T) {
 		runAll(t, "histogram", c.args(), func(t *testing.T, where string, res wire.Result) {
 			counts, _ := res.Tensor("counts")
 			edges, _ := res.Tensor("edges")
-			if !slicesEqual(counts.Int64(), wantCounts[i]) {
+			if !slices.Equal(counts.Int64(), wantCounts[i]) {
 				t.Errorf("%s %s %s: counts %v, NumPy %v", c.dt, c.name, where, counts.Int64(), wantCounts[i])
 			}
 			for j, e := range edges.Float64() {
@@ -172,18 +173,6 @@ func TestHistogramMatchesNumPy(t *testing.T) {
 			}
 		})
 	}
-}
-
-func slicesEqual(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestHistogramValidation: what histogram's Params cannot say.
