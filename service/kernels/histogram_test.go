@@ -22,12 +22,11 @@ import (
 // histCase is one histogram request: x's values (as float64; f32 cases
 // round them), its dtype, bins and an optional range.
 type histCase struct {
-	name  string
-	dt    tensor.DType
-	x     []float64
-	bins  int
-	rng   []float64 // nil: no range
-	notes string
+	name string
+	dt   tensor.DType
+	x    []float64
+	bins int
+	rng  []float64 // nil: no range
 }
 
 func (c histCase) tensor() *tensor.Tensor {

@@ -8,6 +8,7 @@ package conform
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -46,22 +47,11 @@ func ValidArgs(op *kernels.Op) wire.Args {
 func validValue(p kernels.Param, earlier wire.Args) wire.Value {
 	switch p.Kind {
 	case kernels.KindTensor:
-		dt := tensor.F64
-		if len(p.DTypes) > 0 {
-			dt, _ = tensor.ParseDType(p.DTypes[0])
-		}
+		dt := firstDType(p)
 		if ref, ok := earlier[p.SameDType]; ok && ref.Tensor != nil {
 			dt = ref.Tensor.DType
 		}
-		rank := 1
-		if len(p.Ranks) > 0 {
-			rank = p.Ranks[0]
-		}
-		shape := make([]int, rank)
-		for i := range shape {
-			shape[i] = dim
-		}
-		return wire.TensorValue(filled(dt, shape))
+		return wire.TensorValue(filled(dt, cube(firstRank(p))))
 	case kernels.KindInt:
 		v := int64(dim)
 		if p.Min != nil {
@@ -122,8 +112,9 @@ func filled(dt tensor.DType, shape []int) *tensor.Tensor {
 // ValidArgs with one change.
 func Refusals(op *kernels.Op) []Refusal {
 	var out []Refusal
+	valid := ValidArgs(op)
 	with := func(name, param string, v *wire.Value) {
-		args := ValidArgs(op)
+		args := maps.Clone(valid)
 		if v == nil {
 			delete(args, param)
 		} else {
@@ -150,8 +141,7 @@ func Refusals(op *kernels.Op) []Refusal {
 			if len(p.DTypes) > 0 {
 				for _, dt := range tensor.DTypes() {
 					if !slices.Contains(p.DTypes, dt.String()) {
-						shape := ValidArgs(op)[p.Name]
-						with(fmt.Sprintf("%s has dtype %s", q, dt), p.Name, val(wire.TensorValue(filled(dt, shapeOf(shape, p)))))
+						with(fmt.Sprintf("%s has dtype %s", q, dt), p.Name, val(wire.TensorValue(filled(dt, cube(firstRank(p))))))
 						break // one dtype it lacks is enough
 					}
 				}
@@ -159,21 +149,17 @@ func Refusals(op *kernels.Op) []Refusal {
 			if len(p.Ranks) > 0 {
 				for rank := range 4 {
 					if !slices.Contains(p.Ranks, rank) {
-						shape := make([]int, rank)
-						for i := range shape {
-							shape[i] = dim
-						}
-						with(fmt.Sprintf("%s with %d dimensions", q, rank), p.Name, val(wire.TensorValue(filled(firstDType(p), shape))))
+						with(fmt.Sprintf("%s with %d dimensions", q, rank), p.Name, val(wire.TensorValue(filled(firstDType(p), cube(rank)))))
 					}
 				}
 			}
 			if p.SameDType != "" {
-				ref := ValidArgs(op)[p.SameDType]
+				ref := valid[p.SameDType]
 				for _, name := range p.DTypes {
 					dt, _ := tensor.ParseDType(name)
 					if ref.Tensor != nil && dt != ref.Tensor.DType {
 						with(fmt.Sprintf("%s of dtype %s beside %q of %s", q, dt, p.SameDType, ref.Tensor.DType),
-							p.Name, val(wire.TensorValue(filled(dt, shapeOf(ValidArgs(op)[p.Name], p)))))
+							p.Name, val(wire.TensorValue(filled(dt, cube(firstRank(p))))))
 						break
 					}
 				}
@@ -208,21 +194,21 @@ func Refusals(op *kernels.Op) []Refusal {
 	return out
 }
 
-// shapeOf returns the shape of v when it is a tensor, else p's first rank
-// of dim-long dimensions.
-func shapeOf(v wire.Value, p kernels.Param) []int {
-	if v.Tensor != nil {
-		return v.Tensor.Shape
-	}
-	rank := 1
-	if len(p.Ranks) > 0 {
-		rank = p.Ranks[0]
-	}
+// cube returns the shape of rank dimensions, each dim long.
+func cube(rank int) []int {
 	shape := make([]int, rank)
 	for i := range shape {
 		shape[i] = dim
 	}
 	return shape
+}
+
+// firstRank is the first number of dimensions p accepts (1 if any).
+func firstRank(p kernels.Param) int {
+	if len(p.Ranks) > 0 {
+		return p.Ranks[0]
+	}
+	return 1
 }
 
 func firstDType(p kernels.Param) tensor.DType {
