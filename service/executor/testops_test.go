@@ -92,8 +92,8 @@ var testRegistry = sync.OnceValue(func() *kernels.Registry {
 func newTestOp(name string, run func(*cgo.Ctx, wire.Args) (wire.Result, error)) *kernels.Op {
 	return &kernels.Op{Name: name, Doc: "test only", Impls: []string{kernels.ImplGo},
 		Bind: func(args wire.Args) (*kernels.Call, error) {
-			return kernels.NewCall(nil, 1, 1, map[string]func(*cgo.Ctx) (wire.Result, error){
-				kernels.ImplGo: func(x *cgo.Ctx) (wire.Result, error) { return run(x, args) },
+			return kernels.NewCall(nil, 1, 1, map[string]kernels.RunFunc{
+				kernels.ImplGo: func(x *cgo.Ctx, _ kernels.Out) (wire.Result, error) { return run(x, args) },
 			}), nil
 		}}
 }

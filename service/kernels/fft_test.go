@@ -178,7 +178,7 @@ func fftRun(t *testing.T, args wire.Args, check func(impl string, y *tensor.Tens
 		for _, isa := range isas {
 			x := cgo.NewCtx()
 			x.SetISA(isa)
-			res, err := call.Run(x, impl)
+			res, err := call.RunInto(x, impl, poisoned{})
 			if err != nil {
 				t.Fatalf("%s on %s: %v", impl, isa, err)
 			}
