@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/kernels"
@@ -39,13 +40,34 @@ type resultMem struct {
 	sealed bool   // the request is being answered: no more window memory
 }
 
-func newResultMem(pool *msgbuf.Pool, window []byte, win *wire.ShmWindow) *resultMem {
-	r := &resultMem{pooled: executor.NewPooledResults(pool), window: window, kernelDone: make(chan struct{})}
-	if win != nil {
-		r.winOff = win.Offset
+// newResultMem returns the result memory of a request with arguments
+// args and shm_out window (nil without one). A window that overlaps an
+// argument is not computed in: the kernel would read what it wrote.
+func newResultMem(pool *msgbuf.Pool, args wire.Args, window []byte, win *wire.ShmWindow) *resultMem {
+	r := &resultMem{pooled: executor.NewPooledResults(pool), kernelDone: make(chan struct{})}
+	if win != nil && !overlapsArgs(window, args) {
+		r.window, r.winOff = window, win.Offset
 	}
 	r.holders.Store(2)
 	return r
+}
+
+// overlapsArgs reports whether mem shares a byte with an argument tensor.
+func overlapsArgs(mem []byte, args wire.Args) bool {
+	if len(mem) == 0 {
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	for _, v := range args {
+		if v.Tensor == nil || len(v.Tensor.Data) == 0 {
+			continue
+		}
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(v.Tensor.Data)))
+		if p < lo+uintptr(len(mem)) && lo < p+uintptr(len(v.Tensor.Data)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Result returns memory for a result tensor: in the window if it may and

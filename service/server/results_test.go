@@ -235,3 +235,37 @@ func TestResultMemoryComesBack(t *testing.T) {
 		t.Fatal("/metrics has no crunch_message_buffer_in_use_bytes")
 	}
 }
+
+// A window that overlaps the request's arguments still gets the right
+// result: it is computed elsewhere and copied in after the kernel, which
+// would otherwise read what it wrote.
+func TestShmOutOverArguments(t *testing.T) {
+	ts, path := startUnix(t, nil)
+	tcp := ts.dial(t)
+	conn, uc := rawUnix(t, path)
+	fd, mem := sealedMemfd(t, 1<<20, shm.RequiredSeals)
+	region := regionOf(t, register(t, conn, uc, 1, fd))
+	r := rand.New(rand.NewPCG(3, 4))
+	a, b := randMatrix(r, tensor.F64, 128, 128), randMatrix(r, tensor.F64, 128, 128)
+	want, _, err := tcp.Gemm(context.Background(), a, b, &client.Options{Impl: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ex := range []string{"direct", "pool"} {
+		copy(mem, a.Data) // a at offset 0, the window over it
+		msg := fmt.Sprintf(`{"id":%d,"op":"gemm","exec":%q,"impl":"c","args":{"a":{"dtype":"f64","shape":[128,128],"shm":[%d,0]},`+
+			`"b":{"dtype":"f64","shape":[128,128],"shm":[%d,%d]}},"shm_out":[%d,0,%d]}`,
+			i+2, ex, region, region, len(a.Data), region, len(a.Data))
+		copy(mem[len(a.Data):], b.Data)
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		rep := readReply(t, conn, regionMem{region: mem})
+		if !rep.OK {
+			t.Fatalf("%s: %v", ex, rep.Error)
+		}
+		if got := rep.Result["c"]; got.Shm == nil || got.Shm.Offset != 0 || !got.Tensor.Equal(want) {
+			t.Errorf("%s: result at %+v, equal to TCP's: %v", ex, got.Shm, got.Tensor.Equal(want))
+		}
+	}
+}
