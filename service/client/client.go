@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/crunchsvc/crunch/service/msgbuf"
+	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -37,6 +40,14 @@ type Options struct {
 	// to (0: as many as its tensor arguments). Results that do not fit
 	// come in the reply, so a wrong guess costs only speed.
 	ResultBytes int
+	// Out, when not nil, is where the call's result tensor goes if it has
+	// Out's dtype and shape: the call then returns Out itself, and a call
+	// made again and again with the same Out reuses its memory instead of
+	// allocating its result anew. Over the Unix socket, an Out from
+	// AllocShared is written by the server's kernel itself, without a
+	// copy. Out must not overlap the call's arguments, and must not be
+	// read or written while the call is in flight.
+	Out *tensor.Tensor
 }
 
 // Client is one connection to a crunch server. Safe for concurrent use.
@@ -55,8 +66,15 @@ type Client struct {
 	shm *shmPool
 }
 
+// arrived is a final reply and the pooled buffer its message was read
+// into (nil for a message on the Go heap): whoever takes it releases buf.
+type arrived struct {
+	rep *wire.Reply
+	buf *msgbuf.Buf
+}
+
 type call struct {
-	reply    chan *wire.Reply // buffered 1: the final reply
+	reply    chan arrived // buffered 1: the final reply
 	progress func(float64)
 	// held are the shared-memory blocks the request uses: free again only
 	// once its final reply has come. orphan: its caller has gone (its
@@ -109,14 +127,23 @@ func (c *Client) Close() error {
 	return err
 }
 
+// replyBufs holds large replies, read outside the Go heap into reused
+// memory until their results are copied out (see settle). The clients of
+// a process share it: up to 64 MiB of it stays mapped for the next
+// replies, each buffer for a few idle seconds.
+var replyBufs = msgbuf.New(64<<20, 5*time.Second)
+
 // read routes every reply to its call until the connection ends.
 func (c *Client) read() {
 	defer close(c.done)
 	for {
 		mt, r, err := c.conn.NextReader()
 		var data []byte
+		var buf *msgbuf.Buf
 		if err == nil {
-			data, err = wire.ReadAll(r) // sized once: replies may be large
+			// Sized once (replies may be large), in reused memory when
+			// large: settle copies the results out.
+			data, buf, err = wire.ReadAllPooled(r, replyBufs, math.MaxInt)
 		}
 		if err != nil {
 			c.fail(err)
@@ -128,26 +155,30 @@ func (c *Client) read() {
 		}
 		rep, err := wire.DecodeReplyShm(mt == websocket.BinaryMessage, data, shmSlicer)
 		if err != nil {
+			buf.Release()
 			continue // not addressable to any call; the server never sends one
 		}
+		// A final reply goes to its call under mu, so that a caller that
+		// gives up finds it either pending or in its channel.
 		c.mu.Lock()
 		cl := c.pending[rep.ID]
-		orphan := false
+		orphan, delivered := false, false
 		if cl != nil && rep.Progress == nil {
 			delete(c.pending, rep.ID)
-			orphan = cl.orphan
+			if orphan = cl.orphan; !orphan {
+				cl.reply <- arrived{rep, buf}
+				delivered = true
+			}
 		}
 		c.mu.Unlock()
+		if !delivered {
+			buf.Release()
+		}
 		switch {
 		case orphan:
 			c.shm.put(cl.held...) // the server is done with them
-		case cl == nil:
-		case rep.Progress != nil:
-			if cl.progress != nil {
-				cl.progress(*rep.Progress)
-			}
-		default:
-			cl.reply <- rep
+		case cl != nil && rep.Progress != nil && cl.progress != nil:
+			cl.progress(*rep.Progress)
 		}
 	}
 }
@@ -179,8 +210,9 @@ func (c *Client) fail(err error) {
 // A failure reply is returned as a *wire.Error. When ctx ends first, Do
 // asks the server to cancel the request and returns ctx's error. Over the
 // Unix socket, tensor arguments of ShmThreshold bytes or more travel
-// through shared memory (req is not changed), and so do result tensors,
-// which Do copies into memory of their own.
+// through shared memory (req is not changed), and so do result tensors.
+// The reply's result tensors are the caller's: in o.Out (see Options) or
+// in memory of their own, never in memory the client reuses.
 func (c *Client) Do(ctx context.Context, req *wire.Request, o *Options) (*wire.Reply, error) {
 	if o == nil {
 		o = &Options{}
@@ -201,23 +233,24 @@ func (c *Client) Do(ctx context.Context, req *wire.Request, o *Options) (*wire.R
 		c.shm.put(held...)
 		return nil, fmt.Errorf("client: %s: %w", req.Op, err)
 	}
-	cl := &call{reply: make(chan *wire.Reply, 1), progress: o.Progress, held: held}
-	rep, err := c.roundTrip(ctx, cl, req.ID, req.Op, func() error { return c.write(msg) })
-	if len(held) > 0 && rep != nil {
-		ownResults(rep)
+	cl := &call{reply: make(chan arrived, 1), progress: o.Progress, held: held}
+	rep, buf, err := c.roundTrip(ctx, cl, req.ID, req.Op, func() error { return c.write(msg) })
+	if rep != nil {
+		settle(rep, buf, o.Out)
 		c.shm.put(held...)
 	}
 	return rep, err
 }
 
 // roundTrip registers cl as call id, sends it, and waits for its final
-// reply.
-func (c *Client) roundTrip(ctx context.Context, cl *call, id int64, op string, send func() error) (*wire.Reply, error) {
+// reply, which comes with the pooled buffer it lies in, if any: the
+// caller releases it (see settle).
+func (c *Client) roundTrip(ctx context.Context, cl *call, id int64, op string, send func() error) (*wire.Reply, *msgbuf.Buf, error) {
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
 		c.shm.put(cl.held...)
-		return nil, c.err
+		return nil, nil, c.err
 	}
 	c.pending[id] = cl
 	c.mu.Unlock()
@@ -227,20 +260,21 @@ func (c *Client) roundTrip(ctx context.Context, cl *call, id int64, op string, s
 		delete(c.pending, id)
 		c.mu.Unlock()
 		c.shm.put(cl.held...) // a message not sent whole is no request
-		return nil, fmt.Errorf("client: sending %s: %w", op, err)
+		return nil, nil, fmt.Errorf("client: sending %s: %w", op, err)
 	}
 	select {
-	case rep, ok := <-cl.reply:
+	case a, ok := <-cl.reply:
 		if !ok {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			c.shm.put(cl.held...)
-			return nil, c.err
+			return nil, nil, c.err
 		}
-		if !rep.OK {
-			return rep, rep.Error
+		if !a.rep.OK {
+			a.buf.Release() // an error holds no tensors
+			return a.rep, nil, a.rep.Error
 		}
-		return rep, nil
+		return a.rep, a.buf, nil
 	case <-ctx.Done():
 		c.mu.Lock()
 		_, waiting := c.pending[id]
@@ -252,10 +286,19 @@ func (c *Client) roundTrip(ctx context.Context, cl *call, id int64, op string, s
 		}
 		c.mu.Unlock()
 		if !waiting {
-			c.shm.put(cl.held...) // the reply came meanwhile (or the connection ended)
+			// The reply came meanwhile (or the connection ended): it is
+			// in the channel, which read fills under mu.
+			select {
+			case a, ok := <-cl.reply:
+				if ok {
+					a.buf.Release()
+				}
+			default:
+			}
+			c.shm.put(cl.held...)
 		}
 		c.sendCancel(id)
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 

@@ -88,7 +88,19 @@ func ExampleClient_AllocShared() {
 		panic(err)
 	}
 	fmt.Println(prod.Float64()[0], stats.Impl)
-	// Output: 512 c
+	out, err := c.AllocShared(ctx, tensor.F64, 512, 512) // the server's kernel writes the result here
+	if err != nil {
+		panic(err)
+	}
+	defer c.FreeShared(out)
+	prod, _, err = c.Gemm(ctx, a, a, &client.Options{Out: out}) // no copy either way: prod is out
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(prod == out, out.Float64()[0])
+	// Output:
+	// 512 c
+	// true 512
 }
 
 // exampleUnixServer starts a server that also serves the Unix socket path.

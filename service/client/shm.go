@@ -182,8 +182,8 @@ func (p *shmPool) close() {
 func (c *Client) register(ctx context.Context, uc *net.UnixConn, fd int) (int64, error) {
 	id := c.nextID.Add(1)
 	frame := maskedTextFrame([]byte(`{"id":` + strconv.FormatInt(id, 10) + `,"op":"shm_register"}`))
-	cl := &call{reply: make(chan *wire.Reply, 1)}
-	rep, err := c.roundTrip(ctx, cl, id, "shm_register", func() error {
+	cl := &call{reply: make(chan arrived, 1)}
+	rep, buf, err := c.roundTrip(ctx, cl, id, "shm_register", func() error {
 		c.wmu.Lock() // between messages: gorilla has nothing buffered then
 		defer c.wmu.Unlock()
 		n, _, err := uc.WriteMsgUnix(frame, unix.UnixRights(fd), nil)
@@ -192,6 +192,7 @@ func (c *Client) register(ctx context.Context, uc *net.UnixConn, fd int) (int64,
 		}
 		return err
 	})
+	buf.Release() // a small reply: no buffer
 	if err != nil {
 		return 0, err
 	}
@@ -315,6 +316,10 @@ func (c *Client) share(ctx context.Context, req *wire.Request, o *Options) (*wir
 		send.Args[k] = wire.Value{Tensor: &tensor.Tensor{DType: t.DType, Shape: t.Shape, Data: b.mem[:len(t.Data)]},
 			Shm: &wire.ShmRef{Region: b.region}}
 	}
+	if w := c.shm.window(o.Out, req.Args); w != nil {
+		send.ShmOut = w // the server's kernel writes the result there
+		return &send, held, nil
+	}
 	out := o.ResultBytes
 	if out <= 0 {
 		out = inBytes
@@ -332,19 +337,33 @@ func (c *Client) share(ctx context.Context, req *wire.Request, o *Options) (*wir
 	return &send, held, nil
 }
 
-// ownResults copies the result tensors the server wrote to shared memory
-// into memory of their own: the blocks go back to the pool for the next
-// call. (A Go slice cannot keep a mapping alive, so a result that stayed
-// in shared memory would change under its holder once the block is reused.)
-func ownResults(rep *wire.Reply) {
-	for k, v := range rep.Result {
-		if v.Shm == nil || v.Tensor == nil {
-			continue
-		}
-		data := tensor.AlignedBytes(len(v.Tensor.Data))
-		copy(data, v.Tensor.Data)
-		rep.Result[k] = wire.Value{Tensor: &tensor.Tensor{DType: v.Tensor.DType, Shape: v.Tensor.Shape, Data: data}}
+// window returns a shm_out window that is out's memory, when out lies in
+// shared memory from AllocShared, 64-byte aligned, apart from every
+// argument: a result that fits it is then computed there by the server.
+func (p *shmPool) window(out *tensor.Tensor, args wire.Args) *wire.ShmWindow {
+	if out == nil || len(out.Data) == 0 {
+		return nil
 	}
+	b := p.owner(out.Data)
+	if b == nil {
+		return nil
+	}
+	p.mu.Lock()
+	user := b.user
+	p.mu.Unlock()
+	if !user {
+		return nil
+	}
+	off := uintptr(unsafe.Pointer(unsafe.SliceData(out.Data))) - uintptr(unsafe.Pointer(unsafe.SliceData(b.mem)))
+	if off%64 != 0 {
+		return nil
+	}
+	for _, v := range args {
+		if v.Tensor != nil && overlaps(v.Tensor.Data, out.Data) {
+			return nil
+		}
+	}
+	return &wire.ShmWindow{Region: b.region, Offset: int64(off), Length: int64(len(out.Data))}
 }
 
 // resultBytes returns o with ResultBytes set to n, the size of an op's

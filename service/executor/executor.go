@@ -49,7 +49,10 @@ type Job struct {
 	// worker, or the job was dropped. That may be after Run has returned,
 	// since a cancelled kernel takes a moment to stop: memory the
 	// arguments live in must stay valid until then.
-	Done     func()
+	Done func()
+	// Out, when not nil, supplies the memory of the result tensors (see
+	// kernels.Allocator); otherwise they are allocated on the Go heap.
+	Out      kernels.Allocator
 	released atomic.Bool
 }
 
@@ -125,7 +128,7 @@ func runHere(ctx context.Context, job *Job) (res wire.Result, err error) {
 			err = wire.Errorf(wire.Internal, "%s/%s panicked: %v\n%s", job.Call.Op.Name, job.Impl, p, debug.Stack())
 		}
 	}()
-	res, err = job.Call.Run(x, job.Impl)
+	res, err = job.Call.RunInto(x, job.Impl, job.Out)
 	if err != nil && errors.Is(err, cgo.ErrCanceled) && ctx.Err() != nil {
 		return nil, stopReason(ctx)
 	}

@@ -178,8 +178,8 @@ func TestDirectCap(t *testing.T) {
 // into an internal error and live on.
 func TestPanicBecomesInternal(t *testing.T) {
 	op := &kernels.Op{Name: "boom", Impls: []string{"go"}}
-	call := kernels.NewCall(op, 1, 1, map[string]func(x *cgo.Ctx) (wire.Result, error){
-		"go": func(*cgo.Ctx) (wire.Result, error) { panic("kaboom") },
+	call := kernels.NewCall(op, 1, 1, map[string]kernels.RunFunc{
+		"go": func(*cgo.Ctx, kernels.Out) (wire.Result, error) { panic("kaboom") },
 	})
 	for name, ex := range inProcess(t) {
 		_, err := ex.Run(context.Background(), &Job{Call: call, Impl: "go"})

@@ -67,8 +67,8 @@ type recorder struct {
 
 func (r *recorder) job(name string, tenant uint64, gate <-chan struct{}) *Job {
 	op := &kernels.Op{Name: "record", Impls: []string{kernels.ImplGo}}
-	call := kernels.NewCall(op, 1, 1, map[string]func(*cgo.Ctx) (wire.Result, error){
-		kernels.ImplGo: func(*cgo.Ctx) (wire.Result, error) {
+	call := kernels.NewCall(op, 1, 1, map[string]kernels.RunFunc{
+		kernels.ImplGo: func(*cgo.Ctx, kernels.Out) (wire.Result, error) {
 			if gate != nil {
 				<-gate
 			}
@@ -159,8 +159,8 @@ func TestPoolThreadSettings(t *testing.T) {
 	p := NewPool(PoolConfig{Workers: 1, Priority: PriorityIdle, CPUs: []int{cpu}})
 	defer p.Close()
 	op := &kernels.Op{Name: "whoami", Impls: []string{kernels.ImplGo}}
-	call := kernels.NewCall(op, 1, 1, map[string]func(*cgo.Ctx) (wire.Result, error){
-		kernels.ImplGo: func(*cgo.Ctx) (wire.Result, error) {
+	call := kernels.NewCall(op, 1, 1, map[string]kernels.RunFunc{
+		kernels.ImplGo: func(*cgo.Ctx, kernels.Out) (wire.Result, error) {
 			attr, err := unix.SchedGetAttr(0, 0)
 			if err != nil {
 				return nil, err

@@ -6,6 +6,7 @@ import (
 	"math"
 	"unsafe"
 
+	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
@@ -162,14 +163,16 @@ func (m *shmMsg) place(a *arena, off int) (int, error) {
 // shmReader decodes a message from an arena. On the worker, tensors alias
 // the arena (they are read during the job and never after); on the server
 // they are copied out, because the arena is overwritten by the next job
-// while the result lives on with the caller.
+// while the result lives on with the caller: into memory from the job's
+// allocator when it has one (where the reply goes), else into new memory.
 type shmReader struct {
 	a      *arena
 	hdr    []byte
 	pos    int
-	base   int  // where the data starts
-	end    int  // where the data ends
-	copyTo bool // copy tensors out of the arena
+	base   int               // where the data starts
+	end    int               // where the data ends
+	copyTo bool              // copy tensors out of the arena
+	alloc  kernels.Allocator // where they are copied to (nil: new memory)
 	err    error
 }
 
@@ -346,23 +349,20 @@ func (r *shmReader) tensor(name string) *tensor.Tensor {
 	at := r.base + int(rel)
 	data := r.a.mem[at : at+int(n) : at+int(n)]
 	if r.copyTo {
-		data = copyOut(data)
+		data = r.copyOut(name, dt, shape, data)
 	}
 	return &tensor.Tensor{DType: dt, Shape: shape, Data: data}
 }
 
-// copyOut returns a copy of b in new memory aligned for every dtype. A
-// large copy is made by append, which unlike make does not zero the memory
-// it is about to overwrite; the runtime gives objects that large a span of
-// their own, which starts on a page boundary.
-func copyOut(b []byte) []byte {
-	if len(b) >= 64<<10 {
-		c := append([]byte(nil), b...)
-		if uintptr(unsafe.Pointer(unsafe.SliceData(c)))%tensor.Alignment == 0 {
-			return c[:len(b):len(b)]
+// copyOut copies a tensor's data out of the arena, into memory from the
+// reader's allocator if it gives some, else into new memory. The server
+// only writes that memory: a result of any Placement may go anywhere.
+func (r *shmReader) copyOut(name string, dt tensor.DType, shape []int, data []byte) []byte {
+	if r.alloc != nil {
+		if t, err := r.alloc.Result(name, dt, shape, kernels.Exposed); err == nil && len(t.Data) == len(data) {
+			copy(t.Data, data)
+			return t.Data
 		}
 	}
-	c := tensor.AlignedBytes(len(b))
-	copy(c, b)
-	return c
+	return tensor.AlignedCopy(data)
 }

@@ -333,8 +333,8 @@ func BenchmarkArenaResult(b *testing.B) {
 		}
 		b.SetBytes(n)
 		for b.Loop() {
-			copy(a.mem[arenaCtlSize:], src)                   // worker
-			_ = copyOut(a.mem[arenaCtlSize : arenaCtlSize+n]) // server
+			copy(a.mem[arenaCtlSize:], src)                              // worker
+			_ = tensor.AlignedCopy(a.mem[arenaCtlSize : arenaCtlSize+n]) // server
 		}
 	})
 	b.Run("handover", func(b *testing.B) {

@@ -110,10 +110,12 @@ func (x *exchange) once(attempt int) (retry bool) {
 	w.quick = 0
 
 	// Tensors are copied out of the arena, which the next job overwrites,
-	// unless the job was cancelled and stopped in time: nobody wants its
-	// result then, and it is read only for its size.
+	// into the job's result memory, unless the job was cancelled and
+	// stopped in time: nobody wants its result then, and it is read only
+	// for its size.
 	op := t.job.Call.Op.Name
 	r := newShmReader(a, a.u64(ctlResOff).Load(), a.u64(ctlResHdr).Load(), !x.answered)
+	r.alloc = t.job.Out
 	rep, err := r.result()
 	a.peak = max(a.peak, r.end)
 	if x.answered {

@@ -93,8 +93,8 @@ func newTestOp(name string, run func(*cgo.Ctx, kernels.Args) (wire.Result, error
 	return &kernels.Op{Name: name, Doc: "test only", Impls: []string{kernels.ImplGo},
 		Params: []kernels.Param{{Name: "ms", Kind: kernels.KindInt, Default: int64(100), Doc: "how long deaf sleeps"}},
 		Bind: func(args kernels.Args) (*kernels.Call, error) {
-			return kernels.NewCall(nil, 1, 1, map[string]func(*cgo.Ctx) (wire.Result, error){
-				kernels.ImplGo: func(x *cgo.Ctx) (wire.Result, error) { return run(x, args) },
+			return kernels.NewCall(nil, 1, 1, map[string]kernels.RunFunc{
+				kernels.ImplGo: func(x *cgo.Ctx, _ kernels.Out) (wire.Result, error) { return run(x, args) },
 			}), nil
 		}}
 }

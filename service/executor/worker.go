@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/msgbuf"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -60,8 +61,11 @@ func WorkerMain(in io.Reader, out io.Writer, reg *kernels.Registry) error {
 		reg:  reg,
 		out:  out,
 		spin: a.spin(),
-		wake: make(chan struct{}, 1),
-		stop: make(chan struct{}),
+		// Results are computed in reused memory, copied into the arena,
+		// and given back: no zeroing, no page faults once warm.
+		results: NewPooledResults(msgbuf.New(arenaKeep, 5*time.Second)),
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
 	}
 	hello, _ := json.Marshal(helloMsg{Protocol: pipeProtocol, PID: os.Getpid()})
 	if err := writeFrame(w.out, frameHello, hello); err != nil {
@@ -235,6 +239,9 @@ type workerConn struct {
 	spin time.Duration
 	last uint32 // the sequence number of the last job taken
 	msg  shmMsg // reused to lay out every result
+	// results holds the running job's result tensors until they are
+	// copied into the arena.
+	results *PooledResults
 
 	// wmu serializes frames on out: progress comes from runHere's
 	// reporting goroutine, wake-ups from the job loop.
@@ -328,6 +335,7 @@ func (w *workerConn) awaitJob() (uint32, bool) {
 // run takes job seq from the arena, runs it and posts its result. Its
 // error is the protocol's: the job's own failure travels in the result.
 func (w *workerConn) run(seq uint32) error {
+	defer w.results.Release() // copied into the arena by then, or failed
 	a := w.a
 	a.u32(ctlTaken).Store(seq)
 	r := newShmReader(a, arenaCtlSize, a.u64(ctlJobHdr).Load(), false)
@@ -395,7 +403,7 @@ func (w *workerConn) execute(ctx context.Context, j *workerJob, opName, impl str
 	if err != nil {
 		return nil, wire.AsError(err)
 	}
-	job := &Job{Call: call, Impl: impl, Args: args}
+	job := &Job{Call: call, Impl: impl, Args: args, Out: w.results}
 	if progress {
 		job.Progress = func(f float64) { w.progress(j, f) }
 	}

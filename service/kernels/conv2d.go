@@ -45,9 +45,11 @@ func prepareConv2D(args Args) (*Call, error) {
 		return nil, wire.Errorf(wire.TooLarge, "conv2d: image %s, kernel %s: %v",
 			tensor.FormatShape(img.Shape), tensor.FormatShape(ker.Shape), err)
 	}
-	run := func(impl func(*cgo.Ctx, *tensor.Tensor) error) func(*cgo.Ctx) (wire.Result, error) {
-		return func(c *cgo.Ctx) (wire.Result, error) {
-			out, err := tensor.New(img.DType, oh, ow)
+	run := func(impl func(*cgo.Ctx, *tensor.Tensor) error) RunFunc {
+		return func(c *cgo.Ctx, o Out) (wire.Result, error) {
+			// Every output is zeroed, then summed into: read back for
+			// arithmetic only.
+			out, err := o.Tensor("out", img.DType, Exposed, oh, ow)
 			if err != nil {
 				return nil, wire.Errorf(wire.TooLarge, "conv2d: result [%d,%d]: %v", oh, ow, err)
 			}
@@ -57,7 +59,7 @@ func prepareConv2D(args Args) (*Call, error) {
 			return wire.Result{"out": wire.TensorValue(out)}, nil
 		}
 	}
-	impls := map[string]func(*cgo.Ctx) (wire.Result, error){}
+	impls := map[string]RunFunc{}
 	if img.DType == tensor.F64 {
 		impls[ImplC] = run(func(c *cgo.Ctx, o *tensor.Tensor) error {
 			return cgo.Conv2DF64(c, mode, h, w, img.Float64(), kh, kw, ker.Float64(), o.Float64())

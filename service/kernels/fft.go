@@ -58,7 +58,7 @@ func prepareFFT(args Args) (*Call, error) {
 		work *= 6
 	}
 	return &Call{Work: work, OutElems: float64(f.batch) * float64(f.n),
-		run: map[string]func(*cgo.Ctx) (wire.Result, error){
+		run: map[string]RunFunc{
 			ImplC:     f.runC,
 			ImplGonum: f.runGonum,
 		}}, nil
@@ -85,11 +85,12 @@ func parseFFT(args Args) (*fftArgs, error) {
 	return f, nil
 }
 
-// promoted returns a new tensor of x's shape and f.out's dtype. With copyX
-// it holds x's values (real ones with imaginary part 0); otherwise it is
-// zero, and only allocated.
-func (f *fftArgs) promoted(copyX bool) (*tensor.Tensor, error) {
-	out, err := tensor.New(f.out, f.x.Shape...)
+// promoted returns the result tensor, of x's shape and f.out's dtype. With
+// copyX it holds x's values (real ones with imaginary part 0); otherwise it
+// is only allocated, its contents undefined. The transforms read it back
+// for arithmetic only, so it may lie where the reply goes.
+func (f *fftArgs) promoted(mem Out, copyX bool) (*tensor.Tensor, error) {
+	out, err := mem.Tensor("y", f.out, Exposed, f.x.Shape...)
 	if err != nil {
 		return nil, wire.Errorf(wire.TooLarge, "fft: result %s: %v", tensor.FormatShape(f.x.Shape), err)
 	}
@@ -142,9 +143,9 @@ func (f *fftArgs) promoted(copyX bool) (*tensor.Tensor, error) {
 
 // runC transforms with the C library: complex input straight into the
 // result, real input promoted into the result and transformed in place.
-func (f *fftArgs) runC(x *cgo.Ctx) (wire.Result, error) {
+func (f *fftArgs) runC(x *cgo.Ctx, o Out) (wire.Result, error) {
 	direct := f.x.DType == f.out // already complex: no promotion copy
-	out, err := f.promoted(!direct)
+	out, err := f.promoted(o, !direct)
 	if err != nil {
 		return nil, err
 	}
@@ -167,8 +168,8 @@ func (f *fftArgs) runC(x *cgo.Ctx) (wire.Result, error) {
 // runGonum transforms each row with gonum's dsp/fourier, in complex128
 // (c64 rows are widened and rounded back). It polls x and reports
 // progress once per row.
-func (f *fftArgs) runGonum(x *cgo.Ctx) (wire.Result, error) {
-	out, err := f.promoted(true)
+func (f *fftArgs) runGonum(x *cgo.Ctx, o Out) (wire.Result, error) {
+	out, err := f.promoted(o, true)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func prepareGemm(args Args) (*Call, error) {
 	}
 	return &Call{Work: float64(g.m) * float64(g.n) * float64(g.k),
 		OutElems: float64(g.m) * float64(g.n),
-		run: map[string]func(*cgo.Ctx) (wire.Result, error){
+		run: map[string]RunFunc{
 			ImplC:     g.runC,
 			ImplGonum: g.runGonum,
 		}}, nil
@@ -79,9 +79,11 @@ func parseGemm(args Args) (*gemmArgs, error) {
 
 func dims(r, c int) string { return fmt.Sprintf("[%d,%d]", r, c) }
 
-// output returns the result tensor, holding c's values when beta uses them.
-func (g *gemmArgs) output() (*tensor.Tensor, error) {
-	out, err := tensor.New(g.a.DType, g.m, g.n)
+// output returns the result tensor, holding c's values when beta uses them
+// (otherwise its contents are undefined). The kernels read it back for
+// arithmetic only, so it may lie where the reply goes.
+func (g *gemmArgs) output(o Out) (*tensor.Tensor, error) {
+	out, err := o.Tensor("c", g.a.DType, Exposed, g.m, g.n)
 	if err != nil {
 		return nil, wire.Errorf(wire.TooLarge, "gemm: result %s: %v", dims(g.m, g.n), err)
 	}
@@ -96,8 +98,8 @@ func (g *gemmArgs) lds() (lda, ldb int) {
 	return max(g.a.Shape[1], 1), max(g.b.Shape[1], 1)
 }
 
-func (g *gemmArgs) runC(x *cgo.Ctx) (wire.Result, error) {
-	out, err := g.output()
+func (g *gemmArgs) runC(x *cgo.Ctx, o Out) (wire.Result, error) {
+	out, err := g.output(o)
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +124,8 @@ const gemmRowBlock = 16
 
 // runGonum computes the product with gonum's BLAS, a block of C's rows at a
 // time so that it can be cancelled and report progress like the C path.
-func (g *gemmArgs) runGonum(x *cgo.Ctx) (wire.Result, error) {
-	out, err := g.output()
+func (g *gemmArgs) runGonum(x *cgo.Ctx, o Out) (wire.Result, error) {
+	out, err := g.output(o)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +135,8 @@ func (g *gemmArgs) runGonum(x *cgo.Ctx) (wire.Result, error) {
 	}
 	if g.k == 0 || g.alpha == 0 {
 		// C = beta*C; gonum would want non-empty operands. out holds c only
-		// when beta != 0, so zeros stay zeros and NaN never enters.
+		// when beta != 0; scale by 0 stores zeros without reading it, so
+		// NaN never enters.
 		scale(out, g.beta)
 		return wire.Result{"c": wire.TensorValue(out)}, nil
 	}
@@ -177,8 +180,13 @@ func (g *gemmArgs) runGonum(x *cgo.Ctx) (wire.Result, error) {
 	return wire.Result{"c": wire.TensorValue(out)}, nil
 }
 
-// scale multiplies every element of a float tensor by s.
+// scale multiplies every element of a float tensor by s; s = 0 stores
+// zeros without reading the elements (BLAS's rule for beta = 0).
 func scale(t *tensor.Tensor, s float64) {
+	if s == 0 {
+		clear(t.Data) // all-zero bits: +0.0
+		return
+	}
 	switch t.DType {
 	case tensor.F64:
 		d := t.Float64()

@@ -73,13 +73,15 @@ func prepareHistogram(args Args) (*Call, error) {
 		r.span = r.last - r.first
 	}
 	n := x.Len()
-	run := func(impl func(c *cgo.Ctx, counts []int64, edges []float64) error) func(*cgo.Ctx) (wire.Result, error) {
-		return func(c *cgo.Ctx) (wire.Result, error) {
-			counts, err := tensor.New(tensor.I64, int(bins))
+	// Both results are only written: each implementation bins by its own
+	// copy of the edges, so they may be computed in a client's window.
+	run := func(impl func(c *cgo.Ctx, counts []int64, edges []float64) error) RunFunc {
+		return func(c *cgo.Ctx, o Out) (wire.Result, error) {
+			counts, err := o.Tensor("counts", tensor.I64, Exposed, int(bins))
 			if err != nil {
 				return nil, wire.Errorf(wire.TooLarge, "%s: %d bins: %v", op, bins, err)
 			}
-			edges, err := tensor.New(tensor.F64, int(bins)+1)
+			edges, err := o.Tensor("edges", tensor.F64, Exposed, int(bins)+1)
 			if err != nil {
 				return nil, wire.Errorf(wire.TooLarge, "%s: %d bins: %v", op, bins, err)
 			}
@@ -93,7 +95,7 @@ func prepareHistogram(args Args) (*Call, error) {
 	// float64; NumPy, for f32 input without a range, from their float32
 	// difference (r.span): the two can differ by an ulp, which the edge
 	// corrections absorb unless a bin is narrower than a few ulps.
-	impls := map[string]func(*cgo.Ctx) (wire.Result, error){}
+	impls := map[string]RunFunc{}
 	if x.DType == tensor.F64 {
 		v := x.Float64()
 		impls[ImplC] = run(func(c *cgo.Ctx, counts []int64, edges []float64) error {

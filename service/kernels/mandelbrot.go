@@ -53,9 +53,9 @@ func prepareMandelbrot(args Args) (*Call, error) {
 	}
 	a.width, a.height = int(w), int(h)
 	pixels := float64(a.width) * float64(a.height)
-	run := func(impl func(*cgo.Ctx, *mandelbrotArgs, []uint32) error) func(*cgo.Ctx) (wire.Result, error) {
-		return func(c *cgo.Ctx) (wire.Result, error) {
-			out, err := tensor.New(tensor.U32, a.height, a.width)
+	run := func(impl func(*cgo.Ctx, *mandelbrotArgs, []uint32) error) RunFunc {
+		return func(c *cgo.Ctx, o Out) (wire.Result, error) {
+			out, err := o.Tensor("counts", tensor.U32, Exposed, a.height, a.width) // only written
 			if err != nil {
 				return nil, wire.Errorf(wire.TooLarge, "%s: result of %dx%d counts: %v", op, a.height, a.width, err)
 			}
@@ -67,7 +67,7 @@ func prepareMandelbrot(args Args) (*Call, error) {
 	}
 	// Work: an upper bound, every pixel running max_iter iterations.
 	return &Call{Work: pixels * float64(a.maxIter), OutElems: pixels,
-		run: map[string]func(*cgo.Ctx) (wire.Result, error){
+		run: map[string]RunFunc{
 			ImplC: run(func(c *cgo.Ctx, a *mandelbrotArgs, counts []uint32) error {
 				return cgo.Mandelbrot(c, a.width, a.height, a.xMin, a.xMax, a.yMin, a.yMax, a.maxIter, counts)
 			}),

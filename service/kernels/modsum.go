@@ -31,9 +31,9 @@ func prepareModsum(args Args) (*Call, error) {
 		}
 		return wire.Result{"total": wire.Int(total)}, nil
 	}
-	return &Call{Work: float64(iters), OutElems: 1, run: map[string]func(*cgo.Ctx) (wire.Result, error){
-		ImplC:  func(x *cgo.Ctx) (wire.Result, error) { return result(cgo.Modsum(x, n, iters)) },
-		ImplGo: func(x *cgo.Ctx) (wire.Result, error) { return result(ModsumGo(x, n, iters)) },
+	return &Call{Work: float64(iters), OutElems: 1, run: map[string]RunFunc{
+		ImplC:  func(x *cgo.Ctx, _ Out) (wire.Result, error) { return result(cgo.Modsum(x, n, iters)) },
+		ImplGo: func(x *cgo.Ctx, _ Out) (wire.Result, error) { return result(ModsumGo(x, n, iters)) },
 	}}, nil
 }
 

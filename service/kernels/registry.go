@@ -53,13 +53,18 @@ type Call struct {
 	// OutElems is the number of elements the result will hold, so that a
 	// server can refuse an oversized result before allocating it.
 	OutElems float64
-	run      map[string]func(x *cgo.Ctx) (wire.Result, error)
+	run      map[string]RunFunc
 }
+
+// RunFunc computes a call's result with one implementation. x carries
+// cancellation and progress (it may be nil); out gives the memory of the
+// result tensors.
+type RunFunc func(x *cgo.Ctx, out Out) (wire.Result, error)
 
 // NewCall binds prepared code to op: run maps each implementation's name
 // to a function computing the result. Ops build their calls with it; tests
 // use it for calls no registry holds.
-func NewCall(op *Op, work, outElems float64, run map[string]func(x *cgo.Ctx) (wire.Result, error)) *Call {
+func NewCall(op *Op, work, outElems float64, run map[string]RunFunc) *Call {
 	return &Call{Op: op, Work: work, OutElems: outElems, run: run}
 }
 
@@ -92,15 +97,21 @@ func (o *Op) Resolve(impl string) (string, error) {
 	return "", wire.Errorf(wire.NotFound, "%s: no implementation %q (has %s)", o.Name, impl, strings.Join(o.Impls, ", "))
 }
 
-// Run executes the call with implementation impl (already resolved). x
-// carries cancellation and progress; it may be nil. A cancelled run returns
-// an error matching cgo.ErrCanceled.
+// Run executes the call with implementation impl (already resolved), its
+// result tensors on the Go heap. x carries cancellation and progress; it
+// may be nil. A cancelled run returns an error matching cgo.ErrCanceled.
 func (c *Call) Run(x *cgo.Ctx, impl string) (wire.Result, error) {
+	return c.RunInto(x, impl, nil)
+}
+
+// RunInto is Run with the result tensors' memory from alloc (nil: the Go
+// heap).
+func (c *Call) RunInto(x *cgo.Ctx, impl string, alloc Allocator) (wire.Result, error) {
 	run, ok := c.run[impl]
 	if !ok {
 		return nil, wire.Errorf(wire.NotFound, "%s: no implementation %q", c.Op.Name, impl)
 	}
-	return run(x)
+	return run(x, Out{alloc})
 }
 
 // Registry maps op names to ops.

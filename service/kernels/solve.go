@@ -45,9 +45,12 @@ func prepareSolve(args Args) (*Call, error) {
 	if len(b.Shape) == 2 {
 		k = b.Shape[1]
 	}
-	run := func(impl func(*cgo.Ctx, int, int, []float64, []float64, []float64) error) func(*cgo.Ctx) (wire.Result, error) {
-		return func(c *cgo.Ctx) (wire.Result, error) {
-			out, err := tensor.New(tensor.F64, b.Shape...)
+	run := func(impl func(*cgo.Ctx, int, int, []float64, []float64, []float64) error) RunFunc {
+		return func(c *cgo.Ctx, o Out) (wire.Result, error) {
+			// Both implementations factor a copy of a in memory of their
+			// own (pivots are chosen there) and solve in x, reading it back
+			// for arithmetic only.
+			out, err := o.Tensor("x", tensor.F64, Exposed, b.Shape...)
 			if err != nil {
 				return nil, wire.Errorf(wire.TooLarge, "solve: result %s: %v", tensor.FormatShape(b.Shape), err)
 			}
@@ -59,7 +62,7 @@ func prepareSolve(args Args) (*Call, error) {
 	}
 	fn := float64(n)
 	return &Call{Work: fn*fn*fn/3 + fn*fn*float64(k), OutElems: fn * float64(k),
-		run: map[string]func(*cgo.Ctx) (wire.Result, error){
+		run: map[string]RunFunc{
 			ImplC:     run(solveC),
 			ImplGonum: run(SolveGonum),
 		}}, nil

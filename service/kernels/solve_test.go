@@ -268,7 +268,12 @@ func TestSolveTable(t *testing.T) {
 				return
 			}
 			got := x.Float64()
-			if res := solveResidual(c.n, k, a, b, got); res > 4 {
+			for i, v := range got { // a solution that overflows is refused
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("%s %s: x[%d] = %v", impl, what, i, v)
+				}
+			}
+			if res := solveResidual(c.n, k, a, b, got); !(res <= 4) { // NaN fails
 				t.Errorf("%s %s: scaled residual %.3g", impl, what, res)
 			}
 			// Condition numbers here are below about 1e4: 1e-9 is loose.

@@ -34,9 +34,10 @@ func prepareSort(args Args) (*Call, error) {
 	x, desc := args.Tensor("x"), args.Bool("descending")
 	n := x.Len()
 	// run copies x and sorts the copy with sortC or sortGo.
-	run := func(impl func(*cgo.Ctx, *tensor.Tensor, bool) error) func(*cgo.Ctx) (wire.Result, error) {
-		return func(c *cgo.Ctx) (wire.Result, error) {
-			out, err := tensor.New(x.DType, n)
+	run := func(impl func(*cgo.Ctx, *tensor.Tensor, bool) error) RunFunc {
+		return func(c *cgo.Ctx, o Out) (wire.Result, error) {
+			// Private: the radix sort scatters each key by its value.
+			out, err := o.Tensor("x", x.DType, Private, n)
 			if err != nil {
 				return nil, wire.Errorf(wire.TooLarge, "sort: result of %d elements: %v", n, err)
 			}
@@ -48,7 +49,7 @@ func prepareSort(args Args) (*Call, error) {
 		}
 	}
 	return &Call{Work: float64(n) * math.Log2(float64(n)+1), OutElems: float64(n),
-		run: map[string]func(*cgo.Ctx) (wire.Result, error){
+		run: map[string]RunFunc{
 			ImplC:  run(sortC),
 			ImplGo: run(sortGo),
 		}}, nil

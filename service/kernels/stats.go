@@ -58,15 +58,15 @@ func prepareStats(args Args) (*Call, error) {
 			"min": wire.Float(s.Min), "max": wire.Float(s.Max),
 		}, nil
 	}
-	run := map[string]func(*cgo.Ctx) (wire.Result, error){}
+	run := map[string]RunFunc{}
 	if x.DType == tensor.F64 {
 		v := x.Float64()
-		run[ImplC] = func(c *cgo.Ctx) (wire.Result, error) { return result(cgo.StatsF64(c, v, d)) }
-		run[ImplGo] = func(c *cgo.Ctx) (wire.Result, error) { return result(StatsGo(c, v, d)) }
+		run[ImplC] = func(c *cgo.Ctx, _ Out) (wire.Result, error) { return result(cgo.StatsF64(c, v, d)) }
+		run[ImplGo] = func(c *cgo.Ctx, _ Out) (wire.Result, error) { return result(StatsGo(c, v, d)) }
 	} else {
 		v := x.Float32()
-		run[ImplC] = func(c *cgo.Ctx) (wire.Result, error) { return result(cgo.StatsF32(c, v, d)) }
-		run[ImplGo] = func(c *cgo.Ctx) (wire.Result, error) { return result(StatsGo(c, v, d)) }
+		run[ImplC] = func(c *cgo.Ctx, _ Out) (wire.Result, error) { return result(cgo.StatsF32(c, v, d)) }
+		run[ImplGo] = func(c *cgo.Ctx, _ Out) (wire.Result, error) { return result(StatsGo(c, v, d)) }
 	}
 	return &Call{Work: float64(n), OutElems: 7, run: run}, nil
 }

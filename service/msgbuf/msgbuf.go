@@ -1,10 +1,11 @@
-// Package msgbuf keeps the memory large messages are read into outside
-// the Go heap: anonymous mappings, reused from message to message (their
-// pages stay faulted in, so a reused buffer costs neither page faults nor
-// zeroing) and unmapped once idle for a while, so that a burst of large
-// messages leaves no heap behind it and does not drive the garbage
-// collector. A buffer has one owner, which gives it back with Release
-// once nothing reads it any more: using it afterwards would fault.
+// Package msgbuf keeps the memory large messages are read into, and large
+// results are computed in, outside the Go heap: anonymous mappings, reused
+// from message to message (their pages stay faulted in, so a reused
+// buffer costs neither page faults nor zeroing) and unmapped once idle for
+// a while, so that a burst of large messages leaves no heap behind it and
+// does not drive the garbage collector. A buffer has one owner, which
+// gives it back with Release once nothing reads it any more: using it
+// afterwards would fault.
 package msgbuf
 
 import (
@@ -144,4 +145,11 @@ func (p *Pool) Idle() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.kept
+}
+
+// InUse reports the bytes of buffers handed out and not given back.
+func (p *Pool) InUse() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mapped.Load() - p.kept
 }

@@ -25,8 +25,8 @@ var selfKillOp = &kernels.Op{
 	Name: "test_selfkill", Doc: "test only: the process running it dies of SIGKILL",
 	Impls: []string{kernels.ImplGo},
 	Bind: func(kernels.Args) (*kernels.Call, error) {
-		return kernels.NewCall(nil, 1, 0, map[string]func(*cgo.Ctx) (wire.Result, error){
-			kernels.ImplGo: func(*cgo.Ctx) (wire.Result, error) {
+		return kernels.NewCall(nil, 1, 0, map[string]kernels.RunFunc{
+			kernels.ImplGo: func(*cgo.Ctx, kernels.Out) (wire.Result, error) {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				select {} // SIGKILL cannot be caught: this never returns
 			},

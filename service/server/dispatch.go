@@ -156,33 +156,44 @@ func (s *session) start(req *wire.Request, mem *reqMemory) error {
 	s.mu.Unlock()
 
 	s.requests.Add(1)
-	job := &executor.Job{Call: call, Impl: impl, Args: req.Args, Tenant: s.id}
+	mem.out = newResultMem(s.srv.bufs, req.Args, mem.window, req.ShmOut)
+	job := &executor.Job{Call: call, Impl: impl, Args: req.Args, Tenant: s.id, Out: mem.out}
 	// Two holders: the kernel (until the executor says it is done with the
 	// arguments, which may be after Run returned) and execute (until the
 	// reply is queued).
 	mem.holders.Store(2)
-	job.Done = mem.done
+	job.Done = mem.kernelDone
 	go s.execute(ctx, cancel, req, job, execName, ex, timeout, mem)
 	return nil
 }
 
 // reqMemory is the memory a request's arguments and results use: its
 // message and what gives that back (see releaser), the shared memory its
-// tensors lie in, and the window of it that its results may go to.
+// tensors lie in, the window of it that its results may go to, and the
+// memory its results are computed in (out).
 type reqMemory struct {
 	msg     []byte
 	release func()
 	lease   *shm.Lease
 	window  []byte
 	holders atomic.Int32
+	out     *resultMem
 }
 
-// done lets go of one holder's use; the last gives the memory back.
+// done lets go of one holder's use of the message and the leased regions;
+// the last gives them back.
 func (m *reqMemory) done() {
 	if m.holders.Add(-1) == 0 {
 		m.lease.Release()
 		m.release()
 	}
+}
+
+// kernelDone is the job's Done: the kernel reads the arguments, and
+// writes the results, no more.
+func (m *reqMemory) kernelDone() {
+	m.out.kernelReturned()
+	m.done()
 }
 
 // execute runs one request on its executor and queues its one final reply.
@@ -234,23 +245,39 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 	s.srv.metrics.answered(req.Op, execName, job.Impl, err, out)
 	s.served.Add(1)
 	if err != nil {
+		if mem.out.seal() {
+			// The kernel may still be writing into the client's window
+			// (it stops soon after a cancel): the client reuses the
+			// window once it has the reply.
+			<-mem.out.kernelDone
+		}
+		mem.out.done() // the reply holds no results
 		s.replyError(replyBinary(req), req.Op, req.ID, err)
 	} else {
 		placeResults(out.Result, mem, req.ShmOut)
-		s.reply(req, out.Result, &wire.Stats{Exec: execName, Impl: job.Impl,
-			QueueUS: out.QueueUS, RunUS: out.RunUS, Worker: out.Worker})
+		s.replyHolding(req, out.Result, &wire.Stats{Exec: execName, Impl: job.Impl,
+			QueueUS: out.QueueUS, RunUS: out.RunUS, Worker: out.Worker}, mem.out.done)
 	}
 	s.pending.Add(-1)
 }
 
 // reply queues a success reply in the form the request asked for.
 func (s *session) reply(req *wire.Request, res wire.Result, stats *wire.Stats) {
+	s.replyHolding(req, res, stats, nil)
+}
+
+// replyHolding is reply for results in memory that release gives back
+// once the reply has been written or dropped (release may be nil).
+func (s *session) replyHolding(req *wire.Request, res wire.Result, stats *wire.Stats, release func()) {
 	msg, err := wire.EncodeReplyMessage(&wire.Reply{ID: req.ID, OK: true, Result: res, Stats: stats}, replyBinary(req))
 	if err != nil {
+		if release != nil {
+			release()
+		}
 		s.replyError(replyBinary(req), req.Op, req.ID, wire.Errorf(wire.Internal, "%s: encoding the reply: %v", req.Op, err))
 		return
 	}
-	s.send(outMsg{msg: msg})
+	s.send(outMsg{msg: msg, release: release})
 }
 
 // replyError queues a failure reply; internal errors are also logged.

@@ -101,7 +101,9 @@ var (
 	shmBytesDesc = prometheus.NewDesc("crunch_shm_mapped_bytes",
 		"Bytes of shared memory mapped for connections over the Unix socket.", nil, nil)
 	msgBufDesc = prometheus.NewDesc("crunch_message_buffer_bytes",
-		"Bytes mapped outside the Go heap for large messages, in use or kept idle for reuse (unmapped after a few idle seconds).", nil, nil)
+		"Bytes mapped outside the Go heap for large messages and results, in use or kept idle for reuse (unmapped after a few idle seconds).", nil, nil)
+	msgBufInUseDesc = prometheus.NewDesc("crunch_message_buffer_in_use_bytes",
+		"Bytes of those buffers in use: large messages being read or handled, and results until their reply is written.", nil, nil)
 	reclaimsDesc = prometheus.NewDesc("crunch_memory_reclaims_total",
 		"Times the server collected garbage and returned free memory to the system after a burst of work.", nil, nil)
 	deathsDesc = prometheus.NewDesc("crunch_worker_deaths_total",
@@ -110,7 +112,7 @@ var (
 
 // Describe sends the descriptors of every metric Collect sends.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, largeHeldDesc, largeWaitsDesc, shmRegionsDesc, shmBytesDesc, msgBufDesc, reclaimsDesc, deathsDesc} {
+	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, largeHeldDesc, largeWaitsDesc, shmRegionsDesc, shmBytesDesc, msgBufDesc, msgBufInUseDesc, reclaimsDesc, deathsDesc} {
 		ch <- d
 	}
 }
@@ -126,6 +128,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(shmRegionsDesc, prometheus.GaugeValue, float64(c.s.shm.regions.Load()))
 	ch <- prometheus.MustNewConstMetric(shmBytesDesc, prometheus.GaugeValue, float64(c.s.shm.bytes.Load()))
 	ch <- prometheus.MustNewConstMetric(msgBufDesc, prometheus.GaugeValue, float64(c.s.bufs.Mapped()))
+	ch <- prometheus.MustNewConstMetric(msgBufInUseDesc, prometheus.GaugeValue, float64(c.s.bufs.InUse()))
 	ch <- prometheus.MustNewConstMetric(reclaimsDesc, prometheus.CounterValue, float64(c.s.mem.reclaims.Load()))
 	for name, ex := range c.s.cfg.Executors {
 		l := ex.Load()

@@ -49,7 +49,9 @@ func BenchmarkGemmRoundTrip(b *testing.B) {
 // BenchmarkTransfer moves 8 MiB each way through a real server, one call
 // at a time, with kernels that barely compute: stats reads its 8 MiB
 // argument once (client to server), mandelbrot with max_iter 1 writes an
-// 8 MiB result (server to client). transfer-GB/s counts the payload over
+// 8 MiB result (server to client): way=out into new memory each call,
+// way=out-into into the same Options.Out every call (over the Unix
+// socket, one from AllocShared). transfer-GB/s counts the payload over
 // the round trip less the kernel's own time.
 func BenchmarkTransfer(b *testing.B) {
 	ts, path := startUnix(b, nil)
@@ -59,8 +61,22 @@ func BenchmarkTransfer(b *testing.B) {
 	const payload = 8 << 20
 	for _, tr := range []string{"tcp", "unix"} {
 		c := clients[tr]
-		opts := &client.Options{Exec: "direct", Impl: "c"}
-		for _, way := range []string{"in", "out"} {
+		var into *tensor.Tensor
+		if tr == "unix" {
+			shared, err := c.AllocShared(context.Background(), tensor.U32, 1024, 2048)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.FreeShared(shared)
+			into = shared
+		} else {
+			into, _ = tensor.New(tensor.U32, 1024, 2048)
+		}
+		for _, way := range []string{"in", "out", "out-into"} {
+			opts := &client.Options{Exec: "direct", Impl: "c"}
+			if way == "out-into" {
+				opts.Out = into
+			}
 			b.Run(fmt.Sprintf("way=%s/transport=%s", way, tr), func(b *testing.B) {
 				b.SetBytes(payload)
 				var run, wall time.Duration

@@ -78,7 +78,10 @@ func closeCode(sent, peer int) (code int, by string) {
 
 // outMsg is one message for the writer: a data message, or a close frame.
 type outMsg struct {
-	msg       *wire.Message
+	msg *wire.Message
+	// release, if not nil, gives back the memory msg's tensors lie in,
+	// once the message is written or dropped.
+	release   func()
 	closeCode int // non-zero: send a close frame with this code and stop
 	closeText string
 }

@@ -115,13 +115,15 @@ func shmWindow(lease *shm.Lease, w *wire.ShmWindow) ([]byte, error) {
 	return mem, nil
 }
 
-// placeResults writes the result tensors that fit into the request's
+// placeResults puts the result tensors that fit into the request's
 // shm_out window (each at the next multiple of 64 bytes of the region, in
-// the byte order of their names) and names them there in res. Any other
-// result tensor that lies in the request's message or in a region it
-// leased is copied, as the reply may be written after that memory is
-// gone. (No op returns an argument as it is; this keeps one that did
-// from reading freed memory.)
+// the byte order of their names) and names them there in res: a result
+// its kernel computed at its place already (see resultMem) is left as it
+// is, others are copied there. Any other result tensor that lies in the
+// request's message, in a region it leased or in the window is copied, as
+// the reply may be written after that memory is gone or reused. (No op
+// returns an argument as it is; this keeps one that did from reading freed
+// memory.)
 func placeResults(res wire.Result, mem *reqMemory, win *wire.ShmWindow) {
 	names := make([]string, 0, len(res))
 	for k, v := range res {
@@ -130,28 +132,49 @@ func placeResults(res wire.Result, mem *reqMemory, win *wire.ShmWindow) {
 		}
 	}
 	slices.Sort(names)
-	pos := 0 // in mem.window
-	for _, k := range names {
-		t := res[k].Tensor
-		if mem.window != nil {
-			at := alignUp(win.Offset+int64(pos), 64) - win.Offset
-			if end := at + int64(len(t.Data)); end <= int64(len(mem.window)) {
-				dst := mem.window[at:end:end]
-				copy(dst, t.Data)
-				res[k] = wire.Value{
-					Tensor: &tensor.Tensor{DType: t.DType, Shape: t.Shape, Data: dst},
-					Shm:    &wire.ShmRef{Region: win.Region, Offset: win.Offset + at},
-				}
-				pos = int(end)
-				continue
+	// Each result's place in the window, if it fits: [at, end) of it.
+	type place struct{ at, end int64 }
+	places := make(map[string]place, len(names))
+	if mem.window != nil {
+		pos := int64(0)
+		for _, k := range names {
+			at := alignUp(win.Offset+pos, 64) - win.Offset
+			if end := at + int64(len(res[k].Tensor.Data)); end <= int64(len(mem.window)) {
+				places[k] = place{at, end}
+				pos = end
 			}
 		}
-		if mem.lease.Holds(t.Data) || within(mem.msg, t.Data) {
-			data := tensor.AlignedBytes(len(t.Data))
-			copy(data, t.Data)
-			res[k] = wire.Value{Tensor: &tensor.Tensor{DType: t.DType, Shape: t.Shape, Data: data}}
+		// A result computed in the window but not at its place moves out
+		// before anything is written there.
+		for _, k := range names {
+			t := res[k].Tensor
+			if p, ok := places[k]; within(mem.window, t.Data) && (!ok || !startsAt(t.Data, mem.window[p.at:])) {
+				res[k] = wire.Value{Tensor: &tensor.Tensor{DType: t.DType, Shape: t.Shape, Data: tensor.AlignedCopy(t.Data)}}
+			}
 		}
 	}
+	for _, k := range names {
+		t := res[k].Tensor
+		if p, ok := places[k]; ok {
+			dst := mem.window[p.at:p.end:p.end]
+			if !startsAt(t.Data, dst) {
+				copy(dst, t.Data)
+			}
+			res[k] = wire.Value{
+				Tensor: &tensor.Tensor{DType: t.DType, Shape: t.Shape, Data: dst},
+				Shm:    &wire.ShmRef{Region: win.Region, Offset: win.Offset + p.at},
+			}
+			continue
+		}
+		if mem.lease.Holds(t.Data) || within(mem.msg, t.Data) {
+			res[k] = wire.Value{Tensor: &tensor.Tensor{DType: t.DType, Shape: t.Shape, Data: tensor.AlignedCopy(t.Data)}}
+		}
+	}
+}
+
+// startsAt reports whether b and at start at the same byte.
+func startsAt(b, at []byte) bool {
+	return len(b) > 0 && len(at) > 0 && unsafe.SliceData(b) == unsafe.SliceData(at)
 }
 
 // within reports whether b starts inside mem.

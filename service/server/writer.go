@@ -73,7 +73,7 @@ func (s *session) send(m outMsg) bool {
 		o.room.Wait()
 	}
 	if o.dead || o.finished {
-		s.srv.letGo(m.size())
+		s.let(m)
 		return false
 	}
 	o.queue = append(o.queue, m)
@@ -118,6 +118,15 @@ func (s *session) finishWrites() {
 	s.srv.letGo(closedConnBytes)
 }
 
+// let lets go of a message written or dropped: its memory goes back, and
+// the reclaimer counts it.
+func (s *session) let(m outMsg) {
+	s.srv.letGo(m.size())
+	if m.release != nil {
+		m.release()
+	}
+}
+
 // size is the message's length, for the reclaimer.
 func (m outMsg) size() int {
 	if m.msg == nil {
@@ -136,7 +145,7 @@ func (s *session) writer() {
 		o.mu.Lock()
 		if o.dead { // nothing more goes out, and nobody will read these
 			for _, m := range o.queue {
-				s.srv.letGo(m.size())
+				s.let(m)
 			}
 			o.queue = nil
 			o.pingDue = false
@@ -163,7 +172,7 @@ func (s *session) writer() {
 			s.writePing()
 		} else {
 			s.write(m)
-			s.srv.letGo(m.size())
+			s.let(m)
 		}
 	}
 }

@@ -49,3 +49,20 @@ func isAligned(b []byte, align int) bool {
 	}
 	return uintptr(unsafe.Pointer(unsafe.SliceData(b)))%uintptr(align) == 0
 }
+
+// AlignedCopy returns a copy of b in new 64-byte-aligned memory. A large
+// copy is made by append, which unlike make does not zero the memory it is
+// about to overwrite (the runtime gives objects that large a span of their
+// own, which starts on a page boundary); a small one, or one the runtime
+// did not align, is copied into AlignedBytes.
+func AlignedCopy(b []byte) []byte {
+	if len(b) >= 64<<10 {
+		c := append([]byte(nil), b...)
+		if isAligned(c, Alignment) {
+			return c[:len(b):len(b)]
+		}
+	}
+	c := AlignedBytes(len(b))
+	copy(c, b)
+	return c
+}

@@ -47,3 +47,19 @@ func TestAligned(t *testing.T) {
 		t.Error("Aligned(b, 1) copied")
 	}
 }
+
+func TestAlignedCopy(t *testing.T) {
+	for _, n := range []int{0, 1, 63, 64<<10 - 1, 64 << 10, 1<<20 + 3} {
+		src := make([]byte, n+1)[1:] // misaligned
+		for i := range src {
+			src[i] = byte(i*7 + 1)
+		}
+		got := AlignedCopy(src)
+		if !bytes.Equal(got, src) || len(got) != n || cap(got) != n {
+			t.Errorf("AlignedCopy of %d bytes: len %d cap %d, equal %v", n, len(got), cap(got), bytes.Equal(got, src))
+		}
+		if n > 0 && (addr(got)%Alignment != 0 || addr(got) == addr(src)) {
+			t.Errorf("AlignedCopy of %d bytes is at %#x (source at %#x)", n, addr(got), addr(src))
+		}
+	}
+}
