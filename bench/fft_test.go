@@ -105,3 +105,36 @@ func BenchmarkFFTC64(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFFTReal compares two ways of transforming a real float64 row
+// into its full complex spectrum (numpy.fft.fft of a real array), on
+// crunch's best path: promoting it to complex and transforming that in
+// place, and the C library's real transform (a complex one of half the
+// length and one combining pass).
+func BenchmarkFFTReal(b *testing.B) {
+	for _, n := range []int{1 << 16, 1 << 20} {
+		x, y := make([]float64, n), make([]complex128, n)
+		for i, z := range randC128(n) {
+			x[i] = real(z)
+		}
+		b.Run(fmt.Sprintf("way=promote/n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				for i, v := range x {
+					y[i] = complex(v, 0)
+				}
+				if err := cgo.FFTC128(nil, false, cgo.FFTBackward, 1, n, y, y); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportFFT(b, n)
+		})
+		b.Run(fmt.Sprintf("way=real/n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if err := cgo.FFTF64(nil, false, cgo.FFTBackward, 1, n, x, y); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportFFT(b, n)
+		})
+	}
+}

@@ -72,6 +72,30 @@ func FFTC64(x *Ctx, inverse bool, norm FFTNorm, batch, n int, in, out []complex6
 		C.size_t(batch), C.size_t(n), c64p(in), c64p(out)))
 }
 
+// FFTF64 is FFTC128 of real rows: in holds batch rows of n float64s and
+// out receives their full complex spectra (crunch_fft_f64), faster than
+// promoting in and transforming the copy. in and out must not overlap.
+func FFTF64(x *Ctx, inverse bool, norm FFTNorm, batch, n int, in []float64, out []complex128) error {
+	const fn = "crunch_fft_f64"
+	if err := fftRealCheck(fn, batch, n, len(in), len(out), unsafe.Pointer(unsafe.SliceData(in)),
+		unsafe.Pointer(unsafe.SliceData(out)), 8); err != nil {
+		return err
+	}
+	return check(fn, C.crunch_fft_f64(x.cptr(), cbool(inverse), C.crunch_fft_norm(norm),
+		C.size_t(batch), C.size_t(n), f64p(in), c128p(out)))
+}
+
+// FFTF32 is FFTF64 for float32 rows into complex64 (crunch_fft_f32).
+func FFTF32(x *Ctx, inverse bool, norm FFTNorm, batch, n int, in []float32, out []complex64) error {
+	const fn = "crunch_fft_f32"
+	if err := fftRealCheck(fn, batch, n, len(in), len(out), unsafe.Pointer(unsafe.SliceData(in)),
+		unsafe.Pointer(unsafe.SliceData(out)), 4); err != nil {
+		return err
+	}
+	return check(fn, C.crunch_fft_f32(x.cptr(), cbool(inverse), C.crunch_fft_norm(norm),
+		C.size_t(batch), C.size_t(n), f32p(in), c64p(out)))
+}
+
 // FFTCacheClear frees the C library's cached FFT plans that no call is
 // using (crunch_fft_cache_clear); later calls rebuild what they need.
 func FFTCacheClear() { C.crunch_fft_cache_clear() }
@@ -98,6 +122,19 @@ func fftCheck(fn string, batch, n, lenIn, lenOut int, in, out unsafe.Pointer, es
 	a, b, size := uintptr(in), uintptr(out), uintptr(need)*es
 	if a != b && a < b+size && b < a+size {
 		return invalid(fn, "in and out overlap without being the same slice")
+	}
+	return nil
+}
+
+// fftRealCheck is fftCheck for real input of element size es and complex
+// output of 2*es: the two must not overlap at all.
+func fftRealCheck(fn string, batch, n, lenIn, lenOut int, in, out unsafe.Pointer, es uintptr) error {
+	if err := fftCheck(fn, batch, n, lenIn, lenOut, nil, nil, es); err != nil || batch == 0 || n == 0 {
+		return err
+	}
+	a, b, sa, sb := uintptr(in), uintptr(out), uintptr(batch*n)*es, uintptr(batch*n)*2*es
+	if a < b+sb && b < a+sa {
+		return invalid(fn, "in and out overlap")
 	}
 	return nil
 }

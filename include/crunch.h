@@ -450,6 +450,33 @@ CRUNCH_API crunch_status crunch_fft_c128(crunch_ctx *ctx, int inverse, crunch_ff
 CRUNCH_API crunch_status crunch_fft_c64(crunch_ctx *ctx, int inverse, crunch_fft_norm norm,
                                         size_t batch, size_t n, const float *x, float *y);
 
+/*
+ * crunch_fft_f64 computes the same transform as crunch_fft_c128 of real
+ * rows: x holds batch rows of n doubles, and y receives batch rows of n
+ * complex doubles (2n doubles each), the full spectrum, as numpy.fft.fft
+ * and numpy.fft.ifft of a real [batch, n] array. It is faster than
+ * promoting x to complex and calling crunch_fft_c128: an even n takes one
+ * complex transform of length n/2 and one O(n) pass that separates and
+ * combines the even and odd samples' spectra; an odd n is promoted into y
+ * and transformed there. The error bound is crunch_fft_c128's.
+ *
+ * x and y must not overlap. Progress and cancellation are those of the
+ * complex transform (of length n/2 for an even n); the combining pass
+ * polls cancel every 32768 outputs. batch == 0 is a successful no-op.
+ *
+ * Returns CRUNCH_EINVAL if n == 0, norm is not a crunch_fft_norm, x or y
+ * is NULL with batch > 0, x and y overlap, or y's byte count overflows;
+ * otherwise what crunch_fft_c128 returns.
+ */
+CRUNCH_API crunch_status crunch_fft_f64(crunch_ctx *ctx, int inverse, crunch_fft_norm norm,
+                                        size_t batch, size_t n, const double *x, double *y);
+
+/* crunch_fft_f32 is crunch_fft_f64 for float rows into complex floats,
+ * through crunch_fft_c64; the combining pass computes in double and rounds
+ * each output once. */
+CRUNCH_API crunch_status crunch_fft_f32(crunch_ctx *ctx, int inverse, crunch_fft_norm norm,
+                                        size_t batch, size_t n, const float *x, float *y);
+
 /* crunch_fft_cache_clear frees every cached FFT plan that no call is using
  * (and drops the others from the cache: their calls free them when they
  * finish). Later calls rebuild what they need. Thread-safe; for programs

@@ -142,14 +142,21 @@ func (f *fftArgs) promoted(mem Out, copyX bool) (*tensor.Tensor, error) {
 }
 
 // runC transforms with the C library: complex input straight into the
-// result, real input promoted into the result and transformed in place.
+// result, f64 and f32 input by the library's real transform (no promoted
+// copy, half the work), other real input promoted into the result and
+// transformed in place.
 func (f *fftArgs) runC(x *cgo.Ctx, o Out) (wire.Result, error) {
-	direct := f.x.DType == f.out // already complex: no promotion copy
+	realIn := f.x.DType == tensor.F64 || f.x.DType == tensor.F32
+	direct := f.x.DType == f.out || realIn // nothing to promote
 	out, err := f.promoted(o, !direct)
 	if err != nil {
 		return nil, err
 	}
 	switch {
+	case f.x.DType == tensor.F64:
+		err = cgo.FFTF64(x, f.inverse, f.norm, f.batch, f.n, f.x.Float64(), out.Complex128())
+	case f.x.DType == tensor.F32:
+		err = cgo.FFTF32(x, f.inverse, f.norm, f.batch, f.n, f.x.Float32(), out.Complex64())
 	case f.out == tensor.C128 && direct:
 		err = cgo.FFTC128(x, f.inverse, f.norm, f.batch, f.n, f.x.Complex128(), out.Complex128())
 	case f.out == tensor.C128:

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/crunchsvc/crunch/cgo"
 	"github.com/crunchsvc/crunch/service/kernels"
@@ -42,10 +43,13 @@ func fftTable() []fftCase {
 	for i, n := range []int{1, 2, 3, 4, 5, 7, 8, 12, 16, 31, 60, 61, 67, 97, 127, 128, 360, 1000, 1009, 1023, 1024, 1025} {
 		cases = append(cases, fftCase{n, 1, "random", false})
 		cases = append(cases, fftCase{n, 3, []string{"random", "tiny", "huge"}[i%3], i%2 == 0})
-		cases = append(cases, fftCase{n, 3, "special", false})
+		cases = append(cases, fftCase{n, 3, "special", i%2 == 1})
 	}
 	for _, n := range []int{4096, 4099, 65536, 65537, 1 << 20} {
 		cases = append(cases, fftCase{n, 1, "random", false})
+	}
+	for _, n := range []int{4098, 65536, 1 << 20} { // real rows: a half length for Bluestein (2049), powers of two
+		cases = append(cases, fftCase{n, 1, "random", true})
 	}
 	cases = append(cases, fftCase{0 + 8, 0, "random", false}) // an empty batch
 	return cases
@@ -77,6 +81,9 @@ func fftInput(r *rand.Rand, dt tensor.DType, c fftCase) (*tensor.Tensor, []compl
 	if c.values == "special" && c.batch >= 3 {
 		want[c.n+c.n/3] = complex(math.NaN(), 0)
 		want[2*c.n+c.n/3] = complex(0, math.Inf(-1))
+		if c.real {
+			want[2*c.n+c.n/3] = complex(math.Inf(-1), 0)
+		}
 	}
 	shape := []int{c.batch, c.n}
 	if c.batch == 1 {
@@ -428,13 +435,24 @@ func TestFFTBindingChecks(t *testing.T) {
 		{"negative", cgo.FFTC64(nil, false, cgo.FFTBackward, -1, 4, nil, nil)},
 		{"n = 0", cgo.FFTC128(nil, false, cgo.FFTBackward, 1, 0, a, b)},
 		{"bad norm", cgo.FFTC128(nil, false, cgo.FFTNorm(9), 1, 4, a, b)},
+		{"real short in", cgo.FFTF64(nil, false, cgo.FFTBackward, 2, 4, make([]float64, 7), b)},
+		{"real short out", cgo.FFTF32(nil, false, cgo.FFTBackward, 2, 4, make([]float32, 8), make([]complex64, 7))},
+		{"real overlap", cgo.FFTF64(nil, false, cgo.FFTBackward, 1, 4, realView(a[2:4]), a[:4])},
 	} {
 		if !errors.Is(tc.err, cgo.ErrInvalid) {
 			t.Errorf("%s: got %v, want invalid argument", tc.name, tc.err)
 		}
 	}
+	if err := cgo.FFTF64(nil, false, cgo.FFTBackward, 2, 4, make([]float64, 8), a); err != nil {
+		t.Errorf("real: %v", err)
+	}
 	if err := cgo.FFTC128(nil, false, cgo.FFTBackward, 2, 4, a, a); err != nil {
 		t.Errorf("in place: %v", err)
 	}
 	cgo.FFTCacheClear()
+}
+
+// realView is c's memory as float64s (re, im, re, im, ...).
+func realView(c []complex128) []float64 {
+	return unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(c))), 2*len(c))
 }
