@@ -38,10 +38,23 @@ func (s *session) handle(binary bool, data []byte) bool {
 			s.send(outMsg{closeCode: websocket.ClosePolicyViolation, closeText: "too many malformed messages"})
 			return false
 		}
-		s.replyError(binary, "", id, err)
+		form := binary
+		if req != nil {
+			form = replyBinary(req)
+		}
+		s.replyError(form, "", id, err)
 		return true
 	}
 	s.garbage = 0
+	if req.Op == "ping" || req.Op == "info" || req.Op == "cancel" || req.Op == "shm_register" || req.Op == "shm_unregister" {
+		// A control op is answered here at once, but its id is unique
+		// among the requests in flight all the same: two replies with one
+		// id would leave the client unable to tell them apart.
+		if s.isInFlight(req.ID) {
+			s.replyError(replyBinary(req), req.Op, req.ID, errDuplicateID(req.ID))
+			return true
+		}
+	}
 	switch req.Op {
 	case "ping":
 		s.reply(req, wire.Result{"server_time_ns": wire.Int(time.Now().UnixNano())}, nil)
@@ -66,6 +79,19 @@ func (s *session) handle(binary bool, data []byte) bool {
 		}
 	}
 	return true
+}
+
+// isInFlight tells whether a compute request with this id is in flight.
+func (s *session) isInFlight(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, found := s.inflight[id]
+	return found
+}
+
+// errDuplicateID refuses a request whose id is already in flight.
+func errDuplicateID(id int64) error {
+	return wire.Errorf(wire.InvalidArgument, "id %d is already in flight on this connection", id)
 }
 
 // cancelRequest ends request args.target with canceled, if it is in flight.
@@ -123,7 +149,7 @@ func (s *session) start(req *wire.Request, mem *reqMemory) error {
 	}
 	timeout := cfg.DefaultTimeout
 	if req.TimeoutMS > 0 {
-		timeout = min(time.Duration(req.TimeoutMS)*time.Millisecond, cfg.MaxTimeout)
+		timeout = clampMS(req.TimeoutMS, cfg.MaxTimeout)
 	}
 
 	s.mu.Lock()
@@ -135,7 +161,7 @@ func (s *session) start(req *wire.Request, mem *reqMemory) error {
 	}
 	if _, dup := s.inflight[req.ID]; dup {
 		s.mu.Unlock()
-		return wire.Errorf(wire.InvalidArgument, "id %d is already in flight on this connection", req.ID)
+		return errDuplicateID(req.ID)
 	}
 	if len(s.inflight) >= cfg.MaxInFlight {
 		s.mu.Unlock()

@@ -1,0 +1,154 @@
+package server_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/crunchsvc/crunch/service/server"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// Regression tests, one per way a hostile client once broke the server;
+// hostile_test.go throws whole groups of such inputs at it.
+
+// readReply reads the next message on a raw connection within 10 s and
+// returns its type with the decoded reply.
+func nextReply(t *testing.T, conn *websocket.Conn) (int, *wire.Reply) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	mt, data, err := conn.ReadMessage()
+	if err != nil {
+		t.Fatalf("reading reply: %v", err)
+	}
+	rep, err := wire.DecodeReply(mt == websocket.BinaryMessage, data)
+	if err != nil {
+		t.Fatalf("decoding reply %q: %v", data, err)
+	}
+	return mt, rep
+}
+
+// A timeout_ms whose value in nanoseconds overflows int64 is capped at
+// --max-timeout like any other large one, instead of wrapping to a
+// deadline already past.
+func TestHugeTimeoutIsCapped(t *testing.T) {
+	const maxTimeout = 1500 * time.Millisecond
+	ts := start(t, func(c *server.Config) { c.MaxTimeout = maxTimeout })
+	conn := ts.raw(t)
+	huge := []string{"9223372036855", "18446744073710", "9223372036854775807", "9.2e15"}
+	sent := time.Now()
+	for i, ms := range huge {
+		msg := fmt.Sprintf(`{"id":%d,"op":"modsum","args":{"n":1,"iters":1000000000000000},"exec":"pool","timeout_ms":%s}`, i+1, ms)
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range huge {
+		_, rep := nextReply(t, conn)
+		if rep.OK || rep.Error.Code != wire.DeadlineExceeded || !strings.Contains(rep.Error.Message, "deadline of 1.5s") {
+			t.Errorf("id %d: %+v, want deadline_exceeded after the 1.5s cap", rep.ID, rep.Error)
+		}
+		if took := time.Since(sent); took < maxTimeout {
+			t.Errorf("id %d: deadline reply after %v, before the %v cap", rep.ID, took, maxTimeout)
+		}
+	}
+}
+
+// An error found after the id is answered in the form the request's
+// "reply" asked for, whatever the form the request came in.
+func TestErrorRepliesFollowReplyForm(t *testing.T) {
+	ts := start(t, nil)
+	conn := ts.raw(t)
+	binMsg := func(header string, payload []byte) []byte {
+		b := []byte("CRN1")
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(header)))
+		b = append(b, header...)
+		for len(b)%64 != 0 {
+			b = append(b, 0)
+		}
+		return append(b, payload...)
+	}
+	cases := []struct {
+		name     string
+		typ      int
+		msg      []byte
+		wantType int
+		id       int64
+	}{
+		{"text ragged, binary reply", websocket.TextMessage,
+			[]byte(`{"id":5,"op":"gemm","args":{"a":[[1,2],[3]],"b":[[1]]},"reply":"binary"}`), websocket.BinaryMessage, 5},
+		{"text, no op, binary reply", websocket.TextMessage,
+			[]byte(`{"id":6,"reply":"binary"}`), websocket.BinaryMessage, 6},
+		{"text, bad exec type, binary reply", websocket.TextMessage,
+			[]byte(`{"id":7,"op":"modsum","exec":3,"reply":"binary"}`), websocket.BinaryMessage, 7},
+		{"binary short buffer, text reply", websocket.BinaryMessage,
+			binMsg(`{"id":8,"op":"gemm","args":{"a":{"dtype":"f64","shape":[2,1],"buffer":0},"b":[[1]]},"reply":"text","buffers":[[64,8]]}`, make([]byte, 8)), websocket.TextMessage, 8},
+		{"binary unknown op, text reply", websocket.BinaryMessage,
+			binMsg(`{"id":9,"op":"frobnicate","reply":"text","buffers":[]}`, nil), websocket.TextMessage, 9},
+		{"text, bad reply form: the request's own", websocket.TextMessage,
+			[]byte(`{"id":10,"op":"ping","reply":"xml"}`), websocket.TextMessage, 10},
+	}
+	for _, tc := range cases {
+		if err := conn.WriteMessage(tc.typ, tc.msg); err != nil {
+			t.Fatal(err)
+		}
+		mt, rep := nextReply(t, conn)
+		if mt != tc.wantType || rep.OK || rep.ID != tc.id {
+			t.Errorf("%s: message type %d, reply %+v; want type %d, a failure for id %d", tc.name, mt, rep, tc.wantType, tc.id)
+		}
+	}
+}
+
+// A null required argument is refused, not taken as a zero.
+func TestNullRequiredArgumentRefused(t *testing.T) {
+	ts := start(t, nil)
+	conn := ts.raw(t)
+	for i, msg := range []string{
+		`{"id":1,"op":"modsum","args":{"n":null}}`,
+		`{"id":2,"op":"modsum","args":{"n":null,"iters":5}}`,
+		`{"id":3,"op":"gemm","args":{"a":null,"b":[[1]]}}`,
+	} {
+		rep := exchange(t, conn, websocket.TextMessage, []byte(msg))
+		if rep.OK || rep.ID != int64(i+1) || rep.Error.Code != wire.InvalidArgument {
+			t.Errorf("%s: %+v", msg, rep)
+		}
+	}
+}
+
+// A control op may not take the id of a request in flight: every reply's
+// id names one request.
+func TestControlOpsRefuseInFlightIDs(t *testing.T) {
+	ts := start(t, nil)
+	conn := ts.raw(t)
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"id":62,"op":"modsum","args":{"n":3,"iters":1000000000000000},"exec":"pool","timeout_ms":20000}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{
+		`{"id":62,"op":"ping"}`,
+		`{"id":62,"op":"info"}`,
+		`{"id":62,"op":"cancel","args":{"target":62}}`,
+		`{"id":62,"op":"shm_unregister","args":{"region":1}}`,
+	} {
+		rep := exchange(t, conn, websocket.TextMessage, []byte(op))
+		if rep.OK || rep.ID != 62 || rep.Error.Code != wire.InvalidArgument || !strings.Contains(rep.Error.Message, "in flight") {
+			t.Errorf("%s while 62 runs: %+v", op, rep)
+		}
+	}
+	// Request 62 still runs (the refused cancel did not end it); a cancel
+	// with an id of its own does.
+	rep := exchange(t, conn, websocket.TextMessage, []byte(`{"id":63,"op":"cancel","args":{"target":62}}`))
+	if !rep.OK || string(rep.Result["canceled"].JSON) != "true" {
+		t.Fatalf("cancel 62: %+v", rep)
+	}
+	if _, rep := nextReply(t, conn); rep.ID != 62 || rep.Error == nil || rep.Error.Code != wire.Canceled {
+		t.Fatalf("request 62: %+v", rep)
+	}
+	// Once 62 has replied, the id is free again.
+	if rep := exchange(t, conn, websocket.TextMessage, []byte(`{"id":62,"op":"ping"}`)); !rep.OK || rep.ID != 62 {
+		t.Errorf("ping 62 after 62 replied: %+v", rep)
+	}
+}
