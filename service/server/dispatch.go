@@ -228,8 +228,8 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 	defer s.requests.Done()
 	defer mem.done()
 	defer cancel(nil)
-	ctx, stop := context.WithTimeoutCause(ctx, timeout,
-		wire.Errorf(wire.DeadlineExceeded, "%s: deadline of %v exceeded", req.Op, timeout))
+	deadlineErr := wire.Errorf(wire.DeadlineExceeded, "%s: deadline of %v exceeded", req.Op, timeout)
+	ctx, stop := context.WithTimeoutCause(ctx, timeout, deadlineErr)
 	defer stop()
 
 	// final guards against a progress message overtaking the final reply.
@@ -257,6 +257,9 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 		}()
 		out, err = ex.Run(ctx, job)
 	}()
+	if err == nil {
+		err = tooLate(ctx, deadlineErr)
+	}
 
 	// The id leaves the in-flight set before the reply is queued, so that a
 	// client reusing it right after the reply is not refused as a duplicate.
@@ -285,6 +288,24 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 			QueueUS: out.QueueUS, RunUS: out.RunUS, Worker: out.Worker}, mem.out.done)
 	}
 	s.pending.Add(-1)
+}
+
+// tooLate is the error of a request whose kernel succeeded after the
+// request ended: past its deadline (deadlineErr), or cancelled (by the
+// client, the connection's end or shutdown). A kernel looks at its cancel
+// flag only between blocks, and a busy machine may run it long after the
+// flag was set; its result is then not sent, whatever the executor, so that
+// the reply says what the protocol promises. nil if the request is still
+// live.
+func tooLate(ctx context.Context, deadlineErr error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	// The timer that ends ctx may not have run yet on a loaded machine.
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return deadlineErr
+	}
+	return nil
 }
 
 // reply queues a success reply in the form the request asked for.
@@ -346,7 +367,8 @@ func (srv *Server) checkArgs(op *kernels.Op, args wire.Args) error {
 // chooseExecutor picks the executor a request asked for or, for "auto",
 // the one the exec profile chooses for the call's op and size.
 func (srv *Server) chooseExecutor(name string, call *kernels.Call) (string, executor.Executor, error) {
-	if name == "" || name == executor.NameAuto {
+	auto := name == "" || name == executor.NameAuto
+	if auto {
 		name = srv.cfg.Profile.Choose(call.Op.Name, call.Work, func(n string) bool {
 			_, ok := srv.cfg.Executors[n]
 			return ok
@@ -355,6 +377,15 @@ func (srv *Server) chooseExecutor(name string, call *kernels.Call) (string, exec
 	ex, ok := srv.cfg.Executors[name]
 	if !ok {
 		return "", nil, wire.Errorf(wire.NotFound, "exec %q is not available on this server (has %v)", name, srv.execNames())
+	}
+	if auto && name == executor.NameDirect {
+		// Every direct slot busy: the pool queues what direct would
+		// refuse (a request that asked for direct gets overloaded).
+		if l := ex.Load(); l.Slots > 0 && l.Busy >= l.Slots {
+			if pool, ok := srv.cfg.Executors[executor.NamePool]; ok {
+				return executor.NamePool, pool, nil
+			}
+		}
 	}
 	return name, ex, nil
 }

@@ -4,11 +4,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/crunchsvc/crunch/cgo"
+	"github.com/crunchsvc/crunch/internal/testutil"
+	"github.com/crunchsvc/crunch/service/executor"
+	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/server"
 	"github.com/crunchsvc/crunch/service/wire"
 )
@@ -150,5 +155,168 @@ func TestControlOpsRefuseInFlightIDs(t *testing.T) {
 	// Once 62 has replied, the id is free again.
 	if rep := exchange(t, conn, websocket.TextMessage, []byte(`{"id":62,"op":"ping"}`)); !rep.OK || rep.ID != 62 {
 		t.Errorf("ping 62 after 62 replied: %+v", rep)
+	}
+}
+
+// freshPing dials addr, sends the protocol's ping and returns how long the
+// dial and the answer took together.
+func freshPing(t *testing.T, addr string) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	conn, err := dialPinged(addr)
+	if err != nil {
+		t.Fatalf("a fresh connection's ping: %v", err)
+	}
+	took := time.Since(begin)
+	conn.Close()
+	return took
+}
+
+// A flood of long direct calls neither starves the sockets nor outlives
+// its deadlines: `crunch serve` with its default --direct-max runs at most
+// GOMAXPROCS of them at once and refuses the rest with overloaded, a fresh
+// connection's ping is answered at once meanwhile, and no call that
+// succeeded took longer than its deadline.
+func TestDirectFloodKeepsServerResponsive(t *testing.T) {
+	const (
+		conns   = 2
+		perConn = 250
+		timeout = 1500 * time.Millisecond
+		// Generous: a loaded machine may add its own delays; without a cap
+		// the same flood took 1.5 to 15 s.
+		pingBound = 1 * time.Second
+	)
+	srv := startProcess(t)
+	var wg sync.WaitGroup
+	type result struct {
+		rep  *wire.Reply
+		took time.Duration
+	}
+	results := make(chan result, conns*perConn)
+	for c := range conns {
+		conn, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr+"/v1/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		sent := make([]time.Time, perConn+1)
+		for i := 1; i <= perConn; i++ {
+			sent[i] = time.Now()
+			msg := fmt.Sprintf(`{"id":%d,"op":"modsum","args":{"n":%d,"iters":3000000000},"exec":"direct","timeout_ms":%d}`, i, c+1, timeout.Milliseconds())
+			if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range perConn {
+				conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+				_, data, err := conn.ReadMessage()
+				if err != nil {
+					t.Errorf("connection %d: %v", c, err)
+					return
+				}
+				rep, err := wire.DecodeReply(false, data)
+				if err != nil {
+					t.Errorf("connection %d: %v", c, err)
+					return
+				}
+				results <- result{rep, time.Since(sent[rep.ID])}
+			}
+		}()
+	}
+	var pings []time.Duration
+	for range 5 {
+		pings = append(pings, freshPing(t, srv.Addr))
+	}
+	wg.Wait()
+	close(results)
+	codes := map[string]int{}
+	for r := range results {
+		switch {
+		case r.rep.OK:
+			codes["ok"]++
+			if s := r.rep.Stats; s == nil || time.Duration(s.QueueUS+s.RunUS)*time.Microsecond >= timeout {
+				t.Errorf("id %d: ok after its deadline: %+v", r.rep.ID, s)
+			}
+		case r.rep.Error.Code == wire.Overloaded, r.rep.Error.Code == wire.DeadlineExceeded:
+			codes[string(r.rep.Error.Code)]++
+			// The refusals come at once, the deadlines at theirs; generous
+			// bounds for a loaded machine.
+			if r.took > timeout+5*time.Second {
+				t.Errorf("id %d: %s after %v", r.rep.ID, r.rep.Error.Code, r.took)
+			}
+		default:
+			t.Errorf("id %d: %+v", r.rep.ID, r.rep.Error)
+		}
+	}
+	t.Logf("replies %v; fresh connection + ping: %v", codes, pings)
+	if codes["overloaded"] == 0 {
+		t.Errorf("no call was refused: direct calls are not capped")
+	}
+	slow := 0
+	for _, p := range pings {
+		if p > pingBound {
+			slow++
+		}
+	}
+	if slow > 1 { // one slow probe may be the machine's; more is the server's
+		t.Errorf("fresh connection + ping took %v during the flood; want under %v", pings, pingBound)
+	}
+	// And the server is idle again: a fresh connection's ping is prompt.
+	if p := freshPing(t, srv.Addr); p > pingBound {
+		t.Errorf("fresh ping after the flood: %v", p)
+	}
+}
+
+// deafOp is a test-only op whose kernel never looks at its cancel flag:
+// it succeeds 300 ms after it starts, whatever happened meanwhile, as a
+// kernel does that a busy machine runs long after its flag was set.
+var deafOp = &kernels.Op{
+	Name: "test_deaf", Doc: "test only: succeeds after 300 ms, deaf to cancels",
+	Impls: []string{kernels.ImplGo},
+	Bind: func(kernels.Args) (*kernels.Call, error) {
+		return kernels.NewCall(nil, 1, 1, map[string]kernels.RunFunc{
+			kernels.ImplGo: func(*cgo.Ctx, kernels.Out) (wire.Result, error) {
+				time.Sleep(300 * time.Millisecond)
+				return wire.Result{"done": wire.Bool(true)}, nil
+			},
+		}), nil
+	},
+}
+
+func init() { kernels.Default().Register(deafOp) }
+
+// A kernel that succeeds after its request's deadline gives
+// deadline_exceeded, not its result, on every executor.
+func TestLateResultIsDeadlineExceeded(t *testing.T) {
+	ts := start(t, nil)
+	conn := ts.raw(t)
+	for i, ex := range runExecs {
+		msg := fmt.Sprintf(`{"id":%d,"op":"test_deaf","exec":%q,"timeout_ms":50}`, i+1, ex)
+		rep := exchange(t, conn, websocket.TextMessage, []byte(msg))
+		if rep.OK || rep.Error.Code != wire.DeadlineExceeded {
+			t.Errorf("%s: %+v, want deadline_exceeded", ex, rep)
+		}
+	}
+}
+
+// exec=auto sends a call it would run directly to the pool while every
+// direct slot is busy; a call that asked for direct gets overloaded.
+func TestAutoAvoidsFullDirect(t *testing.T) {
+	ts := start(t, func(c *server.Config) { c.Executors[executor.NameDirect] = executor.NewDirect(1) })
+	conn := ts.raw(t)
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"id":1,"op":"modsum","args":{"n":3,"iters":1000000000000000},"exec":"direct","timeout_ms":20000}`)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the long direct call running", func() bool { return ts.execs[executor.NameDirect].Load().Busy > 0 })
+	rep := exchange(t, conn, websocket.TextMessage, []byte(`{"id":2,"op":"modsum","args":{"n":3,"iters":10}}`))
+	if !rep.OK || rep.Stats == nil || rep.Stats.Exec != executor.NamePool {
+		t.Errorf("auto while direct is full: %+v (stats %+v), want ok on the pool", rep, rep.Stats)
+	}
+	rep = exchange(t, conn, websocket.TextMessage, []byte(`{"id":3,"op":"modsum","args":{"n":3,"iters":10},"exec":"direct"}`))
+	if rep.OK || rep.Error.Code != wire.Overloaded || rep.Error.RetryAfterMS <= 0 {
+		t.Errorf("direct while direct is full: %+v", rep)
 	}
 }
