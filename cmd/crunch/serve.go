@@ -47,7 +47,8 @@ func serve(args []string) error {
 	maxInflight := fs.Int("max-inflight", d.MaxInFlight, "requests in flight per connection (overloaded)")
 	maxTotal := fs.Int("max-total", d.MaxTotal, "requests in flight on the whole server (overloaded)")
 	maxConns := fs.Int("max-conns", d.MaxConns, "open connections; beyond it a WebSocket upgrade gets HTTP 503")
-	maxLarge := fs.Int("max-large", d.MaxLarge, "messages over 256 KiB held at once, from reading to answering; the next waits unread (its client's socket fills) until one is answered, which bounds memory when many clients send large arrays")
+	maxLarge := fs.Int("max-large", d.MaxLarge, "messages over 256 KiB held at once, from reading to answering, at most a quarter of them (at least 1) per connection; the next waits unread (its client's socket fills) until one is answered, which bounds memory when many clients send large arrays")
+	largeWait := fs.Duration("large-wait", d.LargeWait, "a large message waits this long for its --max-large token; then it is read into nothing and refused with overloaded, and what its client sent after it is answered")
 	autoThreshold := fs.Float64("auto-direct-below", d.AutoThreshold, "exec=auto runs calls with less work than this (multiply-adds, iterations) directly, the rest on the pool")
 	timeout := fs.Duration("timeout", d.DefaultTimeout, "deadline of a request that sets no timeout_ms")
 	maxTimeout := fs.Duration("max-timeout", d.MaxTimeout, "timeout_ms is capped to this")
@@ -121,7 +122,7 @@ func serve(args []string) error {
 	srv, err := server.New(server.Config{
 		Addr: *addr, Unix: *unixPath, ShmMaxRegions: *shmMaxRegions, ShmMaxBytes: int64(shmMaxBytes),
 		Executors: execs, Profile: prof, AutoThreshold: *autoThreshold,
-		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight, MaxTotal: *maxTotal, MaxConns: *maxConns, MaxLarge: *maxLarge,
+		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight, MaxTotal: *maxTotal, MaxConns: *maxConns, MaxLarge: *maxLarge, LargeWait: *largeWait,
 		DefaultTimeout: *timeout, MaxTimeout: *maxTimeout,
 		PingInterval: *pingInterval, PingTimeout: *pingTimeout, Grace: *grace, Log: log,
 	})

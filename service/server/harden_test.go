@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/server"
+	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -318,5 +320,117 @@ func TestAutoAvoidsFullDirect(t *testing.T) {
 	rep = exchange(t, conn, websocket.TextMessage, []byte(`{"id":3,"op":"modsum","args":{"n":3,"iters":10},"exec":"direct"}`))
 	if rep.OK || rep.Error.Code != wire.Overloaded || rep.Error.RetryAfterMS <= 0 {
 		t.Errorf("direct while direct is full: %+v", rep)
+	}
+}
+
+// largeRequest is a text modsum request padded past 256 KiB, endless on
+// the pool until its 8 s deadline: a large message that holds its token.
+func largeRequest(id int) []byte {
+	return []byte(fmt.Sprintf(`{"id":%d,"op":"modsum","args":{"n":1,"iters":1000000000000000},"exec":"pool","timeout_ms":8000,"pad":"%s"}`,
+		id, strings.Repeat("x", 300<<10)))
+}
+
+// largeVictim sends a 640 KB binary gemm, an application ping and a
+// WebSocket ping on conn, and returns the gemm's and the ping's replies
+// by id, having seen the pong.
+func largeVictim(t *testing.T, conn *websocket.Conn) map[int64]*wire.Reply {
+	t.Helper()
+	r := rand.New(rand.NewPCG(5, 6))
+	a, b := randMatrix(r, tensor.F64, 200, 200), randMatrix(r, tensor.F64, 200, 200)
+	msg, err := wire.EncodeRequest(&wire.Request{ID: 100, Op: "gemm", Exec: "direct",
+		Args: wire.Args{"a": wire.TensorValue(a), "b": wire.TensorValue(b)}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pong := make(chan struct{}, 1)
+	conn.SetPongHandler(func(string) error { pong <- struct{}{}; return nil })
+	written := make(chan error, 1)
+	go func() {
+		err := conn.WriteMessage(websocket.BinaryMessage, msg)
+		if err == nil {
+			err = conn.WriteMessage(websocket.TextMessage, []byte(`{"id":101,"op":"ping"}`))
+		}
+		if err == nil {
+			err = conn.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(10*time.Second))
+		}
+		written <- err
+	}()
+	begin := time.Now()
+	got := map[int64]*wire.Reply{}
+	for len(got) < 2 {
+		_, rep := nextReply(t, conn)
+		got[rep.ID] = rep
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	// The hogs' requests hold their tokens for 8 s: an answer within 4
+	// (generous, for a loaded machine) did not wait for them.
+	if took := time.Since(begin); took > 4*time.Second {
+		t.Errorf("the gemm and the ping were answered after %v", took)
+	}
+	// The pong comes after the ping reply; a read runs the pong handler.
+	go func() {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		conn.ReadMessage()
+	}()
+	select {
+	case <-pong:
+	case <-time.After(10 * time.Second):
+		t.Error("no pong for the WebSocket ping sent after the large message")
+	}
+	return got
+}
+
+// One connection cannot hold every large-message token: it gets a share
+// (a quarter of --max-large), its further large messages are refused once
+// they have waited --large-wait, and another connection's large message,
+// pings and ping frames are answered meanwhile. Even connections that
+// together hold every token only delay another's large message by
+// --large-wait: it is refused, and what its client sent after it answered.
+func TestLargeTokensCannotBeMonopolised(t *testing.T) {
+	const largeWait = 300 * time.Millisecond
+	ts := start(t, func(c *server.Config) { c.MaxLarge, c.LargeWait = 8, largeWait })
+	hog := ts.raw(t)
+	go func() {
+		for id := 1; id <= 8; id++ {
+			if hog.WriteMessage(websocket.TextMessage, largeRequest(id)) != nil {
+				return
+			}
+		}
+	}()
+	ts.waitMetric(t, "the hog's share", "crunch_large_messages_held", "2")
+
+	got := largeVictim(t, ts.raw(t))
+	if r := got[100]; r == nil || !r.OK {
+		t.Errorf("the other connection's gemm: %+v", r)
+	}
+	if r := got[101]; r == nil || !r.OK {
+		t.Errorf("the other connection's ping: %+v", r)
+	}
+	// The hog's messages past its share are refused, each by its id.
+	for want := int64(3); want <= 8; want++ {
+		_, rep := nextReply(t, hog)
+		if rep.ID != want || rep.OK || rep.Error.Code != wire.Overloaded || rep.Error.RetryAfterMS != largeWait.Milliseconds() {
+			t.Fatalf("hog's message %d: %+v", want, rep)
+		}
+	}
+
+	// Three more hogs take the remaining six tokens.
+	for h := range 3 {
+		conn := ts.raw(t)
+		for id := 1; id <= 2; id++ {
+			if err := conn.WriteMessage(websocket.TextMessage, largeRequest(10*h+id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ts.waitMetric(t, "every token held", "crunch_large_messages_held", "8")
+	got = largeVictim(t, ts.raw(t))
+	if r := got[100]; r == nil || r.OK || r.Error.Code != wire.Overloaded {
+		t.Errorf("a large message with every token held: %+v, want overloaded", r)
+	}
+	if r := got[101]; r == nil || !r.OK {
+		t.Errorf("the ping after the refused message: %+v", r)
 	}
 }

@@ -36,6 +36,8 @@ type Server struct {
 	// (MaxLarge); largeWaits counts the messages that waited for one.
 	large      chan struct{}
 	largeWaits atomic.Int64
+	// largeRefused counts the large messages refused after LargeWait.
+	largeRefused atomic.Int64
 	metrics    *metrics
 	shm        shmTotals    // shared memory mapped by every connection
 	bufs       *msgbuf.Pool // large messages are read into these, off the Go heap
