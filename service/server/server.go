@@ -38,13 +38,13 @@ type Server struct {
 	largeWaits atomic.Int64
 	// largeRefused counts the large messages refused after LargeWait.
 	largeRefused atomic.Int64
-	metrics    *metrics
-	shm        shmTotals    // shared memory mapped by every connection
-	bufs       *msgbuf.Pool // large messages are read into these, off the Go heap
-	started    time.Time
-	answered   atomic.Int64 // compute requests answered, for /v1/status
-	failed     atomic.Int64 // of which failed
-	mem        reclaimState // memory given back after bursts (reclaim.go)
+	metrics      *metrics
+	shm          shmTotals    // shared memory mapped by every connection
+	bufs         *msgbuf.Pool // large messages are read into these, off the Go heap
+	started      time.Time
+	answered     atomic.Int64 // compute requests answered, for /v1/status
+	failed       atomic.Int64 // of which failed
+	mem          reclaimState // memory given back after bursts (reclaim.go)
 
 	// stop ends every session's context when the server shuts down.
 	stop context.Context
