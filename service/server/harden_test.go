@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -432,5 +433,72 @@ func TestLargeTokensCannotBeMonopolised(t *testing.T) {
 	}
 	if r := got[101]; r == nil || !r.OK {
 		t.Errorf("the ping after the refused message: %+v", r)
+	}
+}
+
+// RFC 6455's handshake rules: another version is refused with 426 naming
+// version 13, and so is a key that is not 16 bytes in base64 (400); a
+// well-formed handshake is upgraded.
+func TestHandshakeChecks(t *testing.T) {
+	ts := start(t, nil)
+	cases := []struct {
+		name, version, key string
+		status             int
+	}{
+		{"good", "13", "dGhlIHNhbXBsZSBub25jZQ==", http.StatusSwitchingProtocols},
+		{"version 8", "8", "dGhlIHNhbXBsZSBub25jZQ==", http.StatusUpgradeRequired},
+		{"version 14", "14", "dGhlIHNhbXBsZSBub25jZQ==", http.StatusUpgradeRequired},
+		{"no version", "", "dGhlIHNhbXBsZSBub25jZQ==", http.StatusUpgradeRequired},
+		{"no key", "13", "", http.StatusBadRequest},
+		{"short key", "13", "c2hvcnQ=", http.StatusBadRequest},
+		{"long key", "13", "dGhpcyBrZXkgaXMgdHdlbnR5IGJ5dGVz", http.StatusBadRequest},
+		{"not base64", "13", "!!!!not-base64!!!!!!!!==", http.StatusBadRequest},
+	}
+	for _, tc := range cases {
+		_, resp := handshake(t, ts.addr, tc.version, tc.key)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %s, want %d", tc.name, resp.Status, tc.status)
+		}
+		if tc.status != http.StatusSwitchingProtocols && resp.Header.Get("Sec-WebSocket-Version") != "13" {
+			t.Errorf("%s: refused without Sec-WebSocket-Version: 13 (headers %v)", tc.name, resp.Header)
+		}
+	}
+	// Refusals the upgrader itself makes name the version too.
+	resp, err := http.Get("http://" + ts.addr + "/v1/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Sec-WebSocket-Version") != "13" {
+		t.Errorf("plain GET of /v1/ws: %s, headers %v", resp.Status, resp.Header)
+	}
+}
+
+// A text message that is not UTF-8 fails the connection with 1007, in one
+// frame or split across fragments; other connections are not affected.
+func TestInvalidUTF8Closes1007(t *testing.T) {
+	ts := start(t, nil)
+	for name, frames := range map[string][][]byte{
+		"one frame":       {frame(true, 0, opText, []byte("{\"id\":1,\"op\":\"ping\",\"x\":\"\xff\"}"), true)},
+		"fragments":       {frame(false, 0, opText, []byte("{\"id\":1,\"op\":\"ping\",\"x\":\"\xe2\x82"), true), frame(true, 0, opCont, []byte("\"}"), true)},
+		"overlong":        {frame(true, 0, opText, []byte("{\"id\":1,\"op\":\"ping\",\"x\":\"\xc0\xaf\"}"), true)},
+		"surrogate":       {frame(true, 0, opText, []byte("{\"id\":1,\"op\":\"ping\",\"x\":\"\xed\xa0\x80\"}"), true)},
+		"split codepoint": {frame(false, 0, opText, []byte("{\"id\":1,\"op\":\"ping\",\"x\":\"\xe2"), true), frame(true, 0, opCont, []byte("\x82\xac\"}"), true)},
+	} {
+		c := dialRaw(t, ts.addr)
+		c.send(t, frames...)
+		if name == "split codepoint" { // valid: € split across frames
+			if op, p, err := c.next(10 * time.Second); err != nil || op != opText || !strings.Contains(string(p), `"ok":true`) {
+				t.Errorf("%s: %d %q %v, want the ping's reply", name, op, p, err)
+			}
+			continue
+		}
+		if code := c.closeCode(10 * time.Second); code != websocket.CloseInvalidFramePayloadData {
+			t.Errorf("%s: close code %d, want 1007", name, code)
+		}
+	}
+	if _, err := dialPinged(ts.addr); err != nil {
+		t.Fatal(err)
 	}
 }

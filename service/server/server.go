@@ -76,6 +76,9 @@ func New(cfg Config) (*Server, error) {
 		WriteBufferPool: &sync.Pool{},
 		// The default same-origin check stays: a page on another site must
 		// not drive a local compute server with the user's browser.
+		Error: func(ctx *fasthttp.RequestCtx, status int, reason error) {
+			handshakeError(ctx, status, reason.Error())
+		},
 	}
 	s.http = &fasthttp.Server{
 		Handler:            s.route,
@@ -220,6 +223,10 @@ func (s *Server) serveWebSocket(ctx *fasthttp.RequestCtx) {
 		ctx.Error(fmt.Sprintf("too many connections (%d, --max-conns)", s.cfg.MaxConns), fasthttp.StatusServiceUnavailable)
 		ctx.Response.Header.Set("Retry-After", "1") // after Error, which resets the headers
 		s.cfg.Log.Warn("connection refused: too many connections", "remote", remote, "max_conns", s.cfg.MaxConns)
+		return
+	}
+	if !checkHandshake(ctx) {
+		s.cfg.Log.Debug("websocket upgrade refused", "remote", remote, "status", ctx.Response.StatusCode())
 		return
 	}
 	err := s.upgrader.Upgrade(ctx, func(conn *websocket.Conn) {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fasthttp/websocket"
 
@@ -170,10 +171,18 @@ func (s *session) run() {
 			continue
 		}
 		ok := true
-		if s.fdc != nil && s.fdc.Overflowed() {
+		switch {
+		case s.fdc != nil && s.fdc.Overflowed():
 			s.msgRelease()
 			s.msgRelease = noRelease
 			s.send(outMsg{closeCode: websocket.ClosePolicyViolation, closeText: "too many file descriptors sent"})
+			ok = false
+		case mt == websocket.TextMessage && !utf8.Valid(data):
+			// RFC 6455 section 8.1: a text message that is not UTF-8
+			// fails the connection.
+			s.msgRelease()
+			s.msgRelease = noRelease
+			s.send(outMsg{closeCode: websocket.CloseInvalidFramePayloadData, closeText: "text message is not valid UTF-8"})
 			ok = false
 		}
 		if !ok || !s.handle(mt == websocket.BinaryMessage, data) {
