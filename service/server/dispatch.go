@@ -46,14 +46,12 @@ func (s *session) handle(binary bool, data []byte) bool {
 		return true
 	}
 	s.garbage = 0
-	if req.Op == "ping" || req.Op == "info" || req.Op == "cancel" || req.Op == "shm_register" || req.Op == "shm_unregister" {
+	if isControlOp(req.Op) && s.isInFlight(req.ID) {
 		// A control op is answered here at once, but its id is unique
 		// among the requests in flight all the same: two replies with one
 		// id would leave the client unable to tell them apart.
-		if s.isInFlight(req.ID) {
-			s.replyError(replyBinary(req), req.Op, req.ID, errDuplicateID(req.ID))
-			return true
-		}
+		s.replyError(replyBinary(req), req.Op, req.ID, errDuplicateID(req.ID))
+		return true
 	}
 	switch req.Op {
 	case "ping":
@@ -79,6 +77,16 @@ func (s *session) handle(binary bool, data []byte) bool {
 		}
 	}
 	return true
+}
+
+// isControlOp tells whether op is one of the control ops handle answers
+// on the reader itself.
+func isControlOp(op string) bool {
+	switch op {
+	case "ping", "info", "cancel", "shm_register", "shm_unregister":
+		return true
+	}
+	return false
 }
 
 // isInFlight tells whether a compute request with this id is in flight.

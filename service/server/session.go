@@ -206,9 +206,8 @@ func (s *session) run() {
 // readMessage reads the next message whole, into memory of its own size
 // (see wire.ReadAllPooled: a large one outside the Go heap), holding a
 // large-message token for it if it is large (see large.go): handle passes
-// both on to its request.
-// A large message that found no token in time is refused here (see
-// refuseLarge), and the next one read.
+// both on to its request. A large message that found no token in time is
+// refused here (see refuseLarge), and the next one read.
 func (s *session) readMessage() (int, []byte, error) {
 	for {
 		mt, r, err := s.conn.NextReader()
