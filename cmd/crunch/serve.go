@@ -41,7 +41,7 @@ func serve(args []string) error {
 	computeCgroup := fs.String("compute-cgroup", "auto",
 		`with --compute-priority idle or low: "auto" puts the subprocess workers in a cpu cgroup of their own, crunch-compute-PID under the server's, marked idle (cpu.idle=1) or of the least weight, so that they yield to the threads of other sessions and cgroups too, not only to the server's own (needs cgroup v1's cpu controller or a delegated cgroup v2, and root or the cgroup's owner; without them a warning, and the workers' own autogroup at nice 19); "off": not (pool threads never go there: they run Go code between kernels, which must not starve)`)
 	profilePath := fs.String("profile", "", "exec profile (JSON, written by make bench) that exec=auto follows; default: built-in rules (see --auto-direct-below)")
-	directMax := fs.Int("direct-max", runtime.GOMAXPROCS(0), "direct executor: calls running at once, beyond which a call gets overloaded (exec=auto sends it to the pool instead); each holds an OS thread at normal priority, competing with the socket threads (0: no cap)")
+	directMax := fs.Int("direct-max", runtime.GOMAXPROCS(0), "direct executor: calls running at once, beyond which a call waits for a slot within its deadline (exec=auto sends it to the pool instead); each holds an OS thread at normal priority, competing with the socket threads (0: no cap)")
 	maxMessage := fs.Int64("max-message", d.MaxMessage, "largest WebSocket message in bytes (larger: close 1009)")
 	maxElements := fs.Int64("max-elements", d.MaxElements, "largest tensor, argument or result, in elements (too_large)")
 	maxInflight := fs.Int("max-inflight", d.MaxInFlight, "requests in flight per connection (overloaded)")

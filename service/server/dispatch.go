@@ -387,9 +387,9 @@ func (srv *Server) chooseExecutor(name string, call *kernels.Call) (string, exec
 		return "", nil, wire.Errorf(wire.NotFound, "exec %q is not available on this server (has %v)", name, srv.execNames())
 	}
 	if auto && name == executor.NameDirect {
-		// Every direct slot busy: the pool queues what direct would
-		// refuse (a request that asked for direct gets overloaded).
-		if l := ex.Load(); l.Slots > 0 && l.Busy >= l.Slots {
+		// Every direct slot busy: the pool's workers, not a wait for
+		// direct (a request that asked for direct waits for a slot).
+		if l := ex.Load(); l.Slots > 0 && (l.Busy >= l.Slots || l.Queued > 0) {
 			if pool, ok := srv.cfg.Executors[executor.NamePool]; ok {
 				return executor.NamePool, pool, nil
 			}
