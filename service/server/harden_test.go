@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -525,5 +527,21 @@ func TestInvalidUTF8Closes1007(t *testing.T) {
 	}
 	if _, err := dialPinged(ts.addr); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// info names the large-message limits a client meets.
+func TestInfoNamesLargeLimits(t *testing.T) {
+	ts := start(t, func(c *server.Config) { c.MaxLarge, c.LargeWait = 9, 1500*time.Millisecond })
+	info, err := ts.dial(t).Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var limits map[string]int64
+	if err := json.Unmarshal(info["limits"], &limits); err != nil {
+		t.Fatal(err)
+	}
+	if limits["max_large_messages"] != 9 || limits["large_messages_per_connection"] != 2 || limits["large_wait_ms"] != 1500 {
+		t.Errorf("limits %v", limits)
 	}
 }
