@@ -157,7 +157,7 @@ func (s *session) start(req *wire.Request, mem *reqMemory) error {
 	}
 	timeout := cfg.DefaultTimeout
 	if req.TimeoutMS > 0 {
-		timeout = clampMS(req.TimeoutMS, cfg.MaxTimeout)
+		timeout = wire.ClampMS(req.TimeoutMS, cfg.MaxTimeout)
 	}
 
 	s.mu.Lock()
