@@ -20,8 +20,8 @@ func TestClampMS(t *testing.T) {
 			t.Errorf("ClampMS(%d): %v, want %v", tc.ms, got, tc.want)
 		}
 	}
-	// A limit beyond any millisecond count: the count itself.
-	const most = math.MaxInt64 / int64(time.Millisecond)
+	// The largest limit: a count below it is itself.
+	const most = math.MaxInt64/int64(time.Millisecond) - 1
 	if got := ClampMS(most, time.Duration(math.MaxInt64)); got != time.Duration(most)*time.Millisecond {
 		t.Errorf("largest count: %v", got)
 	}
