@@ -242,7 +242,7 @@ func (l *Load) worker(ctx context.Context, ci int, c *conn, seq *atomic.Int64) {
 				w.codes[string(we.Code)]++
 			}
 			if we.Code == wire.Overloaded { // back off as told, within reason
-				wait := min(max(time.Duration(we.RetryAfterMS)*time.Millisecond, time.Millisecond), time.Second)
+				wait := max(wire.ClampMS(we.RetryAfterMS, time.Second), time.Millisecond)
 				select {
 				case <-ctx.Done():
 				case <-time.After(wait):

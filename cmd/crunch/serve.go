@@ -41,13 +41,14 @@ func serve(args []string) error {
 	computeCgroup := fs.String("compute-cgroup", "auto",
 		`with --compute-priority idle or low: "auto" puts the subprocess workers in a cpu cgroup of their own, crunch-compute-PID under the server's, marked idle (cpu.idle=1) or of the least weight, so that they yield to the threads of other sessions and cgroups too, not only to the server's own (needs cgroup v1's cpu controller or a delegated cgroup v2, and root or the cgroup's owner; without them a warning, and the workers' own autogroup at nice 19); "off": not (pool threads never go there: they run Go code between kernels, which must not starve)`)
 	profilePath := fs.String("profile", "", "exec profile (JSON, written by make bench) that exec=auto follows; default: built-in rules (see --auto-direct-below)")
-	directMax := fs.Int("direct-max", 0, "direct executor: calls running at once (0: no cap; each holds an OS thread)")
+	directMax := fs.Int("direct-max", runtime.GOMAXPROCS(0), "direct executor: calls running at once, beyond which a call waits for a slot within its deadline (exec=auto sends it to the pool instead); each holds an OS thread at normal priority, competing with the socket threads (0: no cap)")
 	maxMessage := fs.Int64("max-message", d.MaxMessage, "largest WebSocket message in bytes (larger: close 1009)")
 	maxElements := fs.Int64("max-elements", d.MaxElements, "largest tensor, argument or result, in elements (too_large)")
 	maxInflight := fs.Int("max-inflight", d.MaxInFlight, "requests in flight per connection (overloaded)")
 	maxTotal := fs.Int("max-total", d.MaxTotal, "requests in flight on the whole server (overloaded)")
 	maxConns := fs.Int("max-conns", d.MaxConns, "open connections; beyond it a WebSocket upgrade gets HTTP 503")
-	maxLarge := fs.Int("max-large", d.MaxLarge, "messages over 256 KiB held at once, from reading to answering; the next waits unread (its client's socket fills) until one is answered, which bounds memory when many clients send large arrays")
+	maxLarge := fs.Int("max-large", d.MaxLarge, "messages over 256 KiB held at once, from reading to answering, at most a quarter of them (at least 1) per connection; the next waits unread (its client's socket fills) until one is answered, which bounds memory when many clients send large arrays")
+	largeWait := fs.Duration("large-wait", d.LargeWait, "a large message waits this long for its --max-large token; then it is read into nothing and refused with overloaded, and what its client sent after it is answered")
 	autoThreshold := fs.Float64("auto-direct-below", d.AutoThreshold, "exec=auto runs calls with less work than this (multiply-adds, iterations) directly, the rest on the pool")
 	timeout := fs.Duration("timeout", d.DefaultTimeout, "deadline of a request that sets no timeout_ms")
 	maxTimeout := fs.Duration("max-timeout", d.MaxTimeout, "timeout_ms is capped to this")
@@ -121,7 +122,7 @@ func serve(args []string) error {
 	srv, err := server.New(server.Config{
 		Addr: *addr, Unix: *unixPath, ShmMaxRegions: *shmMaxRegions, ShmMaxBytes: int64(shmMaxBytes),
 		Executors: execs, Profile: prof, AutoThreshold: *autoThreshold,
-		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight, MaxTotal: *maxTotal, MaxConns: *maxConns, MaxLarge: *maxLarge,
+		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight, MaxTotal: *maxTotal, MaxConns: *maxConns, MaxLarge: *maxLarge, LargeWait: *largeWait,
 		DefaultTimeout: *timeout, MaxTimeout: *maxTimeout,
 		PingInterval: *pingInterval, PingTimeout: *pingTimeout, Grace: *grace, Log: log,
 	})

@@ -160,18 +160,34 @@ func TestPoolOverloaded(t *testing.T) {
 	wg.Wait()
 }
 
+// Beyond its cap, a direct call waits for a slot (holding no thread) until
+// its context ends, and runs once one is free.
 func TestDirectCap(t *testing.T) {
 	d := NewDirect(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx, modsumJob(t, 3, 1e15, kernels.ImplC)); close(done) }()
 	testutil.WaitFor(t, 10*time.Second, "the first job running", func() bool { return d.Load().Busy > 0 })
-	_, err := d.Run(context.Background(), modsumJob(t, 1, 1, kernels.ImplC))
-	if e := wire.AsError(err); e == nil || e.Code != wire.Overloaded {
-		t.Fatalf("got %v, want overloaded", err)
+	short, stop := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer stop()
+	_, err := d.Run(short, modsumJob(t, 1, 1, kernels.ImplC))
+	if e := wire.AsError(err); e == nil || e.Code != wire.DeadlineExceeded {
+		t.Fatalf("got %v, want deadline_exceeded while waiting for the slot", err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		_, err := d.Run(context.Background(), modsumJob(t, 1, 1, kernels.ImplC))
+		waited <- err
+	}()
+	testutil.WaitFor(t, 10*time.Second, "the second job waiting", func() bool { return d.Load().Queued == 1 })
+	if l := d.Load(); l.Busy != 1 {
+		t.Fatalf("load %+v, want one running", l)
 	}
 	cancel()
 	<-done
+	if err := <-waited; err != nil {
+		t.Fatalf("the waiting job, once the slot was free: %v", err)
+	}
 }
 
 // panicking is a Call whose Go code panics: the executor must turn that

@@ -46,7 +46,10 @@ type Config struct {
 	// MaxLarge is how many messages larger than 256 KiB the server holds
 	// at once, from reading them to answering them; the next waits,
 	// unread, for one to be answered (see large.go).
-	MaxLarge       int
+	MaxLarge int
+	// LargeWait is how long a large message waits for its token; past it
+	// the message is refused with overloaded, and the connection read on.
+	LargeWait      time.Duration
 	DefaultTimeout time.Duration // deadline of a request without timeout_ms
 	MaxTimeout     time.Duration // timeout_ms is capped to this
 	PingInterval   time.Duration // server pings each connection this often
@@ -70,6 +73,7 @@ func DefaultConfig() Config {
 		MaxTotal:       4096,
 		MaxConns:       10000,
 		MaxLarge:       4 * runtime.GOMAXPROCS(0),
+		LargeWait:      5 * time.Second,
 		DefaultTimeout: 5 * time.Minute,
 		MaxTimeout:     time.Hour,
 		PingInterval:   10 * time.Second,
@@ -92,6 +96,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&c.MaxTotal, d.MaxTotal)
 	orDefault(&c.MaxConns, d.MaxConns)
 	orDefault(&c.MaxLarge, d.MaxLarge)
+	orDefault(&c.LargeWait, d.LargeWait)
 	orDefault(&c.DefaultTimeout, d.DefaultTimeout)
 	orDefault(&c.MaxTimeout, d.MaxTimeout)
 	orDefault(&c.PingInterval, d.PingInterval)

@@ -38,10 +38,21 @@ func (s *session) handle(binary bool, data []byte) bool {
 			s.send(outMsg{closeCode: websocket.ClosePolicyViolation, closeText: "too many malformed messages"})
 			return false
 		}
-		s.replyError(binary, "", id, err)
+		form := binary
+		if req != nil {
+			form = replyBinary(req)
+		}
+		s.replyError(form, "", id, err)
 		return true
 	}
 	s.garbage = 0
+	if isControlOp(req.Op) && s.isInFlight(req.ID) {
+		// A control op is answered here at once, but its id is unique
+		// among the requests in flight all the same: two replies with one
+		// id would leave the client unable to tell them apart.
+		s.replyError(replyBinary(req), req.Op, req.ID, errDuplicateID(req.ID))
+		return true
+	}
 	switch req.Op {
 	case "ping":
 		s.reply(req, wire.Result{"server_time_ns": wire.Int(time.Now().UnixNano())}, nil)
@@ -66,6 +77,29 @@ func (s *session) handle(binary bool, data []byte) bool {
 		}
 	}
 	return true
+}
+
+// isControlOp tells whether op is one of the control ops handle answers
+// on the reader itself.
+func isControlOp(op string) bool {
+	switch op {
+	case "ping", "info", "cancel", "shm_register", "shm_unregister":
+		return true
+	}
+	return false
+}
+
+// isInFlight tells whether a compute request with this id is in flight.
+func (s *session) isInFlight(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, found := s.inflight[id]
+	return found
+}
+
+// errDuplicateID refuses a request whose id is already in flight.
+func errDuplicateID(id int64) error {
+	return wire.Errorf(wire.InvalidArgument, "id %d is already in flight on this connection", id)
 }
 
 // cancelRequest ends request args.target with canceled, if it is in flight.
@@ -123,7 +157,7 @@ func (s *session) start(req *wire.Request, mem *reqMemory) error {
 	}
 	timeout := cfg.DefaultTimeout
 	if req.TimeoutMS > 0 {
-		timeout = min(time.Duration(req.TimeoutMS)*time.Millisecond, cfg.MaxTimeout)
+		timeout = wire.ClampMS(req.TimeoutMS, cfg.MaxTimeout)
 	}
 
 	s.mu.Lock()
@@ -135,7 +169,7 @@ func (s *session) start(req *wire.Request, mem *reqMemory) error {
 	}
 	if _, dup := s.inflight[req.ID]; dup {
 		s.mu.Unlock()
-		return wire.Errorf(wire.InvalidArgument, "id %d is already in flight on this connection", req.ID)
+		return errDuplicateID(req.ID)
 	}
 	if len(s.inflight) >= cfg.MaxInFlight {
 		s.mu.Unlock()
@@ -202,8 +236,8 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 	defer s.requests.Done()
 	defer mem.done()
 	defer cancel(nil)
-	ctx, stop := context.WithTimeoutCause(ctx, timeout,
-		wire.Errorf(wire.DeadlineExceeded, "%s: deadline of %v exceeded", req.Op, timeout))
+	deadlineErr := wire.Errorf(wire.DeadlineExceeded, "%s: deadline of %v exceeded", req.Op, timeout)
+	ctx, stop := context.WithTimeoutCause(ctx, timeout, deadlineErr)
 	defer stop()
 
 	// final guards against a progress message overtaking the final reply.
@@ -231,6 +265,9 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 		}()
 		out, err = ex.Run(ctx, job)
 	}()
+	if err == nil {
+		err = tooLate(ctx, deadlineErr)
+	}
 
 	// The id leaves the in-flight set before the reply is queued, so that a
 	// client reusing it right after the reply is not refused as a duplicate.
@@ -259,6 +296,24 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 			QueueUS: out.QueueUS, RunUS: out.RunUS, Worker: out.Worker}, mem.out.done)
 	}
 	s.pending.Add(-1)
+}
+
+// tooLate is the error of a request whose kernel succeeded after the
+// request ended: past its deadline (deadlineErr), or cancelled (by the
+// client, the connection's end or shutdown). A kernel looks at its cancel
+// flag only between blocks, and a busy machine may run it long after the
+// flag was set; its result is then not sent, whatever the executor, so that
+// the reply says what the protocol promises. nil if the request is still
+// live.
+func tooLate(ctx context.Context, deadlineErr error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	// The timer that ends ctx may not have run yet on a loaded machine.
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return deadlineErr
+	}
+	return nil
 }
 
 // reply queues a success reply in the form the request asked for.
@@ -320,7 +375,8 @@ func (srv *Server) checkArgs(op *kernels.Op, args wire.Args) error {
 // chooseExecutor picks the executor a request asked for or, for "auto",
 // the one the exec profile chooses for the call's op and size.
 func (srv *Server) chooseExecutor(name string, call *kernels.Call) (string, executor.Executor, error) {
-	if name == "" || name == executor.NameAuto {
+	auto := name == "" || name == executor.NameAuto
+	if auto {
 		name = srv.cfg.Profile.Choose(call.Op.Name, call.Work, func(n string) bool {
 			_, ok := srv.cfg.Executors[n]
 			return ok
@@ -329,6 +385,15 @@ func (srv *Server) chooseExecutor(name string, call *kernels.Call) (string, exec
 	ex, ok := srv.cfg.Executors[name]
 	if !ok {
 		return "", nil, wire.Errorf(wire.NotFound, "exec %q is not available on this server (has %v)", name, srv.execNames())
+	}
+	if auto && name == executor.NameDirect {
+		// Every direct slot busy: the pool's workers, not a wait for
+		// direct (a request that asked for direct waits for a slot).
+		if l := ex.Load(); l.Slots > 0 && (l.Busy >= l.Slots || l.Queued > 0) {
+			if pool, ok := srv.cfg.Executors[executor.NamePool]; ok {
+				return executor.NamePool, pool, nil
+			}
+		}
 	}
 	return name, ex, nil
 }

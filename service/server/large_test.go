@@ -16,7 +16,7 @@ import (
 // and small calls on other connections are answered meanwhile, and the
 // token is back once both are done.
 func TestLargeMessagesWaitTheirTurn(t *testing.T) {
-	ts := start(t, func(c *server.Config) { c.MaxLarge = 1 })
+	ts := start(t, func(c *server.Config) { c.MaxLarge, c.LargeWait = 1, time.Minute })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r := rand.New(rand.NewPCG(1, 2))

@@ -96,6 +96,8 @@ var (
 		"Messages over 256 KiB being read or answered, each holding one of --max-large tokens.", nil, nil)
 	largeWaitsDesc = prometheus.NewDesc("crunch_large_message_waits_total",
 		"Large messages whose reading waited for a token (--max-large) while others were answered.", nil, nil)
+	largeRefusedDesc = prometheus.NewDesc("crunch_large_messages_refused_total",
+		"Large messages refused with overloaded after waiting --large-wait for a token.", nil, nil)
 	shmRegionsDesc = prometheus.NewDesc("crunch_shm_regions",
 		"Shared memory regions mapped for connections over the Unix socket (an unregistered region stays until its last request is done with it).", nil, nil)
 	shmBytesDesc = prometheus.NewDesc("crunch_shm_mapped_bytes",
@@ -112,7 +114,7 @@ var (
 
 // Describe sends the descriptors of every metric Collect sends.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, largeHeldDesc, largeWaitsDesc, shmRegionsDesc, shmBytesDesc, msgBufDesc, msgBufInUseDesc, reclaimsDesc, deathsDesc} {
+	for _, d := range []*prometheus.Desc{connectionsDesc, slotsDesc, busyDesc, queuedDesc, largeHeldDesc, largeWaitsDesc, largeRefusedDesc, shmRegionsDesc, shmBytesDesc, msgBufDesc, msgBufInUseDesc, reclaimsDesc, deathsDesc} {
 		ch <- d
 	}
 }
@@ -125,6 +127,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(connectionsDesc, prometheus.GaugeValue, float64(conns))
 	ch <- prometheus.MustNewConstMetric(largeHeldDesc, prometheus.GaugeValue, float64(len(c.s.large)))
 	ch <- prometheus.MustNewConstMetric(largeWaitsDesc, prometheus.CounterValue, float64(c.s.largeWaits.Load()))
+	ch <- prometheus.MustNewConstMetric(largeRefusedDesc, prometheus.CounterValue, float64(c.s.largeRefused.Load()))
 	ch <- prometheus.MustNewConstMetric(shmRegionsDesc, prometheus.GaugeValue, float64(c.s.shm.regions.Load()))
 	ch <- prometheus.MustNewConstMetric(shmBytesDesc, prometheus.GaugeValue, float64(c.s.shm.bytes.Load()))
 	ch <- prometheus.MustNewConstMetric(msgBufDesc, prometheus.GaugeValue, float64(c.s.bufs.Mapped()))

@@ -72,7 +72,7 @@ func TestPingsKeepIdleConnectionsAlive(t *testing.T) {
 // a connection whose pong it cannot write within a second. Pings resume
 // once the message has been read.
 func TestNoPingsWhileALargeMessageWaits(t *testing.T) {
-	ts := start(t, func(c *server.Config) { c.MaxLarge, c.PingInterval = 1, 20*time.Millisecond })
+	ts := start(t, func(c *server.Config) { c.MaxLarge, c.PingInterval, c.LargeWait = 1, 20*time.Millisecond, time.Minute })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The one token goes to a large request queued behind two endless

@@ -36,13 +36,15 @@ type Server struct {
 	// (MaxLarge); largeWaits counts the messages that waited for one.
 	large      chan struct{}
 	largeWaits atomic.Int64
-	metrics    *metrics
-	shm        shmTotals    // shared memory mapped by every connection
-	bufs       *msgbuf.Pool // large messages are read into these, off the Go heap
-	started    time.Time
-	answered   atomic.Int64 // compute requests answered, for /v1/status
-	failed     atomic.Int64 // of which failed
-	mem        reclaimState // memory given back after bursts (reclaim.go)
+	// largeRefused counts the large messages refused after LargeWait.
+	largeRefused atomic.Int64
+	metrics      *metrics
+	shm          shmTotals    // shared memory mapped by every connection
+	bufs         *msgbuf.Pool // large messages are read into these, off the Go heap
+	started      time.Time
+	answered     atomic.Int64 // compute requests answered, for /v1/status
+	failed       atomic.Int64 // of which failed
+	mem          reclaimState // memory given back after bursts (reclaim.go)
 
 	// stop ends every session's context when the server shuts down.
 	stop context.Context
@@ -74,6 +76,9 @@ func New(cfg Config) (*Server, error) {
 		WriteBufferPool: &sync.Pool{},
 		// The default same-origin check stays: a page on another site must
 		// not drive a local compute server with the user's browser.
+		Error: func(ctx *fasthttp.RequestCtx, status int, reason error) {
+			handshakeError(ctx, status, reason.Error())
+		},
 	}
 	s.http = &fasthttp.Server{
 		Handler:            s.route,
@@ -218,6 +223,10 @@ func (s *Server) serveWebSocket(ctx *fasthttp.RequestCtx) {
 		ctx.Error(fmt.Sprintf("too many connections (%d, --max-conns)", s.cfg.MaxConns), fasthttp.StatusServiceUnavailable)
 		ctx.Response.Header.Set("Retry-After", "1") // after Error, which resets the headers
 		s.cfg.Log.Warn("connection refused: too many connections", "remote", remote, "max_conns", s.cfg.MaxConns)
+		return
+	}
+	if !checkHandshake(ctx) {
+		s.cfg.Log.Debug("websocket upgrade refused", "remote", remote, "status", ctx.Response.StatusCode())
 		return
 	}
 	err := s.upgrader.Upgrade(ctx, func(conn *websocket.Conn) {

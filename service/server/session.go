@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fasthttp/websocket"
 
@@ -57,6 +58,9 @@ type session struct {
 	// large-message token, an off-heap buffer): handle passes it on to its
 	// request or calls it (reader only).
 	msgRelease func()
+	// largeShare holds a token per large message of this connection's
+	// being read or answered: at most largeShare of the server's.
+	largeShare chan struct{}
 
 	served    atomic.Int64 // compute requests answered, for the close log line
 	sentClose atomic.Int32 // the close code the server sent, if it sent one
@@ -91,6 +95,7 @@ func newSession(srv *Server, conn *websocket.Conn, remote string, fdc *shm.FDCon
 		srv: srv, id: srv.nextID.Add(1), conn: conn, remote: remote, fdc: fdc,
 		inflight:   make(map[int64]context.CancelCauseFunc),
 		msgRelease: noRelease,
+		largeShare: make(chan struct{}, largeShare(srv.cfg.MaxLarge)),
 	}
 	s.out.room.L = &s.out.mu
 	s.ctx, s.cancel = context.WithCancelCause(srv.stop)
@@ -166,10 +171,18 @@ func (s *session) run() {
 			continue
 		}
 		ok := true
-		if s.fdc != nil && s.fdc.Overflowed() {
+		switch {
+		case s.fdc != nil && s.fdc.Overflowed():
 			s.msgRelease()
 			s.msgRelease = noRelease
 			s.send(outMsg{closeCode: websocket.ClosePolicyViolation, closeText: "too many file descriptors sent"})
+			ok = false
+		case mt == websocket.TextMessage && !utf8.Valid(data):
+			// RFC 6455 section 8.1: a text message that is not UTF-8
+			// fails the connection.
+			s.msgRelease()
+			s.msgRelease = noRelease
+			s.send(outMsg{closeCode: websocket.CloseInvalidFramePayloadData, closeText: "text message is not valid UTF-8"})
 			ok = false
 		}
 		if !ok || !s.handle(mt == websocket.BinaryMessage, data) {
@@ -193,20 +206,29 @@ func (s *session) run() {
 // readMessage reads the next message whole, into memory of its own size
 // (see wire.ReadAllPooled: a large one outside the Go heap), holding a
 // large-message token for it if it is large (see large.go): handle passes
-// both on to its request.
+// both on to its request. A large message that found no token in time is
+// refused here (see refuseLarge), and the next one read.
 func (s *session) readMessage() (int, []byte, error) {
-	mt, r, err := s.conn.NextReader()
-	if err != nil {
-		return mt, nil, err
+	for {
+		mt, r, err := s.conn.NextReader()
+		if err != nil {
+			return mt, nil, err
+		}
+		g := &gatedReader{r: r, s: s, binary: mt == websocket.BinaryMessage}
+		data, buf, err := wire.ReadAllPooledHead(g, s.srv.bufs, int(s.srv.cfg.MaxMessage), g.peek)
+		if errors.Is(err, errLargeWait) {
+			if err := s.refuseLarge(r, g); err != nil {
+				return mt, nil, err
+			}
+			continue
+		}
+		if err != nil {
+			s.releaser(g.held, nil)()
+			return mt, nil, err
+		}
+		s.msgRelease = s.releaser(g.held, buf)
+		return mt, data, nil
 	}
-	g := &gatedReader{r: r, s: s}
-	data, buf, err := wire.ReadAllPooled(g, s.srv.bufs, int(s.srv.cfg.MaxMessage))
-	if err != nil {
-		s.srv.releaser(g.held, nil)()
-		return mt, nil, err
-	}
-	s.msgRelease = s.srv.releaser(g.held, buf)
-	return mt, data, nil
 }
 
 // nextWriter opens a WebSocket message for wire.Message.Send: the tensors

@@ -24,7 +24,7 @@ var chunks = sync.Pool{New: func() any { return new([readChunk]byte) }}
 // size is known (io.ReadAll grows its buffer by copying and leaves the
 // growth behind as garbage). An error is returned with nothing read.
 func ReadAll(r io.Reader) ([]byte, error) {
-	msg, _, err := readAll(r, nil, math.MaxInt)
+	msg, _, err := readAll(r, nil, math.MaxInt, nil)
 	return msg, err
 }
 
@@ -34,7 +34,15 @@ func ReadAll(r io.Reader) ([]byte, error) {
 // A header declaring more than limit bytes is not believed (r should end
 // the message there).
 func ReadAllPooled(r io.Reader, pool *msgbuf.Pool, limit int) (msg []byte, buf *msgbuf.Buf, err error) {
-	return readAll(r, pool, limit)
+	return readAll(r, pool, limit, nil)
+}
+
+// ReadAllPooledHead is ReadAllPooled that, for a message longer than one
+// read chunk (256 KiB), first calls head with the chunk's bytes, before it
+// reads on: what a reader that may refuse the rest (see PeekRequest) needs
+// to know. head must not keep the slice.
+func ReadAllPooledHead(r io.Reader, pool *msgbuf.Pool, limit int, head func([]byte)) (msg []byte, buf *msgbuf.Buf, err error) {
+	return readAll(r, pool, limit, head)
 }
 
 // alloc returns n bytes of aligned memory: from pool when it is given and
@@ -50,7 +58,7 @@ func alloc(pool *msgbuf.Pool, n int) ([]byte, *msgbuf.Buf, error) {
 	return b.Bytes(n), b, nil
 }
 
-func readAll(r io.Reader, pool *msgbuf.Pool, limit int) ([]byte, *msgbuf.Buf, error) {
+func readAll(r io.Reader, pool *msgbuf.Pool, limit int, head func([]byte)) ([]byte, *msgbuf.Buf, error) {
 	first := chunks.Get().(*[readChunk]byte)
 	held := []*[readChunk]byte{first}
 	defer func() {
@@ -69,6 +77,9 @@ func readAll(r io.Reader, pool *msgbuf.Pool, limit int) ([]byte, *msgbuf.Buf, er
 		return msg, release, nil
 	case err != nil:
 		return nil, nil, err
+	}
+	if head != nil {
+		head(first[:n])
 	}
 	if size := declaredSize(first[:n]); size > n && size <= limit {
 		held = nil // readDeclared gives first back

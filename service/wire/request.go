@@ -36,7 +36,8 @@ type Request struct {
 // DecodeRequest decodes a request from a text (binary=false) or binary
 // message. Its errors are *Error with code invalid_argument. When the id
 // could be read, the error comes with a non-nil *Request holding the ID (and
-// Op, if it was read too), so that the server can address its error reply;
+// Reply and Op, if they were read too), so that the server can address its
+// error reply in the form asked for;
 // otherwise the request is nil.
 //
 // Tensors of a binary request alias msg wherever they are aligned for their
@@ -67,13 +68,19 @@ func decodeRequest(binary bool, msg []byte, shm ShmSlicer) (*Request, *Error) {
 		return nil, err
 	}
 	req := &Request{ID: id, Binary: binary}
+	// The reply form is read next: an error in the rest of the message is
+	// answered in the form the request asked for.
+	if req.Reply, err = m.string("reply", replyForms...); err != nil {
+		return &Request{ID: id, Binary: binary}, err
+	}
 	if err := m.readRequest(req); err != nil {
-		return &Request{ID: req.ID, Op: req.Op, Binary: binary}, err
+		return &Request{ID: req.ID, Op: req.Op, Reply: req.Reply, Binary: binary}, err
 	}
 	return req, nil
 }
 
-// readRequest reads every field of a request but its id into req.
+// readRequest reads every field of a request but its id and reply form
+// into req.
 func (m *message) readRequest(req *Request) *Error {
 	raw := m.fields["op"]
 	if isNull(raw) {
@@ -91,9 +98,6 @@ func (m *message) readRequest(req *Request) *Error {
 		return err
 	}
 	if req.Impl, err = m.string("impl"); err != nil {
-		return err
-	}
-	if req.Reply, err = m.string("reply", replyForms...); err != nil {
 		return err
 	}
 	if req.TimeoutMS, err = m.int("timeout_ms", "milliseconds"); err != nil {

@@ -174,6 +174,12 @@ func responsiveRun(ctx context.Context, e *env, c *responsiveCase, args wire.Arg
 		extra = append(extra, "--compute-priority="+c.Priority)
 	}
 	extra = append(extra, "--log-level=warn")
+	if c.Exec == "direct" {
+		// Every connection's job runs directly, as the table has always
+		// measured: without it, --direct-max (GOMAXPROCS) would refuse
+		// most of them.
+		extra = append(extra, "--direct-max=0")
+	}
 	extra = append(extra, c.Flags...)
 	cfg := e.serverConfig(extra...)
 	if c.Bin != "" {
