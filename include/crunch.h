@@ -432,7 +432,9 @@ typedef enum crunch_fft_norm {
  * Bluestein lengths), freed before it returns. Progress counts passes
  * over a row: batch * (passes per row) in total. Cancellation is polled
  * every 32768 elements of every pass (a pass touches each element of a
- * row once), well within a millisecond, and while a plan is built.
+ * row once) and of the scaling and Bluestein's pointwise steps, well
+ * within a millisecond, while a plan is built, and between rows by work
+ * done: short rows (n = 1 has no pass) some thousands at a time.
  *
  * batch == 0 is a successful no-op (x and y may then be NULL).
  *
