@@ -375,8 +375,11 @@ CRUNCH_API crunch_status crunch_gemm_f32(crunch_ctx *ctx, int trans_a, int trans
  * Progress counts multiply-adds: sum_{j<n} (n-1-j)^2 for the
  * factorisation (about n^3/3) plus n^2 * nrhs for the substitutions (the
  * condition estimate, a few more substitutions, is not counted). Cancel is
- * polled after every gemm call on a block of at most about a millisecond's
- * work, and every few rows of the elimination and substitutions.
+ * polled by work done, whatever the shape: after every gemm call on a
+ * block of at most about a millisecond's work (deep products are cut in
+ * columns and in k to keep that), and every 2^18 elements that the row
+ * loops (copies, checks, swaps, the small triangular solves) touch, in
+ * runs of columns for wide B and X.
  *
  * Returns CRUNCH_EINVAL for a NULL pointer with n > 0 (b and x only when
  * nrhs > 0), a too-small leading dimension, x == b with ldx != ldb, or
