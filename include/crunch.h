@@ -217,7 +217,8 @@ CRUNCH_API crunch_status crunch_stats_f32(crunch_ctx *ctx, const float *x, size_
  * on each other. Work space: the sub-histograms (as many copies of
  * bins + 1 int64 counts as fit in 16 KiB, at least one) and the edges;
  * up to 1 MiB of it is kept per thread for the next call. Progress counts
- * elements; cancel is polled every 65536.
+ * elements; cancel is polled every 65536, and every 65536 bins of the
+ * work over the bins (many bins and few elements are as fast to cancel).
  *
  * Returns CRUNCH_EINVAL if counts is NULL, x is NULL with n > 0, bins is 0
  * or above 2^56, lo or hi is NaN or infinite, lo > hi, or hi - lo or
@@ -492,8 +493,9 @@ CRUNCH_API void crunch_fft_cache_clear(void);
  * vectors at a time), pixel by pixel on the generic path and in each row's
  * last few columns. Progress counts pixels (width * height in total) and
  * advances after each row. Cancel is polled before each row, after each
- * group of pixels and every 4096 iterations inside one (a single pixel
- * may iterate 2^31 times), well within a millisecond.
+ * group of pixels, by iterations done over the pixels taken one at a time
+ * (a row of pixels that escape at once), and every 4096 iterations inside
+ * one (a single pixel may iterate 2^31 times), well within a millisecond.
  *
  * width == 0 or height == 0 is a successful no-op (counts may be NULL).
  *
@@ -558,9 +560,10 @@ CRUNCH_API crunch_status crunch_conv2d_shape(crunch_conv_mode mode, size_t h, si
  * Work space: the ring, min(kh + 1, h) * (ow + kw + 15) elements at
  * most, and a pointer per ring row, freed before return. Progress counts output
  * elements (oh * ow in total), advanced after each output row (or pair);
- * cancel is polled every 2^18 multiply-adds at most (output rows are split
- * by columns and kernel rows to keep that; only a kernel wider than 1024
- * columns exceeds it: one of its rows over 128 output columns, two rows).
+ * cancel is polled every 2^18 multiply-adds or so, whatever the shapes
+ * (output rows are split by columns, kernel rows and, for kernels wider
+ * than 1024 columns, runs of taps; the clipped path and the copies into
+ * the ring are counted too).
  *
  * Returns CRUNCH_EINVAL for what crunch_conv2d_shape refuses, kernel
  * NULL, image NULL with h * w > 0, out NULL with a non-empty output, or

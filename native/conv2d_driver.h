@@ -133,14 +133,30 @@ static crunch_status DN(padded)(crunch__poll *pl, crunch_ctx *ctx, const geom *g
     size_t ring_elems;
     if (__builtin_mul_overflow(ring_rows, stride, &ring_elems))
         return CRUNCH_ENOMEM;
-    T *ring = calloc(ring_elems, sizeof *ring); /* calloc checks the byte count; pads stay 0 */
+    size_t ring_bytes;
+    if (__builtin_mul_overflow(ring_elems, sizeof(T), &ring_bytes) || ring_bytes > PTRDIFF_MAX)
+        return CRUNCH_ENOMEM;
+    /* A large ring is a fresh mapping, zero already: its pages are faulted
+     * in (a cost in a VM) by the polled kernel calls that touch them, not
+     * all at once by calloc. A small one is zeroed here, charged to pl. */
+    crunch__bigbuf rb;
+    crunch__bigbuf_alloc(&rb, ring_bytes);
+    T *ring = rb.p;
     const T **rows = malloc(ring_rows * sizeof *rows);
     if (ring == NULL || rows == NULL) {
-        free(ring);
+        if (ring != NULL)
+            crunch__bigbuf_free(&rb);
         free(rows);
         return CRUNCH_ENOMEM;
     }
     crunch_status st = CRUNCH_OK;
+    for (size_t j = 0; rb.map == NULL && j < ring_elems && st == CRUNCH_OK;) {
+        size_t m = crunch__poll_span(pl, 1, ring_elems - j);
+        memset(ring + j, 0, m * sizeof *ring); /* pads stay 0 */
+        j += m;
+        if (crunch__poll_work(pl, (int64_t)m + CRUNCH__POLL_ITEM))
+            st = CRUNCH_ECANCELED;
+    }
     size_t loaded = 0; /* image rows copied into the ring so far */
     for (size_t r = 0; r < g->oh && st == CRUNCH_OK;) {
         size_t i = r + g->r0, plo, nr, plo2 = 0, nr2 = 0;
@@ -211,7 +227,7 @@ static crunch_status DN(padded)(crunch__poll *pl, crunch_ctx *ctx, const geom *g
             crunch__progress_add(ctx, (int64_t)(g->ow * (size_t)(1 + two)));
         r += 1 + (size_t)two;
     }
-    free(ring);
+    crunch__bigbuf_free(&rb);
     free(rows);
     return st;
 }

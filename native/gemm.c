@@ -259,9 +259,6 @@ static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
     return k <= bs->kc && (double)m * (double)n * (double)k <= CRUNCH_GEMM_SUP_MNK;
 }
 
-/* Elements of C scaled per cancel poll in the k == 0 / alpha == 0 case. */
-enum { SCALE_POLL = 1 << 18 };
-
 /*
  * GEMM_TYPED(T, S, GMR, GNR) defines the typed half of the driver for
  * element type T and suffix S, with GMR x GNR the generic micro-kernel's
@@ -341,23 +338,24 @@ enum { SCALE_POLL = 1 << 18 };
     }                                                                                         \
                                                                                               \
     /* scale_c_S sets the m x n matrix C to beta * C, storing zeros without                   \
-     * reading C when beta == 0. Polls cancel every SCALE_POLL elements or so;                \
+     * reading C when beta == 0. Polls cancel by work done (internal.h);                     \
      * returns CRUNCH_ECANCELED or CRUNCH_OK. */                                              \
     static crunch_status scale_c_##S(const crunch_ctx *ctx, size_t m, size_t n, T beta, T *c, \
                                      size_t ldc)                                              \
     {                                                                                         \
-        size_t since_poll = 0;                                                                \
         if (beta == 1)                                                                        \
             return CRUNCH_OK; /* C = 1 * C: nothing to do, and NaN stays NaN */               \
+        crunch__poll pl;                                                                      \
+        crunch__poll_init(&pl, ctx);                                                          \
         for (size_t i = 0; i < m; i++) {                                                      \
             T *row = c + i * ldc;                                                             \
-            for (size_t j = 0; j < n; j++)                                                    \
-                row[j] = beta == 0 ? 0 : beta * row[j];                                       \
-            since_poll += n;                                                                  \
-            if (since_poll >= SCALE_POLL) {                                                   \
-                since_poll = 0;                                                               \
-                if (crunch__canceled(ctx))                                                    \
+            for (size_t j0 = 0; j0 < n;) { /* one row may be far beyond the budget */         \
+                size_t j1 = j0 + crunch__poll_span(&pl, 1, n - j0);                           \
+                for (size_t j = j0; j < j1; j++)                                              \
+                    row[j] = beta == 0 ? 0 : beta * row[j];                                   \
+                if (crunch__poll_work(&pl, (int64_t)(j1 - j0) + CRUNCH__POLL_ITEM))           \
                     return CRUNCH_ECANCELED;                                                  \
+                j0 = j1;                                                                      \
             }                                                                                 \
         }                                                                                     \
         return CRUNCH_OK;                                                                     \
