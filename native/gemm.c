@@ -499,15 +499,29 @@ static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
         if (ap == NULL)                                                                       \
             return CRUNCH_ENOMEM;                                                             \
         T *bp = (T *)((char *)ap + a_bytes);                                                  \
+        /* Rows of A per packed piece: whole slivers, an eighth of a poll's                   \
+         * budget, since the first call's buffer is fresh memory and its                      \
+         * first touch can cost a page fault per 4 KiB (10-20 us in a VM). */                 \
+        size_t a_rows = (size_t)CRUNCH__POLL_WORK / 8 / kc_max / bs->mr * bs->mr;             \
+        a_rows = a_rows > bs->mr ? a_rows : bs->mr;                                           \
                                                                                               \
         for (size_t ic = 0; ic < m && st == CRUNCH_OK; ic += bs->mc) {                        \
             size_t mc = min_size(bs->mc, m - ic);                                             \
             for (size_t pc = 0; pc < k && st == CRUNCH_OK; pc += bs->kc) {                    \
                 size_t kc = min_size(bs->kc, k - pc);                                         \
-                if (ta) /* op(A)[i][p] = a[p*lda + i] */                                      \
-                    pack_##S(bs->mr, mc, kc, a + pc * lda + ic, 1, lda, ap);                  \
-                else /* op(A)[i][p] = a[i*lda + p] */                                         \
-                    pack_##S(bs->mr, mc, kc, a + ic * lda + pc, lda, 1, ap);                  \
+                /* A block is up to mc x kc (a million elements): packed in                   \
+                 * pieces of whole slivers, polling after each. */                            \
+                for (size_t i0 = 0; i0 < mc && st == CRUNCH_OK; i0 += a_rows) {               \
+                    size_t len = min_size(a_rows, mc - i0);                                   \
+                    if (ta) /* op(A)[i][p] = a[p*lda + i] */                                  \
+                        pack_##S(bs->mr, len, kc, a + pc * lda + ic + i0, 1, lda,             \
+                                 ap + i0 * kc);                                               \
+                    else /* op(A)[i][p] = a[i*lda + p] */                                     \
+                        pack_##S(bs->mr, len, kc, a + (ic + i0) * lda + pc, lda, 1,           \
+                                 ap + i0 * kc);                                               \
+                    if (crunch__canceled(ctx))                                                \
+                        st = CRUNCH_ECANCELED;                                                \
+                }                                                                             \
                 /* Later KC blocks add to what the first one stored. */                       \
                 T beta_blk = pc == 0 ? beta : 1;                                              \
                 for (size_t jc = 0; jc < n && st == CRUNCH_OK; jc += bs->nc) {                \

@@ -107,6 +107,12 @@ static crunch_status histogram_range_f64(crunch_ctx *c)
     return crunch_histogram_range_f64(c, big_a, BIG, &lo, &hi);
 }
 
+static crunch_status histogram_range_f32(crunch_ctx *c)
+{
+    double lo, hi;
+    return crunch_histogram_range_f32(c, (const float *)big_a, 2 * (size_t)BIG, &lo, &hi);
+}
+
 /* sort_prep gives the sorts unsorted data (big_b may hold anything). */
 static void sort_prep(void)
 {
@@ -121,6 +127,21 @@ static crunch_status sort_f64(crunch_ctx *c)
 static crunch_status sort_i32(crunch_ctx *c)
 {
     return crunch_sort_i32(c, (int32_t *)big_b, 2 * (size_t)BIG, 1);
+}
+
+static crunch_status sort_f32(crunch_ctx *c)
+{
+    return crunch_sort_f32(c, (float *)big_b, 2 * (size_t)BIG, 0);
+}
+
+static crunch_status sort_i64(crunch_ctx *c)
+{
+    return crunch_sort_i64(c, (int64_t *)big_b, BIG, 0);
+}
+
+static crunch_status sort_u32(crunch_ctx *c)
+{
+    return crunch_sort_u32(c, (uint32_t *)big_b, 2 * (size_t)BIG, 1);
 }
 
 enum { GN = 1536 };
@@ -281,8 +302,12 @@ static const tcase cases[] = {
     {"histogram_f32", NULL, histogram_f32, 1 << 18, 0},
     {"histogram_many_bins", NULL, histogram_many_bins, -1, 0},
     {"histogram_range_f64", NULL, histogram_range_f64, 1 << 18, 0},
+    {"histogram_range_f32", NULL, histogram_range_f32, 1 << 18, 0},
     {"sort_f64", sort_prep, sort_f64, 1 << 18, 0},
     {"sort_i32", sort_prep, sort_i32, 1 << 18, 0},
+    {"sort_f32", sort_prep, sort_f32, 1 << 18, 0},
+    {"sort_i64", sort_prep, sort_i64, 1 << 18, 0},
+    {"sort_u32", sort_prep, sort_u32, 1 << 18, 0},
     {"gemm_f64_square", NULL, gemm_f64_square, -1, 0},
     {"gemm_f32_square", NULL, gemm_f32_square, -1, 0},
     {"gemm_dot", NULL, gemm_dot, -1, 0},
