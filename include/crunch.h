@@ -16,6 +16,14 @@
  *     in elements, between the starts of two consecutive rows.
  *   - On an error return the outputs are unspecified, except that nothing
  *     outside the output arrays described is ever written.
+ *   - Aliasing: an output may share no byte with an input or with another
+ *     output, except where a function says so (the FFTs and
+ *     crunch_solve_f64 in place; the sorts work in place by design). A
+ *     call that breaks this is refused with CRUNCH_EINVAL before anything
+ *     is written. Inputs may overlap each other freely. Blocks of one
+ *     matrix with the same leading dimension that share no element are
+ *     apart, however their rows interleave; arrays with different leading
+ *     dimensions are apart only if their address ranges do not meet.
  *   - The best SIMD path this CPU and OS support (AVX-512, AVX2+FMA or the
  *     generic one) is chosen at run time. The environment variable
  *     CRUNCH_DISABLE, read once, removes paths: CRUNCH_DISABLE=avx512 or
@@ -181,8 +189,8 @@ typedef struct crunch_stats {
  * Progress counts elements. One pass over memory, SIMD per the ctx's
  * path; results of different paths may differ in the last bits.
  *
- * Returns CRUNCH_EINVAL if out is NULL, x is NULL with n > 0, or
- * n > 0 and ddof >= n; CRUNCH_ECANCELED if cancelled (n > 0).
+ * Returns CRUNCH_EINVAL if out is NULL, x is NULL with n > 0, n > 0 and
+ * ddof >= n, or *out overlaps x; CRUNCH_ECANCELED if cancelled (n > 0).
  */
 CRUNCH_API crunch_status crunch_stats_f64(crunch_ctx *ctx, const double *x, size_t n,
                                           size_t ddof, crunch_stats *out);
@@ -220,8 +228,8 @@ CRUNCH_API crunch_status crunch_stats_f32(crunch_ctx *ctx, const float *x, size_
  * elements; cancel is polled every 65536, and every 65536 bins of the
  * work over the bins (many bins and few elements are as fast to cancel).
  *
- * Returns CRUNCH_EINVAL if counts is NULL, x is NULL with n > 0, bins is 0
- * or above 2^56, lo or hi is NaN or infinite, lo > hi, or hi - lo or
+ * Returns CRUNCH_EINVAL if counts is NULL, x is NULL with n > 0, counts
+ * or edges overlap x or each other, bins is 0 or above 2^56, lo or hi is NaN or infinite, lo > hi, or hi - lo or
  * bins / (hi - lo) overflows (NumPy then fails or returns NaN edges);
  * CRUNCH_ENOMEM if the work space cannot be allocated; CRUNCH_ECANCELED
  * if cancelled.
@@ -251,8 +259,8 @@ CRUNCH_API crunch_status crunch_histogram_f32(crunch_ctx *ctx, const float *x, s
  * edge but a last edge of zero). SIMD per the ctx's path; progress counts
  * elements.
  *
- * Returns CRUNCH_EINVAL if lo or hi is NULL or x is NULL with n > 0;
- * CRUNCH_ENUMERICAL if x holds NaN or +-Inf (NumPy refuses them:
+ * Returns CRUNCH_EINVAL if lo or hi is NULL, lo == hi, lo or hi lies in
+ * x, or x is NULL with n > 0; CRUNCH_ENUMERICAL if x holds NaN or +-Inf (NumPy refuses them:
  * "autodetected range ... is not finite"); CRUNCH_ECANCELED if cancelled.
  */
 CRUNCH_API crunch_status crunch_histogram_range_f64(crunch_ctx *ctx, const double *x, size_t n,
@@ -316,12 +324,19 @@ CRUNCH_API crunch_status crunch_sort_u32(crunch_ctx *ctx, uint32_t *x, size_t n,
  * k == 0 or alpha == 0 gives C = beta * C without reading A or B.
  * m == 0 or n == 0 is a successful no-op.
  *
+ * Aliasing, as BLAS: C may share no element with A or B (when they are
+ * read); the paths read A and B in place or a block at a time while C is
+ * written, so C over A would give wrong results. A and B may overlap each
+ * other, and blocks of one matrix that share no element may be A, B and
+ * C (as a blocked factorisation passes them).
+ *
  * Cache-blocked with packed panels and a register-blocked micro-kernel.
  * Progress counts multiply-adds (m * n * k in total).
  *
  * Returns CRUNCH_EINVAL for a NULL pointer that would be read or written,
- * a too-small leading dimension, or sizes whose byte counts overflow;
- * CRUNCH_ENOMEM if packing buffers cannot be allocated; CRUNCH_ECANCELED.
+ * a too-small leading dimension, sizes whose byte counts overflow, or C
+ * sharing an element with A or B; CRUNCH_ENOMEM if packing buffers cannot
+ * be allocated; CRUNCH_ECANCELED.
  */
 CRUNCH_API crunch_status crunch_gemm_f64(crunch_ctx *ctx, int trans_a, int trans_b,
                                          size_t m, size_t n, size_t k,
@@ -383,8 +398,9 @@ CRUNCH_API crunch_status crunch_gemm_f32(crunch_ctx *ctx, int trans_a, int trans
  * runs of columns for wide B and X.
  *
  * Returns CRUNCH_EINVAL for a NULL pointer with n > 0 (b and x only when
- * nrhs > 0), a too-small leading dimension, x == b with ldx != ldb, or
- * sizes whose byte counts overflow; CRUNCH_ENOMEM if the work space cannot be allocated;
+ * nrhs > 0), a too-small leading dimension, x == b with ldx != ldb, x
+ * overlapping a, or b other than as x itself, or sizes whose byte counts
+ * overflow; CRUNCH_ENOMEM if the work space cannot be allocated;
  * CRUNCH_ENUMERICAL as above; CRUNCH_ECANCELED if cancelled. On every
  * error X's contents are unspecified.
  */
@@ -443,8 +459,8 @@ typedef enum crunch_fft_norm {
  * batch == 0 is a successful no-op (x and y may then be NULL).
  *
  * Returns CRUNCH_EINVAL if n == 0 (as NumPy: no DFT of length 0), norm is
- * not a crunch_fft_norm, x or y is NULL with batch > 0, or the sizes'
- * byte counts overflow; CRUNCH_ENOMEM if the plan or the work space cannot
+ * not a crunch_fft_norm, x or y is NULL with batch > 0, x and y overlap
+ * without being equal, or the sizes' byte counts overflow; CRUNCH_ENOMEM if the plan or the work space cannot
  * be allocated; CRUNCH_ECANCELED if cancelled (y then holds partial
  * results).
  */
@@ -566,8 +582,9 @@ CRUNCH_API crunch_status crunch_conv2d_shape(crunch_conv_mode mode, size_t h, si
  * the ring are counted too).
  *
  * Returns CRUNCH_EINVAL for what crunch_conv2d_shape refuses, kernel
- * NULL, image NULL with h * w > 0, out NULL with a non-empty output, or
- * an image, kernel or output whose byte count overflows; CRUNCH_ENOMEM if
+ * NULL, image NULL with h * w > 0, out NULL with a non-empty output, out
+ * overlapping the image or the kernel, or an image, kernel or output
+ * whose byte count overflows; CRUNCH_ENOMEM if
  * the ring cannot be allocated; CRUNCH_ECANCELED if cancelled (out then
  * holds partial results).
  */

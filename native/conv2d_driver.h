@@ -243,6 +243,10 @@ static crunch_status DN(conv2d)(crunch_ctx *ctx, crunch_conv_mode mode, size_t h
     size_t nout = g.oh * g.ow; /* geom_init checked that the bytes fit */
     if (k == NULL || (img == NULL && h * w > 0) || (out == NULL && nout > 0))
         return CRUNCH_EINVAL;
+    /* out is written row by row while image rows are still to be read */
+    if (crunch__overlap_1d(out, nout, img, h * w, sizeof(T)) ||
+        crunch__overlap_1d(out, nout, k, kh * kw, sizeof(T)))
+        return CRUNCH_EINVAL;
     crunch__progress_begin(ctx, (int64_t)nout);
     if (nout == 0)
         return CRUNCH_OK;

@@ -793,6 +793,8 @@ static crunch_status check_args(int inv, crunch_fft_norm norm, size_t batch, siz
         return CRUNCH_EINVAL;
     if (batch > 0 && (x == NULL || y == NULL))
         return CRUNCH_EINVAL;
+    if (x != y && crunch__overlap_1d(x, bytes, y, bytes, 1))
+        return CRUNCH_EINVAL; /* in place, or apart: rows are read after others are written */
     return CRUNCH_OK;
 }
 

@@ -175,6 +175,11 @@ static crunch_status check_args(int ta, int tb, size_t m, size_t n, size_t k, in
             return CRUNCH_EINVAL;
         if (k > 0 && reads_ab && (a == NULL || b == NULL))
             return CRUNCH_EINVAL;
+        /* C written while A and B are still read (packed a block at a
+         * time, or read in place): no element of C may be one of theirs */
+        if (k > 0 && reads_ab && (crunch__overlap(c, m, n, ldc, a, a_rows, a_cols, lda, es) ||
+                                  crunch__overlap(c, m, n, ldc, b, b_rows, b_cols, ldb, es)))
+            return CRUNCH_EINVAL;
     }
     return CRUNCH_OK;
 }

@@ -140,6 +140,13 @@ static unsigned copies_for(size_t stride)
             return CRUNCH_EINVAL;                                                             \
         if ((st = binning(bins, &lo, &hi, &norm, &step)) != CRUNCH_OK)                        \
             return st;                                                                        \
+        /* counts and edges are written while x is read, and each other */                    \
+        if (crunch__overlap_1d(counts, bins * sizeof *counts, x, n * sizeof *x, 1) ||          \
+            (edges != NULL &&                                                                 \
+             (crunch__overlap_1d(edges, (bins + 1) * sizeof *edges, x, n * sizeof *x, 1) ||   \
+              crunch__overlap_1d(edges, (bins + 1) * sizeof *edges, counts,                   \
+                                 bins * sizeof *counts, 1))))                                 \
+            return CRUNCH_EINVAL;                                                             \
         crunch__hist_args_##S a = {(T)lo, (T)hi, (T)norm, NULL, lo, step, bins, bins + 1,     \
                                    copies_for(bins + 1)};                                     \
         if (!isfinite(a.lo) || !isfinite(a.hi) || !isfinite(a.hi - a.lo) || !isfinite(a.norm)) \
@@ -207,6 +214,9 @@ HISTOGRAM(float, f32)
     {                                                                                         \
         if (lo == NULL || hi == NULL || (x == NULL && n > 0))                                 \
             return CRUNCH_EINVAL;                                                             \
+        if (lo == hi || crunch__overlap_1d(lo, sizeof *lo, x, n * sizeof *x, 1) ||             \
+            crunch__overlap_1d(hi, sizeof *hi, x, n * sizeof *x, 1))                          \
+            return CRUNCH_EINVAL; /* outputs apart from x and from each other */              \
         if (crunch__canceled(ctx))                                                            \
             return CRUNCH_ECANCELED;                                                          \
         crunch__progress_begin(ctx, (int64_t)n);                                              \

@@ -800,6 +800,13 @@ crunch_status crunch_solve_f64(crunch_ctx *ctx, size_t n, size_t nrhs, const dou
         return CRUNCH_EINVAL;
     if (x == b && x != NULL && ldx != ldb)
         return CRUNCH_EINVAL; /* in place needs one layout */
+    /* B is read after X's first rows are written: X is B itself or apart
+     * from it. X apart from A too, as the contract says (A is copied
+     * before X is written, but that is the implementation's freedom). */
+    if (n > 0 && nrhs > 0 &&
+        ((x != b && crunch__overlap(x, n, nrhs, ldx, b, n, nrhs, ldb, sizeof(double))) ||
+         crunch__overlap(x, n, nrhs, ldx, a, n, n, lda, sizeof(double))))
+        return CRUNCH_EINVAL;
     if (crunch__canceled(ctx))
         return CRUNCH_ECANCELED;
 
