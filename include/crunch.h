@@ -6,10 +6,14 @@
  * Conventions, true of every kernel:
  *   - It returns a crunch_status; it never aborts, prints or exits.
  *   - Its first argument is a crunch_ctx *, which may be NULL ("no cancel,
- *     no progress"). A running kernel polls the ctx's cancel flag between
- *     blocks of work (at least about every millisecond) and returns
- *     CRUNCH_ECANCELED soon after another thread calls crunch_ctx_cancel().
- *     It advances the ctx's progress counters as it goes.
+ *     no progress"). A running kernel polls the ctx's cancel flag by work
+ *     done, at least about every millisecond of it, whatever the shapes
+ *     (rows of length 1, a single huge row, huge counts of tiny items, the
+ *     NaN and Inf paths), and returns CRUNCH_ECANCELED soon after another
+ *     thread calls crunch_ctx_cancel(). Not polled: the allocator
+ *     releasing a work buffer, and putting x back in order when a sort
+ *     is cancelled (a copy of x at most). It advances the ctx's progress
+ *     counters as it goes.
  *   - It is single-threaded and touches no global mutable state: any thread
  *     may call any kernel at any time, on distinct output buffers.
  *   - Matrices are row-major (C order). A leading dimension is the distance,
