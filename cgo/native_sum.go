@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "311dc909c2ebf9d005765811c0747d830c4e1f3650f0b5f1676d0689451df306"
+const nativeSum = "46a97892ebd953f716698b233be8d71b704ffc19274051363b0678a820d910b7"
