@@ -252,13 +252,19 @@ static crunch_status DN(conv2d)(crunch_ctx *ctx, crunch_conv_mode mode, size_t h
         return CRUNCH_OK;
     if (crunch__canceled(ctx))
         return CRUNCH_ECANCELED;
-    if (h == 0 || w == 0) { /* every sum is empty */
-        memset(out, 0, nout * sizeof *out);
+    crunch__poll pl;
+    crunch__poll_init(&pl, ctx);
+    if (h == 0 || w == 0) { /* every sum is empty; a huge kernel makes a huge output */
+        for (size_t i = 0; i < nout;) {
+            size_t m = crunch__poll_span(&pl, 1, nout - i);
+            memset(out + i, 0, m * sizeof *out);
+            i += m;
+            if (crunch__poll_work(&pl, (int64_t)m))
+                return CRUNCH_ECANCELED;
+        }
         crunch__progress_add(ctx, (int64_t)nout);
         return CRUNCH_OK;
     }
-    crunch__poll pl;
-    crunch__poll_init(&pl, ctx);
     int fin = DN(finite)(&pl, k, kh * kw);
     if (fin < 0)
         return CRUNCH_ECANCELED;

@@ -9,11 +9,12 @@
  * has started (its progress moved, or a few milliseconds passed) and
  * checks that it returns CRUNCH_ECANCELED:
  *   - soon: the call's thread uses at most CPU_MS of CPU time after the
- *     cancel (the promise is about a millisecond of work; CPU time is
- *     what the machine's load does not stretch, but the sanitizers and
- *     page faults do: the bound is generous), and returns within WALL_MS
- *     of wall time (generous too, as this machine may be loaded: a miss
- *     is retried, and only a case that misses every try fails);
+ *     cancel and returns within WALL_MS of wall time (the promise is
+ *     about a millisecond of work; CPU time is what the machine's load
+ *     stretches least, but page faults, the sanitizers and memory
+ *     contention still do). Both bounds are generous, a try that misses
+ *     either is run again, and only a case that misses in every try
+ *     fails;
  *   - where the kernel's progress is finer than its polling, after at
  *     most max_after progress units counted from the moment the flag was
  *     set: the canceller reads the progress after setting the flag, so
@@ -239,6 +240,13 @@ static crunch_status conv2d_tiny_image_nan(crunch_ctx *c)
     return crunch_conv2d_f64(c, CRUNCH_CONV_FULL, 2, 64, big_a, 2, WIDE / 2, conv_ker_nan, big_b);
 }
 
+/* An empty image under a tall kernel: an output of zeros, 2^24 of them. */
+static crunch_status conv2d_empty_image(crunch_ctx *c)
+{
+    return crunch_conv2d_f64(c, CRUNCH_CONV_FULL, 0, 1024, NULL, BIG / 1024 + 1, 1, conv_ker_fin,
+                             big_b);
+}
+
 static crunch_status conv2d_one_column(crunch_ctx *c)
 {
     return crunch_conv2d_f64(c, CRUNCH_CONV_SAME, BIG, 1, big_a, 3, 1, conv_ker_fin, big_b);
@@ -323,6 +331,7 @@ static const tcase cases[] = {
     {"conv2d_finite_row", NULL, conv2d_finite_row, -1, 0},
     {"conv2d_tiny_image", NULL, conv2d_tiny_image, -1, 0},
     {"conv2d_tiny_image_nan", NULL, conv2d_tiny_image_nan, 1 << 20, 0},
+    {"conv2d_empty_image", NULL, conv2d_empty_image, -1, 0},
     {"conv2d_one_column", NULL, conv2d_one_column, 1 << 18, 0},
     {"conv2d_f32_rows", NULL, conv2d_f32_rows, 1 << 16, 0},
     {"mandelbrot_image", NULL, mandelbrot_image, 1 << 16, 0},
@@ -369,7 +378,8 @@ static void *run_thread(void *arg)
  * again). */
 static void run_case(const tcase *tc, crunch_isa isa)
 {
-    double worst_ms = 0;
+    double worst_ms = 0, worst_cpu_ms = 0; /* of the tries that were too slow */
+    int late = 0;
     for (int attempt = 0; attempt < TRIES; attempt++) {
         runner r;
         memset(&r, 0, sizeof r);
@@ -427,16 +437,18 @@ static void run_case(const tcase *tc, crunch_isa isa)
             fprintf(stderr, "  %s %s try %d: %.2f ms (CPU %.2f ms), %lld units after the cancel\n",
                     tc->name, crunch_isa_name(isa), attempt, ms, cpu_ms,
                     (long long)(at_end - at_cancel));
-        CHECK(cpu_ms <= CPU_MS, "%s %s: %.1f ms of CPU time after the cancel (at most %d)",
-              tc->name, crunch_isa_name(isa), cpu_ms, CPU_MS);
-        if (ms <= WALL_MS)
+        if (ms <= WALL_MS && cpu_ms <= CPU_MS)
             return;
+        late++;
         worst_ms = ms > worst_ms ? ms : worst_ms;
+        worst_cpu_ms = cpu_ms > worst_cpu_ms ? cpu_ms : worst_cpu_ms;
     }
-    CHECK(worst_ms > 0, "%s %s: finished before every cancel: too small a case", tc->name,
+    CHECK(late > 0, "%s %s: finished before every cancel: too small a case", tc->name,
           crunch_isa_name(isa));
-    CHECK(worst_ms == 0, "%s %s: returned %.1f ms after the cancel in every try (limit %d ms)",
-          tc->name, crunch_isa_name(isa), worst_ms, WALL_MS);
+    CHECK(late == 0,
+          "%s %s: too slow after the cancel in every try: up to %.1f ms (limit %d), "
+          "%.1f ms of CPU time (limit %d)",
+          tc->name, crunch_isa_name(isa), worst_ms, WALL_MS, worst_cpu_ms, CPU_MS);
 }
 
 /* fill_data fills the big buffers with values in [-1, 1) (every float
