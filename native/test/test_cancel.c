@@ -29,6 +29,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -352,7 +353,8 @@ typedef struct runner {
     crunch_status st;
     double t_end;   /* when the call returned */
     double cpu_end; /* the thread's CPU time then */
-    int finished;   /* set (atomically) when it has */
+    int started;    /* set (atomically) just before the call */
+    int finished;   /* set (atomically) when it has returned */
 } runner;
 
 /* cpu_s returns the CPU time thread clock c has used, in seconds. */
@@ -366,6 +368,7 @@ static double cpu_s(clockid_t c)
 static void *run_thread(void *arg)
 {
     runner *r = arg;
+    __atomic_store_n(&r->started, 1, __ATOMIC_RELEASE);
     r->st = r->tc->run(&r->ctx);
     r->t_end = check_now_s();
     r->cpu_end = cpu_s(CLOCK_THREAD_CPUTIME_ID);
@@ -393,11 +396,15 @@ static void run_case(const tcase *tc, crunch_isa isa)
             CHECK(0, "%s %s: pthread_create failed", tc->name, crunch_isa_name(isa));
             return;
         }
-        /* Wait for the call to publish its total (it has started), then
-         * for its progress to move, each for WAIT_MS at most: some calls
-         * publish neither before the end. */
+        /* Wait for the thread to run (on a loaded machine that may take
+         * a while), then for the call to publish its total, then for its
+         * progress to move, each of the last two for WAIT_MS at most:
+         * some calls publish neither before the end. */
         int64_t done = 0, total = 0;
         double t0 = check_now_s();
+        while (!__atomic_load_n(&r.started, __ATOMIC_ACQUIRE) && check_now_s() - t0 < 10.0)
+            sched_yield(); /* leave the CPU to the thread that is starting */
+        t0 = check_now_s();
         while (!__atomic_load_n(&r.finished, __ATOMIC_ACQUIRE) && total == 0 &&
                check_now_s() - t0 < WAIT_MS * 1e-3)
             crunch_ctx_progress(&r.ctx, NULL, &total);
