@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "46a97892ebd953f716698b233be8d71b704ffc19274051363b0678a820d910b7"
+const nativeSum = "ffc04b1259c47c300fc95cd5c1eae345473e04ea9e8e426d0d70fa44e4b13702"
