@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "8cb41279e584fb59f227bea550469b85a17e6ce20251768aa644bade466d96d0"
+const nativeSum = "8824306edec214cc3520073cabea37944ac3e97670e0dc4bef8685d2cfda4372"

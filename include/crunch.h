@@ -6,16 +6,28 @@
  * Conventions, true of every kernel:
  *   - It returns a crunch_status; it never aborts, prints or exits.
  *   - Its first argument is a crunch_ctx *, which may be NULL ("no cancel,
- *     no progress"). A running kernel polls the ctx's cancel flag between
- *     blocks of work (at least about every millisecond) and returns
- *     CRUNCH_ECANCELED soon after another thread calls crunch_ctx_cancel().
- *     It advances the ctx's progress counters as it goes.
+ *     no progress"). A running kernel polls the ctx's cancel flag by work
+ *     done, at least about every millisecond of it, whatever the shapes
+ *     (rows of length 1, a single huge row, huge counts of tiny items, the
+ *     NaN and Inf paths), and returns CRUNCH_ECANCELED soon after another
+ *     thread calls crunch_ctx_cancel(). Not polled: the allocator
+ *     releasing a work buffer, and putting x back in order when a sort
+ *     is cancelled (a copy of x at most). It advances the ctx's progress
+ *     counters as it goes.
  *   - It is single-threaded and touches no global mutable state: any thread
  *     may call any kernel at any time, on distinct output buffers.
  *   - Matrices are row-major (C order). A leading dimension is the distance,
  *     in elements, between the starts of two consecutive rows.
  *   - On an error return the outputs are unspecified, except that nothing
  *     outside the output arrays described is ever written.
+ *   - Aliasing: an output may share no byte with an input or with another
+ *     output, except where a function says so (the FFTs and
+ *     crunch_solve_f64 in place; the sorts work in place by design). A
+ *     call that breaks this is refused with CRUNCH_EINVAL before anything
+ *     is written. Inputs may overlap each other freely. Blocks of one
+ *     matrix with the same leading dimension that share no element are
+ *     apart, however their rows interleave; arrays with different leading
+ *     dimensions are apart only if their address ranges do not meet.
  *   - The best SIMD path this CPU and OS support (AVX-512, AVX2+FMA or the
  *     generic one) is chosen at run time. The environment variable
  *     CRUNCH_DISABLE, read once, removes paths: CRUNCH_DISABLE=avx512 or
@@ -181,8 +193,8 @@ typedef struct crunch_stats {
  * Progress counts elements. One pass over memory, SIMD per the ctx's
  * path; results of different paths may differ in the last bits.
  *
- * Returns CRUNCH_EINVAL if out is NULL, x is NULL with n > 0, or
- * n > 0 and ddof >= n; CRUNCH_ECANCELED if cancelled (n > 0).
+ * Returns CRUNCH_EINVAL if out is NULL, x is NULL with n > 0, n > 0 and
+ * ddof >= n, or *out overlaps x; CRUNCH_ECANCELED if cancelled (n > 0).
  */
 CRUNCH_API crunch_status crunch_stats_f64(crunch_ctx *ctx, const double *x, size_t n,
                                           size_t ddof, crunch_stats *out);
@@ -217,10 +229,11 @@ CRUNCH_API crunch_status crunch_stats_f32(crunch_ctx *ctx, const float *x, size_
  * on each other. Work space: the sub-histograms (as many copies of
  * bins + 1 int64 counts as fit in 16 KiB, at least one) and the edges;
  * up to 1 MiB of it is kept per thread for the next call. Progress counts
- * elements; cancel is polled every 65536.
+ * elements; cancel is polled every 65536, and every 65536 bins of the
+ * work over the bins (many bins and few elements are as fast to cancel).
  *
- * Returns CRUNCH_EINVAL if counts is NULL, x is NULL with n > 0, bins is 0
- * or above 2^56, lo or hi is NaN or infinite, lo > hi, or hi - lo or
+ * Returns CRUNCH_EINVAL if counts is NULL, x is NULL with n > 0, counts
+ * or edges overlap x or each other, bins is 0 or above 2^56, lo or hi is NaN or infinite, lo > hi, or hi - lo or
  * bins / (hi - lo) overflows (NumPy then fails or returns NaN edges);
  * CRUNCH_ENOMEM if the work space cannot be allocated; CRUNCH_ECANCELED
  * if cancelled.
@@ -250,8 +263,8 @@ CRUNCH_API crunch_status crunch_histogram_f32(crunch_ctx *ctx, const float *x, s
  * edge but a last edge of zero). SIMD per the ctx's path; progress counts
  * elements.
  *
- * Returns CRUNCH_EINVAL if lo or hi is NULL or x is NULL with n > 0;
- * CRUNCH_ENUMERICAL if x holds NaN or +-Inf (NumPy refuses them:
+ * Returns CRUNCH_EINVAL if lo or hi is NULL, lo == hi, lo or hi lies in
+ * x, or x is NULL with n > 0; CRUNCH_ENUMERICAL if x holds NaN or +-Inf (NumPy refuses them:
  * "autodetected range ... is not finite"); CRUNCH_ECANCELED if cancelled.
  */
 CRUNCH_API crunch_status crunch_histogram_range_f64(crunch_ctx *ctx, const double *x, size_t n,
@@ -315,12 +328,19 @@ CRUNCH_API crunch_status crunch_sort_u32(crunch_ctx *ctx, uint32_t *x, size_t n,
  * k == 0 or alpha == 0 gives C = beta * C without reading A or B.
  * m == 0 or n == 0 is a successful no-op.
  *
+ * Aliasing, as BLAS: C may share no element with A or B (when they are
+ * read); the paths read A and B in place or a block at a time while C is
+ * written, so C over A would give wrong results. A and B may overlap each
+ * other, and blocks of one matrix that share no element may be A, B and
+ * C (as a blocked factorisation passes them).
+ *
  * Cache-blocked with packed panels and a register-blocked micro-kernel.
  * Progress counts multiply-adds (m * n * k in total).
  *
  * Returns CRUNCH_EINVAL for a NULL pointer that would be read or written,
- * a too-small leading dimension, or sizes whose byte counts overflow;
- * CRUNCH_ENOMEM if packing buffers cannot be allocated; CRUNCH_ECANCELED.
+ * a too-small leading dimension, sizes whose byte counts overflow, or C
+ * sharing an element with A or B; CRUNCH_ENOMEM if packing buffers cannot
+ * be allocated; CRUNCH_ECANCELED.
  */
 CRUNCH_API crunch_status crunch_gemm_f64(crunch_ctx *ctx, int trans_a, int trans_b,
                                          size_t m, size_t n, size_t k,
@@ -375,12 +395,16 @@ CRUNCH_API crunch_status crunch_gemm_f32(crunch_ctx *ctx, int trans_a, int trans
  * Progress counts multiply-adds: sum_{j<n} (n-1-j)^2 for the
  * factorisation (about n^3/3) plus n^2 * nrhs for the substitutions (the
  * condition estimate, a few more substitutions, is not counted). Cancel is
- * polled after every gemm call on a block of at most about a millisecond's
- * work, and every few rows of the elimination and substitutions.
+ * polled by work done, whatever the shape: after every gemm call on a
+ * block of at most about a millisecond's work (deep products are cut in
+ * columns and in k to keep that), and every 2^18 elements that the row
+ * loops (copies, checks, swaps, the small triangular solves) touch, in
+ * runs of columns for wide B and X.
  *
  * Returns CRUNCH_EINVAL for a NULL pointer with n > 0 (b and x only when
- * nrhs > 0), a too-small leading dimension, x == b with ldx != ldb, or
- * sizes whose byte counts overflow; CRUNCH_ENOMEM if the work space cannot be allocated;
+ * nrhs > 0), a too-small leading dimension, x == b with ldx != ldb, x
+ * overlapping a, or b other than as x itself, or sizes whose byte counts
+ * overflow; CRUNCH_ENOMEM if the work space cannot be allocated;
  * CRUNCH_ENUMERICAL as above; CRUNCH_ECANCELED if cancelled. On every
  * error X's contents are unspecified.
  */
@@ -432,13 +456,15 @@ typedef enum crunch_fft_norm {
  * Bluestein lengths), freed before it returns. Progress counts passes
  * over a row: batch * (passes per row) in total. Cancellation is polled
  * every 32768 elements of every pass (a pass touches each element of a
- * row once), well within a millisecond, and while a plan is built.
+ * row once) and of the scaling and Bluestein's pointwise steps, well
+ * within a millisecond, while a plan is built, and between rows by work
+ * done: short rows (n = 1 has no pass) some thousands at a time.
  *
  * batch == 0 is a successful no-op (x and y may then be NULL).
  *
  * Returns CRUNCH_EINVAL if n == 0 (as NumPy: no DFT of length 0), norm is
- * not a crunch_fft_norm, x or y is NULL with batch > 0, or the sizes'
- * byte counts overflow; CRUNCH_ENOMEM if the plan or the work space cannot
+ * not a crunch_fft_norm, x or y is NULL with batch > 0, x and y overlap
+ * without being equal, or the sizes' byte counts overflow; CRUNCH_ENOMEM if the plan or the work space cannot
  * be allocated; CRUNCH_ECANCELED if cancelled (y then holds partial
  * results).
  */
@@ -514,8 +540,9 @@ CRUNCH_API void crunch_fft_cache_clear(void);
  * vectors at a time), pixel by pixel on the generic path and in each row's
  * last few columns. Progress counts pixels (width * height in total) and
  * advances after each row. Cancel is polled before each row, after each
- * group of pixels and every 4096 iterations inside one (a single pixel
- * may iterate 2^31 times), well within a millisecond.
+ * group of pixels, by iterations done over the pixels taken one at a time
+ * (a row of pixels that escape at once), and every 4096 iterations inside
+ * one (a single pixel may iterate 2^31 times), well within a millisecond.
  *
  * width == 0 or height == 0 is a successful no-op (counts may be NULL).
  *
@@ -580,13 +607,15 @@ CRUNCH_API crunch_status crunch_conv2d_shape(crunch_conv_mode mode, size_t h, si
  * Work space: the ring, min(kh + 1, h) * (ow + kw + 15) elements at
  * most, and a pointer per ring row, freed before return. Progress counts output
  * elements (oh * ow in total), advanced after each output row (or pair);
- * cancel is polled every 2^18 multiply-adds at most (output rows are split
- * by columns and kernel rows to keep that; only a kernel wider than 1024
- * columns exceeds it: one of its rows over 128 output columns, two rows).
+ * cancel is polled every 2^18 multiply-adds or so, whatever the shapes
+ * (output rows are split by columns, kernel rows and, for kernels wider
+ * than 1024 columns, runs of taps; the clipped path and the copies into
+ * the ring are counted too).
  *
  * Returns CRUNCH_EINVAL for what crunch_conv2d_shape refuses, kernel
- * NULL, image NULL with h * w > 0, out NULL with a non-empty output, or
- * an image, kernel or output whose byte count overflows; CRUNCH_ENOMEM if
+ * NULL, image NULL with h * w > 0, out NULL with a non-empty output, out
+ * overlapping the image or the kernel, or an image, kernel or output
+ * whose byte count overflows; CRUNCH_ENOMEM if
  * the ring cannot be allocated; CRUNCH_ECANCELED if cancelled (out then
  * holds partial results).
  */

@@ -29,9 +29,13 @@
  * takes the clipped path instead (conv2d_driver.h), which forms only the
  * definition's terms. NaN and Inf in the image need nothing special.
  *
- * Cancel is polled before each row-kernel call, which the driver keeps at
- * most CHUNK multiply-adds (well under a millisecond even on the generic
- * path); progress counts output elements, advanced after each output row.
+ * Cancel is polled by work done (internal.h's crunch__poll): every
+ * row-kernel call, which the driver keeps at most CHUNK multiply-adds
+ * (well under a millisecond even on the generic path; a kernel too wide
+ * for that is cut into runs of taps), every run of an image row copied
+ * into the ring, and on the clipped path every tap's run of columns, is
+ * charged, whatever the shape. Progress counts output elements, advanced
+ * after each output row (or pair).
  */
 #include "conv2d_kernels.h"
 

@@ -13,12 +13,19 @@
  * table, paths.
  */
 
-/* DN(finite) reports whether none of x[0..n) is NaN or Inf. */
-static int DN(finite)(const T *x, size_t n)
+/* DN(finite) reports whether none of x[0..n) is NaN or Inf: 1 if so, 0
+ * if not, -1 if cancelled (a kernel may be far larger than the image). */
+static int DN(finite)(crunch__poll *pl, const T *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return 0;
+    for (size_t i0 = 0; i0 < n;) {
+        size_t m = crunch__poll_span(pl, 1, n - i0);
+        for (size_t i = i0; i < i0 + m; i++)
+            if (!isfinite(x[i]))
+                return 0;
+        i0 += m;
+        if (crunch__poll_work(pl, (int64_t)m))
+            return -1;
+    }
     return 1;
 }
 
@@ -29,20 +36,26 @@ static int DN(finite)(const T *x, size_t n)
  * zeros would be NaN. Per output row: the row is zeroed, then each tap
  * (p, q) adds k[p][q] times a run of image row i - p to the columns it
  * reaches, taps in the fast path's order, so finite results agree with it.
+ * Every tap is charged to pl, with the columns it skips, in runs the
+ * budget allows: a wide kernel's taps or a wide row's run cannot delay
+ * the poll.
  */
-static crunch_status DN(clipped)(crunch_ctx *ctx, const geom *g, const T *img, const T *k,
-                                 T *out)
+static crunch_status DN(clipped)(crunch__poll *pl, crunch_ctx *ctx, const geom *g,
+                                 const T *img, const T *k, T *out)
 {
     for (size_t r = 0; r < g->oh; r++) {
         T *o = out + r * g->ow;
         memset(o, 0, g->ow * sizeof *o); /* all-zero bits: +0.0 */
+        if (crunch__poll_work(pl, (int64_t)g->ow))
+            return CRUNCH_ECANCELED;
         size_t i = r + g->r0, plo, nr;
         rows_of(g, i, &plo, &nr);
         for (size_t p = plo; p < plo + nr; p++) {
-            if (crunch__canceled(ctx)) /* a kernel row's taps over one output row */
-                return CRUNCH_ECANCELED;
             const T *ir = img + (i - p) * g->w;
             for (size_t q = 0; q < g->kw; q++) {
+                /* the tap's own cost, charged even when it reaches no column */
+                if (crunch__poll_work(pl, CRUNCH__POLL_ITEM))
+                    return CRUNCH_ECANCELED;
                 /* column c reads image column c + c0 - q: keep it in [0, w) */
                 if (g->w + q <= g->c0)
                     continue; /* even c = 0 is right of the image */
@@ -50,8 +63,14 @@ static crunch_status DN(clipped)(crunch_ctx *ctx, const geom *g, const T *img, c
                 size_t hi = g->w + q - g->c0;
                 hi = hi < g->ow ? hi : g->ow;
                 T kv = k[p * g->kw + q];
-                for (size_t c = lo; c < hi; c++)
-                    o[c] += kv * ir[c + g->c0 - q];
+                for (size_t c0 = lo; c0 < hi;) {
+                    size_t c1 = c0 + crunch__poll_span(pl, 1, hi - c0);
+                    for (size_t c = c0; c < c1; c++)
+                        o[c] += kv * ir[c + g->c0 - q];
+                    if (crunch__poll_work(pl, (int64_t)(c1 - c0)))
+                        return CRUNCH_ECANCELED;
+                    c0 = c1;
+                }
             }
         }
         crunch__progress_add(ctx, (int64_t)g->ow);
@@ -60,11 +79,42 @@ static crunch_status DN(clipped)(crunch_ctx *ctx, const geom *g, const T *img, c
 }
 
 /*
+ * DN(taps) computes columns [c, c + n) of one output row, or of two when
+ * two (as the pair kernel would: the upper row from rows[t + 1], the
+ * lower from rows[t]), with single-row kernel calls over runs of at most
+ * CHUNK / n taps of one kernel row, each charged to pl: for kernels so
+ * wide that one kernel row over n columns exceeds CHUNK. The row kernel's
+ * contract makes the split exact: the run of taps q0 .. q1-1 of kernel
+ * row t is a kernel of q1 - q0 columns over rows[t] shifted q0 to the
+ * left, and every run but the first adds to what the previous left, in
+ * the order the whole row would. k is the first kernel row rows meet, nr
+ * of them. Returns CRUNCH_ECANCELED or CRUNCH_OK.
+ */
+static crunch_status DN(taps)(crunch__poll *pl, ROW rk, const T *const *rows, const T *k,
+                              size_t nr, size_t kw, int two, size_t c, T *o, size_t ow, size_t n)
+{
+    size_t run = CHUNK / n > 0 ? CHUNK / n : 1;
+    for (int u = 0; u <= two; u++) {
+        T *ou = o + (size_t)u * ow + c;           /* u = 1: the lower row */
+        const T *const *ru = rows + (two && u == 0); /* the upper row reads one row up */
+        for (size_t t = 0; t < nr; t++)
+            for (size_t q0 = 0; q0 < kw; q0 += run) {
+                size_t q1 = kw - q0 < run ? kw : q0 + run;
+                const T *shifted = ru[t] - q0; /* tap q0 + q of rows[t] is tap q of this */
+                rk(&shifted, k + t * kw + q0, 1, q1 - q0, c, ou, n, t > 0 || q0 > 0);
+                if (crunch__poll_work(pl, (int64_t)(n * (q1 - q0)) + CRUNCH__POLL_ITEM))
+                    return CRUNCH_ECANCELED;
+            }
+    }
+    return CRUNCH_OK;
+}
+
+/*
  * DN(padded) is the fast path (finite kernel, non-empty image): the ring
  * of padded image rows and a row kernel, as conv2d.c's comment explains.
  */
-static crunch_status DN(padded)(crunch_ctx *ctx, const geom *g, const T *img, const T *k,
-                                T *out)
+static crunch_status DN(padded)(crunch__poll *pl, crunch_ctx *ctx, const geom *g,
+                                const T *img, const T *k, T *out)
 {
     const crunch__conv2d_kernels *K = CRUNCH__PICK(paths, ctx);
     const ROW rk = K->KF(row);
@@ -83,14 +133,30 @@ static crunch_status DN(padded)(crunch_ctx *ctx, const geom *g, const T *img, co
     size_t ring_elems;
     if (__builtin_mul_overflow(ring_rows, stride, &ring_elems))
         return CRUNCH_ENOMEM;
-    T *ring = calloc(ring_elems, sizeof *ring); /* calloc checks the byte count; pads stay 0 */
+    size_t ring_bytes;
+    if (__builtin_mul_overflow(ring_elems, sizeof(T), &ring_bytes) || ring_bytes > PTRDIFF_MAX)
+        return CRUNCH_ENOMEM;
+    /* A large ring is a fresh mapping, zero already: its pages are faulted
+     * in (a cost in a VM) by the polled kernel calls that touch them, not
+     * all at once by calloc. A small one is zeroed here, charged to pl. */
+    crunch__bigbuf rb;
+    crunch__bigbuf_alloc(&rb, ring_bytes);
+    T *ring = rb.p;
     const T **rows = malloc(ring_rows * sizeof *rows);
     if (ring == NULL || rows == NULL) {
-        free(ring);
+        if (ring != NULL)
+            crunch__bigbuf_free(&rb);
         free(rows);
         return CRUNCH_ENOMEM;
     }
     crunch_status st = CRUNCH_OK;
+    for (size_t j = 0; rb.map == NULL && j < ring_elems && st == CRUNCH_OK;) {
+        size_t m = crunch__poll_span(pl, 1, ring_elems - j);
+        memset(ring + j, 0, m * sizeof *ring); /* pads stay 0 */
+        j += m;
+        if (crunch__poll_work(pl, (int64_t)m + CRUNCH__POLL_ITEM))
+            st = CRUNCH_ECANCELED;
+    }
     size_t loaded = 0; /* image rows copied into the ring so far */
     for (size_t r = 0; r < g->oh && st == CRUNCH_OK;) {
         size_t i = r + g->r0, plo, nr, plo2 = 0, nr2 = 0;
@@ -104,15 +170,23 @@ static crunch_status DN(padded)(crunch_ctx *ctx, const geom *g, const T *img, co
          * slot j % ring_rows, whose old row j - ring_rows no output row
          * from here on meets. */
         size_t newest = i + (size_t)two < g->h ? i + (size_t)two : g->h - 1;
-        for (; loaded <= newest; loaded++)
-            memcpy(ring + (loaded % ring_rows) * stride + left, img + loaded * g->w,
-                   g->w * sizeof *img);
+        for (; loaded <= newest && st == CRUNCH_OK; loaded++) {
+            T *dst = ring + (loaded % ring_rows) * stride + left;
+            const T *src = img + loaded * g->w;
+            for (size_t j = 0; j < g->w && st == CRUNCH_OK;) { /* a long row in runs */
+                size_t m = crunch__poll_span(pl, 1, g->w - j);
+                memcpy(dst + j, src + j, m * sizeof *img);
+                j += m;
+                if (crunch__poll_work(pl, (int64_t)m + CRUNCH__POLL_ITEM))
+                    st = CRUNCH_ECANCELED;
+            }
+        }
         size_t top = i + (size_t)two - plo; /* the image row of rows[0] */
         for (size_t t = 0; t < nr + (size_t)two; t++)
             rows[t] = ring + ((top - t) % ring_rows) * stride + (g->kw - 1);
-        /* Cut the work into calls of at most CHUNK multiply-adds, polling
-         * before each: columns in runs of whole 8-vector blocks, and kernel
-         * rows in groups when even one block's worth is too much. */
+        /* Cut the work into calls of at most CHUNK multiply-adds, each
+         * charged to pl: columns in runs of whole 8-vector blocks, and
+         * kernel rows in groups when even one block's worth is too much. */
         size_t per_col = nr * g->kw * (size_t)(1 + two); /* <= 2 kh kw, which fits */
         size_t cols = g->ow, grp = nr;
         if (per_col > CHUNK / g->ow) {
@@ -124,27 +198,36 @@ static crunch_status DN(padded)(crunch_ctx *ctx, const geom *g, const T *img, co
                 grp = grp < 1 ? 1 : grp;
             }
         }
+        /* Even one kernel row over cols columns too much (a kernel wider
+         * than CHUNK / cols): one output row and a run of taps per call. */
+        int split = g->kw > CHUNK / (cols * (size_t)(1 + two));
         T *o = out + r * g->ow;
         for (size_t c = 0; c < g->ow && st == CRUNCH_OK; c += cols) {
             size_t n = g->ow - c < cols ? g->ow - c : cols;
+            if (split) {
+                st = DN(taps)(pl, rk, rows, k + plo * g->kw, nr, g->kw, two, c, o, g->ow, n);
+                continue;
+            }
             for (size_t t = 0; t < nr; t += grp) {
-                if (crunch__canceled(ctx)) {
-                    st = CRUNCH_ECANCELED;
-                    break;
-                }
                 size_t m = nr - t < grp ? nr - t : grp;
                 const T *kt = k + (plo + t) * g->kw;
                 if (two)
                     pk(rows + t, kt, m, g->kw, c, o + c, o + g->ow + c, n, t > 0);
                 else
                     rk(rows + t, kt, m, g->kw, c, o + c, n, t > 0);
+                /* the call's multiply-adds, at least a call's worth */
+                if (crunch__poll_work(pl, (int64_t)(n * m * g->kw * (size_t)(1 + two)) +
+                                              CRUNCH__POLL_ITEM)) {
+                    st = CRUNCH_ECANCELED;
+                    break;
+                }
             }
         }
         if (st == CRUNCH_OK)
             crunch__progress_add(ctx, (int64_t)(g->ow * (size_t)(1 + two)));
         r += 1 + (size_t)two;
     }
-    free(ring);
+    crunch__bigbuf_free(&rb);
     free(rows);
     return st;
 }
@@ -160,17 +243,32 @@ static crunch_status DN(conv2d)(crunch_ctx *ctx, crunch_conv_mode mode, size_t h
     size_t nout = g.oh * g.ow; /* geom_init checked that the bytes fit */
     if (k == NULL || (img == NULL && h * w > 0) || (out == NULL && nout > 0))
         return CRUNCH_EINVAL;
+    /* out is written row by row while image rows are still to be read */
+    if (crunch__overlap_1d(out, nout, img, h * w, sizeof(T)) ||
+        crunch__overlap_1d(out, nout, k, kh * kw, sizeof(T)))
+        return CRUNCH_EINVAL;
     crunch__progress_begin(ctx, (int64_t)nout);
     if (nout == 0)
         return CRUNCH_OK;
     if (crunch__canceled(ctx))
         return CRUNCH_ECANCELED;
-    if (h == 0 || w == 0) { /* every sum is empty */
-        memset(out, 0, nout * sizeof *out);
+    crunch__poll pl;
+    crunch__poll_init(&pl, ctx);
+    if (h == 0 || w == 0) { /* every sum is empty; a huge kernel makes a huge output */
+        for (size_t i = 0; i < nout;) {
+            size_t m = crunch__poll_span(&pl, 1, nout - i);
+            memset(out + i, 0, m * sizeof *out);
+            i += m;
+            if (crunch__poll_work(&pl, (int64_t)m))
+                return CRUNCH_ECANCELED;
+        }
         crunch__progress_add(ctx, (int64_t)nout);
         return CRUNCH_OK;
     }
-    if (!DN(finite)(k, kh * kw))
-        return DN(clipped)(ctx, &g, img, k, out);
-    return DN(padded)(ctx, &g, img, k, out);
+    int fin = DN(finite)(&pl, k, kh * kw);
+    if (fin < 0)
+        return CRUNCH_ECANCELED;
+    if (!fin)
+        return DN(clipped)(&pl, ctx, &g, img, k, out);
+    return DN(padded)(&pl, ctx, &g, img, k, out);
 }

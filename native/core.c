@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,4 +135,54 @@ double crunch_ctx_progress(const crunch_ctx *ctx, int64_t *done, int64_t *total)
 crunch_status crunch_noop(crunch_ctx *ctx)
 {
     return crunch__canceled(ctx) ? CRUNCH_ECANCELED : CRUNCH_OK;
+}
+
+/* span_end returns one past the last byte of a rows x cols array with row
+ * stride ld (the caller checked that the byte counts fit). */
+static uintptr_t span_end(uintptr_t p, size_t rows, size_t cols, size_t ld, size_t esize)
+{
+    return p + ((rows - 1) * ld + cols) * esize;
+}
+
+/* runs_meet reports whether [a0, a1) and [b0, b1) intersect. */
+static int runs_meet(size_t a0, size_t a1, size_t b0, size_t b1)
+{
+    return a0 < b1 && b0 < a1;
+}
+
+int crunch__overlap(const void *p, size_t rows, size_t cols, size_t ld, const void *q,
+                    size_t rows2, size_t cols2, size_t ld2, size_t esize)
+{
+    if (rows == 0 || cols == 0 || rows2 == 0 || cols2 == 0)
+        return 0;
+    /* One row's stride is never used: give it the other's, which may make
+     * the exact test below apply. */
+    if (rows == 1 && ld2 >= cols)
+        ld = ld2;
+    if (rows2 == 1 && ld >= cols2)
+        ld2 = ld;
+    uintptr_t p0 = (uintptr_t)p, q0 = (uintptr_t)q;
+    if (p0 > q0) { /* p first */
+        uintptr_t t = p0;
+        p0 = q0, q0 = t;
+        size_t r = rows, c = cols, l = ld;
+        rows = rows2, cols = cols2, ld = ld2;
+        rows2 = r, cols2 = c, ld2 = l;
+    }
+    if (span_end(p0, rows, cols, ld, esize) <= q0)
+        return 0; /* q starts past p's last byte */
+    if (ld != ld2 || (q0 - p0) % esize != 0)
+        return 1; /* spans meet; element-exact only on one grid */
+    /* q's element (i, j) is p's grid cell (qr + i, r + j): columns
+     * [r, r + cols2) of rows from qr, the part past ld wrapping to the
+     * next row's first columns. p covers rows [0, rows), columns
+     * [0, cols) of that grid. */
+    size_t d = (q0 - p0) / esize, qr = d / ld, r = d % ld;
+    size_t c1 = r + cols2 < ld ? r + cols2 : ld;
+    if (runs_meet(0, rows, qr, qr + rows2) && runs_meet(0, cols, r, c1))
+        return 1;
+    if (r + cols2 > ld && runs_meet(0, rows, qr + 1, qr + 1 + rows2) &&
+        runs_meet(0, cols, 0, r + cols2 - ld))
+        return 1;
+    return 0;
 }

@@ -513,10 +513,15 @@ static size_t work_elems(const fft_plan *p, int inplace)
         T *a = work, *w1 = work + 2 * bm;                                                          \
         T *w2 = needs_w2(pl->sub, 1) ? work + 4 * bm : NULL; /* see work_elems */                  \
         const T sg = inv ? -1 : 1; /* conjugation: the sign of im */                               \
-        for (size_t k = 0; k < n; k++) { /* a = conj?(x) * c */                                    \
-            T xr = x[2 * k], xi = sg * x[2 * k + 1];                                               \
-            a[2 * k] = xr * c[2 * k] - xi * c[2 * k + 1];                                          \
-            a[2 * k + 1] = xr * c[2 * k + 1] + xi * c[2 * k];                                      \
+        for (size_t k0 = 0; k0 < n; k0 += POLL_ELEMS) { /* a = conj?(x) * c */                     \
+            if (k0 > 0 && crunch__canceled(cctx))                                                  \
+                return CRUNCH_ECANCELED; /* a long row: as often as a pass polls */                \
+            const size_t k1 = n - k0 < POLL_ELEMS ? n : k0 + POLL_ELEMS;                           \
+            for (size_t k = k0; k < k1; k++) {                                                     \
+                T xr = x[2 * k], xi = sg * x[2 * k + 1];                                           \
+                a[2 * k] = xr * c[2 * k] - xi * c[2 * k + 1];                                      \
+                a[2 * k + 1] = xr * c[2 * k + 1] + xi * c[2 * k];                                  \
+            }                                                                                      \
         }                                                                                          \
         memset(a + 2 * n, 0, (bm - n) * 2 * sizeof(T));                                            \
         crunch__progress_add(pctx, 1);                                                             \
@@ -525,19 +530,29 @@ static size_t work_elems(const fft_plan *p, int inplace)
             return st;                                                                             \
         if (crunch__canceled(cctx))                                                                \
             return CRUNCH_ECANCELED;                                                               \
-        for (size_t k = 0; k < bm; k++) { /* a *= FFT(b) / bm */                                   \
-            T ar = a[2 * k], ai = a[2 * k + 1];                                                    \
-            a[2 * k] = ar * bf[2 * k] - ai * bf[2 * k + 1];                                        \
-            a[2 * k + 1] = ar * bf[2 * k + 1] + ai * bf[2 * k];                                    \
+        for (size_t k0 = 0; k0 < bm; k0 += POLL_ELEMS) { /* a *= FFT(b) / bm */                    \
+            if (k0 > 0 && crunch__canceled(cctx))                                                  \
+                return CRUNCH_ECANCELED; /* a long row: as often as a pass polls */                \
+            const size_t k1 = bm - k0 < POLL_ELEMS ? bm : k0 + POLL_ELEMS;                         \
+            for (size_t k = k0; k < k1; k++) {                                                     \
+                T ar = a[2 * k], ai = a[2 * k + 1];                                                \
+                a[2 * k] = ar * bf[2 * k] - ai * bf[2 * k + 1];                                    \
+                a[2 * k + 1] = ar * bf[2 * k + 1] + ai * bf[2 * k];                                \
+            }                                                                                      \
         }                                                                                          \
         crunch__progress_add(pctx, 1);                                                             \
         st = stockham_##S(K, pl->sub, 1, a, a, w1, w2, cctx, pctx);                                \
         if (st != CRUNCH_OK)                                                                       \
             return st;                                                                             \
-        for (size_t k = 0; k < n; k++) { /* y = conj?(a * c) */                                    \
-            T ar = a[2 * k], ai = a[2 * k + 1];                                                    \
-            y[2 * k] = ar * c[2 * k] - ai * c[2 * k + 1];                                          \
-            y[2 * k + 1] = sg * (ar * c[2 * k + 1] + ai * c[2 * k]);                               \
+        for (size_t k0 = 0; k0 < n; k0 += POLL_ELEMS) { /* y = conj?(a * c) */                     \
+            if (k0 > 0 && crunch__canceled(cctx))                                                  \
+                return CRUNCH_ECANCELED; /* a long row: as often as a pass polls */                \
+            const size_t k1 = n - k0 < POLL_ELEMS ? n : k0 + POLL_ELEMS;                           \
+            for (size_t k = k0; k < k1; k++) {                                                     \
+                T ar = a[2 * k], ai = a[2 * k + 1];                                                \
+                y[2 * k] = ar * c[2 * k] - ai * c[2 * k + 1];                                      \
+                y[2 * k + 1] = sg * (ar * c[2 * k + 1] + ai * c[2 * k]);                           \
+            }                                                                                      \
         }                                                                                          \
         crunch__progress_add(pctx, 1);                                                             \
         return CRUNCH_OK;                                                                          \
@@ -571,6 +586,11 @@ static size_t work_elems(const fft_plan *p, int inplace)
         }                                                                                          \
         const crunch__fft_kernels *K = CRUNCH__PICK(paths, ctx);                                    \
         const double scale = norm_scale(inv, norm, n);                                             \
+        /* Rows are charged by work done: short rows (n = 1 has no pass to                         \
+         * poll in) by the thousand between polls, long ones polled within. */                     \
+        crunch__poll bp;                                                                           \
+        crunch__poll_init(&bp, ctx);                                                               \
+        const int64_t row_work = (int64_t)(n * (per_row + 1)) + CRUNCH__POLL_ITEM;                 \
         for (size_t b = 0; b < batch && st == CRUNCH_OK; b++) {                                    \
             const T *xr = x + 2 * n * b;                                                           \
             T *yr = y + 2 * n * b;                                                                 \
@@ -580,8 +600,17 @@ static size_t work_elems(const fft_plan *p, int inplace)
                 st = stockham_##S(K, pl, inv, xr, yr, work,                                        \
                                   needs_w2(pl, x == y) ? work + 2 * n : NULL, ctx, ctx);           \
             if (st == CRUNCH_OK && scale != 1.0)                                                   \
-                for (size_t i = 0; i < 2 * n; i++)                                                 \
-                    yr[i] *= (T)scale;                                                             \
+                for (size_t i0 = 0; i0 < 2 * n; i0 += 2 * POLL_ELEMS) {                            \
+                    if (i0 > 0 && crunch__canceled(ctx)) { /* a long row: as a pass polls */       \
+                        st = CRUNCH_ECANCELED;                                                     \
+                        break;                                                                     \
+                    }                                                                              \
+                    const size_t i1 = 2 * n - i0 < 2 * POLL_ELEMS ? 2 * n : i0 + 2 * POLL_ELEMS;   \
+                    for (size_t i = i0; i < i1; i++)                                               \
+                        yr[i] *= (T)scale;                                                         \
+                }                                                                                  \
+            if (st == CRUNCH_OK && crunch__poll_work(&bp, row_work))                               \
+                st = CRUNCH_ECANCELED;                                                             \
         }                                                                                          \
         crunch__bigbuf_free(&wk);                                                                  \
         plan_release(pl);                                                                          \
@@ -764,6 +793,8 @@ static crunch_status check_args(int inv, crunch_fft_norm norm, size_t batch, siz
         return CRUNCH_EINVAL;
     if (batch > 0 && (x == NULL || y == NULL))
         return CRUNCH_EINVAL;
+    if (x != y && crunch__overlap_1d(x, bytes, y, bytes, 1))
+        return CRUNCH_EINVAL; /* in place, or apart: rows are read after others are written */
     return CRUNCH_OK;
 }
 

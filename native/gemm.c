@@ -175,6 +175,11 @@ static crunch_status check_args(int ta, int tb, size_t m, size_t n, size_t k, in
             return CRUNCH_EINVAL;
         if (k > 0 && reads_ab && (a == NULL || b == NULL))
             return CRUNCH_EINVAL;
+        /* C written while A and B are still read (packed a block at a
+         * time, or read in place): no element of C may be one of theirs */
+        if (k > 0 && reads_ab && (crunch__overlap(c, m, n, ldc, a, a_rows, a_cols, lda, es) ||
+                                  crunch__overlap(c, m, n, ldc, b, b_rows, b_cols, ldb, es)))
+            return CRUNCH_EINVAL;
     }
     return CRUNCH_OK;
 }
@@ -259,9 +264,6 @@ static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
     return k <= bs->kc && (double)m * (double)n * (double)k <= CRUNCH_GEMM_SUP_MNK;
 }
 
-/* Elements of C scaled per cancel poll in the k == 0 / alpha == 0 case. */
-enum { SCALE_POLL = 1 << 18 };
-
 /*
  * GEMM_TYPED(T, S, GMR, GNR) defines the typed half of the driver for
  * element type T and suffix S, with GMR x GNR the generic micro-kernel's
@@ -341,23 +343,24 @@ enum { SCALE_POLL = 1 << 18 };
     }                                                                                         \
                                                                                               \
     /* scale_c_S sets the m x n matrix C to beta * C, storing zeros without                   \
-     * reading C when beta == 0. Polls cancel every SCALE_POLL elements or so;                \
+     * reading C when beta == 0. Polls cancel by work done (internal.h);                     \
      * returns CRUNCH_ECANCELED or CRUNCH_OK. */                                              \
     static crunch_status scale_c_##S(const crunch_ctx *ctx, size_t m, size_t n, T beta, T *c, \
                                      size_t ldc)                                              \
     {                                                                                         \
-        size_t since_poll = 0;                                                                \
         if (beta == 1)                                                                        \
             return CRUNCH_OK; /* C = 1 * C: nothing to do, and NaN stays NaN */               \
+        crunch__poll pl;                                                                      \
+        crunch__poll_init(&pl, ctx);                                                          \
         for (size_t i = 0; i < m; i++) {                                                      \
             T *row = c + i * ldc;                                                             \
-            for (size_t j = 0; j < n; j++)                                                    \
-                row[j] = beta == 0 ? 0 : beta * row[j];                                       \
-            since_poll += n;                                                                  \
-            if (since_poll >= SCALE_POLL) {                                                   \
-                since_poll = 0;                                                               \
-                if (crunch__canceled(ctx))                                                    \
+            for (size_t j0 = 0; j0 < n;) { /* one row may be far beyond the budget */         \
+                size_t j1 = j0 + crunch__poll_span(&pl, 1, n - j0);                           \
+                for (size_t j = j0; j < j1; j++)                                              \
+                    row[j] = beta == 0 ? 0 : beta * row[j];                                   \
+                if (crunch__poll_work(&pl, (int64_t)(j1 - j0) + CRUNCH__POLL_ITEM))           \
                     return CRUNCH_ECANCELED;                                                  \
+                j0 = j1;                                                                      \
             }                                                                                 \
         }                                                                                     \
         return CRUNCH_OK;                                                                     \
@@ -501,15 +504,29 @@ enum { SCALE_POLL = 1 << 18 };
         if (ap == NULL)                                                                       \
             return CRUNCH_ENOMEM;                                                             \
         T *bp = (T *)((char *)ap + a_bytes);                                                  \
+        /* Rows of A per packed piece: whole slivers, an eighth of a poll's                   \
+         * budget, since the first call's buffer is fresh memory and its                      \
+         * first touch can cost a page fault per 4 KiB (10-20 us in a VM). */                 \
+        size_t a_rows = (size_t)CRUNCH__POLL_WORK / 8 / kc_max / bs->mr * bs->mr;             \
+        a_rows = a_rows > bs->mr ? a_rows : bs->mr;                                           \
                                                                                               \
         for (size_t ic = 0; ic < m && st == CRUNCH_OK; ic += bs->mc) {                        \
             size_t mc = min_size(bs->mc, m - ic);                                             \
             for (size_t pc = 0; pc < k && st == CRUNCH_OK; pc += bs->kc) {                    \
                 size_t kc = min_size(bs->kc, k - pc);                                         \
-                if (ta) /* op(A)[i][p] = a[p*lda + i] */                                      \
-                    pack_##S(bs->mr, mc, kc, a + pc * lda + ic, 1, lda, ap);                  \
-                else /* op(A)[i][p] = a[i*lda + p] */                                         \
-                    pack_##S(bs->mr, mc, kc, a + ic * lda + pc, lda, 1, ap);                  \
+                /* A block is up to mc x kc (a million elements): packed in                   \
+                 * pieces of whole slivers, polling after each. */                            \
+                for (size_t i0 = 0; i0 < mc && st == CRUNCH_OK; i0 += a_rows) {               \
+                    size_t len = min_size(a_rows, mc - i0);                                   \
+                    if (ta) /* op(A)[i][p] = a[p*lda + i] */                                  \
+                        pack_##S(bs->mr, len, kc, a + pc * lda + ic + i0, 1, lda,             \
+                                 ap + i0 * kc);                                               \
+                    else /* op(A)[i][p] = a[i*lda + p] */                                     \
+                        pack_##S(bs->mr, len, kc, a + (ic + i0) * lda + pc, lda, 1,           \
+                                 ap + i0 * kc);                                               \
+                    if (crunch__canceled(ctx))                                                \
+                        st = CRUNCH_ECANCELED;                                                \
+                }                                                                             \
                 /* Later KC blocks add to what the first one stored. */                       \
                 T beta_blk = pc == 0 ? beta : 1;                                              \
                 for (size_t jc = 0; jc < n && st == CRUNCH_OK; jc += bs->nc) {                \

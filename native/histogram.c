@@ -24,7 +24,9 @@
  * bins, as long as they stay small in L1), one slot more than bins each
  * for the elements that do not count, from a per-thread scratch buffer
  * with the edges in T; they are added into counts at the end. Cancel is
- * polled every CHUNK elements, where progress (in elements) advances.
+ * polled every CHUNK elements, where progress (in elements) advances, and
+ * by work done (internal.h) in the loops over the bins: setting up the
+ * edges and sub-histograms and adding them up.
  */
 #include "histogram_kernels.h"
 
@@ -138,26 +140,43 @@ static unsigned copies_for(size_t stride)
             return CRUNCH_EINVAL;                                                             \
         if ((st = binning(bins, &lo, &hi, &norm, &step)) != CRUNCH_OK)                        \
             return st;                                                                        \
+        /* counts and edges are written while x is read, and each other */                    \
+        if (crunch__overlap_1d(counts, bins * sizeof *counts, x, n * sizeof *x, 1) ||          \
+            (edges != NULL &&                                                                 \
+             (crunch__overlap_1d(edges, (bins + 1) * sizeof *edges, x, n * sizeof *x, 1) ||   \
+              crunch__overlap_1d(edges, (bins + 1) * sizeof *edges, counts,                   \
+                                 bins * sizeof *counts, 1))))                                 \
+            return CRUNCH_EINVAL;                                                             \
         crunch__hist_args_##S a = {(T)lo, (T)hi, (T)norm, NULL, lo, step, bins, bins + 1,     \
                                    copies_for(bins + 1)};                                     \
         if (!isfinite(a.lo) || !isfinite(a.hi) || !isfinite(a.hi - a.lo) || !isfinite(a.norm)) \
             return CRUNCH_EINVAL; /* float only: a double range is finite already */         \
         if (crunch__canceled(ctx))                                                            \
             return CRUNCH_ECANCELED;                                                          \
+        crunch__progress_begin(ctx, (int64_t)n);                                              \
+        /* Loops over the bins are charged to pl: a call may have 2^56 bins                   \
+         * and a single element. */                                                           \
+        crunch__poll pl;                                                                      \
+        crunch__poll_init(&pl, ctx);                                                          \
         size_t nsub = a.copies * a.stride, cap;                                               \
-        int64_t *sub = crunch__scratch_get(nsub * sizeof *sub + (bins + 1) * sizeof(T), &cap); \
+        int64_t *sub = crunch__scratch_get(nsub * sizeof *sub + (bins + 1) * sizeof(T), &cap);\
         if (sub == NULL)                                                                      \
             return CRUNCH_ENOMEM;                                                             \
         T *e = (T *)(void *)(sub + nsub); /* int64 slots leave e aligned for T */             \
-        for (size_t i = 0; i < bins; i++)                                                     \
-            e[i] = (T)edge(i, lo, step);                                                      \
-        e[bins] = (T)hi;                                                                      \
+        for (size_t i0 = 0; i0 < bins + 1; i0 += CHUNK) {                                     \
+            size_t i1 = bins + 1 - i0 < CHUNK ? bins + 1 : i0 + CHUNK;                        \
+            for (size_t i = i0; i < i1; i++)                                                  \
+                e[i] = i < bins ? (T)edge(i, lo, step) : (T)hi;                               \
+            memset(sub + i0 * a.copies, 0, (i1 - i0) * a.copies * sizeof *sub);               \
+            if (crunch__poll_work(&pl, (int64_t)((i1 - i0) * (a.copies + 2)))) {              \
+                crunch__scratch_put(sub, cap);                                                \
+                return CRUNCH_ECANCELED;                                                      \
+            }                                                                                 \
+        }                                                                                     \
         a.edges = e;                                                                          \
-        memset(sub, 0, nsub * sizeof *sub);                                                   \
         const crunch__hist_count_##S count = kernels_for(ctx, bins)->count_##S;               \
-        crunch__progress_begin(ctx, (int64_t)n);                                              \
         for (size_t i = 0; i < n; i += CHUNK) {                                               \
-            if (crunch__canceled(ctx)) {                                                      \
+            if (crunch__poll_now(&pl)) {                                                      \
                 crunch__scratch_put(sub, cap);                                                \
                 return CRUNCH_ECANCELED;                                                      \
             }                                                                                 \
@@ -165,15 +184,23 @@ static unsigned copies_for(size_t stride)
             count(&a, x + i, len, sub);                                                       \
             crunch__progress_add(ctx, (int64_t)len);                                          \
         }                                                                                     \
-        for (size_t b = 0; b < bins; b++) {                                                   \
-            int64_t c = 0;                                                                    \
-            for (unsigned k = 0; k < a.copies; k++)                                           \
-                c += sub[k * a.stride + b];                                                   \
-            counts[b] = c;                                                                    \
+        for (size_t b0 = 0; b0 < bins; b0 += CHUNK) {                                         \
+            size_t b1 = bins - b0 < CHUNK ? bins : b0 + CHUNK;                                \
+            for (size_t b = b0; b < b1; b++) {                                                \
+                int64_t c = 0;                                                                \
+                for (unsigned k = 0; k < a.copies; k++)                                       \
+                    c += sub[k * a.stride + b];                                               \
+                counts[b] = c;                                                                \
+                if (edges != NULL)                                                            \
+                    edges[b] = (double)e[b];                                                  \
+            }                                                                                 \
+            if (crunch__poll_work(&pl, (int64_t)((b1 - b0) * (a.copies + 2)))) {              \
+                crunch__scratch_put(sub, cap);                                                \
+                return CRUNCH_ECANCELED;                                                      \
+            }                                                                                 \
         }                                                                                     \
         if (edges != NULL)                                                                    \
-            for (size_t i = 0; i <= bins; i++)                                                \
-                edges[i] = (double)e[i];                                                      \
+            edges[bins] = (double)e[bins];                                                    \
         crunch__scratch_put(sub, cap);                                                        \
         return CRUNCH_OK;                                                                     \
     }
@@ -187,6 +214,9 @@ HISTOGRAM(float, f32)
     {                                                                                         \
         if (lo == NULL || hi == NULL || (x == NULL && n > 0))                                 \
             return CRUNCH_EINVAL;                                                             \
+        if (lo == hi || crunch__overlap_1d(lo, sizeof *lo, x, n * sizeof *x, 1) ||             \
+            crunch__overlap_1d(hi, sizeof *hi, x, n * sizeof *x, 1))                          \
+            return CRUNCH_EINVAL; /* outputs apart from x and from each other */              \
         if (crunch__canceled(ctx))                                                            \
             return CRUNCH_ECANCELED;                                                          \
         crunch__progress_begin(ctx, (int64_t)n);                                              \

@@ -80,6 +80,75 @@ static inline int crunch__canceled(const crunch_ctx *ctx)
     return ctx != NULL && __atomic_load_n(&ctx->cancel, __ATOMIC_RELAXED) != 0;
 }
 
+/*
+ * crunch__poll: cancel polling by work done rather than by loop structure.
+ * A loop charges each piece of work it finishes, in work units (one unit:
+ * about one multiply-add or one element read or written, a nanosecond or
+ * so even on the generic path); when CRUNCH__POLL_WORK units have
+ * accumulated it polls the ctx. The budget keeps the work between two
+ * polls well under a millisecond on every path, whatever the shape: a
+ * loop over many tiny items charges each item at least its fixed cost
+ * (CRUNCH__POLL_ITEM units), and a loop over huge items cuts them with
+ * crunch__poll_span so that no single charge exceeds the budget.
+ *
+ *   crunch__poll pl;
+ *   crunch__poll_init(&pl, ctx);
+ *   for (size_t i = 0; i < n;) {
+ *       size_t m = crunch__poll_span(&pl, per_item, n - i);
+ *       ... items i .. i+m-1 ...
+ *       i += m;
+ *       if (crunch__poll_work(&pl, m * per_item))
+ *           return CRUNCH_ECANCELED;
+ *   }
+ */
+#define CRUNCH__POLL_WORK ((int64_t)1 << 18)
+/* The least a loop charges per item: a call and a loop's setup. */
+#define CRUNCH__POLL_ITEM 16
+
+typedef struct crunch__poll {
+    const crunch_ctx *ctx; /* polled; NULL: never cancelled */
+    int64_t left;          /* units until the next poll */
+} crunch__poll;
+
+/* crunch__poll_init starts counting for a call with ctx. */
+static inline void crunch__poll_init(crunch__poll *pl, const crunch_ctx *ctx)
+{
+    pl->ctx = ctx;
+    pl->left = CRUNCH__POLL_WORK;
+}
+
+/* crunch__poll_work charges units of work just done and reports whether
+ * the call must stop: non-zero only when the budget is used up and the
+ * ctx is cancelled. Between polls it is a subtraction and a branch. */
+static inline int crunch__poll_work(crunch__poll *pl, int64_t units)
+{
+    pl->left -= units;
+    if (__builtin_expect(pl->left > 0, 1))
+        return 0;
+    pl->left = CRUNCH__POLL_WORK; /* a fresh budget, even if cancelled: no state to keep */
+    return crunch__canceled(pl->ctx);
+}
+
+/* crunch__poll_now polls at once (before a piece of work that cannot be
+ * cut) and starts a fresh budget. */
+static inline int crunch__poll_now(crunch__poll *pl)
+{
+    pl->left = CRUNCH__POLL_WORK;
+    return crunch__canceled(pl->ctx);
+}
+
+/* crunch__poll_span returns how many of avail (> 0) items of per_item
+ * units each (> 0) fit in what is left of the budget: at least 1, at most
+ * avail. A loop that does that many items and charges them keeps its
+ * charges within the budget (but for a single item larger than it). */
+static inline size_t crunch__poll_span(const crunch__poll *pl, size_t per_item, size_t avail)
+{
+    size_t left = pl->left > 0 ? (size_t)pl->left : 1;
+    size_t m = left / per_item;
+    m = m < 1 ? 1 : m;
+    return m < avail ? m : avail;
+}
+
 /* crunch__progress_begin publishes the call's total work and zero done. */
 static inline void crunch__progress_begin(crunch_ctx *ctx, int64_t total)
 {
@@ -97,6 +166,28 @@ static inline void crunch__progress_add(crunch_ctx *ctx, int64_t n)
         int64_t d = __atomic_load_n(&ctx->done, __ATOMIC_RELAXED);
         __atomic_store_n(&ctx->done, d + n, __ATOMIC_RELAXED);
     }
+}
+
+/*
+ * crunch__overlap reports whether two row-strided arrays may share a byte:
+ * p holds rows x cols elements of esize bytes with rows ld elements apart
+ * (ld >= cols), q likewise rows2 x cols2 with ld2. Exact when the two have
+ * the same row stride and element alignment (the blocks of one matrix, as
+ * the library's own callers pass them, do not overlap however they
+ * interleave); otherwise any overlap of their address spans counts. Empty
+ * arrays overlap nothing. It is how kernels refuse an output that aliases
+ * an input (CRUNCH_EINVAL).
+ */
+CRUNCH_HIDDEN int crunch__overlap(const void *p, size_t rows, size_t cols, size_t ld,
+                                  const void *q, size_t rows2, size_t cols2, size_t ld2,
+                                  size_t esize);
+
+/* crunch__overlap_1d: crunch__overlap for two plain arrays of n and n2
+ * elements of esize bytes. */
+static inline int crunch__overlap_1d(const void *p, size_t n, const void *q, size_t n2,
+                                     size_t esize)
+{
+    return crunch__overlap(p, 1, n, n, q, 1, n2, n2, esize);
 }
 
 /*

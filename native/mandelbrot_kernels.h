@@ -126,15 +126,22 @@ static inline int64_t crunch__mb_pixel(const crunch_ctx *ctx, double cr, double 
     return max_iter; /* z_max_iter is not tested: either way the count is max_iter */
 }
 
-/* crunch__mb_tail runs crunch__mb_pixel over columns [j, width) of row. */
+/* crunch__mb_tail runs crunch__mb_pixel over columns [j, width) of row,
+ * charging each pixel's iterations to a poll budget: pixels that escape
+ * at once (or max_iter 1) never reach crunch__mb_pixel's own polls, and
+ * a row may be millions of them. */
 static inline crunch_status crunch__mb_tail(const crunch_ctx *ctx, const crunch__mb_row *row,
                                             size_t j, size_t width, uint32_t *out)
 {
+    crunch__poll pl;
+    crunch__poll_init(&pl, ctx);
     for (; j < width; j++) {
         int64_t k = crunch__mb_pixel(ctx, crunch__mb_re(row, j), row->ci, row->max_iter);
         if (k < 0)
             return CRUNCH_ECANCELED;
         out[j] = (uint32_t)k; /* k <= max_iter <= 2^31 */
+        if (crunch__poll_work(&pl, 2 * k + CRUNCH__POLL_ITEM)) /* an iteration: a few flops */
+            return CRUNCH_ECANCELED;
     }
     return CRUNCH_OK;
 }

@@ -152,28 +152,41 @@ static crunch_status touched(solver *s, size_t elems, uint64_t *fmas)
  * the m x nc matrix C (row strides lda, ldb, ldc), in pieces of at most
  * s->k->chunk_fma multiply-adds (rows first: a piece spans up to 2048
  * columns and as many rows as fit, at least 48, a multiple of every path's
- * MR), each one a gemm call followed by a tick.
+ * MR), each one a gemm call followed by a tick. When 48 rows of 2048
+ * columns are more than that (a deep product: k = 128 on the slower
+ * paths, or k in the thousands from the substitutions of a large system)
+ * the pieces are narrower, down to 16 columns, and when k alone is too
+ * deep for that, k is cut too (C -= A_k B_k, piece by piece).
  */
 static crunch_status update(solver *s, size_t m, size_t nc, size_t k, const double *a,
                             size_t lda, const double *b, size_t ldb, double *c, size_t ldc)
 {
     if (m == 0 || nc == 0 || k == 0)
         return CRUNCH_OK;
+    const uint64_t chunk = s->k->chunk_fma;
+    /* 48 rows by 16 columns is the smallest piece worth a gemm call */
+    size_t kk = min_size(k, (size_t)(chunk / (48 * 16)));
     size_t cols = min_size(nc, 2048);
-    uint64_t per_row = (uint64_t)cols * k;
-    size_t rows = (size_t)(s->k->chunk_fma / per_row) / 48 * 48;
+    if ((uint64_t)48 * cols * kk > chunk) /* 16 columns at least: kk keeps that within chunk */
+        cols = (size_t)(chunk / ((uint64_t)48 * kk)) / 16 * 16;
+    uint64_t per_row = (uint64_t)cols * kk;
+    size_t rows = (size_t)(chunk / per_row) / 48 * 48;
     if (rows < 48)
         rows = 48;
     for (size_t i0 = 0; i0 < m; i0 += rows) {
         size_t mr = min_size(rows, m - i0);
         for (size_t j0 = 0; j0 < nc; j0 += cols) {
             size_t ncr = min_size(cols, nc - j0);
-            crunch_status st = crunch_gemm_f64(&s->sub, 0, 0, mr, ncr, k, -1.0, a + i0 * lda,
-                                               lda, b + j0, ldb, 1.0, c + i0 * ldc + j0, ldc);
-            if (st == CRUNCH_OK)
-                st = tick(s, (uint64_t)mr * ncr * k);
-            if (st != CRUNCH_OK)
-                return st;
+            for (size_t p0 = 0; p0 < k; p0 += kk) {
+                size_t kr = min_size(kk, k - p0);
+                crunch_status st =
+                    crunch_gemm_f64(&s->sub, 0, 0, mr, ncr, kr, -1.0, a + i0 * lda + p0, lda,
+                                    b + p0 * ldb + j0, ldb, 1.0, c + i0 * ldc + j0, ldc);
+                if (st == CRUNCH_OK)
+                    st = tick(s, (uint64_t)mr * ncr * kr);
+                if (st != CRUNCH_OK)
+                    return st;
+            }
         }
     }
     return CRUNCH_OK;
@@ -253,10 +266,19 @@ static crunch_status trsm_lower(solver *s, size_t m, size_t nc, const double *l,
                                 double *b, size_t ldb)
 {
     if (m <= TRSM_BASE) {
-        for (size_t i = 1; i < m; i++) /* row i less rows p < i, already final */
-            for (size_t p = 0; p < i; p++)
-                s->k->axpy(nc, l[i * ldl + p], b + p * ldb, b + i * ldb);
-        return tick(s, (uint64_t)(m * (m - 1) / 2) * nc);
+        /* In runs of columns: with many right-hand sides, the block's
+         * m (m - 1) / 2 row updates are far more than a poll's budget. */
+        size_t run = POLL_ELEMS / (m * m) > 0 ? POLL_ELEMS / (m * m) : 1;
+        for (size_t c0 = 0; c0 < nc; c0 += run) {
+            size_t w = min_size(run, nc - c0);
+            for (size_t i = 1; i < m; i++) /* row i less rows p < i, already final */
+                for (size_t p = 0; p < i; p++)
+                    s->k->axpy(w, l[i * ldl + p], b + p * ldb + c0, b + i * ldb + c0);
+            crunch_status st = tick(s, (uint64_t)(m * (m - 1) / 2) * w);
+            if (st != CRUNCH_OK)
+                return st;
+        }
+        return CRUNCH_OK;
     }
     size_t m1 = half(m);
     crunch_status st = trsm_lower(s, m1, nc, l, ldl, b, ldb);
@@ -276,15 +298,23 @@ static crunch_status trsm_upper(solver *s, size_t m, size_t nc, const double *u,
                                 double *b, size_t ldb)
 {
     if (m <= TRSM_BASE) {
-        for (size_t i = m; i-- > 0;) {
-            double *bi = b + i * ldb;
-            for (size_t p = i + 1; p < m; p++)
-                s->k->axpy(nc, u[i * ldu + p], b + p * ldb, bi);
-            double d = u[i * ldu + i];
-            for (size_t j = 0; j < nc; j++) /* divide, not multiply by 1/d: exact rounding */
-                bi[j] /= d;
+        /* in runs of columns, as trsm_lower */
+        size_t run = POLL_ELEMS / (m * m) > 0 ? POLL_ELEMS / (m * m) : 1;
+        for (size_t c0 = 0; c0 < nc; c0 += run) {
+            size_t w = min_size(run, nc - c0);
+            for (size_t i = m; i-- > 0;) {
+                double *bi = b + i * ldb + c0;
+                for (size_t p = i + 1; p < m; p++)
+                    s->k->axpy(w, u[i * ldu + p], b + p * ldb + c0, bi);
+                double d = u[i * ldu + i];
+                for (size_t j = 0; j < w; j++) /* divide, not multiply by 1/d: exact rounding */
+                    bi[j] /= d;
+            }
+            crunch_status st = tick(s, (uint64_t)(m * (m + 1) / 2) * w);
+            if (st != CRUNCH_OK)
+                return st;
         }
-        return tick(s, (uint64_t)(m * (m + 1) / 2) * nc);
+        return CRUNCH_OK;
     }
     size_t m1 = half(m);
     crunch_status st = trsm_upper(s, m - m1, nc, u + m1 * ldu + m1, ldu, b + m1 * ldb, ldb);
@@ -630,9 +660,13 @@ static crunch_status load(solver *s, const double *a, size_t lda, const double *
         /* NaN and Inf survive into the column sums */
         double m = s->k->load_row(n, a + i * lda, s->w + i * ld, colsum);
         amax = m > amax ? m : amax;
-        for (size_t j = 0; j < nrhs; j++)
-            finite &= isfinite(b[i * ldb + j]) != 0;
-        crunch_status st = touched(s, n + nrhs, &none);
+        crunch_status st = touched(s, n, &none);
+        for (size_t j0 = 0; j0 < nrhs && st == CRUNCH_OK; j0 += POLL_ELEMS) { /* long rows of B */
+            size_t j1 = min_size(nrhs, j0 + POLL_ELEMS);
+            for (size_t j = j0; j < j1; j++)
+                finite &= isfinite(b[i * ldb + j]) != 0;
+            st = touched(s, j1 - j0, &none);
+        }
         if (st != CRUNCH_OK)
             return st;
     }
@@ -659,6 +693,9 @@ static crunch_status load(solver *s, const double *a, size_t lda, const double *
                 row[j] *= s->scale;
                 colsum[j] += fabs(row[j]);
             }
+            crunch_status st = touched(s, n, &none);
+            if (st != CRUNCH_OK)
+                return st;
         }
         mx = 0;
         for (size_t j = 0; j < n; j++)
@@ -708,27 +745,47 @@ static crunch_status solve(solver *s, const double *a, size_t lda, const double 
     if (nrhs == 0)
         return CRUNCH_OK;
 
-    for (size_t i = 0; i < n; i++) /* X = s B (in place too: x == b is allowed) */
-        for (size_t j = 0; j < nrhs; j++)
-            x[i * ldx + j] = b[i * ldb + j] * s->scale;
+    /* The loops over X below go in runs of POLL_ELEMS columns: a row of
+     * X may be millions of right-hand sides. */
+    uint64_t none = 0;
+    for (size_t i = 0; i < n && st == CRUNCH_OK; i++) /* X = s B (in place too: x == b) */
+        for (size_t j0 = 0; j0 < nrhs && st == CRUNCH_OK; j0 += POLL_ELEMS) {
+            size_t j1 = min_size(nrhs, j0 + POLL_ELEMS);
+            for (size_t j = j0; j < j1; j++)
+                x[i * ldx + j] = b[i * ldb + j] * s->scale;
+            st = touched(s, j1 - j0, &none);
+        }
+    if (st != CRUNCH_OK)
+        return st;
     if (nrhs < NRHS_BLOCKED) { /* column by column (solve_vec swaps rows itself) */
         for (size_t c = 0; c < nrhs && st == CRUNCH_OK; c++)
             st = solve_vec(s, x + c, ldx, 1);
     } else { /* X = U^-1 L^-1 P B, blocked */
-        for (size_t j = 0; j < n; j++)
+        for (size_t j = 0; j < n && st == CRUNCH_OK; j++)
             if (s->piv[j] != j)
-                swap_rows(x + j * ldx, x + s->piv[j] * ldx, nrhs);
-        st = trsm_lower(s, n, nrhs, s->w, s->ld, x, ldx);
+                for (size_t c0 = 0; c0 < nrhs && st == CRUNCH_OK; c0 += POLL_ELEMS) {
+                    size_t w = min_size(POLL_ELEMS, nrhs - c0);
+                    swap_rows(x + j * ldx + c0, x + s->piv[j] * ldx + c0, w);
+                    st = touched(s, 2 * w, &none);
+                }
+        if (st == CRUNCH_OK)
+            st = trsm_lower(s, n, nrhs, s->w, s->ld, x, ldx);
         if (st == CRUNCH_OK)
             st = trsm_upper(s, n, nrhs, s->w, s->ld, x, ldx);
     }
     if (st != CRUNCH_OK)
         return st;
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < nrhs; c++)
-            if (!isfinite(x[i * ldx + c]))
-                return CRUNCH_ENUMERICAL;
-    return CRUNCH_OK;
+    int finite = 1;
+    for (size_t i = 0; i < n && st == CRUNCH_OK; i++)
+        for (size_t j0 = 0; j0 < nrhs && st == CRUNCH_OK; j0 += POLL_ELEMS) {
+            size_t j1 = min_size(nrhs, j0 + POLL_ELEMS);
+            for (size_t c = j0; c < j1; c++)
+                finite &= isfinite(x[i * ldx + c]) != 0;
+            st = touched(s, j1 - j0, &none);
+        }
+    if (st != CRUNCH_OK)
+        return st;
+    return finite ? CRUNCH_OK : CRUNCH_ENUMERICAL;
 }
 
 crunch_status crunch_solve_f64(crunch_ctx *ctx, size_t n, size_t nrhs, const double *a,
@@ -743,6 +800,13 @@ crunch_status crunch_solve_f64(crunch_ctx *ctx, size_t n, size_t nrhs, const dou
         return CRUNCH_EINVAL;
     if (x == b && x != NULL && ldx != ldb)
         return CRUNCH_EINVAL; /* in place needs one layout */
+    /* B is read after X's first rows are written: X is B itself or apart
+     * from it. X apart from A too, as the contract says (A is copied
+     * before X is written, but that is the implementation's freedom). */
+    if (n > 0 && nrhs > 0 &&
+        ((x != b && crunch__overlap(x, n, nrhs, ldx, b, n, nrhs, ldb, sizeof(double))) ||
+         crunch__overlap(x, n, nrhs, ldx, a, n, n, lda, sizeof(double))))
+        return CRUNCH_EINVAL;
     if (crunch__canceled(ctx))
         return CRUNCH_ECANCELED;
 

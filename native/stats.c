@@ -306,6 +306,9 @@ static crunch_status stats(crunch_ctx *ctx, const void *x, int f32, size_t n, si
 {
     if (out == NULL || (n > 0 && (x == NULL || ddof >= n)))
         return CRUNCH_EINVAL;
+    /* out is written as x is read: they must not share a byte */
+    if (crunch__overlap_1d(out, sizeof *out, x, n * (f32 ? sizeof(float) : sizeof(double)), 1))
+        return CRUNCH_EINVAL;
     if (n == 0) {
         crunch__progress_begin(ctx, 0);
         out->count = 0;

@@ -271,6 +271,13 @@ static void test_large(void)
     for (int m = 0; m < 3; m++) {
         run_case(K_UNIFORM, modes[m], 0, (size2){24, 300}, (size2){24, 200}, 80 + m);
         run_case(K_INTS, modes[m], 1, (size2){20, 700}, (size2){17, 160}, 90 + m);
+        /* Kernels so wide that one kernel row over a run of output
+         * columns exceeds a poll's budget: cut into runs of taps, in
+         * pairs of rows and single rows, on both the padded and the
+         * clipped paths. */
+        run_case(K_UNIFORM, modes[m], 0, (size2){4, 300}, (size2){2, 1100}, 100 + m);
+        run_case(K_INTS, modes[m], 1, (size2){3, 140}, (size2){1, 2500}, 110 + m);
+        run_case(K_KER_NAN, modes[m], 0, (size2){3, 300}, (size2){2, 1100}, 120 + m);
     }
 }
 
