@@ -29,10 +29,6 @@
 /* 2 pi to double precision (M_PI is POSIX, not ISO C). */
 #define TWO_PI 6.283185307179586476925286766559
 
-/* Elements between two cancel polls in the combining and promoting
- * loops: far under a millisecond of their work. */
-enum { POLL_EVERY = 1 << 15 };
-
 /* twiddles holds w^k = exp(-2 pi i k / n) for k <= m/2 as two short tables
  * whose product gives it: w^k = hi[k / blk] * lo[k % blk]. Each factor is
  * computed directly (no recurrence), so w^k is off by about two roundings
@@ -79,13 +75,6 @@ static double norm_factor(int inv, crunch_fft_norm norm, size_t n)
     return 1.0;
 }
 
-/* overlaps reports whether [a, a+an) and [b, b+bn) share a byte. */
-static int overlaps(const void *a, size_t an, const void *b, size_t bn)
-{
-    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
-    return an > 0 && bn > 0 && pa < pb + bn && pb < pa + an;
-}
-
 /* check_real validates a call as crunch.h states. */
 static crunch_status check_real(crunch_fft_norm norm, size_t batch, size_t n, const void *x,
                                 const void *y, size_t es)
@@ -97,7 +86,7 @@ static crunch_status check_real(crunch_fft_norm norm, size_t batch, size_t n, co
     /* y's bytes, 2 * batch * n * es, must be representable with room to spare. */
     if (x == NULL || y == NULL || batch > SIZE_MAX / 4 / es / n)
         return CRUNCH_EINVAL;
-    if (overlaps(x, batch * n * es, y, 2 * batch * n * es))
+    if (crunch__overlap_1d(x, batch * n, y, 2 * batch * n, es))
         return CRUNCH_EINVAL;
     return CRUNCH_OK;
 }
@@ -112,13 +101,13 @@ static crunch_status check_real(crunch_fft_norm norm, size_t batch, size_t n, co
      * full spectrum x (2m complex), scaled by s and conjugated when inv.                          \
      * z may be x itself (see the file comment for why that is safe);                              \
      * otherwise they do not overlap. */                                                           \
-    static crunch_status combine_##S(const crunch_ctx *ctx, const twiddles *tw, size_t m,          \
-                                     const T *z, T *x, double s, int inv)                          \
+    static crunch_status combine_##S(crunch__poll *pl, const twiddles *tw, size_t m, const T *z,   \
+                                     T *x, double s, int inv)                                      \
     {                                                                                              \
         const double cj = inv ? -1.0 : 1.0; /* the sign of every imaginary part */                 \
         const size_t n = 2 * m;                                                                    \
         for (size_t k = 0; k <= m / 2; k++) {                                                      \
-            if (k % POLL_EVERY == 0 && crunch__canceled(ctx))                                      \
+            if (crunch__poll_work(pl, 4 * CRUNCH__POLL_ITEM)) /* four outputs, ~30 flops */       \
                 return CRUNCH_ECANCELED;                                                           \
             const size_t j = k == 0 ? 0 : m - k;                                                   \
             const double ar = z[2 * k], ai = z[2 * k + 1], br = z[2 * j], bi = z[2 * j + 1];       \
@@ -155,13 +144,18 @@ static crunch_status check_real(crunch_fft_norm norm, size_t batch, size_t n, co
             crunch__progress_begin(ctx, 0);                                                        \
             return CRUNCH_OK;                                                                      \
         }                                                                                          \
+        crunch__poll pl;                                                                           \
+        crunch__poll_init(&pl, ctx);                                                               \
         if (n % 2 != 0) { /* promote, then transform in place */                                   \
             const size_t total = batch * n;                                                        \
-            for (size_t i = 0; i < total; i++) {                                                   \
-                if (i % POLL_EVERY == 0 && crunch__canceled(ctx))                                  \
+            for (size_t i = 0; i < total;) {                                                       \
+                const size_t run = crunch__poll_span(&pl, 2, total - i);                           \
+                for (size_t e = i + run; i < e; i++) {                                             \
+                    y[2 * i] = x[i];                                                               \
+                    y[2 * i + 1] = 0;                                                              \
+                }                                                                                  \
+                if (crunch__poll_work(&pl, (int64_t)(2 * run)))                                    \
                     return CRUNCH_ECANCELED;                                                       \
-                y[2 * i] = x[i];                                                                   \
-                y[2 * i + 1] = 0;                                                                  \
             }                                                                                      \
             return COMPLEX_FFT(ctx, inverse, norm, batch, n, y, y);                                \
         }                                                                                          \
@@ -177,12 +171,8 @@ static crunch_status check_real(crunch_fft_norm norm, size_t batch, size_t n, co
         const double s = norm_factor(inverse, norm, n);                                            \
         /* Last row first: row b's full spectrum covers only half-length                           \
          * spectra of rows after b (already combined) and, for row 0, its own. */                  \
-        for (size_t b = batch; b-- > 0 && st == CRUNCH_OK;) {                                      \
-            if (crunch__canceled(ctx))                                                             \
-                st = CRUNCH_ECANCELED;                                                             \
-            else                                                                                   \
-                st = combine_##S(ctx, &tw, m, y + 2 * m * b, y + 2 * n * b, s, inverse);           \
-        }                                                                                          \
+        for (size_t b = batch; b-- > 0 && st == CRUNCH_OK;)                                        \
+            st = combine_##S(&pl, &tw, m, y + 2 * m * b, y + 2 * n * b, s, inverse);               \
         crunch__scratch_put(tw.lo, cap);                                                           \
         return st;                                                                                 \
     }

@@ -201,6 +201,24 @@ static crunch_status fft_c128_n3(crunch_ctx *c)
     return crunch_fft_c128(c, 0, CRUNCH_FFT_BACKWARD, BIG / 6, 3, big_a, big_b);
 }
 
+/* Real rows: many of length 1 (promoted), many of length 2 (the half
+ * transform has rows of length 1), one long row (a combining pass of
+ * 2^20 outputs). y takes twice x's doubles. */
+static crunch_status fft_f64_n1(crunch_ctx *c)
+{
+    return crunch_fft_f64(c, 0, CRUNCH_FFT_BACKWARD, BIG / 2, 1, big_a, big_b);
+}
+
+static crunch_status fft_f64_n2(crunch_ctx *c)
+{
+    return crunch_fft_f64(c, 1, CRUNCH_FFT_ORTHO, BIG / 4, 2, big_a, big_b);
+}
+
+static crunch_status fft_f32_long(crunch_ctx *c)
+{
+    return crunch_fft_f32(c, 0, CRUNCH_FFT_FORWARD, 1, BIG / 4, (const float *)big_a, (float *)big_b);
+}
+
 /* One long row (2^21 complex), scaled. */
 static crunch_status fft_c128_long(crunch_ctx *c)
 {
@@ -327,6 +345,9 @@ static const tcase cases[] = {
     {"fft_c128_n2", NULL, fft_c128_n2, 1 << 16, 0},
     {"fft_c128_n3", NULL, fft_c128_n3, 1 << 16, 0},
     {"fft_c128_long", NULL, fft_c128_long, 2, 0},
+    {"fft_f64_n1", NULL, fft_f64_n1, 1 << 16, 0},
+    {"fft_f64_n2", NULL, fft_f64_n2, 1 << 16, 0},
+    {"fft_f32_long", NULL, fft_f32_long, -1, 0},
     {"fft_c64_bluestein", NULL, fft_c64_bluestein, 3, 0},
     {"conv2d_nan_row", NULL, conv2d_nan_row, -1, 0},
     {"conv2d_finite_row", NULL, conv2d_finite_row, -1, 0},
