@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "9c9ff5159cb25afcc82d3b34d6cfab60a7b6224fee5c77790822f6f9d0df15ea"
+const nativeSum = "84662adcfc77a6c31f472fb9956e248356c382dffa5a9d83c3cf57c7fc9c401a"
