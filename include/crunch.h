@@ -208,7 +208,8 @@ CRUNCH_API crunch_status crunch_noop(crunch_ctx *ctx);
  * sum((i*n) % 97 for i in range(iters)).
  *
  * It really iterates (it is the benchmarks' stand-in for heavy work): cost
- * grows linearly with iters. Progress counts iterations.
+ * grows linearly with iters. Progress counts iterations. On a ctx with a
+ * runner, chunks of 2^22 iterations run in parallel.
  *
  * Returns CRUNCH_EINVAL if total is NULL or iters < 0, CRUNCH_ERANGE if the
  * sum would exceed INT64_MAX, CRUNCH_ECANCELED if cancelled.
@@ -253,7 +254,10 @@ typedef struct crunch_stats {
  *   - a variance too large for a double is +Inf.
  *
  * Progress counts elements. One pass over memory, SIMD per the ctx's
- * path; results of different paths may differ in the last bits.
+ * path; results of different paths may differ in the last bits. On a ctx
+ * with a runner, chunks of 2^18 elements are summarised in parallel and
+ * merged in the same tree as a serial call's: the result is the same, bit
+ * for bit, on any number of threads.
  *
  * Returns CRUNCH_EINVAL if out is NULL, x is NULL with n > 0, or
  * n > 0 and ddof >= n; CRUNCH_ECANCELED if cancelled (n > 0).
@@ -390,7 +394,14 @@ CRUNCH_API crunch_status crunch_sort_u32(crunch_ctx *ctx, uint32_t *x, size_t n,
  * m == 0 or n == 0 is a successful no-op.
  *
  * Cache-blocked with packed panels and a register-blocked micro-kernel.
- * Progress counts multiply-adds (m * n * k in total).
+ * Progress counts multiply-adds (m * n * k in total). On a ctx with a
+ * runner, products too large for the unpacked small-product path (about
+ * 2^26 multiply-adds, or k beyond a cache block) run in parallel: the
+ * threads share each packed block of A and panel of B and compute blocks
+ * of C of fixed size (256 rows by one cache block of columns), each tile
+ * exactly as the serial call computes it, so the result is the same bit
+ * for bit. A parallel call allocates one packed A block and one B panel
+ * (a few MiB) for the call.
  *
  * Returns CRUNCH_EINVAL for a NULL pointer that would be read or written,
  * a too-small leading dimension, or sizes whose byte counts overflow;
@@ -560,7 +571,8 @@ CRUNCH_API void crunch_fft_cache_clear(void);
  * SIMD across pixels (4 per AVX2 vector, 8 per AVX-512 vector, several
  * vectors at a time), pixel by pixel on the generic path and in each row's
  * last few columns. Progress counts pixels (width * height in total) and
- * advances after each row. Cancel is polled before each row, after each
+ * advances after each row. On a ctx with a runner, threads claim bands of
+ * 4 rows one at a time, which balances the set's costly rows. Cancel is polled before each row, after each
  * group of pixels and every 4096 iterations inside one (a single pixel
  * may iterate 2^31 times), well within a millisecond.
  *
