@@ -18,8 +18,11 @@ import (
 // Policy, for now: a parallel call takes helpers only while no job waits
 // in the queue (waiting jobs get the idle workers first), and only workers
 // that are idle at that moment; when none is, the call runs on its own
-// worker alone. A helper stays until the call's work is claimed: it does
-// not give its slot back between the call's pieces.
+// worker alone. A worker that takes an offer after a job was queued runs
+// the job instead. Once helping, a worker stays until the call's current
+// round of pieces is claimed (gemm makes a round per packed block, the
+// others one per few hundred pieces): it does not yet give its slot back
+// between pieces.
 
 // helpCall is one parallel call's tasks, shared by the worker running the
 // kernel and its helpers.

@@ -204,8 +204,12 @@ func (p *Pool) work(i int) {
 		t, h := p.next()
 		switch {
 		case h != nil:
-			p.helps.Add(1)
-			h.help()
+			// A job queued since the offer goes first: the call's own
+			// worker claims every piece the helper leaves.
+			if p.queue.len() == 0 {
+				p.helps.Add(1)
+				h.help()
+			}
 		case t != nil:
 			p.runTask(t)
 		default:
