@@ -38,7 +38,8 @@ func (x *Ctx) Reset() {
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&x.c.isa)), 0)
 	atomic.StoreInt64(x.donep(), 0)
 	atomic.StoreInt64(x.totalp(), 0)
-	C.crunch_ctx_set_runner(&x.c, nil, nil, 1)
+	// As crunch_ctx_set_runner(ctx, NULL, NULL, 1); no call is running.
+	x.c.runner, x.c.runner_data, x.c.threads = nil, nil, 1
 }
 
 func (x *Ctx) cancelp() *int32 { return (*int32)(unsafe.Pointer(&x.c.cancel)) }
