@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "84662adcfc77a6c31f472fb9956e248356c382dffa5a9d83c3cf57c7fc9c401a"
+const nativeSum = "6eb3889d84caa713847922c9096d24ac4f94b61df30bbe80a84f3109fead59aa"

@@ -120,11 +120,15 @@ typedef void (*crunch_task_fn)(void *arg, size_t i);
  *
  * Tasks never wait for each other: running all of them one after another
  * on the calling thread is always correct, and is what a runner does when
- * it has no thread to spare. A runner cannot fail. The library calls it
- * with 2 <= n <= threads; each task claims the call's fixed-size pieces of
- * work until none is left, so how many tasks run at once changes only the
- * speed, never the result. Cancellation and progress need nothing from the
- * runner: every task polls and advances the ctx itself.
+ * it has no thread to spare. A runner cannot fail. Each task is one of the
+ * call's pieces of work, whose sizes are fixed by the problem, never by
+ * the number of threads (n >= 2; typically a fraction of a millisecond to
+ * a few milliseconds each), so how many run at once, and where, changes
+ * only the speed, never the result. Handing tasks out one at a time
+ * balances uneven ones, and lets a runner that owns a pool of threads take
+ * one back between two tasks. Cancellation and progress need nothing from
+ * the runner: every task polls and advances the ctx itself, and once the
+ * call is cancelled or has failed the remaining tasks return at once.
  *
  * crunch_runner_pthreads is such a runner for C programs.
  */
@@ -177,8 +181,9 @@ CRUNCH_API crunch_status crunch_ctx_set_runner(crunch_ctx *ctx, crunch_runner_fn
 
 /*
  * crunch_runner_pthreads is a plain runner for C programs: it starts
- * min(n, threads) - 1 POSIX threads for the call, runs tasks on them and
- * on the calling thread, and joins them before it returns. data is
+ * min(n, threads) - 1 POSIX threads for the call, which with the calling
+ * thread take tasks one at a time until none is left, and joins them
+ * before it returns. data is
  * unused (pass NULL). Starting threads costs tens of microseconds per
  * call; a program making many small parallel calls does better with a
  * runner backed by a pool of its own. If threads cannot be started, the

@@ -116,10 +116,10 @@ typedef crunch_status (*crunch__item_fn)(void *arg, size_t i);
 /*
  * crunch__parallel runs item(arg, i) for every i in [0, items), on the
  * ctx's runner when it has one and a thread budget above 1 and there are
- * two items or more, else in order on the calling thread. Threads claim
- * items one at a time (a shared counter), so uneven items balance
- * themselves. Cancel is polled before each item; after an item fails or
- * the call is cancelled no further item starts. Returns CRUNCH_OK when
+ * two items or more (each item a task of the runner), else in order on
+ * the calling thread. Runners hand tasks out one at a time, so uneven
+ * items balance themselves. Cancel is polled before each item; after an
+ * item fails or the call is cancelled no further item starts. Returns CRUNCH_OK when
  * every item succeeded, else an item's error (one other than
  * CRUNCH_ECANCELED when there is one), or CRUNCH_ECANCELED.
  */

@@ -2,12 +2,11 @@
  * parallel.c - running a call's items on the ctx's runner (crunch__parallel,
  * internal.h), and crunch_runner_pthreads, the runner C programs can use.
  *
- * The runner is given min(threads, items) tasks. Each task is the same
- * loop: claim the next item from a shared counter and run it, until none
- * is left, an item failed or the call was cancelled. A task that starts
- * late, or never gets a thread of its own, finds the items already taken
- * and returns at once, which is why a runner may run tasks in any order,
- * even one after another.
+ * Each item is one task of the runner: the runner decides which thread
+ * runs which, and when, so that a runner backed by a pool can give a
+ * thread back between two items (to a job waiting for it) and the calling
+ * thread still runs whatever is left. A task whose call has already failed
+ * or been cancelled returns at once.
  */
 #include "internal.h"
 
@@ -19,9 +18,7 @@ typedef struct par_call {
     crunch_ctx *ctx;
     crunch__item_fn item;
     void *arg;
-    size_t items;
-    size_t next;   /* the next unclaimed item; atomic */
-    int status;    /* CRUNCH_OK, or the call's error so far; atomic */
+    int status; /* CRUNCH_OK, or the call's error so far; atomic */
 } par_call;
 
 /* par_fail records st (not CRUNCH_OK) as the call's error: any error
@@ -38,27 +35,20 @@ static void par_fail(par_call *pc, int st)
     }
 }
 
-/* par_task is the task every thread runs (crunch_task_fn): claim items
- * until none is left or the call stops. */
-static void par_task(void *arg, size_t lane)
+/* par_task runs item i (a crunch_task_fn), unless the call has stopped. */
+static void par_task(void *arg, size_t i)
 {
     par_call *pc = arg;
-    (void)lane; /* every task is the same loop */
-    for (;;) {
-        /* stop claiming once any item failed: its error is the answer */
-        if (__atomic_load_n(&pc->status, __ATOMIC_RELAXED) != CRUNCH_OK)
-            return;
-        if (crunch__canceled(pc->ctx)) {
-            par_fail(pc, CRUNCH_ECANCELED);
-            return;
-        }
-        size_t i = __atomic_fetch_add(&pc->next, 1, __ATOMIC_RELAXED);
-        if (i >= pc->items)
-            return;
-        crunch_status st = pc->item(pc->arg, i);
-        if (st != CRUNCH_OK)
-            par_fail(pc, (int)st);
+    /* once an item failed its error is the answer: skip the rest */
+    if (__atomic_load_n(&pc->status, __ATOMIC_RELAXED) != CRUNCH_OK)
+        return;
+    if (crunch__canceled(pc->ctx)) {
+        par_fail(pc, CRUNCH_ECANCELED);
+        return;
     }
+    crunch_status st = pc->item(pc->arg, i);
+    if (st != CRUNCH_OK)
+        par_fail(pc, (int)st);
 }
 
 crunch_status crunch__parallel(crunch_ctx *ctx, size_t items, crunch__item_fn item, void *arg)
@@ -74,11 +64,10 @@ crunch_status crunch__parallel(crunch_ctx *ctx, size_t items, crunch__item_fn it
         }
         return CRUNCH_OK;
     }
-    par_call pc = {ctx, item, arg, items, 0, CRUNCH_OK};
-    size_t tasks = items < (size_t)threads ? items : (size_t)threads;
+    par_call pc = {ctx, item, arg, CRUNCH_OK};
     /* The runner returns after every task did, and its hand-over (a join,
      * a wait group) orders the items' writes before the caller's reads. */
-    ctx->runner(ctx->runner_data, tasks, par_task, &pc, threads);
+    ctx->runner(ctx->runner_data, items, par_task, &pc, threads);
     return (crunch_status)__atomic_load_n(&pc.status, __ATOMIC_ACQUIRE);
 }
 

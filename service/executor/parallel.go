@@ -15,14 +15,15 @@ import (
 // task (they poll the same crunch_ctx). Results do not depend on how many
 // workers helped (the C library cuts work by fixed sizes).
 //
-// Policy, for now: a parallel call takes helpers only while no job waits
-// in the queue (waiting jobs get the idle workers first), and only workers
-// that are idle at that moment; when none is, the call runs on its own
-// worker alone. A worker that takes an offer after a job was queued runs
-// the job instead. Once helping, a worker stays until the call's current
-// round of pieces is claimed (gemm makes a round per packed block, the
-// others one per few hundred pieces): it does not yet give its slot back
-// between pieces.
+// Policy: a parallel call takes helpers only while no job waits in the
+// queue (waiting jobs get the idle workers first), and only workers that
+// are idle at that moment; when none is, the call runs on its own worker
+// alone. A helper runs the call's tasks (its fixed-size pieces: a fraction
+// of a millisecond to a few milliseconds each) one at a time and goes back
+// to the queue as soon as a job waits there, between two tasks; the
+// call's own worker runs whatever is left. So a parallel call never makes
+// another job wait longer than one task, and under load every call runs
+// on one thread, as it would without threads.
 
 // helpCall is one parallel call's tasks, shared by the worker running the
 // kernel and its helpers.
@@ -36,9 +37,10 @@ type helpCall struct {
 	wg     sync.WaitGroup
 }
 
-// loop runs tasks until every one has been claimed.
-func (h *helpCall) loop() {
-	for {
+// loop runs tasks until every one has been claimed, or, when leave is not
+// nil, until leave reports true before a task.
+func (h *helpCall) loop(leave func() bool) {
+	for leave == nil || !leave() {
 		i := h.next.Add(1) - 1
 		if i >= h.n {
 			return
@@ -48,8 +50,9 @@ func (h *helpCall) loop() {
 }
 
 // help is a helper's part: it joins unless the caller has finished its own
-// loop (then every task is claimed already, and nobody waits for it).
-func (h *helpCall) help() {
+// loop (then every task is claimed already, and nobody waits for it), and
+// leaves when leave says so.
+func (h *helpCall) help(leave func() bool) {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -58,11 +61,15 @@ func (h *helpCall) help() {
 	h.wg.Add(1)
 	h.mu.Unlock()
 	defer h.wg.Done()
-	h.loop()
+	h.loop(leave)
 }
 
 // helped counts the parallel calls a pool's workers joined as helpers.
 func (p *Pool) helped() int64 { return p.helps.Load() }
+
+// jobWaiting reports whether a job waits in p's queue: a helper's cue to
+// give its worker back.
+func (p *Pool) jobWaiting() bool { return p.queue.len() > 0 }
 
 // poolRunner is a Pool as a cgo.Runner.
 type poolRunner struct{ p *Pool }
@@ -82,7 +89,7 @@ func (r poolRunner) Run(n, threads int, task func(int)) {
 			}
 		}
 	}
-	h.loop()
+	h.loop(nil)
 	h.mu.Lock()
 	h.closed = true
 	h.mu.Unlock()

@@ -138,3 +138,43 @@ func TestPoolParallelCancel(t *testing.T) {
 		}
 	}
 }
+
+// A job queued while a parallel job borrows the idle worker gets that
+// worker back after the helper's current piece, not after the parallel
+// job: helpers give their slot back between pieces.
+func TestPoolParallelYields(t *testing.T) {
+	p := NewPool(PoolConfig{Workers: 2})
+	defer p.Close()
+	long := modsumJob(t, 3, 1<<42, kernels.ImplC) // hours on one core: only a cancel ends it
+	long.Threads = 2
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	before := p.helped()
+	go func() {
+		_, err := p.Run(ctx, long)
+		done <- err
+	}()
+	testutil.WaitFor(t, 10*time.Second, "a worker helping the long job", func() bool { return p.helped() > before })
+	start := time.Now()
+	out, err := p.Run(context.Background(), modsumJob(t, 3, 1000, kernels.ImplC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the long job ended first: %v", err)
+	default:
+	}
+	// A piece is 2^22 iterations, a few milliseconds at most; a loose
+	// bound for a shared machine.
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the queued job took %v (queued %d µs) beside a parallel job", took, out.QueueUS)
+	} else {
+		t.Logf("the queued job took %v (queued %d µs) beside a parallel job", took, out.QueueUS)
+	}
+	cancel()
+	if err := <-done; wire.AsError(err).Code != wire.Canceled {
+		t.Fatalf("the long job: %v", err)
+	}
+}

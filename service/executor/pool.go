@@ -206,9 +206,9 @@ func (p *Pool) work(i int) {
 		case h != nil:
 			// A job queued since the offer goes first: the call's own
 			// worker claims every piece the helper leaves.
-			if p.queue.len() == 0 {
+			if !p.jobWaiting() {
 				p.helps.Add(1)
-				h.help()
+				h.help(p.jobWaiting)
 			}
 		case t != nil:
 			p.runTask(t)
