@@ -22,20 +22,24 @@ type Ctx struct {
 }
 
 // The Go side reads and writes crunch_ctx fields with sync/atomic, which
-// needs the C layout pinned down.
-var _ [1]struct{} = [unsafe.Sizeof(C.crunch_ctx{}) - 24 + 1]struct{}{}
+// needs the C layout pinned down: the counters first, then the runner.
+var _ [1]struct{} = [unsafe.Sizeof(C.crunch_ctx{}) - 48 + 1]struct{}{}
+var _ [1]struct{} = [unsafe.Offsetof(C.crunch_ctx{}.runner) - 24 + 1]struct{}{}
 
 // NewCtx returns a Ctx with no cancellation, no ISA cap and no progress.
 func NewCtx() *Ctx {
 	return &Ctx{}
 }
 
-// Reset clears cancellation, progress and the ISA cap.
+// Reset clears cancellation, progress and the ISA cap, and makes calls
+// serial again (no runner).
 func (x *Ctx) Reset() {
 	atomic.StoreInt32(x.cancelp(), 0)
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&x.c.isa)), 0)
 	atomic.StoreInt64(x.donep(), 0)
 	atomic.StoreInt64(x.totalp(), 0)
+	// As crunch_ctx_set_runner(ctx, NULL, NULL, 1); no call is running.
+	x.c.runner, x.c.runner_data, x.c.threads = nil, nil, 1
 }
 
 func (x *Ctx) cancelp() *int32 { return (*int32)(unsafe.Pointer(&x.c.cancel)) }
@@ -76,11 +80,11 @@ func (x *Ctx) Begin(total int64) {
 	}
 }
 
-// Add advances the work done by n. Only the goroutine running the kernel
-// may call it.
+// Add advances the work done by n. Safe from any goroutine, as the tasks
+// of a parallel C call add from several threads.
 func (x *Ctx) Add(n int64) {
 	if x != nil {
-		atomic.StoreInt64(x.donep(), atomic.LoadInt64(x.donep())+n)
+		atomic.AddInt64(x.donep(), n)
 	}
 }
 

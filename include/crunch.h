@@ -14,8 +14,12 @@
  *     releasing a work buffer, and putting x back in order when a sort
  *     is cancelled (a copy of x at most). It advances the ctx's progress
  *     counters as it goes.
- *   - It is single-threaded and touches no global mutable state: any thread
- *     may call any kernel at any time, on distinct output buffers.
+ *   - It touches no global mutable state: any thread may call any kernel at
+ *     any time, on distinct output buffers. It runs on the calling thread
+ *     alone unless the ctx carries a runner (crunch_ctx_set_runner): the
+ *     library never creates threads of its own. Kernels that can use a
+ *     runner say so; their results are the same, bit for bit, on any
+ *     number of threads.
  *   - Matrices are row-major (C order). A leading dimension is the distance,
  *     in elements, between the starts of two consecutive rows.
  *   - On an error return the outputs are unspecified, except that nothing
@@ -110,15 +114,52 @@ CRUNCH_API const char *crunch_isa_name(crunch_isa isa);
  * A ctx serves one call at a time; it may be reused after crunch_ctx_init.
  * The fields are public only so that a ctx can live on the stack or inside
  * another structure; use the functions, which access them atomically.
+ * Fields may be added at the end in later versions: always initialise a
+ * ctx with crunch_ctx_init, never by hand.
  */
+
+/* crunch_task_fn is one task of a parallel call: task(arg, i) does the
+ * call's share number i. The library supplies it to a runner. */
+typedef void (*crunch_task_fn)(void *arg, size_t i);
+
+/*
+ * crunch_runner_fn is how a parallel call gets its threads from the
+ * program: runner(data, n, task, arg, threads) must call task(arg, i)
+ * exactly once for every i in [0, n), on at most threads threads (the
+ * calling thread counts as one, and should run tasks too), in any order,
+ * and return only after every one of those calls has returned. data is
+ * the pointer given to crunch_ctx_set_runner.
+ *
+ * Tasks never wait for each other: running all of them one after another
+ * on the calling thread is always correct, and is what a runner does when
+ * it has no thread to spare. A runner cannot fail. Each task is one of the
+ * call's pieces of work, whose sizes are fixed by the problem, never by
+ * the number of threads (n >= 2; typically a fraction of a millisecond to
+ * a few milliseconds each), so how many run at once, and where, changes
+ * only the speed, never the result. Handing tasks out one at a time
+ * balances uneven ones, and lets a runner that owns a pool of threads take
+ * one back between two tasks. Cancellation and progress need nothing from
+ * the runner: every task polls and advances the ctx itself, and once the
+ * call is cancelled or has failed the remaining tasks return at once.
+ *
+ * crunch_runner_pthreads is such a runner for C programs.
+ */
+typedef void (*crunch_runner_fn)(void *data, size_t n, crunch_task_fn task, void *arg,
+                                 int threads);
+
 typedef struct crunch_ctx {
-    int32_t cancel; /* non-zero once cancellation is requested */
-    int32_t isa;    /* a crunch_isa cap for this call; CRUNCH_ISA_AUTO for none */
-    int64_t done;   /* work done so far, in the kernel's own units */
-    int64_t total;  /* the call's total work, in the same units; 0 until known */
+    int32_t cancel;          /* non-zero once cancellation is requested */
+    int32_t isa;             /* a crunch_isa cap for this call; CRUNCH_ISA_AUTO for none */
+    int64_t done;            /* work done so far, in the kernel's own units */
+    int64_t total;           /* the call's total work, in the same units; 0 until known */
+    crunch_runner_fn runner; /* runs a parallel call's tasks; NULL: serial */
+    void *runner_data;       /* the runner's first argument */
+    int32_t threads;         /* most threads a call may use, the caller's included */
+    int32_t reserved;        /* zero */
 } crunch_ctx;
 
-/* crunch_ctx_init clears ctx: not cancelled, no ISA cap, no progress. */
+/* crunch_ctx_init clears ctx: not cancelled, no ISA cap, no progress, no
+ * runner (serial). */
 CRUNCH_API void crunch_ctx_init(crunch_ctx *ctx);
 
 /* crunch_ctx_cancel asks the call using ctx to stop. Safe from any thread,
@@ -129,6 +170,44 @@ CRUNCH_API void crunch_ctx_cancel(crunch_ctx *ctx);
  * what the CPU supports has no effect; CRUNCH_ISA_AUTO removes the cap.
  * Returns CRUNCH_EINVAL for a NULL ctx or an unknown isa. */
 CRUNCH_API crunch_status crunch_ctx_set_isa(crunch_ctx *ctx, crunch_isa isa);
+
+/*
+ * crunch_ctx_set_runner lets later calls using ctx run in parallel on up to
+ * threads threads (the calling thread included), which runner supplies
+ * (crunch_runner_fn says what it must do). runner == NULL or threads <= 1
+ * makes calls serial again, as after crunch_ctx_init. Set it before a call,
+ * not during one.
+ *
+ * Which calls use it: crunch_gemm_f64/f32 (products of more than about
+ * 2^26 multiply-adds), crunch_mandelbrot, crunch_stats_f64/f32 and
+ * crunch_modsum. The others run serially on the calling thread. Every
+ * result is bit for bit the one a serial call gives: work is cut into
+ * pieces of fixed sizes, never by the number of threads, and pieces are
+ * combined in a fixed order. Progress counts the work of every thread;
+ * cancellation stops every task within about a millisecond of work.
+ *
+ * Returns CRUNCH_EINVAL for a NULL ctx.
+ */
+CRUNCH_API crunch_status crunch_ctx_set_runner(crunch_ctx *ctx, crunch_runner_fn runner,
+                                               void *data, int threads);
+
+/*
+ * crunch_runner_pthreads is a plain runner for C programs: it starts
+ * min(n, threads) - 1 POSIX threads for the call, which with the calling
+ * thread take tasks one at a time until none is left, and joins them
+ * before it returns. data is
+ * unused (pass NULL). Starting threads costs tens of microseconds per
+ * call; a program making many small parallel calls does better with a
+ * runner backed by a pool of its own. If threads cannot be started, the
+ * calling thread runs every task.
+ *
+ *   crunch_ctx ctx;
+ *   crunch_ctx_init(&ctx);
+ *   crunch_ctx_set_runner(&ctx, crunch_runner_pthreads, NULL, 4);
+ *   crunch_gemm_f64(&ctx, ...);
+ */
+CRUNCH_API void crunch_runner_pthreads(void *data, size_t n, crunch_task_fn task, void *arg,
+                                       int threads);
 
 /* crunch_ctx_progress stores the call's progress in *done and *total (either
  * may be NULL) and returns done/total in [0, 1], or 0 while total is unknown.
@@ -146,7 +225,8 @@ CRUNCH_API crunch_status crunch_noop(crunch_ctx *ctx);
  * sum((i*n) % 97 for i in range(iters)).
  *
  * It really iterates (it is the benchmarks' stand-in for heavy work): cost
- * grows linearly with iters. Progress counts iterations.
+ * grows linearly with iters. Progress counts iterations. On a ctx with a
+ * runner, chunks of 2^22 iterations run in parallel.
  *
  * Returns CRUNCH_EINVAL if total is NULL or iters < 0, CRUNCH_ERANGE if the
  * sum would exceed INT64_MAX, CRUNCH_ECANCELED if cancelled.
@@ -191,7 +271,10 @@ typedef struct crunch_stats {
  *   - a variance too large for a double is +Inf.
  *
  * Progress counts elements. One pass over memory, SIMD per the ctx's
- * path; results of different paths may differ in the last bits.
+ * path; results of different paths may differ in the last bits. On a ctx
+ * with a runner, chunks of 2^18 elements are summarised in parallel and
+ * merged in the same tree as a serial call's: the result is the same, bit
+ * for bit, on any number of threads.
  *
  * Returns CRUNCH_EINVAL if out is NULL, x is NULL with n > 0, n > 0 and
  * ddof >= n, or *out overlaps x; CRUNCH_ECANCELED if cancelled (n > 0).
@@ -335,7 +418,14 @@ CRUNCH_API crunch_status crunch_sort_u32(crunch_ctx *ctx, uint32_t *x, size_t n,
  * C (as a blocked factorisation passes them).
  *
  * Cache-blocked with packed panels and a register-blocked micro-kernel.
- * Progress counts multiply-adds (m * n * k in total).
+ * Progress counts multiply-adds (m * n * k in total). On a ctx with a
+ * runner, products too large for the unpacked small-product path (about
+ * 2^26 multiply-adds, or k beyond a cache block) run in parallel: the
+ * threads share each packed block of A and panel of B and compute blocks
+ * of C of fixed size (256 rows by one cache block of columns), each tile
+ * exactly as the serial call computes it, so the result is the same bit
+ * for bit. A parallel call allocates one packed A block and one B panel
+ * (a few MiB) for the call.
  *
  * Returns CRUNCH_EINVAL for a NULL pointer that would be read or written,
  * a too-small leading dimension, sizes whose byte counts overflow, or C
@@ -539,8 +629,9 @@ CRUNCH_API void crunch_fft_cache_clear(void);
  * SIMD across pixels (4 per AVX2 vector, 8 per AVX-512 vector, several
  * vectors at a time), pixel by pixel on the generic path and in each row's
  * last few columns. Progress counts pixels (width * height in total) and
- * advances after each row. Cancel is polled before each row, after each
- * group of pixels, by iterations done over the pixels taken one at a time
+ * advances after each row. On a ctx with a runner, threads claim bands of
+ * 4 rows one at a time, which balances the set's costly rows. Cancel is
+ * polled before each row, after each group of pixels, by iterations done over the pixels taken one at a time
  * (a row of pixels that escape at once), and every 4096 iterations inside
  * one (a single pixel may iterate 2^31 times), well within a millisecond.
  *

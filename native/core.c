@@ -115,6 +115,22 @@ crunch_status crunch_ctx_set_isa(crunch_ctx *ctx, crunch_isa isa)
     return CRUNCH_OK;
 }
 
+crunch_status crunch_ctx_set_runner(crunch_ctx *ctx, crunch_runner_fn runner, void *data,
+                                    int threads)
+{
+    if (ctx == NULL)
+        return CRUNCH_EINVAL;
+    if (runner == NULL || threads < 2) { /* serial: forget the runner altogether */
+        runner = NULL;
+        data = NULL;
+        threads = 1;
+    }
+    ctx->runner = runner;
+    ctx->runner_data = data;
+    ctx->threads = threads;
+    return CRUNCH_OK;
+}
+
 double crunch_ctx_progress(const crunch_ctx *ctx, int64_t *done, int64_t *total)
 {
     int64_t d = 0, t = 0;

@@ -41,6 +41,7 @@
  * element type and are plain functions.
  */
 #include "gemm_kernels.h"
+#include "gemm_parallel.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -459,6 +460,8 @@ static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
         return st;                                                                            \
     }                                                                                         \
                                                                                               \
+    GEMM_PARALLEL_TYPED(T, S)                                                                 \
+                                                                                              \
     /* gemm_S is crunch_gemm_f64 / crunch_gemm_f32 (crunch.h has the                          \
      * contract) for element type T. */                                                       \
     static crunch_status gemm_##S(crunch_ctx *ctx, int ta, int tb, size_t m, size_t n,        \
@@ -488,6 +491,13 @@ static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
         if (path->sup_##S != NULL && use_sup(bs, m, n, k)) {                                  \
             st = sup_##S(bs, path->sup_##S, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,  \
                          ldc, &pr);                                                           \
+            if (st == CRUNCH_OK)                                                              \
+                progress_finish(&pr);                                                         \
+            return st;                                                                        \
+        }                                                                                     \
+        if (crunch__threads(ctx) > 1) {                                                       \
+            st = gemm_par_##S(ctx, path, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, \
+                              &pr);                                                           \
             if (st == CRUNCH_OK)                                                              \
                 progress_finish(&pr);                                                         \
             return st;                                                                        \

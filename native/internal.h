@@ -158,14 +158,51 @@ static inline void crunch__progress_begin(crunch_ctx *ctx, int64_t total)
     }
 }
 
-/* crunch__progress_add advances done by n. Only the kernel's own thread
- * writes done, so a load and a store suffice (no read-modify-write). */
+/* crunch__progress_add advances done by n. The tasks of a parallel call
+ * add from several threads at once, so it is an atomic add; relaxed, as
+ * done orders nothing else. Kernels call it every block of work or so,
+ * where an uncontended atomic add costs nothing measurable. */
 static inline void crunch__progress_add(crunch_ctx *ctx, int64_t n)
 {
-    if (ctx != NULL) {
-        int64_t d = __atomic_load_n(&ctx->done, __ATOMIC_RELAXED);
-        __atomic_store_n(&ctx->done, d + n, __ATOMIC_RELAXED);
-    }
+    if (ctx != NULL)
+        __atomic_fetch_add(&ctx->done, n, __ATOMIC_RELAXED);
+}
+
+/*
+ * Parallel calls (parallel.c). A kernel that can run in parallel cuts its
+ * work into items of fixed sizes, chosen from the problem's sizes and
+ * never from the number of threads, and writes each item's result where
+ * no other item writes; it combines them afterwards in item order. Then
+ * the result does not depend on which thread ran which item, nor on how
+ * many there were.
+ *
+ * crunch__item_fn does item i of a call whose state is arg. It polls
+ * cancel and advances progress itself, as a serial kernel does, and
+ * returns CRUNCH_OK or the call's error.
+ */
+typedef crunch_status (*crunch__item_fn)(void *arg, size_t i);
+
+/*
+ * crunch__parallel runs item(arg, i) for every i in [0, items), on the
+ * ctx's runner when it has one and a thread budget above 1 and there are
+ * two items or more (each item a task of the runner), else in order on
+ * the calling thread. Runners hand tasks out one at a time, so uneven
+ * items balance themselves. Cancel is polled before each item; after an
+ * item fails or the call is cancelled no further item starts. Returns CRUNCH_OK when
+ * every item succeeded, else an item's error (one other than
+ * CRUNCH_ECANCELED when there is one), or CRUNCH_ECANCELED.
+ */
+CRUNCH_HIDDEN crunch_status crunch__parallel(crunch_ctx *ctx, size_t items, crunch__item_fn item,
+                                             void *arg);
+
+/* crunch__threads returns how many threads a call with ctx may use: the
+ * ctx's budget when it has a runner, else 1. Kernels use it only to skip
+ * parallel set-up that one thread would not need, never to size work. */
+static inline int crunch__threads(const crunch_ctx *ctx)
+{
+    if (ctx == NULL || ctx->runner == NULL || ctx->threads < 2)
+        return 1;
+    return ctx->threads;
 }
 
 /*

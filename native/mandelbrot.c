@@ -12,6 +12,9 @@
  * Cancel is polled before each row and, inside the row kernels, every
  * CRUNCH__MB_POLL iterations of a pixel or vector chunk and after every
  * chunk. Progress counts pixels and advances after each row.
+ *
+ * In parallel (a ctx with a runner), threads claim bands of BAND rows
+ * one at a time until none is left.
  */
 #include "mandelbrot_kernels.h"
 
@@ -34,6 +37,42 @@ static const crunch__mb_kernels *const paths[CRUNCH__ISA_LEVELS] = {
 #endif
 };
 
+/* Rows per item of a parallel call: small enough that threads claiming
+ * bands one at a time balance the image's uneven rows (the set's interior
+ * costs max_iter per pixel, the outside a few iterations), large enough
+ * that claiming costs nothing. Every pixel is computed alone, so the
+ * counts do not depend on the banding anyway. */
+enum { BAND = 4 };
+
+/* mb_call: one call's state, shared by its bands. */
+typedef struct mb_call {
+    crunch_ctx *ctx;
+    crunch__mb_kernel kernel;
+    crunch__mb_row row; /* every field but ci, which each row sets */
+    size_t width, height;
+    double y_min, dy;
+    uint32_t *counts;
+} mb_call;
+
+/* mb_band computes rows [BAND*i, BAND*i + BAND) (crunch__item_fn). */
+static crunch_status mb_band(void *arg, size_t i)
+{
+    const mb_call *mc = arg;
+    crunch__mb_row row = mc->row;
+    size_t end = mc->height - i * BAND < BAND ? mc->height : i * BAND + BAND;
+    for (size_t r = i * BAND; r < end; r++) {
+        if (crunch__canceled(mc->ctx))
+            return CRUNCH_ECANCELED;
+        /* no FMA: a division comes between */
+        row.ci = mc->y_min + mc->dy * (double)r / (double)mc->height;
+        crunch_status st = mc->kernel(mc->ctx, &row, mc->width, mc->counts + r * mc->width);
+        if (st != CRUNCH_OK)
+            return st;
+        crunch__progress_add(mc->ctx, (int64_t)mc->width);
+    }
+    return CRUNCH_OK;
+}
+
 crunch_status crunch_mandelbrot(crunch_ctx *ctx, size_t width, size_t height, double x_min,
                                 double x_max, double y_min, double y_max, int64_t max_iter,
                                 uint32_t *counts)
@@ -52,17 +91,13 @@ crunch_status crunch_mandelbrot(crunch_ctx *ctx, size_t width, size_t height, do
     crunch__progress_begin(ctx, (int64_t)n);
     if (n == 0)
         return CRUNCH_OK;
-    crunch__mb_kernel kernel = CRUNCH__PICK(paths, ctx)->row;
-    crunch__mb_row row = {x_min, x_max - x_min, (double)width, 0, max_iter};
-    const double dy = y_max - y_min;
-    for (size_t r = 0; r < height; r++) {
-        if (crunch__canceled(ctx))
-            return CRUNCH_ECANCELED;
-        row.ci = y_min + dy * (double)r / (double)height; /* no FMA: a division comes between */
-        crunch_status st = kernel(ctx, &row, width, counts + r * width);
-        if (st != CRUNCH_OK)
-            return st;
-        crunch__progress_add(ctx, (int64_t)width);
-    }
-    return CRUNCH_OK;
+    mb_call mc = {.ctx = ctx,
+                  .kernel = CRUNCH__PICK(paths, ctx)->row,
+                  .row = {x_min, x_max - x_min, (double)width, 0, max_iter},
+                  .width = width,
+                  .height = height,
+                  .y_min = y_min,
+                  .dy = y_max - y_min,
+                  .counts = counts};
+    return crunch__parallel(ctx, height / BAND + (height % BAND != 0), mb_band, &mc);
 }

@@ -148,25 +148,61 @@ static const sum_fn paths[CRUNCH__ISA_LEVELS] = {
 #endif
 };
 
+/* Chunks summed per crunch__parallel round: their sums wait in an array
+ * on the stack (8 KiB) until the round is over and they are added in
+ * order. A round is 2^32 iterations, a fraction of a second. */
+enum { ROUND = 1024 };
+
+/* modsum_call: one call's state, shared by the tasks of a round. */
+typedef struct modsum_call {
+    crunch_ctx *ctx;
+    sum_fn sum;
+    uint32_t r;
+    int64_t iters;
+    int64_t first;         /* the round's first chunk */
+    uint64_t sums[ROUND];  /* the round's chunk sums, by chunk */
+} modsum_call;
+
+/* modsum_chunk sums chunk first + i (crunch__item_fn). */
+static crunch_status modsum_chunk(void *arg, size_t i)
+{
+    modsum_call *mc = arg;
+    int64_t start = (mc->first + (int64_t)i) * CHUNK; /* below iters: no overflow */
+    int64_t count = mc->iters - start < CHUNK ? mc->iters - start : CHUNK;
+    mc->sums[i] = mc->sum(start, count, mc->r);
+    crunch__progress_add(mc->ctx, count);
+    return CRUNCH_OK;
+}
+
+/*
+ * crunch_modsum cuts [0, iters) into chunks of CHUNK iterations, which
+ * crunch__parallel runs a round of at most ROUND at a time. The sum of
+ * integers is exact, so any order would do; the chunks are added in
+ * order anyway, and the first that makes the sum overflow gives
+ * CRUNCH_ERANGE.
+ */
 crunch_status crunch_modsum(crunch_ctx *ctx, int64_t n, int64_t iters, int64_t *total)
 {
     if (total == NULL || iters < 0)
         return CRUNCH_EINVAL;
+    modsum_call mc;
     /* C's % truncates toward zero; add MOD once to get the mathematical
      * remainder, so negative n (INT64_MIN included) needs no negation. */
-    const uint32_t r = (uint32_t)((n % MOD + MOD) % MOD);
-    const sum_fn sum = CRUNCH__PICK(paths, ctx);
+    mc.r = (uint32_t)((n % MOD + MOD) % MOD);
+    mc.sum = CRUNCH__PICK(paths, ctx);
+    mc.ctx = ctx;
+    mc.iters = iters;
     crunch__progress_begin(ctx, iters);
+    const int64_t chunks = iters / CHUNK + (iters % CHUNK != 0);
     int64_t acc = 0;
-    for (int64_t start = 0; start < iters;) {
-        if (crunch__canceled(ctx))
-            return CRUNCH_ECANCELED;
-        int64_t count = iters - start < CHUNK ? iters - start : CHUNK;
-        start += count; /* never past iters, so never overflows */
-        /* A chunk's sum is below CHUNK*96, far inside int64. */
-        if (__builtin_add_overflow(acc, (int64_t)sum(start - count, count, r), &acc))
-            return CRUNCH_ERANGE;
-        crunch__progress_add(ctx, count);
+    for (mc.first = 0; mc.first < chunks; mc.first += ROUND) {
+        int64_t round = chunks - mc.first < ROUND ? chunks - mc.first : ROUND;
+        crunch_status st = crunch__parallel(ctx, (size_t)round, modsum_chunk, &mc);
+        if (st != CRUNCH_OK)
+            return st;
+        for (int64_t i = 0; i < round; i++) /* a chunk's sum is below CHUNK*96: fits int64 */
+            if (__builtin_add_overflow(acc, (int64_t)mc.sums[i], &acc))
+                return CRUNCH_ERANGE;
     }
     *total = acc;
     return CRUNCH_OK;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int failures;
 
@@ -136,6 +137,47 @@ static void demo_cancel(void)
     EXPECT(st == CRUNCH_EINVAL, "einval: got status %d", (int)st);
 }
 
+/* demo_parallel runs one product on four threads, which the library's
+ * pthreads runner starts for the call, and checks that it equals the
+ * serial product bit for bit: results never depend on the thread count. */
+static void demo_parallel(void)
+{
+    const size_t n = 500;
+    double *a = malloc(n * n * sizeof *a), *b = malloc(n * n * sizeof *b);
+    double *c1 = malloc(n * n * sizeof *c1), *c4 = malloc(n * n * sizeof *c4);
+    if (a == NULL || b == NULL || c1 == NULL || c4 == NULL) {
+        EXPECT(0, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n * n; i++) { /* not small integers: rounding shows */
+        a[i] = 1.0 / (double)(i % 7 + 1);
+        b[i] = 1.0 / (double)(i % 11 + 3);
+    }
+    crunch_status st = crunch_gemm_f64(NULL, 0, 0, n, n, n, 1.0, a, n, b, n, 0.0, c1, n);
+    EXPECT(st == CRUNCH_OK, "serial gemm: %s", crunch_strerror(st));
+
+    crunch_ctx ctx;
+    crunch_ctx_init(&ctx);
+    crunch_ctx_set_runner(&ctx, crunch_runner_pthreads, NULL, 4);
+    st = crunch_gemm_f64(&ctx, 0, 0, n, n, n, 1.0, a, n, b, n, 0.0, c4, n);
+    EXPECT(st == CRUNCH_OK, "parallel gemm: %s", crunch_strerror(st));
+    size_t bad = 0;
+    for (size_t i = 0; i < n * n; i++)
+        bad += memcmp(&c1[i], &c4[i], sizeof c1[i]) != 0;
+    int64_t done = 0, total = 0;
+    crunch_ctx_progress(&ctx, &done, &total);
+    printf("gemm_f64 %zux%zux%zu on 4 threads: %s the serial result, progress %" PRId64
+           "/%" PRId64 "\n",
+           n, n, n, bad == 0 ? "bit for bit" : "DIFFERS FROM", done, total);
+    EXPECT(bad == 0, "parallel gemm: %zu elements differ from the serial ones", bad);
+    EXPECT(done == total, "parallel progress %" PRId64 "/%" PRId64, done, total);
+out:
+    free(a);
+    free(b);
+    free(c1);
+    free(c4);
+}
+
 int main(void)
 {
     printf("crunch version: %s\n", crunch_version());
@@ -146,6 +188,7 @@ int main(void)
     check_gemm(67, 45, 130, 0, 0); /* odd sizes: partial register blocks */
     check_gemm(33, 70, 29, 1, 1);  /* both operands transposed */
     demo_cancel();
+    demo_parallel();
 
     if (failures != 0) {
         printf("example: %d mismatches\n", failures);

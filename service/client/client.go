@@ -32,6 +32,9 @@ type Options struct {
 	Timeout  time.Duration // sent as timeout_ms
 	Text     bool          // send a text (JSON) message instead of a binary one
 	Progress func(fraction float64)
+	// Threads is the most threads the call's kernel may use, sent as
+	// threads (0: the server's default, its --max-threads).
+	Threads int
 	// Idempotent lets Redialer.Do send the call again on a new connection
 	// when its connection is lost before the reply.
 	Idempotent bool
@@ -224,6 +227,7 @@ func (c *Client) Do(ctx context.Context, req *wire.Request, o *Options) (*wire.R
 	if o.Timeout > 0 {
 		req.TimeoutMS = max(1, o.Timeout.Milliseconds())
 	}
+	req.Threads = int64(max(o.Threads, 0))
 	send, held, err := c.share(ctx, req, o)
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", req.Op, err)

@@ -52,7 +52,12 @@ type Job struct {
 	Done func()
 	// Out, when not nil, supplies the memory of the result tensors (see
 	// kernels.Allocator); otherwise they are allocated on the Go heap.
-	Out      kernels.Allocator
+	Out kernels.Allocator
+	// Threads is the most threads the job's C kernel may use, its own
+	// included (0 or 1: one). Only the pool honours it, with idle workers
+	// of its own (see parallel.go); other executors run every job on one
+	// thread.
+	Threads  int
 	released atomic.Bool
 }
 
@@ -112,10 +117,19 @@ var ErrClosed = wire.Errorf(wire.Canceled, "server shutting down")
 // is cancelled when ctx ends; a panic in Go kernel code becomes an internal
 // error instead of killing the process.
 func runHere(ctx context.Context, job *Job) (res wire.Result, err error) {
+	return runHereWith(ctx, job, nil)
+}
+
+// runHereWith is runHere with setup, when not nil, preparing the kernel's
+// Ctx before the call (the pool gives it a runner).
+func runHereWith(ctx context.Context, job *Job, setup func(*cgo.Ctx, *Job)) (res wire.Result, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, stopReason(ctx)
 	}
 	x := cgo.NewCtx()
+	if setup != nil {
+		setup(x, job)
+	}
 	stop := x.Watch(ctx)
 	defer stop()
 	if job.Progress != nil {

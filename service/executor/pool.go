@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/crunchsvc/crunch/cgo"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,6 +47,13 @@ type Pool struct {
 	avgRun ewma
 
 	tids []atomic.Int32 // worker i's thread id, once it is set up; for RaisePriority
+
+	// Parallel calls (parallel.go): help holds offers to join one, idle
+	// counts the workers waiting for work and not yet offered any.
+	runner *cgo.RunnerHandle
+	help   chan *helpCall
+	idle   atomic.Int32
+	helps  atomic.Int64 // offers taken, for tests
 }
 
 // PoolConfig sizes a Pool and places its threads. Zero fields take their
@@ -124,7 +132,9 @@ func NewPool(cfg PoolConfig) *Pool {
 		wake:  make(chan struct{}, cfg.Workers),
 		quit:  make(chan struct{}),
 		tids:  make([]atomic.Int32, cfg.Workers),
+		help:  make(chan *helpCall, cfg.Workers),
 	}
+	p.runner = cgo.NewRunnerHandle(poolRunner{p})
 	p.workers.Add(cfg.Workers)
 	for i := range cfg.Workers {
 		go p.work(i)
@@ -191,11 +201,20 @@ func (p *Pool) work(i int) {
 	p.tids[i].Store(int32(unix.Gettid()))
 	defer p.tids[i].Store(0) // the thread ends with the worker
 	for {
-		t := p.next()
-		if t == nil {
+		t, h := p.next()
+		switch {
+		case h != nil:
+			// A job queued since the offer goes first: the call's own
+			// worker claims every piece the helper leaves.
+			if !p.jobWaiting() {
+				p.helps.Add(1)
+				h.help(p.jobWaiting)
+			}
+		case t != nil:
+			p.runTask(t)
+		default:
 			return
 		}
-		p.runTask(t)
 	}
 }
 
@@ -229,15 +248,26 @@ func (p *Pool) RaisePriority() error {
 	return first
 }
 
-// next returns the next task to run, polling for a while before parking
-// the thread; nil once the pool is closing.
-func (p *Pool) next() *task {
+// next returns the next task to run, or a parallel call to help,
+// polling for a while before parking the thread; nil, nil once the pool is
+// closing. While it waits the worker counts as idle: a parallel call may
+// offer it help (offerHelp), which it then takes before anything else.
+func (p *Pool) next() (*task, *helpCall) {
+	p.idle.Add(1)
 	for {
 		if p.closing.Load() {
-			return nil
+			p.idle.Add(-1)
+			return nil, nil
+		}
+		// An offer reserved this worker's idle count already.
+		select {
+		case h := <-p.help:
+			return nil, h
+		default:
 		}
 		if t, ok := p.queue.pop(); ok {
-			return t
+			p.leaveIdle()
+			return t, nil
 		}
 		if p.cfg.Spin > 0 && spinUntil(p.workWaiting, p.cfg.Spin) {
 			continue
@@ -249,14 +279,28 @@ func (p *Pool) next() *task {
 		}
 		select {
 		case <-p.wake:
+		case h := <-p.help:
+			p.parked.Add(-1)
+			return nil, h
 		case <-p.quit:
 		}
 		p.parked.Add(-1)
 	}
 }
 
+// leaveIdle takes this worker out of the idle count to run a queued job.
+// idle is the workers waiting minus the offers not yet taken, so a worker
+// taking an offer leaves it as it is, and one taking a job lowers it, even
+// when an offer is pending (another worker will take that one, or find its
+// call closed).
+func (p *Pool) leaveIdle() {
+	p.idle.Add(-1)
+}
+
 // workWaiting reports whether a worker has something to do.
-func (p *Pool) workWaiting() bool { return p.queue.len() > 0 || p.closing.Load() }
+func (p *Pool) workWaiting() bool {
+	return p.queue.len() > 0 || len(p.help) > 0 || p.closing.Load()
+}
 
 // spinUntil polls cond for up to d and reports whether it became true.
 // The clock is read only every few dozen polls: a poll is a load, the clock
@@ -283,7 +327,7 @@ func (p *Pool) runTask(t *task) {
 	}
 	p.busy.Add(1)
 	start := time.Now()
-	res, err := runHere(t.ctx, t.job)
+	res, err := runHereWith(t.ctx, t.job, p.setRunner)
 	took := time.Since(start)
 	p.busy.Add(-1)
 	p.avgRun.add(took)
@@ -312,6 +356,7 @@ func (p *Pool) Close() error {
 	p.closing.Store(true)
 	close(p.quit)
 	p.workers.Wait()
+	p.runner.Close()
 	for {
 		t, ok := p.queue.pop()
 		if !ok {

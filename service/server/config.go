@@ -43,6 +43,10 @@ type Config struct {
 	MaxInFlight int   // requests in flight on one connection (overloaded)
 	MaxTotal    int   // requests in flight on the whole server (overloaded)
 	MaxConns    int   // open connections; beyond it upgrades get HTTP 503
+	// MaxThreads caps the threads one request's kernel may use (its
+	// "threads" field, and the default when it has none): on the pool, the
+	// idle workers it may borrow plus its own. 0: the pool's workers.
+	MaxThreads int
 	// MaxLarge is how many messages larger than 256 KiB the server holds
 	// at once, from reading them to answering them; the next waits,
 	// unread, for one to be answered (see large.go).

@@ -191,7 +191,8 @@ func (s *session) start(req *wire.Request, mem *reqMemory) error {
 
 	s.requests.Add(1)
 	mem.out = newResultMem(s.srv.bufs, req.Args, mem.window, req.ShmOut)
-	job := &executor.Job{Call: call, Impl: impl, Args: req.Args, Tenant: s.id, Out: mem.out}
+	job := &executor.Job{Call: call, Impl: impl, Args: req.Args, Tenant: s.id, Out: mem.out,
+		Threads: s.srv.threadsFor(req)}
 	// Two holders: the kernel (until the executor says it is done with the
 	// arguments, which may be after Run returned) and execute (until the
 	// reply is queued).

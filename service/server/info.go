@@ -62,6 +62,7 @@ func (srv *Server) info(unix bool) wire.Result {
 		"limits": raw(map[string]any{
 			"max_message_bytes": cfg.MaxMessage, "max_elements": cfg.MaxElements,
 			"max_inflight_per_connection":   cfg.MaxInFlight,
+			"max_threads":                   srv.maxThreads(),
 			"default_timeout_ms":            cfg.DefaultTimeout.Milliseconds(),
 			"max_timeout_ms":                cfg.MaxTimeout.Milliseconds(),
 			"ping_interval_ms":              cfg.PingInterval.Milliseconds(),
@@ -83,6 +84,30 @@ func (srv *Server) info(unix bool) wire.Result {
 		})
 	}
 	return res
+}
+
+// maxThreads is the most threads one request's kernel may use:
+// Config.MaxThreads, or the pool's workers when that is 0 (1 without a
+// pool, where only the pool runs kernels in parallel).
+func (srv *Server) maxThreads() int {
+	if srv.cfg.MaxThreads > 0 {
+		return srv.cfg.MaxThreads
+	}
+	if pool, ok := srv.cfg.Executors["pool"]; ok {
+		return max(pool.Load().Slots, 1)
+	}
+	return 1
+}
+
+// threadsFor is the thread budget of req's kernel: what it asks for
+// ("threads"), or maxThreads when it asks for nothing, capped by
+// maxThreads.
+func (srv *Server) threadsFor(req *wire.Request) int {
+	m := srv.maxThreads()
+	if req.Threads <= 0 {
+		return m
+	}
+	return int(min(req.Threads, int64(m)))
 }
 
 // raw wraps a JSON-encodable value as a result value.

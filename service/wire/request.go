@@ -21,6 +21,10 @@ type Request struct {
 	Impl string
 	// TimeoutMS is the deadline in milliseconds; 0 means none was given.
 	TimeoutMS int64
+	// Threads is the most threads the request's kernel may use (on the
+	// pool: its idle workers); 0 means none was given (the server's
+	// default). A request may only send 1 or more.
+	Threads int64
 	// Progress asks for progress messages.
 	Progress bool
 	// Reply asks for a reply form: "", "binary" or "text".
@@ -106,6 +110,12 @@ func (m *message) readRequest(req *Request) *Error {
 	if req.Progress, err = m.bool("progress"); err != nil {
 		return err
 	}
+	if req.Threads, err = m.int("threads", "threads"); err != nil {
+		return err
+	}
+	if req.Threads == 0 && !isNull(m.fields["threads"]) {
+		return invalid(`"threads" must be at least 1, got 0`)
+	}
 	if req.ShmOut, err = m.shmOut(); err != nil {
 		return err
 	}
@@ -152,6 +162,8 @@ func encodeRequest(req *Request, binary bool) (*Message, *Error) {
 		return nil, invalid("request has no op")
 	case req.TimeoutMS < 0:
 		return nil, invalid("request timeout %d ms is negative", req.TimeoutMS)
+	case req.Threads < 0:
+		return nil, invalid("request threads %d is negative", req.Threads)
 	}
 	if err := oneOf("reply", req.Reply, replyForms); err != nil {
 		return nil, err
@@ -177,6 +189,10 @@ func encodeRequest(req *Request, binary bool) (*Message, *Error) {
 	}
 	if req.Progress {
 		e.b = append(e.b, `,"progress":true`...)
+	}
+	if req.Threads != 0 {
+		e.b = append(e.b, `,"threads":`...)
+		e.b = strconv.AppendInt(e.b, req.Threads, 10)
 	}
 	if req.Reply != "" {
 		e.b = append(e.b, `,"reply":`...)
@@ -205,6 +221,6 @@ func (r *Request) Equal(q *Request) bool {
 		return r == q
 	}
 	return r.ID == q.ID && r.Op == q.Op && r.Exec == q.Exec && r.Impl == q.Impl &&
-		r.TimeoutMS == q.TimeoutMS && r.Progress == q.Progress && r.Reply == q.Reply &&
+		r.TimeoutMS == q.TimeoutMS && r.Threads == q.Threads && r.Progress == q.Progress && r.Reply == q.Reply &&
 		equalWindows(r.ShmOut, q.ShmOut) && equalValues(r.Args, q.Args)
 }

@@ -28,7 +28,7 @@ func TestRequestRoundTripFields(t *testing.T) {
 		{ID: 1, Op: "ping", Args: Args{}},
 		{ID: MaxID, Op: "x", Args: scalars},
 		{ID: 42, Op: "fft", Exec: "pool", Impl: "gonum", TimeoutMS: 30000, Progress: true, Reply: "binary", Args: Args{}},
-		{ID: 43, Op: "fft", Exec: "auto", Impl: "auto", Reply: "text", Args: Args{}},
+		{ID: 43, Op: "fft", Exec: "auto", Impl: "auto", Reply: "text", Threads: 2, Args: Args{}},
 		{ID: 44, Op: "mandelbrot", Exec: "subprocess", Impl: "c", Args: Args{"width": Int(640), "x_min": Float(-2.5)}},
 		{ID: 45, Op: "sort", Exec: "direct", Impl: "go", Args: Args{
 			"x":     TensorValue(tensor.FromInt32([]int{3}, []int32{3, -1, 2})),

@@ -1,0 +1,73 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/crunchsvc/crunch/cgo"
+	"github.com/crunchsvc/crunch/service/executor"
+	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// BenchmarkThreads is one request on 1 and on 2 threads: the C kernel runs
+// on a pool with two workers, and with threads=2 its pieces go to the
+// calling worker and the idle one (the pool's runner), as a request with
+// "threads": 2 does in the server. Same inputs, same results (bit for bit);
+// only the wall time may differ. Each figure's unit is the op's own:
+// GFLOP/s for gemm (2n³ per product), Mpixel/s for mandelbrot, GB/s of
+// input for stats.
+func BenchmarkThreads(b *testing.B) {
+	pool := executor.NewPool(executor.PoolConfig{Workers: 2})
+	b.Cleanup(func() { pool.Close() })
+	type bench struct {
+		name   string
+		kernel func(x *cgo.Ctx) error
+		report func(b *testing.B)
+	}
+	var benches []bench
+	for _, n := range []int{512, 2048} {
+		a, bm, c := randF64(n*n), randF64(n*n), make([]float64, n*n)
+		benches = append(benches, bench{
+			fmt.Sprintf("op=gemm-f64/n=%d", n),
+			func(x *cgo.Ctx) error { return cgo.GemmF64(x, false, false, n, n, n, 1, a, n, bm, n, 0, c, n) },
+			func(b *testing.B) { reportGFLOPS(b, n) },
+		})
+	}
+	const side, iters = 2048, 256
+	counts := make([]uint32, side*side)
+	benches = append(benches, bench{
+		fmt.Sprintf("op=mandelbrot/size=%d/iter=%d", side, iters),
+		func(x *cgo.Ctx) error { return cgo.Mandelbrot(x, side, side, -2, 1, -1.5, 1.5, iters, counts) },
+		func(b *testing.B) {
+			b.ReportMetric(float64(side*side)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpixel/s")
+		},
+	})
+	const statsN = 100_000_000
+	v := randF64(statsN)
+	benches = append(benches, bench{
+		"op=stats-f64/n=1e8",
+		func(x *cgo.Ctx) error { _, err := cgo.StatsF64(x, v, 0); return err },
+		func(b *testing.B) { reportGBs(b, 8*statsN) },
+	})
+	for _, bn := range benches {
+		for _, threads := range []int{1, 2} {
+			op := &kernels.Op{Name: "threads", Impls: []string{kernels.ImplC}}
+			call := kernels.NewCall(op, 1, 1, map[string]kernels.RunFunc{
+				kernels.ImplC: func(x *cgo.Ctx, _ kernels.Out) (wire.Result, error) {
+					return wire.Result{}, bn.kernel(x)
+				},
+			})
+			job := &executor.Job{Call: call, Impl: kernels.ImplC, Threads: threads}
+			b.Run(fmt.Sprintf("%s/threads=%d", bn.name, threads), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := pool.Run(context.Background(), job); err != nil {
+						b.Fatal(err)
+					}
+				}
+				bn.report(b)
+			})
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package executor
+
+import (
+	"context"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/crunchsvc/crunch/cgo"
+	"github.com/crunchsvc/crunch/internal/testutil"
+	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// cJob builds a pool job whose C kernel is run, with the job's Ctx, by
+// kernel; threads records the Ctx's thread budget.
+func cJob(threads int, seen *int, kernel func(x *cgo.Ctx) error) *Job {
+	op := &kernels.Op{Name: "parallel", Impls: []string{kernels.ImplC}}
+	call := kernels.NewCall(op, 1, 1, map[string]kernels.RunFunc{
+		kernels.ImplC: func(x *cgo.Ctx, _ kernels.Out) (wire.Result, error) {
+			*seen = x.Threads()
+			return wire.Result{}, kernel(x)
+		},
+	})
+	return &Job{Call: call, Impl: kernels.ImplC, Threads: threads}
+}
+
+// A job's result is the same, bit for bit, on one thread and on two, and
+// on two the pool's second worker really helps.
+func TestPoolParallelSameResult(t *testing.T) {
+	p := NewPool(PoolConfig{Workers: 2})
+	defer p.Close()
+	const n = 600
+	a, b := make([]float64, n*n), make([]float64, n*n)
+	for i := range a {
+		a[i] = math.Sin(float64(i))
+		b[i] = math.Cos(float64(3 * i))
+	}
+	run := func(threads int) ([]float64, []uint32, cgo.Stats) {
+		t.Helper()
+		c := make([]float64, n*n)
+		counts := make([]uint32, 512*300)
+		var st cgo.Stats
+		var seen int
+		job := cJob(threads, &seen, func(x *cgo.Ctx) error {
+			if err := cgo.GemmF64(x, false, true, n, n, n, 1, a, n, b, n, 0, c, n); err != nil {
+				return err
+			}
+			x.Reset()
+			x.SetRunner(p.runner, min(threads, 2))
+			if err := cgo.Mandelbrot(x, 512, 300, -2, 1, -1, 1, 300, counts); err != nil {
+				return err
+			}
+			var err error
+			st, err = cgo.StatsF64(x, a, 1)
+			return err
+		})
+		if _, err := p.Run(context.Background(), job); err != nil {
+			t.Fatalf("threads %d: %v", threads, err)
+		}
+		if want := min(max(threads, 1), 2); seen != want {
+			t.Errorf("threads %d: the kernel's Ctx had a budget of %d, want %d", threads, seen, want)
+		}
+		return c, counts, st
+	}
+	c1, m1, s1 := run(1)
+	helpedBefore := p.helped()
+	var c2 []float64
+	var m2 []uint32
+	var s2 cgo.Stats
+	// The second worker may be busy finishing its spin when the call
+	// offers help; a few tries see it help.
+	for try := 0; try < 20 && p.helped() == helpedBefore; try++ {
+		c2, m2, s2 = run(2)
+		if !slices.Equal(c1, c2) || !slices.Equal(m1, m2) || s1 != s2 {
+			t.Fatalf("threads 2 (try %d): results differ from one thread's", try)
+		}
+	}
+	if p.helped() == helpedBefore {
+		t.Errorf("the second worker never helped a parallel call")
+	}
+	// A budget above the pool's workers is capped, and still the same.
+	c8, _, _ := run(8)
+	if !slices.Equal(c1, c8) {
+		t.Fatal("threads 8: gemm differs from one thread's")
+	}
+}
+
+// Cancelling a parallel job stops all of its tasks promptly: the job
+// answers at once, and both workers are free again soon after.
+func TestPoolParallelCancel(t *testing.T) {
+	p := NewPool(PoolConfig{Workers: 2})
+	defer p.Close()
+	const n = 2000
+	a := make([]float64, n*n)
+	for i := range a {
+		a[i] = float64(i%7) - 3
+	}
+	c := make([]float64, n*n)
+	var seen int
+	var ended time.Time
+	job := cJob(2, &seen, func(x *cgo.Ctx) error {
+		defer func() { ended = time.Now() }()
+		// Ten products of about 0.1 to 0.5 s each: far longer than the test.
+		for range 10 {
+			if err := cgo.GemmF64(x, false, false, n, n, n, 1, a, n, a, n, 0, c, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Run(ctx, job)
+		done <- err
+	}()
+	testutil.WaitFor(t, 10*time.Second, "the job running", func() bool { return p.Load().Busy > 0 })
+	time.Sleep(50 * time.Millisecond)
+	cancelAt := time.Now()
+	cancel()
+	if err := <-done; wire.AsError(err).Code != wire.Canceled {
+		t.Fatalf("cancelled job: %v", err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "the workers free", func() bool { return p.Load().Busy == 0 })
+	// Loose: a shared machine may not run the workers at once; the tasks
+	// poll every few tens of microseconds of work.
+	if took := ended.Sub(cancelAt); took > 500*time.Millisecond {
+		t.Errorf("the kernel returned %v after the cancel", took)
+	} else {
+		t.Logf("the kernel returned %v after the cancel (threads %d)", took, seen)
+	}
+	// Both workers take new work: nobody is stuck in the cancelled call.
+	for i := range 4 {
+		if _, err := p.Run(context.Background(), modsumJob(t, 3, 1000, kernels.ImplC)); err != nil {
+			t.Fatalf("job %d after the cancel: %v", i, err)
+		}
+	}
+}
+
+// A job queued while a parallel job borrows the idle worker gets that
+// worker back after the helper's current piece, not after the parallel
+// job: helpers give their slot back between pieces.
+func TestPoolParallelYields(t *testing.T) {
+	p := NewPool(PoolConfig{Workers: 2})
+	defer p.Close()
+	long := modsumJob(t, 3, 1<<42, kernels.ImplC) // hours on one core: only a cancel ends it
+	long.Threads = 2
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	before := p.helped()
+	go func() {
+		_, err := p.Run(ctx, long)
+		done <- err
+	}()
+	testutil.WaitFor(t, 10*time.Second, "a worker helping the long job", func() bool { return p.helped() > before })
+	start := time.Now()
+	out, err := p.Run(context.Background(), modsumJob(t, 3, 1000, kernels.ImplC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the long job ended first: %v", err)
+	default:
+	}
+	// A piece is 2^22 iterations, a few milliseconds at most; a loose
+	// bound for a shared machine.
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the queued job took %v (queued %d µs) beside a parallel job", took, out.QueueUS)
+	} else {
+		t.Logf("the queued job took %v (queued %d µs) beside a parallel job", took, out.QueueUS)
+	}
+	cancel()
+	if err := <-done; wire.AsError(err).Code != wire.Canceled {
+		t.Fatalf("the long job: %v", err)
+	}
+}
