@@ -67,4 +67,3 @@ func cloneArgs(args wire.Args) wire.Args {
 	}
 	return out
 }
-

@@ -80,6 +80,68 @@ func TestDefinitionsThroughServer(t *testing.T) {
 	}
 }
 
+// Each op's conformance cases run through the server up to this size, at
+// most serverCases of them, spread over the op's table: every case meets
+// every executor, implementation and message form, so the kernels' suite
+// keeps the large and the many.
+const (
+	serverCaseSize = 1 << 18
+	serverCases    = 48
+)
+
+// TestConformanceThroughServer runs every op's conformance cases (a spread
+// of the small ones) through a real connection on every executor, with
+// every implementation, as binary and as text messages (text when JSON can
+// carry the arguments): each reply must pass the case's check and say
+// where it ran.
+func TestConformanceThroughServer(t *testing.T) {
+	ts := start(t, nil)
+	c := ts.dial(t)
+	execs := serverExecs(t, c)
+	ctx := context.Background()
+	for _, op := range kernels.Default().Ops() {
+		if strings.HasPrefix(op.Name, "test_") {
+			continue
+		}
+		var small []conform.Case
+		for _, cs := range conform.Cases(op.Name) {
+			if cs.Size <= serverCaseSize {
+				small = append(small, cs)
+			}
+		}
+		if len(small) == 0 {
+			t.Errorf("%s has no conformance case small enough for the server", op.Name)
+			continue
+		}
+		for i := range min(serverCases, len(small)) {
+			cs := small[i*len(small)/min(serverCases, len(small))]
+			args, check := cs.Build()
+			forms := []bool{false}
+			if _, err := wire.EncodeRequest(&wire.Request{Op: op.Name, Args: args}, false); err == nil {
+				forms = append(forms, true)
+			}
+			for _, impl := range op.Impls {
+				for _, ex := range execs {
+					for _, text := range forms {
+						where := fmt.Sprintf("%s %s on %s/%s text=%v", op.Name, cs.Name, ex, impl, text)
+						rep, err := c.Do(ctx, &wire.Request{Op: op.Name, Args: args}, &client.Options{Exec: ex, Impl: impl, Text: text})
+						var res wire.Result
+						if err == nil {
+							res = rep.Result
+							if st := rep.Stats; st == nil || (ex != "auto" && st.Exec != ex) || st.Impl != impl || (st.Exec == "subprocess" && st.Worker == 0) {
+								t.Errorf("%s: stats %+v", where, st)
+							}
+						}
+						if e := check(res, err); e != nil {
+							t.Errorf("%s: %v", where, e)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // checkDeclared: res holds exactly op's declared results, each of its
 // declared kind (and dtype).
 func checkDeclared(t *testing.T, where string, op *kernels.Op, res wire.Result) {

@@ -38,36 +38,6 @@ func sameCounts(got *tensor.Tensor, h, w int, want []uint32) bool {
 	return true
 }
 
-// TestMandelbrotEveryExecImplAndForm: images through every executor, both
-// implementations, binary and text messages, all with the same counts.
-func TestMandelbrotEveryExecImplAndForm(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	for _, v := range []client.MandelbrotView{
-		{Width: 37, Height: 23, XMin: -2, XMax: 1, YMin: -1.5, YMax: 1.5, MaxIter: 300},
-		{Width: 1, Height: 1, XMin: 0.25, XMax: 1, YMin: 0, YMax: 1, MaxIter: 1000},
-		{Width: 0, Height: 3, XMin: -2, XMax: 1, YMin: -1, YMax: 1, MaxIter: 5},
-	} {
-		want := mandelbrotWant(t, v)
-		for _, ex := range execNames {
-			for _, impl := range implsOf(t, "mandelbrot") {
-				for _, text := range []bool{false, true} {
-					got, st, err := c.Mandelbrot(context.Background(), v, &client.Options{Exec: ex, Impl: impl, Text: text})
-					if err != nil {
-						t.Fatalf("%+v %s/%s text=%v: %v", v, ex, impl, text, err)
-					}
-					if !sameCounts(got, v.Height, v.Width, want) {
-						t.Errorf("%+v %s/%s text=%v: got %v, want %v", v, ex, impl, text, got, want)
-					}
-					if st == nil || (ex != "auto" && st.Exec != ex) || st.Impl != impl {
-						t.Errorf("%+v %s/%s: stats %+v", v, ex, impl, st)
-					}
-				}
-			}
-		}
-	}
-}
-
 // TestMandelbrotBadArgs: refusals over the wire on every executor, in
 // both message forms, with messages that say why; the server goes on
 // serving the same connection.

@@ -209,7 +209,7 @@ func (c fftCase) build(r *rand.Rand) (wire.Args, Check) {
 }
 
 // fftKnown pins NumPy's results for small inputs exactly representable:
-// np.fft.fft([1, 2, 3, 4]) and friends.
+// np.fft.fft([1, 2, 3, 4]) and friends, one with the defaults.
 func fftKnown() []Case {
 	known := []struct {
 		x       *tensor.Tensor
@@ -217,7 +217,9 @@ func fftKnown() []Case {
 		norm    string
 		want    []complex128
 	}{
-		{tensor.FromFloat64([]int{4}, []float64{1, 2, 3, 4}), false, "backward", []complex128{10, -2 + 2i, -2, -2 - 2i}},
+		{tensor.FromFloat64([]int{4}, []float64{1, 2, 3, 4}), false, "", []complex128{10, -2 + 2i, -2, -2 - 2i}}, // the defaults
+		{tensor.FromComplex128([]int{4}, []complex128{1, 2, 3, 4}), false, "ortho", []complex128{5, -1 + 1i, -1, -1 - 1i}},
+		{tensor.FromComplex128([]int{4}, []complex128{1, 2, 3, 4}), true, "forward", []complex128{10, -2 - 2i, -2, -2 + 2i}},
 		{tensor.FromInt64([]int{4}, []int64{1, 2, 3, 4}), false, "forward", []complex128{2.5, -0.5 + 0.5i, -0.5, -0.5 - 0.5i}},
 		{tensor.FromComplex128([]int{4}, []complex128{10, -2 + 2i, -2, -2 - 2i}), true, "backward", []complex128{1, 2, 3, 4}},
 		{tensor.FromUint8([]int{2, 2}, []uint8{1, 1, 3, 1}), false, "ortho", []complex128{complex(math.Sqrt2, 0), 0, complex(2*math.Sqrt2, 0), complex(math.Sqrt2, 0)}},
@@ -233,7 +235,10 @@ func fftKnown() []Case {
 				if k.x.DType == tensor.F32 {
 					dt = tensor.C64
 				}
-				args := wire.Args{"x": wire.TensorValue(k.x), "inverse": wire.Bool(k.inverse), "norm": wire.String(k.norm)}
+				args := wire.Args{"x": wire.TensorValue(k.x)}
+				if k.norm != "" { // else the op's defaults: forward, backward
+					args["inverse"], args["norm"] = wire.Bool(k.inverse), wire.String(k.norm)
+				}
 				return args, ok(func(res wire.Result) error {
 					y, err := resultTensor(res, "y", dt, k.x.Shape...)
 					if err != nil {
