@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "311dc909c2ebf9d005765811c0747d830c4e1f3650f0b5f1676d0689451df306"
+const nativeSum = "9d5a86e1f8437cf539b887f242f33f8f4e4ed6775f05db802a68ce734fb99cfa"
