@@ -58,27 +58,9 @@ func TestConv2DBindingChecks(t *testing.T) {
 // TestConv2DCancelAndProgress: a cancelled Ctx stops both implementations;
 // a finished call reports every output element done.
 func TestConv2DCancelAndProgress(t *testing.T) {
-	op, _ := kernels.Default().Lookup("conv2d")
 	img, _ := tensor.New(tensor.F64, 300, 200)
 	ker, _ := tensor.New(tensor.F64, 7, 7)
-	call, err := op.Prepare(wire.Args{"image": wire.TensorValue(img), "kernel": wire.TensorValue(ker), "mode": wire.String("full")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const want = 306 * 206
-	for _, impl := range op.Impls {
-		c := cgo.NewCtx()
-		if _, err := call.Run(c, impl); err != nil {
-			t.Fatalf("%s: %v", impl, err)
-		}
-		if done, total, _ := c.Progress(); done != want || total != want {
-			t.Errorf("%s: progress %d/%d, want %d", impl, done, total, want)
-		}
-		c.Cancel()
-		if _, err := call.Run(c, impl); !errors.Is(err, cgo.ErrCanceled) {
-			t.Errorf("%s on a cancelled ctx: %v", impl, err)
-		}
-	}
+	progressThenCancel(t, "conv2d", wire.Args{"image": wire.TensorValue(img), "kernel": wire.TensorValue(ker), "mode": wire.String("full")}, 306*206)
 }
 
 // TestConv2DCancelDuring: a call cancelled once it has reported progress

@@ -3,7 +3,6 @@ package kernels_test
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"math"
 	"os"
 	"os/exec"
@@ -12,8 +11,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/crunchsvc/crunch/cgo"
-	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/kernels/conform"
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -128,23 +125,5 @@ func TestHistogramValidation(t *testing.T) {
 // finished call reports every element done.
 func TestHistogramCancel(t *testing.T) {
 	x := tensor.FromFloat64([]int{1 << 20}, make([]float64, 1<<20))
-	op, _ := kernels.Default().Lookup("histogram")
-	call, err := op.Prepare(wire.Args{"x": wire.TensorValue(x)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, impl := range op.Impls {
-		c := cgo.NewCtx()
-		if _, err := call.Run(c, impl); err != nil {
-			t.Fatalf("%s: %v", impl, err)
-		}
-		if done, total, _ := c.Progress(); done != total || total == 0 {
-			t.Errorf("%s: progress %d of %d", impl, done, total)
-		}
-		c = cgo.NewCtx()
-		c.Cancel()
-		if _, err := call.Run(c, impl); !errors.Is(err, cgo.ErrCanceled) {
-			t.Errorf("%s: cancelled run: %v", impl, err)
-		}
-	}
+	progressThenCancel(t, "histogram", wire.Args{"x": wire.TensorValue(x)}, -1)
 }

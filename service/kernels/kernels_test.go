@@ -99,6 +99,36 @@ func TestGoImplsCancel(t *testing.T) {
 	}
 }
 
+// progressThenCancel prepares args for op and runs the call with each of
+// op's impls: a finished run reports want work done of want in all (any
+// positive total when want < 0), and a run on a cancelled Ctx returns
+// canceled. It returns the call.
+func progressThenCancel(t *testing.T, opName string, args wire.Args, want int64) *kernels.Call {
+	t.Helper()
+	op, err := kernels.Default().Lookup(opName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := op.Prepare(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, impl := range op.Impls {
+		c := cgo.NewCtx()
+		if _, err := call.Run(c, impl); err != nil {
+			t.Fatalf("%s %s: %v", opName, impl, err)
+		}
+		if done, total, _ := c.Progress(); done != total || total <= 0 || (want >= 0 && total != want) {
+			t.Errorf("%s %s: progress %d/%d, want %d", opName, impl, done, total, want)
+		}
+		c.Cancel()
+		if _, err := call.Run(c, impl); !errors.Is(err, cgo.ErrCanceled) {
+			t.Errorf("%s %s on a cancelled ctx: %v", opName, impl, err)
+		}
+	}
+	return call
+}
+
 // cancelMidway runs call with each of op's impls, cancels it once it has
 // reported progress, and checks that it stopped, canceled, before the end.
 func cancelMidway(t *testing.T, op *kernels.Op, call *kernels.Call) {

@@ -28,24 +28,8 @@ func TestMandelbrotValidation(t *testing.T) {
 // a call whose pixels would each iterate 2^31 times (seconds) stops soon
 // after a cancel, in vector chunks and in the scalar tail alike.
 func TestMandelbrotCancelAndProgress(t *testing.T) {
+	progressThenCancel(t, "mandelbrot", mandelbrotArgs(13, 7, -2, 1, -1, 1, 100), 13*7)
 	op, _ := kernels.Default().Lookup("mandelbrot")
-	small, err := op.Prepare(mandelbrotArgs(13, 7, -2, 1, -1, 1, 100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, impl := range op.Impls {
-		c := cgo.NewCtx()
-		if _, err := small.Run(c, impl); err != nil {
-			t.Fatalf("%s: %v", impl, err)
-		}
-		if done, total, _ := c.Progress(); done != 13*7 || total != 13*7 {
-			t.Errorf("%s: progress %d/%d", impl, done, total)
-		}
-		c.Cancel()
-		if _, err := small.Run(c, impl); !errors.Is(err, cgo.ErrCanceled) {
-			t.Errorf("%s on a cancelled ctx: %v", impl, err)
-		}
-	}
 	for _, w := range []int{1, 3, 67} { // 67: two AVX-512 chunks, a vector, a tail
 		huge, err := op.Prepare(mandelbrotArgs(w, 2, -0.1, 0.1, -0.1, 0.1, 1<<31))
 		if err != nil {

@@ -1,13 +1,11 @@
 package kernels_test
 
 import (
-	"errors"
 	"math/rand/v2"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/crunchsvc/crunch/cgo"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -56,25 +54,8 @@ func TestSolveCancelAndProgress(t *testing.T) {
 	const n, k = 300, 2
 	r := rand.New(rand.NewPCG(1, 1))
 	a, b := uniform(r, n*n), uniform(r, n*k)
-	op, _ := kernels.Default().Lookup("solve")
-	call, err := op.Prepare(wire.Args{"a": wire.TensorValue(tensor.FromFloat64([]int{n, n}, a)), "b": wire.TensorValue(tensor.FromFloat64([]int{n, k}, b))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := int64((n-1)*n*(2*n-1)/6 + n*n*k)
-	for _, impl := range op.Impls {
-		c := cgo.NewCtx()
-		if _, err := call.Run(c, impl); err != nil {
-			t.Fatalf("%s: %v", impl, err)
-		}
-		if done, total, _ := c.Progress(); done != want || total != want {
-			t.Errorf("%s: progress %d/%d, want %d", impl, done, total, want)
-		}
-		c.Cancel()
-		if _, err := call.Run(c, impl); !errors.Is(err, cgo.ErrCanceled) {
-			t.Errorf("%s on a cancelled ctx: %v", impl, err)
-		}
-	}
+	progressThenCancel(t, "solve", wire.Args{"a": wire.TensorValue(tensor.FromFloat64([]int{n, n}, a)), "b": wire.TensorValue(tensor.FromFloat64([]int{n, k}, b))},
+		(n-1)*n*(2*n-1)/6+n*n*k)
 }
 
 // TestSolveCancelDuring: a call cancelled once it has reported progress

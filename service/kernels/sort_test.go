@@ -16,29 +16,12 @@ import (
 // a finished call reports done == total; a sort cancelled while it runs
 // returns canceled.
 func TestSortCancelAndProgress(t *testing.T) {
-	op, _ := kernels.Default().Lookup("sort")
 	r := rand.New(rand.NewPCG(1, 1))
 	v := make([]float64, 1<<20)
 	for i := range v {
 		v[i] = r.NormFloat64()
 	}
-	call, err := op.Prepare(wire.Args{"x": wire.TensorValue(tensor.FromFloat64([]int{len(v)}, v))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, impl := range op.Impls {
-		c := cgo.NewCtx()
-		if _, err := call.Run(c, impl); err != nil {
-			t.Fatalf("%s: %v", impl, err)
-		}
-		if done, total, _ := c.Progress(); done != total || total <= 0 {
-			t.Errorf("%s: progress %d/%d", impl, done, total)
-		}
-		c.Cancel()
-		if _, err := call.Run(c, impl); !errors.Is(err, cgo.ErrCanceled) {
-			t.Errorf("%s on a cancelled ctx: %v", impl, err)
-		}
-	}
+	progressThenCancel(t, "sort", wire.Args{"x": wire.TensorValue(tensor.FromFloat64([]int{len(v)}, v))}, -1)
 	// Cancelled part-way: SortGo unwinds slices.SortFunc and leaves a
 	// permutation behind.
 	w := append([]float64(nil), v...)
@@ -53,7 +36,7 @@ func TestSortCancelAndProgress(t *testing.T) {
 			}
 		}
 	}()
-	err = kernels.SortGo(c, w, false)
+	err := kernels.SortGo(c, w, false)
 	<-stop
 	if err != nil && !errors.Is(err, cgo.ErrCanceled) {
 		t.Fatalf("SortGo cancelled: %v", err)

@@ -1,7 +1,6 @@
 package kernels_test
 
 import (
-	"errors"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -91,23 +90,6 @@ func TestStatsValidation(t *testing.T) {
 // TestStatsCancelAndProgress: a cancelled Ctx stops both implementations;
 // a finished call reports all its elements done.
 func TestStatsCancelAndProgress(t *testing.T) {
-	op, _ := kernels.Default().Lookup("stats")
 	x, _ := tensor.New(tensor.F64, 1<<20)
-	call, err := op.Prepare(wire.Args{"x": wire.TensorValue(x)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, impl := range op.Impls {
-		c := cgo.NewCtx()
-		if _, err := call.Run(c, impl); err != nil {
-			t.Fatalf("%s: %v", impl, err)
-		}
-		if done, total, _ := c.Progress(); done != 1<<20 || total != 1<<20 {
-			t.Errorf("%s: progress %d/%d", impl, done, total)
-		}
-		c.Cancel()
-		if _, err := call.Run(c, impl); !errors.Is(err, cgo.ErrCanceled) {
-			t.Errorf("%s on a cancelled ctx: %v", impl, err)
-		}
-	}
+	progressThenCancel(t, "stats", wire.Args{"x": wire.TensorValue(x)}, 1<<20)
 }
