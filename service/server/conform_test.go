@@ -142,6 +142,45 @@ func TestConformanceThroughServer(t *testing.T) {
 	}
 }
 
+// TestInfoDescribesEveryOp: info lists every op the server runs as its
+// definition says: impls, the default one, and every argument and result
+// with the rules clients build calls from.
+func TestInfoDescribesEveryOp(t *testing.T) {
+	ts := start(t, nil)
+	info, err := ts.dial(t).Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []struct {
+		Name    string          `json:"name"`
+		Impls   []string        `json:"impls"`
+		Default string          `json:"default_impl"`
+		Args    json.RawMessage `json:"args"`
+		Results json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(info["ops"], &ops); err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, o := range ops {
+		listed[o.Name] = true
+		op, err := kernels.Default().Lookup(o.Name)
+		if err != nil {
+			continue // this binary's own test ops
+		}
+		args, _ := json.Marshal(op.Params)
+		results, _ := json.Marshal(op.Results)
+		if !slices.Equal(o.Impls, op.Impls) || o.Default != op.Impls[0] || string(o.Args) != string(args) || string(o.Results) != string(results) {
+			t.Errorf("info for %s: %+v, want impls %v and args %s, results %s", o.Name, o, op.Impls, args, results)
+		}
+	}
+	for _, op := range kernels.Default().Ops() {
+		if !listed[op.Name] {
+			t.Errorf("info lists no %s", op.Name)
+		}
+	}
+}
+
 // checkDeclared: res holds exactly op's declared results, each of its
 // declared kind (and dtype).
 func checkDeclared(t *testing.T, where string, op *kernels.Op, res wire.Result) {

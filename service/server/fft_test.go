@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -86,43 +85,4 @@ func TestFFTErrors(t *testing.T) {
 			t.Errorf("%s after the deadline: %v", ex, err)
 		}
 	}
-}
-
-// TestFFTInfo: info describes fft's arguments, impls and defaults.
-func TestFFTInfo(t *testing.T) {
-	ts := start(t, nil)
-	info, err := ts.dial(t).Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ops []struct {
-		Name    string   `json:"name"`
-		Impls   []string `json:"impls"`
-		Default string   `json:"default_impl"`
-		Args    []struct {
-			Name     string   `json:"name"`
-			DTypes   []string `json:"dtypes"`
-			Required bool     `json:"required"`
-			Default  any      `json:"default"`
-		} `json:"args"`
-	}
-	if err := json.Unmarshal(info["ops"], &ops); err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range ops {
-		if op.Name != "fft" {
-			continue
-		}
-		if fmt.Sprint(op.Impls) != "[c gonum]" || op.Default != "c" || len(op.Args) != 3 {
-			t.Fatalf("fft info: %+v", op)
-		}
-		if a := op.Args[0]; a.Name != "x" || !a.Required || len(a.DTypes) < 2 {
-			t.Errorf("fft x: %+v", a)
-		}
-		if a := op.Args[2]; a.Name != "norm" || a.Default != "backward" {
-			t.Errorf("fft norm: %+v", a)
-		}
-		return
-	}
-	t.Fatalf("info has no fft: %s", info["ops"])
 }

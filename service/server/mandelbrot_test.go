@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -108,38 +107,4 @@ func TestMandelbrotDeadline(t *testing.T) {
 	if err != nil || !sameCounts(got, 3, 3, mandelbrotWant(t, v)) {
 		t.Fatalf("after the deadlines: %v, %v", got, err)
 	}
-}
-
-// TestMandelbrotInInfo: info describes the op's arguments and result.
-func TestMandelbrotInInfo(t *testing.T) {
-	ts := start(t, nil)
-	info, err := ts.dial(t).Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ops []struct {
-		Name  string            `json:"name"`
-		Impls []string          `json:"impls"`
-		Args  []json.RawMessage `json:"args"`
-	}
-	if err := json.Unmarshal(info["ops"], &ops); err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range ops {
-		if op.Name != "mandelbrot" {
-			continue
-		}
-		var args []string
-		for _, a := range op.Args {
-			args = append(args, string(a))
-		}
-		all := strings.Join(op.Impls, ",") + " " + strings.Join(args, " ")
-		for _, w := range []string{"c,go ", `"name":"width","kind":"int"`, `"name":"x_min","kind":"float"`, `"name":"max_iter","kind":"int"`} {
-			if !strings.Contains(all, w) {
-				t.Errorf("info for mandelbrot: %s lacks %s", all, w)
-			}
-		}
-		return
-	}
-	t.Errorf("info lists no mandelbrot op")
 }

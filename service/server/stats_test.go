@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -29,46 +28,4 @@ func TestStatsBadArgs(t *testing.T) {
 	}
 	_, _, err = c.Stats(context.Background(), three, 0, &client.Options{Impl: "gonum"})
 	wantCode(t, "impl gonum", err, wire.NotFound)
-}
-
-// TestStatsAndSortInInfo: info describes both ops' arguments, as a client
-// needs them to build calls.
-func TestStatsAndSortInInfo(t *testing.T) {
-	ts := start(t, nil)
-	info, err := ts.dial(t).Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ops []struct {
-		Name  string   `json:"name"`
-		Impls []string `json:"impls"`
-		Args  []struct {
-			Name    string   `json:"name"`
-			Kind    string   `json:"kind"`
-			DTypes  []string `json:"dtypes"`
-			Default any      `json:"default"`
-		} `json:"args"`
-	}
-	if err := json.Unmarshal(info["ops"], &ops); err != nil {
-		t.Fatal(err)
-	}
-	found := map[string]string{}
-	for _, op := range ops {
-		var desc []string
-		for _, a := range op.Args {
-			b, _ := json.Marshal(a)
-			desc = append(desc, string(b))
-		}
-		found[op.Name] = strings.Join(op.Impls, ",") + " " + strings.Join(desc, " ")
-	}
-	for op, want := range map[string][]string{
-		"stats": {"c,go ", `{"name":"x","kind":"tensor","dtypes":["f32","f64"],"default":null}`, `{"name":"ddof","kind":"int","dtypes":null,"default":0}`},
-		"sort":  {"c,go ", `"dtypes":["i32","i64","u32","f32","f64"]`, `{"name":"descending","kind":"bool","dtypes":null,"default":false}`},
-	} {
-		for _, w := range want {
-			if !strings.Contains(found[op], w) {
-				t.Errorf("info for %s: %s lacks %s", op, found[op], w)
-			}
-		}
-	}
 }
