@@ -32,20 +32,28 @@ func serverExecs(t *testing.T, c *client.Client) []string {
 	return names
 }
 
+// eachServedOp starts a server, connects to it and calls f with the
+// connection, the executors (and auto), and each op of the registry but
+// this binary's own test ops (one kills its process).
+func eachServedOp(t *testing.T, f func(c *client.Client, execs []string, op *kernels.Op)) {
+	ts := start(t, nil)
+	c := ts.dial(t)
+	execs := serverExecs(t, c)
+	for _, op := range kernels.Default().Ops() {
+		if !strings.HasPrefix(op.Name, "test_") {
+			f(c, execs, op)
+		}
+	}
+}
+
 // TestDefinitionsThroughServer runs every op's definition-derived
 // requests through a real connection on every executor and both message
 // forms: the valid one answers ok with the results the op declares (the
 // same bits on every executor, implementation by implementation), and
 // every refusal is invalid_argument naming the argument.
 func TestDefinitionsThroughServer(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	execs := serverExecs(t, c)
 	ctx := context.Background()
-	for _, op := range kernels.Default().Ops() {
-		if strings.HasPrefix(op.Name, "test_") {
-			continue // this binary's own test ops (one kills its process)
-		}
+	eachServedOp(t, func(c *client.Client, execs []string, op *kernels.Op) {
 		valid := conform.ValidArgs(op)
 		for _, impl := range op.Impls {
 			var first wire.Result
@@ -77,7 +85,7 @@ func TestDefinitionsThroughServer(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // Each op's conformance cases run through the server up to this size, at
@@ -95,14 +103,8 @@ const (
 // carry the arguments): each reply must pass the case's check and say
 // where it ran.
 func TestConformanceThroughServer(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	execs := serverExecs(t, c)
 	ctx := context.Background()
-	for _, op := range kernels.Default().Ops() {
-		if strings.HasPrefix(op.Name, "test_") {
-			continue
-		}
+	eachServedOp(t, func(c *client.Client, execs []string, op *kernels.Op) {
 		var small []conform.Case
 		for _, cs := range conform.Cases(op.Name) {
 			if cs.Size <= serverCaseSize {
@@ -111,7 +113,7 @@ func TestConformanceThroughServer(t *testing.T) {
 		}
 		if len(small) == 0 {
 			t.Errorf("%s has no conformance case small enough for the server", op.Name)
-			continue
+			return
 		}
 		for i := range min(serverCases, len(small)) {
 			cs := small[i*len(small)/min(serverCases, len(small))]
@@ -139,7 +141,7 @@ func TestConformanceThroughServer(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestInfoDescribesEveryOp: info lists every op the server runs as its
