@@ -10,14 +10,6 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-func TestConv2DValidation(t *testing.T) {
-	f64 := func(shape ...int) wire.Value { x, _ := tensor.New(tensor.F64, shape...); return wire.TensorValue(x) }
-	checkRefusals(t, "conv2d", []refusal{
-		{"empty kernel rows", wire.Args{"image": f64(3, 3), "kernel": f64(0, 2)}, "must not be empty"},
-		{"empty kernel cols", wire.Args{"image": f64(3, 3), "kernel": f64(2, 0)}, "[2,0]"},
-	})
-}
-
 // TestConv2DBindingChecks: the Go implementation and the C binding refuse
 // the same bad calls, and agree with the C library on output shapes.
 func TestConv2DBindingChecks(t *testing.T) {

@@ -81,14 +81,16 @@ for i, s in enumerate(json.loads(open(os.path.join(d, "cases.json")).read())):
 	return counts, edges
 }
 
-// TestHistogramMatchesNumPy: on every conformance case, every
+// TestHistogramMatchesNumPy: on every conformance case but the refusals, every
 // implementation on every SIMD path gives NumPy's counts and edges, bit
 // for bit.
 func TestHistogramMatchesNumPy(t *testing.T) {
-	cases := conform.Cases("histogram")
-	requests := make([]wire.Args, len(cases))
-	for i, c := range cases {
-		requests[i], _ = c.Build()
+	var cases []conform.Case
+	var requests []wire.Args
+	for _, c := range conform.Cases("histogram") {
+		if args, _ := c.Build(); c.Size > 0 { // not the refusals
+			cases, requests = append(cases, c), append(requests, args)
+		}
 	}
 	wantCounts, wantEdges := numpyHistograms(t, requests)
 	for i, c := range cases {
@@ -106,19 +108,6 @@ func TestHistogramMatchesNumPy(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestHistogramValidation: what histogram's Params cannot say.
-func TestHistogramValidation(t *testing.T) {
-	f64 := func(v ...float64) wire.Value { return wire.TensorValue(tensor.FromFloat64([]int{len(v)}, v)) }
-	checkRefusals(t, "histogram", []refusal{
-		{"range of 3", wire.Args{"x": f64(1, 2), "range": f64(0, 1, 2)}, "[lo, hi]"},
-		{"range reversed", wire.Args{"x": f64(1, 2), "range": f64(1, 0)}, "must not exceed"},
-		{"range NaN", wire.Args{"x": f64(1, 2), "range": f64(math.NaN(), 1)}, "not finite"},
-		{"range Inf", wire.Args{"x": f64(1, 2), "range": f64(0, math.Inf(1))}, "not finite"},
-		{"NaN in x, no range", wire.Args{"x": f64(1, math.NaN())}, "give range"},
-		{"Inf in x, no range", wire.Args{"x": f64(1, math.Inf(-1))}, "give range"},
-	})
 }
 
 // TestHistogramCancel: a cancelled Ctx stops every implementation; a

@@ -2,7 +2,6 @@ package kernels_test
 
 import (
 	"errors"
-	"math"
 	"testing"
 	"time"
 
@@ -10,18 +9,6 @@ import (
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/wire"
 )
-
-// TestMandelbrotValidation: what mandelbrot's Params cannot say (the
-// generic refusals are TestDefinitionsRefuse's), and its defaults.
-func TestMandelbrotValidation(t *testing.T) {
-	checkRefusals(t, "mandelbrot", []refusal{
-		{"overflow", wire.Args{"width": wire.Int(4), "height": wire.Int(math.MaxInt64 / 2)}, "overflows"},
-	})
-	op, _ := kernels.Default().Lookup("mandelbrot")
-	if _, err := op.Prepare(wire.Args{"width": wire.Int(4), "height": wire.Int(3)}); err != nil {
-		t.Errorf("width and height alone: %v", err)
-	}
-}
 
 // TestMandelbrotCancelAndProgress: a finished call reports every pixel
 // done; a cancelled Ctx stops both implementations before they start; and

@@ -50,7 +50,8 @@ func eachServedOp(t *testing.T, f func(c *client.Client, execs []string, op *ker
 // requests through a real connection on every executor and both message
 // forms: the valid one answers ok with the results the op declares (the
 // same bits on every executor, implementation by implementation), and
-// every refusal is invalid_argument naming the argument.
+// not_found with an implementation the op lacks; every refusal is
+// invalid_argument naming the argument.
 func TestDefinitionsThroughServer(t *testing.T) {
 	ctx := context.Background()
 	eachServedOp(t, func(c *client.Client, execs []string, op *kernels.Op) {
@@ -73,6 +74,10 @@ func TestDefinitionsThroughServer(t *testing.T) {
 					}
 				}
 			}
+		}
+		_, err := c.Do(ctx, &wire.Request{Op: op.Name, Args: valid}, &client.Options{Impl: "no_such_impl"})
+		if e := wire.AsError(err); e == nil || e.Code != wire.NotFound {
+			t.Errorf("%s with an impl it lacks: %v, want not_found", op.Name, err)
 		}
 		for _, r := range conform.Refusals(op) {
 			for _, ex := range execs {
@@ -97,17 +102,20 @@ const (
 	serverCases    = 48
 )
 
-// TestConformanceThroughServer runs every op's conformance cases (a spread
-// of the small ones) through a real connection on every executor, with
+// TestConformanceThroughServer runs every op's conformance cases (its
+// refusals and a spread of the small ones) through a real connection on every executor, with
 // every implementation, as binary and as text messages (text when JSON can
 // carry the arguments): each reply must pass the case's check and say
 // where it ran.
 func TestConformanceThroughServer(t *testing.T) {
 	ctx := context.Background()
 	eachServedOp(t, func(c *client.Client, execs []string, op *kernels.Op) {
-		var small []conform.Case
+		var small, run []conform.Case
 		for _, cs := range conform.Cases(op.Name) {
-			if cs.Size <= serverCaseSize {
+			switch {
+			case cs.Size == 0: // refusals: all of them
+				run = append(run, cs)
+			case cs.Size <= serverCaseSize:
 				small = append(small, cs)
 			}
 		}
@@ -115,8 +123,11 @@ func TestConformanceThroughServer(t *testing.T) {
 			t.Errorf("%s has no conformance case small enough for the server", op.Name)
 			return
 		}
-		for i := range min(serverCases, len(small)) {
-			cs := small[i*len(small)/min(serverCases, len(small))]
+		n := min(serverCases, len(small))
+		for i := range n {
+			run = append(run, small[i*len(small)/n])
+		}
+		for _, cs := range run {
 			args, check := cs.Build()
 			forms := []bool{false}
 			if _, err := wire.EncodeRequest(&wire.Request{Op: op.Name, Args: args}, false); err == nil {

@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"math"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,54 +33,6 @@ func sameCounts(got *tensor.Tensor, h, w int, want []uint32) bool {
 		}
 	}
 	return true
-}
-
-// TestMandelbrotBadArgs: refusals over the wire on every executor, in
-// both message forms, with messages that say why; the server goes on
-// serving the same connection.
-func TestMandelbrotBadArgs(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	good := client.MandelbrotView{Width: 8, Height: 4, XMin: -2, XMax: 1, YMin: -1, YMax: 1, MaxIter: 50}
-	want := mandelbrotWant(t, good)
-	bad := []struct {
-		name    string
-		edit    func(v *client.MandelbrotView)
-		mention string
-	}{
-		{"max_iter 0", func(v *client.MandelbrotView) { v.MaxIter = 0 }, "max_iter"},
-		{"max_iter 2^31+1", func(v *client.MandelbrotView) { v.MaxIter = 1<<31 + 1 }, "max_iter"},
-		{"negative width", func(v *client.MandelbrotView) { v.Width = -3 }, "width"},
-		{"overflow", func(v *client.MandelbrotView) { v.Width, v.Height = math.MaxInt64/2, 5 }, "overflows"},
-		{"NaN x_min", func(v *client.MandelbrotView) { v.XMin = math.NaN() }, "x_min"},
-	}
-	for _, ex := range execNames {
-		for _, text := range []bool{false, true} {
-			o := &client.Options{Exec: ex, Text: text}
-			for _, b := range bad {
-				if b.name == "NaN x_min" && text {
-					continue // a NaN travels as a tensor: only in binary form
-				}
-				v := good
-				b.edit(&v)
-				_, _, err := c.Mandelbrot(context.Background(), v, o)
-				if e := wantCode(t, b.name, err, wire.InvalidArgument); !strings.Contains(e.Message, b.mention) {
-					t.Errorf("%s %s: message %q does not mention %s", ex, b.name, e.Message, b.mention)
-				}
-			}
-			got, _, err := c.Mandelbrot(context.Background(), good, o)
-			if err != nil || !sameCounts(got, good.Height, good.Width, want) {
-				t.Fatalf("%s text=%v: good call after bad ones: %v, %v", ex, text, got, err)
-			}
-		}
-	}
-	// A missing argument, on a raw request.
-	_, err := c.Do(context.Background(), &wire.Request{Op: "mandelbrot", Args: wire.Args{"width": wire.Int(4)}}, nil)
-	if e := wantCode(t, "missing args", err, wire.InvalidArgument); !strings.Contains(e.Message, "required") {
-		t.Errorf("missing args: message %q", e.Message)
-	}
-	_, _, err = c.Mandelbrot(context.Background(), good, &client.Options{Impl: "gonum"})
-	wantCode(t, "impl gonum", err, wire.NotFound)
 }
 
 // TestMandelbrotDeadline: pixels that would each iterate 2^31 times stop

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -17,7 +18,8 @@ type Case struct {
 	// Name says what the request holds, e.g. "f64 n=17 uniform".
 	Name string
 	// Size is about how many elementary operations the call costs: the
-	// server's suite, which runs each case many times over, takes the small.
+	// server's suite, which runs each case many times over, takes the
+	// small. A refusal's is 0.
 	Size int
 	// Build makes the request's arguments and the check of a run's
 	// outcome. It is deterministic (each case seeds its own generator) and
@@ -69,6 +71,48 @@ func fails(code wire.Code) Check {
 		return nil
 	}
 }
+
+// refusals are cases of requests op must refuse for a rule its Params
+// cannot state (shapes that must agree, say): each must fail with
+// invalid_argument, its message starting with the op's name and holding
+// the case's mention.
+func refusals(op string, table []refusal) []Case {
+	cases := make([]Case, len(table))
+	for i, r := range table {
+		cases[i] = Case{Name: "refused: " + r.name, Build: func() (wire.Args, Check) {
+			return r.args, func(_ wire.Result, err error) error {
+				var e *wire.Error
+				if !errors.As(err, &e) || e.Code != wire.InvalidArgument {
+					return fmt.Errorf("got %v, want invalid_argument", err)
+				}
+				if !strings.HasPrefix(e.Message, op+": ") || !strings.Contains(e.Message, r.mention) {
+					return fmt.Errorf("message %q does not start with %q and mention %q", e.Message, op, r.mention)
+				}
+				return nil
+			}
+		}}
+	}
+	return cases
+}
+
+// refusal is a request an op refuses, and what its message must mention.
+type refusal struct {
+	name    string
+	args    wire.Args
+	mention string
+}
+
+// zeros is a wire value holding a zero f64 tensor of shape.
+func zeros(shape ...int) wire.Value {
+	t, err := tensor.New(tensor.F64, shape...)
+	if err != nil {
+		panic(err)
+	}
+	return wire.TensorValue(t)
+}
+
+// vector is a wire value holding an f64 vector of v.
+func vector(v ...float64) wire.Value { return wire.TensorValue(tensor.FromFloat64([]int{len(v)}, v)) }
 
 // seeded returns a generator for case i of a table: every case draws its
 // own values, whichever cases run.

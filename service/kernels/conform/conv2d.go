@@ -74,7 +74,10 @@ func conv2dCases() []Case {
 			Build: func() (wire.Args, Check) { return c.build(seeded(21, i)) },
 		}
 	}
-	return append(cases, conv2dByHand()...)
+	return append(append(cases, conv2dByHand()...), refusals("conv2d", []refusal{
+		{"empty kernel rows", wire.Args{"image": zeros(3, 3), "kernel": zeros(0, 2)}, "must not be empty"},
+		{"empty kernel cols", wire.Args{"image": zeros(3, 3), "kernel": zeros(2, 0)}, "[2,0]"},
+	})...)
 }
 
 // conv2dValues returns n values of kind for an image (or a kernel),

@@ -71,7 +71,10 @@ func fftCases() []Case {
 			}
 		}
 	}
-	return append(cases, fftKnown()...)
+	return append(append(cases, fftKnown()...), refusals("fft", []refusal{
+		{"n = 0", wire.Args{"x": zeros(0)}, "at least 1"},
+		{"rows of 0", wire.Args{"x": zeros(3, 0)}, "at least 1"},
+	})...)
 }
 
 func btoi(b bool) int {

@@ -47,7 +47,11 @@ func gemmCases() []Case {
 			Build: func() (wire.Args, Check) { return c.build(seeded(7, i)) },
 		}
 	}
-	return cases
+	return append(cases, refusals("gemm", []refusal{
+		{"inner dims", wire.Args{"a": zeros(2, 3), "b": zeros(2, 2)}, "inner dimensions"},
+		{"trans inner dims", wire.Args{"a": zeros(2, 3), "b": zeros(3, 2), "trans_a": wire.Bool(true)}, "inner dimensions"},
+		{"c shape", wire.Args{"a": zeros(2, 3), "b": zeros(3, 2), "c": zeros(3, 3)}, "c is"},
+	})...)
 }
 
 // gemmHuge is a magnitude whose products stay finite in the dtype.

@@ -79,7 +79,14 @@ func histogramCases() []Case {
 			})
 		}
 	}
-	return cases
+	return append(cases, refusals("histogram", []refusal{
+		{"range of 3", wire.Args{"x": vector(1, 2), "range": vector(0, 1, 2)}, "[lo, hi]"},
+		{"range reversed", wire.Args{"x": vector(1, 2), "range": vector(1, 0)}, "must not exceed"},
+		{"range NaN", wire.Args{"x": vector(1, 2), "range": vector(math.NaN(), 1)}, "not finite"},
+		{"range Inf", wire.Args{"x": vector(1, 2), "range": vector(0, math.Inf(1))}, "not finite"},
+		{"NaN in x, no range", wire.Args{"x": vector(1, math.NaN())}, "give range"},
+		{"Inf in x, no range", wire.Args{"x": vector(1, math.Inf(-1))}, "give range"},
+	})...)
 }
 
 // histogramCheck checks a histogram of x (its values, rounded to dt)

@@ -2,6 +2,7 @@ package conform
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -159,5 +160,7 @@ func mandelbrotCases() []Case {
 	} {
 		add("straddling: ", v, v.ref)
 	}
-	return cases
+	return append(cases, refusals("mandelbrot", []refusal{
+		{"overflow", wire.Args{"width": wire.Int(4), "height": wire.Int(math.MaxInt64 / 2)}, "overflows"},
+	})...)
 }

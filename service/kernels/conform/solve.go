@@ -65,7 +65,11 @@ func solveCases() []Case {
 			Build: func() (wire.Args, Check) { return c.build(seeded(3, i)) },
 		}
 	}
-	return cases
+	return append(cases, refusals("solve", []refusal{
+		{"non-square a", wire.Args{"a": zeros(3, 4), "b": zeros(3)}, "[3,4]"},
+		{"short b", wire.Args{"a": zeros(3, 3), "b": zeros(2)}, "b must be [3] or [3,k]"},
+		{"b rows", wire.Args{"a": zeros(3, 3), "b": zeros(4, 2)}, "[4,2]"},
+	})...)
 }
 
 func (c solveCase) build(r *rand.Rand) (wire.Args, Check) {

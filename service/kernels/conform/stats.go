@@ -110,12 +110,16 @@ func statsCases() []Case {
 	for i, shape := range [][]int{{}, {2, 3}, {3, 1, 2}, {1, 1, 6, 1}, {0, 4}, {37, 61}} {
 		add("uniform", shape, tensor.F64, 0, min(1, i), 100)
 	}
+	add("empty, any ddof", []int{0}, tensor.F64, 0, 3, 0) // no variance to divide
 	for k := range statsKinds {
 		if name := statsKinds[k].name; name == "tenth" || name == "offset" {
 			add(name, []int{10_000_000}, tensor.F64, k, 1, 99)
 		}
 	}
-	return cases
+	return append(cases, refusals("stats", []refusal{
+		{"ddof = count", wire.Args{"x": zeros(3), "ddof": wire.Int(3)}, "less than the number of elements"},
+		{"ddof > count", wire.Args{"x": zeros(1), "ddof": wire.Int(5)}, "ddof (5)"},
+	})...)
 }
 
 // statsRef computes the stats naively and exactly where it matters: the sum
