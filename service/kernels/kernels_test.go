@@ -11,34 +11,65 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// eachRun prepares args for op and runs the call with every implementation
-// the op's definition lists, C on every SIMD path this CPU has, handing
-// each outcome to check (or Prepare's refusal, with a nil Ctx): the one loop every op's table goes through, so
-// every case meets every implementation by construction, its results in
-// poisoned memory.
+// eachRun prepares args for op and runs the call on each of its paths,
+// handing each outcome to check (or Prepare's refusal, with a nil Ctx):
+// the one loop every op's table goes through, so every case meets every
+// implementation by construction, its results in poisoned memory.
 func eachRun(t *testing.T, opName string, args wire.Args, check func(where string, x *cgo.Ctx, res wire.Result, err error)) {
 	t.Helper()
-	op, err := kernels.Default().Lookup(opName)
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := lookup(t, opName)
 	call, err := op.Prepare(args)
 	if err != nil {
 		check("prepare", nil, nil, err)
 		return
 	}
+	for _, p := range runPaths(op) {
+		x := p.ctx()
+		res, err := call.RunInto(x, p.impl, poisoned{})
+		check(p.String(), x, res, err)
+	}
+}
+
+// lookup returns the op called name.
+func lookup(t *testing.T, name string) *kernels.Op {
+	t.Helper()
+	op, err := kernels.Default().Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+// runPath is one way to run a call: an implementation and, for C, a SIMD
+// path.
+type runPath struct {
+	impl string
+	isa  cgo.ISA
+}
+
+func (p runPath) String() string { return p.impl + "/" + p.isa.String() }
+
+// ctx returns a new Ctx that takes p's SIMD path.
+func (p runPath) ctx() *cgo.Ctx {
+	x := cgo.NewCtx()
+	x.SetISA(p.isa)
+	return x
+}
+
+// runPaths returns op's paths: every implementation its definition lists,
+// C on every SIMD path this CPU has.
+func runPaths(op *kernels.Op) []runPath {
+	var paths []runPath
 	for _, impl := range op.Impls {
 		isas := []cgo.ISA{cgo.ISAAuto}
 		if impl == kernels.ImplC {
 			isas = cgo.ISAs()
 		}
 		for _, isa := range isas {
-			x := cgo.NewCtx()
-			x.SetISA(isa)
-			res, err := call.RunInto(x, impl, poisoned{})
-			check(impl+"/"+isa.String(), x, res, err)
+			paths = append(paths, runPath{impl, isa})
 		}
 	}
+	return paths
 }
 
 // runAll is eachRun for calls that must succeed.
@@ -92,10 +123,7 @@ func TestGoImplsCancel(t *testing.T) {
 // canceled. It returns the call.
 func progressThenCancel(t *testing.T, opName string, args wire.Args, want int64) *kernels.Call {
 	t.Helper()
-	op, err := kernels.Default().Lookup(opName)
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := lookup(t, opName)
 	call, err := op.Prepare(args)
 	if err != nil {
 		t.Fatal(err)

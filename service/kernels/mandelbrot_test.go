@@ -16,31 +16,24 @@ import (
 // after a cancel, in vector chunks and in the scalar tail alike.
 func TestMandelbrotCancelAndProgress(t *testing.T) {
 	progressThenCancel(t, "mandelbrot", mandelbrotArgs(13, 7, -2, 1, -1, 1, 100), 13*7)
-	op, _ := kernels.Default().Lookup("mandelbrot")
+	op := lookup(t, "mandelbrot")
 	for _, w := range []int{1, 3, 67} { // 67: two AVX-512 chunks, a vector, a tail
 		huge, err := op.Prepare(mandelbrotArgs(w, 2, -0.1, 0.1, -0.1, 0.1, 1<<31))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, impl := range op.Impls {
-			isas := []cgo.ISA{cgo.ISAAuto}
-			if impl == kernels.ImplC {
-				isas = cgo.ISAs()
+		for _, p := range runPaths(op) {
+			c := p.ctx()
+			timer := time.AfterFunc(20*time.Millisecond, c.Cancel)
+			start := time.Now()
+			_, err := huge.Run(c, p.impl)
+			took := time.Since(start)
+			timer.Stop()
+			if !errors.Is(err, cgo.ErrCanceled) || took > time.Second {
+				t.Errorf("%s width %d: %v after %v", p, w, err, took)
 			}
-			for _, isa := range isas {
-				c := cgo.NewCtx()
-				c.SetISA(isa)
-				timer := time.AfterFunc(20*time.Millisecond, c.Cancel)
-				start := time.Now()
-				_, err := huge.Run(c, impl)
-				took := time.Since(start)
-				timer.Stop()
-				if !errors.Is(err, cgo.ErrCanceled) || took > time.Second {
-					t.Errorf("%s/%s width %d: %v after %v", impl, isa, w, err, took)
-				}
-				if done, total, _ := c.Progress(); done != 0 || total != int64(2*w) {
-					t.Errorf("%s/%s width %d: progress %d/%d", impl, isa, w, done, total)
-				}
+			if done, total, _ := c.Progress(); done != 0 || total != int64(2*w) {
+				t.Errorf("%s width %d: progress %d/%d", p, w, done, total)
 			}
 		}
 	}
