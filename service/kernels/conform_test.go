@@ -1,6 +1,7 @@
 package kernels_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/crunchsvc/crunch/cgo"
@@ -16,7 +17,8 @@ const shortSize = 1 << 24
 // implementation its definition lists, C on every SIMD path this CPU has,
 // results in poisoned memory: each outcome must pass the case's check, a
 // finished call must report all its work done, and the arguments must come
-// back unchanged. An op without cases fails.
+// back unchanged; the largest case, run on a cancelled Ctx, must stop. An
+// op without cases fails.
 func TestConformance(t *testing.T) {
 	for _, op := range kernels.Default().Ops() {
 		t.Run(op.Name, func(t *testing.T) {
@@ -25,9 +27,13 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("%s has no conformance cases: give it a file in service/kernels/conform", op.Name)
 			}
 			failed := 0
+			var largest *conform.Case
 			for _, c := range cases {
 				if testing.Short() && c.Size > shortSize {
 					continue
+				}
+				if largest == nil || c.Size > largest.Size {
+					largest = &c
 				}
 				args, check := c.Build()
 				before := cloneArgs(args)
@@ -50,6 +56,19 @@ func TestConformance(t *testing.T) {
 				}
 				if failed >= 10 {
 					t.Fatalf("%s: giving up after %d failures", op.Name, failed)
+				}
+			}
+			// The largest case again, on a cancelled Ctx: every path stops.
+			args, _ := largest.Build()
+			call, err := op.Prepare(args)
+			if err != nil {
+				t.Fatalf("%s: %v", largest.Name, err)
+			}
+			for _, p := range runPaths(op) {
+				x := p.ctx()
+				x.Cancel()
+				if _, err := call.RunInto(x, p.impl, poisoned{}); !errors.Is(err, cgo.ErrCanceled) {
+					t.Errorf("%s %s on a cancelled Ctx: %v", largest.Name, p, err)
 				}
 			}
 		})

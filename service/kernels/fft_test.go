@@ -66,11 +66,6 @@ func TestFFTEmptyBatch(t *testing.T) {
 	}
 }
 
-func TestFFTCancel(t *testing.T) {
-	x, _ := tensor.New(tensor.C128, 64, 4096)
-	progressThenCancel(t, "fft", wire.Args{"x": wire.TensorValue(x)}, -1)
-}
-
 // The C binding refuses slices that cannot back its sizes.
 func TestFFTBindingChecks(t *testing.T) {
 	a, b := make([]complex128, 8), make([]complex128, 8)

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/crunchsvc/crunch/service/kernels/conform"
-	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -108,11 +107,4 @@ func TestHistogramMatchesNumPy(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestHistogramCancel: a cancelled Ctx stops every implementation; a
-// finished call reports every element done.
-func TestHistogramCancel(t *testing.T) {
-	x := tensor.FromFloat64([]int{1 << 20}, make([]float64, 1<<20))
-	progressThenCancel(t, "histogram", wire.Args{"x": wire.TensorValue(x)}, -1)
 }

@@ -70,7 +70,7 @@ func conv2dCases() []Case {
 	for i, c := range table {
 		cases[i] = Case{
 			Name:  c.String(),
-			Size:  (c.h + c.kh) * (c.w + c.kw) * c.kh * c.kw,
+			Size:  c.h*c.w*c.kh*c.kw + (c.h+c.kh)*(c.w+c.kw), // the work and the output
 			Build: func() (wire.Args, Check) { return c.build(seeded(21, i)) },
 		}
 	}
