@@ -76,22 +76,8 @@ func scalar(v any) wire.Value {
 // one reads result name, of T's kind.
 func one[T any](name string) func(*results) T {
 	return func(r *results) T {
-		var v any
-		switch any(*new(T)).(type) {
-		case *tensor.Tensor:
-			v = r.Tensor(name)
-		case int64:
-			v = r.Int(name)
-		case float64:
-			v = r.Float(name)
-		case bool:
-			v = r.Bool(name)
-		case string:
-			v = r.String(name)
-		default:
-			panic(fmt.Sprintf("client: a result of type %T", *new(T)))
-		}
-		return v.(T)
+		v, _ := r.as(name, reflect.TypeFor[T]()).(T)
+		return v
 	}
 }
 
@@ -101,26 +87,30 @@ func fields[T any](r *results) *T {
 	out := new(T)
 	v := reflect.ValueOf(out).Elem()
 	for i := range v.NumField() {
-		name := v.Type().Field(i).Tag.Get("res")
-		var x any
-		switch v.Field(i).Interface().(type) {
-		case *tensor.Tensor:
-			x = r.Tensor(name)
-		case int64:
-			x = r.Int(name)
-		case float64:
-			x = r.Float(name)
-		case bool:
-			x = r.Bool(name)
-		case string:
-			x = r.String(name)
+		f := v.Type().Field(i)
+		if x := r.as(f.Tag.Get("res"), f.Type); r.err == nil {
+			v.Field(i).Set(reflect.ValueOf(x))
 		}
-		if r.err != nil {
-			return out
-		}
-		v.Field(i).Set(reflect.ValueOf(x))
 	}
 	return out
+}
+
+// as reads result name as a value of type t: *tensor.Tensor, int64,
+// float64, bool or string.
+func (r *results) as(name string, t reflect.Type) any {
+	switch t {
+	case reflect.TypeFor[*tensor.Tensor]():
+		return r.Tensor(name)
+	case reflect.TypeFor[int64]():
+		return r.Int(name)
+	case reflect.TypeFor[float64]():
+		return r.Float(name)
+	case reflect.TypeFor[bool]():
+		return r.Bool(name)
+	case reflect.TypeFor[string]():
+		return r.String(name)
+	}
+	panic(fmt.Sprintf("client: a result of type %s", t))
 }
 
 // results reads a reply's results by name. The first result missing or
