@@ -157,13 +157,8 @@ static const crunch__conv2d_kernels generic_kernels = {
     conv2d_generic_row_f32,
     conv2d_generic_pair_f32,
 };
-static const crunch__conv2d_kernels *const paths[CRUNCH__ISA_LEVELS] = {
-    [CRUNCH_ISA_GENERIC] = &generic_kernels,
-#if CRUNCH_X86
-    [CRUNCH_ISA_AVX2] = &crunch__conv2d_kernels_avx2,
-    [CRUNCH_ISA_AVX512] = &crunch__conv2d_kernels_avx512,
-#endif
-};
+CRUNCH__KERNEL_TABLE(paths, crunch__conv2d_kernels *const, &generic_kernels,
+                     &crunch__conv2d_kernels_avx2, &crunch__conv2d_kernels_avx512);
 
 /* The drivers. */
 #define T double

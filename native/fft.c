@@ -750,13 +750,8 @@ void crunch_fft_cache_clear(void)
 /* ---- the driver ---- */
 
 /* paths is fft's kernel table (internal.h): the pass kernels per path. */
-static const crunch__fft_kernels *const paths[CRUNCH__ISA_LEVELS] = {
-    [CRUNCH_ISA_GENERIC] = &crunch__fft_kernels_generic,
-#if CRUNCH_X86
-    [CRUNCH_ISA_AVX2] = &crunch__fft_kernels_avx2,
-    [CRUNCH_ISA_AVX512] = &crunch__fft_kernels_avx512,
-#endif
-};
+CRUNCH__KERNEL_TABLE(paths, crunch__fft_kernels *const, &crunch__fft_kernels_generic,
+                     &crunch__fft_kernels_avx2, &crunch__fft_kernels_avx512);
 
 /* norm_scale is the factor NumPy's norm applies to the unnormalised
  * transform: forward "backward" 1, "ortho" 1/sqrt(n), "forward" 1/n, and

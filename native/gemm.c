@@ -115,13 +115,7 @@ static const gemm_path avx512_path = {
 
 /* paths is gemm's kernel table (internal.h), like BLIS's per-CPU context:
  * kernels and block sizes per path. */
-static const gemm_path *const paths[CRUNCH__ISA_LEVELS] = {
-    [CRUNCH_ISA_GENERIC] = &generic_path,
-#if CRUNCH_X86
-    [CRUNCH_ISA_AVX2] = &avx2_path,
-    [CRUNCH_ISA_AVX512] = &avx512_path,
-#endif
-};
+CRUNCH__KERNEL_TABLE(paths, gemm_path *const, &generic_path, &avx2_path, &avx512_path);
 
 static inline size_t min_size(size_t x, size_t y)
 {

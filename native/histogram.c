@@ -70,13 +70,8 @@ GENERIC(float, f32)
 /* paths is histogram's kernel table (internal.h). */
 static const crunch__hist_kernels generic_kernels = {count_generic_f64, count_generic_f32,
                                                      range_generic_f64, range_generic_f32};
-static const crunch__hist_kernels *const paths[CRUNCH__ISA_LEVELS] = {
-    [CRUNCH_ISA_GENERIC] = &generic_kernels,
-#if CRUNCH_X86
-    [CRUNCH_ISA_AVX2] = &crunch__hist_kernels_avx2,
-    [CRUNCH_ISA_AVX512] = &crunch__hist_kernels_avx512,
-#endif
-};
+CRUNCH__KERNEL_TABLE(paths, crunch__hist_kernels *const, &generic_kernels,
+                     &crunch__hist_kernels_avx2, &crunch__hist_kernels_avx512);
 
 /* kernels_for returns the kernels a call with ctx and bins bins takes: its
  * path's, or the generic ones for more bins than the SIMD kernels take. */

@@ -33,15 +33,11 @@ CRUNCH_HIDDEN crunch_isa crunch__isa_for(const crunch_ctx *ctx);
 /*
  * Kernel tables: how every op picks its SIMD path. An op keeps one table
  * indexed by crunch_isa, CRUNCH__ISA_LEVELS entries, each pointing at one
- * path's kernels (a struct of them, or the op's one kernel function):
+ * path's kernels (a struct of them, or the op's one kernel function),
+ * declared with CRUNCH__KERNEL_TABLE:
  *
- *   static const crunch__foo_kernels *const paths[CRUNCH__ISA_LEVELS] = {
- *       [CRUNCH_ISA_GENERIC] = &generic_kernels,
- *   #if CRUNCH_X86
- *       [CRUNCH_ISA_AVX2] = &crunch__foo_kernels_avx2,
- *       [CRUNCH_ISA_AVX512] = &crunch__foo_kernels_avx512,
- *   #endif
- *   };
+ *   CRUNCH__KERNEL_TABLE(paths, crunch__foo_kernels *const, &generic_kernels,
+ *                        &crunch__foo_kernels_avx2, &crunch__foo_kernels_avx512);
  *
  * and a call picks its entry once, before any work, with
  * CRUNCH__PICK(paths, ctx). The generic entry is never NULL; a NULL entry
@@ -68,6 +64,22 @@ static inline crunch_isa crunch__isa_pick(const crunch_ctx *ctx, unsigned filled
     ((unsigned)((paths)[CRUNCH_ISA_AVX2] != NULL) << CRUNCH_ISA_AVX2 |          \
      (unsigned)((paths)[CRUNCH_ISA_AVX512] != NULL) << CRUNCH_ISA_AVX512)
 _Static_assert(CRUNCH__ISA_LEVELS == 4, "CRUNCH__FILLED must list every SIMD level");
+
+/* CRUNCH__KERNEL_TABLE(name, type, generic, avx2, avx512) defines kernel
+ * table name, entries of type (a const pointer to an op's kernels, or a
+ * function pointer), filled with the paths this build compiles: the SIMD
+ * ones only on x86, where their names exist. */
+#if CRUNCH_X86
+#define CRUNCH__KERNEL_TABLE(name, type, generic, avx2, avx512)                 \
+    static const type name[CRUNCH__ISA_LEVELS] = {                              \
+        [CRUNCH_ISA_GENERIC] = (generic),                                       \
+        [CRUNCH_ISA_AVX2] = (avx2),                                             \
+        [CRUNCH_ISA_AVX512] = (avx512),                                         \
+    }
+#else
+#define CRUNCH__KERNEL_TABLE(name, type, generic, avx2, avx512)                 \
+    static const type name[CRUNCH__ISA_LEVELS] = {[CRUNCH_ISA_GENERIC] = (generic)}
+#endif
 
 /* CRUNCH__PICK(paths, ctx) is the entry of kernel table paths for a call
  * with ctx (see "Kernel tables" above). */

@@ -29,13 +29,8 @@ static crunch_status row_generic(const crunch_ctx *ctx, const crunch__mb_row *ro
 
 /* paths is mandelbrot's kernel table (internal.h). */
 static const crunch__mb_kernels generic_kernels = {row_generic};
-static const crunch__mb_kernels *const paths[CRUNCH__ISA_LEVELS] = {
-    [CRUNCH_ISA_GENERIC] = &generic_kernels,
-#if CRUNCH_X86
-    [CRUNCH_ISA_AVX2] = &crunch__mb_kernels_avx2,
-    [CRUNCH_ISA_AVX512] = &crunch__mb_kernels_avx512,
-#endif
-};
+CRUNCH__KERNEL_TABLE(paths, crunch__mb_kernels *const, &generic_kernels,
+                     &crunch__mb_kernels_avx2, &crunch__mb_kernels_avx512);
 
 /* Rows per item of a parallel call: small enough that threads claiming
  * bands one at a time balance the image's uneven rows (the set's interior

@@ -140,13 +140,7 @@ CRUNCH_TARGET_AVX512 static uint64_t sum_avx512(int64_t start, int64_t count, ui
 
 /* paths is modsum's kernel table (internal.h): one function per path. */
 typedef uint64_t (*sum_fn)(int64_t start, int64_t count, uint32_t r);
-static const sum_fn paths[CRUNCH__ISA_LEVELS] = {
-    [CRUNCH_ISA_GENERIC] = sum_generic,
-#if CRUNCH_X86
-    [CRUNCH_ISA_AVX2] = sum_avx2,
-    [CRUNCH_ISA_AVX512] = sum_avx512,
-#endif
-};
+CRUNCH__KERNEL_TABLE(paths, sum_fn, sum_generic, sum_avx2, sum_avx512);
 
 /* Chunks summed per crunch__parallel round: their sums wait in an array
  * on the stack (8 KiB) until the round is over and they are added in

@@ -248,13 +248,8 @@ static double load_row(size_t len, const double *restrict src, double *restrict 
 /* paths is solve's kernel table (internal.h). */
 static const crunch__solve_kernels generic_kernels = {dot_row, axpy_row, load_row,
                                                       (uint64_t)1 << 22};
-static const crunch__solve_kernels *const paths[CRUNCH__ISA_LEVELS] = {
-    [CRUNCH_ISA_GENERIC] = &generic_kernels,
-#if CRUNCH_X86
-    [CRUNCH_ISA_AVX2] = &crunch__solve_kernels_avx2,
-    [CRUNCH_ISA_AVX512] = &crunch__solve_kernels_avx512,
-#endif
-};
+CRUNCH__KERNEL_TABLE(paths, crunch__solve_kernels *const, &generic_kernels,
+                     &crunch__solve_kernels_avx2, &crunch__solve_kernels_avx512);
 
 /*
  * trsm_lower solves L X = B in place for X: L is the m x m unit lower

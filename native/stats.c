@@ -127,13 +127,8 @@ static void widen_generic(const float *x, size_t len, double *out)
 
 /* paths is stats's kernel table (internal.h). */
 static const crunch__stats_kernels generic_kernels = {block_generic, widen_generic};
-static const crunch__stats_kernels *const paths[CRUNCH__ISA_LEVELS] = {
-    [CRUNCH_ISA_GENERIC] = &generic_kernels,
-#if CRUNCH_X86
-    [CRUNCH_ISA_AVX2] = &crunch__stats_kernels_avx2,
-    [CRUNCH_ISA_AVX512] = &crunch__stats_kernels_avx512,
-#endif
-};
+CRUNCH__KERNEL_TABLE(paths, crunch__stats_kernels *const, &generic_kernels,
+                     &crunch__stats_kernels_avx2, &crunch__stats_kernels_avx512);
 
 /* two_sum sets *s + *e = a + b exactly, *s = fl(a + b) (Knuth's TwoSum:
  * no condition on the magnitudes). */

@@ -3,29 +3,28 @@ package client
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
 // What the generated per-op methods (ops_generated.go) are made of: each
-// builds its request's arguments with setTensor and setOpt, and its body
-// is one call of do, which reads the results through a results.
+// <Op>Args struct tags its fields with their arguments' names, and each
+// method is one call of do, which sends the tagged fields and reads the
+// results with one (a single result) or fields (a struct of them, tagged
+// the same way).
 
-// opArgs are a generated <Op>Args struct: args makes it a request's
-// arguments. One may also say how many bytes its results take (see
-// result_size.go).
-type opArgs interface{ args() wire.Args }
-
-// do sends op with a's arguments and returns what read takes from the
-// reply, with the reply's stats. A failure reply is its *wire.Error.
-func do[A opArgs, T any](ctx context.Context, c *Client, op string, a A, o *Options, read func(*results) T) (T, *wire.Stats, error) {
+// do sends op with the arguments a (an <Op>Args) holds and returns what
+// read takes from the reply, with the reply's stats. A failure reply is
+// its *wire.Error.
+func do[T any](ctx context.Context, c *Client, op string, a any, o *Options, read func(*results) T) (T, *wire.Stats, error) {
 	var zero T
 	size := 0
-	if s, ok := any(a).(interface{ resultSize() int }); ok {
+	if s, ok := a.(interface{ resultSize() int }); ok {
 		size = s.resultSize()
 	}
-	rep, err := c.Do(ctx, &wire.Request{Op: op, Args: a.args()}, resultBytes(o, size))
+	rep, err := c.Do(ctx, &wire.Request{Op: op, Args: argsOf(a)}, resultBytes(o, size))
 	if err != nil {
 		return zero, nil, err
 	}
@@ -37,20 +36,81 @@ func do[A opArgs, T any](ctx context.Context, c *Client, op string, a A, o *Opti
 	return v, rep.Stats, nil
 }
 
-// setTensor adds t to args as name unless it is nil: an optional tensor
-// left out, or a required one the server then asks for.
-func setTensor(args wire.Args, name string, t *tensor.Tensor) {
-	if t != nil {
-		args[name] = wire.TensorValue(t)
+// argsOf returns the arguments an <Op>Args struct holds: each field tagged
+// arg:"name", a nil one (an optional argument, or a tensor) left out so
+// that the server applies its default.
+func argsOf(a any) wire.Args {
+	args := wire.Args{}
+	v := reflect.ValueOf(a)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Tag.Get("arg")
+		f := v.Field(i)
+		if name == "" || (f.Kind() == reflect.Pointer && f.IsNil()) {
+			continue
+		}
+		switch x := f.Interface().(type) {
+		case *tensor.Tensor:
+			args[name] = wire.TensorValue(x)
+		default:
+			args[name] = scalar(reflect.Indirect(f).Interface())
+		}
+	}
+	return args
+}
+
+// scalar is v (int64, float64, bool or string) as a wire value.
+func scalar(v any) wire.Value {
+	switch x := v.(type) {
+	case int64:
+		return wire.Int(x)
+	case float64:
+		return wire.Float(x)
+	case bool:
+		return wire.Bool(x)
+	case string:
+		return wire.String(x)
+	}
+	panic(fmt.Sprintf("client: an argument of type %T", v))
+}
+
+// one reads result name, of T's kind.
+func one[T any](name string) func(*results) T {
+	return func(r *results) T {
+		v, _ := r.as(name, reflect.TypeFor[T]()).(T)
+		return v
 	}
 }
 
-// setOpt adds *v to args as name unless v is nil, which leaves the
-// argument to the server's default.
-func setOpt[T any](args wire.Args, name string, v *T, value func(T) wire.Value) {
-	if v != nil {
-		args[name] = value(*v)
+// fields reads the results into a new T, a struct whose fields are tagged
+// res:"name".
+func fields[T any](r *results) *T {
+	out := new(T)
+	v := reflect.ValueOf(out).Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if x := r.as(f.Tag.Get("res"), f.Type); r.err == nil {
+			v.Field(i).Set(reflect.ValueOf(x))
+		}
 	}
+	return out
+}
+
+// as reads result name as a value of type t: *tensor.Tensor, int64,
+// float64, bool or string.
+func (r *results) as(name string, t reflect.Type) any {
+	switch t {
+	case reflect.TypeFor[*tensor.Tensor]():
+		return r.Tensor(name)
+	case reflect.TypeFor[int64]():
+		return r.Int(name)
+	case reflect.TypeFor[float64]():
+		return r.Float(name)
+	case reflect.TypeFor[bool]():
+		return r.Bool(name)
+	case reflect.TypeFor[string]():
+		return r.String(name)
+	}
+	panic(fmt.Sprintf("client: a result of type %s", t))
 }
 
 // results reads a reply's results by name. The first result missing or

@@ -17,33 +17,22 @@ import (
 type Conv2DArgs struct {
 	// Image (required): the image; h or w may be 0 (the output is then
 	// zeros). Accepts: f32, f64; 2 dimensions; shape [h,w].
-	Image *tensor.Tensor
+	Image *tensor.Tensor `arg:"image"`
 	// Kernel (required): the kernel, image's dtype, kh and kw >= 1; it may
 	// be larger than the image. Accepts: f32, f64; the dtype of `image`; 2
 	// dimensions; shape [kh,kw].
-	Kernel *tensor.Tensor
+	Kernel *tensor.Tensor `arg:"kernel"`
 	// Mode (nil: the default, "same"): full: [h+kh-1,w+kw-1]; same: [h,w],
 	// full's rows from (kh-1)//2 and columns from (kw-1)//2; valid:
 	// [max(h-kh+1,0),max(w-kw+1,0)]. Accepts: `same`, `valid` or `full`.
-	Mode *string
-}
-
-// args returns a as the request's arguments.
-func (a Conv2DArgs) args() wire.Args {
-	args := wire.Args{}
-	setTensor(args, "image", a.Image)
-	setTensor(args, "kernel", a.Kernel)
-	setOpt(args, "mode", a.Mode, wire.String)
-	return args
+	Mode *string `arg:"mode"`
 }
 
 // Conv2DEx calls conv2d: 2-D convolution, as scipy.signal.convolve2d. It
 // returns out: the convolution, image's dtype (f32 computed in f32). Holds:
 // f32, f64; shape per mode.
 func (c *Client) Conv2DEx(ctx context.Context, a Conv2DArgs, o *Options) (*tensor.Tensor, *wire.Stats, error) {
-	return do(ctx, c, "conv2d", a, o, func(r *results) *tensor.Tensor {
-		return r.Tensor("out")
-	})
+	return do(ctx, c, "conv2d", a, o, one[*tensor.Tensor]("out"))
 }
 
 // FFTArgs are the arguments of fft, for FFTEx: discrete Fourier transform of
@@ -55,33 +44,22 @@ type FFTArgs struct {
 	// X (required): the signal, one per row; n >= 1, batch >= 0. Accepts:
 	// c64, c128, f32, f64, u8, u16, u32, i32, i64; 1 or 2 dimensions; shape
 	// [n] or [batch,n].
-	X *tensor.Tensor
+	X *tensor.Tensor `arg:"x"`
 	// Inverse (nil: the default, false): compute the inverse transform
 	// (numpy.fft.ifft).
-	Inverse *bool
+	Inverse *bool `arg:"inverse"`
 	// Norm (nil: the default, "backward"): which direction is scaled, as
 	// NumPy's norm: backward (the inverse by 1/n), ortho (both by 1/sqrt(n))
 	// or forward (the forward by 1/n). Accepts: `backward`, `ortho` or
 	// `forward`.
-	Norm *string
-}
-
-// args returns a as the request's arguments.
-func (a FFTArgs) args() wire.Args {
-	args := wire.Args{}
-	setTensor(args, "x", a.X)
-	setOpt(args, "inverse", a.Inverse, wire.Bool)
-	setOpt(args, "norm", a.Norm, wire.String)
-	return args
+	Norm *string `arg:"norm"`
 }
 
 // FFTEx calls fft: discrete Fourier transform along the last axis, as
 // numpy.fft.fft/ifft. It returns y: the transform: c64 for c64 and f32
 // input, c128 otherwise. Holds: c64, c128; shape same as x.
 func (c *Client) FFTEx(ctx context.Context, a FFTArgs, o *Options) (*tensor.Tensor, *wire.Stats, error) {
-	return do(ctx, c, "fft", a, o, func(r *results) *tensor.Tensor {
-		return r.Tensor("y")
-	})
+	return do(ctx, c, "fft", a, o, one[*tensor.Tensor]("y"))
 }
 
 // GemmArgs are the arguments of gemm, for GemmEx: general matrix product c =
@@ -90,43 +68,28 @@ func (c *Client) FFTEx(ctx context.Context, a FFTArgs, o *Options) (*tensor.Tens
 type GemmArgs struct {
 	// A (required): left matrix. Accepts: f32, f64; 2 dimensions; shape
 	// [m,k], or [k,m] with trans_a.
-	A *tensor.Tensor
+	A *tensor.Tensor `arg:"a"`
 	// B (required): right matrix, same dtype as a. Accepts: f32, f64; the
 	// dtype of `a`; 2 dimensions; shape [k,n], or [n,k] with trans_b.
-	B *tensor.Tensor
+	B *tensor.Tensor `arg:"b"`
 	// C (optional: nil leaves it out): added to the product when beta != 0;
 	// not modified. Accepts: f32, f64; the dtype of `a`; 2 dimensions; shape
 	// [m,n].
-	C *tensor.Tensor
+	C *tensor.Tensor `arg:"c"`
 	// Alpha (nil: the default, 1): scale of the product.
-	Alpha *float64
+	Alpha *float64 `arg:"alpha"`
 	// Beta (nil: the default, 0): scale of c; 0 ignores c's contents.
-	Beta *float64
+	Beta *float64 `arg:"beta"`
 	// TransA (nil: the default, false): use a transposed.
-	TransA *bool
+	TransA *bool `arg:"trans_a"`
 	// TransB (nil: the default, false): use b transposed.
-	TransB *bool
-}
-
-// args returns a as the request's arguments.
-func (a GemmArgs) args() wire.Args {
-	args := wire.Args{}
-	setTensor(args, "a", a.A)
-	setTensor(args, "b", a.B)
-	setTensor(args, "c", a.C)
-	setOpt(args, "alpha", a.Alpha, wire.Float)
-	setOpt(args, "beta", a.Beta, wire.Float)
-	setOpt(args, "trans_a", a.TransA, wire.Bool)
-	setOpt(args, "trans_b", a.TransB, wire.Bool)
-	return args
+	TransB *bool `arg:"trans_b"`
 }
 
 // GemmEx calls gemm: matrix product alpha*op(a)@op(b) + beta*c. It returns
 // c: the result. Holds: f32, f64; shape [m,n].
 func (c *Client) GemmEx(ctx context.Context, a GemmArgs, o *Options) (*tensor.Tensor, *wire.Stats, error) {
-	return do(ctx, c, "gemm", a, o, func(r *results) *tensor.Tensor {
-		return r.Tensor("c")
-	})
+	return do(ctx, c, "gemm", a, o, one[*tensor.Tensor]("c"))
 }
 
 // HistogramArgs are the arguments of histogram, for HistogramEx: counts of
@@ -140,42 +103,28 @@ func (c *Client) GemmEx(ctx context.Context, a GemmArgs, o *Options) (*tensor.Te
 // server applies its default.
 type HistogramArgs struct {
 	// X (required): the values. Accepts: f32, f64; shape any, taken flat.
-	X *tensor.Tensor
+	X *tensor.Tensor `arg:"x"`
 	// Bins (nil: the default, 10): number of equal-width bins. Accepts: ≥ 1.
-	Bins *int64
+	Bins *int64 `arg:"bins"`
 	// Range (optional: nil leaves it out): [lo, hi], finite, lo <= hi;
 	// absent: x's min and max. Accepts: f64, f32, i64, i32; 1 dimension;
 	// shape [2].
-	Range *tensor.Tensor
-}
-
-// args returns a as the request's arguments.
-func (a HistogramArgs) args() wire.Args {
-	args := wire.Args{}
-	setTensor(args, "x", a.X)
-	setOpt(args, "bins", a.Bins, wire.Int)
-	setTensor(args, "range", a.Range)
-	return args
+	Range *tensor.Tensor `arg:"range"`
 }
 
 // HistogramResult is what histogram returns (HistogramEx).
 type HistogramResult struct {
 	// Counts: the number of values in each bin. Holds: i64; shape [bins].
-	Counts *tensor.Tensor
+	Counts *tensor.Tensor `res:"counts"`
 	// Edges: the bins' edges, as NumPy's (for f32 x, NumPy's f32 edges,
 	// exactly). Holds: f64; shape [bins+1].
-	Edges *tensor.Tensor
+	Edges *tensor.Tensor `res:"edges"`
 }
 
 // HistogramEx calls histogram: counts of x in equal bins, as
 // numpy.histogram. It returns a *HistogramResult.
 func (c *Client) HistogramEx(ctx context.Context, a HistogramArgs, o *Options) (*HistogramResult, *wire.Stats, error) {
-	return do(ctx, c, "histogram", a, o, func(r *results) *HistogramResult {
-		return &HistogramResult{
-			Counts: r.Tensor("counts"),
-			Edges:  r.Tensor("edges"),
-		}
-	})
+	return do(ctx, c, "histogram", a, o, fields[HistogramResult])
 }
 
 // MandelbrotArgs are the arguments of mandelbrot, for MandelbrotEx: escape
@@ -187,45 +136,30 @@ func (c *Client) HistogramEx(ctx context.Context, a HistogramArgs, o *Options) (
 // applies its default.
 type MandelbrotArgs struct {
 	// Width (required): columns. Accepts: ≥ 0.
-	Width int64
+	Width int64 `arg:"width"`
 	// Height (required): rows. Accepts: ≥ 0.
-	Height int64
+	Height int64 `arg:"height"`
 	// XMin (nil: the default, -2): real part of column 0. Accepts: finite.
-	XMin *float64
+	XMin *float64 `arg:"x_min"`
 	// XMax (nil: the default, 1): real part one column past the last.
 	// Accepts: finite.
-	XMax *float64
+	XMax *float64 `arg:"x_max"`
 	// YMin (nil: the default, -1.5): imaginary part of row 0. Accepts:
 	// finite.
-	YMin *float64
+	YMin *float64 `arg:"y_min"`
 	// YMax (nil: the default, 1.5): imaginary part one row past the last.
 	// Accepts: finite.
-	YMax *float64
+	YMax *float64 `arg:"y_max"`
 	// MaxIter (nil: the default, 256): iteration cap. Accepts: 1 to
 	// 2147483648.
-	MaxIter *int64
-}
-
-// args returns a as the request's arguments.
-func (a MandelbrotArgs) args() wire.Args {
-	args := wire.Args{}
-	args["width"] = wire.Int(a.Width)
-	args["height"] = wire.Int(a.Height)
-	setOpt(args, "x_min", a.XMin, wire.Float)
-	setOpt(args, "x_max", a.XMax, wire.Float)
-	setOpt(args, "y_min", a.YMin, wire.Float)
-	setOpt(args, "y_max", a.YMax, wire.Float)
-	setOpt(args, "max_iter", a.MaxIter, wire.Int)
-	return args
+	MaxIter *int64 `arg:"max_iter"`
 }
 
 // MandelbrotEx calls mandelbrot: escape counts of the Mandelbrot set over a
 // grid. It returns counts: escape counts, 1 to max_iter. Holds: u32; shape
 // [height,width].
 func (c *Client) MandelbrotEx(ctx context.Context, a MandelbrotArgs, o *Options) (*tensor.Tensor, *wire.Stats, error) {
-	return do(ctx, c, "mandelbrot", a, o, func(r *results) *tensor.Tensor {
-		return r.Tensor("counts")
-	})
+	return do(ctx, c, "mandelbrot", a, o, one[*tensor.Tensor]("counts"))
 }
 
 // ModsumArgs are the arguments of modsum, for ModsumEx: sum over 0 <= i <
@@ -234,25 +168,15 @@ func (c *Client) MandelbrotEx(ctx context.Context, a MandelbrotArgs, o *Options)
 // default.
 type ModsumArgs struct {
 	// N (required): multiplier, any int64.
-	N int64
+	N int64 `arg:"n"`
 	// Iters (nil: the default, 10000000): number of terms. Accepts: ≥ 0.
-	Iters *int64
-}
-
-// args returns a as the request's arguments.
-func (a ModsumArgs) args() wire.Args {
-	args := wire.Args{}
-	args["n"] = wire.Int(a.N)
-	setOpt(args, "iters", a.Iters, wire.Int)
-	return args
+	Iters *int64 `arg:"iters"`
 }
 
 // ModsumEx calls modsum: sum of (i*n) mod 97 over i < iters: a stand-in for
 // heavy CPU work. It returns total: the sum.
 func (c *Client) ModsumEx(ctx context.Context, a ModsumArgs, o *Options) (int64, *wire.Stats, error) {
-	return do(ctx, c, "modsum", a, o, func(r *results) int64 {
-		return r.Int("total")
-	})
+	return do(ctx, c, "modsum", a, o, one[int64]("total"))
 }
 
 // SolveArgs are the arguments of solve, for SolveEx: x solving a x = b by LU
@@ -263,26 +187,16 @@ func (c *Client) ModsumEx(ctx context.Context, a ModsumArgs, o *Options) (int64,
 type SolveArgs struct {
 	// A (required): the square matrix. Accepts: f64; 2 dimensions; shape
 	// [n,n].
-	A *tensor.Tensor
+	A *tensor.Tensor `arg:"a"`
 	// B (required): the right-hand side(s). Accepts: f64; 1 or 2 dimensions;
 	// shape [n] or [n,k].
-	B *tensor.Tensor
-}
-
-// args returns a as the request's arguments.
-func (a SolveArgs) args() wire.Args {
-	args := wire.Args{}
-	setTensor(args, "a", a.A)
-	setTensor(args, "b", a.B)
-	return args
+	B *tensor.Tensor `arg:"b"`
 }
 
 // SolveEx calls solve: solve a @ x = b (LU with partial pivoting). It
 // returns x: the solution: a x = b. Holds: f64; shape b's.
 func (c *Client) SolveEx(ctx context.Context, a SolveArgs, o *Options) (*tensor.Tensor, *wire.Stats, error) {
-	return do(ctx, c, "solve", a, o, func(r *results) *tensor.Tensor {
-		return r.Tensor("x")
-	})
+	return do(ctx, c, "solve", a, o, one[*tensor.Tensor]("x"))
 }
 
 // SortArgs are the arguments of sort, for SortEx: x sorted ascending, or
@@ -292,25 +206,15 @@ func (c *Client) SolveEx(ctx context.Context, a SolveArgs, o *Options) (*tensor.
 type SortArgs struct {
 	// X (required): the values; not modified. Accepts: i32, i64, u32, f32,
 	// f64; 1 dimension; shape [n].
-	X *tensor.Tensor
+	X *tensor.Tensor `arg:"x"`
 	// Descending (nil: the default, false): sort largest first.
-	Descending *bool
-}
-
-// args returns a as the request's arguments.
-func (a SortArgs) args() wire.Args {
-	args := wire.Args{}
-	setTensor(args, "x", a.X)
-	setOpt(args, "descending", a.Descending, wire.Bool)
-	return args
+	Descending *bool `arg:"descending"`
 }
 
 // SortEx calls sort: sort a vector, NaN last. It returns x: the sorted
 // values, same dtype. Holds: i32, i64, u32, f32, f64; shape [n].
 func (c *Client) SortEx(ctx context.Context, a SortArgs, o *Options) (*tensor.Tensor, *wire.Stats, error) {
-	return do(ctx, c, "sort", a, o, func(r *results) *tensor.Tensor {
-		return r.Tensor("x")
-	})
+	return do(ctx, c, "sort", a, o, one[*tensor.Tensor]("x"))
 }
 
 // StatsArgs are the arguments of stats, for StatsEx: count, sum, mean,
@@ -319,51 +223,33 @@ func (c *Client) SortEx(ctx context.Context, a SortArgs, o *Options) (*tensor.Te
 // optional argument left nil is not sent: the server applies its default.
 type StatsArgs struct {
 	// X (required): the values. Accepts: f32, f64; shape any, taken flat.
-	X *tensor.Tensor
+	X *tensor.Tensor `arg:"x"`
 	// Ddof (nil: the default, 0): delta degrees of freedom: var divides by
 	// count - ddof; ddof < count. Accepts: ≥ 0.
-	Ddof *int64
-}
-
-// args returns a as the request's arguments.
-func (a StatsArgs) args() wire.Args {
-	args := wire.Args{}
-	setTensor(args, "x", a.X)
-	setOpt(args, "ddof", a.Ddof, wire.Int)
-	return args
+	Ddof *int64 `arg:"ddof"`
 }
 
 // StatsResult is what stats returns (StatsEx).
 type StatsResult struct {
 	// Count: number of elements.
-	Count int64
+	Count int64 `res:"count"`
 	// Sum: sum, compensated pairwise: error within a few ulps of sum(|x|)
 	// for any count.
-	Sum float64
+	Sum float64 `res:"sum"`
 	// Mean: sum / count; NaN when x is empty.
-	Mean float64
+	Mean float64 `res:"mean"`
 	// Var: sum of (x - mean)^2 / (count - ddof); NaN when sum is not finite.
-	Var float64
+	Var float64 `res:"var"`
 	// Std: square root of var.
-	Std float64
+	Std float64 `res:"std"`
 	// Min: smallest element; -0.0 counts below +0.0.
-	Min float64
+	Min float64 `res:"min"`
 	// Max: largest element; +0.0 counts above -0.0.
-	Max float64
+	Max float64 `res:"max"`
 }
 
 // StatsEx calls stats: count, sum, mean, var, std, min and max of all
 // elements. It returns a *StatsResult.
 func (c *Client) StatsEx(ctx context.Context, a StatsArgs, o *Options) (*StatsResult, *wire.Stats, error) {
-	return do(ctx, c, "stats", a, o, func(r *results) *StatsResult {
-		return &StatsResult{
-			Count: r.Int("count"),
-			Sum:   r.Float("sum"),
-			Mean:  r.Float("mean"),
-			Var:   r.Float("var"),
-			Std:   r.Float("std"),
-			Min:   r.Float("min"),
-			Max:   r.Float("max"),
-		}
-	})
+	return do(ctx, c, "stats", a, o, fields[StatsResult])
 }

@@ -96,34 +96,6 @@ func TestDefinitionsRefuse(t *testing.T) {
 	}
 }
 
-// refusal is an op-specific bad request: a rule Params cannot state.
-type refusal struct {
-	name    string
-	args    wire.Args
-	mention string
-}
-
-// checkRefusals prepares each case of op and wants invalid_argument with a
-// message naming op and mentioning the case's words.
-func checkRefusals(t *testing.T, opName string, cases []refusal) {
-	t.Helper()
-	op, err := kernels.Default().Lookup(opName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range cases {
-		_, err := op.Prepare(tc.args)
-		e := wire.AsError(err)
-		if e == nil || e.Code != wire.InvalidArgument {
-			t.Errorf("%s %s: got %v, want invalid_argument", opName, tc.name, err)
-			continue
-		}
-		if !strings.HasPrefix(e.Message, opName+": ") || !strings.Contains(e.Message, tc.mention) {
-			t.Errorf("%s %s: message %q does not start with the op and mention %s", opName, tc.name, e.Message, tc.mention)
-		}
-	}
-}
-
 var update = flag.Bool("update", false, "rewrite docs/PROTOCOL.md's op reference from the definitions")
 
 // The generated op reference sits between these lines of docs/PROTOCOL.md.

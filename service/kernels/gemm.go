@@ -138,6 +138,7 @@ func (g *gemmArgs) runGonum(x *cgo.Ctx, o Out) (wire.Result, error) {
 		// when beta != 0; scale by 0 stores zeros without reading it, so
 		// NaN never enters.
 		scale(out, g.beta)
+		x.Add(int64(g.m) * int64(g.n) * int64(g.k))
 		return wire.Result{"c": wire.TensorValue(out)}, nil
 	}
 	tA, tB := blas.NoTrans, blas.NoTrans

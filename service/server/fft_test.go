@@ -2,10 +2,7 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
-	"math/cmplx"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -16,27 +13,6 @@ import (
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
-
-// dftRows is the DFT of each length-n row of x by its definition (the
-// kernels package tests against a double-double one; this only has to
-// tell a right answer from a wrong one through the wire).
-func dftRows(x []complex128, n int, inverse bool, scale float64) []complex128 {
-	sign := -1.0
-	if inverse {
-		sign = 1
-	}
-	out := make([]complex128, len(x))
-	for r := 0; r < len(x)/n; r++ {
-		for k := range n {
-			var s complex128
-			for j := range n {
-				s += x[r*n+j] * cmplx.Rect(1, sign*2*math.Pi*float64(j*k%n)/float64(n))
-			}
-			out[r*n+k] = s * complex(scale, 0)
-		}
-	}
-	return out
-}
 
 // fftTensor makes a [batch,n] tensor of dtype dt (c128, c64 or the real
 // f64) and returns its values as complex128.
@@ -68,117 +44,6 @@ func fftTensor(r *rand.Rand, dt tensor.DType, batch, n int) (*tensor.Tensor, []c
 		return tensor.FromFloat64(shape, v), vals
 	}
 	return tensor.FromComplex128(shape, vals), vals
-}
-
-func complexAt(t *tensor.Tensor, i int) complex128 {
-	if t.DType == tensor.C64 {
-		return complex128(t.Complex64()[i])
-	}
-	return t.Complex128()[i]
-}
-
-// TestFFTEveryExecImplAndForm runs fft through every executor, both
-// implementations and both message forms, on a smooth length and on a
-// prime one (Bluestein's algorithm in C), for complex and real input.
-func TestFFTEveryExecImplAndForm(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	r := rand.New(rand.NewPCG(21, 22))
-	for _, n := range []int{12, 67} {
-		for _, dt := range []tensor.DType{tensor.C128, tensor.C64, tensor.F64} {
-			x, vals := fftTensor(r, dt, 3, n)
-			wantDT, tol := tensor.C128, 1e-12
-			if dt == tensor.C64 {
-				wantDT, tol = tensor.C64, 1e-4
-			}
-			for _, inverse := range []bool{false, true} {
-				scale := 1.0
-				if inverse {
-					scale = 1 / float64(n)
-				}
-				want := dftRows(vals, n, inverse, scale)
-				for _, ex := range execNames {
-					for _, impl := range implsOf(t, "fft") {
-						for _, text := range []bool{false, true} {
-							got, stats, err := c.FFTEx(context.Background(), client.FFTArgs{X: x, Inverse: &inverse},
-								&client.Options{Exec: ex, Impl: impl, Text: text})
-							what := fmt.Sprintf("n=%d %s inverse=%v %s/%s text=%v", n, dt, inverse, ex, impl, text)
-							if err != nil {
-								t.Fatalf("%s: %v", what, err)
-							}
-							if got.DType != wantDT || fmt.Sprint(got.Shape) != fmt.Sprint(x.Shape) {
-								t.Fatalf("%s: result %s, want %s%v", what, got, wantDT, x.Shape)
-							}
-							if stats == nil || (ex != "auto" && stats.Exec != ex) || stats.Impl != impl {
-								t.Errorf("%s: stats %+v", what, stats)
-							}
-							for i, w := range want {
-								if d := cmplx.Abs(complexAt(got, i) - w); d > tol*float64(n) {
-									t.Fatalf("%s: y[%d] = %v, want %v", what, i, complexAt(got, i), w)
-								}
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-// TestFFTNormAndSpecialValues: NumPy's norms through the client, and a NaN
-// in one row (binary form: JSON has no NaN) poisoning that row only.
-func TestFFTNormAndSpecialValues(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	x := tensor.FromComplex128([]int{4}, []complex128{1, 2, 3, 4})
-	for _, tc := range []struct {
-		norm    string
-		inverse bool
-		want    []complex128
-	}{
-		{"", false, []complex128{10, -2 + 2i, -2, -2 - 2i}},
-		{"forward", false, []complex128{2.5, -0.5 + 0.5i, -0.5, -0.5 - 0.5i}},
-		{"ortho", false, []complex128{5, -1 + 1i, -1, -1 - 1i}},
-		{"backward", true, []complex128{2.5, -0.5 - 0.5i, -0.5, -0.5 + 0.5i}},
-		{"forward", true, []complex128{10, -2 - 2i, -2, -2 + 2i}},
-	} {
-		for _, impl := range implsOf(t, "fft") {
-			args := client.FFTArgs{X: x, Inverse: &tc.inverse}
-			if tc.norm != "" { // else the server's default
-				args.Norm = &tc.norm
-			}
-			got, _, err := c.FFTEx(context.Background(), args, &client.Options{Impl: impl, Text: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, w := range tc.want {
-				if cmplx.Abs(got.Complex128()[i]-w) > 1e-14 {
-					t.Errorf("%s norm=%q inverse=%v: %v, want %v", impl, tc.norm, tc.inverse, got.Complex128(), tc.want)
-					break
-				}
-			}
-		}
-	}
-
-	bad := tensor.FromComplex128([]int{2, 3}, []complex128{1, 2, 3, 4, complex(math.NaN(), 0), 6})
-	for _, ex := range runExecs {
-		for _, impl := range implsOf(t, "fft") {
-			got, _, err := c.FFT(context.Background(), bad, &client.Options{Exec: ex, Impl: impl})
-			if err != nil {
-				t.Fatalf("%s/%s: %v", ex, impl, err)
-			}
-			y := got.Complex128()
-			if cmplx.Abs(y[0]-6) > 1e-14 || cmplx.IsNaN(y[0]) {
-				t.Errorf("%s/%s: clean row spoiled: %v", ex, impl, y[:3])
-			}
-			for _, v := range y[3:] {
-				if !cmplx.IsNaN(v) && !cmplx.IsInf(v) {
-					t.Errorf("%s/%s: the NaN row came out %v", ex, impl, y[3:])
-					break
-				}
-			}
-		}
-	}
 }
 
 // TestFFTErrors: bad arguments are invalid_argument with a clear message,
@@ -220,43 +85,4 @@ func TestFFTErrors(t *testing.T) {
 			t.Errorf("%s after the deadline: %v", ex, err)
 		}
 	}
-}
-
-// TestFFTInfo: info describes fft's arguments, impls and defaults.
-func TestFFTInfo(t *testing.T) {
-	ts := start(t, nil)
-	info, err := ts.dial(t).Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ops []struct {
-		Name    string   `json:"name"`
-		Impls   []string `json:"impls"`
-		Default string   `json:"default_impl"`
-		Args    []struct {
-			Name     string   `json:"name"`
-			DTypes   []string `json:"dtypes"`
-			Required bool     `json:"required"`
-			Default  any      `json:"default"`
-		} `json:"args"`
-	}
-	if err := json.Unmarshal(info["ops"], &ops); err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range ops {
-		if op.Name != "fft" {
-			continue
-		}
-		if fmt.Sprint(op.Impls) != "[c gonum]" || op.Default != "c" || len(op.Args) != 3 {
-			t.Fatalf("fft info: %+v", op)
-		}
-		if a := op.Args[0]; a.Name != "x" || !a.Required || len(a.DTypes) < 2 {
-			t.Errorf("fft x: %+v", a)
-		}
-		if a := op.Args[2]; a.Name != "norm" || a.Default != "backward" {
-			t.Errorf("fft norm: %+v", a)
-		}
-		return
-	}
-	t.Fatalf("info has no fft: %s", info["ops"])
 }

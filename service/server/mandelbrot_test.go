@@ -2,9 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
-	"math"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,84 +35,6 @@ func sameCounts(got *tensor.Tensor, h, w int, want []uint32) bool {
 	return true
 }
 
-// TestMandelbrotEveryExecImplAndForm: images through every executor, both
-// implementations, binary and text messages, all with the same counts.
-func TestMandelbrotEveryExecImplAndForm(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	for _, v := range []client.MandelbrotView{
-		{Width: 37, Height: 23, XMin: -2, XMax: 1, YMin: -1.5, YMax: 1.5, MaxIter: 300},
-		{Width: 1, Height: 1, XMin: 0.25, XMax: 1, YMin: 0, YMax: 1, MaxIter: 1000},
-		{Width: 0, Height: 3, XMin: -2, XMax: 1, YMin: -1, YMax: 1, MaxIter: 5},
-	} {
-		want := mandelbrotWant(t, v)
-		for _, ex := range execNames {
-			for _, impl := range implsOf(t, "mandelbrot") {
-				for _, text := range []bool{false, true} {
-					got, st, err := c.Mandelbrot(context.Background(), v, &client.Options{Exec: ex, Impl: impl, Text: text})
-					if err != nil {
-						t.Fatalf("%+v %s/%s text=%v: %v", v, ex, impl, text, err)
-					}
-					if !sameCounts(got, v.Height, v.Width, want) {
-						t.Errorf("%+v %s/%s text=%v: got %v, want %v", v, ex, impl, text, got, want)
-					}
-					if st == nil || (ex != "auto" && st.Exec != ex) || st.Impl != impl {
-						t.Errorf("%+v %s/%s: stats %+v", v, ex, impl, st)
-					}
-				}
-			}
-		}
-	}
-}
-
-// TestMandelbrotBadArgs: refusals over the wire on every executor, in
-// both message forms, with messages that say why; the server goes on
-// serving the same connection.
-func TestMandelbrotBadArgs(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	good := client.MandelbrotView{Width: 8, Height: 4, XMin: -2, XMax: 1, YMin: -1, YMax: 1, MaxIter: 50}
-	want := mandelbrotWant(t, good)
-	bad := []struct {
-		name    string
-		edit    func(v *client.MandelbrotView)
-		mention string
-	}{
-		{"max_iter 0", func(v *client.MandelbrotView) { v.MaxIter = 0 }, "max_iter"},
-		{"max_iter 2^31+1", func(v *client.MandelbrotView) { v.MaxIter = 1<<31 + 1 }, "max_iter"},
-		{"negative width", func(v *client.MandelbrotView) { v.Width = -3 }, "width"},
-		{"overflow", func(v *client.MandelbrotView) { v.Width, v.Height = math.MaxInt64/2, 5 }, "overflows"},
-		{"NaN x_min", func(v *client.MandelbrotView) { v.XMin = math.NaN() }, "x_min"},
-	}
-	for _, ex := range execNames {
-		for _, text := range []bool{false, true} {
-			o := &client.Options{Exec: ex, Text: text}
-			for _, b := range bad {
-				if b.name == "NaN x_min" && text {
-					continue // a NaN travels as a tensor: only in binary form
-				}
-				v := good
-				b.edit(&v)
-				_, _, err := c.Mandelbrot(context.Background(), v, o)
-				if e := wantCode(t, b.name, err, wire.InvalidArgument); !strings.Contains(e.Message, b.mention) {
-					t.Errorf("%s %s: message %q does not mention %s", ex, b.name, e.Message, b.mention)
-				}
-			}
-			got, _, err := c.Mandelbrot(context.Background(), good, o)
-			if err != nil || !sameCounts(got, good.Height, good.Width, want) {
-				t.Fatalf("%s text=%v: good call after bad ones: %v, %v", ex, text, got, err)
-			}
-		}
-	}
-	// A missing argument, on a raw request.
-	_, err := c.Do(context.Background(), &wire.Request{Op: "mandelbrot", Args: wire.Args{"width": wire.Int(4)}}, nil)
-	if e := wantCode(t, "missing args", err, wire.InvalidArgument); !strings.Contains(e.Message, "required") {
-		t.Errorf("missing args: message %q", e.Message)
-	}
-	_, _, err = c.Mandelbrot(context.Background(), good, &client.Options{Impl: "gonum"})
-	wantCode(t, "impl gonum", err, wire.NotFound)
-}
-
 // TestMandelbrotDeadline: pixels that would each iterate 2^31 times stop
 // at the request's deadline on every executor (the C kernel polls its
 // cancel flag inside the iteration loop), and the server goes on.
@@ -138,38 +57,4 @@ func TestMandelbrotDeadline(t *testing.T) {
 	if err != nil || !sameCounts(got, 3, 3, mandelbrotWant(t, v)) {
 		t.Fatalf("after the deadlines: %v, %v", got, err)
 	}
-}
-
-// TestMandelbrotInInfo: info describes the op's arguments and result.
-func TestMandelbrotInInfo(t *testing.T) {
-	ts := start(t, nil)
-	info, err := ts.dial(t).Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ops []struct {
-		Name  string            `json:"name"`
-		Impls []string          `json:"impls"`
-		Args  []json.RawMessage `json:"args"`
-	}
-	if err := json.Unmarshal(info["ops"], &ops); err != nil {
-		t.Fatal(err)
-	}
-	for _, op := range ops {
-		if op.Name != "mandelbrot" {
-			continue
-		}
-		var args []string
-		for _, a := range op.Args {
-			args = append(args, string(a))
-		}
-		all := strings.Join(op.Impls, ",") + " " + strings.Join(args, " ")
-		for _, w := range []string{"c,go ", `"name":"width","kind":"int"`, `"name":"x_min","kind":"float"`, `"name":"max_iter","kind":"int"`} {
-			if !strings.Contains(all, w) {
-				t.Errorf("info for mandelbrot: %s lacks %s", all, w)
-			}
-		}
-		return
-	}
-	t.Errorf("info lists no mandelbrot op")
 }

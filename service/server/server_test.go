@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -151,31 +150,6 @@ func implsOf(t testing.TB, op string) []string {
 	return o.Impls
 }
 
-func TestModsumEveryExecImplAndForm(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	want := modsumRef(t, -12345, 100_003)
-	for _, ex := range execNames {
-		for _, impl := range []string{"auto", "c", "go"} {
-			for _, text := range []bool{false, true} {
-				got, stats, err := c.Modsum(context.Background(), -12345, 100_003, &client.Options{Exec: ex, Impl: impl, Text: text})
-				if err != nil {
-					t.Fatalf("%s/%s text=%v: %v", ex, impl, text, err)
-				}
-				if got != want {
-					t.Errorf("%s/%s text=%v: %d, want %d", ex, impl, text, got, want)
-				}
-				if stats == nil || (ex != "auto" && stats.Exec != ex) || (impl != "auto" && stats.Impl != impl) {
-					t.Errorf("%s/%s: stats %+v", ex, impl, stats)
-				}
-				if ex == "subprocess" && stats.Worker == 0 {
-					t.Errorf("subprocess stats name no worker: %+v", stats)
-				}
-			}
-		}
-	}
-}
-
 func randMatrix(r *rand.Rand, dt tensor.DType, rows, cols int) *tensor.Tensor {
 	t, _ := tensor.New(dt, rows, cols)
 	switch dt {
@@ -189,47 +163,6 @@ func randMatrix(r *rand.Rand, dt tensor.DType, rows, cols int) *tensor.Tensor {
 		}
 	}
 	return t
-}
-
-func at(t *tensor.Tensor, i int) float64 {
-	if t.DType == tensor.F32 {
-		return float64(t.Float32()[i])
-	}
-	return t.Float64()[i]
-}
-
-func TestGemmEveryExecImplAndForm(t *testing.T) {
-	ts := start(t, nil)
-	c := ts.dial(t)
-	r := rand.New(rand.NewPCG(5, 6))
-	for _, dt := range []tensor.DType{tensor.F64, tensor.F32} {
-		m, n, k := 17, 9, 31
-		a, b := randMatrix(r, dt, m, k), randMatrix(r, dt, k, n)
-		for _, ex := range execNames {
-			for _, impl := range implsOf(t, "gemm") {
-				for _, text := range []bool{false, true} {
-					got, _, err := c.Gemm(context.Background(), a, b, &client.Options{Exec: ex, Impl: impl, Text: text})
-					if err != nil {
-						t.Fatalf("%s %s/%s text=%v: %v", dt, ex, impl, text, err)
-					}
-					if got.DType != dt || len(got.Shape) != 2 || got.Shape[0] != m || got.Shape[1] != n {
-						t.Fatalf("%s %s/%s: result %s %v", dt, ex, impl, got.DType, got.Shape)
-					}
-					for i := range m {
-						for j := range n {
-							var s float64
-							for p := range k {
-								s += at(a, i*k+p) * at(b, p*n+j)
-							}
-							if math.Abs(at(got, i*n+j)-s) > 1e-4 {
-								t.Fatalf("%s %s/%s text=%v: c[%d,%d] = %g, want %g", dt, ex, impl, text, i, j, at(got, i*n+j), s)
-							}
-						}
-					}
-				}
-			}
-		}
-	}
 }
 
 func TestGemmOptions(t *testing.T) {

@@ -56,6 +56,11 @@ from ._reply import Result
 __all__ = ["AsyncOps", "BlockingOps"]
 
 T = TypeVar("T")
+
+
+def _args(**args: Any) -> Dict[str, Any]:
+    """A request's arguments: those given, an optional one left None out."""
+    return {name: v for name, v in args.items() if v is not None}
 `
 
 // Python returns the module clients/python/crunch/_ops_generated.py: class
@@ -83,20 +88,52 @@ class BlockingOps:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         raise NotImplementedError  # Client's
 `)
+	var names []string
 	for _, op := range ops {
 		if err := pyCheck(op); err != nil {
 			return nil, err
 		}
-		sig, doc := pySignature(op), pyDocstring(op)
-		fmt.Fprintf(&async, "\n    async def %s%s\n%s%s", op.Name, sig, doc, pyAsyncBody(op))
-		names := make([]string, 0, len(op.Params)+1)
-		for _, p := range op.Params {
-			names = append(names, p.Name)
-		}
-		fmt.Fprintf(&blocking, "\n    def %s%s\n%s        return self._run(self._aio.%s(%s))\n",
-			op.Name, sig, doc, op.Name, strings.Join(append(names, "**opts"), ", "))
+		sig := pySignature(op)
+		fmt.Fprintf(&async, "\n    async def %s%s\n%s%s", op.Name, sig, pyDocstring(op), pyAsyncBody(op))
+		call := pyWrap("        return self._run(self._aio."+op.Name+"(", append(paramNames(op.Params), "**opts"), "))", false)
+		fmt.Fprintf(&blocking, "\n    def %s%s\n%s", op.Name, sig, call)
+		names = append(names, strconv.Quote(op.Name))
 	}
-	return []byte(pyHeader + async.String() + blocking.String()), nil
+	// The blocking methods' docstrings are the coroutines'.
+	tail := "\n\n" + pyWrap("for _name in (", names, "):", false) +
+		"    getattr(BlockingOps, _name).__doc__ = getattr(AsyncOps, _name).__doc__\n"
+	return []byte(pyHeader + async.String() + blocking.String() + tail), nil
+}
+
+// pyWrap writes open, items joined by ", " and end as Python lines within
+// 100 columns, continued lines indented by more spaces than open: four,
+// or eight when deeper is set (a signature, whose body has four more).
+func pyWrap(open string, items []string, end string, deeper bool) string {
+	more := 4
+	if deeper {
+		more = 8
+	}
+	indent := strings.Repeat(" ", len(open)-len(strings.TrimLeft(open, " "))+more)
+	var b strings.Builder
+	line := open
+	for i, item := range items {
+		if i > 0 {
+			item = ", " + item
+		}
+		if i == len(items)-1 {
+			item += end
+		}
+		if len(line)+len(item) > 99 && line != open { // break after the comma
+			b.WriteString(line + ",\n")
+			line = indent + strings.TrimPrefix(item, ", ")
+			continue
+		}
+		line += item
+	}
+	if len(items) == 0 {
+		line += end
+	}
+	return b.String() + line + "\n"
 }
 
 // pyCheck refuses an op the Python client cannot have as a method.
@@ -120,23 +157,24 @@ func paramNames(ps []kernels.Param) []string {
 	return names
 }
 
-// pySignature is a method's parameters, one a line, and its return type.
+// pySignature is a method's parameters and its return type.
 func pySignature(op *kernels.Op) string {
-	var b strings.Builder
-	b.WriteString("(\n        self,\n")
+	params := []string{"self"}
 	for _, p := range op.Params {
 		typ := pyTypes[p.Kind].arg
 		switch {
 		case p.Required:
-			fmt.Fprintf(&b, "        %s: %s,\n", p.Name, typ)
+			params = append(params, fmt.Sprintf("%s: %s", p.Name, typ))
 		case p.Default == nil:
-			fmt.Fprintf(&b, "        %s: Optional[%s] = None,\n", p.Name, typ)
+			params = append(params, fmt.Sprintf("%s: Optional[%s] = None", p.Name, typ))
 		default:
-			fmt.Fprintf(&b, "        %s: %s = %s,\n", p.Name, typ, pyLiteral(p.Default))
+			params = append(params, fmt.Sprintf("%s: %s = %s", p.Name, typ, pyLiteral(p.Default)))
 		}
 	}
-	fmt.Fprintf(&b, "        **opts: Any,\n    ) -> %s:", pyReturnType(op))
-	return b.String()
+	params = append(params, "**opts: Any")
+	// wrapped as the longer async line
+	sig := pyWrap("    async def "+op.Name+"(", params, ") -> "+pyReturnType(op)+":", true)
+	return strings.TrimSuffix(strings.TrimPrefix(sig, "    async def "+op.Name), "\n")
 }
 
 func pyReturnType(op *kernels.Op) string {
@@ -146,39 +184,28 @@ func pyReturnType(op *kernels.Op) string {
 	return "Dict[str, Any]"
 }
 
-// pyAsyncBody builds the request's arguments, calls and returns a single
-// result as its value, several as a dict; numbers as the type of their
-// kind (a NaN comes as a shape [] array: it becomes a float).
+// pyAsyncBody builds the request's arguments (an optional one left None
+// out), calls and returns a single result as its value, several as a dict;
+// numbers as the type of their kind (a NaN comes as a shape [] array: it
+// becomes a float).
 func pyAsyncBody(op *kernels.Op) string {
-	var b strings.Builder
-	b.WriteString("        args: Dict[str, Any] = {\n")
-	var absent []string // optional arguments that are left out when None
-	for _, p := range op.Params {
-		if !p.Required && p.Default == nil {
-			absent = append(absent, p.Name)
-			continue
-		}
+	args := make([]string, len(op.Params))
+	for i, p := range op.Params {
 		value := p.Name
-		if cast := pyTypes[p.Kind].cast; cast != "" {
+		if cast := pyTypes[p.Kind].cast; cast != "" && (p.Required || p.Default != nil) {
 			value = cast + "(" + p.Name + ")"
 		}
-		fmt.Fprintf(&b, "            %q: %s,\n", p.Name, value)
+		args[i] = p.Name + "=" + value
 	}
-	b.WriteString("        }\n")
-	for _, name := range absent {
-		fmt.Fprintf(&b, "        if %s is not None:\n            args[%q] = %s\n", name, name, name)
-	}
-	fmt.Fprintf(&b, "        r = await self.call(%q, args, **opts)\n", op.Name)
+	body := pyWrap(fmt.Sprintf("        r = await self.call(%q, _args(", op.Name), args, "), **opts)", false)
 	if len(op.Results) == 1 {
-		fmt.Fprintf(&b, "        return %s\n", pyResult(op.Results[0]))
-		return b.String()
+		return body + "        return " + pyResult(op.Results[0]) + "\n"
 	}
-	b.WriteString("        return {\n")
-	for _, res := range op.Results {
-		fmt.Fprintf(&b, "            %q: %s,\n", res.Name, pyResult(res))
+	results := make([]string, len(op.Results))
+	for i, res := range op.Results {
+		results[i] = fmt.Sprintf("%q: %s", res.Name, pyResult(res))
 	}
-	b.WriteString("        }\n")
-	return b.String()
+	return body + pyWrap("        return {", results, "}", false)
 }
 
 // pyResult reads result res from r as the type of its kind.

@@ -1,9 +1,12 @@
-// Package conform derives test requests from an op's definition
-// (kernels.Op's Params): one valid request, and for every argument every
-// way a request can break its rule. The kernels' tests run them through
-// Prepare and the server's tests through a real connection on every
-// executor and message form, so an op gets both suites by being defined,
-// and a new rule in Param is tested for every op at once.
+// Package conform holds what an op's tests are made of, written once per
+// op and run everywhere: requests derived from the op's definition
+// (kernels.Op's Params: one valid request, and for every argument every
+// way a request can break its rule), and each op's table of cases with
+// the check of their results against a naive reference (one file per op).
+// The kernels' tests run them with every implementation on every SIMD
+// path, the server's through a real connection on every executor and
+// message form, so an op gets both suites by being defined, and a new
+// rule in Param is tested for every op at once.
 package conform
 
 import (

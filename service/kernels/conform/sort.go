@@ -1,18 +1,16 @@
-package kernels_test
+package conform
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
-	"testing"
 
-	"github.com/crunchsvc/crunch/cgo"
-	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
+
+func init() { register("sort", sortCases) }
 
 // sortSizes: both sides of the C insertion-sort cutoff (48), powers of
 // two and neighbours, primes, the cancel-poll chunk, and large.
@@ -34,6 +32,70 @@ var sortSpecials = map[tensor.DType][]float64{
 }
 
 var sortDTypes = []tensor.DType{tensor.F64, tensor.F32, tensor.I64, tensor.I32, tensor.U32}
+
+// sortCases: every size, pattern and dtype in both directions (one
+// pattern at 10^6: the reference is slow), compared with the naive
+// reference bit for bit, NaN payloads included; and the order of zeros
+// and NaN spelled out by hand.
+func sortCases() []Case {
+	var cases []Case
+	for si, n := range sortSizes {
+		for _, p := range sortPatterns {
+			if n > 100_000 && p != "random" {
+				continue
+			}
+			for _, dt := range sortDTypes {
+				for _, desc := range []bool{false, true} {
+					cases = append(cases, Case{
+						Name: fmt.Sprintf("%s n=%d %s desc=%v", dt, n, p, desc),
+						Size: n * max(1, int(math.Log2(float64(n+1)))),
+						Build: func() (wire.Args, Check) {
+							data := genSort(dt, p, n, uint64(si))
+							return sortArgs(data.tensor(), desc), sortWant(data.reference(desc))
+						},
+					})
+				}
+			}
+		}
+	}
+	negZero, nan := math.Copysign(0, -1), math.NaN()
+	x := []float64{0, nan, negZero, 1, -1, math.Inf(-1)}
+	for _, desc := range []bool{false, true} {
+		want := []float64{math.Inf(-1), -1, negZero, 0, 1, nan}
+		if desc {
+			want = []float64{1, 0, negZero, -1, math.Inf(-1), nan}
+		}
+		cases = append(cases, Case{
+			Name: fmt.Sprintf("zeros and NaN by hand desc=%v", desc),
+			Size: len(x),
+			Build: func() (wire.Args, Check) {
+				return sortArgs(tensor.FromFloat64([]int{len(x)}, x), desc), sortWant(tensor.FromFloat64([]int{len(want)}, want))
+			},
+		})
+	}
+	return cases
+}
+
+func sortArgs(x *tensor.Tensor, desc bool) wire.Args {
+	return wire.Args{"x": wire.TensorValue(x), "descending": wire.Bool(desc)}
+}
+
+// sortWant checks that the result is want, bit for bit.
+func sortWant(want *tensor.Tensor) Check {
+	return ok(func(res wire.Result) error {
+		got, err := resultTensor(res, "x", want.DType, want.Shape...)
+		if err != nil {
+			return err
+		}
+		size := got.DType.Size()
+		for i := 0; i*size < len(got.Data); i++ {
+			if string(got.Data[i*size:(i+1)*size]) != string(want.Data[i*size:(i+1)*size]) {
+				return fmt.Errorf("differs from the reference at element %d", i)
+			}
+		}
+		return nil
+	})
+}
 
 // sortData holds one case's values as every dtype's elements, with the
 // accessors the checks need.
@@ -187,125 +249,4 @@ func fromTensor(t *tensor.Tensor) sortData {
 		return sortVec[int32]{t.DType, t.Int32()}
 	}
 	return sortVec[uint32]{t.DType, t.Uint32()}
-}
-
-// TestSortTable runs the shared table through the registry, C and Go,
-// both directions, every dtype, against the naive reference, bit for bit
-// (NaN payloads included), and checks that x itself is left alone.
-func TestSortTable(t *testing.T) {
-	for si, n := range sortSizes {
-		for _, p := range sortPatterns {
-			if n > 100_000 && p != "random" {
-				continue // the reference is slow: one pattern at 10^6
-			}
-			for _, dt := range sortDTypes {
-				data := genSort(dt, p, n, uint64(si))
-				for _, desc := range []bool{false, true} {
-					in := data.tensor()
-					orig := data.tensor()
-					want := data.reference(desc)
-					what := fmt.Sprintf("%s n=%d %s desc=%v", dt, n, p, desc)
-					runAll(t, "sort", wire.Args{"x": wire.TensorValue(in), "descending": wire.Bool(desc)},
-						func(t *testing.T, impl string, res wire.Result) {
-							got := res["x"].Tensor
-							if got == nil || got.DType != dt || len(got.Shape) != 1 || got.Shape[0] != n {
-								t.Fatalf("%s %s: result %v", impl, what, got)
-							}
-							if !got.Equal(want) {
-								t.Errorf("%s %s: differs from the reference at element %d", impl, what, firstDiff(got, want))
-							}
-						})
-					if !in.Equal(orig) {
-						t.Errorf("%s: the argument was modified", what)
-					}
-				}
-			}
-		}
-	}
-}
-
-func firstDiff(a, b *tensor.Tensor) int {
-	size := a.DType.Size()
-	for i := 0; i*size < len(a.Data); i++ {
-		if string(a.Data[i*size:(i+1)*size]) != string(b.Data[i*size:(i+1)*size]) {
-			return i
-		}
-	}
-	return -1
-}
-
-// TestSortZeroAndNaNOrder spells the rules out on one small vector.
-func TestSortZeroAndNaNOrder(t *testing.T) {
-	negZero, nan := math.Copysign(0, -1), math.NaN()
-	x := tensor.FromFloat64([]int{6}, []float64{0, nan, negZero, 1, -1, math.Inf(-1)})
-	for _, desc := range []bool{false, true} {
-		runAll(t, "sort", wire.Args{"x": wire.TensorValue(x), "descending": wire.Bool(desc)}, func(t *testing.T, impl string, res wire.Result) {
-			got := res["x"].Tensor.Float64()
-			want := []float64{math.Inf(-1), -1, negZero, 0, 1, nan}
-			if desc {
-				want = []float64{1, 0, negZero, -1, math.Inf(-1), nan}
-			}
-			for i := range want {
-				if !sameFloat(got[i], want[i]) {
-					t.Fatalf("%s desc=%v: %v, want %v", impl, desc, got, want)
-				}
-			}
-		})
-	}
-}
-
-// TestSortCancelAndProgress: a cancelled Ctx stops both implementations;
-// a finished call reports done == total; a sort cancelled while it runs
-// returns canceled.
-func TestSortCancelAndProgress(t *testing.T) {
-	op, _ := kernels.Default().Lookup("sort")
-	r := rand.New(rand.NewPCG(1, 1))
-	v := make([]float64, 1<<20)
-	for i := range v {
-		v[i] = r.NormFloat64()
-	}
-	call, err := op.Prepare(wire.Args{"x": wire.TensorValue(tensor.FromFloat64([]int{len(v)}, v))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, impl := range op.Impls {
-		c := cgo.NewCtx()
-		if _, err := call.Run(c, impl); err != nil {
-			t.Fatalf("%s: %v", impl, err)
-		}
-		if done, total, _ := c.Progress(); done != total || total <= 0 {
-			t.Errorf("%s: progress %d/%d", impl, done, total)
-		}
-		c.Cancel()
-		if _, err := call.Run(c, impl); !errors.Is(err, cgo.ErrCanceled) {
-			t.Errorf("%s on a cancelled ctx: %v", impl, err)
-		}
-	}
-	// Cancelled part-way: SortGo unwinds slices.SortFunc and leaves a
-	// permutation behind.
-	w := append([]float64(nil), v...)
-	c := cgo.NewCtx()
-	stop := make(chan struct{})
-	go func() {
-		for {
-			if done, _, _ := c.Progress(); done > 0 {
-				c.Cancel()
-				close(stop)
-				return
-			}
-		}
-	}()
-	err = kernels.SortGo(c, w, false)
-	<-stop
-	if err != nil && !errors.Is(err, cgo.ErrCanceled) {
-		t.Fatalf("SortGo cancelled: %v", err)
-	}
-	a, b := append([]float64(nil), w...), append([]float64(nil), v...)
-	sort.Float64s(a)
-	sort.Float64s(b)
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("a cancelled SortGo lost elements (err %v)", err)
-		}
-	}
 }
