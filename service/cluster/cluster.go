@@ -126,8 +126,9 @@ type Node struct {
 	wmu      sync.Mutex
 	reserved map[jobKey]time.Time // claimed slots, until the job comes or this time passes
 	running  map[jobKey]*remoteJob
-	local    int  // jobs this origin runs itself (local first)
-	draining bool // no more claims, no more local jobs
+	local    int         // jobs this origin runs itself (local first)
+	draining bool        // no more claims, no more local jobs
+	missed   atomic.Bool // an offer was passed up for want of a slot
 }
 
 // jobKey names a job among every origin's.

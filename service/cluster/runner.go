@@ -56,6 +56,9 @@ func (n *Node) onOffer(m *nats.Msg) {
 	_, runs := n.running[k]
 	if claimed || runs || n.freeLocked() <= 0 {
 		n.wmu.Unlock()
+		if !claimed && !runs {
+			n.missed.Store(true) // someone waits: announce the next free slot
+		}
 		return
 	}
 	n.reserved[k] = now.Add(reserveFor)
@@ -79,13 +82,13 @@ func (n *Node) unreserve(k jobKey) {
 	}
 }
 
-// slotFreed announces a free slot at once, so that jobs waiting at their
-// origins are offered again now rather than at the next status.
+// slotFreed announces a free slot at once when this node had to pass up
+// an offer since its last announcement, so that the jobs waiting at their
+// origins are offered again now rather than at the next status. (Origins
+// re-offer waiting jobs every status period, so a job that waits is always
+// seen.) Without anyone waiting, a freed slot costs no message.
 func (n *Node) slotFreed() {
-	n.wmu.Lock()
-	free := n.freeLocked()
-	n.wmu.Unlock()
-	if free == 1 {
+	if n.missed.Load() && n.missed.Swap(false) {
 		n.publishStatus()
 	}
 }
