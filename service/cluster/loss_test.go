@@ -236,3 +236,17 @@ func TestNodeLinkDropsAndReturns(t *testing.T) {
 		t.Errorf("ran on %q, want b (back, and the only node free)", rep.Stats.Node)
 	}
 }
+
+// TestOriginGone: a runner stops the job of an origin that has gone.
+func TestOriginGone(t *testing.T) {
+	emb := startNATS(t)
+	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
+	b := startNode(t, emb.URL(), "b", 1, 0, nil)
+	waitSlots(t, gw, 1)
+	go dial(t, gw.addr).Do(context.Background(), modsum(forever), &client.Options{Exec: "cluster"})
+	busyNode(t, b)
+	at := time.Now()
+	gw.n.Conn().Close()
+	testutil.WaitFor(t, 10*time.Second, "b to stop the orphaned job", func() bool { return b.pool.Load().Busy == 0 })
+	t.Logf("b stopped the job %v after its origin left", time.Since(at).Round(time.Millisecond))
+}

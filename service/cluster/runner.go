@@ -20,6 +20,7 @@ const reserveFor = time.Second
 
 // remoteJob is a job this node runs for another.
 type remoteJob struct {
+	started  time.Time
 	cancel   context.CancelCauseFunc
 	handBack atomic.Bool // cancelled because this node leaves: hand it back
 }
@@ -131,7 +132,7 @@ func (n *Node) startJob(k jobKey, m *nats.Msg) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(n.ctx)
-	rj := &remoteJob{cancel: cancel}
+	rj := &remoteJob{started: time.Now(), cancel: cancel}
 	n.running[k] = rj
 	n.wg.Add(1)
 	n.wmu.Unlock()
@@ -215,11 +216,17 @@ func (n *Node) reply(k jobKey, kind string, body []byte) bool {
 	return n.publish(m)
 }
 
-// heartbeat tells each origin which of its jobs this node runs.
+// heartbeat tells each origin which of its jobs this node runs, and
+// stops the jobs of origins gone silent: nobody waits for their results.
 func (n *Node) heartbeat() {
+	gone := n.goneSince()
 	byOrigin := map[string][]byte{}
 	n.wmu.Lock()
-	for k := range n.running {
+	for k, rj := range n.running {
+		if rj.started.Before(gone) && !n.heardFrom(k.origin, gone) {
+			rj.cancel(wire.Errorf(wire.Canceled, "the node the request came to is gone"))
+			continue
+		}
 		b := byOrigin[k.origin]
 		if len(b) > 0 {
 			b = append(b, ' ')
@@ -240,4 +247,18 @@ func tenant(origin string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(origin))
 	return h.Sum64() | 1<<63
+}
+
+// goneSince is the time before which a node last heard from is taken as
+// gone: a few status periods, and a loss timeout for a link that returns.
+func (n *Node) goneSince() time.Time {
+	return time.Now().Add(-3*n.cfg.Status - n.cfg.LossTimeout)
+}
+
+// heardFrom tells whether node id sent its status since t.
+func (n *Node) heardFrom(id string, t time.Time) bool {
+	n.omu.Lock()
+	defer n.omu.Unlock()
+	p := n.peers[id]
+	return p != nil && p.seen.After(t)
 }
