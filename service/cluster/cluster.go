@@ -70,7 +70,10 @@ type Config struct {
 	// Queue is how many jobs may wait at this origin for a node with a
 	// free slot; beyond it, overloaded.
 	Queue int
-	Log   *slog.Logger
+	// MaxTransfer is the largest job or result taken from another node,
+	// in bytes (default 1 GiB); larger ones travel in parts (transfer.go).
+	MaxTransfer int64
+	Log         *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -95,6 +98,9 @@ func (c *Config) defaults() {
 	}
 	if c.Queue <= 0 {
 		c.Queue = 1024
+	}
+	if c.MaxTransfer <= 0 {
+		c.MaxTransfer = 1 << 30
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -129,6 +135,8 @@ type Node struct {
 	local    int         // jobs this origin runs itself (local first)
 	draining bool        // no more claims, no more local jobs
 	missed   atomic.Bool // an offer was passed up for want of a slot
+
+	asm assemblies // large jobs and results arriving in parts
 }
 
 // jobKey names a job among every origin's.
@@ -333,6 +341,7 @@ func (n *Node) tick() {
 			n.heartbeat()
 		case <-st.C:
 			n.publishStatus()
+			n.asm.sweep()
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/kernels/conform"
 	"github.com/crunchsvc/crunch/service/server"
+	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -309,5 +310,53 @@ func TestDrainHandsBack(t *testing.T) {
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want canceled", err)
+	}
+}
+
+// TestLargeArraysTravelInParts: requests and results far over the NATS
+// max payload (1 MiB here) go between nodes in parts, give the pool's
+// result, and leave nothing behind.
+func TestLargeArraysTravelInParts(t *testing.T) {
+	emb := startNATS(t)
+	// Not a test of loss: a loaded machine (or -race) may take seconds.
+	patient := func(c *cluster.Config) { c.LossTimeout = 10 * time.Second }
+	gw := startNode(t, emb.URL(), "gw", 1, -1, patient)
+	b := startNode(t, emb.URL(), "b", 1, 0, patient)
+	waitSlots(t, gw, 1)
+	c := dial(t, gw.addr)
+	const n = 10 << 20 / 8 // 10 MiB of f64: a window (8 MiB) and a bit
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = float64((i * 7919) % n)
+	}
+	m := make([]float64, 512*512)
+	for i := range m {
+		m[i] = float64(i%13) - 6
+	}
+	for _, req := range []*wire.Request{
+		{Op: "sort", Args: wire.Args{"x": wire.TensorValue(tensor.FromFloat64([]int{n}, x))}},
+		{Op: "gemm", Args: wire.Args{"a": wire.TensorValue(tensor.FromFloat64([]int{512, 512}, m)),
+			"b": wire.TensorValue(tensor.FromFloat64([]int{512, 512}, m))}},
+	} {
+		want, err := c.Do(context.Background(), req, &client.Options{Exec: "pool"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ID = 0
+		got, err := c.Do(context.Background(), req, &client.Options{Exec: "cluster"})
+		if err != nil {
+			t.Fatalf("%s through the cluster: %v", req.Op, err)
+		}
+		if got.Stats.Node != "b" {
+			t.Errorf("%s ran on %q", req.Op, got.Stats.Node)
+		}
+		for k, v := range want.Result {
+			if !v.Equal(got.Result[k]) {
+				t.Errorf("%s: result %q differs between cluster and pool", req.Op, k)
+			}
+		}
+	}
+	if a, b := cluster.Assembling(gw.n), cluster.Assembling(b.n); a != 0 || b != 0 {
+		t.Errorf("messages left in assembly: %d at the origin, %d at the runner", a, b)
 	}
 }

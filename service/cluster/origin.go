@@ -56,6 +56,9 @@ func (n *Node) onOriginMsg(m *nats.Msg) {
 	if !ok || k.origin != n.id {
 		return
 	}
+	if m, ok = n.asm.assemble(m, n.cfg.MaxTransfer); !ok {
+		return // a part of a result; the rest is coming
+	}
 	n.omu.Lock()
 	p := n.pending[k.seq]
 	n.omu.Unlock()
@@ -103,10 +106,6 @@ func (x *clusterExec) Run(ctx context.Context, job *executor.Job) (*executor.Out
 		defer n.unreserveLocal()
 		return n.runLocal(ctx, job)
 	}
-	// Jobs too large for one NATS message run here (item: chunking).
-	if n.tooLarge(job) {
-		return n.runLocal(ctx, job)
-	}
 	return n.runRemote(ctx, job)
 }
 
@@ -135,22 +134,6 @@ func (n *Node) runLocal(ctx context.Context, job *executor.Job) (*executor.Outco
 		out.Node = n.cfg.Name
 	}
 	return out, err
-}
-
-// tooLarge tells whether job's request or result might not fit in one
-// NATS message (a result is counted at 16 bytes an element, the largest
-// dtype).
-func (n *Node) tooLarge(job *executor.Job) bool {
-	limit := n.nc.MaxPayload() - 64<<10 // headers, the JSON header, padding
-	in := int64(0)
-	for _, v := range job.Args {
-		if v.Tensor != nil {
-			in += int64(len(v.Tensor.Data)) + 64
-		} else {
-			in += int64(len(v.JSON))
-		}
-	}
-	return in > limit || job.Call.OutElems*16 > float64(limit)
 }
 
 // runRemote offers job to the cluster, sends it to the first node that
@@ -272,10 +255,15 @@ func (n *Node) runRemote(ctx context.Context, job *executor.Job) (*executor.Outc
 						m.Header.Set(hdrProg, "1")
 					}
 					m.Data = body
-					if !n.publish(m) {
-						return nil, wire.Errorf(wire.TooLarge, "cluster: %s could not be sent to node %s (%d bytes; NATS max payload %d)",
-							job.Call.Op.Name, runnerName, len(body), n.nc.MaxPayload())
+					if err := n.send(m); err != nil {
+						// The runner's claim stands, or it is gone: either
+						// way, offer the job again.
+						n.cfg.Log.Warn("cluster: sending a job", "node", runnerName, "err", err)
+						tell(runner, "cancel")
+						offer()
+						continue
 					}
+					p.lastSeen.Store(time.Now().UnixNano()) // a large job took a while to send
 				case "handback":
 					if ev.node == runner {
 						offer()

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -103,7 +104,16 @@ func (n *Node) onRunnerMsg(m *nats.Msg) {
 	}
 	switch m.Subject[strings.LastIndexByte(m.Subject, '.')+1:] {
 	case "job":
-		n.startJob(k, m)
+		if m.Header.Get(hdrXfer) != "" {
+			n.wmu.Lock()
+			if _, ok := n.reserved[k]; ok { // still coming: keep the slot
+				n.reserved[k] = time.Now().Add(reserveFor)
+			}
+			n.wmu.Unlock()
+		}
+		if m, ok = n.asm.assemble(m, n.cfg.MaxTransfer); ok {
+			n.startJob(k, m)
+		}
 	case "release":
 		n.unreserve(k)
 	case "cancel":
@@ -150,19 +160,23 @@ func (n *Node) runJob(ctx context.Context, k jobKey, rj *remoteJob, m *nats.Msg)
 		defer stop()
 	}
 	rep := n.run(ctx, k, m)
-	n.wmu.Lock()
-	delete(n.running, k)
-	n.wmu.Unlock()
+	// The job stays in running, and heartbeats go on, until its result
+	// has been sent: a large one takes a while.
+	defer func() {
+		n.wmu.Lock()
+		delete(n.running, k)
+		n.wmu.Unlock()
+		n.slotFreed()
+	}()
 	if rj.handBack.Load() {
 		n.reply(k, "handback", nil)
 	} else if body, _, err := wire.EncodeReply(rep, true); err != nil {
 		n.reply(k, "result", n.errorReply(wire.Errorf(wire.Internal, "encoding the result on node %s: %v", n.cfg.Name, err)))
 	} else if !n.reply(k, "result", body) {
-		// Too large for NATS, most likely: say so rather than go silent.
-		n.reply(k, "result", n.errorReply(wire.Errorf(wire.TooLarge,
-			"the result (%d bytes) could not be sent back from node %s (NATS max payload %d)", len(body), n.cfg.Name, n.nc.MaxPayload())))
+		// Say so rather than go silent, if the origin still listens.
+		n.reply(k, "result", n.errorReply(wire.Errorf(wire.WorkerFailed,
+			"the result (%d bytes) could not be sent back from node %s", len(body), n.cfg.Name)))
 	}
-	n.slotFreed()
 }
 
 // errorReply encodes a failure reply.
@@ -213,10 +227,17 @@ func (n *Node) reply(k jobKey, kind string, body []byte) bool {
 	m.Header.Set(hdrNode, n.id)
 	m.Header.Set(hdrName, n.cfg.Name)
 	m.Data = body
-	return n.publish(m)
+	if err := n.send(m); err != nil {
+		if !errors.Is(err, nats.ErrConnectionClosed) {
+			n.cfg.Log.Warn("cluster: sending to the origin", "kind", kind, "err", err)
+		}
+		return false
+	}
+	return true
 }
 
-// heartbeat tells each origin which of its jobs this node runs, and
+// heartbeat tells each origin which of its jobs this node runs or has
+// claimed, and
 // stops the jobs of origins gone silent: nobody waits for their results.
 func (n *Node) heartbeat() {
 	gone := n.goneSince()
@@ -227,6 +248,14 @@ func (n *Node) heartbeat() {
 			rj.cancel(wire.Errorf(wire.Canceled, "the node the request came to is gone"))
 			continue
 		}
+		b := byOrigin[k.origin]
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		byOrigin[k.origin] = strconv.AppendUint(b, k.seq, 10)
+	}
+	// Claimed jobs too: one arriving in parts takes a while.
+	for k := range n.reserved {
 		b := byOrigin[k.origin]
 		if len(b) > 0 {
 			b = append(b, ' ')

@@ -59,9 +59,5 @@ func (s *spill) Run(ctx context.Context, job *executor.Job) (*executor.Outcome, 
 	if !refused {
 		return out, err
 	}
-	if s.node.tooLarge(job) {
-		release(job)
-		return nil, err
-	}
 	return s.node.runRemote(ctx, job)
 }
