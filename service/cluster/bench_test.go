@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/crunchsvc/crunch/service/cluster"
 	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -41,4 +42,14 @@ func BenchmarkTinyCall(b *testing.B) {
 	b.Run("pool", func(b *testing.B) { run(b, self.pool) })
 	b.Run("cluster-local", func(b *testing.B) { run(b, self.n.Executor()) })
 	b.Run("cluster-nats", func(b *testing.B) { run(b, gw.n.Executor()) })
+	// The cluster's own bookkeeping, without the pool's thread hand-off
+	// (which a loaded machine makes noisy): a node whose jobs run directly.
+	direct := executor.NewDirect(0)
+	dn, err := cluster.Join(cluster.Config{URL: emb.URL(), Name: "direct", Exec: direct, Slots: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dn.Close()
+	b.Run("direct", func(b *testing.B) { run(b, direct) })
+	b.Run("cluster-local-direct", func(b *testing.B) { run(b, dn.Executor()) })
 }
