@@ -360,3 +360,49 @@ func TestLargeArraysTravelInParts(t *testing.T) {
 		t.Errorf("messages left in assembly: %d at the origin, %d at the runner", a, b)
 	}
 }
+
+// TestAutoSpills: with AutoSpill, a job exec=auto gives a pool whose
+// queue is full runs on the cluster, and says so in its stats.
+func TestAutoSpills(t *testing.T) {
+	emb := startNATS(t)
+	pool := executor.NewPool(executor.PoolConfig{Workers: 1, Queue: 1})
+	defer pool.Close()
+	cn, err := cluster.Join(cluster.Config{URL: emb.URL(), Name: "a", Exec: pool,
+		Heartbeat: testHeartbeat, LossTimeout: testLoss, Status: testStatus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.Close()
+	scfg := server.DefaultConfig()
+	scfg.Executors = map[string]executor.Executor{executor.NameDirect: executor.NewDirect(0), executor.NamePool: pool,
+		executor.NameCluster: cn.Executor()}
+	scfg.NodeName = "a"
+	scfg.AutoSpill = cluster.Spill(pool, cn)
+	srv, err := server.New(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	startNode(t, emb.URL(), "b", 1, 0, nil)
+	testutil.WaitFor(t, 10*time.Second, "a to see both nodes", func() bool { return cn.Executor().Load().Slots == 2 })
+
+	c := dial(t, ln.Addr().String())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range 2 { // one runs on a's pool, one waits in its queue
+		go c.Do(ctx, modsum(forever), nil)
+	}
+	testutil.WaitFor(t, 10*time.Second, "a's pool full", func() bool { l := pool.Load(); return l.Busy == 1 && l.Queued == 1 })
+	rep, err := c.Do(context.Background(), modsum(1_000_000_000), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stats.Exec != "cluster" || rep.Stats.Node != "b" {
+		t.Errorf("stats %+v, want exec cluster on node b", rep.Stats)
+	}
+}

@@ -174,8 +174,8 @@ func (n *Node) runRemote(ctx context.Context, job *executor.Job) (*executor.Outc
 		lost               []string // names of runners that went silent
 	)
 	offer := func() {
-		runner, runnerName = "", ""
 		p.runner.Store(nil)
+		runner, runnerName = "", ""
 		if !waiting {
 			waiting = true
 			n.waiting.Add(1)
@@ -243,7 +243,8 @@ func (n *Node) runRemote(ctx context.Context, job *executor.Job) (*executor.Outc
 						continue
 					}
 					runner, runnerName = ev.node, ev.name
-					p.runner.Store(&runner)
+					r := runner // the handler reads its own copy
+					p.runner.Store(&r)
 					p.lastSeen.Store(time.Now().UnixNano())
 					waiting = false
 					n.waiting.Add(-1)
