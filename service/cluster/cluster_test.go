@@ -394,9 +394,10 @@ func TestAutoSpills(t *testing.T) {
 	c := dial(t, ln.Addr().String())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	for range 2 { // one runs on a's pool, one waits in its queue
-		go c.Do(ctx, modsum(forever), nil)
-	}
+	// One runs on a's pool, then one waits in its queue.
+	go c.Do(ctx, modsum(forever), nil)
+	testutil.WaitFor(t, 10*time.Second, "a's pool busy", func() bool { return pool.Load().Busy == 1 })
+	go c.Do(ctx, modsum(forever), nil)
 	testutil.WaitFor(t, 10*time.Second, "a's pool full", func() bool { l := pool.Load(); return l.Busy == 1 && l.Queued == 1 })
 	rep, err := c.Do(context.Background(), modsum(1_000_000_000), nil)
 	if err != nil {

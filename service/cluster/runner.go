@@ -254,8 +254,14 @@ func (n *Node) heartbeat() {
 		}
 		byOrigin[k.origin] = strconv.AppendUint(b, k.seq, 10)
 	}
-	// Claimed jobs too: one arriving in parts takes a while.
-	for k := range n.reserved {
+	// Claimed jobs too: one arriving in parts takes a while. A claim
+	// whose job never came frees its slot here.
+	now := time.Now()
+	for k, until := range n.reserved {
+		if now.After(until) {
+			delete(n.reserved, k)
+			continue
+		}
 		b := byOrigin[k.origin]
 		if len(b) > 0 {
 			b = append(b, ' ')
