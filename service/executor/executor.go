@@ -24,13 +24,14 @@ const (
 	NamePool       = "pool"
 	NameSubprocess = "subprocess"
 	// NameCluster runs a job on whichever node of a NATS cluster has a
-	// free slot (package cluster); only servers started with NATS have it.
+	// free slot (package cluster); only servers started with NATS have it,
+	// so it is not among Names.
 	NameCluster = "cluster"
 )
 
 // Names lists the executors a request can name besides auto, in the order
 // auto prefers them when they are equal.
-var Names = []string{NameDirect, NamePool, NameSubprocess, NameCluster}
+var Names = []string{NameDirect, NamePool, NameSubprocess}
 
 // Job is one call to run.
 type Job struct {
