@@ -46,7 +46,7 @@ func callCmd(args []string) error {
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, callUsage); fs.PrintDefaults() }
 	addr := fs.String("addr", defaultAddr(), "server address: host:port or a ws:// URL (default from $CRUNCH_ADDR)")
-	exec := fs.String("exec", "", "executor: auto, direct, pool or subprocess")
+	exec := fs.String("exec", "", "executor: auto, direct, pool, subprocess, or cluster on a cluster node")
 	impl := fs.String("impl", "", "implementation: auto, c, go or gonum")
 	timeout := fs.Duration("timeout", 0, "request deadline (0: the server's default)")
 	binary := fs.Bool("binary", false, "send a binary message (default: text, unless an argument is a .npy file)")

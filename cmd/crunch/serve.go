@@ -57,6 +57,7 @@ func serve(args []string) error {
 	pingTimeout := fs.Duration("ping-timeout", d.PingTimeout, "a connection silent this long (not even a pong) is closed")
 	grace := fs.Duration("grace", d.Grace, "on SIGTERM, in-flight requests get this long to finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	nf := natsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -123,7 +124,16 @@ func serve(args []string) error {
 		}
 	}()
 
+	// Cluster (see cluster.go): nothing without --nats or --nats-listen.
+	node, err := nf.join(*addr, execs, log)
+	if err != nil {
+		return err
+	}
+	if node != nil {
+		defer nf.close(node, log)
+	}
 	srv, err := server.New(server.Config{
+		NodeName: nf.nodeName(node), AutoSpill: nf.spillExec(node, execs),
 		Addr: *addr, Unix: *unixPath, ShmMaxRegions: *shmMaxRegions, ShmMaxBytes: int64(shmMaxBytes),
 		Executors: execs, Profile: prof, AutoThreshold: *autoThreshold,
 		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight, MaxTotal: *maxTotal, MaxConns: *maxConns, MaxLarge: *maxLarge, LargeWait: *largeWait, MaxThreads: *maxThreads,
@@ -154,7 +164,10 @@ func serve(args []string) error {
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), *grace+5*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		stopNode := nf.drain(node, *grace) // hands work it runs for others back after grace
+		err := srv.Shutdown(ctx)
+		stopNode()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
 		log.Info("stopped")

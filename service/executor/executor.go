@@ -23,6 +23,10 @@ const (
 	NameDirect     = "direct"
 	NamePool       = "pool"
 	NameSubprocess = "subprocess"
+	// NameCluster runs a job on whichever node of a NATS cluster has a
+	// free slot (package cluster); only servers started with NATS have it,
+	// so it is not among Names.
+	NameCluster = "cluster"
 )
 
 // Names lists the executors a request can name besides auto, in the order
@@ -74,6 +78,11 @@ type Outcome struct {
 	QueueUS int64 // from Run to the start of the kernel
 	RunUS   int64 // the kernel itself
 	Worker  int   // the subprocess worker's pid, or 0
+	// Node, when set, names the cluster node that ran the job, and Exec
+	// the executor that did when it is not the one asked (an auto job
+	// that spilled to the cluster).
+	Node string
+	Exec string
 }
 
 // Load is an executor's occupancy at one instant.

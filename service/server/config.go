@@ -61,6 +61,12 @@ type Config struct {
 	WriteTimeout   time.Duration // one write to a client may take this long
 	Grace          time.Duration // Shutdown lets in-flight requests finish for this long
 
+	// Cluster (crunch serve --nats): NodeName names this node in every
+	// reply's stats; AutoSpill, when set, runs what exec=auto gives the
+	// pool, spilling to the cluster when the pool's queue is full.
+	NodeName  string
+	AutoSpill executor.Executor
+
 	Log *slog.Logger
 }
 

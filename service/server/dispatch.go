@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -293,8 +294,9 @@ func (s *session) execute(ctx context.Context, cancel context.CancelCauseFunc, r
 		s.replyError(replyBinary(req), req.Op, req.ID, err)
 	} else {
 		placeResults(out.Result, mem, req.ShmOut)
-		s.replyHolding(req, out.Result, &wire.Stats{Exec: execName, Impl: job.Impl,
-			QueueUS: out.QueueUS, RunUS: out.RunUS, Worker: out.Worker}, mem.out.done)
+		s.replyHolding(req, out.Result, &wire.Stats{Exec: cmp.Or(out.Exec, execName), Impl: job.Impl,
+			QueueUS: out.QueueUS, RunUS: out.RunUS, Worker: out.Worker,
+			Node: cmp.Or(out.Node, s.srv.cfg.NodeName)}, mem.out.done)
 	}
 	s.pending.Add(-1)
 }
@@ -382,6 +384,11 @@ func (srv *Server) chooseExecutor(name string, call *kernels.Call) (string, exec
 			_, ok := srv.cfg.Executors[n]
 			return ok
 		})
+		// Cluster: auto's pool work goes to the cluster when the pool's
+		// queue is full (--nats-spill).
+		if name == executor.NamePool && srv.cfg.AutoSpill != nil {
+			return name, srv.cfg.AutoSpill, nil
+		}
 	}
 	ex, ok := srv.cfg.Executors[name]
 	if !ok {

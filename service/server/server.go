@@ -324,7 +324,7 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 // execNames lists the configured executors, for info and errors.
 func (s *Server) execNames() []string {
 	var names []string
-	for _, n := range executor.Names {
+	for _, n := range append(executor.Names[:len(executor.Names):len(executor.Names)], executor.NameCluster) {
 		if _, ok := s.cfg.Executors[n]; ok {
 			names = append(names, n)
 		}

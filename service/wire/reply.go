@@ -13,6 +13,9 @@ type Stats struct {
 	QueueUS int64  `json:"queue_us"`
 	RunUS   int64  `json:"run_us"`
 	Worker  int    `json:"worker,omitempty"`
+	// Node names the cluster node that ran the request; only a server
+	// that is part of a cluster (crunch serve --nats) sets it.
+	Node string `json:"node,omitempty"`
 }
 
 // Reply is a reply message: a success, a failure or a progress message.

@@ -1,0 +1,409 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crunchsvc/crunch/internal/testutil"
+	"github.com/crunchsvc/crunch/service/client"
+	"github.com/crunchsvc/crunch/service/cluster"
+	"github.com/crunchsvc/crunch/service/executor"
+	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/kernels/conform"
+	"github.com/crunchsvc/crunch/service/server"
+	"github.com/crunchsvc/crunch/service/tensor"
+	"github.com/crunchsvc/crunch/service/wire"
+)
+
+// Protocol timings for the tests: short, so that loss is found fast.
+const (
+	testHeartbeat = 20 * time.Millisecond
+	testLoss      = 300 * time.Millisecond
+	testStatus    = 50 * time.Millisecond
+)
+
+// node is an in-process crunch server that is a cluster node.
+type node struct {
+	name string
+	addr string // WebSocket host:port
+	pool executor.Executor
+	n    *cluster.Node
+	srv  *server.Server
+}
+
+// startNATS starts an embedded nats-server on a free port.
+func startNATS(t testing.TB) *cluster.Embedded {
+	t.Helper()
+	emb, err := cluster.Embed("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Close)
+	return emb
+}
+
+// startNode starts a server named name joined to the NATS at url, with
+// workers pool threads and slots cluster slots (0: workers; -1: none).
+func startNode(t testing.TB, url, name string, workers, slots int, tweak func(*cluster.Config)) *node {
+	t.Helper()
+	pool := executor.NewPool(executor.PoolConfig{Workers: workers})
+	cfg := cluster.Config{URL: url, Name: name, Exec: pool, Slots: slots,
+		Heartbeat: testHeartbeat, LossTimeout: testLoss, Status: testStatus}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	cn, err := cluster.Join(cfg)
+	if err != nil {
+		pool.Close()
+		t.Fatal(err)
+	}
+	scfg := server.DefaultConfig()
+	scfg.Executors = map[string]executor.Executor{
+		executor.NameDirect:  executor.NewDirect(0),
+		executor.NamePool:    pool,
+		executor.NameCluster: cn.Executor(),
+	}
+	scfg.NodeName = name
+	srv, err := server.New(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	nd := &node{name: name, addr: ln.Addr().String(), pool: pool, n: cn, srv: srv}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		cn.Close()
+		pool.Close()
+	})
+	return nd
+}
+
+// dial connects a client to nd.
+func dial(t testing.TB, addr string) *client.Client {
+	t.Helper()
+	c, err := client.Dial(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// waitSlots waits until nd's cluster executor sees slots slots in all.
+func waitSlots(t testing.TB, nd *node, slots int) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, "the nodes' status", func() bool {
+		return nd.n.Executor().Load().Slots == slots
+	})
+}
+
+// modsum is a request for modsum over iters terms.
+func modsum(iters int64) *wire.Request {
+	return &wire.Request{Op: "modsum", Args: wire.Args{"n": wire.Int(7), "iters": wire.Int(iters)}}
+}
+
+// forever is a modsum that runs until stopped.
+const forever = int64(1) << 50
+
+// TestEveryOpThroughCluster: every op sent with exec=cluster to a node
+// that runs nothing itself gives the result the node's own pool gives,
+// and names the node that ran it.
+func TestEveryOpThroughCluster(t *testing.T) {
+	emb := startNATS(t)
+	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
+	startNode(t, emb.URL(), "b", 2, 0, nil)
+	startNode(t, emb.URL(), "c", 2, 0, nil)
+	waitSlots(t, gw, 4)
+	c := dial(t, gw.addr)
+	ctx := context.Background()
+	for _, op := range kernels.Default().Ops() {
+		for _, impl := range op.Impls {
+			want, err := c.Do(ctx, &wire.Request{Op: op.Name, Args: conform.ValidArgs(op)}, &client.Options{Exec: "pool", Impl: impl})
+			if err != nil {
+				t.Fatalf("%s/%s on the pool: %v", op.Name, impl, err)
+			}
+			got, err := c.Do(ctx, &wire.Request{Op: op.Name, Args: conform.ValidArgs(op)}, &client.Options{Exec: "cluster", Impl: impl})
+			if err != nil {
+				t.Fatalf("%s/%s on the cluster: %v", op.Name, impl, err)
+			}
+			if len(got.Result) != len(want.Result) {
+				t.Fatalf("%s/%s: cluster gave %d results, pool %d", op.Name, impl, len(got.Result), len(want.Result))
+			}
+			for k, v := range want.Result {
+				if !v.Equal(got.Result[k]) {
+					t.Errorf("%s/%s: result %q differs between cluster and pool", op.Name, impl, k)
+				}
+			}
+			if s := got.Stats; s == nil || s.Exec != "cluster" || (s.Node != "b" && s.Node != "c") || s.Impl != impl {
+				t.Errorf("%s/%s: stats %+v, want exec cluster on node b or c", op.Name, impl, s)
+			}
+			if s := want.Stats; s == nil || s.Node != "gw" {
+				t.Errorf("%s/%s on the pool: stats %+v, want node gw", op.Name, impl, s)
+			}
+		}
+	}
+}
+
+// TestLocalFirst: a node with a free slot runs its own cluster request.
+func TestLocalFirst(t *testing.T) {
+	emb := startNATS(t)
+	a := startNode(t, emb.URL(), "a", 1, 0, nil)
+	startNode(t, emb.URL(), "b", 1, 0, nil)
+	waitSlots(t, a, 2)
+	rep, err := dial(t, a.addr).Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stats.Node != "a" {
+		t.Errorf("ran on %q, want a (its own free slot)", rep.Stats.Node)
+	}
+}
+
+// TestBusyNodeGetsNoWork: with one slot on each of two nodes, two long
+// jobs run one on each, never both on one while the other idles.
+func TestBusyNodeGetsNoWork(t *testing.T) {
+	emb := startNATS(t)
+	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
+	startNode(t, emb.URL(), "b", 1, 0, nil)
+	startNode(t, emb.URL(), "c", 1, 0, nil)
+	waitSlots(t, gw, 2)
+	c := dial(t, gw.addr)
+	for round := range 3 {
+		var wg sync.WaitGroup
+		nodes := make([]string, 2)
+		for i := range nodes {
+			wg.Go(func() {
+				rep, err := c.Do(context.Background(), modsum(5_000_000_000), &client.Options{Exec: "cluster"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				nodes[i] = rep.Stats.Node
+			})
+		}
+		wg.Wait()
+		if nodes[0] == nodes[1] {
+			t.Errorf("round %d: both jobs ran on %q", round, nodes[0])
+		}
+		waitSlots(t, gw, 2)
+	}
+}
+
+// TestNoNodeLeft: a cluster request with no node to run it is refused
+// with overloaded and a retry hint, not left unanswered.
+func TestNoNodeLeft(t *testing.T) {
+	emb := startNATS(t)
+	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
+	_, err := dial(t, gw.addr).Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
+	var e *wire.Error
+	if !errors.As(err, &e) || e.Code != wire.Overloaded || e.RetryAfterMS <= 0 {
+		t.Fatalf("got %v, want overloaded with retry_after_ms", err)
+	}
+}
+
+// busyNode waits until one of nodes runs a job and returns it.
+func busyNode(t testing.TB, nodes ...*node) *node {
+	t.Helper()
+	var busy *node
+	testutil.WaitFor(t, 10*time.Second, "a job running on a node", func() bool {
+		for _, nd := range nodes {
+			if nd.pool.Load().Busy > 0 {
+				busy = nd
+				return true
+			}
+		}
+		return false
+	})
+	return busy
+}
+
+// TestStopsReachTheRunner: cancel, timeout_ms and a closed connection
+// stop the kernel on the node that runs it.
+func TestStopsReachTheRunner(t *testing.T) {
+	emb := startNATS(t)
+	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
+	b := startNode(t, emb.URL(), "b", 1, 0, nil)
+	waitSlots(t, gw, 1)
+	idle := func(what string, since time.Time) {
+		t.Helper()
+		testutil.WaitFor(t, 5*time.Second, "b's kernel to stop after "+what, func() bool { return b.pool.Load().Busy == 0 })
+		// The aim is ~50 ms; the bound is generous for a loaded machine.
+		if took := time.Since(since); took > 500*time.Millisecond {
+			t.Errorf("%s: b's kernel stopped only %v after", what, took)
+		} else {
+			t.Logf("%s: b's kernel stopped %v after", what, took.Round(time.Millisecond))
+		}
+	}
+
+	t.Run("cancel", func(t *testing.T) {
+		c := dial(t, gw.addr)
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() {
+			_, err := c.Do(ctx, modsum(forever), &client.Options{Exec: "cluster"})
+			errc <- err
+		}()
+		busyNode(t, b)
+		at := time.Now()
+		cancel() // the client sends cancel
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want canceled", err)
+		}
+		idle("cancel", at)
+	})
+	t.Run("deadline", func(t *testing.T) {
+		c := dial(t, gw.addr)
+		at := time.Now()
+		_, err := c.Do(context.Background(), modsum(forever), &client.Options{Exec: "cluster", Timeout: 300 * time.Millisecond})
+		var e *wire.Error
+		if !errors.As(err, &e) || e.Code != wire.DeadlineExceeded {
+			t.Fatalf("got %v, want deadline_exceeded", err)
+		}
+		idle("deadline", at.Add(300*time.Millisecond))
+	})
+	t.Run("closed", func(t *testing.T) {
+		c, err := client.Dial(context.Background(), gw.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go c.Do(context.Background(), modsum(forever), &client.Options{Exec: "cluster"})
+		busyNode(t, b)
+		at := time.Now()
+		c.Close()
+		idle("closing the connection", at)
+	})
+}
+
+// TestDrainHandsBack: a node leaving gracefully hands back the job it
+// cannot finish in time, and another node runs it.
+func TestDrainHandsBack(t *testing.T) {
+	emb := startNATS(t)
+	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
+	b := startNode(t, emb.URL(), "b", 1, 0, nil)
+	waitSlots(t, gw, 1)
+	c := dial(t, gw.addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Do(ctx, modsum(forever), &client.Options{Exec: "cluster"})
+		errc <- err
+	}()
+	busyNode(t, b)
+	// c joins only now, so that the job went to b.
+	cn := startNode(t, emb.URL(), "c", 1, 0, nil)
+	waitSlots(t, gw, 2)
+	grace, stop := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer stop()
+	b.n.Drain(grace)
+	testutil.WaitFor(t, 5*time.Second, "b to stop the job it handed back", func() bool { return b.pool.Load().Busy == 0 })
+	busyNode(t, cn)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want canceled", err)
+	}
+}
+
+// TestLargeArraysTravelInParts: requests and results far over the NATS
+// max payload (1 MiB here) go between nodes in parts, give the pool's
+// result, and leave nothing behind.
+func TestLargeArraysTravelInParts(t *testing.T) {
+	emb := startNATS(t)
+	// Not a test of loss: a loaded machine (or -race) may take seconds.
+	patient := func(c *cluster.Config) { c.LossTimeout = 10 * time.Second }
+	gw := startNode(t, emb.URL(), "gw", 1, -1, patient)
+	b := startNode(t, emb.URL(), "b", 1, 0, patient)
+	waitSlots(t, gw, 1)
+	c := dial(t, gw.addr)
+	const n = 10 << 20 / 8 // 10 MiB of f64: a window (8 MiB) and a bit
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = float64((i * 7919) % n)
+	}
+	m := make([]float64, 512*512)
+	for i := range m {
+		m[i] = float64(i%13) - 6
+	}
+	for _, req := range []*wire.Request{
+		{Op: "sort", Args: wire.Args{"x": wire.TensorValue(tensor.FromFloat64([]int{n}, x))}},
+		{Op: "gemm", Args: wire.Args{"a": wire.TensorValue(tensor.FromFloat64([]int{512, 512}, m)),
+			"b": wire.TensorValue(tensor.FromFloat64([]int{512, 512}, m))}},
+	} {
+		want, err := c.Do(context.Background(), req, &client.Options{Exec: "pool"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ID = 0
+		got, err := c.Do(context.Background(), req, &client.Options{Exec: "cluster"})
+		if err != nil {
+			t.Fatalf("%s through the cluster: %v", req.Op, err)
+		}
+		if got.Stats.Node != "b" {
+			t.Errorf("%s ran on %q", req.Op, got.Stats.Node)
+		}
+		for k, v := range want.Result {
+			if !v.Equal(got.Result[k]) {
+				t.Errorf("%s: result %q differs between cluster and pool", req.Op, k)
+			}
+		}
+	}
+	if a, b := cluster.Assembling(gw.n), cluster.Assembling(b.n); a != 0 || b != 0 {
+		t.Errorf("messages left in assembly: %d at the origin, %d at the runner", a, b)
+	}
+}
+
+// TestAutoSpills: with AutoSpill, a job exec=auto gives a pool whose
+// queue is full runs on the cluster, and says so in its stats.
+func TestAutoSpills(t *testing.T) {
+	emb := startNATS(t)
+	pool := executor.NewPool(executor.PoolConfig{Workers: 1, Queue: 1})
+	defer pool.Close()
+	cn, err := cluster.Join(cluster.Config{URL: emb.URL(), Name: "a", Exec: pool,
+		Heartbeat: testHeartbeat, LossTimeout: testLoss, Status: testStatus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.Close()
+	scfg := server.DefaultConfig()
+	scfg.Executors = map[string]executor.Executor{executor.NameDirect: executor.NewDirect(0), executor.NamePool: pool,
+		executor.NameCluster: cn.Executor()}
+	scfg.NodeName = "a"
+	scfg.AutoSpill = cluster.Spill(pool, cn)
+	srv, err := server.New(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	startNode(t, emb.URL(), "b", 1, 0, nil)
+	testutil.WaitFor(t, 10*time.Second, "a to see both nodes", func() bool { return cn.Executor().Load().Slots == 2 })
+
+	c := dial(t, ln.Addr().String())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// One runs on a's pool, then one waits in its queue.
+	go c.Do(ctx, modsum(forever), nil)
+	testutil.WaitFor(t, 10*time.Second, "a's pool busy", func() bool { return pool.Load().Busy == 1 })
+	go c.Do(ctx, modsum(forever), nil)
+	testutil.WaitFor(t, 10*time.Second, "a's pool full", func() bool { l := pool.Load(); return l.Busy == 1 && l.Queued == 1 })
+	rep, err := c.Do(context.Background(), modsum(1_000_000_000), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stats.Exec != "cluster" || rep.Stats.Node != "b" {
+		t.Errorf("stats %+v, want exec cluster on node b", rep.Stats)
+	}
+}
