@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "b949afa59a9e2fea74529a4131ff372fbf22d3a4bba2cb0d734882dc456dee71"
+const nativeSum = "0d9da703ddbeba6a4153379e7c4f7f96ae8c93837fbf4881397d723091801e46"

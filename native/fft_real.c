@@ -104,7 +104,8 @@ static crunch_status check_real(crunch_fft_norm norm, size_t batch, size_t n, co
     static crunch_status combine_##S(crunch__poll *pl, const twiddles *tw, size_t m, const T *z,   \
                                      T *x, double s, int inv)                                      \
     {                                                                                              \
-        const double cj = inv ? -1.0 : 1.0; /* the sign of every imaginary part */                 \
+        /* Conjugating subtracts from 0, not negates: 0 - (+0) is +0, so an exact                   \
+         * zero imaginary part stays +0, as the complex transform leaves it. */                    \
         const size_t n = 2 * m;                                                                    \
         for (size_t k = 0; k <= m / 2; k++) {                                                      \
             if (crunch__poll_work(pl, 4 * CRUNCH__POLL_ITEM)) /* four outputs, ~30 flops */       \
@@ -119,14 +120,14 @@ static crunch_status check_real(crunch_fft_norm norm, size_t batch, size_t n, co
             const double pr = s * (er + tr), pi = s * (ei + ti); /* X_k */                         \
             const double qr = s * (er - tr), qi = s * (ei - ti); /* X_{k+m} */                     \
             x[2 * k] = (T)pr;                                                                      \
-            x[2 * k + 1] = (T)(cj * pi);                                                           \
+            x[2 * k + 1] = (T)(inv ? 0.0 - pi : pi);                                                           \
             x[2 * (k + m)] = (T)qr;                                                                \
-            x[2 * (k + m) + 1] = (T)(cj * qi);                                                     \
+            x[2 * (k + m) + 1] = (T)(inv ? 0.0 - qi : qi);                                                     \
             if (k != 0 && j != k) { /* X_{m-k} = conj X_{k+m}, X_{n-k} = conj X_k */               \
                 x[2 * j] = (T)qr;                                                                  \
-                x[2 * j + 1] = (T)(-cj * qi);                                                      \
+                x[2 * j + 1] = (T)(inv ? qi : 0.0 - qi);                                                      \
                 x[2 * (n - k)] = (T)pr;                                                            \
-                x[2 * (n - k) + 1] = (T)(-cj * pi);                                                \
+                x[2 * (n - k) + 1] = (T)(inv ? pi : 0.0 - pi);                                                \
             }                                                                                      \
         }                                                                                          \
         return CRUNCH_OK;                                                                          \

@@ -318,12 +318,6 @@ class OutSizeTest(unittest.TestCase):
             self.assertEqual(_ops.result_bytes(op, args), want, (op, args.keys()))
         self.assertIsNone(_ops.result_bytes("no_such_op", {"x": f64}))
 
-    def test_promoted(self):
-        self.assertEqual(_ops.promoted("fft", "x", np.dtype("<f8")), np.dtype("<c16"))
-        self.assertEqual(_ops.promoted("fft", "x", np.dtype("<f4")), np.dtype("<c8"))
-        self.assertIsNone(_ops.promoted("fft", "x", np.dtype("<c16")))
-        self.assertIsNone(_ops.promoted("sort", "x", np.dtype("<f8")))
-
 
 class SharedMemoryTest(unittest.TestCase):
     """Blocks and leases without a server (the pool with one is tested in

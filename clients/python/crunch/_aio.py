@@ -30,7 +30,7 @@ from websockets.frames import OP_TEXT
 from . import _websocket
 from ._address import TCP, UNIX, Address, parse_address
 from ._codec import DTYPES, ShmTensor, decode, encode, protocol_dtype, reply_id
-from ._ops import promoted, result_bytes
+from ._ops import result_bytes
 from ._ops_generated import AsyncOps
 from ._reply import CrunchError, Result
 from ._shm import THRESHOLD, Lease, Pool
@@ -155,9 +155,8 @@ class AsyncClient(AsyncOps):
     is a view of it, valid for as long as the array lives (that memory is
     not used again before). Arrays from empty() or zeros(), and results,
     lie in shared memory already and go as arguments without any copy, of
-    any size (except real input to fft, which the client converts to
-    complex as the server would, see _ops); such an array must not change
-    while a call that reads it is in flight. When the server's limits leave no shared memory to have,
+    any size; such an array must not change while a call that reads it is
+    in flight. When the server's limits leave no shared memory to have,
     arrays travel in the message, as over TCP.
     """
 
@@ -264,12 +263,7 @@ class AsyncClient(AsyncOps):
                 continue  # encode says why
             dt = DTYPES[name]
             in_bytes += v.nbytes
-            convert = promoted(op, k, dt) if v.nbytes >= THRESHOLD else None
-            if convert is not None:
-                # The server would make this copy: made here, in the copy
-                # into shared memory (see _ops).
-                dt, name = convert, protocol_dtype(convert)
-            elif v.dtype == dt and v.flags.c_contiguous:
+            if v.dtype == dt and v.flags.c_contiguous:
                 found = pool.find(v)
                 if found is not None and found[1] % 8 == 0:
                     lease, offset = found

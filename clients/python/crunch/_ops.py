@@ -1,5 +1,5 @@
 """What the client knows of each op for shared memory: how many bytes its
-result tensors take, and which arguments the server would convert anyway.
+result tensors take.
 
 result_bytes sizes the shared-memory window (docs/PROTOCOL.md, "shm_out") a
 request offers for its results.
@@ -11,12 +11,8 @@ view of shared memory (no copy out), and a wrong size costs only that copy.
 Each op's result shape follows from its arguments (docs/PROTOCOL.md,
 "Operations"); this module is the one place that knows them.
 
-promoted names the dtype an argument is converted to before the kernel
-runs: fft promotes real input to complex. When such an argument is copied
-into shared memory the client converts it in the same pass, so the server
-converts nothing; its transform then runs out of place, which here takes a
-fraction of the time of its in-place transform of a promoted copy, with
-the same result to the bit.
+Arguments go as they are: the server transforms real fft input with its
+real transform, which reads the real rows themselves (no promoted copy).
 """
 
 from __future__ import annotations
@@ -25,7 +21,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["result_bytes", "promoted"]
+__all__ = ["result_bytes"]
 
 ALIGN = 64  # where the server puts each result in a window
 
@@ -45,14 +41,6 @@ def result_bytes(op: str, args: Mapping[str, Any]) -> Optional[int]:
     for _, n in sorted(results):
         total = (total + ALIGN - 1) // ALIGN * ALIGN + n
     return total
-
-
-def promoted(op: str, name: str, dt: np.dtype) -> Optional[np.dtype]:
-    """The dtype the server converts argument name of op to, if it
-    converts it (from dt); else None."""
-    if op == "fft" and name == "x" and dt.kind == "f":
-        return np.dtype("<c8") if dt.itemsize == 4 else np.dtype("<c16")
-    return None
 
 
 def _shape(v: Any) -> Tuple[int, ...]:
