@@ -27,14 +27,3 @@ func waitPoolBusy(t *testing.T, addr string, n int) {
 		return json.NewDecoder(resp.Body).Decode(&st) == nil && st.Executors["pool"].Busy == n
 	})
 }
-
-// draining reports whether the server at addr says it is draining: its
-// /healthz answers 503.
-func draining(addr string) bool {
-	resp, err := http.Get("http://" + addr + "/healthz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusServiceUnavailable
-}
