@@ -129,8 +129,14 @@ func (p *Pool) Threads() int { return p.cfg.Workers }
 
 // setRunner sets up x for job: its thread budget, capped by the pool's
 // workers, on the pool's runner.
+//
+// Only when a worker is idle and no job waits as the call starts: a busy
+// pool gains nothing from a runner, and its callbacks into Go would have a
+// compute thread (below normal priority) take one of the Go scheduler's Ps
+// for every piece, which the kernel may then leave unscheduled while the
+// server's goroutines wait for it.
 func (p *Pool) setRunner(x *cgo.Ctx, job *Job) {
-	if t := min(job.Threads, p.cfg.Workers); t > 1 {
+	if t := min(job.Threads, p.cfg.Workers); t > 1 && p.idle.Load() > 0 && !p.jobWaiting() {
 		x.SetRunner(p.runner, t)
 	}
 }
