@@ -26,6 +26,13 @@ func cJob(threads int, seen *int, kernel func(x *cgo.Ctx) error) *Job {
 	return &Job{Call: call, Impl: kernels.ImplC, Threads: threads}
 }
 
+// waitAllIdle waits until every worker of p waits for work: a job gets
+// the pool's runner only if one is idle as it starts.
+func waitAllIdle(t *testing.T, p *Pool) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, "every worker idle", func() bool { return int(p.idle.Load()) == p.cfg.Workers })
+}
+
 // A job's result is the same, bit for bit, on one thread and on two, and
 // on two the pool's second worker really helps.
 func TestPoolParallelSameResult(t *testing.T) {
@@ -43,6 +50,7 @@ func TestPoolParallelSameResult(t *testing.T) {
 		counts := make([]uint32, 512*300)
 		var st cgo.Stats
 		var seen int
+		waitAllIdle(t, p)
 		job := cJob(threads, &seen, func(x *cgo.Ctx) error {
 			if err := cgo.GemmF64(x, false, true, n, n, n, 1, a, n, b, n, 0, c, n); err != nil {
 				return err
@@ -112,6 +120,7 @@ func TestPoolParallelCancel(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	waitAllIdle(t, p)
 	go func() {
 		_, err := p.Run(ctx, job)
 		done <- err
@@ -151,6 +160,7 @@ func TestPoolParallelYields(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	before := p.helped()
+	waitAllIdle(t, p)
 	go func() {
 		_, err := p.Run(ctx, long)
 		done <- err
