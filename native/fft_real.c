@@ -24,7 +24,6 @@
 
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 /* 2 pi to double precision (M_PI is POSIX, not ISO C). */
 #define TWO_PI 6.283185307179586476925286766559
