@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -74,15 +73,6 @@ func TestHugeTimeoutIsCapped(t *testing.T) {
 func TestErrorRepliesFollowReplyForm(t *testing.T) {
 	ts := start(t, nil)
 	conn := ts.raw(t)
-	binMsg := func(header string, payload []byte) []byte {
-		b := []byte("CRN1")
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(header)))
-		b = append(b, header...)
-		for len(b)%64 != 0 {
-			b = append(b, 0)
-		}
-		return append(b, payload...)
-	}
 	cases := []struct {
 		name     string
 		typ      int
@@ -97,9 +87,9 @@ func TestErrorRepliesFollowReplyForm(t *testing.T) {
 		{"text, bad exec type, binary reply", websocket.TextMessage,
 			[]byte(`{"id":7,"op":"modsum","exec":3,"reply":"binary"}`), websocket.BinaryMessage, 7},
 		{"binary short buffer, text reply", websocket.BinaryMessage,
-			binMsg(`{"id":8,"op":"gemm","args":{"a":{"dtype":"f64","shape":[2,1],"buffer":0},"b":[[1]]},"reply":"text","buffers":[[64,8]]}`, make([]byte, 8)), websocket.TextMessage, 8},
+			binaryMessage(`{"id":8,"op":"gemm","args":{"a":{"dtype":"f64","shape":[2,1],"buffer":0},"b":[[1]]},"reply":"text","buffers":[[64,8]]}`, 0, make([]byte, 8)), websocket.TextMessage, 8},
 		{"binary unknown op, text reply", websocket.BinaryMessage,
-			binMsg(`{"id":9,"op":"frobnicate","reply":"text","buffers":[]}`, nil), websocket.TextMessage, 9},
+			binaryMessage(`{"id":9,"op":"frobnicate","reply":"text","buffers":[]}`, 0, nil), websocket.TextMessage, 9},
 		{"text, bad reply form: the request's own", websocket.TextMessage,
 			[]byte(`{"id":10,"op":"ping","reply":"xml"}`), websocket.TextMessage, 10},
 	}

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -293,15 +292,6 @@ func TestProgressMessages(t *testing.T) {
 func TestBadInputGetsErrorAndServerServes(t *testing.T) {
 	ts := start(t, func(c *server.Config) { c.MaxElements = 1000 })
 	conn := ts.raw(t)
-	binMsg := func(header string, payload []byte) []byte {
-		b := []byte("CRN1")
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(header)))
-		b = append(b, header...)
-		for len(b)%64 != 0 {
-			b = append(b, 0)
-		}
-		return append(b, payload...)
-	}
 	cases := []struct {
 		name string
 		typ  int
@@ -325,8 +315,8 @@ func TestBadInputGetsErrorAndServerServes(t *testing.T) {
 		{"too large arg", websocket.TextMessage, fmt.Sprintf(`{"id":13,"op":"gemm","args":{"a":{"dtype":"f64","shape":[1,1001],"data":[%s0]},"b":[[1]]}}`, strings.Repeat("0,", 1000)), nil, wire.TooLarge, 13},
 		{"too large result", websocket.TextMessage, `{"id":14,"op":"gemm","args":{"a":{"dtype":"f64","shape":[100,0],"data":[]},"b":{"dtype":"f64","shape":[0,100],"data":[]}}}`, nil, wire.TooLarge, 14},
 		{"bad magic", websocket.BinaryMessage, "", []byte("XXXX\x02\x00\x00\x00{}"), wire.InvalidArgument, 0},
-		{"buffer outside", websocket.BinaryMessage, "", binMsg(`{"id":15,"op":"gemm","args":{"a":{"dtype":"f64","shape":[1,1],"buffer":0},"b":[[1]]},"buffers":[[64,800]]}`, make([]byte, 8)), wire.InvalidArgument, 15},
-		{"buffer length", websocket.BinaryMessage, "", binMsg(`{"id":16,"op":"gemm","args":{"a":{"dtype":"f64","shape":[2,1],"buffer":0},"b":[[1]]},"buffers":[[64,8]]}`, make([]byte, 8)), wire.InvalidArgument, 16},
+		{"buffer outside", websocket.BinaryMessage, "", binaryMessage(`{"id":15,"op":"gemm","args":{"a":{"dtype":"f64","shape":[1,1],"buffer":0},"b":[[1]]},"buffers":[[64,800]]}`, 0, make([]byte, 8)), wire.InvalidArgument, 15},
+		{"buffer length", websocket.BinaryMessage, "", binaryMessage(`{"id":16,"op":"gemm","args":{"a":{"dtype":"f64","shape":[2,1],"buffer":0},"b":[[1]]},"buffers":[[64,8]]}`, 0, make([]byte, 8)), wire.InvalidArgument, 16},
 		{"string n", websocket.TextMessage, `{"id":17,"op":"modsum","args":{"n":"seven"}}`, nil, wire.InvalidArgument, 17},
 		{"fractional n", websocket.TextMessage, `{"id":18,"op":"modsum","args":{"n":1.5}}`, nil, wire.InvalidArgument, 18},
 	}
