@@ -468,9 +468,12 @@ static void run_case(const tcase *tc, crunch_isa isa)
         double ms = (r.t_end - t_cancel) * 1e3;
         double cpu_ms = have_clock ? (r.cpu_end - cpu_cancel) * 1e3 : 0;
         if (getenv("TIMING"))
-            fprintf(stderr, "  %s %s try %d: %.2f ms (CPU %.2f ms), %lld units after the cancel\n",
+            fprintf(stderr,
+                    "  %s %s try %d: %.2f ms (CPU %.2f ms), %lld units after the cancel, "
+                    "%.1f%% done at it\n",
                     tc->name, crunch_isa_name(isa), attempt, ms, cpu_ms,
-                    (long long)(at_end - at_cancel));
+                    (long long)(at_end - at_cancel),
+                    total > 0 ? 100.0 * (double)at_cancel / (double)total : 0.0);
         if (ms <= WALL_MS && cpu_ms <= CPU_MS)
             return;
         late++;
