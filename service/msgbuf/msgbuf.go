@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,11 +22,21 @@ import (
 // belong in the Go heap.
 const MinSize = 256 << 10
 
+// HugeSize is the smallest buffer mapped for transparent huge pages: one
+// huge page. The 2 MiB of alignment slack is address space only (never
+// touched, never resident); a buffer's pages become resident 2 MiB at a
+// time, at most twice what a message of more than half the buffer uses.
+const HugeSize = 2 << 20
+
+// hugePage is the size of a transparent huge page on x86-64 and arm64.
+const hugePage = 2 << 20
+
 // Buf is one buffer from a Pool.
 type Buf struct {
-	mem  []byte // the whole mapping, a power of two of at least MinSize
-	pool *Pool
-	idle time.Time // when it was given back
+	mem     []byte // the buffer, a power of two of at least MinSize
+	mapping []byte // what was mapped: mem, or mem with its alignment slack
+	pool    *Pool
+	idle    time.Time // when it was given back
 }
 
 // Bytes returns the buffer's first n bytes (n at most its size).
@@ -77,12 +88,36 @@ func (p *Pool) Get(n int) (*Buf, error) {
 		return b, nil
 	}
 	p.mu.Unlock()
-	mem, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	b, err := mapBuf(size)
 	if err != nil {
 		return nil, err
 	}
+	b.pool = p
 	p.mapped.Add(int64(size))
-	return &Buf{mem: mem, pool: p}, nil
+	return b, nil
+}
+
+// mapBuf maps a fresh buffer of size bytes, from HugeSize on aligned to a
+// huge page and advised to use them.
+func mapBuf(size int) (*Buf, error) {
+	length := size
+	if size >= HugeSize {
+		length += hugePage // mmap aligns to 4 KiB only: slack to align the start
+	}
+	mapping, err := unix.Mmap(-1, 0, length, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, err
+	}
+	if size < HugeSize {
+		return &Buf{mem: mapping, mapping: mapping}, nil
+	}
+	skip := 0
+	if rem := int(uintptr(unsafe.Pointer(unsafe.SliceData(mapping))) % hugePage); rem != 0 {
+		skip = hugePage - rem
+	}
+	mem := mapping[skip : skip+size : skip+size]
+	_ = unix.Madvise(mem, unix.MADV_HUGEPAGE) // a hint: refused, the buffer only faults more
+	return &Buf{mem: mem, mapping: mapping}, nil
 }
 
 // put keeps b for reuse, or unmaps it when the pool holds enough.
@@ -133,8 +168,8 @@ func (p *Pool) sweepIdle() {
 
 func (p *Pool) unmap(b *Buf) {
 	p.mapped.Add(-int64(len(b.mem)))
-	unix.Munmap(b.mem)
-	b.mem = nil
+	unix.Munmap(b.mapping)
+	b.mem, b.mapping = nil, nil
 }
 
 // Mapped reports the bytes mapped by the pool's buffers, in use or idle.
