@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,10 @@ type ServerConfig struct {
 	Binary string
 	// Args are flags added after `serve --addr 127.0.0.1:PORT`.
 	Args []string
+	// Prefix is a command the server runs under, e.g. {"taskset", "-c",
+	// "1"} to pin it to CPU 1 (empty: none). It must exec the server, so
+	// that the process started is the server.
+	Prefix []string
 	// StartTimeout bounds the wait for /healthz to answer (default 30 s).
 	StartTimeout time.Duration
 	// Grace is how long Stop waits after SIGTERM before SIGKILL (default
@@ -51,6 +56,9 @@ type Server struct {
 	waitErr error         // valid once exited is closed
 	stopped sync.Once
 	stopErr error
+	// companions are servers that belong to this one (the other nodes of
+	// a cluster it fronts): Stop stops them first.
+	companions []*Server
 }
 
 // startAttempts is how often start tries another port when the
@@ -63,7 +71,8 @@ const startAttempts = 3
 func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	return start(ctx, launch{
 		argv: func(addr string, _ int) []string {
-			return append([]string{cfg.Binary, "serve", "--addr", addr}, cfg.Args...)
+			argv := append(slices.Clone(cfg.Prefix), cfg.Binary, "serve", "--addr", addr)
+			return append(argv, cfg.Args...)
 		},
 		startTimeout: cfg.StartTimeout,
 		grace:        cfg.Grace,
@@ -215,9 +224,28 @@ func (s *Server) Alive() error {
 // Stop sends SIGTERM, waits up to the grace period, then kills the
 // server's process group. It returns an error when the server did not exit
 // cleanly on SIGTERM, with its output. It may be called more than once.
+// Its companions are stopped first.
 func (s *Server) Stop() error {
-	s.stopped.Do(func() { s.stopErr = s.stop() })
+	s.stopped.Do(func() {
+		var errs []error
+		for _, c := range s.companions {
+			errs = append(errs, c.Stop())
+		}
+		s.stopErr = errors.Join(append(errs, s.stop())...)
+	})
 	return s.stopErr
+}
+
+// AddCompanion makes c belong to s: s.Stop stops c too, before s.
+func (s *Server) AddCompanion(c *Server) { s.companions = append(s.companions, c) }
+
+// CompanionAddrs returns the addresses of s's companions.
+func (s *Server) CompanionAddrs() []string {
+	var out []string
+	for _, c := range s.companions {
+		out = append(out, c.Addr)
+	}
+	return out
 }
 
 func (s *Server) stop() error {

@@ -269,17 +269,20 @@ func chosen(picked []string, name string) bool {
 }
 
 // parseConns parses -e2e-conns.
-func parseConns(s string) ([]int, error) {
+func parseConns(s string) ([]int, error) { return parseCounts("-e2e-conns", s) }
+
+// parseCounts parses a flag's comma-separated positive counts.
+func parseCounts(name, s string) ([]int, error) {
 	var out []int
 	for _, f := range splitList(s) {
 		k, err := strconv.Atoi(f)
 		if err != nil || k < 1 {
-			return nil, fmt.Errorf("-e2e-conns: %q is not a positive count", f)
+			return nil, fmt.Errorf("%s: %q is not a positive count", name, f)
 		}
 		out = append(out, k)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("-e2e-conns: no count in %q", s)
+		return nil, fmt.Errorf("%s: no count in %q", name, s)
 	}
 	return out, nil
 }

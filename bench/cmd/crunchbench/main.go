@@ -45,6 +45,7 @@ var modes = []mode{
 	{"profile", "the fastest executor per op and size, one call at a time; builds the exec profile (-profile-out)", runProfile},
 	{"responsive", "ping round trips on an idle connection while every executor slot runs long jobs, per exec and compute priority", runResponsive},
 	{"python", "large calls from Python (clients/python/bench_crunch.py) through shared memory and over TCP, each beside NumPy in-process", runPython},
+	{"cluster", "nodes 1, 2, 3 on this machine, each on a CPU of its own, sharing work through NATS: calls/s per node count, and what the cluster path adds to a tiny call", runCluster},
 	{"e2e", "closed-loop load over WebSocket from K connections per system (crunch per exec, the FastAPI comparison server) and workload, with the probe; plots with -plots", runE2E},
 }
 
