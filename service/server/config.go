@@ -8,6 +8,7 @@ package server
 
 import (
 	"cmp"
+	"crypto/tls"
 	"log/slog"
 	"runtime"
 	"time"
@@ -28,6 +29,12 @@ type Config struct {
 	// connection over the Unix socket may have mapped.
 	ShmMaxRegions int
 	ShmMaxBytes   int64
+	// TLS, when set, is what the TCP listener serves (https://, wss://);
+	// the Unix socket stays plain.
+	TLS *tls.Config
+	// Token, when set, is the secret every request over TCP but /healthz
+	// must present (auth.go, docs/SECURITY.md); the Unix socket needs none.
+	Token string
 
 	Registry  *kernels.Registry
 	Executors map[string]executor.Executor // by name: direct, pool, subprocess
