@@ -109,7 +109,8 @@ func (s *Server) login(ctx *fasthttp.RequestCtx, token []byte) {
 	ctx.Response.Header.SetCookie(&c)
 	ctx.Response.Header.Set("Cache-Control", "no-store")
 	ctx.Response.Header.Set("Referrer-Policy", "no-referrer")
-	ctx.Redirect("/", fasthttp.StatusSeeOther)
+	ctx.SetStatusCode(fasthttp.StatusSeeOther)
+	ctx.Response.Header.Set("Location", "/") // relative: the browser keeps its scheme and host
 }
 
 // unauthorized answers 401 with the challenge of RFC 6750, closes the
