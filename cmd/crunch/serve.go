@@ -141,7 +141,7 @@ func serve(args []string) error {
 		defer nf.close(node, log)
 	}
 	srv, err := server.New(server.Config{
-		NodeName: nf.nodeName(node), AutoSpill: nf.spillExec(node, execs),
+		NodeName: nf.nodeName(node), AutoSpill: nf.spillExec(node, execs), Cluster: node,
 		Addr: *addr, Unix: *unixPath, TLS: tlsConfig, Token: token, ShmMaxRegions: *shmMaxRegions, ShmMaxBytes: int64(shmMaxBytes),
 		Executors: execs, Profile: prof, AutoThreshold: *autoThreshold,
 		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight, MaxTotal: *maxTotal, MaxConns: *maxConns, MaxLarge: *maxLarge, LargeWait: *largeWait, MaxThreads: *maxThreads,

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/crunchsvc/crunch/service/cluster"
 	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/profile"
@@ -73,6 +74,9 @@ type Config struct {
 	// pool, spilling to the cluster when the pool's queue is full.
 	NodeName  string
 	AutoSpill executor.Executor
+	// Cluster, when set, is the node whose view of the cluster info,
+	// /v1/status and /metrics show.
+	Cluster *cluster.Node
 
 	Log *slog.Logger
 }

@@ -65,6 +65,9 @@ func newMetrics(s *Server) *metrics {
 			// e.g. every P held by a thread inside a cgo call.
 			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)},
 		)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.cfg.Cluster != nil {
+		m.reg.MustRegister(clusterCollector{s.cfg.Cluster})
+	}
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
 }
