@@ -43,18 +43,46 @@ export function tensor(data, shape = [data.length], dtype = undefined) {
   return { dtype, shape, data };
 }
 
-/** connect opens a connection: url defaults to this page's host. */
-export function connect(url) {
-  if (!url) {
-    const loc = globalThis.location;
-    url = `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}/v1/ws`;
+/** connect opens a connection: url defaults to this page's host. With
+ *  opts.token, for a server started with --auth-token-file: in Node it is
+ *  sent as "Authorization: Bearer TOKEN"; in a browser, which cannot set
+ *  headers on a WebSocket, it is first posted to the server's /login
+ *  (same origin), which answers with an HttpOnly cookie that the
+ *  WebSocket's handshake then carries. A browser that has the cookie
+ *  already (the status page's login) needs no token. */
+export async function connect(url, opts = {}) {
+  const loc = globalThis.location;
+  if (!url) url = `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}/v1/ws`;
+  const inNode = !!globalThis.process?.versions?.node && !globalThis.document;
+  let ws;
+  if (opts.token && inNode) {
+    // Node's WebSocket (undici) takes headers in its second argument.
+    ws = new WebSocket(url, { headers: { Authorization: `Bearer ${opts.token}` } });
+  } else {
+    if (opts.token) await login(url, opts.token);
+    ws = new WebSocket(url);
   }
-  const ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
   return new Promise((resolve, reject) => {
     ws.onopen = () => resolve(new Client(ws));
-    ws.onerror = () => reject(new Error(`crunch: cannot connect to ${url}`));
+    ws.onerror = () => reject(new Error(`crunch: cannot connect to ${url}` +
+      " (a server with a token refuses a connection without it, with HTTP 401: connect(url, { token }))"));
   });
+}
+
+/** login posts token to the server of the WebSocket URL url, from a
+ *  browser: the answer sets the cookie. The token goes in the body, so no
+ *  URL, history or log keeps it. */
+async function login(url, token) {
+  const u = new URL(url);
+  u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+  u.pathname = "/login";
+  u.search = "";
+  const res = await fetch(u, {
+    method: "POST", body: new URLSearchParams({ token }), credentials: "same-origin", redirect: "manual",
+  });
+  // 303 to the status page (opaque with redirect "manual"): the cookie is set.
+  if (res.status === 401) throw new Error("crunch: the server refused the token (HTTP 401)");
 }
 
 /** Client is one connection. Options of every call: exec, impl,

@@ -22,6 +22,7 @@ import (
 
 	"github.com/crunchsvc/crunch/bench/load"
 	"github.com/crunchsvc/crunch/internal/readme"
+	"github.com/crunchsvc/crunch/internal/testcert"
 	"github.com/crunchsvc/crunch/internal/testserver"
 )
 
@@ -64,6 +65,20 @@ func TestPythonClient(t *testing.T) {
 	}
 	t.Run("unittest", func(t *testing.T) { unittest(t, srv.Addr, testModules) })
 	t.Run("unittest over unix", func(t *testing.T) { unittest(t, unixAddr, overUnix) })
+	t.Run("token and TLS", func(t *testing.T) {
+		// A server in this process, with TLS and a token: test_auth.py
+		// connects with and without them.
+		cert := testcert.New(t)
+		certFile, _ := cert.Files(t, t.TempDir())
+		addr := testserver.StartSecure(t, cert, "py-token")
+		cmd := exec.CommandContext(ctx, python, "-m", "unittest", "-v", "test_auth")
+		cmd.Env = append(os.Environ(), "CRUNCH_AUTH_ADDR="+addr, "CRUNCH_TOKEN=py-token", "CRUNCH_CAFILE="+certFile)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.Contains(string(out), "skipped") {
+			t.Fatalf("%s -m unittest test_auth: %v\n%s", python, err, out)
+		}
+		t.Logf("%s", out)
+	})
 
 	t.Run("readme", func(t *testing.T) {
 		// The README's Python examples, as printed there, against this

@@ -45,13 +45,15 @@ flags:
 func callCmd(args []string) error {
 	fs := flag.NewFlagSet("call", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, callUsage); fs.PrintDefaults() }
-	addr := fs.String("addr", defaultAddr(), "server address: host:port or a ws:// URL (default from $CRUNCH_ADDR)")
+	addr := fs.String("addr", defaultAddr(), "server address: host:port or a ws:// or wss:// URL (default from $CRUNCH_ADDR)")
 	exec := fs.String("exec", "", "executor: auto, direct, pool, subprocess, or cluster on a cluster node")
 	impl := fs.String("impl", "", "implementation: auto, c, go or gonum")
 	timeout := fs.Duration("timeout", 0, "request deadline (0: the server's default)")
 	binary := fs.Bool("binary", false, "send a binary message (default: text, unless an argument is a .npy file)")
 	out := fs.String("o", "", "write tensor results as .npy: FILE.npy for the one tensor result, or a directory for each as NAME.npy")
 	progress := fs.Bool("progress", false, "print progress to stderr while the op runs")
+	tokenFile := fs.String("token-file", os.Getenv("CRUNCH_TOKEN_FILE"), "send this file's contents (trimmed) as the token of a server started with --auth-token-file (default from $CRUNCH_TOKEN_FILE)")
+	caFile := fs.String("ca-file", "", "trust the certificate(s) in this PEM file (the server's self-signed one, or a private CA) for wss://; implies wss:// for a host:port address")
 	// Flags may come after the op and its arguments too.
 	var rest []string
 	for len(args) > 0 {
@@ -80,7 +82,11 @@ func callCmd(args []string) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := client.Dial(ctx, *addr)
+	dial, err := dialOptions(*tokenFile, *caFile)
+	if err != nil {
+		return err
+	}
+	c, err := client.DialWith(ctx, *addr, dial)
 	if err != nil {
 		return err
 	}
@@ -160,6 +166,23 @@ func buildRequest(op string, kvs []string) (*wire.Request, error) {
 	}
 	req.ID = 0 // the client numbers its requests
 	return req, nil
+}
+
+// dialOptions reads the token and CA files that call's flags name.
+func dialOptions(tokenFile, caFile string) (*client.DialOptions, error) {
+	var o client.DialOptions
+	var err error
+	if tokenFile != "" {
+		if o.Token, err = client.TokenFile(tokenFile); err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+	}
+	if caFile != "" {
+		if o.TLS, err = client.CAFile(caFile); err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+	}
+	return &o, nil
 }
 
 // defaultAddr is $CRUNCH_ADDR, the address the Python client's tests use

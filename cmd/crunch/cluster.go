@@ -64,8 +64,12 @@ func (f *clusterFlags) join(addr string, execs map[string]executor.Executor, log
 	if slots == 0 {
 		slots = execs[executor.NamePool].Load().Slots
 	}
+	own := make(map[string]executor.Executor, len(execs)) // a copy: execs gains "cluster" below
+	for k, v := range execs {
+		own[k] = v
+	}
 	node, err := cluster.Join(cluster.Config{URL: url, Name: name, Creds: *f.creds, TLSCA: *f.tlsCA,
-		Exec: execs[executor.NamePool], Slots: slots, Queue: *f.queue, Log: log})
+		Exec: execs[executor.NamePool], Slots: slots, Queue: *f.queue, Executors: own, Log: log})
 	if err != nil {
 		if f.emb != nil {
 			f.emb.Close()

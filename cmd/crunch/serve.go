@@ -58,6 +58,7 @@ func serve(args []string) error {
 	grace := fs.Duration("grace", d.Grace, "on SIGTERM, in-flight requests get this long to finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	nf := natsFlags(fs)
+	sf := securityFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,6 +70,13 @@ func serve(args []string) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	tlsConfig, token, err := sf.load(log)
+	if err != nil {
+		return err
+	}
+	if err := sf.check(*addr, *nf.listen, tlsConfig != nil, token != "", log); err != nil {
+		return err
+	}
 	priority, err := executor.ParsePriority(*computePriority)
 	if err != nil {
 		return fmt.Errorf("--compute-priority: %w", err)
@@ -133,8 +141,8 @@ func serve(args []string) error {
 		defer nf.close(node, log)
 	}
 	srv, err := server.New(server.Config{
-		NodeName: nf.nodeName(node), AutoSpill: nf.spillExec(node, execs),
-		Addr: *addr, Unix: *unixPath, ShmMaxRegions: *shmMaxRegions, ShmMaxBytes: int64(shmMaxBytes),
+		NodeName: nf.nodeName(node), AutoSpill: nf.spillExec(node, execs), Cluster: node,
+		Addr: *addr, Unix: *unixPath, TLS: tlsConfig, Token: token, ShmMaxRegions: *shmMaxRegions, ShmMaxBytes: int64(shmMaxBytes),
 		Executors: execs, Profile: prof, AutoThreshold: *autoThreshold,
 		MaxMessage: *maxMessage, MaxElements: *maxElements, MaxInFlight: *maxInflight, MaxTotal: *maxTotal, MaxConns: *maxConns, MaxLarge: *maxLarge, LargeWait: *largeWait, MaxThreads: *maxThreads,
 		DefaultTimeout: *timeout, MaxTimeout: *maxTimeout,

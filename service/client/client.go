@@ -89,10 +89,19 @@ type call struct {
 // Dial connects to a crunch server. addr is a ws:// or wss:// URL, a
 // host:port, to which /v1/ws is added, or "unix:PATH", the server's Unix
 // socket (crunch serve --unix PATH), over which tensors of ShmThreshold
-// bytes or more travel through shared memory.
+// bytes or more travel through shared memory. DialWith takes a token and
+// TLS settings too.
 func Dial(ctx context.Context, addr string) (*Client, error) {
+	return DialWith(ctx, addr, nil)
+}
+
+// DialWith is Dial with o's token and TLS settings (nil: none).
+func DialWith(ctx context.Context, addr string, o *DialOptions) (*Client, error) {
+	if o == nil {
+		o = &DialOptions{}
+	}
 	url := addr
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10, TLSClientConfig: o.TLS}
 	path, overUnix := strings.CutPrefix(addr, "unix:")
 	switch {
 	case overUnix:
@@ -102,11 +111,15 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 			return nd.DialContext(ctx, "unix", path)
 		}
 	case !strings.HasPrefix(url, "ws://") && !strings.HasPrefix(url, "wss://"):
-		url = "ws://" + addr + "/v1/ws"
+		scheme := "ws://"
+		if o.TLS != nil {
+			scheme = "wss://"
+		}
+		url = scheme + addr + "/v1/ws"
 	}
-	conn, _, err := d.DialContext(ctx, url, nil)
+	conn, resp, err := d.DialContext(ctx, url, o.header())
 	if err != nil {
-		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
+		return nil, fmt.Errorf("client: dial %s: %w", addr, handshakeError(err, resp))
 	}
 	conn.SetReadLimit(-1) // the server bounds what it sends
 	c := &Client{conn: conn, pending: make(map[int64]*call), done: make(chan struct{})}

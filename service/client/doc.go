@@ -3,6 +3,14 @@
 // matched by id, a typed method per op. `crunch call`, the tests and the
 // benchmarks all use it.
 //
+// # Servers with TLS and a token
+//
+// DialWith takes DialOptions: Token is sent as "Authorization: Bearer
+// TOKEN" (a server started with --auth-token-file refuses the dial
+// without it, with ErrUnauthorized), and TLS configures wss:// (CAFile
+// makes one that trusts a self-signed certificate or a private CA;
+// TokenFile reads a token file). A Redialer takes them in its Dial field.
+//
 // # Op methods
 //
 // Every op has a method <Op>Ex taking an <Op>Args struct (GemmEx with

@@ -27,6 +27,8 @@ type Redialer struct {
 	// Backoff is the wait before dialing again after a loss, doubled after
 	// each failed dial up to 2 s (default 50 ms).
 	Backoff time.Duration
+	// Dial holds the token and TLS settings of every dial (nil: none).
+	Dial *DialOptions
 
 	mu sync.Mutex
 	c  *Client
@@ -47,7 +49,7 @@ func (r *Redialer) Client(ctx context.Context) (*Client, error) {
 	if r.c != nil {
 		r.c.Close() // already failed: this only releases it
 	}
-	c, err := Dial(ctx, r.addr)
+	c, err := DialWith(ctx, r.addr, r.Dial)
 	if err != nil {
 		r.c = nil
 		return nil, err

@@ -73,7 +73,10 @@ type Config struct {
 	// MaxTransfer is the largest job or result taken from another node,
 	// in bytes (default 1 GiB); larger ones travel in parts (transfer.go).
 	MaxTransfer int64
-	Log         *slog.Logger
+	// Executors are this node's own executors, whose loads its status
+	// messages carry for the other nodes' info (nil: none).
+	Executors map[string]executor.Executor
+	Log       *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -136,7 +139,8 @@ type Node struct {
 	draining bool        // no more claims, no more local jobs
 	missed   atomic.Bool // an offer was passed up for want of a slot
 
-	asm assemblies // large jobs and results arriving in parts
+	asm   assemblies // large jobs and results arriving in parts
+	stats counters   // work sent and run, data moved (stats.go)
 }
 
 // jobKey names a job among every origin's.
@@ -152,6 +156,7 @@ type peer struct {
 	free    int
 	seen    time.Time
 	leaving bool
+	execs   map[string]ExecStatus
 }
 
 // Message headers.
@@ -163,7 +168,8 @@ const (
 	hdrTimeout = "Crunch-Timeout" // ms left before the job's deadline
 	hdrSlots   = "Crunch-Slots"
 	hdrFree    = "Crunch-Free"
-	hdrLeaving = "Crunch-Leaving"
+	hdrLeaving = "Crunch-Leaving"  // "1": draining; "gone": closed
+	hdrExecs   = "Crunch-Execs"    // the sender's executors (execsHeader)
 	hdrProg    = "Crunch-Progress" // "1": the origin wants progress
 )
 
@@ -313,6 +319,7 @@ func (n *Node) Close() error {
 	n.Drain(ctx)
 	n.stop()
 	n.wg.Wait()
+	n.goodbye()
 	// What was published (hand-backs, results) goes out before the link
 	// closes.
 	err := n.nc.FlushTimeout(time.Second)
@@ -342,8 +349,19 @@ func (n *Node) tick() {
 		case <-st.C:
 			n.publishStatus()
 			n.asm.sweep()
+			n.expirePeers()
 		}
 	}
+}
+
+// goodbye tells the other nodes that this one is gone, so that they
+// forget it at once rather than after its silence.
+func (n *Node) goodbye() {
+	m := nats.NewMsg(n.cfg.Prefix + ".status")
+	m.Header.Set(hdrNode, n.id)
+	m.Header.Set(hdrName, n.cfg.Name)
+	m.Header.Set(hdrLeaving, "gone")
+	n.publish(m)
 }
 
 // publishStatus announces this node's slots and free slots.
@@ -360,10 +378,14 @@ func (n *Node) publishStatus() {
 	if leaving {
 		m.Header.Set(hdrLeaving, "1")
 	}
+	if len(n.cfg.Executors) > 0 {
+		m.Header.Set(hdrExecs, execsHeader(n.cfg.Executors))
+	}
 	n.publish(m)
 }
 
 // onStatus records a node's status; a free slot wakes the jobs waiting.
+// A node's first status, its first as leaving, and its goodbye are logged.
 func (n *Node) onStatus(m *nats.Msg) {
 	id := m.Header.Get(hdrNode)
 	if id == "" {
@@ -371,11 +393,28 @@ func (n *Node) onStatus(m *nats.Msg) {
 	}
 	slots, _ := strconv.Atoi(m.Header.Get(hdrSlots))
 	free, _ := strconv.Atoi(m.Header.Get(hdrFree))
+	name, leaving := m.Header.Get(hdrName), m.Header.Get(hdrLeaving)
 	n.omu.Lock()
 	defer n.omu.Unlock()
-	n.peers[id] = &peer{name: m.Header.Get(hdrName), slots: slots, free: free, seen: time.Now(),
-		leaving: m.Header.Get(hdrLeaving) != ""}
-	if free > 0 && !n.peers[id].leaving {
+	old := n.peers[id]
+	if leaving == "gone" {
+		if old != nil {
+			delete(n.peers, id)
+			n.cfg.Log.Info("cluster: node left", "node", name)
+		}
+		return
+	}
+	p := &peer{name: name, slots: slots, free: free, seen: time.Now(), leaving: leaving != "",
+		execs: parseExecs(m.Header.Get(hdrExecs))}
+	n.peers[id] = p
+	switch {
+	case id == n.id:
+	case old == nil:
+		n.cfg.Log.Info("cluster: node joined", "node", name, "slots", slots)
+	case p.leaving && !old.leaving:
+		n.cfg.Log.Info("cluster: node leaving: it takes no more work", "node", name)
+	}
+	if free > 0 && !p.leaving {
 		close(n.wake)
 		n.wake = make(chan struct{})
 	}
@@ -384,14 +423,10 @@ func (n *Node) onStatus(m *nats.Msg) {
 // liveNodes counts the nodes (this one included) heard from lately that
 // take work.
 func (n *Node) liveNodes() (nodes, slots, free int) {
-	cutoff := time.Now().Add(-3 * n.cfg.Status)
+	n.expirePeers()
 	n.omu.Lock()
 	defer n.omu.Unlock()
-	for id, p := range n.peers {
-		if p.seen.Before(cutoff) {
-			delete(n.peers, id)
-			continue
-		}
+	for _, p := range n.peers {
 		if p.slots > 0 && !p.leaving {
 			nodes++
 			slots += p.slots

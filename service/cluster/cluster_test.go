@@ -51,8 +51,10 @@ func startNATS(t testing.TB) *cluster.Embedded {
 func startNode(t testing.TB, url, name string, workers, slots int, tweak func(*cluster.Config)) *node {
 	t.Helper()
 	pool := executor.NewPool(executor.PoolConfig{Workers: workers})
+	direct := executor.NewDirect(0)
 	cfg := cluster.Config{URL: url, Name: name, Exec: pool, Slots: slots,
-		Heartbeat: testHeartbeat, LossTimeout: testLoss, Status: testStatus}
+		Heartbeat: testHeartbeat, LossTimeout: testLoss, Status: testStatus,
+		Executors: map[string]executor.Executor{executor.NameDirect: direct, executor.NamePool: pool}}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -63,11 +65,12 @@ func startNode(t testing.TB, url, name string, workers, slots int, tweak func(*c
 	}
 	scfg := server.DefaultConfig()
 	scfg.Executors = map[string]executor.Executor{
-		executor.NameDirect:  executor.NewDirect(0),
+		executor.NameDirect:  direct,
 		executor.NamePool:    pool,
 		executor.NameCluster: cn.Executor(),
 	}
 	scfg.NodeName = name
+	scfg.Cluster = cn
 	srv, err := server.New(scfg)
 	if err != nil {
 		t.Fatal(err)

@@ -129,6 +129,7 @@ func (n *Node) unreserveLocal() {
 
 // runLocal runs job on this node's executor.
 func (n *Node) runLocal(ctx context.Context, job *executor.Job) (*executor.Outcome, error) {
+	n.sentJob(n.cfg.Name)
 	out, err := n.cfg.Exec.Run(ctx, job)
 	if out != nil {
 		out.Node = n.cfg.Name
@@ -249,6 +250,7 @@ func (n *Node) runRemote(ctx context.Context, job *executor.Job) (*executor.Outc
 					waiting = false
 					n.waiting.Add(-1)
 					m := msgTo(n.cfg.Prefix+".n."+runner+".job", n.id, p.seq)
+					m.Header.Set(hdrName, n.cfg.Name) // the runner counts its jobs by origin
 					if dl, ok := ctx.Deadline(); ok {
 						m.Header.Set(hdrTimeout, strconv.FormatInt(max(1, time.Until(dl).Milliseconds()), 10))
 					}
@@ -265,8 +267,10 @@ func (n *Node) runRemote(ctx context.Context, job *executor.Job) (*executor.Outc
 						continue
 					}
 					p.lastSeen.Store(time.Now().UnixNano()) // a large job took a while to send
+					n.sentJob(runnerName)
 				case "handback":
 					if ev.node == runner {
+						n.cfg.Log.Info("cluster: node handed a job back, offering it again", "node", runnerName, "op", job.Call.Op.Name)
 						offer()
 					}
 				case "progress":

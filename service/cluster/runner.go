@@ -146,6 +146,11 @@ func (n *Node) startJob(k jobKey, m *nats.Msg) {
 	n.running[k] = rj
 	n.wg.Add(1)
 	n.wmu.Unlock()
+	origin := m.Header.Get(hdrName)
+	if origin == "" {
+		origin = k.origin
+	}
+	n.ranJob(origin)
 	go n.runJob(ctx, k, rj, m)
 }
 

@@ -37,21 +37,43 @@ const (
 
 // assembly is a message whose parts are arriving.
 type assembly struct {
-	data []byte
-	got  int
-	seen []bool
-	last time.Time
+	data  []byte
+	got   int
+	seen  []bool
+	first time.Time
+	last  time.Time
 }
 
-// assemblies holds the messages in assembly, by id.
+// assemblies holds the messages in assembly, by id, and counts the data
+// of the messages taken off the wire.
 type assemblies struct {
-	mu sync.Mutex
-	m  map[string]*assembly
+	mu       sync.Mutex
+	m        map[string]*assembly
+	bytes    int64         // of whole messages received, parts or not
+	assembly time.Duration // from first part to last, of those in parts
+}
+
+// received returns the bytes of the messages received and the seconds
+// their parts took to arrive.
+func (a *assemblies) received() (int64, float64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.bytes, a.assembly.Seconds()
 }
 
 // send publishes m, in parts when its data is too large for one message:
 // each part carries m's headers too.
 func (n *Node) send(m *nats.Msg) error {
+	start := time.Now()
+	err := n.sendParts(m)
+	if err == nil && len(m.Data) > 0 {
+		n.transferred(len(m.Data), time.Since(start))
+	}
+	return err
+}
+
+// sendParts is send without the counting.
+func (n *Node) sendParts(m *nats.Msg) error {
 	limit := min(int64(partSize), n.nc.MaxPayload()-16<<10)
 	if int64(len(m.Data)) <= limit {
 		return n.nc.PublishMsg(m)
@@ -88,6 +110,9 @@ func (n *Node) send(m *nats.Msg) error {
 func (a *assemblies) assemble(m *nats.Msg, maxBytes int64) (*nats.Msg, bool) {
 	id := m.Header.Get(hdrXfer)
 	if id == "" {
+		a.mu.Lock()
+		a.bytes += int64(len(m.Data))
+		a.mu.Unlock()
 		return m, true
 	}
 	part, err1 := strconv.Atoi(m.Header.Get(hdrPart))
@@ -112,7 +137,7 @@ func (a *assemblies) assemble(m *nats.Msg, maxBytes int64) (*nats.Msg, bool) {
 	}
 	as := a.m[id]
 	if as == nil {
-		as = &assembly{data: make([]byte, size), seen: make([]bool, parts)}
+		as = &assembly{data: make([]byte, size), seen: make([]bool, parts), first: time.Now()}
 		a.m[id] = as
 	}
 	if int64(len(as.data)) != size || len(as.seen) != parts || off < 0 || off+int64(len(m.Data)) > size || as.seen[part] {
@@ -126,6 +151,8 @@ func (a *assemblies) assemble(m *nats.Msg, maxBytes int64) (*nats.Msg, bool) {
 	done := as.got == parts
 	if done {
 		delete(a.m, id)
+		a.bytes += size
+		a.assembly += as.last.Sub(as.first)
 	}
 	a.mu.Unlock()
 	if m.Reply != "" {

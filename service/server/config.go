@@ -8,10 +8,12 @@ package server
 
 import (
 	"cmp"
+	"crypto/tls"
 	"log/slog"
 	"runtime"
 	"time"
 
+	"github.com/crunchsvc/crunch/service/cluster"
 	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/profile"
@@ -28,6 +30,12 @@ type Config struct {
 	// connection over the Unix socket may have mapped.
 	ShmMaxRegions int
 	ShmMaxBytes   int64
+	// TLS, when set, is what the TCP listener serves (https://, wss://);
+	// the Unix socket stays plain.
+	TLS *tls.Config
+	// Token, when set, is the secret every request over TCP but /healthz
+	// must present (auth.go, docs/SECURITY.md); the Unix socket needs none.
+	Token string
 
 	Registry  *kernels.Registry
 	Executors map[string]executor.Executor // by name: direct, pool, subprocess
@@ -66,6 +74,9 @@ type Config struct {
 	// pool, spilling to the cluster when the pool's queue is full.
 	NodeName  string
 	AutoSpill executor.Executor
+	// Cluster, when set, is the node whose view of the cluster info,
+	// /v1/status and /metrics show.
+	Cluster *cluster.Node
 
 	Log *slog.Logger
 }

@@ -77,6 +77,9 @@ func (srv *Server) info(unix bool) wire.Result {
 	if unix {
 		res["transport"] = raw("unix")
 	}
+	if ci := srv.clusterNow(); ci != nil {
+		res["cluster"] = raw(ci)
+	}
 	if path := srv.UnixPath(); path != "" {
 		res["shm"] = raw(map[string]any{
 			"version": 1, "unix": path,

@@ -24,7 +24,9 @@ type metrics struct {
 	queue    *prometheus.HistogramVec // op, exec: waiting for an executor slot
 	run      *prometheus.HistogramVec // op, exec: running
 	pingRTT  prometheus.Histogram     // the server's pings to its clients
-	handler  fasthttp.RequestHandler
+	// unauthorized counts requests refused for a missing or wrong token.
+	unauthorized prometheus.Counter
+	handler      fasthttp.RequestHandler
 }
 
 // latencyBuckets span 10 µs to about 80 s, doubling: tiny direct calls to
@@ -53,13 +55,19 @@ func newMetrics(s *Server) *metrics {
 		Name: "crunch_ping_rtt_seconds", Help: "Round trips of the server's WebSocket pings to its clients, pong received.",
 		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18),
 	})
-	m.reg.MustRegister(m.requests, m.queue, m.run, m.pingRTT, &stateCollector{s},
+	m.unauthorized = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "crunch_unauthorized_total", Help: "HTTP requests and WebSocket upgrades refused with 401 for a missing or wrong token (--auth-token-file).",
+	})
+	m.reg.MustRegister(m.requests, m.queue, m.run, m.pingRTT, m.unauthorized, &stateCollector{s},
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
 			// How long goroutines wait to run once runnable
 			// (go_sched_latencies_seconds): the Go side of a slow ping,
 			// e.g. every P held by a thread inside a cgo call.
 			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/latencies:seconds$`)},
 		)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s.cfg.Cluster != nil {
+		m.reg.MustRegister(clusterCollector{s.cfg.Cluster})
+	}
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -39,6 +40,7 @@ type Server struct {
 	// largeRefused counts the large messages refused after LargeWait.
 	largeRefused atomic.Int64
 	metrics      *metrics
+	auth         *auth        // nil: no token asked for
 	shm          shmTotals    // shared memory mapped by every connection
 	bufs         *msgbuf.Pool // large messages are read into these, off the Go heap
 	started      time.Time
@@ -62,6 +64,9 @@ func New(cfg Config) (*Server, error) {
 	// holds at once, and unmapped after a few idle seconds.
 	s.bufs = msgbuf.New(int64(cfg.MaxLarge)*(16<<20), 5*time.Second)
 	s.metrics = newMetrics(s)
+	if cfg.Token != "" {
+		s.auth = newAuth(cfg.Token)
+	}
 	s.started = time.Now()
 	s.stop, s.halt = context.WithCancelCause(context.Background())
 	s.upgrader = websocket.FastHTTPUpgrader{
@@ -141,13 +146,20 @@ func (s *Server) ServeUnix(ln shm.Listener) error {
 	return s.http.Serve(ln)
 }
 
-// Serve serves on ln until Shutdown. It returns nil after a Shutdown.
+// Serve serves on ln, over TLS when the Config has TLS, until Shutdown.
+// It returns nil after a Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
 	s.mem.start.Do(func() { go s.reclaimer(s.stop) })
-	s.cfg.Log.Info("serving", "addr", ln.Addr().String())
+	if s.cfg.TLS != nil {
+		tc := s.cfg.TLS.Clone()
+		tc.MinVersion = max(tc.MinVersion, tls.VersionTLS12)
+		tc.NextProtos = []string{"http/1.1"} // WebSocket upgrades need HTTP/1.1
+		ln = tls.NewListener(ln, tc)
+	}
+	s.cfg.Log.Info("serving", "addr", ln.Addr().String(), "tls", s.cfg.TLS != nil, "token", s.auth != nil)
 	return s.http.Serve(ln)
 }
 
@@ -169,7 +181,11 @@ func (s *Server) UnixPath() string {
 }
 
 func (s *Server) route(ctx *fasthttp.RequestCtx) {
-	switch string(ctx.Path()) {
+	path := string(ctx.Path())
+	if path != "/healthz" && !s.authorize(ctx) {
+		return
+	}
+	switch path {
 	case "/v1/ws":
 		s.serveWebSocket(ctx)
 	case "/metrics":

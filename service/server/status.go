@@ -23,6 +23,7 @@ type status struct {
 	Failed      int64                     `json:"failed"`
 	InFlight    int64                     `json:"in_flight"`
 	Executors   map[string]executorStatus `json:"executors"`
+	Cluster     *clusterInfo              `json:"cluster,omitempty"`
 }
 
 type executorStatus struct {
@@ -41,6 +42,7 @@ func (s *Server) statusNow() status {
 		UptimeS: time.Since(s.started).Seconds(), Connections: conns,
 		Answered: s.answered.Load(), Failed: s.failed.Load(), InFlight: s.inflight.Load(),
 		Executors: map[string]executorStatus{},
+		Cluster:   s.clusterNow(),
 	}
 	for name, ex := range s.cfg.Executors {
 		l := ex.Load()

@@ -6,6 +6,7 @@ the connection is opened (_aio.open_websocket), nothing else.
 
     "127.0.0.1:8080", "[::1]:8080"  TCP, WebSocket at /v1/ws (a bare host: port 80)
     "ws://host:port/path", "wss://..."  TCP (TLS for wss), that exact URL
+                                     (host:port is wss:// too when connect() has ssl or cafile)
     "unix:/run/crunch.sock"          the server's Unix socket (crunch serve --unix),
                                      WebSocket at /v1/ws over it
 """
@@ -36,9 +37,9 @@ class Address(NamedTuple):
     path: Optional[str] = None
 
 
-def parse_address(addr: str) -> Address:
+def parse_address(addr: str, tls: bool = False) -> Address:
     """Parse a server address (see the module's doc); ValueError if it is
-    none of the forms."""
+    none of the forms. tls makes a host:port a wss:// URL."""
     if not isinstance(addr, str) or not addr.strip():
         raise ValueError(f"crunch: no server address in {addr!r}")
     addr = addr.strip()
@@ -52,4 +53,5 @@ def parse_address(addr: str) -> Address:
     if "://" in addr:
         raise ValueError(f"crunch: unknown scheme in {addr!r} (host:port, ws://, wss:// or unix:)")
     # host:port, or a bare host (port 80), as WebSocket URLs take them.
-    return Address(TCP, f"ws://{addr}{WS_PATH}")
+    scheme = "wss" if tls else "ws"
+    return Address(TCP, f"{scheme}://{addr}{WS_PATH}")

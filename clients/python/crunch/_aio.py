@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl as _ssl
 import json
 import math
 import time
@@ -23,7 +24,7 @@ from typing import Any, Callable, Dict, Generator, List, Mapping, Optional, Sequ
 
 import numpy as np
 import numpy.typing as npt
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
 from websockets.frames import OP_TEXT
 
@@ -77,16 +78,39 @@ class Pending:
         return self._result
 
 
-def connect(addr: str = "127.0.0.1:8080", **kwargs: Any) -> "_Connector":
+def connect(addr: str = "127.0.0.1:8080", *, token: Optional[str] = None,
+            ssl: Optional[_ssl.SSLContext] = None, cafile: Optional[str] = None,
+            **kwargs: Any) -> "_Connector":
     """Connect to a crunch server at addr: "host:port", a ws:// or wss://
     URL, or "unix:/path/to/socket", the server's Unix socket (crunch serve
     --unix), over which large arrays travel through shared memory. Use it
     as `async with connect(...) as c:` or
-    `c = await connect(...)`; either gives an AsyncClient. Extra keyword
-    arguments go to websockets' (legacy) connect, such as open_timeout or
-    ping_interval; crunch's defaults there are no compression (arrays do
-    not compress) and no limit on a reply's size (max_size=None)."""
-    return _Connector(parse_address(addr), kwargs)
+    `c = await connect(...)`; either gives an AsyncClient.
+
+    token is sent as "Authorization: Bearer TOKEN" to a server started
+    with --auth-token-file (the Unix socket needs none); a server that
+    refuses it makes connect raise PermissionError. ssl is the TLS context
+    of a wss:// connection; cafile instead makes one that trusts the
+    certificates in that PEM file (a server's self-signed certificate, or
+    a private CA). With either, a "host:port" address means wss://.
+
+    Extra keyword arguments go to websockets' (legacy) connect, such as
+    open_timeout or ping_interval; crunch's defaults there are no
+    compression (arrays do not compress) and no limit on a reply's size
+    (max_size=None)."""
+    if cafile is not None:
+        if ssl is not None:
+            raise ValueError("crunch: give ssl or cafile, not both")
+        ssl = _ssl.create_default_context(cafile=cafile)
+    address = parse_address(addr, tls=ssl is not None)
+    kwargs = dict(kwargs)
+    if ssl is not None and address.transport == TCP:
+        kwargs["ssl"] = ssl
+    if token is not None:
+        headers = dict(kwargs.pop("extra_headers", None) or {})
+        headers["Authorization"] = f"Bearer {token}"
+        kwargs["extra_headers"] = headers
+    return _Connector(address, kwargs)
 
 
 async def open_websocket(address: Address, kwargs: Mapping[str, Any]) -> Any:
@@ -112,7 +136,13 @@ class _Connector:
         return self._open().__await__()
 
     async def _open(self) -> "AsyncClient":
-        ws = await open_websocket(self._address, self._kwargs)
+        try:
+            ws = await open_websocket(self._address, self._kwargs)
+        except InvalidStatusCode as e:
+            if e.status_code == 401:
+                raise PermissionError(f"crunch: {self._address.url} refused the token (HTTP 401): "
+                                      "connect(..., token=...)") from e
+            raise
         client = AsyncClient(ws)
         if self._address.transport == UNIX:
             try:

@@ -70,8 +70,8 @@ class Client(BlockingOps):
 
     addr is as for connect(): "host:port", a ws:// or wss:// URL, or
     "unix:/path/to/socket" (large arrays then travel through shared
-    memory, see AsyncClient); extra keyword arguments go to
-    websockets.connect. The methods are those of
+    memory, see AsyncClient); token, ssl and cafile are connect()'s, and
+    extra keyword arguments go to websockets.connect. The methods are those of
     AsyncClient, with the same arguments and options (exec, impl,
     timeout_ms, progress), returning their results instead of coroutines.
     A progress callback runs on the client's own thread; it must not call

@@ -26,10 +26,25 @@ async function pollStatus() {
     $("execs").innerHTML = Object.entries(st.executors).sort().map(([name, e]) =>
       `<tr><td>${name}</td><td>${e.slots || "no cap"}</td><td>${e.busy}</td><td>${e.queued}</td><td>${e.deaths ?? ""}</td></tr>`,
     ).join("");
+    showCluster(st.cluster);
     $("err").textContent = "";
   } catch (e) {
     $("err").textContent = `status: ${e.message}`;
   }
+}
+
+// showCluster fills the cluster's table (hidden outside a cluster).
+function showCluster(cl) {
+  $("cluster").hidden = !cl;
+  if (!cl) return;
+  const esc = (t) => String(t).replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  $("node").textContent = cl.node;
+  $("nodes").innerHTML = cl.nodes.map((n) => {
+    const execs = Object.entries(n.executors ?? {}).sort().map(([name, e]) =>
+      `${esc(name)} ${e.busy}/${e.slots || "∞"}${e.queued ? `, ${e.queued} queued` : ""}`).join("; ");
+    const name = esc(n.name) + (n.self ? " (this node)" : "") + (n.leaving ? " (leaving)" : "");
+    return `<tr><td>${name}</td><td>${n.slots}</td><td>${n.busy}</td><td>${execs}</td><td>${n.seen_ms} ms ago</td></tr>`;
+  }).join("");
 }
 
 async function pingLoop() {
