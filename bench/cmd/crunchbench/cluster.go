@@ -209,22 +209,27 @@ func freeTCPPort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// clusterMovedMetric is the counter of bytes a node sent other nodes.
-const clusterMovedMetric = "crunch_cluster_moved_bytes_total"
+// clusterMovedMetric counts the bytes a node moved to or from other
+// nodes; clusterSent picks what it sent (each byte is received once too).
+const (
+	clusterMovedMetric = "crunch_cluster_transfer_bytes_total"
+	clusterSent        = `direction="sent"`
+)
 
-// clusterMoved sums clusterMovedMetric over the gateway and its
-// companions' /metrics (NaN-free: an absent metric counts 0).
+// clusterMoved sums what every node (the gateway and its companions) sent
+// other nodes, from their /metrics (an absent metric counts 0).
 func clusterMoved(ctx context.Context, gw *load.Server) float64 {
 	var sum float64
 	for _, addr := range append([]string{gw.Addr}, gw.CompanionAddrs()...) {
-		sum += scrapeSum(ctx, "http://"+addr+"/metrics", clusterMovedMetric)
+		sum += scrapeSum(ctx, "http://"+addr+"/metrics", clusterMovedMetric, clusterSent)
 	}
 	return sum
 }
 
-// scrapeSum adds up every sample of metric name in the Prometheus text at
-// url (0 if it cannot be read).
-func scrapeSum(ctx context.Context, url, name string) float64 {
+// scrapeSum adds up the samples of metric name whose labels contain
+// label ("": every sample) in the Prometheus text at url (0 if it cannot
+// be read).
+func scrapeSum(ctx context.Context, url, name, label string) float64 {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0
@@ -242,7 +247,11 @@ func scrapeSum(ctx context.Context, url, name string) float64 {
 		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
 			continue // another metric whose name starts the same
 		}
-		fields := strings.Fields(rest[strings.LastIndex(rest, "}")+1:])
+		end := strings.LastIndex(rest, "}") + 1
+		if !strings.Contains(rest[:end], label) {
+			continue
+		}
+		fields := strings.Fields(rest[end:])
 		if len(fields) > 0 {
 			if v, err := strconv.ParseFloat(fields[0], 64); err == nil {
 				sum += v
