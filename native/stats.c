@@ -4,7 +4,7 @@
  *
  * One pass over memory. The input is cut into blocks of at most
  * CRUNCH__STATS_BLOCK doubles (f32 input is converted block by block into
- * a buffer on the stack). A block kernel (stats_kernels.h) reads its block
+ * a buffer on the stack). A block kernel (stats_template.h) reads its block
  * twice, the second time from L1:
  *   pass 1: s = sum(x) in several SIMD lanes, min, max, OR and AND of bits;
  *   pass 2: with m = s / len, c = sum(x - m), Kahan-compensated in each
@@ -50,7 +50,7 @@
  * This file assumes IEEE double arithmetic without extended precision
  * (SSE2 on x86-64): the error-free transformations below depend on it.
  */
-#include "stats_kernels.h"
+#include "stats_template.h"
 
 #include <math.h>
 #include <stdlib.h>
