@@ -2,7 +2,7 @@
  * gemm.c - crunch_gemm_f64 and crunch_gemm_f32: the driver and the generic
  * micro-kernels.
  *
- * The driver is BLIS's five loops around a micro-kernel (gemm_kernels.h
+ * The driver is BLIS's five loops around a micro-kernel (gemm_template.h
  * states the kernels' contract and the packed layouts), with the roles of
  * A and B swapped relative to BLIS's column-major kernels: ours broadcast
  * elements of A and load vectors of B, so it is the A sliver that stays
@@ -40,7 +40,7 @@
  * and float; argument checks and progress bookkeeping do not depend on the
  * element type and are plain functions.
  */
-#include "gemm_kernels.h"
+#include "gemm_template.h"
 #include "gemm_parallel.h"
 
 #include <stdint.h>
@@ -266,7 +266,7 @@ static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
  */
 #define GEMM_TYPED(T, S, GMR, GNR)                                                            \
                                                                                               \
-    /* ukr_generic_S is the portable micro-kernel (gemm_kernels.h has the                     \
+    /* ukr_generic_S is the portable micro-kernel (gemm_template.h has the                     \
      * contract): plain loops over a GMR x GNR accumulator block, which the                   \
      * compiler keeps in registers and may vectorise with SSE2. It is also                    \
      * the obviously-right path. */                                                           \
@@ -383,7 +383,7 @@ static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
                                    const T *bp, T beta, T *c, size_t ldc, gemm_progress *pr)  \
     {                                                                                         \
         const size_t mr = bs->mr, nr = bs->nr;                                                \
-        _Alignas(64) T tile[CRUNCH__GEMM_MAX_TILE]; /* edge tiles; gemm_kernels.h: fits */ \
+        _Alignas(64) T tile[CRUNCH__GEMM_MAX_TILE]; /* edge tiles; gemm_template.h: fits */ \
         for (size_t i0 = 0; i0 < mc; i0 += mr) {                                              \
             size_t rows = min_size(mr, mc - i0);                                              \
             const T *a_sliver = ap + i0 * kc; /* sliver i0/mr starts at (i0/mr)*mr*kc */      \
