@@ -98,6 +98,36 @@ static inline void *check_cancel_when_started(void *ctx)
     return NULL;
 }
 
+/* check_canceller: a thread (check_canceller_thread, given one) that
+ * waits until the call using ctx has made progress, so that the kernel is
+ * in its loops (at most 10 s), gives it delay_s seconds more, then cancels
+ * it and records when and how far it was. */
+typedef struct check_canceller {
+    crunch_ctx *ctx;
+    double delay_s;  /* from the first progress to the cancel */
+    double when;     /* check_now_s() at the cancel */
+    int64_t done_at; /* progress just before the cancel */
+} check_canceller;
+
+/* check_canceller_thread is a check_canceller's body; arg is one. */
+static inline void *check_canceller_thread(void *arg)
+{
+    check_canceller *cn = arg;
+    double start = check_now_s();
+    int64_t done = 0;
+    while (done == 0 && check_now_s() - start < 10) {
+        crunch_ctx_progress(cn->ctx, &done, NULL);
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    struct timespec ts = {0, (long)(cn->delay_s * 1e9)};
+    nanosleep(&ts, NULL);
+    cn->when = check_now_s();
+    crunch_ctx_progress(cn->ctx, &cn->done_at, NULL);
+    crunch_ctx_cancel(cn->ctx);
+    return NULL;
+}
+
 /*
  * check_cancel_midway makes call(ctx, arg) on path isa while another
  * thread cancels it once it has made progress, until one call is

@@ -358,35 +358,6 @@ static void test_cancel_before(void)
     }
 }
 
-/* canceller: a thread that waits until the call has made progress, then
- * cancels it and records when. */
-typedef struct canceller {
-    crunch_ctx *ctx;
-    double when;     /* check_now_s() at the cancel, 0 if it never came */
-    int64_t done_at; /* progress just before the cancel */
-} canceller;
-
-/* cancel_thread is the canceller's body; arg is a canceller. */
-static void *cancel_thread(void *arg)
-{
-    canceller *cn = arg;
-    double start = check_now_s();
-    int64_t done = 0;
-    /* Wait for the first progress (so the kernel is in its loops), at most
-     * 10 s, then give it 5 ms more. */
-    while (done == 0 && check_now_s() - start < 10) {
-        crunch_ctx_progress(cn->ctx, &done, NULL);
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
-    struct timespec ts = {0, 5000000};
-    nanosleep(&ts, NULL);
-    cn->when = check_now_s();
-    crunch_ctx_progress(cn->ctx, &cn->done_at, NULL);
-    crunch_ctx_cancel(cn->ctx);
-    return NULL;
-}
-
 /* test_cancel_during: another thread cancels a 1500^3 call (seconds of
  * work on the generic path, a tenth of one on AVX-512); the call must
  * return CRUNCH_ECANCELED soon after, having done only part of the work. */
@@ -408,9 +379,9 @@ static void test_cancel_during(void)
             crunch_ctx ctx;
             crunch_ctx_init(&ctx);
             crunch_ctx_set_isa(&ctx, check_isas[ii]);
-            canceller cn = {&ctx, 0, 0};
+            check_canceller cn = {&ctx, 0.005, 0, 0};
             pthread_t th;
-            if (pthread_create(&th, NULL, cancel_thread, &cn) != 0) {
+            if (pthread_create(&th, NULL, check_canceller_thread, &cn) != 0) {
                 CHECK(0, "pthread_create failed");
                 continue;
             }
