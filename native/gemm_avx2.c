@@ -11,32 +11,22 @@
 #if CRUNCH_X86
 #include <immintrin.h>
 
-/* A row of the tile is 64 bytes: two cache lines when unaligned. */
-#define AVX2_PREFETCH_ROW(r)                                                                  \
-    do {                                                                                      \
-        const char *r_ = (r);                                                                 \
-        _mm_prefetch(r_, _MM_HINT_T0);                                                        \
-        _mm_prefetch(r_ + 63, _MM_HINT_T0);                                                   \
-    } while (0)
-
 /* ---- f64: 6 x 8 ---- */
 #define TGT CRUNCH_TARGET_AVX2
+#define NVR 2
+#define SUP_FULL 1
+/* alpha and beta wait in memory, not in two of the registers: else gcc
+ * spills an accumulator, and its FMAs chain through the stack */
+#define SUP_SCALARS volatile
 #define T double
 #define V __m256d
 #define W 4
 #define MR CRUNCH__GEMM_AVX2_F64_MR
-#define NVR 2
 #define UKR crunch__gemm_ukr_avx2_f64
 #define SUP crunch__gemm_sup_avx2_f64
 #define FN(name) name##_f64
-#define Z() _mm256_setzero_pd()
-#define SET1(x) _mm256_set1_pd(x)
+#define OP(name) _mm256_##name##_pd
 #define BCAST(x) _mm256_broadcast_sd(&(x))
-#define LOADV(p) _mm256_loadu_pd(p)
-#define STOREU(p, v) _mm256_storeu_pd(p, v)
-#define FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
-#define MUL(a, b) _mm256_mul_pd(a, b)
-#define PREFETCH_ROW(r) AVX2_PREFETCH_ROW(r)
 #define MASK __m256i
 #define FULL _mm256_set1_epi32(-1)
 #define LAST_T int
@@ -46,30 +36,22 @@
     ((masked) ? _mm256_cmpgt_epi64(_mm256_set1_epi64x(rem), _mm256_setr_epi64x(0, 1, 2, 3)) : FULL)
 #define MLOADV(p, m) _mm256_maskload_pd(p, m)
 #define MSTORE(p, m, v) _mm256_maskstore_pd(p, m, v)
-#define SUP_FULL 1
-/* alpha and beta wait in memory, not in two of the registers: else gcc
- * spills an accumulator, and its FMAs chain through the stack */
-#define SUP_SCALARS volatile
 #include "gemm_template.h"
 
 /* ---- f32: 6 x 16 ---- */
 #define TGT CRUNCH_TARGET_AVX2
+#define NVR 2
+#define SUP_FULL 1
+#define SUP_SCALARS volatile
 #define T float
 #define V __m256
 #define W 8
 #define MR CRUNCH__GEMM_AVX2_F32_MR
-#define NVR 2
 #define UKR crunch__gemm_ukr_avx2_f32
 #define SUP crunch__gemm_sup_avx2_f32
 #define FN(name) name##_f32
-#define Z() _mm256_setzero_ps()
-#define SET1(x) _mm256_set1_ps(x)
+#define OP(name) _mm256_##name##_ps
 #define BCAST(x) _mm256_broadcast_ss(&(x))
-#define LOADV(p) _mm256_loadu_ps(p)
-#define STOREU(p, v) _mm256_storeu_ps(p, v)
-#define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define MUL(a, b) _mm256_mul_ps(a, b)
-#define PREFETCH_ROW(r) AVX2_PREFETCH_ROW(r)
 #define MASK __m256i
 #define FULL _mm256_set1_epi32(-1)
 #define LAST_T int
@@ -80,8 +62,6 @@
               : FULL)
 #define MLOADV(p, m) _mm256_maskload_ps(p, m)
 #define MSTORE(p, m, v) _mm256_maskstore_ps(p, m, v)
-#define SUP_FULL 1
-#define SUP_SCALARS volatile
 #include "gemm_template.h"
 
 #endif /* CRUNCH_X86 */

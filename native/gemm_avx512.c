@@ -10,34 +10,20 @@
 #if CRUNCH_X86
 #include <immintrin.h>
 
-/* A row of the tile is 192 bytes: four cache lines when unaligned. */
-#define AVX512_PREFETCH_ROW(r)                                                                \
-    do {                                                                                      \
-        const char *r_ = (r);                                                                 \
-        _mm_prefetch(r_, _MM_HINT_T0);                                                        \
-        _mm_prefetch(r_ + 64, _MM_HINT_T0);                                                   \
-        _mm_prefetch(r_ + 128, _MM_HINT_T0);                                                  \
-        _mm_prefetch(r_ + 191, _MM_HINT_T0);                                                  \
-    } while (0)
-
 /* ---- f64: 8 x 24 ---- */
 #define TGT CRUNCH_TARGET_AVX512
+#define NVR 3
+#define SUP_FULL 0
+#define SUP_SCALARS
 #define T double
 #define V __m512d
 #define W 8
 #define MR CRUNCH__GEMM_AVX512_F64_MR
-#define NVR 3
 #define UKR crunch__gemm_ukr_avx512_f64
 #define SUP crunch__gemm_sup_avx512_f64
 #define FN(name) name##_f64
-#define Z() _mm512_setzero_pd()
-#define SET1(x) _mm512_set1_pd(x)
+#define OP(name) _mm512_##name##_pd
 #define BCAST(x) _mm512_set1_pd(x)
-#define LOADV(p) _mm512_loadu_pd(p)
-#define STOREU(p, v) _mm512_storeu_pd(p, v)
-#define FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
-#define MUL(a, b) _mm512_mul_pd(a, b)
-#define PREFETCH_ROW(r) AVX512_PREFETCH_ROW(r)
 #define MASK __mmask8
 #define FULL ((__mmask8)0xFF)
 #define LAST_T __mmask8
@@ -46,28 +32,22 @@
 #define SUP_LAST(masked, last) ((masked) ? (last) : FULL)
 #define MLOADV(p, m) _mm512_maskz_loadu_pd(m, p)
 #define MSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
-#define SUP_FULL 0
-#define SUP_SCALARS
 #include "gemm_template.h"
 
 /* ---- f32: 8 x 48 ---- */
 #define TGT CRUNCH_TARGET_AVX512
+#define NVR 3
+#define SUP_FULL 0
+#define SUP_SCALARS
 #define T float
 #define V __m512
 #define W 16
 #define MR CRUNCH__GEMM_AVX512_F32_MR
-#define NVR 3
 #define UKR crunch__gemm_ukr_avx512_f32
 #define SUP crunch__gemm_sup_avx512_f32
 #define FN(name) name##_f32
-#define Z() _mm512_setzero_ps()
-#define SET1(x) _mm512_set1_ps(x)
+#define OP(name) _mm512_##name##_ps
 #define BCAST(x) _mm512_set1_ps(x)
-#define LOADV(p) _mm512_loadu_ps(p)
-#define STOREU(p, v) _mm512_storeu_ps(p, v)
-#define FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
-#define MUL(a, b) _mm512_mul_ps(a, b)
-#define PREFETCH_ROW(r) AVX512_PREFETCH_ROW(r)
 #define MASK __mmask16
 #define FULL ((__mmask16)0xFFFF)
 #define LAST_T __mmask16
@@ -75,8 +55,6 @@
 #define SUP_LAST(masked, last) ((masked) ? (last) : FULL)
 #define MLOADV(p, m) _mm512_maskz_loadu_ps(m, p)
 #define MSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
-#define SUP_FULL 0
-#define SUP_SCALARS
 #include "gemm_template.h"
 
 #endif /* CRUNCH_X86 */

@@ -50,15 +50,19 @@
  *
  * The includer defines, before each inclusion of the second part:
  *   TGT             the target attribute of every function
+ *   NVR             vectors per row of a tile (2 or 3)
+ *   SUP_FULL        1 when the path has a separate unpacked kernel for a
+ *                   full-width tile (one that loads B without the mask)
+ *   SUP_SCALARS     the storage of the unpacked kernels' copies of alpha
+ *                   and beta: volatile keeps them in memory, out of the
+ *                   registers the accumulators need; empty otherwise
  *   T, V, W         the element type, the vector type, elements per vector
- *   MR, NVR         rows of the tile (6 or 8); vectors per row (2 or 3)
+ *   MR              rows of a tile (6 or 8)
  *   UKR, SUP        the exported micro-kernel's and unpacked kernel's names
  *   FN(name)        the name of an internal function (adds a suffix)
- *   Z(), SET1(x), BCAST(x)  zero; x in every lane; the element x (an
- *                   lvalue) in every lane
- *   LOADV(p), STOREU(p, v)  unaligned vector load and store
- *   FMA(a, b, c), MUL(a, b) a * b + c fused; a * b
- *   PREFETCH_ROW(r) prefetches the NVR vectors at r (a const char *)
+ *   OP(name)        the intrinsic `name` for V: setzero, set1, loadu,
+ *                   storeu, fmadd and mul
+ *   BCAST(x)        the element x (an lvalue) in every lane
  *   MASK            a set of lanes; FULL, every lane
  *   LAST_T          what the unpacked kernels take to build the last
  *                   vector's mask; LAST(rem) makes it from rem, the
@@ -66,11 +70,6 @@
  *   SUP_LAST(masked, last)  that mask, or FULL when not masked
  *   MLOADV(p, m), MSTORE(p, m, v)  masked load (masked-off lanes 0) and
  *                   store
- *   SUP_FULL        1 when the path has a separate unpacked kernel for a
- *                   full-width tile (one that loads B without the mask)
- *   SUP_SCALARS     the storage of the unpacked kernels' copies of alpha
- *                   and beta: volatile keeps them in memory, out of the
- *                   registers the accumulators need; empty otherwise
  * and this file undefines them, and its own macros, at its end.
  */
 #ifndef CRUNCH_GEMM_TEMPLATE_H
@@ -173,6 +172,30 @@ CRUNCH_HIDDEN void crunch__gemm_sup_avx512_f32(size_t kc, const float *a, size_t
 #endif /* CRUNCH_GEMM_TEMPLATE_H */
 
 #ifdef TGT
+
+/* The plain vector operations, from OP. */
+#define Z() OP(setzero)()
+#define SET1(x) OP(set1)(x)
+#define LOADV(p) OP(loadu)(p)
+#define STOREU(p, v) OP(storeu)(p, v)
+#define FMA(a, b, c) OP(fmadd)(a, b, c)
+#define MUL(a, b) OP(mul)(a, b)
+
+/* ROW_BYTES is a tile row of C: NVR vectors. PREFETCH_ROW(r) pulls the
+ * cache lines of the row at r (a const char *) toward L1: its first and
+ * last byte's (two lines for AVX2's 64 unaligned bytes), and for longer
+ * rows the lines between (four for AVX-512's 192). */
+#define ROW_BYTES (NVR * W * (int)sizeof(T))
+#define PREFETCH_ROW(r)                                                                    \
+    do {                                                                                   \
+        const char *r_ = (r);                                                              \
+        _mm_prefetch(r_, _MM_HINT_T0);                                                     \
+        if (ROW_BYTES > 128) {                                                             \
+            _mm_prefetch(r_ + 64, _MM_HINT_T0);                                            \
+            _mm_prefetch(r_ + 128, _MM_HINT_T0);                                           \
+        }                                                                                  \
+        _mm_prefetch(r_ + ROW_BYTES - 1, _MM_HINT_T0);                                     \
+    } while (0)
 
 /* How far ahead, in k steps, the micro-kernel prefetches the A sliver (it
  * streams from L2, MR elements per step). */
@@ -357,6 +380,14 @@ TGT void SUP(size_t kc, const T *a, size_t rsa, size_t csa, const T *b, size_t l
 #endif
 }
 
+#undef Z
+#undef SET1
+#undef LOADV
+#undef STOREU
+#undef FMA
+#undef MUL
+#undef ROW_BYTES
+#undef PREFETCH_ROW
 #undef PF_A
 #undef ROWS
 #undef THIRD
@@ -381,14 +412,8 @@ TGT void SUP(size_t kc, const T *a, size_t rsa, size_t csa, const T *b, size_t l
 #undef UKR
 #undef SUP
 #undef FN
-#undef Z
-#undef SET1
+#undef OP
 #undef BCAST
-#undef LOADV
-#undef STOREU
-#undef FMA
-#undef MUL
-#undef PREFETCH_ROW
 #undef MASK
 #undef FULL
 #undef LAST_T

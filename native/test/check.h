@@ -58,6 +58,18 @@ static inline int check_isa_available(const char *name, crunch_isa isa)
     return 0;
 }
 
+/* check_ctx_for initialises *ctx for path isa and returns 1 if this
+ * machine has the path (check_isa_available, which says so once, as test
+ * name, when it does not); it returns 0 otherwise. */
+static inline int check_ctx_for(const char *name, crunch_isa isa, crunch_ctx *ctx)
+{
+    if (!check_isa_available(name, isa))
+        return 0;
+    crunch_ctx_init(ctx);
+    crunch_ctx_set_isa(ctx, isa);
+    return 1;
+}
+
 /* check_next returns 64 pseudo-random bits from state *s (splitmix64). */
 static inline uint64_t check_next(uint64_t *s)
 {

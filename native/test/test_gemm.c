@@ -273,11 +273,9 @@ static void test_bad_args(void)
     float af[64] = {0}, bf[64] = {0}, cf[64] = {0};
     const size_t big = SIZE_MAX / 8 + 1; /* big * sizeof(double) overflows size_t */
     for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
-        if (!check_isa_available("test_gemm", check_isas[ii]))
-            continue;
         crunch_ctx ctx;
-        crunch_ctx_init(&ctx);
-        crunch_ctx_set_isa(&ctx, check_isas[ii]);
+        if (!check_ctx_for("test_gemm", check_isas[ii], &ctx))
+            continue;
         crunch_ctx *x = &ctx;
 #define EXPECT(want, call)                                                                  \
     do {                                                                                    \
@@ -343,11 +341,9 @@ static void test_cancel_before(void)
     static double a[N * N], b[N * N], c[N * N];
     static float af[N * N], bf[N * N], cf[N * N];
     for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
-        if (!check_isa_available("test_gemm", check_isas[ii]))
-            continue;
         crunch_ctx ctx;
-        crunch_ctx_init(&ctx);
-        crunch_ctx_set_isa(&ctx, check_isas[ii]);
+        if (!check_ctx_for("test_gemm", check_isas[ii], &ctx))
+            continue;
         crunch_ctx_cancel(&ctx);
         crunch_status st = crunch_gemm_f64(&ctx, 0, 0, N, N, N, 1, a, N, b, N, 0, c, N);
         CHECK(st == CRUNCH_ECANCELED, "%s f64: pre-cancelled call gave %s",
