@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "c791b8a4d10e2e8f88f6b3fb2c3a61060fd3dce7b35a7e05f6000f789d69a0cc"
+const nativeSum = "7750507408d8da528fad198d5d5b8061733108cc38ed4652c762224b7c17ef8d"

@@ -87,12 +87,7 @@ static void block_generic(const double *x, size_t len, crunch__stats_part *p)
         }
     }
     double sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    crunch__stats_tail1(x + i, len - i, &sum, &mn, &mx, &orb, &andb);
-    p->sum = sum;
-    p->min = mn;
-    p->max = mx;
-    p->orbits = orb;
-    p->andbits = andb;
+    sum = crunch__stats_end1(x + i, len - i, sum, mn, mx, orb, andb, p);
     if (!isfinite(sum))
         return; /* the driver ignores m, c and q then */
     double m = sum / (double)len;

@@ -97,23 +97,31 @@ CRUNCH_HIDDEN extern const crunch__stats_kernels crunch__stats_kernels_avx512;
 #endif
 
 /*
- * crunch__stats_tail1 folds x[0..len) into a partial first pass (sum,
- * min, max and the bit masks) with plain scalar code. The SIMD kernels use
- * it for the last len % vector-width elements.
+ * crunch__stats_end1 folds x[0..len) into a partial first pass (sum, min,
+ * max and the bit masks) with plain scalar code, stores the pass in p and
+ * returns its sum. The kernels end their first pass with it, the SIMD
+ * ones on the last len % vector-width elements.
  */
-static inline void crunch__stats_tail1(const double *x, size_t len, double *sum, double *mn,
-                                       double *mx, uint64_t *orb, uint64_t *andb)
+static inline double crunch__stats_end1(const double *x, size_t len, double sum, double mn,
+                                      double mx, uint64_t orb, uint64_t andb,
+                                      crunch__stats_part *p)
 {
     for (size_t i = 0; i < len; i++) {
         double v = x[i];
         uint64_t b;
         __builtin_memcpy(&b, &v, sizeof b); /* the bits, without aliasing a double as an integer */
-        *sum += v;
-        *mn = v < *mn ? v : *mn; /* false for NaN: NaN never becomes the minimum */
-        *mx = v > *mx ? v : *mx;
-        *orb |= b;
-        *andb &= b;
+        sum += v;
+        mn = v < mn ? v : mn; /* false for NaN: NaN never becomes the minimum */
+        mx = v > mx ? v : mx;
+        orb |= b;
+        andb &= b;
     }
+    p->sum = sum;
+    p->min = mn;
+    p->max = mx;
+    p->orbits = orb;
+    p->andbits = andb;
+    return sum;
 }
 
 /* crunch__stats_tail2 folds x[0..len) into a partial second pass around m. */
@@ -187,12 +195,7 @@ static TGT void stats_block(const double *x, size_t len, crunch__stats_part *p)
     double mx = V_HMAX(V_MAX(mx0, mx1));
     uint64_t orb = VI_HOR(orv);
     uint64_t andb = VI_HAND(andv);
-    crunch__stats_tail1(x + whole, len - whole, &sum, &mn, &mx, &orb, &andb);
-    p->sum = sum;
-    p->min = mn;
-    p->max = mx;
-    p->orbits = orb;
-    p->andbits = andb;
+    sum = crunch__stats_end1(x + whole, len - whole, sum, mn, mx, orb, andb, p);
     if (!isfinite(sum))
         return;
 
