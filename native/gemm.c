@@ -90,27 +90,24 @@ static const gemm_path generic_path = {
  * 32 KiB L1D and 512 KiB L2.
  */
 #if CRUNCH_X86
-static const gemm_path avx2_path = {
-    /* f64 6x8: A sliver 6*256*8 = 12 KiB; B block 256*128*8 = 256 KiB */
-    {CRUNCH__GEMM_AVX2_F64_MR, CRUNCH__GEMM_AVX2_F64_NR, 256, 1020, 128},
-    crunch__gemm_ukr_avx2_f64,
-    /* f32 6x16: A sliver 6*768*4 = 18 KiB; B block 768*128*4 = 384 KiB */
-    {CRUNCH__GEMM_AVX2_F32_MR, CRUNCH__GEMM_AVX2_F32_NR, 768, 1020, 128},
-    crunch__gemm_ukr_avx2_f32,
-    crunch__gemm_sup_avx2_f64,
-    crunch__gemm_sup_avx2_f32,
-};
+/* SIMD_PATH(P, p, F64_BLOCKS, F32_BLOCKS): path P's entry, its kernels
+ * named for p, each dtype's cache blocking KC, MC, NC after its MR x NR. */
+#define SIMD_PATH(P, p, KC64, MC64, NC64, KC32, MC32, NC32)                                  \
+    {{CRUNCH__GEMM_##P##_F64_MR, CRUNCH__GEMM_##P##_F64_NR, KC64, MC64, NC64},                 \
+     crunch__gemm_ukr_##p##_f64,                                                             \
+     {CRUNCH__GEMM_##P##_F32_MR, CRUNCH__GEMM_##P##_F32_NR, KC32, MC32, NC32},                 \
+     crunch__gemm_ukr_##p##_f32,                                                             \
+     crunch__gemm_sup_##p##_f64,                                                             \
+     crunch__gemm_sup_##p##_f32}
 
-static const gemm_path avx512_path = {
-    /* f64 8x24: A sliver 8*384*8 = 24 KiB; B block 384*144*8 = 432 KiB */
-    {CRUNCH__GEMM_AVX512_F64_MR, CRUNCH__GEMM_AVX512_F64_NR, 384, 1024, 144},
-    crunch__gemm_ukr_avx512_f64,
-    /* f32 8x48: A sliver 8*768*4 = 24 KiB; B block 768*144*4 = 432 KiB */
-    {CRUNCH__GEMM_AVX512_F32_MR, CRUNCH__GEMM_AVX512_F32_NR, 768, 1024, 144},
-    crunch__gemm_ukr_avx512_f32,
-    crunch__gemm_sup_avx512_f64,
-    crunch__gemm_sup_avx512_f32,
-};
+/* f64 6x8: A sliver 6*256*8 = 12 KiB; B block 256*128*8 = 256 KiB.
+ * f32 6x16: A sliver 6*768*4 = 18 KiB; B block 768*128*4 = 384 KiB. */
+static const gemm_path avx2_path = SIMD_PATH(AVX2, avx2, 256, 1020, 128, 768, 1020, 128);
+
+/* f64 8x24: A sliver 8*384*8 = 24 KiB; B block 384*144*8 = 432 KiB.
+ * f32 8x48: A sliver 8*768*4 = 24 KiB; B block 768*144*4 = 432 KiB. */
+static const gemm_path avx512_path = SIMD_PATH(AVX512, avx512, 384, 1024, 144, 768, 1024, 144);
+#undef SIMD_PATH
 #endif
 
 /* paths is gemm's kernel table (internal.h), like BLIS's per-CPU context:
