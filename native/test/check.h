@@ -70,6 +70,16 @@ static inline int check_ctx_for(const char *name, crunch_isa isa, crunch_ctx *ct
     return 1;
 }
 
+/* check_on_paths runs each of the n tests on every path this machine has
+ * (check_isa_available), all of them on one path before the next. */
+typedef void (*check_path_test)(crunch_isa isa);
+static inline void check_on_paths(const char *name, const check_path_test *tests, size_t n)
+{
+    for (int i = 0; i < CHECK_N_ISAS; i++)
+        for (size_t t = 0; t < n && check_isa_available(name, check_isas[i]); t++)
+            tests[t](check_isas[i]);
+}
+
 /* check_next returns 64 pseudo-random bits from state *s (splitmix64). */
 static inline uint64_t check_next(uint64_t *s)
 {
