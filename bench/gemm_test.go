@@ -49,14 +49,7 @@ func BenchmarkGemmF64(b *testing.B) {
 			}
 			reportGFLOPS(b, n)
 		})
-		if openblas.Available {
-			b.Run(fmt.Sprintf("impl=openblas/n=%d", n), func(b *testing.B) {
-				for b.Loop() {
-					openblas.GemmF64(n, a, bm, c)
-				}
-				reportGFLOPS(b, n)
-			})
-		}
+		benchOpenBLAS(b, n, func() { openblas.GemmF64(n, a, bm, c) })
 	}
 }
 
@@ -76,15 +69,22 @@ func BenchmarkGemmF32(b *testing.B) {
 			}
 			reportGFLOPS(b, n)
 		})
-		if openblas.Available {
-			b.Run(fmt.Sprintf("impl=openblas/n=%d", n), func(b *testing.B) {
-				for b.Loop() {
-					openblas.GemmF32(n, a, bm, c)
-				}
-				reportGFLOPS(b, n)
-			})
-		}
+		benchOpenBLAS(b, n, func() { openblas.GemmF32(n, a, bm, c) })
 	}
+}
+
+// benchOpenBLAS runs gemm, an n×n product, as impl=openblas when the
+// build has OpenBLAS (-tags openblas).
+func benchOpenBLAS(b *testing.B, n int, gemm func()) {
+	if !openblas.Available {
+		return
+	}
+	b.Run(fmt.Sprintf("impl=openblas/n=%d", n), func(b *testing.B) {
+		for b.Loop() {
+			gemm()
+		}
+		reportGFLOPS(b, n)
+	})
 }
 
 // BenchmarkModsum measures the reference loop: C on each path against Go.
