@@ -28,20 +28,10 @@ func benchConv2D[T float32 | float64](b *testing.B, h, w, kh, kw int, conv func(
 		ker[i] = T(v)
 	}
 	out := make([]T, h*w)
-	for _, isa := range cgo.ISAs() {
-		b.Run("impl=c-"+isa.String(), func(b *testing.B) {
-			c := cgo.NewCtx()
-			for b.Loop() {
-				c.Reset()
-				c.SetISA(isa)
-				if err := conv(c, img, ker, out); err != nil {
-					b.Fatal(err)
-				}
-			}
-			conv2dSink += float64(out[len(out)/2])
-			reportGMAs(b, h, w, kh, kw)
-		})
-	}
+	benchEachISA(b, "", func(c *cgo.Ctx) error { return conv(c, img, ker, out) }, func(b *testing.B) {
+		conv2dSink += float64(out[len(out)/2])
+		reportGMAs(b, h, w, kh, kw)
+	})
 	b.Run("impl=go", func(b *testing.B) {
 		for b.Loop() {
 			if err := kernels.Conv2DGo(nil, cgo.ConvSame, h, w, img, kh, kw, ker, out); err != nil {

@@ -17,14 +17,14 @@ import (
 
 // The benchmark binary doubles as the subprocess worker.
 func TestMain(m *testing.M) {
-	if os.Getenv("CRUNCH_BENCH_WORKER") == "1" {
-		if err := executor.WorkerMain(os.Stdin, os.Stdout, kernels.Default()); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+	if os.Getenv("CRUNCH_BENCH_WORKER") != "1" {
+		os.Exit(m.Run())
 	}
-	os.Exit(m.Run())
+	err := executor.WorkerMain(os.Stdin, os.Stdout, kernels.Default())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }
 
 // BenchmarkCgoNoop is the floor: one call into C and back.
@@ -62,11 +62,7 @@ func executors(b *testing.B, workers int) []executor.Executor {
 func BenchmarkDispatch(b *testing.B) {
 	execs := executors(b, 1)
 	args := wire.Args{"n": wire.Int(1), "iters": wire.Int(0)}
-	op, _ := kernels.Default().Lookup("modsum")
-	call, err := op.Prepare(args)
-	if err != nil {
-		b.Fatal(err)
-	}
+	call := prepare(b, "modsum", args)
 	job := &executor.Job{Call: call, Impl: kernels.ImplC, Args: args}
 	ctx := context.Background()
 	for _, ex := range execs {
@@ -91,11 +87,7 @@ func BenchmarkDispatch(b *testing.B) {
 func BenchmarkDispatchMany(b *testing.B) {
 	execs := executors(b, 0)
 	args := wire.Args{"n": wire.Int(1), "iters": wire.Int(0)}
-	op, _ := kernels.Default().Lookup("modsum")
-	call, err := op.Prepare(args)
-	if err != nil {
-		b.Fatal(err)
-	}
+	call := prepare(b, "modsum", args)
 	for _, ex := range execs {
 		b.Run("exec="+ex.Name(), func(b *testing.B) {
 			b.SetParallelism(4)
@@ -110,6 +102,16 @@ func BenchmarkDispatchMany(b *testing.B) {
 			})
 		})
 	}
+}
+
+// prepare is op's call with args, or the end of the benchmark.
+func prepare(b *testing.B, op string, args wire.Args) *kernels.Call {
+	o, _ := kernels.Default().Lookup(op)
+	call, err := o.Prepare(args)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return call
 }
 
 // reportPercentiles adds the median and 99th percentile of trips to b's
@@ -140,11 +142,7 @@ func BenchmarkTransfer(b *testing.B) {
 	}
 	one := tensor.FromFloat64([]int{1, 1}, []float64{2})
 	args := wire.Args{"a": wire.TensorValue(a), "b": wire.TensorValue(one)}
-	op, _ := kernels.Default().Lookup("gemm")
-	call, err := op.Prepare(args)
-	if err != nil {
-		b.Fatal(err)
-	}
+	call := prepare(b, "gemm", args)
 	job := &executor.Job{Call: call, Impl: kernels.ImplC, Args: args}
 	ctx := context.Background()
 	for _, ex := range execs {

@@ -34,19 +34,9 @@ func reportGFLOPS(b *testing.B, n int) {
 func BenchmarkGemmF64(b *testing.B) {
 	for _, n := range gemmSizes {
 		a, bm, c := randF64(n*n), randF64(n*n), make([]float64, n*n)
-		for _, isa := range cgo.ISAs() {
-			b.Run(fmt.Sprintf("impl=c-%s/n=%d", isa, n), func(b *testing.B) {
-				x := cgo.NewCtx()
-				for b.Loop() {
-					x.Reset()
-					x.SetISA(isa)
-					if err := cgo.GemmF64(x, false, false, n, n, n, 1, a, n, bm, n, 0, c, n); err != nil {
-						b.Fatal(err)
-					}
-				}
-				reportGFLOPS(b, n)
-			})
-		}
+		benchEachISA(b, fmt.Sprintf("/n=%d", n), func(x *cgo.Ctx) error {
+			return cgo.GemmF64(x, false, false, n, n, n, 1, a, n, bm, n, 0, c, n)
+		}, func(b *testing.B) { reportGFLOPS(b, n) })
 		b.Run(fmt.Sprintf("impl=gonum/n=%d", n), func(b *testing.B) {
 			// gonum parallelises large products over GOMAXPROCS goroutines:
 			// pin it to one for a single-threaded comparison.
@@ -59,14 +49,7 @@ func BenchmarkGemmF64(b *testing.B) {
 			}
 			reportGFLOPS(b, n)
 		})
-		if openblas.Available {
-			b.Run(fmt.Sprintf("impl=openblas/n=%d", n), func(b *testing.B) {
-				for b.Loop() {
-					openblas.GemmF64(n, a, bm, c)
-				}
-				reportGFLOPS(b, n)
-			})
-		}
+		benchOpenBLAS(b, n, func() { openblas.GemmF64(n, a, bm, c) })
 	}
 }
 
@@ -86,29 +69,31 @@ func BenchmarkGemmF32(b *testing.B) {
 			}
 			reportGFLOPS(b, n)
 		})
-		if openblas.Available {
-			b.Run(fmt.Sprintf("impl=openblas/n=%d", n), func(b *testing.B) {
-				for b.Loop() {
-					openblas.GemmF32(n, a, bm, c)
-				}
-				reportGFLOPS(b, n)
-			})
-		}
+		benchOpenBLAS(b, n, func() { openblas.GemmF32(n, a, bm, c) })
 	}
+}
+
+// benchOpenBLAS runs gemm, an n×n product, as impl=openblas when the
+// build has OpenBLAS (-tags openblas).
+func benchOpenBLAS(b *testing.B, n int, gemm func()) {
+	if !openblas.Available {
+		return
+	}
+	b.Run(fmt.Sprintf("impl=openblas/n=%d", n), func(b *testing.B) {
+		for b.Loop() {
+			gemm()
+		}
+		reportGFLOPS(b, n)
+	})
 }
 
 // BenchmarkModsum measures the reference loop: C on each path against Go.
 func BenchmarkModsum(b *testing.B) {
 	const iters = 10_000_000
-	for _, isa := range cgo.ISAs() {
-		b.Run("impl=c-"+isa.String(), func(b *testing.B) {
-			x := cgo.NewCtx()
-			for b.Loop() {
-				x.Reset()
-				x.SetISA(isa)
-				cgo.Modsum(x, 7, iters)
-			}
-			b.ReportMetric(float64(iters)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Giter/s")
-		})
-	}
+	benchEachISA(b, "", func(x *cgo.Ctx) error {
+		_, err := cgo.Modsum(x, 7, iters)
+		return err
+	}, func(b *testing.B) {
+		b.ReportMetric(float64(iters)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Giter/s")
+	})
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 	"unsafe"
 
@@ -66,31 +67,12 @@ func BenchmarkStatsF64(b *testing.B) {
 		statsSink = float64(s)
 		reportGBs(b, bytes)
 	})
-	for _, isa := range cgo.ISAs() {
-		b.Run("impl=c-"+isa.String(), func(b *testing.B) {
-			c := cgo.NewCtx()
-			for b.Loop() {
-				c.Reset()
-				c.SetISA(isa)
-				s, err := cgo.StatsF64(c, x, 0)
-				if err != nil {
-					b.Fatal(err)
-				}
-				statsSink += s.Var
-			}
-			reportGBs(b, bytes)
-		})
-	}
-	b.Run("impl=go", func(b *testing.B) {
-		for b.Loop() {
-			s, err := kernels.StatsGo(nil, x, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			statsSink += s.Var
-		}
-		reportGBs(b, bytes)
-	})
+	benchEachISA(b, "", func(c *cgo.Ctx) error {
+		s, err := cgo.StatsF64(c, x, 0)
+		statsSink += s.Var
+		return err
+	}, func(b *testing.B) { reportGBs(b, bytes) })
+	benchStatsGo(b, x)
 	b.Run("impl=gonum", func(b *testing.B) {
 		for b.Loop() {
 			m, v := stat.MeanVariance(x, nil)
@@ -120,6 +102,11 @@ func BenchmarkStatsF32(b *testing.B) {
 		}
 		reportGBs(b, bytes)
 	})
+	benchStatsGo(b, x)
+}
+
+// benchStatsGo runs the service's Go stats of x as impl=go.
+func benchStatsGo[T float32 | float64](b *testing.B, x []T) {
 	b.Run("impl=go", func(b *testing.B) {
 		for b.Loop() {
 			s, err := kernels.StatsGo(nil, x, 0)
@@ -128,6 +115,22 @@ func BenchmarkStatsF32(b *testing.B) {
 			}
 			statsSink += s.Var
 		}
-		reportGBs(b, bytes)
+		reportGBs(b, len(x)*int(unsafe.Sizeof(x[0])))
 	})
+}
+
+// BenchmarkHistogram: np.histogram(x, bins=100) of 10^7 normal float64s,
+// the range (x's min and max) included, on every path (compare with NumPy
+// in the same run: python3 -m timeit -s 'import numpy as np;
+// x = np.random.default_rng(1).normal(size=10**7)' 'np.histogram(x, bins=100)').
+func BenchmarkHistogram(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float64, statsN)
+	for i := range x {
+		x[i] = r.NormFloat64()
+	}
+	counts := make([]int64, 100)
+	benchEachISA(b, "", func(c *cgo.Ctx) error {
+		return cgo.Histogram(c, x, floats.Min(x), floats.Max(x), counts, nil)
+	}, func(b *testing.B) { reportGBs(b, 8*len(x)) })
 }

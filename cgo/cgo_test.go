@@ -246,6 +246,25 @@ func TestGemmRefusesShortSlices(t *testing.T) {
 	}
 }
 
+func TestHistogramRefuses(t *testing.T) {
+	v := []float64{1, 2, 3}
+	cases := []struct {
+		name string
+		err  error
+	}{
+		{"no bins", cgo.Histogram(nil, v, 0, 4, nil, nil)},
+		{"short edges", cgo.Histogram(nil, v, 0, 4, make([]int64, 3), make([]float64, 3))},
+		{"NaN lo", cgo.Histogram(nil, v, math.NaN(), 4, make([]int64, 3), nil)},
+		{"lo above hi", cgo.Histogram(nil, []float32{1}, 4, 0, make([]int64, 3), nil)},
+		{"width overflows", cgo.Histogram(nil, v, -1e308, 1e308, make([]int64, 3), nil)},
+	}
+	for _, tc := range cases {
+		if !errors.Is(tc.err, cgo.ErrInvalid) {
+			t.Errorf("%s: got %v, want invalid argument", tc.name, tc.err)
+		}
+	}
+}
+
 func TestGemmCancel(t *testing.T) {
 	n := 1500
 	a, b, c := make([]float64, n*n), make([]float64, n*n), make([]float64, n*n)

@@ -25,6 +25,48 @@ func Modsum(x *Ctx, n, iters int64) (int64, error) {
 	return int64(total), err
 }
 
+// Histogram counts v into len(counts) equal bins spanning [lo, hi],
+// count for count as NumPy's np.histogram(v, len(counts), range=(lo, hi))
+// on a float64 or float32 array, in v's precision (crunch_histogram_f64 /
+// _f32; include/crunch.h states the rule): counts[b] is the number of
+// elements in bin b; NaN and elements outside [lo, hi] are not counted,
+// and the last bin includes hi. edges may be nil; otherwise it must hold
+// len(counts)+1 elements and receives NumPy's bin edges (for float32 v,
+// its float32 edges, as float64s). lo == hi widens the range to
+// [lo-0.5, hi+0.5], as NumPy does.
+func Histogram[T float32 | float64](x *Ctx, v []T, lo, hi float64, counts []int64, edges []float64) error {
+	fn := "crunch_histogram_f64"
+	if _, ok := any(v).([]float32); ok {
+		fn = "crunch_histogram_f32"
+	}
+	if err := histogramCheck(fn, len(counts), edges); err != nil {
+		return err
+	}
+	var st C.crunch_status
+	switch v := any(v).(type) {
+	case []float64:
+		st = C.crunch_histogram_f64(x.cptr(), f64p(v), C.size_t(len(v)), C.size_t(len(counts)),
+			C.double(lo), C.double(hi), (*C.int64_t)(unsafe.Pointer(&counts[0])), f64p(edges))
+	case []float32:
+		st = C.crunch_histogram_f32(x.cptr(), f32p(v), C.size_t(len(v)), C.size_t(len(counts)),
+			C.double(lo), C.double(hi), (*C.int64_t)(unsafe.Pointer(&counts[0])), f64p(edges))
+	}
+	return check(fn, st)
+}
+
+// histogramCheck refuses what C cannot see, as C would read or write
+// outside the slices: no bins, and too short an edges slice. C checks the
+// range itself.
+func histogramCheck(fn string, bins int, edges []float64) error {
+	if bins < 1 {
+		return invalid(fn, "counts is empty: there must be at least one bin")
+	}
+	if edges != nil && len(edges) < bins+1 {
+		return invalid(fn, "edges has %d elements, needs %d for %d bins", len(edges), bins+1, bins)
+	}
+	return nil
+}
+
 // Transpose tells gemm whether to use a matrix or its transpose.
 type Transpose bool
 

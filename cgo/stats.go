@@ -23,25 +23,30 @@ type Stats struct {
 // len(v) - ddof), standard deviation, minimum and maximum of v
 // (crunch_stats_f64). An empty v gives Count 0, Sum 0 and NaN for the rest;
 // otherwise ddof must lie in [0, len(v)).
-func StatsF64(x *Ctx, v []float64, ddof int) (Stats, error) {
-	const fn = "crunch_stats_f64"
-	if err := statsCheck(fn, len(v), ddof); err != nil {
-		return Stats{}, err
-	}
-	var out C.crunch_stats
-	err := check(fn, C.crunch_stats_f64(x.cptr(), f64p(v), C.size_t(len(v)), C.size_t(ddof), &out))
-	return statsFromC(&out), err
-}
+func StatsF64(x *Ctx, v []float64, ddof int) (Stats, error) { return stats(x, v, ddof) }
 
 // StatsF32 is StatsF64 for float32 input, accumulated in float64
 // (crunch_stats_f32).
-func StatsF32(x *Ctx, v []float32, ddof int) (Stats, error) {
-	const fn = "crunch_stats_f32"
+func StatsF32(x *Ctx, v []float32, ddof int) (Stats, error) { return stats(x, v, ddof) }
+
+// stats is StatsF64 and StatsF32: the C function for v's type.
+func stats[T float32 | float64](x *Ctx, v []T, ddof int) (Stats, error) {
+	fn := "crunch_stats_f64"
+	if _, ok := any(v).([]float32); ok {
+		fn = "crunch_stats_f32"
+	}
 	if err := statsCheck(fn, len(v), ddof); err != nil {
 		return Stats{}, err
 	}
 	var out C.crunch_stats
-	err := check(fn, C.crunch_stats_f32(x.cptr(), f32p(v), C.size_t(len(v)), C.size_t(ddof), &out))
+	var st C.crunch_status
+	switch v := any(v).(type) {
+	case []float64:
+		st = C.crunch_stats_f64(x.cptr(), f64p(v), C.size_t(len(v)), C.size_t(ddof), &out)
+	case []float32:
+		st = C.crunch_stats_f32(x.cptr(), f32p(v), C.size_t(len(v)), C.size_t(ddof), &out)
+	}
+	err := check(fn, st)
 	return statsFromC(&out), err
 }
 

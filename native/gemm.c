@@ -2,7 +2,7 @@
  * gemm.c - crunch_gemm_f64 and crunch_gemm_f32: the driver and the generic
  * micro-kernels.
  *
- * The driver is BLIS's five loops around a micro-kernel (gemm_kernels.h
+ * The driver is BLIS's five loops around a micro-kernel (gemm_template.h
  * states the kernels' contract and the packed layouts), with the roles of
  * A and B swapped relative to BLIS's column-major kernels: ours broadcast
  * elements of A and load vectors of B, so it is the A sliver that stays
@@ -40,7 +40,7 @@
  * and float; argument checks and progress bookkeeping do not depend on the
  * element type and are plain functions.
  */
-#include "gemm_kernels.h"
+#include "gemm_template.h"
 #include "gemm_parallel.h"
 
 #include <stdint.h>
@@ -90,27 +90,24 @@ static const gemm_path generic_path = {
  * 32 KiB L1D and 512 KiB L2.
  */
 #if CRUNCH_X86
-static const gemm_path avx2_path = {
-    /* f64 6x8: A sliver 6*256*8 = 12 KiB; B block 256*128*8 = 256 KiB */
-    {CRUNCH__GEMM_AVX2_F64_MR, CRUNCH__GEMM_AVX2_F64_NR, 256, 1020, 128},
-    crunch__gemm_ukr_avx2_f64,
-    /* f32 6x16: A sliver 6*768*4 = 18 KiB; B block 768*128*4 = 384 KiB */
-    {CRUNCH__GEMM_AVX2_F32_MR, CRUNCH__GEMM_AVX2_F32_NR, 768, 1020, 128},
-    crunch__gemm_ukr_avx2_f32,
-    crunch__gemm_sup_avx2_f64,
-    crunch__gemm_sup_avx2_f32,
-};
+/* SIMD_PATH(P, p, F64_BLOCKS, F32_BLOCKS): path P's entry, its kernels
+ * named for p, each dtype's cache blocking KC, MC, NC after its MR x NR. */
+#define SIMD_PATH(P, p, KC64, MC64, NC64, KC32, MC32, NC32)                                  \
+    {{CRUNCH__GEMM_##P##_F64_MR, CRUNCH__GEMM_##P##_F64_NR, KC64, MC64, NC64},                 \
+     crunch__gemm_ukr_##p##_f64,                                                             \
+     {CRUNCH__GEMM_##P##_F32_MR, CRUNCH__GEMM_##P##_F32_NR, KC32, MC32, NC32},                 \
+     crunch__gemm_ukr_##p##_f32,                                                             \
+     crunch__gemm_sup_##p##_f64,                                                             \
+     crunch__gemm_sup_##p##_f32}
 
-static const gemm_path avx512_path = {
-    /* f64 8x24: A sliver 8*384*8 = 24 KiB; B block 384*144*8 = 432 KiB */
-    {CRUNCH__GEMM_AVX512_F64_MR, CRUNCH__GEMM_AVX512_F64_NR, 384, 1024, 144},
-    crunch__gemm_ukr_avx512_f64,
-    /* f32 8x48: A sliver 8*768*4 = 24 KiB; B block 768*144*4 = 432 KiB */
-    {CRUNCH__GEMM_AVX512_F32_MR, CRUNCH__GEMM_AVX512_F32_NR, 768, 1024, 144},
-    crunch__gemm_ukr_avx512_f32,
-    crunch__gemm_sup_avx512_f64,
-    crunch__gemm_sup_avx512_f32,
-};
+/* f64 6x8: A sliver 6*256*8 = 12 KiB; B block 256*128*8 = 256 KiB.
+ * f32 6x16: A sliver 6*768*4 = 18 KiB; B block 768*128*4 = 384 KiB. */
+static const gemm_path avx2_path = SIMD_PATH(AVX2, avx2, 256, 1020, 128, 768, 1020, 128);
+
+/* f64 8x24: A sliver 8*384*8 = 24 KiB; B block 384*144*8 = 432 KiB.
+ * f32 8x48: A sliver 8*768*4 = 24 KiB; B block 768*144*4 = 432 KiB. */
+static const gemm_path avx512_path = SIMD_PATH(AVX512, avx512, 384, 1024, 144, 768, 1024, 144);
+#undef SIMD_PATH
 #endif
 
 /* paths is gemm's kernel table (internal.h), like BLIS's per-CPU context:
@@ -266,7 +263,7 @@ static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
  */
 #define GEMM_TYPED(T, S, GMR, GNR)                                                            \
                                                                                               \
-    /* ukr_generic_S is the portable micro-kernel (gemm_kernels.h has the                     \
+    /* ukr_generic_S is the portable micro-kernel (gemm_template.h has the                     \
      * contract): plain loops over a GMR x GNR accumulator block, which the                   \
      * compiler keeps in registers and may vectorise with SSE2. It is also                    \
      * the obviously-right path. */                                                           \
@@ -383,7 +380,7 @@ static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
                                    const T *bp, T beta, T *c, size_t ldc, gemm_progress *pr)  \
     {                                                                                         \
         const size_t mr = bs->mr, nr = bs->nr;                                                \
-        _Alignas(64) T tile[CRUNCH__GEMM_MAX_TILE]; /* edge tiles; gemm_kernels.h: fits */ \
+        _Alignas(64) T tile[CRUNCH__GEMM_MAX_TILE]; /* edge tiles; gemm_template.h: fits */ \
         for (size_t i0 = 0; i0 < mc; i0 += mr) {                                              \
             size_t rows = min_size(mr, mc - i0);                                              \
             const T *a_sliver = ap + i0 * kc; /* sliver i0/mr starts at (i0/mr)*mr*kc */      \

@@ -14,7 +14,7 @@
  *   then one less if x < edges[i]; then one more if x >= edges[i + 1]
  *   and i is not the last bin.
  * The two corrections make the bins agree with the edges wherever the
- * product was off by one. crunch__hist_bin_f64 / _f32 (histogram_kernels.h)
+ * product was off by one. crunch__hist_bin_f64 / _f32 (histogram_template.h)
  * are this rule for one element; the SIMD kernels (histogram_template.h)
  * apply it to a vector at a time. NumPy itself fails (IndexError) or
  * returns NaN edges when hi - lo or norm overflows, or when lo_T, hi_T or
@@ -28,7 +28,7 @@
  * by work done (internal.h) in the loops over the bins: setting up the
  * edges and sub-histograms and adding them up.
  */
-#include "histogram_kernels.h"
+#include "histogram_template.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,11 +1,11 @@
 /*
- * histogram_avx2.c - the AVX2 histogram kernels (contracts in
- * histogram_kernels.h): histogram_template.h with ymm vectors of 4
+ * histogram_avx2.c - the AVX2 histogram kernels:
+ * histogram_template.h (their contracts and their loops) with ymm vectors of 4
  * doubles (64-bit bin lanes) or 8 floats (32-bit bin lanes). Masks are
  * vectors whose lanes are all ones or all zeros, so a mask added to the
  * bins subtracts 1 where it is set.
  */
-#include "histogram_kernels.h"
+#include "histogram_template.h"
 #include "avx2_reduce.h"
 
 #if CRUNCH_X86

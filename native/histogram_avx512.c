@@ -1,10 +1,10 @@
 /*
- * histogram_avx512.c - the AVX-512 histogram kernels (contracts in
- * histogram_kernels.h): histogram_template.h with zmm vectors of 8
+ * histogram_avx512.c - the AVX-512 histogram kernels:
+ * histogram_template.h (their contracts and their loops) with zmm vectors of 8
  * doubles (64-bit bin lanes) or 16 floats (32-bit bin lanes), and mask
  * registers for the lanes that count and the corrections.
  */
-#include "histogram_kernels.h"
+#include "histogram_template.h"
 
 #if CRUNCH_X86
 #include <immintrin.h>

@@ -2,12 +2,12 @@
  * mandelbrot.c - crunch_mandelbrot: the driver (checks, rows, progress,
  * cancel) and the generic row kernel.
  *
- * The image is computed row by row. A row kernel (mandelbrot_kernels.h)
+ * The image is computed row by row. A row kernel (mandelbrot_template.h)
  * fills one row: the generic one pixel by pixel, the SIMD ones several
  * vectors of pixels at a time, lanes that escaped keeping their count
  * while the others iterate, with the generic pixel loop for the last
  * columns. All of them evaluate the same rounded operations in the same
- * order (mandelbrot_kernels.h), so every path gives identical counts.
+ * order (mandelbrot_template.h), so every path gives identical counts.
  *
  * Cancel is polled before each row and, inside the row kernels, every
  * CRUNCH__MB_POLL iterations of a pixel or vector chunk and after every
@@ -16,7 +16,7 @@
  * In parallel (a ctx with a runner), threads claim bands of BAND rows
  * one at a time until none is left.
  */
-#include "mandelbrot_kernels.h"
+#include "mandelbrot_template.h"
 
 #include <math.h>
 

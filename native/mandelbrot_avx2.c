@@ -1,9 +1,9 @@
 /*
- * mandelbrot_avx2.c - the AVX2 row kernel (contract in
- * mandelbrot_kernels.h): mandelbrot_template.h with 4 pixels per ymm
+ * mandelbrot_avx2.c - the AVX2 row kernel:
+ * mandelbrot_template.h (its contract and its loops) with 4 pixels per ymm
  * vector; the lanes still iterating are a vector mask (all bits set).
  */
-#include "mandelbrot_kernels.h"
+#include "mandelbrot_template.h"
 
 #if CRUNCH_X86
 #include <immintrin.h>

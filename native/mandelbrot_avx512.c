@@ -1,10 +1,10 @@
 /*
- * mandelbrot_avx512.c - the AVX-512 row kernel (contract in
- * mandelbrot_kernels.h): mandelbrot_template.h with 8 pixels per zmm
+ * mandelbrot_avx512.c - the AVX-512 row kernel:
+ * mandelbrot_template.h (its contract and its loops) with 8 pixels per zmm
  * vector, and mask registers for the lanes still iterating: the escape
  * test compares only those lanes and the counters add one under the mask.
  */
-#include "mandelbrot_kernels.h"
+#include "mandelbrot_template.h"
 
 #if CRUNCH_X86
 #include <immintrin.h>

@@ -68,74 +68,58 @@ static uint64_t sum_generic(int64_t start, int64_t count, uint32_t r)
         t = P##_min_epu32(t, P##_sub_epi32(t, mod));         \
     } while (0)
 
-/* sum_avx2: as sum_generic with 4 vectors of 8 lanes (32 consecutive i). */
-CRUNCH_TARGET_AVX2 static uint64_t sum_avx2(int64_t start, int64_t count, uint32_t r)
+/* hsum_avx2 returns the sum of acc's 8 lanes. */
+CRUNCH_TARGET_AVX2 static inline uint64_t hsum_avx2(__m256i acc)
 {
-    enum { W = 8, L = 4 * W };
-    uint32_t lanes[L];
-    for (int j = 0; j < L; j++)
-        lanes[j] = residue(start, j, r);
-    __m256i t0 = _mm256_loadu_si256((const __m256i *)(lanes + 0 * W));
-    __m256i t1 = _mm256_loadu_si256((const __m256i *)(lanes + 1 * W));
-    __m256i t2 = _mm256_loadu_si256((const __m256i *)(lanes + 2 * W));
-    __m256i t3 = _mm256_loadu_si256((const __m256i *)(lanes + 3 * W));
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    const __m256i step = _mm256_set1_epi32((int)((L * r) % MOD));
-    const __m256i mod = _mm256_set1_epi32(MOD);
-    int64_t i = 0;
-    for (; i + L <= count; i += L) {
-        STEP(_mm256, a0, t0);
-        STEP(_mm256, a1, t1);
-        STEP(_mm256, a2, t2);
-        STEP(_mm256, a3, t3);
-    }
-    /* Lane sums stay below 2^31 (see CHUNK), so 32-bit adds are exact. */
-    __m256i acc = _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3));
-    uint32_t sums[W];
+    uint32_t sums[8];
     _mm256_storeu_si256((__m256i *)sums, acc);
     uint64_t sum = 0;
-    for (int j = 0; j < W; j++)
+    for (int j = 0; j < 8; j++)
         sum += sums[j];
-    _mm256_storeu_si256((__m256i *)(lanes + 0 * W), t0);
-    _mm256_storeu_si256((__m256i *)(lanes + 1 * W), t1);
-    _mm256_storeu_si256((__m256i *)(lanes + 2 * W), t2);
-    _mm256_storeu_si256((__m256i *)(lanes + 3 * W), t3);
-    for (int j = 0; i < count; i++, j++) /* the tail continues lane 0, 1, ... */
-        sum += lanes[j];
     return sum;
 }
 
-/* sum_avx512: as sum_avx2 with 4 vectors of 16 lanes (64 consecutive i). */
-CRUNCH_TARGET_AVX512 static uint64_t sum_avx512(int64_t start, int64_t count, uint32_t r)
-{
-    enum { W = 16, L = 4 * W };
-    uint32_t lanes[L];
-    for (int j = 0; j < L; j++)
-        lanes[j] = residue(start, j, r);
-    __m512i t0 = _mm512_loadu_si512((const void *)(lanes + 0 * W));
-    __m512i t1 = _mm512_loadu_si512((const void *)(lanes + 1 * W));
-    __m512i t2 = _mm512_loadu_si512((const void *)(lanes + 2 * W));
-    __m512i t3 = _mm512_loadu_si512((const void *)(lanes + 3 * W));
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    const __m512i step = _mm512_set1_epi32((int)((L * r) % MOD));
-    const __m512i mod = _mm512_set1_epi32(MOD);
-    int64_t i = 0;
-    for (; i + L <= count; i += L) {
-        STEP(_mm512, a0, t0);
-        STEP(_mm512, a1, t1);
-        STEP(_mm512, a2, t2);
-        STEP(_mm512, a3, t3);
+/* SUM_SIMD(NAME, TGT, P, B, VI, HSUM) defines NAME: sum_generic with 4
+ * vectors VI of B / 32 lanes (4 * B / 32 consecutive i); P is the
+ * intrinsics' prefix, B the vector's bits, HSUM(acc) the sum of acc's
+ * lanes. Lane sums stay below 2^31 (see CHUNK), so 32-bit adds are exact. */
+#define SUM_SIMD(NAME, TGT, P, B, VI, HSUM)                                               \
+    TGT static uint64_t NAME(int64_t start, int64_t count, uint32_t r)                    \
+    {                                                                                     \
+        enum { W = B / 32, L = 4 * W };                                                   \
+        uint32_t lanes[L];                                                                \
+        for (int j = 0; j < L; j++)                                                       \
+            lanes[j] = residue(start, j, r);                                              \
+        VI t0 = P##_loadu_si##B((const VI *)(lanes + 0 * W));                             \
+        VI t1 = P##_loadu_si##B((const VI *)(lanes + 1 * W));                             \
+        VI t2 = P##_loadu_si##B((const VI *)(lanes + 2 * W));                             \
+        VI t3 = P##_loadu_si##B((const VI *)(lanes + 3 * W));                             \
+        VI a0 = P##_setzero_si##B(), a1 = a0, a2 = a0, a3 = a0;                           \
+        const VI step = P##_set1_epi32((int)((L * r) % MOD));                             \
+        const VI mod = P##_set1_epi32(MOD);                                               \
+        int64_t i = 0;                                                                    \
+        for (; i + L <= count; i += L) {                                                  \
+            STEP(P, a0, t0);                                                              \
+            STEP(P, a1, t1);                                                              \
+            STEP(P, a2, t2);                                                              \
+            STEP(P, a3, t3);                                                              \
+        }                                                                                 \
+        uint64_t sum = HSUM(P##_add_epi32(P##_add_epi32(a0, a1), P##_add_epi32(a2, a3))); \
+        P##_storeu_si##B((VI *)(lanes + 0 * W), t0);                                      \
+        P##_storeu_si##B((VI *)(lanes + 1 * W), t1);                                      \
+        P##_storeu_si##B((VI *)(lanes + 2 * W), t2);                                      \
+        P##_storeu_si##B((VI *)(lanes + 3 * W), t3);                                      \
+        for (int j = 0; i < count; i++, j++) /* the tail continues lane 0, 1, ... */      \
+            sum += lanes[j];                                                              \
+        return sum;                                                                       \
     }
-    __m512i acc = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
-    uint64_t sum = (uint32_t)_mm512_reduce_add_epi32(acc); /* < 2^31, see CHUNK */
-    _mm512_storeu_si512((void *)(lanes + 0 * W), t0);
-    _mm512_storeu_si512((void *)(lanes + 1 * W), t1);
-    _mm512_storeu_si512((void *)(lanes + 2 * W), t2);
-    _mm512_storeu_si512((void *)(lanes + 3 * W), t3);
-    for (int j = 0; i < count; i++, j++)
-        sum += lanes[j];
-    return sum;
-}
+
+/* sum_avx2 and sum_avx512: 32 and 64 consecutive i at a time. */
+SUM_SIMD(sum_avx2, CRUNCH_TARGET_AVX2, _mm256, 256, __m256i, hsum_avx2)
+#define HSUM_AVX512(acc) ((uint32_t)_mm512_reduce_add_epi32(acc))
+SUM_SIMD(sum_avx512, CRUNCH_TARGET_AVX512, _mm512, 512, __m512i, HSUM_AVX512)
+#undef HSUM_AVX512
+#undef SUM_SIMD
 #endif
 
 /* paths is modsum's kernel table (internal.h): one function per path. */

@@ -4,7 +4,7 @@
  *
  * One pass over memory. The input is cut into blocks of at most
  * CRUNCH__STATS_BLOCK doubles (f32 input is converted block by block into
- * a buffer on the stack). A block kernel (stats_kernels.h) reads its block
+ * a buffer on the stack). A block kernel (stats_template.h) reads its block
  * twice, the second time from L1:
  *   pass 1: s = sum(x) in several SIMD lanes, min, max, OR and AND of bits;
  *   pass 2: with m = s / len, c = sum(x - m), Kahan-compensated in each
@@ -50,7 +50,7 @@
  * This file assumes IEEE double arithmetic without extended precision
  * (SSE2 on x86-64): the error-free transformations below depend on it.
  */
-#include "stats_kernels.h"
+#include "stats_template.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -87,12 +87,7 @@ static void block_generic(const double *x, size_t len, crunch__stats_part *p)
         }
     }
     double sum = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    crunch__stats_tail1(x + i, len - i, &sum, &mn, &mx, &orb, &andb);
-    p->sum = sum;
-    p->min = mn;
-    p->max = mx;
-    p->orbits = orb;
-    p->andbits = andb;
+    sum = crunch__stats_end1(x + i, len - i, sum, mn, mx, orb, andb, p);
     if (!isfinite(sum))
         return; /* the driver ignores m, c and q then */
     double m = sum / (double)len;

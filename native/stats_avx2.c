@@ -1,8 +1,8 @@
 /*
- * stats_avx2.c - the AVX2 stats block kernel (contract in
- * stats_kernels.h): stats_template.h with ymm vectors of 4 doubles.
+ * stats_avx2.c - the AVX2 stats block kernel:
+ * stats_template.h (its contract and its loops) with ymm vectors of 4 doubles.
  */
-#include "stats_kernels.h"
+#include "stats_template.h"
 #include "avx2_reduce.h"
 
 #if CRUNCH_X86

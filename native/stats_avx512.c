@@ -1,8 +1,8 @@
 /*
- * stats_avx512.c - the AVX-512 stats block kernel (contract in
- * stats_kernels.h): stats_template.h with zmm vectors of 8 doubles.
+ * stats_avx512.c - the AVX-512 stats block kernel:
+ * stats_template.h (its contract and its loops) with zmm vectors of 8 doubles.
  */
-#include "stats_kernels.h"
+#include "stats_template.h"
 
 #if CRUNCH_X86
 #include <immintrin.h>

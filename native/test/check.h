@@ -58,6 +58,28 @@ static inline int check_isa_available(const char *name, crunch_isa isa)
     return 0;
 }
 
+/* check_ctx_for initialises *ctx for path isa and returns 1 if this
+ * machine has the path (check_isa_available, which says so once, as test
+ * name, when it does not); it returns 0 otherwise. */
+static inline int check_ctx_for(const char *name, crunch_isa isa, crunch_ctx *ctx)
+{
+    if (!check_isa_available(name, isa))
+        return 0;
+    crunch_ctx_init(ctx);
+    crunch_ctx_set_isa(ctx, isa);
+    return 1;
+}
+
+/* check_on_paths runs each of the n tests on every path this machine has
+ * (check_isa_available), all of them on one path before the next. */
+typedef void (*check_path_test)(crunch_isa isa);
+static inline void check_on_paths(const char *name, const check_path_test *tests, size_t n)
+{
+    for (int i = 0; i < CHECK_N_ISAS; i++)
+        for (size_t t = 0; t < n && check_isa_available(name, check_isas[i]); t++)
+            tests[t](check_isas[i]);
+}
+
 /* check_next returns 64 pseudo-random bits from state *s (splitmix64). */
 static inline uint64_t check_next(uint64_t *s)
 {
@@ -95,6 +117,36 @@ static inline void *check_cancel_when_started(void *ctx)
     while (done == 0)
         crunch_ctx_progress(ctx, &done, NULL);
     crunch_ctx_cancel(ctx);
+    return NULL;
+}
+
+/* check_canceller: a thread (check_canceller_thread, given one) that
+ * waits until the call using ctx has made progress, so that the kernel is
+ * in its loops (at most 10 s), gives it delay_s seconds more, then cancels
+ * it and records when and how far it was. */
+typedef struct check_canceller {
+    crunch_ctx *ctx;
+    double delay_s;  /* from the first progress to the cancel */
+    double when;     /* check_now_s() at the cancel */
+    int64_t done_at; /* progress just before the cancel */
+} check_canceller;
+
+/* check_canceller_thread is a check_canceller's body; arg is one. */
+static inline void *check_canceller_thread(void *arg)
+{
+    check_canceller *cn = arg;
+    double start = check_now_s();
+    int64_t done = 0;
+    while (done == 0 && check_now_s() - start < 10) {
+        crunch_ctx_progress(cn->ctx, &done, NULL);
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    struct timespec ts = {0, (long)(cn->delay_s * 1e9)};
+    nanosleep(&ts, NULL);
+    cn->when = check_now_s();
+    crunch_ctx_progress(cn->ctx, &cn->done_at, NULL);
+    crunch_ctx_cancel(cn->ctx);
     return NULL;
 }
 

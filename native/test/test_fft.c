@@ -437,32 +437,6 @@ static void test_cancel_before(void)
           "pre-cancelled c64 call did not stop");
 }
 
-typedef struct canceller {
-    crunch_ctx *ctx;
-    double when;
-    int64_t done_at;
-} canceller;
-
-/* cancel_thread waits for the call's first progress, gives it 2 ms, then
- * cancels it and records when and how far it was. */
-static void *cancel_thread(void *arg)
-{
-    canceller *cn = arg;
-    double start = check_now_s();
-    int64_t done = 0;
-    while (done == 0 && check_now_s() - start < 10) {
-        crunch_ctx_progress(cn->ctx, &done, NULL);
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
-    struct timespec ts = {0, 2000000};
-    nanosleep(&ts, NULL);
-    cn->when = check_now_s();
-    crunch_ctx_progress(cn->ctx, &cn->done_at, NULL);
-    crunch_ctx_cancel(cn->ctx);
-    return NULL;
-}
-
 /* test_cancel_during: another thread cancels a long batch of Bluestein
  * rows (n = 65537, 48 rows: a second or more on the generic path); the
  * call must stop within a couple of passes. */
@@ -480,9 +454,9 @@ static void test_cancel_during(void)
         crunch_ctx ctx;
         crunch_ctx_init(&ctx);
         crunch_ctx_set_isa(&ctx, check_isas[ii]);
-        canceller cn = {&ctx, 0, 0};
+        check_canceller cn = {&ctx, 0.002, 0, 0};
         pthread_t th;
-        if (pthread_create(&th, NULL, cancel_thread, &cn) != 0) {
+        if (pthread_create(&th, NULL, check_canceller_thread, &cn) != 0) {
             CHECK(0, "pthread_create failed");
             continue;
         }

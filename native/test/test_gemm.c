@@ -273,11 +273,9 @@ static void test_bad_args(void)
     float af[64] = {0}, bf[64] = {0}, cf[64] = {0};
     const size_t big = SIZE_MAX / 8 + 1; /* big * sizeof(double) overflows size_t */
     for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
-        if (!check_isa_available("test_gemm", check_isas[ii]))
-            continue;
         crunch_ctx ctx;
-        crunch_ctx_init(&ctx);
-        crunch_ctx_set_isa(&ctx, check_isas[ii]);
+        if (!check_ctx_for("test_gemm", check_isas[ii], &ctx))
+            continue;
         crunch_ctx *x = &ctx;
 #define EXPECT(want, call)                                                                  \
     do {                                                                                    \
@@ -343,11 +341,9 @@ static void test_cancel_before(void)
     static double a[N * N], b[N * N], c[N * N];
     static float af[N * N], bf[N * N], cf[N * N];
     for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
-        if (!check_isa_available("test_gemm", check_isas[ii]))
-            continue;
         crunch_ctx ctx;
-        crunch_ctx_init(&ctx);
-        crunch_ctx_set_isa(&ctx, check_isas[ii]);
+        if (!check_ctx_for("test_gemm", check_isas[ii], &ctx))
+            continue;
         crunch_ctx_cancel(&ctx);
         crunch_status st = crunch_gemm_f64(&ctx, 0, 0, N, N, N, 1, a, N, b, N, 0, c, N);
         CHECK(st == CRUNCH_ECANCELED, "%s f64: pre-cancelled call gave %s",
@@ -356,35 +352,6 @@ static void test_cancel_before(void)
         CHECK(st == CRUNCH_ECANCELED, "%s f32: pre-cancelled call gave %s",
               crunch_isa_name(check_isas[ii]), crunch_strerror(st));
     }
-}
-
-/* canceller: a thread that waits until the call has made progress, then
- * cancels it and records when. */
-typedef struct canceller {
-    crunch_ctx *ctx;
-    double when;     /* check_now_s() at the cancel, 0 if it never came */
-    int64_t done_at; /* progress just before the cancel */
-} canceller;
-
-/* cancel_thread is the canceller's body; arg is a canceller. */
-static void *cancel_thread(void *arg)
-{
-    canceller *cn = arg;
-    double start = check_now_s();
-    int64_t done = 0;
-    /* Wait for the first progress (so the kernel is in its loops), at most
-     * 10 s, then give it 5 ms more. */
-    while (done == 0 && check_now_s() - start < 10) {
-        crunch_ctx_progress(cn->ctx, &done, NULL);
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
-    struct timespec ts = {0, 5000000};
-    nanosleep(&ts, NULL);
-    cn->when = check_now_s();
-    crunch_ctx_progress(cn->ctx, &cn->done_at, NULL);
-    crunch_ctx_cancel(cn->ctx);
-    return NULL;
 }
 
 /* test_cancel_during: another thread cancels a 1500^3 call (seconds of
@@ -408,9 +375,9 @@ static void test_cancel_during(void)
             crunch_ctx ctx;
             crunch_ctx_init(&ctx);
             crunch_ctx_set_isa(&ctx, check_isas[ii]);
-            canceller cn = {&ctx, 0, 0};
+            check_canceller cn = {&ctx, 0.005, 0, 0};
             pthread_t th;
-            if (pthread_create(&th, NULL, cancel_thread, &cn) != 0) {
+            if (pthread_create(&th, NULL, check_canceller_thread, &cn) != 0) {
                 CHECK(0, "pthread_create failed");
                 continue;
             }

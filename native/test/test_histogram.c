@@ -281,11 +281,9 @@ static void run_case(const double *x, float *xf, size_t n, size_t bins, range r,
                   "%s %s: NumPy's rule disagrees with the edges", what, f32 ? "f32" : "f64");
         }
         for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
-            if (!check_isa_available("test_histogram", check_isas[ii]))
-                continue;
             crunch_ctx ctx;
-            crunch_ctx_init(&ctx);
-            crunch_ctx_set_isa(&ctx, check_isas[ii]);
+            if (!check_ctx_for("test_histogram", check_isas[ii], &ctx))
+                continue;
             for (size_t i = 0; i <= bins; i++)
                 ge[i] = check_sentinel();
             crunch_status st = f32 ? crunch_histogram_f32(&ctx, xf, n, bins, r.lo, r.hi, got, ge)
@@ -359,11 +357,9 @@ static void test_numpy(void)
         for (size_t i = 0; i < p->n; i++)
             xf[i] = (float)p->x[i];
         for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
-            if (!check_isa_available("test_histogram", check_isas[ii]))
-                continue;
             crunch_ctx ctx;
-            crunch_ctx_init(&ctx);
-            crunch_ctx_set_isa(&ctx, check_isas[ii]);
+            if (!check_ctx_for("test_histogram", check_isas[ii], &ctx))
+                continue;
             double lo = p->lo, hi = p->hi;
             crunch_status st = CRUNCH_OK;
             if (p->auto_range)
@@ -393,11 +389,9 @@ static void test_range(void)
     static double x[N];
     static float xf[N];
     for (int ii = 0; ii < CHECK_N_ISAS; ii++) {
-        if (!check_isa_available("test_histogram", check_isas[ii]))
-            continue;
         crunch_ctx ctx;
-        crunch_ctx_init(&ctx);
-        crunch_ctx_set_isa(&ctx, check_isas[ii]);
+        if (!check_ctx_for("test_histogram", check_isas[ii], &ctx))
+            continue;
         const char *path = crunch_isa_name(check_isas[ii]);
         uint64_t s = 7;
         for (size_t n = 1; n <= N; n = n < 40 ? n + 1 : n * 3) {

@@ -296,16 +296,7 @@ static void test_bad_args(void)
 int main(void)
 {
     test_bad_args();
-    for (int i = 0; i < CHECK_N_ISAS; i++) {
-        crunch_isa isa = check_isas[i];
-        if (isa > crunch_isa_best()) {
-            printf("test_mandelbrot: skipping %s: not supported here\n", crunch_isa_name(isa));
-            continue;
-        }
-        test_table(isa);
-        test_large_iter(isa);
-        test_points(isa);
-        test_cancel(isa);
-    }
+    static const check_path_test tests[] = {test_table, test_large_iter, test_points, test_cancel};
+    check_on_paths("test_mandelbrot", tests, sizeof tests / sizeof tests[0]);
     return check_exit("test_mandelbrot");
 }

@@ -424,16 +424,7 @@ static void test_bad_args(void)
 int main(void)
 {
     test_bad_args();
-    for (int i = 0; i < CHECK_N_ISAS; i++) {
-        crunch_isa isa = check_isas[i];
-        if (isa > crunch_isa_best()) {
-            printf("test_stats: skipping %s: not supported here\n", crunch_isa_name(isa));
-            continue;
-        }
-        test_table(isa);
-        test_accuracy(isa);
-        test_pinned(isa);
-        test_cancel(isa);
-    }
+    static const check_path_test tests[] = {test_table, test_accuracy, test_pinned, test_cancel};
+    check_on_paths("test_stats", tests, sizeof tests / sizeof tests[0]);
     return check_exit("test_stats");
 }

@@ -195,6 +195,14 @@ func stopReason(ctx context.Context) error {
 // micros returns d in whole microseconds.
 func micros(d time.Duration) int64 { return int64(d / time.Microsecond) }
 
+// queueFull is executor who's overloaded error for a full queue of queued
+// jobs and workers workers. Everything queued must run before a retry can
+// start: the hint estimates that from avg, the recent average run time.
+func queueFull(who string, avg time.Duration, queued, workers int) error {
+	wait := avg * time.Duration(queued/workers+1)
+	return overloaded(wait, "%s: queue full (%d jobs waiting for %d workers)", who, queued, workers)
+}
+
 // overloaded builds the protocol's overloaded error with a retry hint.
 func overloaded(retry time.Duration, format string, args ...any) error {
 	e := wire.Errorf(wire.Overloaded, format, args...)

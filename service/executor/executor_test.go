@@ -14,19 +14,10 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// modsumJob prepares a modsum call through the default registry.
+// modsumJob prepares a modsum call.
 func modsumJob(t testing.TB, n, iters int64, impl string) *Job {
 	t.Helper()
-	args := wire.Args{"n": wire.Int(n), "iters": wire.Int(iters)}
-	op, err := kernels.Default().Lookup("modsum")
-	if err != nil {
-		t.Fatal(err)
-	}
-	call, err := op.Prepare(args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Job{Call: call, Impl: impl, Args: args}
+	return testJob(t, "modsum", wire.Args{"n": wire.Int(n), "iters": wire.Int(iters)}, impl)
 }
 
 func total(t testing.TB, out *Outcome) int64 {

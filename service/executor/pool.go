@@ -171,11 +171,7 @@ func (p *Pool) enqueue(t *task) error {
 		return ErrClosed
 	}
 	if !p.queue.push(t.job.Tenant, t) {
-		// Everything queued must run before a retry can start: estimate
-		// that from the recent average run time.
-		queued := p.queue.len()
-		wait := p.avgRun.get() * time.Duration(queued/p.cfg.Workers+1)
-		return overloaded(wait, "pool: queue full (%d jobs waiting for %d workers)", queued, p.cfg.Workers)
+		return queueFull("pool", p.avgRun.get(), p.queue.len(), p.cfg.Workers)
 	}
 	// push made the job visible before this load: a worker that parks
 	// after it sees the job, one that parked before it gets a token.

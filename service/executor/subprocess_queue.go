@@ -1,9 +1,6 @@
 package executor
 
-import (
-	"slices"
-	"time"
-)
+import "slices"
 
 // The subprocess executor's task intake, kept in this one file so that the
 // queue can change without touching the slots: enqueue (Run's side),
@@ -25,9 +22,7 @@ func (s *Subprocess) enqueue(t *subTask) error {
 		return ErrClosed
 	}
 	if !s.queue.push(t.job.Tenant, t) {
-		queued := s.queue.len()
-		wait := s.avgRun.get() * time.Duration(queued/len(s.slots)+1)
-		return overloaded(wait, "subprocess: queue full (%d jobs waiting for %d workers)", queued, len(s.slots))
+		return queueFull("subprocess", s.avgRun.get(), s.queue.len(), len(s.slots))
 	}
 	// After the push: a slot that went idle before this sees the task
 	// when woken, one that goes idle after it finds it in the queue.

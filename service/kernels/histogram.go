@@ -72,6 +72,10 @@ func prepareHistogram(args Args) (*Call, error) {
 		r.first, r.last = r.first-0.5, r.last+0.5
 		r.span = r.last - r.first
 	}
+	if !histogramFits(x.DType, r.first, r.last, bins) {
+		return nil, invalidf("%s: range [%v, %v] is too wide or too narrow for %d bins: its width or bins/width overflows (NumPy fails on it)",
+			op, r.first, r.last, bins)
+	}
 	n := x.Len()
 	// Both results are only written: each implementation bins by its own
 	// copy of the edges, so they may be computed in a client's window.
@@ -95,26 +99,42 @@ func prepareHistogram(args Args) (*Call, error) {
 	// float64; NumPy, for f32 input without a range, from their float32
 	// difference (r.span): the two can differ by an ulp, which the edge
 	// corrections absorb unless a bin is narrower than a few ulps.
-	impls := map[string]RunFunc{}
+	var impls map[string]RunFunc
 	if x.DType == tensor.F64 {
-		v := x.Float64()
-		impls[ImplC] = run(func(c *cgo.Ctx, counts []int64, edges []float64) error {
-			return cgo.HistogramF64(c, v, r.first, r.last, counts, edges)
-		})
-		impls[ImplGo] = run(func(c *cgo.Ctx, counts []int64, edges []float64) error {
-			return HistogramGo(c, v, r.first, r.last, r.span, counts, edges)
-		})
+		impls = histogramImpls(x.Float64(), r, run)
 	} else {
-		v := x.Float32()
-		impls[ImplC] = run(func(c *cgo.Ctx, counts []int64, edges []float64) error {
-			return cgo.HistogramF32(c, v, r.first, r.last, counts, edges)
-		})
-		impls[ImplGo] = run(func(c *cgo.Ctx, counts []int64, edges []float64) error {
-			return HistogramGo(c, v, r.first, r.last, r.span, counts, edges)
-		})
+		impls = histogramImpls(x.Float32(), r, run)
 	}
 	// Work: a few operations per element; the bins are written once.
 	return &Call{Work: 4*float64(n) + float64(bins), OutElems: 2*float64(bins) + 1, run: impls}, nil
+}
+
+// histogramImpls are histogram's implementations over v, each made a
+// RunFunc by run.
+func histogramImpls[T float32 | float64](v []T, r histRange, run func(func(*cgo.Ctx, []int64, []float64) error) RunFunc) map[string]RunFunc {
+	return map[string]RunFunc{
+		ImplC: run(func(c *cgo.Ctx, counts []int64, edges []float64) error {
+			return cgo.Histogram(c, v, r.first, r.last, counts, edges)
+		}),
+		ImplGo: run(func(c *cgo.Ctx, counts []int64, edges []float64) error {
+			return HistogramGo(c, v, r.first, r.last, r.span, counts, edges)
+		}),
+	}
+}
+
+// histogramFits reports whether the width of [first, last] and bins over
+// it are finite, in float32 too for f32 x: the ranges NumPy (and the C
+// library) can bin.
+func histogramFits(dt tensor.DType, first, last float64, bins int64) bool {
+	w := last - first
+	norm := float64(bins) / w
+	if dt == tensor.F32 {
+		lo, hi := float32(first), float32(last)
+		if f := float64(hi - lo); math.IsInf(f, 0) || math.IsInf(float64(float32(norm)), 0) || math.IsInf(float64(lo), 0) || math.IsInf(float64(hi), 0) {
+			return false
+		}
+	}
+	return !math.IsInf(w, 0) && !math.IsInf(norm, 0)
 }
 
 // tensorFloat returns element i of a real tensor t as a float64.

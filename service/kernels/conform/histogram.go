@@ -1,7 +1,9 @@
 package conform
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -15,7 +17,8 @@ func init() { register("histogram", histogramCases) }
 // histogramCases are inputs chosen to meet NumPy's every rule: values on
 // the edges, near them by an ulp, outside the range, NaN and ±Inf with a
 // range, equal values (a widened range), bins of 1 and many, f32
-// arithmetic. The kernels' tests also compare them with NumPy, bit for bit.
+// arithmetic. Each result is checked against the definition, and against
+// NumPy's own output for the case, bit for bit.
 func histogramCases() []Case {
 	normal := func(r *rand.Rand, n int, scale float64) []float64 {
 		v := make([]float64, n)
@@ -42,28 +45,32 @@ func histogramCases() []Case {
 		x    func(*rand.Rand) []float64
 		bins int
 		rng  []float64 // nil: no range
+		// numpy is NumPy 1.24's counts and edges for the f64 and the f32
+		// case, digested (histogramDigest): numpy.histogram(x, bins,
+		// range=rng) on x as this table builds it, bit for bit.
+		numpy [2]uint64
 	}{
-		{"normal 10^5, 100 bins", 100_000, gauss(100_000, 3), 100, nil},
-		{"normal, 7 bins, range", 10_007, gauss(10_007, 1), 7, []float64{-1.3, 2.1}},
-		{"on edges, no range", len(onEdges), fixed(onEdges...), 7, nil},
-		{"on edges, range [0.1, 0.7]", len(onEdges), fixed(onEdges...), 7, []float64{0.1, 0.7}},
+		{"normal 10^5, 100 bins", 100_000, gauss(100_000, 3), 100, nil, [2]uint64{0x8da19d4ccafb60d5, 0xb16152ec118fd5f3}},
+		{"normal, 7 bins, range", 10_007, gauss(10_007, 1), 7, []float64{-1.3, 2.1}, [2]uint64{0x708709a96845b17b, 0x0eca96810d41fc38}},
+		{"on edges, no range", len(onEdges), fixed(onEdges...), 7, nil, [2]uint64{0xcc68d3b12a4c1288, 0x93c96d09d125165b}},
+		{"on edges, range [0.1, 0.7]", len(onEdges), fixed(onEdges...), 7, []float64{0.1, 0.7}, [2]uint64{0x6cdc9e615013ed33, 0xddb8784883e8807b}},
 		// Bounds that f32 rounds inwards (0.7 down, 0.1 up): NumPy
 		// compares f32 values with the rounded bounds.
-		{"on edges, range [0.7, 0.9]", len(onEdges), fixed(onEdges...), 3, []float64{0.7, 0.9}},
-		{"on edges, range [-0.5, 0.1]", len(onEdges), fixed(onEdges...), 3, []float64{-0.5, 0.1}},
-		{"on edges, 1000 bins", len(onEdges), fixed(onEdges...), 1000, []float64{0.1, 0.7}},
-		{"one bin", 1000, gauss(1000, 1), 1, nil},
-		{"special with range", 9, special, 5, []float64{-1, 1}},
-		{"all equal", 3, fixed(2.5, 2.5, 2.5), 4, nil},
-		{"range lo == hi", 3, fixed(1, 2, 3), 3, []float64{2, 2}},
-		{"empty", 0, fixed(), 5, nil},
-		{"one value", 1, fixed(-7), 1, nil},
-		{"huge spread", 4, fixed(-1e30, 1e30, 0, 3e29), 13, nil},
-		{"tiny spread", 4, fixed(1, 1+1e-7, 1+2e-7, 1+3e-7), 3, nil},
-		{"17 values, 16 bins", 17, gauss(17, 2), 16, nil},
+		{"on edges, range [0.7, 0.9]", len(onEdges), fixed(onEdges...), 3, []float64{0.7, 0.9}, [2]uint64{0x68c9a3b3a7957e2a, 0x603bc4b11a02f268}},
+		{"on edges, range [-0.5, 0.1]", len(onEdges), fixed(onEdges...), 3, []float64{-0.5, 0.1}, [2]uint64{0x34c4815d485becb6, 0x727c22671cb253d5}},
+		{"on edges, 1000 bins", len(onEdges), fixed(onEdges...), 1000, []float64{0.1, 0.7}, [2]uint64{0x7c0e4af82fd849ca, 0x1523b2be0b5cf0de}},
+		{"one bin", 1000, gauss(1000, 1), 1, nil, [2]uint64{0xfc9d1f8ad21895b8, 0x3424a3a2ee406336}},
+		{"special with range", 9, special, 5, []float64{-1, 1}, [2]uint64{0xb0060e656c3bff50, 0x3bcd3fb364f45bd7}},
+		{"all equal", 3, fixed(2.5, 2.5, 2.5), 4, nil, [2]uint64{0xa9408e80c3fac22e, 0xa9408e80c3fac22e}},
+		{"range lo == hi", 3, fixed(1, 2, 3), 3, []float64{2, 2}, [2]uint64{0xb0b9b1da9815a5e4, 0x757bd15081ceb80c}},
+		{"empty", 0, fixed(), 5, nil, [2]uint64{0xa6ea0d13c26d1876, 0xed735964fa7285f6}},
+		{"one value", 1, fixed(-7), 1, nil, [2]uint64{0x9e6e798364adda40, 0x9e6e798364adda40}},
+		{"huge spread", 4, fixed(-1e30, 1e30, 0, 3e29), 13, nil, [2]uint64{0xa9dcf55bf6295d89, 0x3eb52fef204d27a9}},
+		{"tiny spread", 4, fixed(1, 1+1e-7, 1+2e-7, 1+3e-7), 3, nil, [2]uint64{0x71f3fd33c2394723, 0x127bae536f3bf8a7}},
+		{"17 values, 16 bins", 17, gauss(17, 2), 16, nil, [2]uint64{0x29d19dd41639c54b, 0xe5aff1f85a204343}},
 	}
 	var cases []Case
-	for _, dt := range []tensor.DType{tensor.F64, tensor.F32} {
+	for d, dt := range []tensor.DType{tensor.F64, tensor.F32} {
 		for i, c := range table {
 			cases = append(cases, Case{
 				Name: fmt.Sprintf("%s %s", dt, c.name),
@@ -74,7 +81,7 @@ func histogramCases() []Case {
 					if c.rng != nil {
 						args["range"] = wire.TensorValue(tensor.FromFloat64([]int{2}, c.rng))
 					}
-					return args, histogramCheck(dt, x, c.bins, c.rng)
+					return args, histogramCheck(dt, x, c.bins, c.rng, c.numpy[d])
 				},
 			})
 		}
@@ -86,6 +93,8 @@ func histogramCases() []Case {
 		{"range Inf", wire.Args{"x": vector(1, 2), "range": vector(0, math.Inf(1))}, "not finite"},
 		{"NaN in x, no range", wire.Args{"x": vector(1, math.NaN())}, "give range"},
 		{"Inf in x, no range", wire.Args{"x": vector(1, math.Inf(-1))}, "give range"},
+		{"range too wide", wire.Args{"x": vector(1, 2), "range": vector(-1e308, 1e308)}, "too wide"},
+		{"range too narrow", wire.Args{"x": vector(1, 2), "bins": wire.Int(10), "range": vector(0, 1e-320)}, "too narrow"},
 	})...)
 }
 
@@ -93,8 +102,9 @@ func histogramCases() []Case {
 // against the definition: the edges numpy.linspace computes over the range
 // (x's min and max when rng is nil, widened by 0.5 each way when equal),
 // rounded to dt; each value counted in the last bin whose left edge is not
-// above it, values outside the outer edges and NaN not at all.
-func histogramCheck(dt tensor.DType, x []float64, bins int, rng []float64) Check {
+// above it, values outside the outer edges and NaN not at all. Then against
+// numpy, the digest of NumPy's counts and edges.
+func histogramCheck(dt tensor.DType, x []float64, bins int, rng []float64, numpy uint64) Check {
 	var lo, hi float64
 	switch {
 	case rng != nil:
@@ -144,6 +154,27 @@ func histogramCheck(dt tensor.DType, x []float64, bins int, rng []float64) Check
 		if !slices.Equal(gotCounts.Int64(), counts) {
 			return fmt.Errorf("counts %v, want %v", gotCounts.Int64(), counts)
 		}
+		if got := histogramDigest(gotCounts.Int64(), gotEdges.Float64()); got != numpy {
+			return fmt.Errorf("counts and edges digest to %#016x, NumPy's to %#016x", got, numpy)
+		}
 		return nil
 	})
+}
+
+// histogramDigest is the FNV-1a hash of counts (little-endian int64s)
+// followed by edges (little-endian float64 bits): how the table holds
+// NumPy's results. To record them for a new case, digest what
+// numpy.histogram returns for its x (e.g. c.tobytes() + e.tobytes() with
+// c as "<i8" and e as "<f8") with the same hash.
+func histogramDigest(counts []int64, edges []float64) uint64 {
+	h := fnv.New64a()
+	b := make([]byte, 0, 8*(len(counts)+len(edges)))
+	for _, c := range counts {
+		b = binary.LittleEndian.AppendUint64(b, uint64(c))
+	}
+	for _, e := range edges {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e))
+	}
+	h.Write(b)
+	return h.Sum64()
 }
