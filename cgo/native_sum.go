@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "4fcac19fd696c0d2f7db8e56ae5d13f1870d69efb3eed7aed54cd68c5aaf2c15"
+const nativeSum = "48bae97c748485766c903fcb93480129e1ee0adddb203ba26e23cf256b8817c2"
