@@ -19,6 +19,16 @@
  * length bm >= 2n - 1 (a product of 2, 3, 5 and 7) computed with two
  * mixed-radix FFTs and a pointwise product.
  *
+ * Powers of two of FS_MIN_BYTES and more take the four-step form
+ * (fft_fourstep_plan.h, fft_fourstep.h): two passes over memory built from
+ * in-cache transforms of about sqrt(n), where the one-pass form makes one
+ * per radix.
+ *
+ * Parallel calls (internal.h): a batch's rows go to items in groups of a
+ * fixed number of rows; a four-step row's column blocks, then its row
+ * blocks, are items. Each element is computed by the same operations
+ * whichever item or thread computes it.
+ *
  * Everything is computed in the caller's precision; twiddles and chirps
  * are computed in long double and rounded once.
  */
