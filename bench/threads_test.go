@@ -17,7 +17,8 @@ import (
 // "threads": 2 does in the server. Same inputs, same results (bit for bit);
 // only the wall time may differ. Each figure's unit is the op's own:
 // GFLOP/s for gemm (2n³ per product), Mpixel/s for mandelbrot, GB/s of
-// input for stats.
+// input for stats, GFLOP/s for the ffts (5 n log2 n per complex transform
+// of n, that of the half-length complex transform for a real one).
 func BenchmarkThreads(b *testing.B) {
 	pool := executor.NewPool(executor.PoolConfig{Workers: 2})
 	b.Cleanup(func() { pool.Close() })
@@ -50,6 +51,19 @@ func BenchmarkThreads(b *testing.B) {
 		"op=stats-f64/n=1e8",
 		func(x *cgo.Ctx) error { _, err := cgo.StatsF64(x, v, 0); return err },
 		func(b *testing.B) { reportGBs(b, 8*statsN) },
+	})
+	const fftN = 1 << 20
+	fx, fy := randC128(fftN), make([]complex128, fftN)
+	benches = append(benches, bench{
+		fmt.Sprintf("op=fft-c128/n=%d", fftN),
+		func(x *cgo.Ctx) error { return cgo.FFTC128(x, false, cgo.FFTBackward, 1, fftN, fx, fy) },
+		func(b *testing.B) { reportFFT(b, fftN) },
+	})
+	rx := randF64(fftN)
+	benches = append(benches, bench{
+		fmt.Sprintf("op=fft-f64/n=%d", fftN),
+		func(x *cgo.Ctx) error { return cgo.FFTF64(x, false, cgo.FFTBackward, 1, fftN, rx, fy) },
+		func(b *testing.B) { reportFFT(b, fftN/2) },
 	})
 	for _, bn := range benches {
 		for _, threads := range []int{1, 2} {

@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "5e4380f986ed9619eb52c752383bedbf81f8ddc054eb6203271775a62463d00e"
+const nativeSum = "92e658876cfd0c911fee629aa12b19c197888b52ad9bd366d7afbc950694719d"

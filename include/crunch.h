@@ -526,8 +526,11 @@ typedef enum crunch_fft_norm {
  * lengths whose prime factors are all at most 61 use a mixed-radix
  * Stockham FFT (radix 8, 4 and 2 passes for the powers of two, then 3, 5,
  * 7 and larger primes), others Bluestein's algorithm (a convolution
- * through two mixed-radix FFTs of a length between 2n - 1 and 4n). The
- * error is within a small multiple of eps * log2(n) * scale * ||x|| per
+ * through two mixed-radix FFTs of a length between 2n - 1 and 4n). A
+ * power of two of 8 MiB or more (n >= 2^19 here, 2^20 for c64), too
+ * large for the caches, is split n = n1 * n2 (four-step): blocks of
+ * columns of length n1, twiddled, then blocks of rows of length n2,
+ * written transposed. The error is within a small multiple of eps * log2(n) * scale * ||x|| per
  * element, ||x|| the row's 2-norm. NaN and Inf in a row make every output
  * of that row non-finite and leave the other rows alone.
  *
@@ -542,13 +545,23 @@ typedef enum crunch_fft_norm {
  * crunch_fft_cache_clear releases them. The first call with a new n pays
  * for its plan (about as much as a few transforms).
  *
- * Work space: one call allocates at most 2n complex numbers (12n for
- * Bluestein lengths), freed before it returns. Progress counts passes
- * over a row: batch * (passes per row) in total. Cancellation is polled
- * every 32768 elements of every pass (a pass touches each element of a
- * row once) and of the scaling and Bluestein's pointwise steps, well
- * within a millisecond, while a plan is built, and between rows by work
- * done: short rows (n = 1 has no pass) some thousands at a time.
+ * Threads: with a runner (crunch_ctx_set_runner) the rows go to the
+ * threads in groups of a fixed number of rows (about 65536 elements per
+ * group, one row at least), and a four-step row runs its column blocks,
+ * then its row blocks, on the threads. The results are the same, bit for
+ * bit, on any number of threads (on a given SIMD path).
+ *
+ * Work space, freed before the call returns: one work row per thread the
+ * call may use, at most 2n complex numbers each (12n for Bluestein
+ * lengths); for a four-step length, n complex numbers plus, per thread,
+ * at most about 100 * sqrt(n) (c128) or 200 * sqrt(n) (c64). Progress counts
+ * passes over a row, batch * (passes per row) in total, or for a
+ * four-step length its blocks, batch * (n2 / 32 + n1 / 32) (64 for c64).
+ * Cancellation is polled every 32768 elements of every pass (a pass
+ * touches each element of a row once) and of the scaling and Bluestein's
+ * pointwise steps, well within a millisecond, before each four-step
+ * block and each of its passes, while a plan is built, and between rows
+ * by work done: short rows (n = 1 has no pass) some thousands at a time.
  *
  * batch == 0 is a successful no-op (x and y may then be NULL).
  *

@@ -19,6 +19,16 @@
  * length bm >= 2n - 1 (a product of 2, 3, 5 and 7) computed with two
  * mixed-radix FFTs and a pointwise product.
  *
+ * Powers of two of FS_MIN_BYTES and more take the four-step form
+ * (fft_fourstep_plan.h, fft_fourstep.h): two passes over memory built from
+ * in-cache transforms of about sqrt(n), where the one-pass form makes one
+ * per radix.
+ *
+ * Parallel calls (internal.h): a batch's rows go to items in groups of a
+ * fixed number of rows; a four-step row's column blocks, then its row
+ * blocks, are items. Each element is computed by the same operations
+ * whichever item or thread computes it.
+ *
  * Everything is computed in the caller's precision; twiddles and chirps
  * are computed in long double and rounded once.
  */
@@ -57,6 +67,11 @@ struct fft_plan {
     size_t bm;
     void *chirp; /* n complex: exp(-pi i k^2 / n) */
     void *bfft;  /* bm complex: the FFT of the conjugate chirp, divided by bm */
+    /* Four-step, when n is a large power of two (fft_fourstep.h): */
+    fft_plan *col; /* length n1 over FS_COLS(f32) interleaved columns, owned */
+    fft_plan *row; /* length n2, owned */
+    size_t n1, n2; /* n = n1 * n2, n1 <= n2 */
+    void *fs_tw;   /* n complex: the twiddles between the passes, in column-block order */
     /* cache bookkeeping, guarded by cache_mu */
     int refs;       /* calls using the plan */
     int cached;     /* whether the cache holds it (else the last user frees it) */
@@ -171,6 +186,9 @@ static void plan_free(fft_plan *p)
     if (p == NULL)
         return;
     plan_free(p->sub);
+    plan_free(p->col);
+    plan_free(p->row);
+    free(p->fs_tw);
     free(p->tw);
     free(p->chirp);
     free(p->bfft);
@@ -199,13 +217,18 @@ static inline void store_cx(void *a, int f32, size_t i, double re, double im)
 
 /*
  * plan_build_smooth fills in the passes and twiddles of p (n and f32 set)
- * from the radices rad[0..c). Returns CRUNCH_ENOMEM, CRUNCH_ECANCELED
+ * from the radices rad[0..c). s0 is the stride of the first pass: 1 for
+ * one transform of length n, or c > 1 for c transforms of length n / c
+ * interleaved (element t of transform q at q + c*t; the passes are those
+ * of length n / c with every stride times c, which fft_kernels.h's loop
+ * nest computes unchanged). Returns CRUNCH_ENOMEM, CRUNCH_ECANCELED
  * (polled on cctx while computing twiddles) or CRUNCH_OK.
  */
-static crunch_status plan_build_smooth(fft_plan *p, const int *rad, int c, const crunch_ctx *cctx)
+static crunch_status plan_build_smooth(fft_plan *p, const int *rad, int c, size_t s0,
+                                       const crunch_ctx *cctx)
 {
     const size_t es = p->f32 ? 2 * sizeof(float) : 2 * sizeof(double);
-    size_t total = 0, s = 1;
+    size_t total = 0, s = s0;
     p->nstages = c;
     for (int i = 0; i < c; i++) {
         fft_stage *st = &p->st[i];
@@ -253,7 +276,8 @@ static crunch_status plan_build_smooth(fft_plan *p, const int *rad, int c, const
     return CRUNCH_OK;
 }
 
-static crunch_status plan_build(size_t n, int f32, const crunch_ctx *cctx, fft_plan **out);
+static crunch_status plan_build(size_t n, int f32, int split, const crunch_ctx *cctx,
+                                fft_plan **out);
 static crunch_status stockham_f64(const crunch__fft_kernels *K, const fft_plan *pl, int inv,
                                   const double *x, double *y, double *w1, double *w2,
                                   const crunch_ctx *cctx, crunch_ctx *pctx);
@@ -300,12 +324,12 @@ static crunch_status plan_build_bluestein(fft_plan *p, const crunch_ctx *cctx)
     const size_t n = p->n, es = p->f32 ? 2 * sizeof(float) : 2 * sizeof(double);
     const size_t bm = bluestein_length(n);
     p->bm = bm;
-    crunch_status st = plan_build(bm, p->f32, cctx, &p->sub);
+    crunch_status st = plan_build(bm, p->f32, 0, cctx, &p->sub); /* stockham_S runs it */
     if (st != CRUNCH_OK)
         return st;
     p->bytes += p->sub->bytes;
     fft_plan *sub64 = p->sub; /* the f64 plan that transforms the kernel */
-    if (p->f32 && (st = plan_build(bm, 0, cctx, &sub64)) != CRUNCH_OK)
+    if (p->f32 && (st = plan_build(bm, 0, 0, cctx, &sub64)) != CRUNCH_OK)
         return st;
     /* b is transformed in place: up to two work buffers (see stockham_S) */
     double *b = aligned_buffer(bm * 2 * sizeof(double));
@@ -347,8 +371,13 @@ out:
     return st;
 }
 
-/* plan_build makes the plan for length n >= 1 and the given precision. */
-static crunch_status plan_build(size_t n, int f32, const crunch_ctx *cctx, fft_plan **out)
+#include "fft_fourstep_plan.h"
+
+/* plan_build makes the plan for length n >= 1 and the given precision;
+ * split allows the four-step form (fs_split) for the top-level plan of a
+ * call, never for the sub-plans that stockham_S runs directly. */
+static crunch_status plan_build(size_t n, int f32, int split, const crunch_ctx *cctx,
+                                fft_plan **out)
 {
     int rad[MAX_STAGES];
     fft_plan *p = calloc(1, sizeof *p);
@@ -359,7 +388,13 @@ static crunch_status plan_build(size_t n, int f32, const crunch_ctx *cctx, fft_p
     p->f32 = f32;
     p->bytes = sizeof *p;
     int c = factorize(n, rad);
-    crunch_status st = c >= 0 ? plan_build_smooth(p, rad, c, cctx) : plan_build_bluestein(p, cctx);
+    crunch_status st;
+    if (split && fs_split(n, f32, &p->n1, &p->n2))
+        st = plan_build_fourstep(p, cctx);
+    else if (c >= 0)
+        st = plan_build_smooth(p, rad, c, 1, cctx);
+    else
+        st = plan_build_bluestein(p, cctx);
     if (st != CRUNCH_OK) {
         plan_free(p);
         return st;
@@ -372,6 +407,8 @@ static crunch_status plan_build(size_t n, int f32, const crunch_ctx *cctx, fft_p
  * pointwise steps) one row of the plan's transform takes: at least 1. */
 static size_t plan_passes(const fft_plan *p)
 {
+    if (p->col != NULL) /* four-step: one unit per item of either pass */
+        return fs_col_items(p) + fs_row_items(p);
     if (p->sub != NULL)
         return 3 + 2 * (size_t)p->sub->nstages;
     return p->nstages > 0 ? (size_t)p->nstages : 1;
@@ -396,6 +433,107 @@ static size_t work_elems(const fft_plan *p, int inplace)
         return (2 + (size_t)needs_w2(p->sub, 1)) * p->bm;
     return (1 + (size_t)needs_w2(p, inplace)) * p->n;
 }
+
+/*
+ * work_slots: the work buffers of one call's items. A call allocates one
+ * per thread it may use (at most SLOTS_MAX) in one block; an item takes a
+ * free one for its duration and gives it back. A runner running more
+ * items at once than its thread budget would find none free: such an
+ * item allocates its own (crunch__scratch_get). Which buffer an item
+ * uses never changes what it computes, so the thread count only decides
+ * how much memory a call takes.
+ */
+enum { SLOTS_MAX = 64 };
+
+typedef struct work_slots {
+    crunch__bigbuf buf; /* the slots, one after the other */
+    size_t each;        /* bytes per slot, a multiple of 64 */
+    int count;
+    uint64_t busy; /* bit i: slot i is taken; atomic */
+} work_slots;
+
+/* slot: what an item took (slot_take) and gives back (slot_give). */
+typedef struct slot {
+    void *p;
+    int idx;    /* the slot, or -1: p came from crunch__scratch_get */
+    size_t cap; /* crunch__scratch_get's capacity */
+} slot;
+
+/* slots_init allocates the slots of a call of items items needing bytes
+ * each: CRUNCH_ENOMEM or CRUNCH_OK (release with slots_free either way). */
+static crunch_status slots_init(work_slots *ws, size_t bytes, size_t items, const crunch_ctx *ctx)
+{
+    size_t count = (size_t)crunch__threads(ctx), total;
+    count = count < items ? count : items;
+    count = count < SLOTS_MAX ? count : SLOTS_MAX;
+    count = count > 0 ? count : 1;
+    ws->each = bytes / 64 * 64 + (bytes % 64 != 0 ? 64 : 0); /* whole lines: no false sharing */
+    ws->count = (int)count;
+    ws->busy = 0;
+    ws->buf.p = NULL;
+    ws->buf.map = NULL;
+    if (ws->each < bytes || __builtin_mul_overflow(ws->each, count, &total))
+        return CRUNCH_ENOMEM;
+    crunch__bigbuf_alloc(&ws->buf, total);
+    return ws->buf.p == NULL ? CRUNCH_ENOMEM : CRUNCH_OK;
+}
+
+static void slots_free(work_slots *ws)
+{
+    if (ws->buf.p != NULL)
+        crunch__bigbuf_free(&ws->buf);
+}
+
+/* slot_take returns a free slot's buffer (ws->each bytes), or NULL when
+ * none is free and memory runs out. */
+static void *slot_take(work_slots *ws, slot *sl)
+{
+    uint64_t cur = __atomic_load_n(&ws->busy, __ATOMIC_RELAXED);
+    for (int i = 0; i < ws->count; i++) {
+        const uint64_t bit = (uint64_t)1 << i;
+        if (cur & bit)
+            continue;
+        /* acquire: the previous holder's writes to the slot come first */
+        if (__atomic_compare_exchange_n(&ws->busy, &cur, cur | bit, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) {
+            sl->idx = i;
+            sl->p = (char *)ws->buf.p + (size_t)i * ws->each;
+            return sl->p;
+        }
+        i = -1; /* cur was reloaded: scan it again */
+    }
+    sl->idx = -1;
+    sl->p = crunch__scratch_get(ws->each, &sl->cap);
+    return sl->p;
+}
+
+static void slot_give(work_slots *ws, slot *sl)
+{
+    if (sl->idx >= 0)
+        __atomic_fetch_and(&ws->busy, ~((uint64_t)1 << sl->idx), __ATOMIC_RELEASE);
+    else
+        crunch__scratch_put(sl->p, sl->cap);
+}
+
+/* The rows of a batch of short transforms go to items in groups of about
+ * ROW_GROUP_ELEMS elements (one row at least): a fixed partition of the
+ * batch, a few tens of microseconds of work each. */
+enum { ROW_GROUP_ELEMS = 1 << 16 };
+
+/* rows_call: one call's state for the batch items (rows_item_S). */
+typedef struct rows_call {
+    const crunch__fft_kernels *K;
+    const fft_plan *pl;
+    int inv;
+    double scale;
+    crunch_ctx *ctx;
+    const void *x;
+    void *y;
+    size_t batch, group; /* rows, and rows per item */
+    work_slots ws;       /* work_elems complex each */
+} rows_call;
+
+#include "fft_fourstep.h"
 
 /*
  * FFT_TYPED(T, S) defines, for element type T (double or float) and
@@ -558,8 +696,56 @@ static size_t work_elems(const fft_plan *p, int inplace)
         return CRUNCH_OK;                                                                          \
     }                                                                                              \
                                                                                                    \
+    FOURSTEP_TYPED(T, S)                                                                           \
+                                                                                                   \
+    /* rows_item_S transforms item i's group of rows (rows_call), each                             \
+     * with the Stockham or Bluestein transform and scaled, as a serial                            \
+     * call would: rows are charged by work done, short rows (n = 1 has no                         \
+     * pass to poll in) by the thousand between polls, long ones polled                            \
+     * within. */                                                                                  \
+    static crunch_status rows_item_##S(void *arg, size_t i)                                        \
+    {                                                                                              \
+        rows_call *rc = arg;                                                                       \
+        const fft_plan *pl = rc->pl;                                                               \
+        const size_t n = pl->n, b0 = i * rc->group;                                                \
+        const size_t b1 = rc->batch - b0 < rc->group ? rc->batch : b0 + rc->group;                 \
+        const int inplace = rc->x == rc->y;                                                        \
+        slot sl;                                                                                   \
+        T *work = slot_take(&rc->ws, &sl);                                                         \
+        if (work == NULL)                                                                          \
+            return CRUNCH_ENOMEM;                                                                  \
+        crunch__poll bp;                                                                           \
+        crunch__poll_init(&bp, rc->ctx);                                                           \
+        const int64_t row_work = (int64_t)(n * (plan_passes(pl) + 1)) + CRUNCH__POLL_ITEM;         \
+        crunch_status st = CRUNCH_OK;                                                              \
+        for (size_t b = b0; b < b1 && st == CRUNCH_OK; b++) {                                      \
+            const T *xr = (const T *)rc->x + 2 * n * b;                                            \
+            T *yr = (T *)rc->y + 2 * n * b;                                                        \
+            if (pl->sub != NULL)                                                                   \
+                st = bluestein_##S(rc->K, pl, rc->inv, xr, yr, work, rc->ctx, rc->ctx);            \
+            else                                                                                   \
+                st = stockham_##S(rc->K, pl, rc->inv, xr, yr, work,                                \
+                                  needs_w2(pl, inplace) ? work + 2 * n : NULL, rc->ctx, rc->ctx);  \
+            if (st == CRUNCH_OK && rc->scale != 1.0)                                               \
+                for (size_t i0 = 0; i0 < 2 * n; i0 += 2 * POLL_ELEMS) {                            \
+                    if (i0 > 0 && crunch__canceled(rc->ctx)) { /* a long row: as a pass polls */   \
+                        st = CRUNCH_ECANCELED;                                                     \
+                        break;                                                                     \
+                    }                                                                              \
+                    const size_t i1 = 2 * n - i0 < 2 * POLL_ELEMS ? 2 * n : i0 + 2 * POLL_ELEMS;   \
+                    for (size_t e = i0; e < i1; e++)                                               \
+                        yr[e] *= (T)rc->scale;                                                     \
+                }                                                                                  \
+            if (st == CRUNCH_OK && crunch__poll_work(&bp, row_work))                               \
+                st = CRUNCH_ECANCELED;                                                             \
+        }                                                                                          \
+        slot_give(&rc->ws, &sl);                                                                   \
+        return st;                                                                                 \
+    }                                                                                              \
+                                                                                                   \
     /* fft_S is crunch_fft_c128 / crunch_fft_c64 (crunch.h has the                                 \
-     * contract) for element type T. */                                                            \
+     * contract) for element type T: a four-step plan's rows one after the                         \
+     * other, each in parallel within; other rows in parallel groups. */                           \
     static crunch_status fft_##S(crunch_ctx *ctx, int inv, crunch_fft_norm norm, size_t batch,     \
                                  size_t n, const T *x, T *y)                                       \
     {                                                                                              \
@@ -575,44 +761,21 @@ static size_t work_elems(const fft_plan *p, int inplace)
         fft_plan *pl;                                                                              \
         if ((st = plan_acquire(n, sizeof(T) == sizeof(float), ctx, &pl)) != CRUNCH_OK)             \
             return st;                                                                             \
-        const size_t per_row = plan_passes(pl);                                                    \
-        crunch__progress_begin(ctx, (int64_t)(batch * per_row));                                   \
-        crunch__bigbuf wk; /* huge pages for large n: see bigbuf.c */                              \
-        crunch__bigbuf_alloc(&wk, work_elems(pl, x == y) * 2 * sizeof(T));                         \
-        T *work = wk.p;                                                                            \
-        if (work == NULL) {                                                                        \
-            plan_release(pl);                                                                      \
-            return CRUNCH_ENOMEM;                                                                  \
-        }                                                                                          \
-        const crunch__fft_kernels *K = CRUNCH__PICK(paths, ctx);                                    \
+        crunch__progress_begin(ctx, (int64_t)(batch * plan_passes(pl)));                           \
+        const crunch__fft_kernels *K = CRUNCH__PICK(paths, ctx);                                   \
         const double scale = norm_scale(inv, norm, n);                                             \
-        /* Rows are charged by work done: short rows (n = 1 has no pass to                         \
-         * poll in) by the thousand between polls, long ones polled within. */                     \
-        crunch__poll bp;                                                                           \
-        crunch__poll_init(&bp, ctx);                                                               \
-        const int64_t row_work = (int64_t)(n * (per_row + 1)) + CRUNCH__POLL_ITEM;                 \
-        for (size_t b = 0; b < batch && st == CRUNCH_OK; b++) {                                    \
-            const T *xr = x + 2 * n * b;                                                           \
-            T *yr = y + 2 * n * b;                                                                 \
-            if (pl->sub != NULL)                                                                   \
-                st = bluestein_##S(K, pl, inv, xr, yr, work, ctx, ctx);                            \
-            else                                                                                   \
-                st = stockham_##S(K, pl, inv, xr, yr, work,                                        \
-                                  needs_w2(pl, x == y) ? work + 2 * n : NULL, ctx, ctx);           \
-            if (st == CRUNCH_OK && scale != 1.0)                                                   \
-                for (size_t i0 = 0; i0 < 2 * n; i0 += 2 * POLL_ELEMS) {                            \
-                    if (i0 > 0 && crunch__canceled(ctx)) { /* a long row: as a pass polls */       \
-                        st = CRUNCH_ECANCELED;                                                     \
-                        break;                                                                     \
-                    }                                                                              \
-                    const size_t i1 = 2 * n - i0 < 2 * POLL_ELEMS ? 2 * n : i0 + 2 * POLL_ELEMS;   \
-                    for (size_t i = i0; i < i1; i++)                                               \
-                        yr[i] *= (T)scale;                                                         \
-                }                                                                                  \
-            if (st == CRUNCH_OK && crunch__poll_work(&bp, row_work))                               \
-                st = CRUNCH_ECANCELED;                                                             \
+        if (pl->col != NULL) {                                                                     \
+            st = fourstep_##S(ctx, K, pl, inv, batch, x, y, scale);                                \
+        } else {                                                                                   \
+            rows_call rc = {.K = K, .pl = pl, .inv = inv, .scale = scale, .ctx = ctx,              \
+                            .x = x, .y = y, .batch = batch};                                       \
+            rc.group = n < ROW_GROUP_ELEMS ? ROW_GROUP_ELEMS / n : 1;                              \
+            const size_t items = (batch - 1) / rc.group + 1;                                       \
+            st = slots_init(&rc.ws, work_elems(pl, x == y) * 2 * sizeof(T), items, ctx);           \
+            if (st == CRUNCH_OK)                                                                   \
+                st = crunch__parallel(ctx, items, rows_item_##S, &rc);                             \
+            slots_free(&rc.ws);                                                                    \
         }                                                                                          \
-        crunch__bigbuf_free(&wk);                                                                  \
         plan_release(pl);                                                                          \
         return st;                                                                                 \
     }
@@ -694,7 +857,7 @@ static crunch_status plan_acquire(size_t n, int f32, const crunch_ctx *ctx, fft_
         *out = p;
         return CRUNCH_OK;
     }
-    crunch_status st = plan_build(n, f32, ctx, &p);
+    crunch_status st = plan_build(n, f32, 1, ctx, &p);
     if (st != CRUNCH_OK)
         return st;
     fft_plan *evicted[CACHE_SLOTS];

@@ -158,6 +158,8 @@ const crunch__fft_kernels crunch__fft_kernels_avx2 = {
     4,
     CRUNCH__FFT_TABLE(_avx2_f64),
     CRUNCH__FFT_TABLE(_avx2_f32),
+    twmul_avx2_f64,
+    twmul_avx2_f32,
 };
 
 #endif /* CRUNCH_X86 */

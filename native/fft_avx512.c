@@ -209,6 +209,8 @@ const crunch__fft_kernels crunch__fft_kernels_avx512 = {
     8,
     CRUNCH__FFT_TABLE(_avx512_f64),
     CRUNCH__FFT_TABLE(_avx512_f32),
+    twmul_avx512_f64,
+    twmul_avx512_f32,
 };
 
 #endif /* CRUNCH_X86 */

@@ -118,4 +118,6 @@ const crunch__fft_kernels crunch__fft_kernels_generic = {
     1,
     CRUNCH__FFT_TABLE(_generic_f64),
     CRUNCH__FFT_TABLE(_generic_f32),
+    twmul_generic_f64,
+    twmul_generic_f32,
 };

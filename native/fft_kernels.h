@@ -71,13 +71,24 @@ typedef void (*crunch__fft_pass_f64)(const crunch__fft_block *b, const double *x
 typedef void (*crunch__fft_pass_f32)(const crunch__fft_block *b, const float *x, float *y,
                                      const float *tw, const float *roots);
 
+/* A twiddle kernel (the four-step transform's step 2): for r < rows and
+ * c < cols, y[r*ldy + c] = x[r*cols + c] * tw[r*cols + c], or times
+ * conj(tw) when inv (complex indices). cols is a multiple of the path's
+ * vector width; x, tw and y do not overlap. */
+typedef void (*crunch__fft_twmul_f64)(const double *x, const double *tw, double *y, size_t rows,
+                                      size_t cols, size_t ldy, int inv);
+typedef void (*crunch__fft_twmul_f32)(const float *x, const float *tw, float *y, size_t rows,
+                                      size_t cols, size_t ldy, int inv);
+
 /* crunch__fft_kernels: one SIMD path's pass kernels, indexed by direction
  * (0 forward, 1 inverse) and pass kind, with its vector widths in complex
- * elements. */
+ * elements, and its twiddle kernels. */
 typedef struct crunch__fft_kernels {
     size_t w_f64, w_f32;
     crunch__fft_pass_f64 f64[2][CRUNCH__FFT_NKINDS];
     crunch__fft_pass_f32 f32[2][CRUNCH__FFT_NKINDS];
+    crunch__fft_twmul_f64 twmul_f64;
+    crunch__fft_twmul_f32 twmul_f32;
 } crunch__fft_kernels;
 
 /* The generic kernels (W = 1) accept any slice: they are also the

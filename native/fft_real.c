@@ -63,6 +63,23 @@ static crunch_status twiddles_make(twiddles *t, size_t n, size_t *cap)
     return CRUNCH_OK;
 }
 
+/* The combining pass of a row runs as parallel items of COMBINE_CHUNK
+ * values of k each (four outputs per k): a partition fixed by n. Items of
+ * one row read and write disjoint elements (k and m - k, k + m and n - k),
+ * even where the row's half-length spectrum lies under its output. */
+enum { COMBINE_CHUNK = 1 << 14 };
+
+/* combine_call: one row's combining pass, shared by its items. */
+typedef struct combine_call {
+    const twiddles *tw;
+    size_t m;
+    const void *z;
+    void *x;
+    double s;
+    int inv;
+    crunch_ctx *ctx;
+} combine_call;
+
 /* norm_factor is NumPy's scale for a transform of length n in the given
  * direction: 1, 1/sqrt(n) or 1/n. */
 static double norm_factor(int inv, crunch_fft_norm norm, size_t n)
@@ -97,16 +114,16 @@ static crunch_status check_real(crunch_fft_norm norm, size_t batch, size_t n, co
  */
 #define REAL_FFT(T, S, COMPLEX_FFT)                                                                \
     /* combine_S turns one row's half-length spectrum z (m complex) into its                       \
-     * full spectrum x (2m complex), scaled by s and conjugated when inv.                          \
-     * z may be x itself (see the file comment for why that is safe);                              \
-     * otherwise they do not overlap. */                                                           \
+     * full spectrum x (2m complex), scaled by s and conjugated when inv,                          \
+     * for k0 <= k < k1 (k <= m/2). z may be x itself (see the file comment                        \
+     * for why that is safe); otherwise they do not overlap. */                                    \
     static crunch_status combine_##S(crunch__poll *pl, const twiddles *tw, size_t m, const T *z,   \
-                                     T *x, double s, int inv)                                      \
+                                     T *x, double s, int inv, size_t k0, size_t k1)                \
     {                                                                                              \
         /* Conjugating subtracts from 0, not negates: 0 - (+0) is +0, so an exact                   \
          * zero imaginary part stays +0, as the complex transform leaves it. */                    \
         const size_t n = 2 * m;                                                                    \
-        for (size_t k = 0; k <= m / 2; k++) {                                                      \
+        for (size_t k = k0; k < k1; k++) {                                                         \
             if (crunch__poll_work(pl, 4 * CRUNCH__POLL_ITEM)) /* four outputs, ~30 flops */       \
                 return CRUNCH_ECANCELED;                                                           \
             const size_t j = k == 0 ? 0 : m - k;                                                   \
@@ -130,6 +147,17 @@ static crunch_status check_real(crunch_fft_norm norm, size_t batch, size_t n, co
             }                                                                                      \
         }                                                                                          \
         return CRUNCH_OK;                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    /* combine_item_S is item i of a row's combining pass (combine_call). */                       \
+    static crunch_status combine_item_##S(void *arg, size_t i)                                     \
+    {                                                                                              \
+        const combine_call *cc = arg;                                                              \
+        const size_t k0 = i * COMBINE_CHUNK, end = cc->m / 2 + 1;                                  \
+        crunch__poll pl;                                                                           \
+        crunch__poll_init(&pl, cc->ctx);                                                           \
+        return combine_##S(&pl, cc->tw, cc->m, cc->z, cc->x, cc->s, cc->inv, k0,                   \
+                           end - k0 < COMBINE_CHUNK ? end : k0 + COMBINE_CHUNK);                   \
     }                                                                                              \
                                                                                                    \
     CRUNCH_API crunch_status crunch_fft_##S(crunch_ctx *ctx, int inverse, crunch_fft_norm norm,    \
@@ -171,8 +199,13 @@ static crunch_status check_real(crunch_fft_norm norm, size_t batch, size_t n, co
         const double s = norm_factor(inverse, norm, n);                                            \
         /* Last row first: row b's full spectrum covers only half-length                           \
          * spectra of rows after b (already combined) and, for row 0, its own. */                  \
-        for (size_t b = batch; b-- > 0 && st == CRUNCH_OK;)                                        \
-            st = combine_##S(&pl, &tw, m, y + 2 * m * b, y + 2 * n * b, s, inverse);               \
+        combine_call cc = {&tw, m, NULL, NULL, s, inverse, ctx};                                   \
+        const size_t chunks = m / 2 / COMBINE_CHUNK + 1; /* k = 0 .. m/2 */                        \
+        for (size_t b = batch; b-- > 0 && st == CRUNCH_OK;) {                                      \
+            cc.z = y + 2 * m * b;                                                                  \
+            cc.x = y + 2 * n * b;                                                                  \
+            st = crunch__parallel(ctx, chunks, combine_item_##S, &cc);                             \
+        }                                                                                          \
         crunch__scratch_put(tw.lo, cap);                                                           \
         return st;                                                                                 \
     }

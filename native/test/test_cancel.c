@@ -219,6 +219,13 @@ static crunch_status fft_f32_long(crunch_ctx *c)
     return crunch_fft_f32(c, 0, CRUNCH_FFT_FORWARD, 1, BIG / 4, (const float *)big_a, (float *)big_b);
 }
 
+/* One row of 2^22 complex doubles: the four-step form, its blocks polled
+ * and counted one by one. */
+static crunch_status fft_c128_split(crunch_ctx *c)
+{
+    return crunch_fft_c128(c, 1, CRUNCH_FFT_BACKWARD, 1, BIG / 4, big_a, big_b);
+}
+
 /* One long row (2^21 complex), scaled. */
 static crunch_status fft_c128_long(crunch_ctx *c)
 {
@@ -347,6 +354,7 @@ static const tcase cases[] = {
     {"fft_c128_n2", NULL, fft_c128_n2, 1 << 16, 0},
     {"fft_c128_n3", NULL, fft_c128_n3, 1 << 16, 0},
     {"fft_c128_long", NULL, fft_c128_long, 2, 0},
+    {"fft_c128_split", NULL, fft_c128_split, 2, 0},
     {"fft_f64_n1", NULL, fft_f64_n1, 1 << 16, 0},
     {"fft_f64_n2", NULL, fft_f64_n2, 1 << 16, 0},
     {"fft_f32_long", NULL, fft_f32_long, -1, 0},

@@ -286,6 +286,16 @@ static void test_table(void)
     /* 2^20: one forward random row, spot-checked */
     fcase big = {1 << 20, 1, VAL_RANDOM, 1};
     run_case(&big, 99);
+    /* Either side of the four-step threshold (8 MiB: 2^19 complex doubles,
+     * 2^20 complex floats), a length above it that is not a power of two
+     * (which keeps the one-pass form), and the split form with a batch, in
+     * place, with extreme values and with NaN and Inf rows. */
+    static const fcase split[] = {
+        {1 << 18, 1, VAL_RANDOM, 0}, {1 << 19, 1, VAL_RANDOM, 0}, {3 << 18, 1, VAL_RANDOM, 1},
+        {1 << 19, 3, VAL_SPECIAL, 1}, {1 << 19, 2, VAL_HUGE, 0},  {1 << 21, 1, VAL_TINY, 0},
+    };
+    for (size_t i = 0; i < sizeof split / sizeof split[0]; i++)
+        run_case(&split[i], 200 + i);
 }
 
 /* test_roundtrip: ifft(fft(x)) == x to rounding, for backward norm (the

@@ -24,10 +24,13 @@
 #define TOL_C 8.0
 
 /* Lengths: 1 and 2, odd (promoted) and even (halved) neighbours, powers of
- * two, halves that are odd or prime (Bluestein's path for 2 * 1031). */
+ * two, halves that are odd or prime (Bluestein's path for 2 * 1031), and
+ * halves that take the four-step form (2^19 complex doubles, 2^20 complex
+ * floats) or, for f32 at 2^20, fall just short of it. */
 static const size_t lengths[] = {1,  2,  3,   4,   5,   6,   7,   8,    9,    10,   12,   15,   16,
                                  17, 30, 31,  32,  33,  62,  64,  97,   100,  128,  254,  255,  256,
-                                 510, 1000, 1024, 1031, 2062, 4096, 6000, 65536, 65538};
+                                 510, 1000, 1024, 1031, 2062, 4096, 6000, 65536, 65538,
+                                 1 << 20, 1 << 21};
 
 enum { VALUES_RANDOM, VALUES_TINY, VALUES_HUGE, VALUES_NAN, N_VALUES };
 

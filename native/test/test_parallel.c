@@ -216,6 +216,88 @@ static void test_modsum(crunch_isa isa)
     }
 }
 
+/* fft cases: batches of short rows (groups of rows, the last partial; a
+ * non-power-of-two length; Bluestein's), and single long rows and a batch
+ * of them that take the four-step form (2^19 complex doubles and 2^20
+ * complex floats and up). real: the real transform, whose half-length
+ * complex transform is what runs in parallel. */
+typedef struct fshape {
+    size_t n, batch;
+    int inv, norm, inplace;
+} fshape;
+static const fshape fshapes[] = {
+    {1024, 197, 0, 0, 0}, {1000, 131, 1, 1, 1},   {4099, 21, 0, 2, 0},
+    {1 << 19, 1, 0, 0, 0}, {1 << 19, 2, 1, 1, 1},  {1 << 20, 1, 0, 2, 0},
+};
+static const fshape rshapes[] = {
+    {2048, 77, 0, 0, 0}, {1 << 20, 1, 0, 0, 0}, {1 << 21, 1, 1, 1, 0},
+};
+
+/* fft_hash runs one fft shape on ctx: complex (real = 0) or real, f64 or
+ * f32, and returns the hash of y, or 0 with a failed check. */
+static uint64_t fft_hash(crunch_ctx *ctx, const fshape *f, int real, int f32, const double *x,
+                         void *y, crunch_isa isa, int cfg)
+{
+    const size_t len = (real ? 1 : 2) * f->n * f->batch, ylen = 2 * f->n * f->batch;
+    const size_t es = f32 ? sizeof(float) : sizeof(double);
+    const crunch_fft_norm norm = (crunch_fft_norm)f->norm;
+    if (f32) {
+        float *yf = y;
+        for (size_t i = 0; i < len; i++)
+            yf[i] = (float)x[i];
+    } else {
+        memcpy(y, x, len * sizeof(double));
+    }
+    void *in = y; /* in place, or from a copy of x after y's space */
+    if (real || !f->inplace) {
+        in = (char *)y + ylen * es;
+        memcpy(in, y, len * es);
+    }
+    crunch_status st;
+    if (real)
+        st = f32 ? crunch_fft_f32(ctx, f->inv, norm, f->batch, f->n, in, y)
+                 : crunch_fft_f64(ctx, f->inv, norm, f->batch, f->n, in, y);
+    else
+        st = f32 ? crunch_fft_c64(ctx, f->inv, norm, f->batch, f->n, in, y)
+                 : crunch_fft_c128(ctx, f->inv, norm, f->batch, f->n, in, y);
+    CHECK(st == CRUNCH_OK, "fft %s n=%zu batch=%zu status %d", real ? "real" : "complex", f->n,
+          f->batch, st);
+    check_progress(ctx, real ? "fft real" : "fft complex", isa, cfg);
+    return st == CRUNCH_OK ? check_hash(y, ylen * es, CHECK_HASH_INIT) : 0;
+}
+
+static void test_fft(crunch_isa isa)
+{
+    const size_t most = 6 << 20; /* the largest y and its input copy (real 2^21), in doubles */
+    double *x = malloc(most * sizeof *x), *y = malloc(most * sizeof *y);
+    if (x == NULL || y == NULL) {
+        CHECK(0, "out of memory");
+        goto out;
+    }
+    fill_rnd(x, most, 21);
+    for (int real = 0; real < 2; real++) {
+        const fshape *shapes = real ? rshapes : fshapes;
+        const size_t count = real ? sizeof rshapes / sizeof rshapes[0] : sizeof fshapes / sizeof fshapes[0];
+        for (size_t s = 0; s < count; s++)
+            for (int f32 = 0; f32 < 2; f32++) {
+                uint64_t want = 0;
+                for (int cfg = 0; cfg < N_CONFIGS; cfg++) {
+                    crunch_ctx ctx;
+                    setup(&ctx, isa, cfg);
+                    uint64_t h = fft_hash(&ctx, &shapes[s], real, f32, x, y, isa, cfg);
+                    if (cfg == 0)
+                        want = h;
+                    CHECK(h == want, "fft %s %s n=%zu batch=%zu %s on %d threads (cfg %d) differs",
+                          real ? "real" : "complex", f32 ? "f32" : "f64", shapes[s].n,
+                          shapes[s].batch, crunch_isa_name(isa), config_threads[cfg], cfg);
+                }
+            }
+    }
+out:
+    free(x);
+    free(y);
+}
+
 /* cancel_args: a parallel call to cancel, by op. */
 typedef struct cancel_args {
     int op; /* 0 gemm, 1 mandelbrot, 2 stats, 3 modsum */
@@ -355,6 +437,7 @@ int main(void)
         test_mandelbrot(isa);
         test_stats(isa);
         test_modsum(isa);
+        test_fft(isa);
         test_cancel(isa);
     }
     test_cancel_prompt();
