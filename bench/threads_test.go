@@ -17,7 +17,7 @@ import (
 // "threads": 2 does in the server. Same inputs, same results (bit for bit);
 // only the wall time may differ. Each figure's unit is the op's own:
 // GFLOP/s for gemm (2n³ per product), Mpixel/s for mandelbrot, GB/s of
-// input for stats.
+// input for stats, GMA/s (multiply-adds, edges counted whole) for conv2d.
 func BenchmarkThreads(b *testing.B) {
 	pool := executor.NewPool(executor.PoolConfig{Workers: 2})
 	b.Cleanup(func() { pool.Close() })
@@ -50,6 +50,15 @@ func BenchmarkThreads(b *testing.B) {
 		"op=stats-f64/n=1e8",
 		func(x *cgo.Ctx) error { _, err := cgo.StatsF64(x, v, 0); return err },
 		func(b *testing.B) { reportGBs(b, 8*statsN) },
+	})
+	const convSide, convK = 4096, 5
+	img, ker, conv := randF64(convSide*convSide), randF64(convK*convK), make([]float64, convSide*convSide)
+	benches = append(benches, bench{
+		fmt.Sprintf("op=conv2d-f64/size=%d/kernel=%d", convSide, convK),
+		func(x *cgo.Ctx) error {
+			return cgo.Conv2DF64(x, cgo.ConvSame, convSide, convSide, img, convK, convK, ker, conv)
+		},
+		func(b *testing.B) { reportGMAs(b, convSide, convSide, convK, convK) },
 	})
 	for _, bn := range benches {
 		for _, threads := range []int{1, 2} {

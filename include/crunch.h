@@ -695,8 +695,16 @@ CRUNCH_API crunch_status crunch_conv2d_shape(crunch_conv_mode mode, size_t h, si
  * of fused multiply-adds; the error of each output is within about
  * (nr * kw) * eps * sum |image| * |kernel| over its terms.
  *
- * Work space: the ring, min(kh + 1, h) * (ow + kw + 15) elements at
- * most, and a pointer per ring row, freed before return. Progress counts output
+ * Threads: on a ctx with a runner, bands of output rows run in parallel,
+ * their height fixed by the shapes (about 2^21 multiply-adds' worth, even,
+ * at least 2 rows), each band with a ring of its own; every output is the
+ * same computation in any band, so the result is the same, bit for bit,
+ * on any number of threads.
+ *
+ * Work space: the ring, min(kh + 1, h) * (ow + kw + 30) elements at
+ * most, and a pointer per ring row; one per band running at once (one
+ * per thread), each thread's kept for its next call when under 1 MiB,
+ * the rest freed before return. Progress counts output
  * elements (oh * ow in total), advanced after each output row (or pair);
  * cancel is polled every 2^18 multiply-adds or so, whatever the shapes
  * (output rows are split by columns, kernel rows and, for kernels wider

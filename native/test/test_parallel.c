@@ -216,9 +216,87 @@ static void test_modsum(crunch_isa isa)
     }
 }
 
+/* conv2d shapes: an empty image, one pixel, several bands with a partial
+ * last one (band heights come from the shapes: 2^21 multiply-adds' worth
+ * of output rows, even), one row above a band boundary (281 rows of 280),
+ * bands shorter than the kernel, and kernels with NaN or Inf (the clipped
+ * path). The images hold a NaN and an Inf. */
+typedef struct cshape {
+    size_t h, w, kh, kw;
+    crunch_conv_mode mode;
+    int bad_kernel; /* 1: the kernel holds a NaN and an Inf */
+} cshape;
+static const cshape cshapes[] = {
+    {0, 5, 3, 3, CRUNCH_CONV_FULL, 0},    {1, 1, 1, 1, CRUNCH_CONV_SAME, 0},
+    {431, 257, 7, 7, CRUNCH_CONV_SAME, 0}, {293, 509, 5, 4, CRUNCH_CONV_FULL, 0},
+    {281, 300, 5, 5, CRUNCH_CONV_SAME, 0}, {400, 1000, 33, 9, CRUNCH_CONV_VALID, 0},
+    {281, 300, 5, 5, CRUNCH_CONV_SAME, 1}, {700, 301, 4, 5, CRUNCH_CONV_FULL, 1},
+};
+
+static void test_conv2d(crunch_isa isa)
+{
+    for (size_t s = 0; s < sizeof cshapes / sizeof cshapes[0]; s++) {
+        const cshape *g = &cshapes[s];
+        size_t oh, ow;
+        crunch_conv2d_shape(g->mode, g->h, g->w, g->kh, g->kw, &oh, &ow);
+        size_t ni = g->h * g->w, nk = g->kh * g->kw, no = oh * ow;
+        /* one more element each, so that empty arrays are not NULL */
+        double *img = malloc((ni + 1) * sizeof *img), *k = malloc(nk * sizeof *k);
+        double *out = malloc((no + 1) * sizeof *out);
+        float *imgf = malloc((ni + 1) * sizeof *imgf), *kf = malloc(nk * sizeof *kf);
+        float *outf = malloc((no + 1) * sizeof *outf);
+        if (!img || !k || !out || !imgf || !kf || !outf) {
+            CHECK(0, "out of memory");
+            goto out;
+        }
+        fill_rnd(img, ni, 21 + s);
+        fill_rnd(k, nk, 22 + s);
+        if (ni > 100) {
+            img[ni / 3] = NAN;
+            img[ni / 2 + 7] = INFINITY;
+        }
+        if (g->bad_kernel) {
+            k[nk / 2] = NAN;
+            k[0] = -INFINITY;
+        }
+        for (size_t i = 0; i < ni; i++)
+            imgf[i] = (float)img[i];
+        for (size_t i = 0; i < nk; i++)
+            kf[i] = (float)k[i];
+        uint64_t want = 0, wantf = 0;
+        for (int cfg = 0; cfg < N_CONFIGS; cfg++) {
+            crunch_ctx ctx;
+            setup(&ctx, isa, cfg);
+            memset(out, 0xff, (no + 1) * sizeof *out);
+            crunch_status st = crunch_conv2d_f64(&ctx, g->mode, g->h, g->w, img, g->kh, g->kw,
+                                                 k, out);
+            CHECK(st == CRUNCH_OK, "conv2d f64 status %d", st);
+            check_progress(&ctx, "conv2d f64", isa, cfg);
+            uint64_t h = check_hash(out, no * sizeof *out, CHECK_HASH_INIT);
+            setup(&ctx, isa, cfg);
+            memset(outf, 0xff, (no + 1) * sizeof *outf);
+            st = crunch_conv2d_f32(&ctx, g->mode, g->h, g->w, imgf, g->kh, g->kw, kf, outf);
+            CHECK(st == CRUNCH_OK, "conv2d f32 status %d", st);
+            check_progress(&ctx, "conv2d f32", isa, cfg);
+            uint64_t hf = check_hash(outf, no * sizeof *outf, CHECK_HASH_INIT);
+            if (cfg == 0) {
+                want = h;
+                wantf = hf;
+            }
+            CHECK(h == want && hf == wantf,
+                  "conv2d %zux%zu * %zux%zu mode %d %s on %d threads (cfg %d): f64 %s, f32 %s",
+                  g->h, g->w, g->kh, g->kw, (int)g->mode, crunch_isa_name(isa),
+                  config_threads[cfg], cfg, h == want ? "same" : "DIFFERS",
+                  hf == wantf ? "same" : "DIFFERS");
+        }
+    out:
+        free(img), free(k), free(out), free(imgf), free(kf), free(outf);
+    }
+}
+
 /* cancel_args: a parallel call to cancel, by op. */
 typedef struct cancel_args {
-    int op; /* 0 gemm, 1 mandelbrot, 2 stats, 3 modsum */
+    int op; /* 0 gemm, 1 mandelbrot, 2 stats, 3 modsum, 4 conv2d */
     double *a, *b, *c;
     uint32_t *counts;
     size_t n;
@@ -235,7 +313,8 @@ static crunch_status cancel_call(crunch_ctx *ctx, void *arg)
     case 0: return crunch_gemm_f64(ctx, 0, 0, ca->n, ca->n, ca->n, 1, ca->a, ca->n, ca->b, ca->n, 0, ca->c, ca->n);
     case 1: return crunch_mandelbrot(ctx, ca->n, ca->n, -2, 1, -1.5, 1.5, 2000, ca->counts);
     case 2: return crunch_stats_f64(ctx, ca->a, 8 * ca->n * ca->n, 0, &st);
-    default: return crunch_modsum(ctx, 5, (int64_t)1 << 32, &t);
+    case 3: return crunch_modsum(ctx, 5, (int64_t)1 << 32, &t);
+    default: return crunch_conv2d_f64(ctx, CRUNCH_CONV_SAME, ca->n, ca->n, ca->a, 15, 15, ca->b, ca->c);
     }
 }
 
@@ -251,10 +330,10 @@ static void test_cancel(crunch_isa isa)
     }
     fill_rnd(ca.a, 8 * n * n, 11);
     fill_rnd(ca.b, n * n, 12);
-    static const char *names[] = {"gemm", "mandelbrot", "stats", "modsum"};
+    static const char *names[] = {"gemm", "mandelbrot", "stats", "modsum", "conv2d"};
     const int64_t totals[] = {(int64_t)n * n * n, (int64_t)n * n, 8 * (int64_t)n * n,
-                              (int64_t)1 << 32};
-    for (ca.op = 0; ca.op < 4; ca.op++)
+                              (int64_t)1 << 32, (int64_t)n * n};
+    for (ca.op = 0; ca.op < 5; ca.op++)
         check_cancel_midway(names[ca.op], isa, totals[ca.op], cancel_call, &ca);
 out:
     free(ca.a), free(ca.b), free(ca.c), free(ca.counts);
@@ -355,6 +434,7 @@ int main(void)
         test_mandelbrot(isa);
         test_stats(isa);
         test_modsum(isa);
+        test_conv2d(isa);
         test_cancel(isa);
     }
     test_cancel_prompt();
