@@ -17,7 +17,9 @@ import (
 // "threads": 2 does in the server. Same inputs, same results (bit for bit);
 // only the wall time may differ. Each figure's unit is the op's own:
 // GFLOP/s for gemm (2n³ per product), Mpixel/s for mandelbrot, GB/s of
-// input for stats, GMA/s (multiply-adds, edges counted whole) for conv2d.
+// input for stats, GMA/s (multiply-adds, edges counted whole) for conv2d,
+// Melem/s for sort (each call first copies the unsorted input, about 3 ms
+// of 10^7 f64, on the calling thread).
 func BenchmarkThreads(b *testing.B) {
 	pool := executor.NewPool(executor.PoolConfig{Workers: 2})
 	b.Cleanup(func() { pool.Close() })
@@ -59,6 +61,15 @@ func BenchmarkThreads(b *testing.B) {
 			return cgo.Conv2DF64(x, cgo.ConvSame, convSide, convSide, img, convK, convK, ker, conv)
 		},
 		func(b *testing.B) { reportGMAs(b, convSide, convSide, convK, convK) },
+	})
+	const sortN = 10_000_000
+	sortIn, sortW := randF64(sortN), make([]float64, sortN)
+	benches = append(benches, bench{
+		"op=sort-f64/n=1e7",
+		func(x *cgo.Ctx) error { copy(sortW, sortIn); return cgo.SortF64(x, sortW, false) },
+		func(b *testing.B) {
+			b.ReportMetric(float64(sortN)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Melem/s")
+		},
 	})
 	for _, bn := range benches {
 		for _, threads := range []int{1, 2} {

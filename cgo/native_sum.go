@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "2c356da08901712208d42c6bdb5a079c3b2955c38fa73ffae12a15a2302b2673"
+const nativeSum = "8e7abfdfc0ad4c2344dca8b79b262f1ddddaf6237cb7bf571e28389c8bb6e4fb"

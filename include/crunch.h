@@ -379,8 +379,16 @@ CRUNCH_API crunch_status crunch_histogram_range_f32(crunch_ctx *ctx, const float
  * n elements. Progress counts elements per pass: n * (bytes per key + 1)
  * in total.
  *
+ * Threads: on a ctx with a runner, n above 2^16 is sorted by the same
+ * passes cut into chunks of 2^16 elements (fixed by n), each pass a round
+ * counting every chunk by its byte and a round moving every chunk to its
+ * place, the NaNs set aside by a counting and a copying round first. The
+ * result is the serial one, bit for bit, on any number of threads (the
+ * sorted order is unique up to equal bits, and NaNs keep their order).
+ * It needs, besides the n-element buffer, 2 KiB per chunk (n / 32 bytes).
+ *
  * Returns CRUNCH_EINVAL if x is NULL with n > 0 or n elements do not fit
- * in memory; CRUNCH_ENOMEM if the work buffer cannot be allocated;
+ * in memory; CRUNCH_ENOMEM if a work buffer cannot be allocated;
  * CRUNCH_ECANCELED if cancelled (x then holds its elements in some order).
  */
 CRUNCH_API crunch_status crunch_sort_f64(crunch_ctx *ctx, double *x, size_t n, int descending);

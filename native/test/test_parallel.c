@@ -294,6 +294,128 @@ static void test_conv2d(crunch_isa isa)
     }
 }
 
+/* sort sizes: none, one, below and at the insertion-sort bound, one
+ * chunk of the parallel sort (2^16) and one element more, several with a
+ * partial last one. */
+static const size_t sort_sizes[] = {0, 1, 47, 48, 65536, 65537, 3 * 65536 + 7, 300001};
+
+/* sort_fill fills the n elements of esize bytes at x with pattern pat: 0
+ * random bits (floats: every class, NaNs of both signs among them), 1
+ * values from a few, with -0.0 and +0.0 (floats), 2 all NaN (floats) or
+ * all equal. */
+static void sort_fill(void *x, size_t n, size_t esize, int is_float, int pat, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = check_next(&seed);
+        if (pat == 1) {
+            static const double few[] = {-0.0, 0.0, 1.5, -2.0, INFINITY, -INFINITY, 3.0};
+            double v = few[r % 7];
+            if (!is_float)
+                r = (uint64_t)(int64_t)(v == INFINITY ? 100 : v == -INFINITY ? -100 : v);
+            else if (esize == 8)
+                memcpy(&r, &v, 8);
+            else {
+                float f = (float)v;
+                uint32_t u;
+                memcpy(&u, &f, 4);
+                r = u;
+            }
+            if (is_float && i % 97 == 0) /* a NaN now and then, its payload its place */
+                r = esize == 8 ? 0x7ff8000000000000ULL | i | (r & 1) << 63
+                               : (0x7fc00000U | (uint32_t)(i & 0xffff)) | (uint32_t)(r & 1) << 31;
+        } else if (pat == 2) {
+            r = is_float ? (esize == 8 ? 0xfff8000000000001ULL + (i & 7) : 0xffc00001U + (i & 7)) : 42;
+        } else if (is_float && i % 31 == 0) {
+            r = esize == 8 ? 0x7ff0000000000000ULL | r : 0x7f800000U | (uint32_t)r; /* NaN or Inf */
+        }
+        memcpy((char *)x + i * esize, &r, esize);
+    }
+}
+
+/* sort_dtype calls the sort of dtype t (0 f64, 1 f32, 2 i64, 3 i32, 4 u32). */
+static crunch_status sort_dtype(crunch_ctx *ctx, int t, void *x, size_t n, int desc)
+{
+    switch (t) {
+    case 0: return crunch_sort_f64(ctx, x, n, desc);
+    case 1: return crunch_sort_f32(ctx, x, n, desc);
+    case 2: return crunch_sort_i64(ctx, x, n, desc);
+    case 3: return crunch_sort_i32(ctx, x, n, desc);
+    default: return crunch_sort_u32(ctx, x, n, desc);
+    }
+}
+
+/* The sort has no SIMD paths: it runs once, not per path. */
+static void test_sort(void)
+{
+    static const char *dtypes[] = {"f64", "f32", "i64", "i32", "u32"};
+    size_t nmax = sort_sizes[sizeof sort_sizes / sizeof sort_sizes[0] - 1];
+    char *in = malloc(nmax * 8 + 8), *x = malloc(nmax * 8 + 8);
+    if (in == NULL || x == NULL) {
+        CHECK(0, "out of memory");
+        goto out;
+    }
+    for (int t = 0; t < 5; t++) {
+        size_t es = t == 0 || t == 2 ? 8 : 4;
+        for (size_t s = 0; s < sizeof sort_sizes / sizeof sort_sizes[0]; s++)
+            for (int pat = 0; pat < 3; pat++)
+                for (int desc = 0; desc < 2; desc++) {
+                    size_t n = sort_sizes[s];
+                    sort_fill(in, n, es, t < 2, pat, 31 + s);
+                    uint64_t want = 0;
+                    for (int cfg = 0; cfg < N_CONFIGS; cfg++) {
+                        crunch_ctx ctx;
+                        setup(&ctx, CRUNCH_ISA_AUTO, cfg);
+                        memcpy(x, in, n * es);
+                        crunch_status st = sort_dtype(&ctx, t, x, n, desc);
+                        CHECK(st == CRUNCH_OK, "sort %s status %d", dtypes[t], st);
+                        check_progress(&ctx, "sort", CRUNCH_ISA_AUTO, cfg);
+                        uint64_t h = check_hash(x, n * es, CHECK_HASH_INIT);
+                        if (cfg == 0)
+                            want = h;
+                        CHECK(h == want, "sort %s n=%zu pattern %d desc %d on %d threads (cfg %d) differs",
+                              dtypes[t], n, pat, desc, config_threads[cfg], cfg);
+                    }
+                }
+    }
+out:
+    free(in), free(x);
+}
+
+/* sort_cancel_call sorts the f64 array arg (n elements first, as size_t)
+ * on 3 pthreads; test_sort_cancel's call. */
+typedef struct sort_cancel {
+    double *x;
+    size_t n;
+} sort_cancel;
+
+static crunch_status sort_cancel_call(crunch_ctx *ctx, void *arg)
+{
+    const sort_cancel *sc = arg;
+    crunch_ctx_set_runner(ctx, crunch_runner_pthreads, NULL, 3);
+    return crunch_sort_f64(ctx, sc->x, sc->n, 0);
+}
+
+/* A parallel sort cancelled midway stops, and leaves x holding its
+ * elements: sorted serially afterwards, x equals the sorted input. */
+static void test_sort_cancel(void)
+{
+    const size_t n = 4000037;
+    double *in = malloc(n * sizeof *in), *x = malloc(n * sizeof *x);
+    if (in == NULL || x == NULL) {
+        CHECK(0, "out of memory");
+        goto out;
+    }
+    sort_fill(in, n, 8, 1, 0, 77); /* NaNs among them: the compaction's state too */
+    memcpy(x, in, n * sizeof *x);
+    sort_cancel sc = {x, n};
+    check_cancel_midway("sort f64", CRUNCH_ISA_AUTO, (int64_t)n * 9, sort_cancel_call, &sc);
+    CHECK(crunch_sort_f64(NULL, x, n, 0) == CRUNCH_OK && crunch_sort_f64(NULL, in, n, 0) == CRUNCH_OK,
+          "serial sorts");
+    CHECK(memcmp(x, in, n * sizeof *x) == 0, "a cancelled parallel sort lost or changed elements");
+out:
+    free(in), free(x);
+}
+
 /* cancel_args: a parallel call to cancel, by op. */
 typedef struct cancel_args {
     int op; /* 0 gemm, 1 mandelbrot, 2 stats, 3 modsum, 4 conv2d */
@@ -437,6 +559,8 @@ int main(void)
         test_conv2d(isa);
         test_cancel(isa);
     }
+    test_sort();
+    test_sort_cancel();
     test_cancel_prompt();
     return check_exit(NAME);
 }

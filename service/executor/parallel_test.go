@@ -74,6 +74,15 @@ func TestPoolParallelSameResult(t *testing.T) {
 				return err
 			}
 			more = append(more, conv...)
+			// sort: chunks of 2^16 elements, five of them and a part.
+			sorted := append([]float64(nil), b...)
+			sorted[7], sorted[n*n/2] = math.NaN(), math.Copysign(0, -1)
+			x.Reset()
+			x.SetRunner(p.runner, min(threads, 2))
+			if err := cgo.SortF64(x, sorted, false); err != nil {
+				return err
+			}
+			more = append(more, sorted...)
 			return nil
 		})
 		if _, err := p.Run(context.Background(), job); err != nil {
