@@ -19,7 +19,7 @@ import (
 // GFLOP/s for gemm (2n³ per product), Mpixel/s for mandelbrot, GB/s of
 // input for stats, GMA/s (multiply-adds, edges counted whole) for conv2d,
 // Melem/s for sort (each call first copies the unsorted input, about 3 ms
-// of 10^7 f64, on the calling thread).
+// of 10^7 f64, on the calling thread), GFLOP/s for solve (2n³/3).
 func BenchmarkThreads(b *testing.B) {
 	pool := executor.NewPool(executor.PoolConfig{Workers: 2})
 	b.Cleanup(func() { pool.Close() })
@@ -70,6 +70,13 @@ func BenchmarkThreads(b *testing.B) {
 		func(b *testing.B) {
 			b.ReportMetric(float64(sortN)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Melem/s")
 		},
+	})
+	const solveN = 2048
+	sa, sb, sx := randF64(solveN*solveN), randF64(solveN), make([]float64, solveN)
+	benches = append(benches, bench{
+		fmt.Sprintf("op=solve-f64/n=%d", solveN),
+		func(x *cgo.Ctx) error { return cgo.SolveF64(x, solveN, 1, sa, solveN, sb, 1, sx, 1) },
+		func(b *testing.B) { reportSolveGFLOPS(b, solveN) },
 	})
 	for _, bn := range benches {
 		for _, threads := range []int{1, 2} {

@@ -488,6 +488,14 @@ CRUNCH_API crunch_status crunch_gemm_f32(crunch_ctx *ctx, int trans_a, int trans
  * n == 0 is a successful no-op; nrhs == 0 still factors A and reports a
  * singular A.
  *
+ * Threads: on a ctx with a runner, every rank-k update (the Schur
+ * complements, and those inside the triangular solves of the
+ * substitution) runs its blocks of about a millisecond of multiply-adds,
+ * fixed by the shapes and the SIMD path, in parallel; the panels, so the
+ * pivots, and the narrow triangular solves stay on the calling thread.
+ * Each block is the same gemm call as on one thread, so the result is
+ * the same, bit for bit, on any number of threads. No extra work space.
+ *
  * Work space: a copy of A (n rows of a little over n doubles, mapped with
  * huge pages when large) and a few n-element vectors, freed before return.
  * Progress counts multiply-adds: sum_{j<n} (n-1-j)^2 for the

@@ -416,9 +416,61 @@ out:
     free(in), free(x);
 }
 
+/* solve shapes: the empty and 1 x 1 systems, a prime order with blocked
+ * substitution (4 right-hand sides and more), orders whose Schur updates
+ * are several gemm pieces on every path (pieces of about a millisecond
+ * of multiply-adds), many right-hand sides, and a NaN in A (refused,
+ * the same way on any threads). */
+typedef struct sshape {
+    size_t n, nrhs;
+    int nan;
+} sshape;
+static const sshape sshapes[] = {{0, 1, 0},   {1, 1, 0},   {97, 4, 0},   {700, 1, 0},
+                                 {700, 150, 0}, {1031, 5, 0}, {97, 3, 1}};
+
+static void test_solve(crunch_isa isa)
+{
+    for (size_t s = 0; s < sizeof sshapes / sizeof sshapes[0]; s++) {
+        const sshape *g = &sshapes[s];
+        size_t n = g->n, r = g->nrhs;
+        double *a = malloc((n * n + 1) * sizeof *a), *b = malloc((n * r + 1) * sizeof *b);
+        double *x = malloc((n * r + 1) * sizeof *x);
+        if (!a || !b || !x) {
+            CHECK(0, "out of memory");
+            goto out;
+        }
+        fill_rnd(a, n * n, 41 + s); /* random: pivoting needed */
+        fill_rnd(b, n * r, 42 + s);
+        if (g->nan)
+            a[n * n / 2] = NAN;
+        uint64_t want = 0;
+        crunch_status want_st = CRUNCH_OK;
+        for (int cfg = 0; cfg < N_CONFIGS; cfg++) {
+            crunch_ctx ctx;
+            setup(&ctx, isa, cfg);
+            memset(x, 0, (n * r + 1) * sizeof *x);
+            crunch_status st = crunch_solve_f64(&ctx, n, r, a, n > 0 ? n : 1, b, r, x, r);
+            if (st == CRUNCH_OK)
+                check_progress(&ctx, "solve", isa, cfg);
+            uint64_t h = check_hash(x, n * r * sizeof *x, CHECK_HASH_INIT);
+            if (cfg == 0) {
+                want = h;
+                want_st = st;
+                CHECK(st == (g->nan ? CRUNCH_ENUMERICAL : CRUNCH_OK), "solve n=%zu status %d", n, st);
+            }
+            CHECK(st == want_st && (st != CRUNCH_OK || h == want),
+                  "solve n=%zu nrhs=%zu %s on %d threads (cfg %d): status %d (want %d), x %s", n,
+                  r, crunch_isa_name(isa), config_threads[cfg], cfg, st, want_st,
+                  h == want ? "same" : "DIFFERS");
+        }
+    out:
+        free(a), free(b), free(x);
+    }
+}
+
 /* cancel_args: a parallel call to cancel, by op. */
 typedef struct cancel_args {
-    int op; /* 0 gemm, 1 mandelbrot, 2 stats, 3 modsum, 4 conv2d */
+    int op; /* 0 gemm, 1 mandelbrot, 2 stats, 3 modsum, 4 conv2d, 5 solve */
     double *a, *b, *c;
     uint32_t *counts;
     size_t n;
@@ -436,7 +488,8 @@ static crunch_status cancel_call(crunch_ctx *ctx, void *arg)
     case 1: return crunch_mandelbrot(ctx, ca->n, ca->n, -2, 1, -1.5, 1.5, 2000, ca->counts);
     case 2: return crunch_stats_f64(ctx, ca->a, 8 * ca->n * ca->n, 0, &st);
     case 3: return crunch_modsum(ctx, 5, (int64_t)1 << 32, &t);
-    default: return crunch_conv2d_f64(ctx, CRUNCH_CONV_SAME, ca->n, ca->n, ca->a, 15, 15, ca->b, ca->c);
+    case 4: return crunch_conv2d_f64(ctx, CRUNCH_CONV_SAME, ca->n, ca->n, ca->a, 15, 15, ca->b, ca->c);
+    default: return crunch_solve_f64(ctx, ca->n, 1, ca->a, ca->n, ca->b, 1, ca->c, 1);
     }
 }
 
@@ -452,10 +505,12 @@ static void test_cancel(crunch_isa isa)
     }
     fill_rnd(ca.a, 8 * n * n, 11);
     fill_rnd(ca.b, n * n, 12);
-    static const char *names[] = {"gemm", "mandelbrot", "stats", "modsum", "conv2d"};
+    static const char *names[] = {"gemm", "mandelbrot", "stats", "modsum", "conv2d", "solve"};
+    /* solve: sum_{j<n} (n-1-j)^2 for the factorisation, n^2 for one right-hand side */
     const int64_t totals[] = {(int64_t)n * n * n, (int64_t)n * n, 8 * (int64_t)n * n,
-                              (int64_t)1 << 32, (int64_t)n * n};
-    for (ca.op = 0; ca.op < 5; ca.op++)
+                              (int64_t)1 << 32, (int64_t)n * n,
+                              (int64_t)(n - 1) * n * (2 * n - 1) / 6 + (int64_t)n * n};
+    for (ca.op = 0; ca.op < 6; ca.op++)
         check_cancel_midway(names[ca.op], isa, totals[ca.op], cancel_call, &ca);
 out:
     free(ca.a), free(ca.b), free(ca.c), free(ca.counts);
@@ -557,6 +612,7 @@ int main(void)
         test_stats(isa);
         test_modsum(isa);
         test_conv2d(isa);
+        test_solve(isa);
         test_cancel(isa);
     }
     test_sort();

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -83,6 +84,21 @@ func TestPoolParallelSameResult(t *testing.T) {
 				return err
 			}
 			more = append(more, sorted...)
+			// solve: with n right-hand sides, the substitution's updates are
+			// several gemm pieces on every path.
+			// (a and b are of rank 2: sin and cos of sums.)
+			r := rand.New(rand.NewPCG(3, 4))
+			sa := make([]float64, n*n)
+			for i := range sa {
+				sa[i] = 2*r.Float64() - 1
+			}
+			sx := make([]float64, n*n)
+			x.Reset()
+			x.SetRunner(p.runner, min(threads, 2))
+			if err := cgo.SolveF64(x, n, n, sa, n, b, n, sx, n); err != nil {
+				return err
+			}
+			more = append(more, sx...)
 			return nil
 		})
 		if _, err := p.Run(context.Background(), job); err != nil {
