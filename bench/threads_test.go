@@ -18,7 +18,10 @@ import (
 // only the wall time may differ. Each figure's unit is the op's own:
 // GFLOP/s for gemm (2n³ per product), Mpixel/s for mandelbrot, GB/s of
 // input for stats, GFLOP/s for the ffts (5 n log2 n per complex transform
-// of n, that of the half-length complex transform for a real one).
+// of n, that of the half-length complex transform for a real one), GMA/s
+// (multiply-adds, edges counted whole) for conv2d, Melem/s for sort (each
+// call first copies the unsorted input, about 3 ms of 10^7 f64, on the
+// calling thread), GFLOP/s for solve (2n³/3).
 func BenchmarkThreads(b *testing.B) {
 	pool := executor.NewPool(executor.PoolConfig{Workers: 2})
 	b.Cleanup(func() { pool.Close() })
@@ -64,6 +67,31 @@ func BenchmarkThreads(b *testing.B) {
 		fmt.Sprintf("op=fft-f64/n=%d", fftN),
 		func(x *cgo.Ctx) error { return cgo.FFTF64(x, false, cgo.FFTBackward, 1, fftN, rx, fy) },
 		func(b *testing.B) { reportFFT(b, fftN/2) },
+	})
+	const convSide, convK = 4096, 5
+	img, ker, conv := randF64(convSide*convSide), randF64(convK*convK), make([]float64, convSide*convSide)
+	benches = append(benches, bench{
+		fmt.Sprintf("op=conv2d-f64/size=%d/kernel=%d", convSide, convK),
+		func(x *cgo.Ctx) error {
+			return cgo.Conv2DF64(x, cgo.ConvSame, convSide, convSide, img, convK, convK, ker, conv)
+		},
+		func(b *testing.B) { reportGMAs(b, convSide, convSide, convK, convK) },
+	})
+	const sortN = 10_000_000
+	sortIn, sortW := randF64(sortN), make([]float64, sortN)
+	benches = append(benches, bench{
+		"op=sort-f64/n=1e7",
+		func(x *cgo.Ctx) error { copy(sortW, sortIn); return cgo.SortF64(x, sortW, false) },
+		func(b *testing.B) {
+			b.ReportMetric(float64(sortN)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Melem/s")
+		},
+	})
+	const solveN = 2048
+	sa, sb, sx := randF64(solveN*solveN), randF64(solveN), make([]float64, solveN)
+	benches = append(benches, bench{
+		fmt.Sprintf("op=solve-f64/n=%d", solveN),
+		func(x *cgo.Ctx) error { return cgo.SolveF64(x, solveN, 1, sa, solveN, sb, 1, sx, 1) },
+		func(b *testing.B) { reportSolveGFLOPS(b, solveN) },
 	})
 	for _, bn := range benches {
 		for _, threads := range []int{1, 2} {

@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "92e658876cfd0c911fee629aa12b19c197888b52ad9bd366d7afbc950694719d"
+const nativeSum = "f69e963e84ace13b1fec4ed03a2e01dd21018a907eaa895aeaa7e609289c1baa"

@@ -379,8 +379,16 @@ CRUNCH_API crunch_status crunch_histogram_range_f32(crunch_ctx *ctx, const float
  * n elements. Progress counts elements per pass: n * (bytes per key + 1)
  * in total.
  *
+ * Threads: on a ctx with a runner, n above 2^16 is sorted by the same
+ * passes cut into chunks of 2^16 elements (fixed by n), each pass a round
+ * counting every chunk by its byte and a round moving every chunk to its
+ * place, the NaNs set aside by a counting and a copying round first. The
+ * result is the serial one, bit for bit, on any number of threads (the
+ * sorted order is unique up to equal bits, and NaNs keep their order).
+ * It needs, besides the n-element buffer, 2 KiB per chunk (n / 32 bytes).
+ *
  * Returns CRUNCH_EINVAL if x is NULL with n > 0 or n elements do not fit
- * in memory; CRUNCH_ENOMEM if the work buffer cannot be allocated;
+ * in memory; CRUNCH_ENOMEM if a work buffer cannot be allocated;
  * CRUNCH_ECANCELED if cancelled (x then holds its elements in some order).
  */
 CRUNCH_API crunch_status crunch_sort_f64(crunch_ctx *ctx, double *x, size_t n, int descending);
@@ -479,6 +487,14 @@ CRUNCH_API crunch_status crunch_gemm_f32(crunch_ctx *ctx, int trans_a, int trans
  *   - X overflows (some element would be Inf or NaN).
  * n == 0 is a successful no-op; nrhs == 0 still factors A and reports a
  * singular A.
+ *
+ * Threads: on a ctx with a runner, every rank-k update (the Schur
+ * complements, and those inside the triangular solves of the
+ * substitution) runs its blocks of about a millisecond of multiply-adds,
+ * fixed by the shapes and the SIMD path, in parallel; the panels, so the
+ * pivots, and the narrow triangular solves stay on the calling thread.
+ * Each block is the same gemm call as on one thread, so the result is
+ * the same, bit for bit, on any number of threads. No extra work space.
  *
  * Work space: a copy of A (n rows of a little over n doubles, mapped with
  * huge pages when large) and a few n-element vectors, freed before return.
@@ -708,8 +724,16 @@ CRUNCH_API crunch_status crunch_conv2d_shape(crunch_conv_mode mode, size_t h, si
  * of fused multiply-adds; the error of each output is within about
  * (nr * kw) * eps * sum |image| * |kernel| over its terms.
  *
- * Work space: the ring, min(kh + 1, h) * (ow + kw + 15) elements at
- * most, and a pointer per ring row, freed before return. Progress counts output
+ * Threads: on a ctx with a runner, bands of output rows run in parallel,
+ * their height fixed by the shapes (about 2^21 multiply-adds' worth, even,
+ * at least 2 rows), each band with a ring of its own; every output is the
+ * same computation in any band, so the result is the same, bit for bit,
+ * on any number of threads.
+ *
+ * Work space: the ring, min(kh + 1, h) * (ow + kw + 30) elements at
+ * most, and a pointer per ring row; one per band running at once (one
+ * per thread), each thread's kept for its next call when under 1 MiB,
+ * the rest freed before return. Progress counts output
  * elements (oh * ow in total), advanced after each output row (or pair);
  * cancel is polled every 2^18 multiply-adds or so, whatever the shapes
  * (output rows are split by columns, kernel rows and, for kernels wider

@@ -29,6 +29,14 @@
  * takes the clipped path instead (conv2d_driver.h), which forms only the
  * definition's terms. NaN and Inf in the image need nothing special.
  *
+ * In parallel (a ctx with a runner), threads claim bands of output rows
+ * (band_rows: the height depends on the shapes only) one at a time, each
+ * band with a ring of its own that it fills with the image rows it
+ * meets; the few rows a band shares with the one above are copied twice.
+ * Every output element is computed by the same kernel code with the same
+ * terms in the same order whichever band holds it, so the result does not
+ * depend on the threads.
+ *
  * Cancel is polled by work done (internal.h's crunch__poll): every
  * row-kernel call, which the driver keeps at most CHUNK multiply-adds
  * (well under a millisecond even on the generic path; a kernel too wide
@@ -115,6 +123,23 @@ static void rows_of(const geom *g, size_t i, size_t *plo, size_t *nr)
     size_t hi = i < g->kh - 1 ? i : g->kh - 1;
     *plo = lo;
     *nr = hi >= lo ? hi - lo + 1 : 0;
+}
+
+/* Multiply-adds a band of a parallel call aims at: a fraction of a
+ * millisecond on the SIMD paths, a few hundred bands on a 4096 x 4096
+ * image with a 5 x 5 kernel, so that threads claiming bands one at a
+ * time balance. */
+#define BAND_WORK ((size_t)1 << 21)
+
+/* band_rows returns the output rows per item of a parallel call: about
+ * BAND_WORK multiply-adds' worth, even (pairs of rows stay pairs), at
+ * least 2. Only the shapes decide it. The divisions cannot overflow where
+ * ow * kh * kw might. */
+static size_t band_rows(const geom *g)
+{
+    size_t rows = BAND_WORK / g->ow / g->kh / g->kw;
+    rows += rows & 1;
+    return rows < 2 ? 2 : rows;
 }
 
 /* The generic row kernels: the template with W = 1, eight scalar

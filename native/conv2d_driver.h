@@ -41,9 +41,10 @@ static int DN(finite)(crunch__poll *pl, const T *x, size_t n)
  * the poll.
  */
 static crunch_status DN(clipped)(crunch__poll *pl, crunch_ctx *ctx, const geom *g,
-                                 const T *img, const T *k, T *out)
+                                 const T *img, const T *k, T *out, size_t r_begin,
+                                 size_t r_end)
 {
-    for (size_t r = 0; r < g->oh; r++) {
+    for (size_t r = r_begin; r < r_end; r++) {
         T *o = out + r * g->ow;
         memset(o, 0, g->ow * sizeof *o); /* all-zero bits: +0.0 */
         if (crunch__poll_work(pl, (int64_t)g->ow))
@@ -111,10 +112,17 @@ static crunch_status DN(taps)(crunch__poll *pl, ROW rk, const T *const *rows, co
 
 /*
  * DN(padded) is the fast path (finite kernel, non-empty image): the ring
- * of padded image rows and a row kernel, as conv2d.c's comment explains.
+ * of padded image rows and a row kernel, as conv2d.c's comment explains,
+ * for output rows [r_begin, r_end). It has a ring of its own, so that
+ * bands of rows can run on several threads at once: it loads the image
+ * rows its first output row meets and goes on from there, pairing rows
+ * from r_begin. Every output element is the same kernel computation
+ * whatever band holds it and whether it is paired (the pair kernel's
+ * contract), so the banding never changes a bit of the result.
  */
 static crunch_status DN(padded)(crunch__poll *pl, crunch_ctx *ctx, const geom *g,
-                                const T *img, const T *k, T *out)
+                                const T *img, const T *k, T *out, size_t r_begin,
+                                size_t r_end)
 {
     const crunch__conv2d_kernels *K = CRUNCH__PICK(paths, ctx);
     const ROW rk = K->KF(row);
@@ -133,39 +141,40 @@ static crunch_status DN(padded)(crunch__poll *pl, crunch_ctx *ctx, const geom *g
     size_t ring_elems;
     if (__builtin_mul_overflow(ring_rows, stride, &ring_elems))
         return CRUNCH_ENOMEM;
-    size_t ring_bytes;
-    if (__builtin_mul_overflow(ring_elems, sizeof(T), &ring_bytes) || ring_bytes > PTRDIFF_MAX)
+    size_t ring_bytes, all_bytes;
+    if (__builtin_mul_overflow(ring_elems, sizeof(T), &ring_bytes) ||
+        __builtin_add_overflow(ring_bytes, ring_rows * sizeof(T *), &all_bytes) ||
+        all_bytes > PTRDIFF_MAX)
         return CRUNCH_ENOMEM;
-    /* A large ring is a fresh mapping, zero already: its pages are faulted
-     * in (a cost in a VM) by the polled kernel calls that touch them, not
-     * all at once by calloc. A small one is zeroed here, charged to pl. */
-    crunch__bigbuf rb;
-    crunch__bigbuf_alloc(&rb, ring_bytes);
-    T *ring = rb.p;
-    const T **rows = malloc(ring_rows * sizeof *rows);
-    if (ring == NULL || rows == NULL) {
-        if (ring != NULL)
-            crunch__bigbuf_free(&rb);
-        free(rows);
+    /* The ring, then its row pointers (ring_bytes keeps them aligned), in
+     * the thread's scratch buffer: a band's ring is reused by the thread's
+     * next band. Only the pads need zeros: each slot's image part is
+     * written before any kernel reads it. */
+    size_t cap;
+    T *ring = crunch__scratch_get(all_bytes, &cap);
+    if (ring == NULL)
         return CRUNCH_ENOMEM;
-    }
+    const T **rows = (const T **)(void *)((char *)ring + ring_bytes);
     crunch_status st = CRUNCH_OK;
-    for (size_t j = 0; rb.map == NULL && j < ring_elems && st == CRUNCH_OK;) {
-        size_t m = crunch__poll_span(pl, 1, ring_elems - j);
-        memset(ring + j, 0, m * sizeof *ring); /* pads stay 0 */
-        j += m;
-        if (crunch__poll_work(pl, (int64_t)m + CRUNCH__POLL_ITEM))
+    for (size_t s = 0; s < ring_rows && st == CRUNCH_OK; s++) {
+        T *slot = ring + s * stride;
+        memset(slot, 0, left * sizeof *slot);
+        memset(slot + left + g->w, 0, (stride - left - g->w) * sizeof *slot);
+        if (crunch__poll_work(pl, (int64_t)(stride - g->w) + CRUNCH__POLL_ITEM))
             st = CRUNCH_ECANCELED;
     }
-    size_t loaded = 0; /* image rows copied into the ring so far */
-    for (size_t r = 0; r < g->oh && st == CRUNCH_OK;) {
+    /* The first image row output row r_begin meets: i - (plo + nr - 1). */
+    size_t plo0, nr0;
+    rows_of(g, r_begin + g->r0, &plo0, &nr0);
+    size_t loaded = r_begin + g->r0 - (plo0 + nr0 - 1); /* image rows below it are not needed */
+    for (size_t r = r_begin; r < r_end && st == CRUNCH_OK;) {
         size_t i = r + g->r0, plo, nr, plo2 = 0, nr2 = 0;
         rows_of(g, i, &plo, &nr);
-        if (r + 1 < g->oh)
+        if (r + 1 < r_end)
             rows_of(g, i + 1, &plo2, &nr2);
         /* Two rows at once when they meet the same kernel rows (away from
          * the top and bottom edges): image rows i+1-plo down to i-plo-nr+1. */
-        int two = r + 1 < g->oh && plo2 == plo && nr2 == nr;
+        int two = r + 1 < r_end && plo2 == plo && nr2 == nr;
         /* Copy up to the newest image row these rows meet: row j lives in
          * slot j % ring_rows, whose old row j - ring_rows no output row
          * from here on meets. */
@@ -227,9 +236,31 @@ static crunch_status DN(padded)(crunch__poll *pl, crunch_ctx *ctx, const geom *g
             crunch__progress_add(ctx, (int64_t)(g->ow * (size_t)(1 + two)));
         r += 1 + (size_t)two;
     }
-    crunch__bigbuf_free(&rb);
-    free(rows);
+    crunch__scratch_put(ring, cap);
     return st;
+}
+
+/* DN(call): one call's state, shared by its bands. */
+typedef struct DN(call) {
+    crunch_ctx *ctx;
+    const geom *g;
+    const T *img, *k;
+    T *out;
+    int finite; /* the kernel: 1 finite (the padded path), 0 not (clipped) */
+    size_t band; /* output rows per item */
+} DN(call);
+
+/* DN(band) computes output rows [band * i, band * i + band) of the call
+ * (crunch__item_fn), with a poll budget of its own. */
+static crunch_status DN(band)(void *arg, size_t i)
+{
+    const DN(call) *c = arg;
+    size_t r0 = i * c->band, r1 = c->g->oh - r0 < c->band ? c->g->oh : r0 + c->band;
+    crunch__poll pl;
+    crunch__poll_init(&pl, c->ctx);
+    if (c->finite)
+        return DN(padded)(&pl, c->ctx, c->g, c->img, c->k, c->out, r0, r1);
+    return DN(clipped)(&pl, c->ctx, c->g, c->img, c->k, c->out, r0, r1);
 }
 
 /* DN(conv2d) checks the arguments and picks the path. */
@@ -268,7 +299,11 @@ static crunch_status DN(conv2d)(crunch_ctx *ctx, crunch_conv_mode mode, size_t h
     int fin = DN(finite)(&pl, k, kh * kw);
     if (fin < 0)
         return CRUNCH_ECANCELED;
-    if (!fin)
-        return DN(clipped)(&pl, ctx, &g, img, k, out);
-    return DN(padded)(&pl, ctx, &g, img, k, out);
+    DN(call) c = {ctx, &g, img, k, out, fin, band_rows(&g)};
+    /* One thread: the whole output is one band, as a serial call has no
+     * use for more rings than one. */
+    size_t items = crunch__threads(ctx) < 2 ? 1 : (g.oh + c.band - 1) / c.band;
+    if (items == 1)
+        c.band = g.oh;
+    return crunch__parallel(ctx, items, DN(band), &c);
 }

@@ -31,6 +31,12 @@
  * pieces cost some repacking (B once per piece of rows): about 1% at
  * n = 1024.
  *
+ * Threads: on a ctx with a runner, each update's pieces (of rows and
+ * columns) run in parallel, every one the same gemm call as in the serial
+ * loop; everything else (the panels, so the pivots, and the narrow
+ * triangular solves at the bottom of the recursion) stays on the calling
+ * thread. So the result is the serial one, bit for bit.
+ *
  * Singularity (crunch.h has the contract): an exactly zero pivot stops
  * the factorisation; otherwise the 1-norm condition number is estimated
  * (inv_norm1) and compared with 1/DBL_EPSILON. Non-finite input is
@@ -147,6 +153,46 @@ static crunch_status touched(solver *s, size_t elems, uint64_t *fmas)
     return st;
 }
 
+/* upd_call: one parallel update's state, shared by its pieces. */
+typedef struct upd_call {
+    solver *s;
+    size_t m, nc, k, rows, cols, kk;
+    const double *a, *b;
+    double *c;
+    size_t lda, ldb, ldc;
+    uint64_t fmas; /* multiply-adds the pieces did; atomic */
+} upd_call;
+
+/* upd_piece runs piece i of a parallel update: rows i / (column pieces),
+ * columns i % (column pieces), its k pieces in order, each the very gemm
+ * call the serial loop makes (crunch__item_fn). Progress goes straight to
+ * the caller's ctx when it counts single multiply-adds (pr.shift == 0,
+ * every total below 2^63); otherwise update credits it afterwards. */
+static crunch_status upd_piece(void *arg, size_t i)
+{
+    upd_call *u = arg;
+    solver *s = u->s;
+    size_t colp = (u->nc + u->cols - 1) / u->cols;
+    size_t i0 = i / colp * u->rows, j0 = i % colp * u->cols;
+    size_t mr = min_size(u->rows, u->m - i0), ncr = min_size(u->cols, u->nc - j0);
+    crunch_ctx sub = s->sub; /* a ctx of its own: gemm writes its progress there */
+    for (size_t p0 = 0; p0 < u->k; p0 += u->kk) {
+        size_t kr = min_size(u->kk, u->k - p0);
+        crunch_status st =
+            crunch_gemm_f64(&sub, 0, 0, mr, ncr, kr, -1.0, u->a + i0 * u->lda + p0, u->lda,
+                            u->b + p0 * u->ldb + j0, u->ldb, 1.0, u->c + i0 * u->ldc + j0, u->ldc);
+        if (st != CRUNCH_OK)
+            return st;
+        uint64_t f = (uint64_t)mr * ncr * kr;
+        __atomic_fetch_add(&u->fmas, f, __ATOMIC_RELAXED);
+        if (s->pr.shift == 0)
+            crunch__progress_add(s->ctx, (int64_t)f);
+        if (crunch__canceled(s->ctx))
+            return CRUNCH_ECANCELED;
+    }
+    return CRUNCH_OK;
+}
+
 /*
  * update computes C -= A B for the m x k matrix A, the k x nc matrix B and
  * the m x nc matrix C (row strides lda, ldb, ldc), in pieces of at most
@@ -157,6 +203,11 @@ static crunch_status touched(solver *s, size_t elems, uint64_t *fmas)
  * paths, or k in the thousands from the substitutions of a large system)
  * the pieces are narrower, down to 16 columns, and when k alone is too
  * deep for that, k is cut too (C -= A_k B_k, piece by piece).
+ *
+ * On a ctx with a runner, the pieces of rows and columns are the items of
+ * a parallel call (each doing its k pieces in order): the same gemm calls
+ * on the same data, so the same bits whatever thread makes them. The
+ * pieces' sizes come from the shapes and the path, never the threads.
  */
 static crunch_status update(solver *s, size_t m, size_t nc, size_t k, const double *a,
                             size_t lda, const double *b, size_t ldb, double *c, size_t ldc)
@@ -173,6 +224,18 @@ static crunch_status update(solver *s, size_t m, size_t nc, size_t k, const doub
     size_t rows = (size_t)(chunk / per_row) / 48 * 48;
     if (rows < 48)
         rows = 48;
+    size_t pieces = ((m + rows - 1) / rows) * ((nc + cols - 1) / cols);
+    if (crunch__threads(s->ctx) >= 2 && pieces >= 2) {
+        upd_call u = {s, m, nc, k, rows, cols, kk, a, b, c, lda, ldb, ldc, 0};
+        crunch_status st = crunch__parallel(s->ctx, pieces, upd_piece, &u);
+        uint64_t f = __atomic_load_n(&u.fmas, __ATOMIC_RELAXED);
+        if (s->pr.shift == 0) {
+            s->pr.done += (int64_t)f; /* published by the pieces */
+            f = 0;
+        }
+        crunch_status t = tick(s, f); /* the rest of the accounting, and a poll */
+        return st != CRUNCH_OK ? st : t;
+    }
     for (size_t i0 = 0; i0 < m; i0 += rows) {
         size_t mr = min_size(rows, m - i0);
         for (size_t j0 = 0; j0 < nc; j0 += cols) {

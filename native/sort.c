@@ -32,6 +32,9 @@
  * millisecond); a cancelled sort leaves x holding its elements in some
  * order (the state before the interrupted pass).
  *
+ * In parallel (a ctx with a runner) the same passes run chunk by chunk on
+ * the runner's threads: sort_parallel.h.
+ *
  * Values are read and written through memcpy of their bit pattern, never
  * by casting a double * to an integer pointer: that keeps strict aliasing
  * intact, and compilers turn the fixed-size copies into plain moves.
@@ -47,6 +50,8 @@ enum {
     CHUNK = 1 << 16,  /* elements between cancel polls */
     RADIX = 256       /* one byte per pass */
 };
+
+#include "sort_parallel.h"
 
 /* The key maps, as functions of the bits (see the file comment). 0 - s
  * turns a sign bit s (0 or 1) into an all-zeros or all-ones mask. */
@@ -147,6 +152,8 @@ static inline int nan_none32(uint32_t u)
         }                                                                                     \
     }                                                                                         \
                                                                                               \
+    SORT_PARALLEL_TYPED(S, T, U, KEY, ISNAN)                                                  \
+                                                                                              \
     /* sort_S is crunch_sort_S (crunch.h has the contract). */                                \
     static crunch_status sort_##S(crunch_ctx *ctx, T *x, size_t n, int descending)            \
     {                                                                                         \
@@ -172,6 +179,8 @@ static inline int nan_none32(uint32_t u)
             crunch__progress_add(ctx, total);                                                 \
             return CRUNCH_OK;                                                                 \
         }                                                                                     \
+        if (crunch__threads(ctx) >= 2 && n > PCHUNK) /* two chunks or more */                 \
+            return sort_par_##S(ctx, x, n, flip);                                             \
         crunch__bigbuf wk;                                                                              \
         crunch__bigbuf_alloc(&wk, n * sizeof(U)); /* no overflow after the bound above */               \
         U *tmp = wk.p;                                                                        \

@@ -298,9 +298,261 @@ out:
     free(y);
 }
 
+/* conv2d shapes: an empty image, one pixel, several bands with a partial
+ * last one (band heights come from the shapes: 2^21 multiply-adds' worth
+ * of output rows, even), one row above a band boundary (281 rows of 280),
+ * bands shorter than the kernel, and kernels with NaN or Inf (the clipped
+ * path). The images hold a NaN and an Inf. */
+typedef struct cshape {
+    size_t h, w, kh, kw;
+    crunch_conv_mode mode;
+    int bad_kernel; /* 1: the kernel holds a NaN and an Inf */
+} cshape;
+static const cshape cshapes[] = {
+    {0, 5, 3, 3, CRUNCH_CONV_FULL, 0},    {1, 1, 1, 1, CRUNCH_CONV_SAME, 0},
+    {431, 257, 7, 7, CRUNCH_CONV_SAME, 0}, {293, 509, 5, 4, CRUNCH_CONV_FULL, 0},
+    {281, 300, 5, 5, CRUNCH_CONV_SAME, 0}, {400, 1000, 33, 9, CRUNCH_CONV_VALID, 0},
+    {281, 300, 5, 5, CRUNCH_CONV_SAME, 1}, {700, 301, 4, 5, CRUNCH_CONV_FULL, 1},
+};
+
+static void test_conv2d(crunch_isa isa)
+{
+    for (size_t s = 0; s < sizeof cshapes / sizeof cshapes[0]; s++) {
+        const cshape *g = &cshapes[s];
+        size_t oh, ow;
+        crunch_conv2d_shape(g->mode, g->h, g->w, g->kh, g->kw, &oh, &ow);
+        size_t ni = g->h * g->w, nk = g->kh * g->kw, no = oh * ow;
+        /* one more element each, so that empty arrays are not NULL */
+        double *img = malloc((ni + 1) * sizeof *img), *k = malloc(nk * sizeof *k);
+        double *out = malloc((no + 1) * sizeof *out);
+        float *imgf = malloc((ni + 1) * sizeof *imgf), *kf = malloc(nk * sizeof *kf);
+        float *outf = malloc((no + 1) * sizeof *outf);
+        if (!img || !k || !out || !imgf || !kf || !outf) {
+            CHECK(0, "out of memory");
+            goto out;
+        }
+        fill_rnd(img, ni, 21 + s);
+        fill_rnd(k, nk, 22 + s);
+        if (ni > 100) {
+            img[ni / 3] = NAN;
+            img[ni / 2 + 7] = INFINITY;
+        }
+        if (g->bad_kernel) {
+            k[nk / 2] = NAN;
+            k[0] = -INFINITY;
+        }
+        for (size_t i = 0; i < ni; i++)
+            imgf[i] = (float)img[i];
+        for (size_t i = 0; i < nk; i++)
+            kf[i] = (float)k[i];
+        uint64_t want = 0, wantf = 0;
+        for (int cfg = 0; cfg < N_CONFIGS; cfg++) {
+            crunch_ctx ctx;
+            setup(&ctx, isa, cfg);
+            memset(out, 0xff, (no + 1) * sizeof *out);
+            crunch_status st = crunch_conv2d_f64(&ctx, g->mode, g->h, g->w, img, g->kh, g->kw,
+                                                 k, out);
+            CHECK(st == CRUNCH_OK, "conv2d f64 status %d", st);
+            check_progress(&ctx, "conv2d f64", isa, cfg);
+            uint64_t h = check_hash(out, no * sizeof *out, CHECK_HASH_INIT);
+            setup(&ctx, isa, cfg);
+            memset(outf, 0xff, (no + 1) * sizeof *outf);
+            st = crunch_conv2d_f32(&ctx, g->mode, g->h, g->w, imgf, g->kh, g->kw, kf, outf);
+            CHECK(st == CRUNCH_OK, "conv2d f32 status %d", st);
+            check_progress(&ctx, "conv2d f32", isa, cfg);
+            uint64_t hf = check_hash(outf, no * sizeof *outf, CHECK_HASH_INIT);
+            if (cfg == 0) {
+                want = h;
+                wantf = hf;
+            }
+            CHECK(h == want && hf == wantf,
+                  "conv2d %zux%zu * %zux%zu mode %d %s on %d threads (cfg %d): f64 %s, f32 %s",
+                  g->h, g->w, g->kh, g->kw, (int)g->mode, crunch_isa_name(isa),
+                  config_threads[cfg], cfg, h == want ? "same" : "DIFFERS",
+                  hf == wantf ? "same" : "DIFFERS");
+        }
+    out:
+        free(img), free(k), free(out), free(imgf), free(kf), free(outf);
+    }
+}
+
+/* sort sizes: none, one, below and at the insertion-sort bound, one
+ * chunk of the parallel sort (2^16) and one element more, several with a
+ * partial last one. */
+static const size_t sort_sizes[] = {0, 1, 47, 48, 65536, 65537, 3 * 65536 + 7, 300001};
+
+/* sort_fill fills the n elements of esize bytes at x with pattern pat: 0
+ * random bits (floats: every class, NaNs of both signs among them), 1
+ * values from a few, with -0.0 and +0.0 (floats), 2 all NaN (floats) or
+ * all equal. */
+static void sort_fill(void *x, size_t n, size_t esize, int is_float, int pat, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = check_next(&seed);
+        if (pat == 1) {
+            static const double few[] = {-0.0, 0.0, 1.5, -2.0, INFINITY, -INFINITY, 3.0};
+            double v = few[r % 7];
+            if (!is_float)
+                r = (uint64_t)(int64_t)(v == INFINITY ? 100 : v == -INFINITY ? -100 : v);
+            else if (esize == 8)
+                memcpy(&r, &v, 8);
+            else {
+                float f = (float)v;
+                uint32_t u;
+                memcpy(&u, &f, 4);
+                r = u;
+            }
+            if (is_float && i % 97 == 0) /* a NaN now and then, its payload its place */
+                r = esize == 8 ? 0x7ff8000000000000ULL | i | (r & 1) << 63
+                               : (0x7fc00000U | (uint32_t)(i & 0xffff)) | (uint32_t)(r & 1) << 31;
+        } else if (pat == 2) {
+            r = is_float ? (esize == 8 ? 0xfff8000000000001ULL + (i & 7) : 0xffc00001U + (i & 7)) : 42;
+        } else if (is_float && i % 31 == 0) {
+            r = esize == 8 ? 0x7ff0000000000000ULL | r : 0x7f800000U | (uint32_t)r; /* NaN or Inf */
+        }
+        memcpy((char *)x + i * esize, &r, esize);
+    }
+}
+
+/* sort_dtype calls the sort of dtype t (0 f64, 1 f32, 2 i64, 3 i32, 4 u32). */
+static crunch_status sort_dtype(crunch_ctx *ctx, int t, void *x, size_t n, int desc)
+{
+    switch (t) {
+    case 0: return crunch_sort_f64(ctx, x, n, desc);
+    case 1: return crunch_sort_f32(ctx, x, n, desc);
+    case 2: return crunch_sort_i64(ctx, x, n, desc);
+    case 3: return crunch_sort_i32(ctx, x, n, desc);
+    default: return crunch_sort_u32(ctx, x, n, desc);
+    }
+}
+
+/* The sort has no SIMD paths: it runs once, not per path. */
+static void test_sort(void)
+{
+    static const char *dtypes[] = {"f64", "f32", "i64", "i32", "u32"};
+    size_t nmax = sort_sizes[sizeof sort_sizes / sizeof sort_sizes[0] - 1];
+    char *in = malloc(nmax * 8 + 8), *x = malloc(nmax * 8 + 8);
+    if (in == NULL || x == NULL) {
+        CHECK(0, "out of memory");
+        goto out;
+    }
+    for (int t = 0; t < 5; t++) {
+        size_t es = t == 0 || t == 2 ? 8 : 4;
+        for (size_t s = 0; s < sizeof sort_sizes / sizeof sort_sizes[0]; s++)
+            for (int pat = 0; pat < 3; pat++)
+                for (int desc = 0; desc < 2; desc++) {
+                    size_t n = sort_sizes[s];
+                    sort_fill(in, n, es, t < 2, pat, 31 + s);
+                    uint64_t want = 0;
+                    for (int cfg = 0; cfg < N_CONFIGS; cfg++) {
+                        crunch_ctx ctx;
+                        setup(&ctx, CRUNCH_ISA_AUTO, cfg);
+                        memcpy(x, in, n * es);
+                        crunch_status st = sort_dtype(&ctx, t, x, n, desc);
+                        CHECK(st == CRUNCH_OK, "sort %s status %d", dtypes[t], st);
+                        check_progress(&ctx, "sort", CRUNCH_ISA_AUTO, cfg);
+                        uint64_t h = check_hash(x, n * es, CHECK_HASH_INIT);
+                        if (cfg == 0)
+                            want = h;
+                        CHECK(h == want, "sort %s n=%zu pattern %d desc %d on %d threads (cfg %d) differs",
+                              dtypes[t], n, pat, desc, config_threads[cfg], cfg);
+                    }
+                }
+    }
+out:
+    free(in), free(x);
+}
+
+/* sort_cancel_call sorts the f64 array arg (n elements first, as size_t)
+ * on 3 pthreads; test_sort_cancel's call. */
+typedef struct sort_cancel {
+    double *x;
+    size_t n;
+} sort_cancel;
+
+static crunch_status sort_cancel_call(crunch_ctx *ctx, void *arg)
+{
+    const sort_cancel *sc = arg;
+    crunch_ctx_set_runner(ctx, crunch_runner_pthreads, NULL, 3);
+    return crunch_sort_f64(ctx, sc->x, sc->n, 0);
+}
+
+/* A parallel sort cancelled midway stops, and leaves x holding its
+ * elements: sorted serially afterwards, x equals the sorted input. */
+static void test_sort_cancel(void)
+{
+    const size_t n = 4000037;
+    double *in = malloc(n * sizeof *in), *x = malloc(n * sizeof *x);
+    if (in == NULL || x == NULL) {
+        CHECK(0, "out of memory");
+        goto out;
+    }
+    sort_fill(in, n, 8, 1, 0, 77); /* NaNs among them: the compaction's state too */
+    memcpy(x, in, n * sizeof *x);
+    sort_cancel sc = {x, n};
+    check_cancel_midway("sort f64", CRUNCH_ISA_AUTO, (int64_t)n * 9, sort_cancel_call, &sc);
+    CHECK(crunch_sort_f64(NULL, x, n, 0) == CRUNCH_OK && crunch_sort_f64(NULL, in, n, 0) == CRUNCH_OK,
+          "serial sorts");
+    CHECK(memcmp(x, in, n * sizeof *x) == 0, "a cancelled parallel sort lost or changed elements");
+out:
+    free(in), free(x);
+}
+
+/* solve shapes: the empty and 1 x 1 systems, a prime order with blocked
+ * substitution (4 right-hand sides and more), orders whose Schur updates
+ * are several gemm pieces on every path (pieces of about a millisecond
+ * of multiply-adds), many right-hand sides, and a NaN in A (refused,
+ * the same way on any threads). */
+typedef struct sshape {
+    size_t n, nrhs;
+    int nan;
+} sshape;
+static const sshape sshapes[] = {{0, 1, 0},   {1, 1, 0},   {97, 4, 0},   {700, 1, 0},
+                                 {700, 150, 0}, {1031, 5, 0}, {97, 3, 1}};
+
+static void test_solve(crunch_isa isa)
+{
+    for (size_t s = 0; s < sizeof sshapes / sizeof sshapes[0]; s++) {
+        const sshape *g = &sshapes[s];
+        size_t n = g->n, r = g->nrhs;
+        double *a = malloc((n * n + 1) * sizeof *a), *b = malloc((n * r + 1) * sizeof *b);
+        double *x = malloc((n * r + 1) * sizeof *x);
+        if (!a || !b || !x) {
+            CHECK(0, "out of memory");
+            goto out;
+        }
+        fill_rnd(a, n * n, 41 + s); /* random: pivoting needed */
+        fill_rnd(b, n * r, 42 + s);
+        if (g->nan)
+            a[n * n / 2] = NAN;
+        uint64_t want = 0;
+        crunch_status want_st = CRUNCH_OK;
+        for (int cfg = 0; cfg < N_CONFIGS; cfg++) {
+            crunch_ctx ctx;
+            setup(&ctx, isa, cfg);
+            memset(x, 0, (n * r + 1) * sizeof *x);
+            crunch_status st = crunch_solve_f64(&ctx, n, r, a, n > 0 ? n : 1, b, r, x, r);
+            if (st == CRUNCH_OK)
+                check_progress(&ctx, "solve", isa, cfg);
+            uint64_t h = check_hash(x, n * r * sizeof *x, CHECK_HASH_INIT);
+            if (cfg == 0) {
+                want = h;
+                want_st = st;
+                CHECK(st == (g->nan ? CRUNCH_ENUMERICAL : CRUNCH_OK), "solve n=%zu status %d", n, st);
+            }
+            CHECK(st == want_st && (st != CRUNCH_OK || h == want),
+                  "solve n=%zu nrhs=%zu %s on %d threads (cfg %d): status %d (want %d), x %s", n,
+                  r, crunch_isa_name(isa), config_threads[cfg], cfg, st, want_st,
+                  h == want ? "same" : "DIFFERS");
+        }
+    out:
+        free(a), free(b), free(x);
+    }
+}
+
 /* cancel_args: a parallel call to cancel, by op. */
 typedef struct cancel_args {
-    int op; /* 0 gemm, 1 mandelbrot, 2 stats, 3 modsum */
+    int op; /* 0 gemm, 1 mandelbrot, 2 stats, 3 modsum, 4 conv2d, 5 solve */
     double *a, *b, *c;
     uint32_t *counts;
     size_t n;
@@ -317,7 +569,9 @@ static crunch_status cancel_call(crunch_ctx *ctx, void *arg)
     case 0: return crunch_gemm_f64(ctx, 0, 0, ca->n, ca->n, ca->n, 1, ca->a, ca->n, ca->b, ca->n, 0, ca->c, ca->n);
     case 1: return crunch_mandelbrot(ctx, ca->n, ca->n, -2, 1, -1.5, 1.5, 2000, ca->counts);
     case 2: return crunch_stats_f64(ctx, ca->a, 8 * ca->n * ca->n, 0, &st);
-    default: return crunch_modsum(ctx, 5, (int64_t)1 << 32, &t);
+    case 3: return crunch_modsum(ctx, 5, (int64_t)1 << 32, &t);
+    case 4: return crunch_conv2d_f64(ctx, CRUNCH_CONV_SAME, ca->n, ca->n, ca->a, 15, 15, ca->b, ca->c);
+    default: return crunch_solve_f64(ctx, ca->n, 1, ca->a, ca->n, ca->b, 1, ca->c, 1);
     }
 }
 
@@ -333,10 +587,12 @@ static void test_cancel(crunch_isa isa)
     }
     fill_rnd(ca.a, 8 * n * n, 11);
     fill_rnd(ca.b, n * n, 12);
-    static const char *names[] = {"gemm", "mandelbrot", "stats", "modsum"};
+    static const char *names[] = {"gemm", "mandelbrot", "stats", "modsum", "conv2d", "solve"};
+    /* solve: sum_{j<n} (n-1-j)^2 for the factorisation, n^2 for one right-hand side */
     const int64_t totals[] = {(int64_t)n * n * n, (int64_t)n * n, 8 * (int64_t)n * n,
-                              (int64_t)1 << 32};
-    for (ca.op = 0; ca.op < 4; ca.op++)
+                              (int64_t)1 << 32, (int64_t)n * n,
+                              (int64_t)(n - 1) * n * (2 * n - 1) / 6 + (int64_t)n * n};
+    for (ca.op = 0; ca.op < 6; ca.op++)
         check_cancel_midway(names[ca.op], isa, totals[ca.op], cancel_call, &ca);
 out:
     free(ca.a), free(ca.b), free(ca.c), free(ca.counts);
@@ -438,8 +694,12 @@ int main(void)
         test_stats(isa);
         test_modsum(isa);
         test_fft(isa);
+        test_conv2d(isa);
+        test_solve(isa);
         test_cancel(isa);
     }
+    test_sort();
+    test_sort_cancel();
     test_cancel_prompt();
     return check_exit(NAME);
 }

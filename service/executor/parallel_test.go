@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -44,9 +45,11 @@ func TestPoolParallelSameResult(t *testing.T) {
 		a[i] = math.Sin(float64(i))
 		b[i] = math.Cos(float64(3 * i))
 	}
-	run := func(threads int) ([]float64, []uint32, cgo.Stats) {
+	// more holds the results of the later ops, one after another.
+	run := func(threads int) ([]float64, []uint32, cgo.Stats, []float64) {
 		t.Helper()
 		c := make([]float64, n*n)
+		var more []float64
 		counts := make([]uint32, 512*300)
 		var st cgo.Stats
 		var seen int
@@ -61,8 +64,42 @@ func TestPoolParallelSameResult(t *testing.T) {
 				return err
 			}
 			var err error
-			st, err = cgo.StatsF64(x, a, 1)
-			return err
+			if st, err = cgo.StatsF64(x, a, 1); err != nil {
+				return err
+			}
+			// conv2d: bands of 2^21 multiply-adds, several of them here.
+			conv := make([]float64, n*n)
+			x.Reset()
+			x.SetRunner(p.runner, min(threads, 2))
+			if err := cgo.Conv2DF64(x, cgo.ConvSame, n, n, a, 7, 7, b[:49], conv); err != nil {
+				return err
+			}
+			more = append(more, conv...)
+			// sort: chunks of 2^16 elements, five of them and a part.
+			sorted := append([]float64(nil), b...)
+			sorted[7], sorted[n*n/2] = math.NaN(), math.Copysign(0, -1)
+			x.Reset()
+			x.SetRunner(p.runner, min(threads, 2))
+			if err := cgo.SortF64(x, sorted, false); err != nil {
+				return err
+			}
+			more = append(more, sorted...)
+			// solve: with n right-hand sides, the substitution's updates are
+			// several gemm pieces on every path.
+			// (a and b are of rank 2: sin and cos of sums.)
+			r := rand.New(rand.NewPCG(3, 4))
+			sa := make([]float64, n*n)
+			for i := range sa {
+				sa[i] = 2*r.Float64() - 1
+			}
+			sx := make([]float64, n*n)
+			x.Reset()
+			x.SetRunner(p.runner, min(threads, 2))
+			if err := cgo.SolveF64(x, n, n, sa, n, b, n, sx, n); err != nil {
+				return err
+			}
+			more = append(more, sx...)
+			return nil
 		})
 		if _, err := p.Run(context.Background(), job); err != nil {
 			t.Fatalf("threads %d: %v", threads, err)
@@ -70,18 +107,19 @@ func TestPoolParallelSameResult(t *testing.T) {
 		if want := min(max(threads, 1), 2); seen != want {
 			t.Errorf("threads %d: the kernel's Ctx had a budget of %d, want %d", threads, seen, want)
 		}
-		return c, counts, st
+		return c, counts, st, more
 	}
-	c1, m1, s1 := run(1)
+	c1, m1, s1, o1 := run(1)
 	helpedBefore := p.helped()
 	var c2 []float64
 	var m2 []uint32
 	var s2 cgo.Stats
+	var o2 []float64
 	// The second worker may be busy finishing its spin when the call
 	// offers help; a few tries see it help.
 	for try := 0; try < 20 && p.helped() == helpedBefore; try++ {
-		c2, m2, s2 = run(2)
-		if !slices.Equal(c1, c2) || !slices.Equal(m1, m2) || s1 != s2 {
+		c2, m2, s2, o2 = run(2)
+		if !slices.Equal(c1, c2) || !slices.Equal(m1, m2) || s1 != s2 || !sameBits(o1, o2) {
 			t.Fatalf("threads 2 (try %d): results differ from one thread's", try)
 		}
 	}
@@ -89,10 +127,16 @@ func TestPoolParallelSameResult(t *testing.T) {
 		t.Errorf("the second worker never helped a parallel call")
 	}
 	// A budget above the pool's workers is capped, and still the same.
-	c8, _, _ := run(8)
+	c8, _, _, _ := run(8)
 	if !slices.Equal(c1, c8) {
 		t.Fatal("threads 8: gemm differs from one thread's")
 	}
+}
+
+// sameBits reports whether x and y hold the same values bit for bit
+// (NaNs included, which slices.Equal never finds equal).
+func sameBits(x, y []float64) bool {
+	return slices.EqualFunc(x, y, func(u, v float64) bool { return math.Float64bits(u) == math.Float64bits(v) })
 }
 
 // Cancelling a parallel job stops all of its tasks promptly: the job
