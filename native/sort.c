@@ -53,6 +53,11 @@ enum {
 
 #include "sort_parallel.h"
 
+/* The chunked passes cost about 1.5 times the serial sort's work (each
+ * pass reads the keys twice), so they pay from 3 threads on; the result
+ * is the same either way. */
+#define PAR_MIN_THREADS 3
+
 /* The key maps, as functions of the bits (see the file comment). 0 - s
  * turns a sign bit s (0 or 1) into an all-zeros or all-ones mask. */
 static inline uint64_t key_f64(uint64_t u)
@@ -179,7 +184,7 @@ static inline int nan_none32(uint32_t u)
             crunch__progress_add(ctx, total);                                                 \
             return CRUNCH_OK;                                                                 \
         }                                                                                     \
-        if (crunch__threads(ctx) >= 2 && n > PCHUNK) /* two chunks or more */                 \
+        if (crunch__threads(ctx) >= PAR_MIN_THREADS && n > PCHUNK) /* two chunks or more */    \
             return sort_par_##S(ctx, x, n, flip);                                             \
         crunch__bigbuf wk;                                                                              \
         crunch__bigbuf_alloc(&wk, n * sizeof(U)); /* no overflow after the bound above */               \

@@ -220,10 +220,14 @@ static crunch_status fft_f32_long(crunch_ctx *c)
 }
 
 /* One row of 2^22 complex doubles: the four-step form, its blocks polled
- * and counted one by one. */
+ * and counted one by one. Under the sanitizers 2^20, four-step too: freeing
+ * the 2^22 plan's 64 MiB buffers after the cancel (not polled: the
+ * allocator's) poisons 16 MiB of shadow memory there, 50-90 ms of page
+ * faults in a VM. */
 static crunch_status fft_c128_split(crunch_ctx *c)
 {
-    return crunch_fft_c128(c, 1, CRUNCH_FFT_BACKWARD, 1, BIG / 4, big_a, big_b);
+    return crunch_fft_c128(c, 1, CRUNCH_FFT_BACKWARD, 1, SLOWER > 1 ? BIG / 16 : BIG / 4, big_a,
+                           big_b);
 }
 
 /* One long row (2^21 complex), scaled. */
