@@ -131,6 +131,10 @@ static void rows_of(const geom *g, size_t i, size_t *plo, size_t *nr)
  * time balance. */
 #define BAND_WORK ((size_t)1 << 21)
 
+/* A ring of this many bytes or more is a fresh mapping (bigbuf.c maps
+ * from 4 MiB): zero already, so its pads need no memset. */
+#define RING_MAP_BYTES ((size_t)4 << 20)
+
 /* band_rows returns the output rows per item of a parallel call: about
  * BAND_WORK multiply-adds' worth, even (pairs of rows stay pairs), at
  * least 2. Only the shapes decide it. The divisions cannot overflow where

@@ -146,22 +146,41 @@ static crunch_status DN(padded)(crunch__poll *pl, crunch_ctx *ctx, const geom *g
         __builtin_add_overflow(ring_bytes, ring_rows * sizeof(T *), &all_bytes) ||
         all_bytes > PTRDIFF_MAX)
         return CRUNCH_ENOMEM;
-    /* The ring, then its row pointers (ring_bytes keeps them aligned), in
-     * the thread's scratch buffer: a band's ring is reused by the thread's
-     * next band. Only the pads need zeros: each slot's image part is
-     * written before any kernel reads it. */
-    size_t cap;
-    T *ring = crunch__scratch_get(all_bytes, &cap);
+    /* The ring, then its row pointers (ring_bytes keeps them aligned). A
+     * small ring lives in the thread's scratch buffer (reused by the
+     * thread's next band) and only its pads are zeroed, in polled runs:
+     * each slot's image part is written before any kernel reads it. A
+     * large one (a very wide kernel or image) is a fresh mapping, zero
+     * already: its pages are faulted in, a cost in a VM, by the polled
+     * calls that touch them, never by one long memset. */
+    size_t cap = 0;
+    crunch__bigbuf rb = {NULL, NULL, 0};
+    T *ring;
+    if (all_bytes >= RING_MAP_BYTES) {
+        crunch__bigbuf_alloc(&rb, all_bytes);
+        ring = rb.p;
+    } else {
+        ring = crunch__scratch_get(all_bytes, &cap);
+    }
     if (ring == NULL)
         return CRUNCH_ENOMEM;
     const T **rows = (const T **)(void *)((char *)ring + ring_bytes);
     crunch_status st = CRUNCH_OK;
-    for (size_t s = 0; s < ring_rows && st == CRUNCH_OK; s++) {
+    for (size_t s = 0; rb.map == NULL && s < ring_rows && st == CRUNCH_OK; s++) {
         T *slot = ring + s * stride;
-        memset(slot, 0, left * sizeof *slot);
-        memset(slot + left + g->w, 0, (stride - left - g->w) * sizeof *slot);
-        if (crunch__poll_work(pl, (int64_t)(stride - g->w) + CRUNCH__POLL_ITEM))
-            st = CRUNCH_ECANCELED;
+        /* the pads: [0, left) and [left + w, stride) */
+        for (size_t j = 0; j < stride && st == CRUNCH_OK;) {
+            if (j == left) {
+                j = left + g->w;
+                continue;
+            }
+            size_t end = j < left ? left : stride;
+            size_t m = crunch__poll_span(pl, 1, end - j);
+            memset(slot + j, 0, m * sizeof *slot);
+            j += m;
+            if (crunch__poll_work(pl, (int64_t)m + CRUNCH__POLL_ITEM))
+                st = CRUNCH_ECANCELED;
+        }
     }
     /* The first image row output row r_begin meets: i - (plo + nr - 1). */
     size_t plo0, nr0;
@@ -236,7 +255,10 @@ static crunch_status DN(padded)(crunch__poll *pl, crunch_ctx *ctx, const geom *g
             crunch__progress_add(ctx, (int64_t)(g->ow * (size_t)(1 + two)));
         r += 1 + (size_t)two;
     }
-    crunch__scratch_put(ring, cap);
+    if (rb.p != NULL)
+        crunch__bigbuf_free(&rb);
+    else
+        crunch__scratch_put(ring, cap);
     return st;
 }
 
