@@ -120,7 +120,7 @@ func start(ctx context.Context, l launch) (*Server, error) {
 var errExitedEarly = errors.New("server exited before it was healthy")
 
 func startOnce(ctx context.Context, l launch) (*Server, error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -159,8 +159,8 @@ func startOnce(ctx context.Context, l launch) (*Server, error) {
 	return s, nil
 }
 
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
+// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)

@@ -158,7 +158,7 @@ func runCluster(ctx context.Context, e *env) (any, error) {
 // pool worker, no subprocess workers) and, with pin, is pinned to CPU
 // i mod NumCPU. It returns each node's CPU list.
 func startCluster(ctx context.Context, e *env, setup clusterSetup, pin bool) (*load.Server, []string, error) {
-	port, err := freeTCPPort()
+	port, err := load.FreePort()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -197,16 +197,6 @@ func startCluster(ctx context.Context, e *env, setup clusterSetup, pin bool) (*l
 		}
 	}
 	return gw, cpus, nil
-}
-
-// freeTCPPort returns a port of 127.0.0.1 that was free a moment ago.
-func freeTCPPort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // clusterMovedMetric counts the bytes a node moved to or from other
