@@ -25,6 +25,19 @@ func StartSecure(t testing.TB, cert *testcert.Cert, token string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		for _, ex := range execs {
+			ex.Close()
+		}
+	})
+	return Serve(t, srv)
+}
+
+// Serve runs srv in this process on a free loopback port and returns its
+// host:port; srv shuts down when the test ends (cleanups registered
+// before this call run after that).
+func Serve(t testing.TB, srv *server.Server) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -34,9 +47,6 @@ func StartSecure(t testing.TB, cert *testcert.Cert, token string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
-		for _, ex := range execs {
-			ex.Close()
-		}
 	})
 	return ln.Addr().String()
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crunchsvc/crunch/internal/testserver"
 	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/cluster"
@@ -75,20 +76,11 @@ func startNode(t testing.TB, url, name string, workers, slots int, tweak func(*c
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	nd := &node{name: name, addr: ln.Addr().String(), pool: pool, n: cn, srv: srv}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
+	t.Cleanup(func() { // after the server's shutdown
 		cn.Close()
 		pool.Close()
 	})
-	return nd
+	return &node{name: name, addr: testserver.Serve(t, srv), pool: pool, n: cn, srv: srv}
 }
 
 // dial connects a client to nd.
