@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"net"
 	"net/http"
 	"os"
@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -60,24 +59,6 @@ func TestServeRefusesOpenBeyondLoopback(t *testing.T) {
 	}
 }
 
-// lockedBuf collects a process's output.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // runServe starts the crunch binary's serve with args on a free port
 // (listening on host) and waits until /healthz answers over hc at scheme;
 // it returns the loopback address to reach it by. The process is stopped
@@ -90,7 +71,7 @@ func runServe(ctx context.Context, t *testing.T, bin, host, scheme string, hc *h
 	}
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
-	out := &lockedBuf{}
+	out := &testutil.SyncBuffer{}
 	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--addr", net.JoinHostPort(host, port), "--workers", "0", "--pool-workers", "1"}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -1,7 +1,6 @@
 package cluster_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -162,22 +161,9 @@ func TestClusterMetricsMove(t *testing.T) {
 	}
 }
 
-// syncBuf is a log sink safe for the nodes' goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) has(msg, node string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, line := range strings.Split(s.b.String(), "\n") {
+// logged tells whether logs has a JSON line with message msg from node.
+func logged(logs *testutil.SyncBuffer, msg, node string) bool {
+	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, `"msg":"`+msg) && strings.Contains(line, `"node":"`+node+`"`) {
 			return true
 		}
@@ -189,7 +175,7 @@ func (s *syncBuf) has(msg, node string) bool {
 // one goes silent.
 func TestNodeJoinLeaveLogged(t *testing.T) {
 	emb := startNATS(t)
-	logs := &syncBuf{}
+	logs := &testutil.SyncBuffer{}
 	a := startNode(t, emb.URL(), "a", 1, 0, func(c *cluster.Config) {
 		c.Log = slog.New(slog.NewJSONHandler(logs, nil))
 	})
@@ -197,12 +183,12 @@ func TestNodeJoinLeaveLogged(t *testing.T) {
 	c := startNode(t, emb.URL(), "c", 1, 0, nil)
 	waitSlots(t, a, 3)
 	for _, n := range []string{"b", "c"} {
-		if !logs.has("cluster: node joined", n) {
+		if !logged(logs, "cluster: node joined", n) {
 			t.Errorf("no join logged for %s", n)
 		}
 	}
 	b.n.Close()
-	testutil.WaitFor(t, 10*time.Second, "b's goodbye logged", func() bool { return logs.has("cluster: node left", "b") })
+	testutil.WaitFor(t, 10*time.Second, "b's goodbye logged", func() bool { return logged(logs, "cluster: node left", "b") })
 	c.n.Conn().Close() // silence, no goodbye
-	testutil.WaitFor(t, 10*time.Second, "c's loss logged", func() bool { return logs.has("cluster: node lost", "c") })
+	testutil.WaitFor(t, 10*time.Second, "c's loss logged", func() bool { return logged(logs, "cluster: node lost", "c") })
 }

@@ -66,28 +66,10 @@ func serveForever() {
 	select {}
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newSub starts a Subprocess whose workers are this test binary (2 of them
 // unless cfg says otherwise), closed when the test ends. Its log is shown
 // if the test fails.
-func newSub(t testing.TB, cfg SubprocessConfig) (*Subprocess, *syncBuffer) {
+func newSub(t testing.TB, cfg SubprocessConfig) (*Subprocess, *testutil.SyncBuffer) {
 	t.Helper()
 	if cfg.Workers == 0 {
 		cfg.Workers = 2
@@ -96,7 +78,7 @@ func newSub(t testing.TB, cfg SubprocessConfig) (*Subprocess, *syncBuffer) {
 	cfg.Env = append(cfg.Env, "CRUNCH_TEST_WORKER=1",
 		// A race-detector binary sleeps a second at exit by default.
 		"GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0")
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
 	s, err := NewSubprocess(cfg)
 	if err != nil {
@@ -561,7 +543,7 @@ func TestSubprocessStartFailures(t *testing.T) {
 		{"says something else", []string{"/bin/echo", "hello"}, "unexpected frame kind"},
 	} {
 		_, err := NewSubprocess(SubprocessConfig{Workers: 2, Command: tc.cmd, StartTimeout: 300 * time.Millisecond,
-			Log: slog.New(slog.NewTextHandler(&syncBuffer{}, nil))})
+			Log: slog.New(slog.NewTextHandler(&testutil.SyncBuffer{}, nil))})
 		if err == nil || !strings.Contains(err.Error(), tc.mention) {
 			t.Errorf("%s: got %v, want an error mentioning %q", tc.name, err, tc.mention)
 		}

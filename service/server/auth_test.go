@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"io"
 	"log/slog"
 	"net/http"
@@ -210,7 +211,7 @@ func TestAuthBrowserCookie(t *testing.T) {
 // server keeps serving, and the log holds a bounded number of lines that
 // name the remote address.
 func TestAuthFloodLogBounded(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	ts := start(t, func(c *server.Config) {
 		c.Token = testToken
 		c.Log = slog.New(slog.NewJSONHandler(logs, nil))
@@ -252,7 +253,7 @@ func TestAuthFloodLogBounded(t *testing.T) {
 	if _, _, err := c.Modsum(context.Background(), 3, 100, nil); err != nil {
 		t.Fatalf("after the flood: %v", err)
 	}
-	lines := logs.records("unauthorized request refused")
+	lines := records(logs, "unauthorized request refused")
 	if len(lines) == 0 || len(lines) > 10 {
 		t.Fatalf("%d log lines for %d refusals, want 1 to 10", len(lines), dials)
 	}

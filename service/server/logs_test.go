@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +16,10 @@ import (
 	"github.com/crunchsvc/crunch/service/server"
 )
 
-// lockedBuffer is a log sink safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// records returns the JSON log records with message msg.
-func (l *lockedBuffer) records(msg string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// records returns logs' JSON records with message msg.
+func records(logs *testutil.SyncBuffer, msg string) []map[string]any {
 	var out []map[string]any
-	for _, line := range strings.Split(l.b.String(), "\n") {
+	for _, line := range strings.Split(logs.String(), "\n") {
 		var r map[string]any
 		if json.Unmarshal([]byte(line), &r) == nil && r["msg"] == msg {
 			out = append(out, r)
@@ -47,7 +32,7 @@ func (l *lockedBuffer) records(msg string) []map[string]any {
 // when it closes, with the close code and who sent it; successful requests
 // log nothing.
 func TestConnectionLogLines(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	ts := start(t, func(c *server.Config) {
 		c.MaxMessage = 1024
 		c.Log = slog.New(slog.NewJSONHandler(logs, nil))
@@ -69,14 +54,14 @@ func TestConnectionLogLines(t *testing.T) {
 
 	var closed []map[string]any
 	testutil.Poll(5*time.Second, func() bool {
-		closed = logs.records("connection closed")
+		closed = records(logs, "connection closed")
 		return len(closed) == 2
 	})
-	if n := len(logs.records("connection open")); n != 2 {
+	if n := len(records(logs, "connection open")); n != 2 {
 		t.Errorf("%d open lines, want 2", n)
 	}
 	if len(closed) != 2 {
-		t.Fatalf("%d close lines, want 2:\n%s", len(closed), logs.b.String())
+		t.Fatalf("%d close lines, want 2:\n%s", len(closed), logs.String())
 	}
 	byCode := map[float64]map[string]any{}
 	for _, r := range closed {
@@ -88,12 +73,12 @@ func TestConnectionLogLines(t *testing.T) {
 	if r := byCode[1009]; r == nil || r["by"] != "server" {
 		t.Errorf("1009 close: %v", r)
 	}
-	for _, r := range logs.records("connection open") {
+	for _, r := range records(logs, "connection open") {
 		if r["level"] != "INFO" || r["remote"] == nil || r["conn"] == nil {
 			t.Errorf("open line: %v", r)
 		}
 	}
-	if strings.Contains(logs.b.String(), "modsum") {
-		t.Errorf("a successful request was logged:\n%s", logs.b.String())
+	if strings.Contains(logs.String(), "modsum") {
+		t.Errorf("a successful request was logged:\n%s", logs.String())
 	}
 }
