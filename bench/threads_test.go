@@ -21,7 +21,8 @@ import (
 // of n, that of the half-length complex transform for a real one), GMA/s
 // (multiply-adds, edges counted whole) for conv2d, Melem/s for sort (each
 // call first copies the unsorted input, about 3 ms of 10^7 f64, on the
-// calling thread), GFLOP/s for solve (2n³/3).
+// calling thread; the library sorts serially below 3 threads, so its two
+// rows measure the same serial sort), GFLOP/s for solve (2n³/3).
 func BenchmarkThreads(b *testing.B) {
 	pool := executor.NewPool(executor.PoolConfig{Workers: 2})
 	b.Cleanup(func() { pool.Close() })
