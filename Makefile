@@ -70,27 +70,37 @@ $(BUILD)/ctest-san/%: native/test/%.c $(C_OBJ_SAN)
 .SECONDARY: $(C_OBJ) $(C_OBJ_SAN)
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj-san/*.d $(BUILD)/ctest/*.d $(BUILD)/ctest-san/*.d)
 
+# The tests run in parallel, one job a binary (its three SIMD paths in turn), the
+# longest first so that the short ones fill the other CPUs around them.
+C_SLOW_FIRST := test_fft test_parallel test_fft_real test_cancel
+C_RUN_ORDER  := $(C_SLOW_FIRST) $(filter-out $(C_SLOW_FIRST),$(patsubst native/test/%.c,%,$(C_TESTS)))
+
 test-c:
 	@mkdir -p $(BUILD)/ctest
 	@$(MAKE) --no-print-directory -j$(C_NJOBS) $(C_BINS)
-	@set -e; for b in $(C_BINS); do \
-	  ./$$b; \
-	  CRUNCH_DISABLE=avx512 ./$$b >/dev/null; \
-	  CRUNCH_DISABLE=avx512,avx2 ./$$b >/dev/null; \
-	done
+	@$(MAKE) --no-print-directory -j$(C_NJOBS) $(patsubst %,$(BUILD)/ctest/%.run,$(C_RUN_ORDER))
 
-## test-sanitize: the C tests under AddressSanitizer and UndefinedBehaviorSanitizer
+# Runs one C test on every SIMD path; the target is never a file, so it always runs.
+$(BUILD)/ctest/%.run: $(BUILD)/ctest/%
+	@set -e; ./$<; \
+	  CRUNCH_DISABLE=avx512 ./$< >/dev/null; \
+	  CRUNCH_DISABLE=avx512,avx2 ./$< >/dev/null
+
+## test-sanitize: the C tests under AddressSanitizer and UndefinedBehaviorSanitizer, in parallel
 test-sanitize:
 	@mkdir -p $(BUILD)/ctest-san
 	@$(MAKE) --no-print-directory -j$(C_NJOBS) $(C_BINS_SAN)
-	@set -e; for b in $(C_BINS_SAN); do ./$$b; done
+	@$(MAKE) --no-print-directory -j$(C_NJOBS) $(patsubst %,$(BUILD)/ctest-san/%.run,$(C_RUN_ORDER))
+
+$(BUILD)/ctest-san/%.run: $(BUILD)/ctest-san/%
+	@./$<
 
 ## test-cmake: libcrunch through CMake: ctest, install, find_package and pkg-config consumers
 test-cmake: ensure-cmake
 	@if command -v cmake >/dev/null; then \
 	  cmake -S . -B $(BUILD)/cmake -DCRUNCH_WERROR=ON >/dev/null && \
 	  cmake --build $(BUILD)/cmake -j2 >/dev/null && \
-	  ctest --test-dir $(BUILD)/cmake --output-on-failure; \
+	  ctest --test-dir $(BUILD)/cmake -j$(C_NJOBS) --output-on-failure; \
 	else \
 	  echo "**********************************************************************"; \
 	  echo "** SKIPPED: the CMake package test (cmake missing, and not root to  **"; \
