@@ -1,0 +1,7 @@
+//go:build race
+
+package testutil
+
+// RaceEnabled reports a build with the race detector, which slows Go code
+// several times over: tests leave out their largest cases under it.
+const RaceEnabled = true
