@@ -130,7 +130,7 @@ BENCH_FLAGS_full    := -full -reps 5 -duration 5s -kernels-count 10
 HAVE_OPENBLAS := $(shell printf '\043include <cblas.h>\nint main(void){return 0;}\n' | \
 	$(CC) -x c - -lopenblas -o /dev/null 2>/dev/null && echo yes)
 HAVE_FFTW := $(shell printf '\043include <fftw3.h>\nint main(void){return 0;}\n' | \
-	$(CC) -x c - -lfftw3 -lfftw3f -o /dev/null 2>/dev/null && echo yes)
+	$(CC) -x c - -lfftw3_threads -lfftw3 -lfftw3f -lpthread -o /dev/null 2>/dev/null && echo yes)
 empty :=
 comma := ,
 BENCH_TAGS := $(subst $(empty) $(empty),$(comma),$(strip $(if $(HAVE_OPENBLAS),openblas) $(if $(HAVE_FFTW),fftw)))
