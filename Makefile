@@ -114,8 +114,10 @@ fuzz: native-sum
 
 ## bench: everything measured on this machine, by crunchbench: the Go micro-benchmarks
 ## (kernels per SIMD path against Go/gonum, and OpenBLAS and FFTW when installed; dispatch
-## and transfer per executor), the exec profile (profile.json, for crunch serve --profile),
-## end-to-end load per executor, and ping round trips under full load per compute priority.
+## and transfer per executor), one request per op on 1 thread and on all (beside OpenBLAS's
+## gemm and FFTW's fft on as many, when installed), the exec profile (profile.json, for
+## crunch serve --profile), end-to-end load per executor, and ping round trips under full
+## load per compute priority.
 ## Writes HOST-DATE.{md,json}, the raw go test output, SVG plots and profile.json into
 ## $(BENCH_OUT) (bench/out, which git ignores); SAVE=1 writes them into bench/results
 ## instead, the report the repository keeps. BENCH=quick takes about two minutes,

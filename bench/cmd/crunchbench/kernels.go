@@ -11,10 +11,10 @@ import (
 
 // Flags of the kernels mode.
 var (
-	kernelsRun       = flag.String("kernels-bench", ".", "kernels: the go test -bench pattern over package bench")
+	kernelsRun       = flag.String("kernels-bench", ".", "kernels: the go test -bench pattern over package bench (BenchmarkThreads is the threads mode's)")
 	kernelsCount     = flag.Int("kernels-count", 5, "kernels: go test -count (each figure is the median of this many runs)")
 	kernelsBenchtime = flag.String("kernels-benchtime", "200ms", "kernels: go test -benchtime per run")
-	kernelsTags      = flag.String("kernels-tags", "", "kernels: build tags for package bench (openblas, fftw: compare with those libraries when installed)")
+	kernelsTags      = flag.String("kernels-tags", "", "kernels and threads: build tags for package bench (openblas, fftw: compare with those libraries when installed)")
 	kernelsOut       = flag.String("kernels-out", "", "kernels: also write go test's raw output here (benchstat's input format)")
 )
 
@@ -34,7 +34,7 @@ func runKernels(ctx context.Context, e *env) (any, error) {
 		}
 	}
 	res, err := goBench{
-		mode: "kernels", bench: *kernelsRun,
+		mode: "kernels", bench: *kernelsRun, skip: "^BenchmarkThreads$",
 		count: count, benchtime: benchtime, rawOut: *kernelsOut,
 	}.run(ctx, e)
 	if err != nil {
