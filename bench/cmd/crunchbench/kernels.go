@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 )
@@ -195,7 +196,16 @@ func orDash(s string) string {
 // formatCell writes a median with its spread, to three significant digits.
 func formatCell(c benchCell) string {
 	if c.Runs < 2 || c.Min == c.Max {
-		return fmt.Sprintf("%.3g", c.Median)
+		return sig3(c.Median)
 	}
-	return fmt.Sprintf("%.3g (%.3g–%.3g)", c.Median, c.Min, c.Max)
+	return fmt.Sprintf("%s (%s–%s)", sig3(c.Median), sig3(c.Min), sig3(c.Max))
+}
+
+// sig3 writes x to three significant digits, and whole from 1000 on
+// rather than as 1.23e+03.
+func sig3(x float64) string {
+	if math.Abs(x) >= 1000 {
+		return fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%.3g", x)
 }

@@ -168,7 +168,7 @@ func threadsTable(lines []benchLine, tags []string) (t *table, all int, missing 
 				}
 				cell := formatTime(tc)
 				if rc, ok := rates[unit][paths[op][impl][k]]; ok {
-					cell += fmt.Sprintf(", %.3g %s", rc.Median, unit)
+					cell += ", " + sig3(rc.Median) + " " + unit
 				}
 				cells = append(cells, cell)
 				if k == 1 {
