@@ -124,8 +124,10 @@ fuzz: native-sum
 
 ## bench: everything measured on this machine, by crunchbench: the Go micro-benchmarks
 ## (kernels per SIMD path against Go/gonum, and OpenBLAS and FFTW when installed; dispatch
-## and transfer per executor), the exec profile (profile.json, for crunch serve --profile),
-## end-to-end load per executor, and ping round trips under full load per compute priority.
+## and transfer per executor), one request per op on 1 thread and on all (beside OpenBLAS's
+## gemm and FFTW's fft on as many, when installed), the exec profile (profile.json, for
+## crunch serve --profile), end-to-end load per executor, and ping round trips under full
+## load per compute priority.
 ## Writes HOST-DATE.{md,json}, the raw go test output, SVG plots and profile.json into
 ## $(BENCH_OUT) (bench/out, which git ignores); SAVE=1 writes them into bench/results
 ## instead, the report the repository keeps. BENCH=quick takes about two minutes,
@@ -140,7 +142,7 @@ BENCH_FLAGS_full    := -full -reps 5 -duration 5s -kernels-count 10
 HAVE_OPENBLAS := $(shell printf '\043include <cblas.h>\nint main(void){return 0;}\n' | \
 	$(CC) -x c - -lopenblas -o /dev/null 2>/dev/null && echo yes)
 HAVE_FFTW := $(shell printf '\043include <fftw3.h>\nint main(void){return 0;}\n' | \
-	$(CC) -x c - -lfftw3 -lfftw3f -o /dev/null 2>/dev/null && echo yes)
+	$(CC) -x c - -lfftw3_threads -lfftw3 -lfftw3f -lpthread -o /dev/null 2>/dev/null && echo yes)
 empty :=
 comma := ,
 BENCH_TAGS := $(subst $(empty) $(empty),$(comma),$(strip $(if $(HAVE_OPENBLAS),openblas) $(if $(HAVE_FFTW),fftw)))

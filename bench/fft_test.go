@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -15,6 +16,18 @@ import (
 // 2^16+1, which crunch's C library computes with Bluestein's algorithm, and
 // 2^20 (16 MiB), beyond the caches, which it computes in four steps.
 var fftSizes = []int{1 << 10, 1 << 16, 1<<16 + 1, 1 << 20}
+
+// fftwEstimate is for a quick run: FFTW_MEASURE takes seconds a plan at
+// 2^20.
+var fftwEstimate = flag.Bool("fftw-estimate", false, "plan FFTW's transforms with FFTW_ESTIMATE (at once, but they may run slower) rather than FFTW_MEASURE")
+
+// fftwRigor is the FFTW planner's rigor after -fftw-estimate.
+func fftwRigor() fftw.Rigor {
+	if *fftwEstimate {
+		return fftw.Estimate
+	}
+	return fftw.Measure
+}
 
 func randC128(n int) []complex128 {
 	r := rand.New(rand.NewPCG(2, uint64(n)))
@@ -36,7 +49,7 @@ func reportFFT(b *testing.B, n int) {
 // double transforms: crunch's C FFT on each SIMD path, gonum (crunch's
 // gonum implementation: dsp/fourier's CmplxFFT, or Bluestein over it for
 // lengths with a large prime factor) and FFTW with an FFTW_MEASURE plan
-// (-tags fftw). Plans are made before the timing: crunch caches its own on
+// (-tags fftw; FFTW_ESTIMATE with -fftw-estimate). Plans are made before the timing: crunch caches its own on
 // the first call.
 func BenchmarkFFTC128(b *testing.B) {
 	for _, n := range fftSizes {
@@ -64,7 +77,7 @@ func BenchmarkFFTC128(b *testing.B) {
 		})
 		if fftw.Available {
 			b.Run(fmt.Sprintf("impl=fftw/n=%d", n), func(b *testing.B) {
-				p := fftw.NewPlanC128(n, false)
+				p := fftw.NewPlanC128(n, false, 1, fftwRigor())
 				defer p.Destroy()
 				copy(p.In128(), x) // after planning: FFTW_MEASURE overwrites the arrays
 				for b.Loop() {
@@ -96,7 +109,7 @@ func BenchmarkFFTC64(b *testing.B) {
 	})
 	if fftw.Available {
 		b.Run(fmt.Sprintf("impl=fftw/n=%d", n), func(b *testing.B) {
-			p := fftw.NewPlanC64(n, false)
+			p := fftw.NewPlanC64(n, false, fftwRigor())
 			defer p.Destroy()
 			copy(p.In64(), x)
 			for b.Loop() {

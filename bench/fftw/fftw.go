@@ -1,14 +1,15 @@
 //go:build fftw
 
-// Package fftw calls FFTW 3 (double and single precision, single-threaded,
-// FFTW_MEASURE plans), for benchmarks only: it shows how close crunch's FFT
-// comes to the reference library on this CPU. crunch itself never links
-// FFTW; this package builds only with the tag fftw (Debian's
-// libfftw3-dev: apt-get install -y libfftw3-dev).
+// Package fftw calls FFTW 3 (double and single precision; complex double
+// plans on one thread or several), for benchmarks
+// only: it shows how close crunch's FFT comes to the reference library on
+// this CPU. crunch itself never links FFTW; this package builds only with
+// the tag fftw (Debian's libfftw3-dev, which ships libfftw3_threads too:
+// apt-get install -y libfftw3-dev).
 package fftw
 
 /*
-#cgo LDFLAGS: -lfftw3 -lfftw3f
+#cgo LDFLAGS: -lfftw3_threads -lfftw3 -lfftw3f -lpthread
 #include <fftw3.h>
 */
 import "C"
@@ -17,6 +18,13 @@ import "unsafe"
 
 // Available reports whether this build links FFTW.
 const Available = true
+
+// Threaded plans need FFTW's threads set up once, before any planning.
+func init() {
+	if C.fftw_init_threads() == 0 {
+		panic("fftw: fftw_init_threads failed")
+	}
+}
 
 // Plan is an FFTW plan of one length and direction over its own
 // SIMD-aligned input and output arrays (FFTW's memory, not Go's).
@@ -28,23 +36,32 @@ type Plan struct {
 	in, out unsafe.Pointer
 }
 
-// NewPlanC128 plans an out-of-place complex-double DFT of length n
-// (FFTW_MEASURE: it times several algorithms first, which takes a while
-// and overwrites the arrays). inverse selects FFTW_BACKWARD.
-func NewPlanC128(n int, inverse bool) *Plan {
+// flags are the planner flags of r.
+func (r Rigor) flags() C.uint {
+	if r == Estimate {
+		return C.FFTW_ESTIMATE
+	}
+	return C.FFTW_MEASURE
+}
+
+// NewPlanC128 plans an out-of-place complex-double DFT of length n whose
+// execution uses up to threads threads. inverse selects FFTW_BACKWARD.
+func NewPlanC128(n int, inverse bool, threads int, rigor Rigor) *Plan {
 	pl := &Plan{n: n}
 	pl.in = unsafe.Pointer(C.fftw_alloc_complex(C.size_t(n)))
 	pl.out = unsafe.Pointer(C.fftw_alloc_complex(C.size_t(n)))
-	pl.p = C.fftw_plan_dft_1d(C.int(n), (*C.fftw_complex)(pl.in), (*C.fftw_complex)(pl.out), sign(inverse), C.FFTW_MEASURE)
+	// The thread count is the planner's, global: every plan sets its own.
+	C.fftw_plan_with_nthreads(C.int(threads))
+	pl.p = C.fftw_plan_dft_1d(C.int(n), (*C.fftw_complex)(pl.in), (*C.fftw_complex)(pl.out), sign(inverse), rigor.flags())
 	return pl
 }
 
-// NewPlanC64 is NewPlanC128 in single precision (fftwf).
-func NewPlanC64(n int, inverse bool) *Plan {
+// NewPlanC64 is NewPlanC128 in single precision (fftwf), on one thread.
+func NewPlanC64(n int, inverse bool, rigor Rigor) *Plan {
 	pl := &Plan{n: n, f32: true}
 	pl.in = unsafe.Pointer(C.fftwf_alloc_complex(C.size_t(n)))
 	pl.out = unsafe.Pointer(C.fftwf_alloc_complex(C.size_t(n)))
-	pl.pf = C.fftwf_plan_dft_1d(C.int(n), (*C.fftwf_complex)(pl.in), (*C.fftwf_complex)(pl.out), sign(inverse), C.FFTW_MEASURE)
+	pl.pf = C.fftwf_plan_dft_1d(C.int(n), (*C.fftwf_complex)(pl.in), (*C.fftwf_complex)(pl.out), sign(inverse), rigor.flags())
 	return pl
 }
 

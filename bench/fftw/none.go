@@ -10,10 +10,12 @@ const Available = false
 type Plan struct{}
 
 // NewPlanC128 is not available without the fftw build tag.
-func NewPlanC128(n int, inverse bool) *Plan { panic("fftw: built without the fftw tag") }
+func NewPlanC128(n int, inverse bool, threads int, rigor Rigor) *Plan {
+	panic("fftw: built without the fftw tag")
+}
 
 // NewPlanC64 is not available without the fftw build tag.
-func NewPlanC64(n int, inverse bool) *Plan { panic("fftw: built without the fftw tag") }
+func NewPlanC64(n int, inverse bool, rigor Rigor) *Plan { panic("fftw: built without the fftw tag") }
 
 // In128 is not available without the fftw build tag.
 func (p *Plan) In128() []complex128 { panic("fftw: built without the fftw tag") }

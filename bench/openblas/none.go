@@ -11,3 +11,6 @@ func GemmF64(n int, a, b, c []float64) { panic("openblas: built without the open
 
 // GemmF32 is not available without the openblas build tag.
 func GemmF32(n int, a, b, c []float32) { panic("openblas: built without the openblas tag") }
+
+// SetThreads is not available without the openblas build tag.
+func SetThreads(n int) { panic("openblas: built without the openblas tag") }

@@ -1,8 +1,9 @@
 //go:build openblas
 
-// Package openblas calls OpenBLAS's single-threaded cblas_dgemm and
-// cblas_sgemm, for benchmarks only: it shows how close crunch's kernels come
-// to the best library on this CPU. crunch itself never links OpenBLAS; this
+// Package openblas calls OpenBLAS's cblas_dgemm and cblas_sgemm, for
+// benchmarks only: it shows how close crunch's kernels come to the best
+// library on this CPU. It runs them on one thread unless SetThreads says
+// otherwise. crunch itself never links OpenBLAS; this
 // package builds only with the tag openblas (make bench adds it when
 // Debian's libopenblas-dev is installed: make bench-deps).
 package openblas
@@ -19,7 +20,14 @@ import "unsafe"
 // Available reports whether this build links OpenBLAS.
 const Available = true
 
-func init() { C.openblas_set_num_threads(1) }
+// The kernel benchmarks compare single-threaded figures: OpenBLAS would
+// otherwise use every CPU.
+func init() { SetThreads(1) }
+
+// SetThreads sets how many threads OpenBLAS's calls use from now on
+// (openblas_set_num_threads); a benchmark that changes it sets it back
+// to 1 when it ends.
+func SetThreads(n int) { C.openblas_set_num_threads(C.int(n)) }
 
 // GemmF64 computes c = a·b for n×n row-major matrices.
 func GemmF64(n int, a, b, c []float64) {

@@ -2,12 +2,90 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// goBench is one `go test -bench` run over package bench, with the build
+// tags of -kernels-tags.
+type goBench struct {
+	mode        string // for the status line
+	bench, skip string // -bench and -skip patterns ("" for no -skip)
+	count       int
+	benchtime   string
+	binArgs     []string // the benchmarks' own flags (after -args)
+	rawOut      string   // also write go test's raw output here, unless ""
+}
+
+// goBenchRun is what a mode that runs go test -bench reports in the JSON.
+type goBenchRun struct {
+	Command string      `json:"command"`
+	Lines   []benchLine `json:"lines"`
+}
+
+// run runs go test, following its output on the status line, and parses
+// its result lines.
+func (g goBench) run(ctx context.Context, e *env) (goBenchRun, error) {
+	args := []string{"test", "-run=^$", "-bench=" + g.bench, fmt.Sprintf("-count=%d", g.count), "-benchtime=" + g.benchtime}
+	if g.skip != "" {
+		args = append(args, "-skip="+g.skip)
+	}
+	if *kernelsTags != "" {
+		args = append(args, "-tags="+*kernelsTags)
+	}
+	args = append(args, "./bench/")
+	if len(g.binArgs) > 0 {
+		args = append(append(args, "-args"), g.binArgs...)
+	}
+	res := goBenchRun{Command: "go " + strings.Join(args, " ")}
+
+	cmd := exec.CommandContext(ctx, "go", args...)
+	// OpenBLAS must choose its own kernels for a fair comparison.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=")
+	})
+	var raw bytes.Buffer
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return res, err
+	}
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return res, fmt.Errorf("starting go test: %w", err)
+	}
+	// Follow the output as it comes, for the status line.
+	lines := 0
+	tee := io.TeeReader(out, &raw)
+	buf := make([]byte, 4096)
+	for {
+		n, rerr := tee.Read(buf)
+		lines += bytes.Count(buf[:n], []byte("\n"))
+		e.status.set("%s: go test -bench, %d lines of output, %s", g.mode, lines, time.Since(start).Round(time.Second))
+		if rerr != nil {
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return res, fmt.Errorf("%s: %w", res.Command, err)
+	}
+	if g.rawOut != "" {
+		if err := os.WriteFile(g.rawOut, raw.Bytes(), 0o644); err != nil {
+			return res, err
+		}
+	}
+	res.Lines, err = parseBench(&raw)
+	return res, err
+}
 
 // benchLine is one result line of `go test -bench` output:
 //

@@ -1,32 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
+	"math"
 	"slices"
 	"strings"
-	"time"
 )
 
 // Flags of the kernels mode.
 var (
-	kernelsRun       = flag.String("kernels-bench", ".", "kernels: the go test -bench pattern over package bench")
+	kernelsRun       = flag.String("kernels-bench", ".", "kernels: the go test -bench pattern over package bench (BenchmarkThreads is the threads mode's)")
 	kernelsCount     = flag.Int("kernels-count", 5, "kernels: go test -count (each figure is the median of this many runs)")
 	kernelsBenchtime = flag.String("kernels-benchtime", "200ms", "kernels: go test -benchtime per run")
-	kernelsTags      = flag.String("kernels-tags", "", "kernels: build tags for package bench (openblas, fftw: compare with those libraries when installed)")
+	kernelsTags      = flag.String("kernels-tags", "", "kernels and threads: build tags for package bench (openblas, fftw: compare with those libraries when installed)")
 	kernelsOut       = flag.String("kernels-out", "", "kernels: also write go test's raw output here (benchstat's input format)")
 )
-
-// kernelsResult is what the kernels mode reports in the JSON.
-type kernelsResult struct {
-	Command string      `json:"command"`
-	Lines   []benchLine `json:"lines"`
-}
 
 // runKernels runs the Go micro-benchmarks of package bench (every kernel,
 // C on each SIMD path against Go/gonum and, with their tags, OpenBLAS and
@@ -43,49 +34,11 @@ func runKernels(ctx context.Context, e *env) (any, error) {
 			benchtime = "20ms"
 		}
 	}
-	args := []string{"test", "-run=^$", "-bench=" + *kernelsRun, fmt.Sprintf("-count=%d", count), "-benchtime=" + benchtime}
-	if *kernelsTags != "" {
-		args = append(args, "-tags="+*kernelsTags)
-	}
-	args = append(args, "./bench/")
-	res := kernelsResult{Command: "go " + strings.Join(args, " ")}
-
-	cmd := exec.CommandContext(ctx, "go", args...)
-	// OpenBLAS must choose its own kernels for a fair comparison.
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=")
-	})
-	var raw bytes.Buffer
-	out, err := cmd.StdoutPipe()
+	res, err := goBench{
+		mode: "kernels", bench: *kernelsRun, skip: "^BenchmarkThreads$",
+		count: count, benchtime: benchtime, rawOut: *kernelsOut,
+	}.run(ctx, e)
 	if err != nil {
-		return nil, err
-	}
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting go test: %w", err)
-	}
-	// Follow the output as it comes, for the status line.
-	lines := 0
-	tee := io.TeeReader(out, &raw)
-	buf := make([]byte, 4096)
-	for {
-		n, rerr := tee.Read(buf)
-		lines += bytes.Count(buf[:n], []byte("\n"))
-		e.status.set("kernels: go test -bench, %d lines of output, %s", lines, time.Since(start).Round(time.Second))
-		if rerr != nil {
-			break
-		}
-	}
-	if err := cmd.Wait(); err != nil {
-		return res, fmt.Errorf("%s: %w", res.Command, err)
-	}
-	if *kernelsOut != "" {
-		if err := os.WriteFile(*kernelsOut, raw.Bytes(), 0o644); err != nil {
-			return res, err
-		}
-	}
-	if res.Lines, err = parseBench(&raw); err != nil {
 		return res, err
 	}
 	writeKernels(e.out, res, count, benchtime)
@@ -93,7 +46,7 @@ func runKernels(ctx context.Context, e *env) (any, error) {
 }
 
 // writeKernels writes one table per benchmark family.
-func writeKernels(w io.Writer, res kernelsResult, count int, benchtime string) {
+func writeKernels(w io.Writer, res goBenchRun, count int, benchtime string) {
 	fmt.Fprintf(w, "\n## Kernels and dispatch: Go micro-benchmarks\n\n")
 	fmt.Fprintf(w, "`%s` (single-threaded; the raw output is benchstat's input). Cells: median (min–max) of %d runs of %s; "+
 		"ratios compare medians of the same run.\n", res.Command, count, benchtime)
@@ -243,7 +196,16 @@ func orDash(s string) string {
 // formatCell writes a median with its spread, to three significant digits.
 func formatCell(c benchCell) string {
 	if c.Runs < 2 || c.Min == c.Max {
-		return fmt.Sprintf("%.3g", c.Median)
+		return sig3(c.Median)
 	}
-	return fmt.Sprintf("%.3g (%.3g–%.3g)", c.Median, c.Min, c.Max)
+	return fmt.Sprintf("%s (%s–%s)", sig3(c.Median), sig3(c.Min), sig3(c.Max))
+}
+
+// sig3 writes x to three significant digits, and whole from 1000 on
+// rather than as 1.23e+03.
+func sig3(x float64) string {
+	if math.Abs(x) >= 1000 {
+		return fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%.3g", x)
 }

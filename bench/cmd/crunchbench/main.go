@@ -8,6 +8,7 @@
 //	go run ./bench/cmd/crunchbench -only responsive -quick       # 1 rep of 2 s per case
 //	go run ./bench/cmd/crunchbench -only responsive -json out.json
 //	go run ./bench/cmd/crunchbench -only profile -profile-out profile.json
+//	go run ./bench/cmd/crunchbench -only threads -kernels-tags openblas,fftw
 //
 // It prints a Markdown report on stdout (the command line and the machine
 // first), a status line on stderr while it works, and, with -json, the raw
@@ -42,6 +43,7 @@ type mode struct {
 // modes lists every mode in the order they run when -only is not given.
 var modes = []mode{
 	{"kernels", "the Go micro-benchmarks of package bench (kernels per SIMD path against Go/gonum/OpenBLAS/FFTW, dispatch, transfer), tabulated", runKernels},
+	{"threads", "one request on 1 thread and on all, per op (BenchmarkThreads), beside OpenBLAS's gemm and FFTW's fft on as many threads when installed", runThreads},
 	{"profile", "the fastest executor per op and size, one call at a time; builds the exec profile (-profile-out)", runProfile},
 	{"responsive", "ping round trips on an idle connection while every executor slot runs long jobs, per exec and compute priority", runResponsive},
 	{"python", "large calls from Python (clients/python/bench_crunch.py) through shared memory and over TCP, each beside NumPy in-process", runPython},

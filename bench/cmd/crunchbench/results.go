@@ -12,18 +12,20 @@ import (
 
 // resultsDir, when set, makes a run file its outputs under one name per
 // host and date: NAME.md (the report), NAME.json (every raw figure),
-// NAME-go-bench.txt (the kernels mode's raw output), NAME-plots/ (the
+// NAME-go-bench.txt (the kernels mode's raw output),
+// NAME-go-bench-threads.txt (the threads mode's), NAME-plots/ (the
 // plots) and profile.json (the exec profile), unless their own flags say
 // otherwise.
 var resultsDir = flag.String("results", "", "write the report, JSON, raw benchmark output, plots and profile into this directory as HOST-DATE.*")
 
 // resultFiles are the paths a run writes, after -results.
 type resultFiles struct {
-	Report string // the Markdown report, also printed on stdout
-	JSON   string
-	GoTxt  string
-	Plots  string
-	Prof   string
+	Report     string // the Markdown report, also printed on stdout
+	JSON       string
+	GoTxt      string
+	ThreadsTxt string // the threads mode's raw output
+	Plots      string
+	Prof       string
 }
 
 // planResults fills in the output flags left empty from -results: the
@@ -37,7 +39,7 @@ func planResults(host string, now time.Time) (resultFiles, error) {
 		return f, fmt.Errorf("-results: %w", err)
 	}
 	base := filepath.Join(*resultsDir, resultName(host, now))
-	f = resultFiles{Report: base + ".md", JSON: base + ".json", GoTxt: base + "-go-bench.txt",
+	f = resultFiles{Report: base + ".md", JSON: base + ".json", GoTxt: base + "-go-bench.txt", ThreadsTxt: base + "-go-bench-threads.txt",
 		Plots: base + "-plots", Prof: filepath.Join(*resultsDir, "profile.json")}
 	setDefault := func(p *string, v string) {
 		if *p == "" {
@@ -46,9 +48,10 @@ func planResults(host string, now time.Time) (resultFiles, error) {
 	}
 	setDefault(jsonOut, f.JSON)
 	setDefault(kernelsOut, f.GoTxt)
+	setDefault(threadsOut, f.ThreadsTxt)
 	setDefault(profileOut, f.Prof)
 	setDefault(plotsDir, f.Plots)
-	f.JSON, f.GoTxt, f.Prof, f.Plots = *jsonOut, *kernelsOut, *profileOut, *plotsDir
+	f.JSON, f.GoTxt, f.ThreadsTxt, f.Prof, f.Plots = *jsonOut, *kernelsOut, *threadsOut, *profileOut, *plotsDir
 	return f, nil
 }
 

@@ -20,17 +20,18 @@ func TestResultName(t *testing.T) {
 
 func TestPlanResults(t *testing.T) {
 	dir := t.TempDir()
-	defer func(r, j, k, p, pl string) {
-		*resultsDir, *jsonOut, *kernelsOut, *profileOut, *plotsDir = r, j, k, p, pl
-	}(*resultsDir, *jsonOut, *kernelsOut, *profileOut, *plotsDir)
-	*resultsDir, *jsonOut, *kernelsOut, *profileOut, *plotsDir = dir, "", "", "/elsewhere/p.json", ""
+	defer func(r, j, k, th, p, pl string) {
+		*resultsDir, *jsonOut, *kernelsOut, *threadsOut, *profileOut, *plotsDir = r, j, k, th, p, pl
+	}(*resultsDir, *jsonOut, *kernelsOut, *threadsOut, *profileOut, *plotsDir)
+	*resultsDir, *jsonOut, *kernelsOut, *threadsOut, *profileOut, *plotsDir = dir, "", "", "", "/elsewhere/p.json", ""
 	f, err := planResults("h", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := filepath.Join(dir, "h-2026-01-02")
-	if f.Report != base+".md" || *jsonOut != base+".json" || *kernelsOut != base+"-go-bench.txt" || f.Plots != base+"-plots" {
-		t.Errorf("planned %+v (json %s, kernels %s)", f, *jsonOut, *kernelsOut)
+	if f.Report != base+".md" || *jsonOut != base+".json" || *kernelsOut != base+"-go-bench.txt" || f.Plots != base+"-plots" ||
+		*threadsOut != base+"-go-bench-threads.txt" {
+		t.Errorf("planned %+v (json %s, kernels %s, threads %s)", f, *jsonOut, *kernelsOut, *threadsOut)
 	}
 	if *profileOut != "/elsewhere/p.json" || f.Prof != "/elsewhere/p.json" {
 		t.Errorf("an explicit -profile-out was overridden: %s", *profileOut)
