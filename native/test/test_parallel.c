@@ -558,11 +558,36 @@ typedef struct cancel_args {
     size_t n;
 } cancel_args;
 
+/* first_cancels wraps a parallel call's tasks so that each cancels the
+ * call once it has run. */
+typedef struct first_cancels {
+    crunch_task_fn task;
+    void *arg;
+    crunch_ctx *ctx;
+} first_cancels;
+
+static void run_then_cancel(void *p, size_t i)
+{
+    const first_cancels *f = p;
+    f->task(f->arg, i);
+    crunch_ctx_cancel(f->ctx);
+}
+
+/* cancelling_runner runs the tasks on crunch_runner_pthreads and cancels
+ * the call (data, its ctx) as soon as any task has finished: the rest of
+ * the call must then stop midway even when a loaded machine keeps
+ * check_cancel_midway's canceller thread off the CPU until the end. */
+static void cancelling_runner(void *data, size_t n, crunch_task_fn task, void *arg, int threads)
+{
+    first_cancels f = {task, arg, data};
+    crunch_runner_pthreads(NULL, n, run_then_cancel, &f, threads);
+}
+
 /* cancel_call runs the op on 3 pthreads; check_cancel_midway's call. */
 static crunch_status cancel_call(crunch_ctx *ctx, void *arg)
 {
     const cancel_args *ca = arg;
-    crunch_ctx_set_runner(ctx, crunch_runner_pthreads, NULL, 3);
+    crunch_ctx_set_runner(ctx, cancelling_runner, ctx, 3);
     crunch_stats st;
     int64_t t;
     switch (ca->op) {
