@@ -37,6 +37,54 @@ func SortU32(x *Ctx, v []uint32, descending bool) error {
 	return check("crunch_sort_u32", C.crunch_sort_u32(x.cptr(), sortPtr[C.uint32_t](v), C.size_t(len(v)), cbool(descending)))
 }
 
+// SortIntoF64 writes v sorted to out, as SortF64 would sort it in place,
+// bit for bit, and leaves v unchanged (crunch_sort_into_f64). It costs no
+// more than the sort in place: the copy is folded into its first pass.
+// out must have v's length and must not overlap it, unless it is v; it is
+// only ever written, so it may be memory another process can change.
+func SortIntoF64(x *Ctx, v, out []float64, descending bool) error {
+	return sortInto(x, "crunch_sort_into_f64", v, out, func(v, out *C.double, n C.size_t) C.crunch_status {
+		return C.crunch_sort_into_f64(x.cptr(), v, out, n, cbool(descending))
+	})
+}
+
+// SortIntoF32 is SortIntoF64 for float32 (crunch_sort_into_f32).
+func SortIntoF32(x *Ctx, v, out []float32, descending bool) error {
+	return sortInto(x, "crunch_sort_into_f32", v, out, func(v, out *C.float, n C.size_t) C.crunch_status {
+		return C.crunch_sort_into_f32(x.cptr(), v, out, n, cbool(descending))
+	})
+}
+
+// SortIntoI64 is SortIntoF64 for int64 (crunch_sort_into_i64).
+func SortIntoI64(x *Ctx, v, out []int64, descending bool) error {
+	return sortInto(x, "crunch_sort_into_i64", v, out, func(v, out *C.int64_t, n C.size_t) C.crunch_status {
+		return C.crunch_sort_into_i64(x.cptr(), v, out, n, cbool(descending))
+	})
+}
+
+// SortIntoI32 is SortIntoF64 for int32 (crunch_sort_into_i32).
+func SortIntoI32(x *Ctx, v, out []int32, descending bool) error {
+	return sortInto(x, "crunch_sort_into_i32", v, out, func(v, out *C.int32_t, n C.size_t) C.crunch_status {
+		return C.crunch_sort_into_i32(x.cptr(), v, out, n, cbool(descending))
+	})
+}
+
+// SortIntoU32 is SortIntoF64 for uint32 (crunch_sort_into_u32).
+func SortIntoU32(x *Ctx, v, out []uint32, descending bool) error {
+	return sortInto(x, "crunch_sort_into_u32", v, out, func(v, out *C.uint32_t, n C.size_t) C.crunch_status {
+		return C.crunch_sort_into_u32(x.cptr(), v, out, n, cbool(descending))
+	})
+}
+
+// sortInto checks that out has v's length and calls call with their first
+// elements as C pointers of element type P (nil when empty).
+func sortInto[P, T any](x *Ctx, fn string, v, out []T, call func(v, out *P, n C.size_t) C.crunch_status) error {
+	if len(out) != len(v) {
+		return invalid(fn, "out has %d elements, v %d", len(out), len(v))
+	}
+	return check(fn, call(sortPtr[P](v), sortPtr[P](out), C.size_t(len(v))))
+}
+
 // sortPtr returns &s[0] as a *P (the C element type of the same size), or
 // nil for an empty slice, like f64p; it is used in the call expression.
 func sortPtr[P, T any](s []T) *P {

@@ -46,3 +46,35 @@ func TestSortBinding(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+// TestSortIntoBinding checks the sorts into another slice: the input is
+// left alone, the result is the sort in place's, and a length mismatch or
+// an overlap is refused.
+func TestSortIntoBinding(t *testing.T) {
+	in := []float64{3, math.NaN(), 1, -2}
+	out := make([]float64, len(in))
+	if err := cgo.SortIntoF64(nil, in, out, true); err != nil || out[0] != 3 || out[2] != -2 || !math.IsNaN(out[3]) {
+		t.Errorf("f64 descending: %v, %v", out, err)
+	}
+	if in[0] != 3 || in[3] != -2 {
+		t.Errorf("the input changed: %v", in)
+	}
+	if err := cgo.SortIntoI32(nil, []int32{2, -1}, make([]int32, 2), false); err != nil {
+		t.Errorf("i32: %v", err)
+	}
+	if err := cgo.SortIntoU32(nil, []uint32{2, 1}, make([]uint32, 2), false); err != nil {
+		t.Errorf("u32: %v", err)
+	}
+	if err := cgo.SortIntoI64(nil, []int64{2, 1}, make([]int64, 2), false); err != nil {
+		t.Errorf("i64: %v", err)
+	}
+	if err := cgo.SortIntoF32(nil, nil, nil, false); err != nil {
+		t.Errorf("f32, empty: %v", err)
+	}
+	if err := cgo.SortIntoF64(nil, in, out[:3], false); !errors.Is(err, cgo.ErrInvalid) {
+		t.Errorf("short out: %v", err)
+	}
+	if err := cgo.SortIntoF64(nil, out[:2], out[1:3], false); !errors.Is(err, cgo.ErrInvalid) {
+		t.Errorf("overlapping: %v", err)
+	}
+}

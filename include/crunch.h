@@ -410,6 +410,41 @@ CRUNCH_API crunch_status crunch_sort_i32(crunch_ctx *ctx, int32_t *x, size_t n, 
 CRUNCH_API crunch_status crunch_sort_u32(crunch_ctx *ctx, uint32_t *x, size_t n, int descending);
 
 /*
+ * crunch_sort_into_f64 writes x[0..n) sorted to out[0..n), as
+ * crunch_sort_f64 would sort it in place, bit for bit, and leaves x
+ * unchanged. It costs no more than the sort in place: the first pass reads
+ * x and moves its values to a work buffer, and the last pass writes out.
+ * out is only ever written, never read, so it may be memory that another
+ * process can change meanwhile (a client's shared memory): what it does
+ * there spoils only that result. out may be x itself (the sort in place);
+ * other overlaps are CRUNCH_EINVAL.
+ *
+ * It needs two n-element work buffers (one in place). Progress and threads
+ * as crunch_sort_f64; on 3 threads or more x is copied to a work buffer,
+ * sorted there in parallel and copied to out. Returns CRUNCH_EINVAL if x
+ * or out is NULL with n > 0, or as crunch_sort_f64; CRUNCH_ENOMEM;
+ * CRUNCH_ECANCELED if cancelled (out's contents are then undefined).
+ */
+CRUNCH_API crunch_status crunch_sort_into_f64(crunch_ctx *ctx, const double *x, double *out, size_t n,
+                                              int descending);
+
+/* crunch_sort_into_f32 is crunch_sort_into_f64 for float. */
+CRUNCH_API crunch_status crunch_sort_into_f32(crunch_ctx *ctx, const float *x, float *out, size_t n,
+                                              int descending);
+
+/* crunch_sort_into_i64 is crunch_sort_into_f64 for int64_t. */
+CRUNCH_API crunch_status crunch_sort_into_i64(crunch_ctx *ctx, const int64_t *x, int64_t *out, size_t n,
+                                              int descending);
+
+/* crunch_sort_into_i32 is crunch_sort_into_f64 for int32_t. */
+CRUNCH_API crunch_status crunch_sort_into_i32(crunch_ctx *ctx, const int32_t *x, int32_t *out, size_t n,
+                                              int descending);
+
+/* crunch_sort_into_u32 is crunch_sort_into_f64 for uint32_t. */
+CRUNCH_API crunch_status crunch_sort_into_u32(crunch_ctx *ctx, const uint32_t *x, uint32_t *out, size_t n,
+                                              int descending);
+
+/*
  * crunch_gemm_f64 computes C = alpha * op(A) * op(B) + beta * C, row-major,
  * with BLAS semantics: op(X) is X, or its transpose when trans_x is non-zero.
  *

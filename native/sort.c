@@ -32,6 +32,12 @@
  * millisecond); a cancelled sort leaves x holding its elements in some
  * order (the state before the interrupted pass).
  *
+ * Into another buffer (crunch_sort_into_*), the first pass reads the
+ * input once and compacts it into a private work buffer instead of x,
+ * the passes run between that and a second one, and the last pass
+ * scatters into out: the copy a caller would make first is folded into
+ * the first pass, and out is never read.
+ *
  * In parallel (a ctx with a runner) the same passes run chunk by chunk on
  * the runner's threads: sort_parallel.h.
  *
@@ -108,6 +114,19 @@ static inline int nan_none32(uint32_t u)
     return 0;
 }
 
+/* copy_polled copies bytes from src to dst in pieces of 1 MiB (well under
+ * a millisecond each), polling ctx between them. */
+static crunch_status copy_polled(crunch_ctx *ctx, void *dst, const void *src, size_t bytes)
+{
+    const size_t piece = (size_t)1 << 20;
+    for (size_t i = 0; i < bytes; i += piece) {
+        if (crunch__canceled(ctx))
+            return CRUNCH_ECANCELED;
+        memcpy((char *)dst + i, (const char *)src + i, bytes - i < piece ? bytes - i : piece);
+    }
+    return CRUNCH_OK;
+}
+
 /*
  * SORT_TYPED(S, T, U, KEY, ISNAN) defines sort_S for elements of type T
  * whose bits are the unsigned U, with key map KEY and NaN test ISNAN.
@@ -159,19 +178,50 @@ static inline int nan_none32(uint32_t u)
                                                                                               \
     SORT_PARALLEL_TYPED(S, T, U, KEY, ISNAN)                                                  \
                                                                                               \
-    /* sort_S is crunch_sort_S (crunch.h has the contract). */                                \
-    static crunch_status sort_##S(crunch_ctx *ctx, T *x, size_t n, int descending)            \
+    /* sort_par_into_S is the parallel sort into out: in copied to a private                  \
+     * buffer, sorted there, then copied to out, so that out is only written                  \
+     * (see sort_S). */                                                                       \
+    static crunch_status sort_par_into_##S(crunch_ctx *ctx, const T *in, T *out, size_t n, U flip) \
+    {                                                                                         \
+        crunch__bigbuf wk;                                                                    \
+        crunch__bigbuf_alloc(&wk, n * sizeof(U)); /* the caller bounds n */                   \
+        if (wk.p == NULL)                                                                     \
+            return CRUNCH_ENOMEM;                                                             \
+        crunch_status st = copy_polled(ctx, wk.p, in, n * sizeof(U));                         \
+        if (st == CRUNCH_OK)                                                                  \
+            st = sort_par_##S(ctx, wk.p, n, flip);                                            \
+        if (st == CRUNCH_OK)                                                                  \
+            st = copy_polled(ctx, out, wk.p, n * sizeof(U));                                  \
+        crunch__bigbuf_free(&wk);                                                             \
+        return st;                                                                            \
+    }                                                                                         \
+                                                                                              \
+    /* sort_S sorts in[0..n) into out: crunch_sort_into_S, or crunch_sort_S                   \
+     * when in == out (crunch.h has both contracts). Sorting into another                     \
+     * buffer, out is only ever written: the first pass reads in once and                     \
+     * moves its values to a private work buffer, the passes run between two                  \
+     * private buffers, and the last one scatters into out; nothing is read                   \
+     * back from out, so a caller changing it meanwhile (memory shared with                   \
+     * another process) spoils only its own result. */                                        \
+    static crunch_status sort_##S(crunch_ctx *ctx, const T *in, T *out, size_t n, int descending) \
     {                                                                                         \
         enum { NB = sizeof(U) };                                                              \
         const U flip = descending ? (U) ~(U)0 : 0;                                            \
-        if (n > 0 && x == NULL)                                                               \
+        const int inplace = (const void *)in == (const void *)out;                            \
+        if (n > 0 && (in == NULL || out == NULL))                                             \
             return CRUNCH_EINVAL;                                                             \
-        /* x and the work buffer must both fit; this also keeps the                           \
+        /* x and two work buffers must all fit; this also keeps the                           \
          * progress total, n * (NB + 1), inside int64. */                                     \
-        if (n > (size_t)PTRDIFF_MAX / 16)                                                     \
+        if (n > (size_t)PTRDIFF_MAX / 32)                                                     \
             return CRUNCH_EINVAL;                                                             \
+        const size_t bytes = n * sizeof(U);                                                   \
+        if (!inplace && (const char *)in < (const char *)out + bytes &&                       \
+            (const char *)out < (const char *)in + bytes)                                     \
+            return CRUNCH_EINVAL; /* overlapping but not the same */                          \
         const int64_t total = (int64_t)n * (NB + 1);                                          \
         if (n < 2) { /* nothing to order, nothing to cancel */                                \
+            if (!inplace && n > 0)                                                            \
+                memcpy(out, in, bytes);                                                       \
             crunch__progress_begin(ctx, total);                                               \
             crunch__progress_add(ctx, total);                                                 \
             return CRUNCH_OK;                                                                 \
@@ -179,44 +229,53 @@ static inline int nan_none32(uint32_t u)
         if (crunch__canceled(ctx))                                                            \
             return CRUNCH_ECANCELED;                                                          \
         crunch__progress_begin(ctx, total);                                                   \
-        if (n < SMALL) {                                                                      \
-            insertion_##S(x, n, flip);                                                        \
+        if (n < SMALL) { /* its loops stay in bounds whatever out holds */                    \
+            if (!inplace)                                                                     \
+                memcpy(out, in, bytes);                                                       \
+            insertion_##S(out, n, flip);                                                      \
             crunch__progress_add(ctx, total);                                                 \
             return CRUNCH_OK;                                                                 \
         }                                                                                     \
-        if (crunch__threads(ctx) >= PAR_MIN_THREADS && n > PCHUNK) /* two chunks or more */    \
-            return sort_par_##S(ctx, x, n, flip);                                             \
-        crunch__bigbuf wk;                                                                              \
-        crunch__bigbuf_alloc(&wk, n * sizeof(U)); /* no overflow after the bound above */               \
+        if (crunch__threads(ctx) >= PAR_MIN_THREADS && n > PCHUNK) /* two chunks or more */   \
+            return inplace ? sort_par_##S(ctx, out, n, flip) : sort_par_into_##S(ctx, in, out, n, flip); \
+        /* In place: tmp is the other buffer of the passes, and holds the NaNs                \
+         * during the first. Into out: the passes run between tmp and tmp2,                   \
+         * and tmp2 holds the NaNs during the first. */                                       \
+        crunch__bigbuf wk;                                                                    \
+        crunch__bigbuf_alloc(&wk, inplace ? bytes : 2 * bytes); /* no overflow after the bound above */ \
         U *tmp = wk.p;                                                                        \
         if (tmp == NULL)                                                                      \
             return CRUNCH_ENOMEM;                                                             \
+        U *const nanbuf = inplace ? tmp : tmp + n;                                            \
+        void *const first = inplace ? (void *)out : (void *)tmp; /* where pass 0 compacts to */ \
         size_t hist[NB][RADIX];                                                               \
         memset(hist, 0, sizeof hist);                                                         \
         /* Per-chunk counts, even and odd elements apart: a byte that most                    \
-         * keys share would otherwise make every increment wait for the                      \
+         * keys share would otherwise make every increment wait for the                       \
          * previous one's store. uint32_t cannot overflow within a chunk. */                  \
         uint32_t part[2][NB][RADIX];                                                          \
                                                                                               \
-        /* Pass 0: NaNs to tmp, the rest compacted to x[0..m), histograms. */                 \
+        /* Pass 0: NaNs to nanbuf, the rest compacted to first[0..m), histograms              \
+         * of exactly the values moved. */                                                    \
         size_t m = 0, nans = 0;                                                               \
         for (size_t i0 = 0; i0 < n; i0 += CHUNK) {                                            \
             if (crunch__canceled(ctx)) {                                                      \
-                /* x[m..i0) are the slots the NaNs left: put them back. */                    \
-                memcpy((char *)x + m * sizeof(U), tmp, nans * sizeof(U));                     \
-                crunch__bigbuf_free(&wk);                                                               \
+                /* In place, x[m..i0) are the slots the NaNs left: put them back. */          \
+                if (inplace)                                                                  \
+                    memcpy((char *)out + m * sizeof(U), nanbuf, nans * sizeof(U));            \
+                crunch__bigbuf_free(&wk);                                                     \
                 return CRUNCH_ECANCELED;                                                      \
             }                                                                                 \
             size_t end = n - i0 < CHUNK ? n : i0 + CHUNK;                                     \
             memset(part, 0, sizeof part);                                                     \
             for (size_t i = i0; i < end; i++) {                                               \
-                U v = load_##S(x, i);                                                         \
+                U v = load_##S(in, i);                                                        \
                 if (ISNAN(v)) {                                                               \
-                    tmp[nans++] = v;                                                          \
+                    nanbuf[nans++] = v;                                                       \
                     continue;                                                                 \
                 }                                                                             \
-                if (m != i) /* without NaNs, leave x's cache lines clean */                   \
-                    store_##S(x, m, v); /* m < i: never overwrites unread input */            \
+                if (!inplace || m != i) /* in place without NaNs, leave x's lines clean */    \
+                    store_##S(first, m, v); /* m <= i: never overwrites unread input */       \
                 m++;                                                                          \
                 U k = KEY(v) ^ flip;                                                          \
                 uint32_t(*h)[RADIX] = part[i & 1];                                            \
@@ -228,47 +287,55 @@ static inline int nan_none32(uint32_t u)
                     hist[b][d] += (size_t)part[0][b][d] + part[1][b][d];                      \
             crunch__progress_add(ctx, (int64_t)(end - i0));                                   \
         }                                                                                     \
-        memcpy((char *)x + m * sizeof(U), tmp, nans * sizeof(U));                             \
+        memcpy((char *)out + m * sizeof(U), nanbuf, nans * sizeof(U));                        \
                                                                                               \
-        /* Passes 1..NB: scatter by byte b, between x and tmp. */                             \
-        void *src = x, *dst = tmp;                                                            \
+        /* A byte every key shares (one bucket holds all m) needs no pass;                    \
+         * last is the last byte that does, -1 for none. */                                   \
+        int skip[NB], last = -1;                                                              \
         for (int b = 0; b < NB; b++) {                                                        \
-            const int shift = 8 * b;                                                          \
-            const size_t *h = hist[b];                                                        \
-            /* Every key has the same byte b (or there are none): skip. */                    \
-            if (m == 0 || h[((KEY(load_##S(src, 0)) ^ flip) >> shift) & (RADIX - 1)] == m) {  \
+            skip[b] = m == 0 || hist[b][((KEY(load_##S(first, 0)) ^ flip) >> (8 * b)) & (RADIX - 1)] == m; \
+            if (!skip[b])                                                                     \
+                last = b;                                                                     \
+        }                                                                                     \
+        /* Passes 1..NB: scatter by byte b, from src to dst; into out, the                    \
+         * last one scatters into out itself. */                                              \
+        void *src = first, *dst = inplace ? (void *)tmp : (void *)nanbuf;                     \
+        for (int b = 0; b < NB; b++) {                                                        \
+            if (skip[b]) {                                                                    \
                 crunch__progress_add(ctx, (int64_t)n);                                        \
                 continue;                                                                     \
             }                                                                                 \
+            void *to = !inplace && b == last ? (void *)out : dst;                             \
+            const int shift = 8 * b;                                                          \
             size_t off[RADIX], sum = 0;                                                       \
             for (int d = 0; d < RADIX; d++) { /* exclusive prefix sums */                     \
                 off[d] = sum;                                                                 \
-                sum += h[d];                                                                  \
+                sum += hist[b][d];                                                            \
             }                                                                                 \
             for (size_t i0 = 0; i0 < m; i0 += CHUNK) {                                        \
                 if (crunch__canceled(ctx)) {                                                  \
-                    /* src holds the state before this pass; x[m..n) the NaNs. */             \
-                    if (src != (void *)x)                                                     \
-                        memcpy(x, src, m * sizeof(U));                                        \
-                    crunch__bigbuf_free(&wk);                                                           \
+                    /* In place, src holds the state before this pass and x[m..n)             \
+                     * the NaNs; into out, out's contents are undefined. */                   \
+                    if (inplace && src != (void *)out)                                        \
+                        memcpy(out, src, m * sizeof(U));                                      \
+                    crunch__bigbuf_free(&wk);                                                 \
                     return CRUNCH_ECANCELED;                                                  \
                 }                                                                             \
                 size_t end = m - i0 < CHUNK ? m : i0 + CHUNK;                                 \
                 for (size_t i = i0; i < end; i++) {                                           \
                     U v = load_##S(src, i);                                                   \
                     size_t d = ((KEY(v) ^ flip) >> shift) & (RADIX - 1);                      \
-                    store_##S(dst, off[d]++, v);                                              \
+                    store_##S(to, off[d]++, v);                                               \
                 }                                                                             \
                 crunch__progress_add(ctx, (int64_t)(end - i0));                               \
             }                                                                                 \
             crunch__progress_add(ctx, (int64_t)(n - m)); /* the NaNs need no pass */          \
-            void *t = src;                                                                    \
-            src = dst;                                                                        \
-            dst = t;                                                                          \
+            dst = src;                                                                        \
+            src = to;                                                                         \
         }                                                                                     \
-        if (src != (void *)x)                                                                 \
-            memcpy(x, src, m * sizeof(U));                                                    \
-        crunch__bigbuf_free(&wk);                                                                       \
+        if (src != (void *)out) /* an odd number of passes in place, or none into out */      \
+            memcpy(out, src, m * sizeof(U));                                                  \
+        crunch__bigbuf_free(&wk);                                                             \
         return CRUNCH_OK;                                                                     \
     }
 
@@ -280,25 +347,50 @@ SORT_TYPED(u32, uint32_t, uint32_t, key_u32, nan_none32)
 
 crunch_status crunch_sort_f64(crunch_ctx *ctx, double *x, size_t n, int descending)
 {
-    return sort_f64(ctx, x, n, descending);
+    return sort_f64(ctx, x, x, n, descending);
+}
+
+crunch_status crunch_sort_into_f64(crunch_ctx *ctx, const double *x, double *out, size_t n, int descending)
+{
+    return sort_f64(ctx, x, out, n, descending);
 }
 
 crunch_status crunch_sort_f32(crunch_ctx *ctx, float *x, size_t n, int descending)
 {
-    return sort_f32(ctx, x, n, descending);
+    return sort_f32(ctx, x, x, n, descending);
+}
+
+crunch_status crunch_sort_into_f32(crunch_ctx *ctx, const float *x, float *out, size_t n, int descending)
+{
+    return sort_f32(ctx, x, out, n, descending);
 }
 
 crunch_status crunch_sort_i64(crunch_ctx *ctx, int64_t *x, size_t n, int descending)
 {
-    return sort_i64(ctx, x, n, descending);
+    return sort_i64(ctx, x, x, n, descending);
+}
+
+crunch_status crunch_sort_into_i64(crunch_ctx *ctx, const int64_t *x, int64_t *out, size_t n, int descending)
+{
+    return sort_i64(ctx, x, out, n, descending);
 }
 
 crunch_status crunch_sort_i32(crunch_ctx *ctx, int32_t *x, size_t n, int descending)
 {
-    return sort_i32(ctx, x, n, descending);
+    return sort_i32(ctx, x, x, n, descending);
+}
+
+crunch_status crunch_sort_into_i32(crunch_ctx *ctx, const int32_t *x, int32_t *out, size_t n, int descending)
+{
+    return sort_i32(ctx, x, out, n, descending);
 }
 
 crunch_status crunch_sort_u32(crunch_ctx *ctx, uint32_t *x, size_t n, int descending)
 {
-    return sort_u32(ctx, x, n, descending);
+    return sort_u32(ctx, x, x, n, descending);
+}
+
+crunch_status crunch_sort_into_u32(crunch_ctx *ctx, const uint32_t *x, uint32_t *out, size_t n, int descending)
+{
+    return sort_u32(ctx, x, out, n, descending);
 }

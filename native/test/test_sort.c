@@ -180,8 +180,9 @@ static uint32_t small_u32(uint64_t bits) { return (uint32_t)(bits % 21); }
     {                                                                                      \
         size_t maxn = sizes[sizeof sizes / sizeof sizes[0] - 1];                           \
         T *x = malloc(maxn * sizeof(T)), *want = malloc(maxn * sizeof(T));                 \
-        CHECK(x && want, "out of memory");                                                 \
-        if (!x || !want)                                                                   \
+        T *y = malloc(maxn * sizeof(T));                                                   \
+        CHECK(x && want && y, "out of memory");                                            \
+        if (!x || !want || !y)                                                             \
             goto out;                                                                      \
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {                   \
             size_t n = sizes[si];                                                          \
@@ -194,29 +195,44 @@ static uint32_t small_u32(uint64_t bits) { return (uint32_t)(bits % 21); }
                 for (int desc = 0; desc <= 1; desc++) {                                    \
                     fill_##S((enum pattern)p, x, n, 7919 * si + (uint64_t)p, desc);        \
                     memcpy(want, x, n * sizeof(T));                                        \
+                    /* Into y (poisoned): x must stay as it was. */                        \
+                    memset(y, 0xa5, maxn * sizeof(T));                                     \
+                    crunch_ctx into;                                                       \
+                    crunch_ctx_init(&into);                                                \
+                    crunch_status st = crunch_sort_into_##S(&into, x, y, n, desc);         \
+                    CHECK(st == CRUNCH_OK, #S " into n=%zu %s desc=%d: status %d", n,      \
+                          pattern_names[p], desc, st);                                     \
+                    CHECK(n == 0 || memcmp(x, want, n * sizeof(T)) == 0,                   \
+                          #S " into n=%zu %s: the input changed", n, pattern_names[p]);    \
                     reference_##S(want, n, desc);                                          \
                     crunch_ctx ctx;                                                        \
                     crunch_ctx_init(&ctx);                                                 \
-                    crunch_status st = crunch_sort_##S(&ctx, x, n, desc);                  \
+                    st = crunch_sort_##S(&ctx, x, n, desc);                                \
                     CHECK(st == CRUNCH_OK, #S " n=%zu %s desc=%d: status %d", n,           \
                           pattern_names[p], desc, st);                                     \
-                    size_t bad = n;                                                        \
-                    for (size_t i = 0; i < n && bad == n; i++)                             \
-                        if (memcmp(&x[i], &want[i], sizeof(T)) != 0)                       \
-                            bad = i;                                                       \
-                    CHECK(bad == n, #S " n=%zu %s desc=%d: differs from the reference "    \
-                          "at %zu", n, pattern_names[p], desc, bad);                       \
-                    int64_t done, total;                                                   \
-                    crunch_ctx_progress(&ctx, &done, &total);                              \
-                    CHECK(done == TOTAL(n, T) && total == TOTAL(n, T),                     \
-                          #S " n=%zu: progress %lld/%lld", n, (long long)done,             \
-                          (long long)total);                                               \
+                    for (int k = 0; k < 2; k++) {                                          \
+                        const T *got = k ? y : x;                                          \
+                        crunch_ctx *c = k ? &into : &ctx;                                  \
+                        size_t bad = n;                                                    \
+                        for (size_t i = 0; i < n && bad == n; i++)                         \
+                            if (memcmp(&got[i], &want[i], sizeof(T)) != 0)                 \
+                                bad = i;                                                   \
+                        CHECK(bad == n, #S "%s n=%zu %s desc=%d: differs from the "        \
+                              "reference at %zu", k ? " into" : "", n, pattern_names[p],   \
+                              desc, bad);                                                  \
+                        int64_t done, total;                                               \
+                        crunch_ctx_progress(c, &done, &total);                             \
+                        CHECK(done == TOTAL(n, T) && total == TOTAL(n, T),                 \
+                              #S "%s n=%zu: progress %lld/%lld", k ? " into" : "", n,      \
+                              (long long)done, (long long)total);                          \
+                    }                                                                      \
                 }                                                                          \
             }                                                                              \
         }                                                                                  \
     out:                                                                                   \
         free(x);                                                                           \
         free(want);                                                                        \
+        free(y);                                                                           \
     }
 
 TEST_TYPE(f64, double, special_f64)
@@ -292,6 +308,21 @@ static void test_cancel(void)
         CHECK(memcmp(x, want, n * sizeof *x) == 0, "a cancelled sort lost elements");
     }
     CHECK(stopped, "never cancelled in 5 tries");
+
+    /* Into another buffer, cancelled mid-way: the input is untouched. */
+    stopped = 0;
+    memcpy(x, in, n * sizeof *x);
+    for (int attempt = 0; attempt < 5 && !stopped; attempt++) {
+        crunch_ctx_init(&ctx);
+        pthread_t th;
+        pthread_create(&th, NULL, check_cancel_when_started, &ctx);
+        crunch_status st = crunch_sort_into_f64(&ctx, x, want, n, 1);
+        pthread_join(th, NULL);
+        stopped = st == CRUNCH_ECANCELED;
+        CHECK(stopped || st == CRUNCH_OK, "into: status %d", st);
+    }
+    CHECK(stopped, "into: never cancelled in 5 tries");
+    CHECK(memcmp(x, in, n * sizeof *x) == 0, "a cancelled sort into another buffer changed its input");
 out:
     free(in);
     free(x);
@@ -306,6 +337,16 @@ static void test_bad_args(void)
     CHECK(crunch_sort_i32(NULL, &one, SIZE_MAX, 0) == CRUNCH_EINVAL, "n = SIZE_MAX");
     CHECK(crunch_sort_i64(NULL, (int64_t *)&one, (size_t)PTRDIFF_MAX / 4, 0) == CRUNCH_EINVAL,
           "n beyond memory");
+    double v[8] = {3, 1, 2, 0, 5, 4, 7, 6};
+    CHECK(crunch_sort_into_f64(NULL, v, NULL, 3, 0) == CRUNCH_EINVAL, "into NULL out");
+    CHECK(crunch_sort_into_f64(NULL, NULL, v, 3, 0) == CRUNCH_EINVAL, "into from NULL x");
+    CHECK(crunch_sort_into_f64(NULL, NULL, NULL, 0, 0) == CRUNCH_OK, "into, NULL, n = 0");
+    CHECK(crunch_sort_into_f64(NULL, v, v + 2, 4, 0) == CRUNCH_EINVAL, "into overlapping after");
+    CHECK(crunch_sort_into_f64(NULL, v + 2, v, 4, 0) == CRUNCH_EINVAL, "into overlapping before");
+    CHECK(crunch_sort_into_f64(NULL, v, v + 4, 4, 0) == CRUNCH_OK && v[4] == 0 && v[7] == 3,
+          "into the adjacent half");
+    CHECK(crunch_sort_into_f64(NULL, v, v, 8, 1) == CRUNCH_OK && v[0] == 3 && v[7] == 0,
+          "into itself sorts in place");
 }
 
 int main(void)

@@ -33,41 +33,57 @@ func init() { defaultRegistry.Register(sortOp) }
 func prepareSort(args Args) (*Call, error) {
 	x, desc := args.Tensor("x"), args.Bool("descending")
 	n := x.Len()
-	// run copies x and sorts the copy with sortC or sortGo.
-	run := func(impl func(*cgo.Ctx, *tensor.Tensor, bool) error) RunFunc {
-		return func(c *cgo.Ctx, o Out) (wire.Result, error) {
-			// Private: the radix sort scatters each key by its value.
-			out, err := o.Tensor("x", x.DType, Private, n)
-			if err != nil {
-				return nil, wire.Errorf(wire.TooLarge, "sort: result of %d elements: %v", n, err)
-			}
-			copy(out.Data, x.Data)
-			if err := impl(c, out, desc); err != nil {
-				return nil, fromC("sort", err)
-			}
-			return wire.Result{"x": wire.TensorValue(out)}, nil
+	// result gives the sorted tensor's memory, where allows.
+	result := func(o Out, where Placement) (*tensor.Tensor, error) {
+		out, err := o.Tensor("x", x.DType, where, n)
+		if err != nil {
+			return nil, wire.Errorf(wire.TooLarge, "sort: result of %d elements: %v", n, err)
 		}
+		return out, nil
 	}
 	return &Call{Work: float64(n) * math.Log2(float64(n)+1), OutElems: float64(n),
 		run: map[string]RunFunc{
-			ImplC:  run(sortC),
-			ImplGo: run(sortGo),
+			// Exposed: the C sort reads x into a work buffer of its own and
+			// only writes the result, in its last pass.
+			ImplC: func(c *cgo.Ctx, o Out) (wire.Result, error) {
+				out, err := result(o, Exposed)
+				if err != nil {
+					return nil, err
+				}
+				if err := sortC(c, x, out, desc); err != nil {
+					return nil, fromC("sort", err)
+				}
+				return wire.Result{"x": wire.TensorValue(out)}, nil
+			},
+			// Private: the Go sort orders the copy in place, reading back
+			// what it moved.
+			ImplGo: func(c *cgo.Ctx, o Out) (wire.Result, error) {
+				out, err := result(o, Private)
+				if err != nil {
+					return nil, err
+				}
+				copy(out.Data, x.Data)
+				if err := sortGo(c, out, desc); err != nil {
+					return nil, fromC("sort", err)
+				}
+				return wire.Result{"x": wire.TensorValue(out)}, nil
+			},
 		}}, nil
 }
 
-// sortC sorts t in place with the C library.
-func sortC(x *cgo.Ctx, t *tensor.Tensor, desc bool) error {
-	switch t.DType {
+// sortC writes x sorted to out with the C library (x is not modified).
+func sortC(c *cgo.Ctx, x, out *tensor.Tensor, desc bool) error {
+	switch x.DType {
 	case tensor.I32:
-		return cgo.SortI32(x, t.Int32(), desc)
+		return cgo.SortIntoI32(c, x.Int32(), out.Int32(), desc)
 	case tensor.I64:
-		return cgo.SortI64(x, t.Int64(), desc)
+		return cgo.SortIntoI64(c, x.Int64(), out.Int64(), desc)
 	case tensor.U32:
-		return cgo.SortU32(x, t.Uint32(), desc)
+		return cgo.SortIntoU32(c, x.Uint32(), out.Uint32(), desc)
 	case tensor.F32:
-		return cgo.SortF32(x, t.Float32(), desc)
+		return cgo.SortIntoF32(c, x.Float32(), out.Float32(), desc)
 	default:
-		return cgo.SortF64(x, t.Float64(), desc)
+		return cgo.SortIntoF64(c, x.Float64(), out.Float64(), desc)
 	}
 }
 

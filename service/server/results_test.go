@@ -53,7 +53,7 @@ func resultCases() []*wire.Request {
 
 // Every op's result is right in the shm_out window on every executor and
 // for every implementation: written there by the kernel itself where it
-// may be (or copied there, for sort), into memory that held garbage, with
+// may be (or copied there, for sort's Go implementation), into memory that held garbage, with
 // nothing written outside the result's own bytes.
 func TestShmOutEveryOpAndExecutor(t *testing.T) {
 	ts, path := startUnix(t, nil)
