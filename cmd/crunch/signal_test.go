@@ -22,11 +22,7 @@ func serveWithLongJob(ctx context.Context, t *testing.T) (*load.Server, <-chan e
 	// Stop's own check is off: the tests end the process themselves.
 	srv := testserver.Start(ctx, t, t.TempDir(), load.ServerConfig{Grace: 20 * time.Second,
 		Args: []string{"--workers", "1", "--pool-workers", "1", "--grace", "2s"}}, false)
-	c, err := client.Dial(ctx, srv.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := testserver.Dial(t, srv.Addr)
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := c.Modsum(ctx, 7, 1e15, &client.Options{Exec: "pool"})

@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -83,23 +82,50 @@ func startNode(t testing.TB, url, name string, workers, slots int, tweak func(*c
 	return &node{name: name, addr: testserver.Serve(t, srv), pool: pool, n: cn, srv: srv}
 }
 
-// dial connects a client to nd.
-func dial(t testing.TB, addr string) *client.Client {
-	t.Helper()
-	c, err := client.Dial(context.Background(), addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // waitSlots waits until nd's cluster executor sees slots slots in all.
 func waitSlots(t testing.TB, nd *node, slots int) {
 	t.Helper()
 	testutil.WaitFor(t, 10*time.Second, "the nodes' status", func() bool {
 		return nd.n.Executor().Load().Slots == slots
 	})
+}
+
+// gatewayAndRunner starts two nodes on the NATS at url: gw, which takes no
+// cluster work itself, and b, with one slot; it returns once gw sees b's
+// slot.
+func gatewayAndRunner(t testing.TB, url string, tweak func(*cluster.Config)) (gw, b *node) {
+	t.Helper()
+	gw = startNode(t, url, "gw", 1, -1, tweak)
+	b = startNode(t, url, "b", 1, 0, tweak)
+	waitSlots(t, gw, 1)
+	return gw, b
+}
+
+// wantNode sends a short modsum with exec=cluster through c and checks
+// that node ran it (for the reason why, where there is one).
+func wantNode(t testing.TB, c *client.Client, node, why string) {
+	t.Helper()
+	rep, err := c.Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stats.Node != node {
+		if why != "" {
+			node += " (" + why + ")"
+		}
+		t.Errorf("ran on %q, want %s", rep.Stats.Node, node)
+	}
+}
+
+// runForever sends through c a modsum with exec=cluster that runs until
+// ctx ends, and returns the channel its error comes on.
+func runForever(ctx context.Context, c *client.Client) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Do(ctx, modsum(forever), &client.Options{Exec: "cluster"})
+		errc <- err
+	}()
+	return errc
 }
 
 // modsum is a request for modsum over iters terms.
@@ -119,7 +145,7 @@ func TestEveryOpThroughCluster(t *testing.T) {
 	startNode(t, emb.URL(), "b", 2, 0, nil)
 	startNode(t, emb.URL(), "c", 2, 0, nil)
 	waitSlots(t, gw, 4)
-	c := dial(t, gw.addr)
+	c := testserver.Dial(t, gw.addr)
 	ctx := context.Background()
 	for _, op := range kernels.Default().Ops() {
 		for _, impl := range op.Impls {
@@ -155,13 +181,7 @@ func TestLocalFirst(t *testing.T) {
 	a := startNode(t, emb.URL(), "a", 1, 0, nil)
 	startNode(t, emb.URL(), "b", 1, 0, nil)
 	waitSlots(t, a, 2)
-	rep, err := dial(t, a.addr).Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Stats.Node != "a" {
-		t.Errorf("ran on %q, want a (its own free slot)", rep.Stats.Node)
-	}
+	wantNode(t, testserver.Dial(t, a.addr), "a", "its own free slot")
 }
 
 // TestBusyNodeGetsNoWork: with one slot on each of two nodes, two long
@@ -172,7 +192,7 @@ func TestBusyNodeGetsNoWork(t *testing.T) {
 	startNode(t, emb.URL(), "b", 1, 0, nil)
 	startNode(t, emb.URL(), "c", 1, 0, nil)
 	waitSlots(t, gw, 2)
-	c := dial(t, gw.addr)
+	c := testserver.Dial(t, gw.addr)
 	for round := range 3 {
 		var wg sync.WaitGroup
 		nodes := make([]string, 2)
@@ -199,7 +219,7 @@ func TestBusyNodeGetsNoWork(t *testing.T) {
 func TestNoNodeLeft(t *testing.T) {
 	emb := startNATS(t)
 	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	_, err := dial(t, gw.addr).Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
+	_, err := testserver.Dial(t, gw.addr).Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
 	var e *wire.Error
 	if !errors.As(err, &e) || e.Code != wire.Overloaded || e.RetryAfterMS <= 0 {
 		t.Fatalf("got %v, want overloaded with retry_after_ms", err)
@@ -226,9 +246,7 @@ func busyNode(t testing.TB, nodes ...*node) *node {
 // stop the kernel on the node that runs it.
 func TestStopsReachTheRunner(t *testing.T) {
 	emb := startNATS(t)
-	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	b := startNode(t, emb.URL(), "b", 1, 0, nil)
-	waitSlots(t, gw, 1)
+	gw, b := gatewayAndRunner(t, emb.URL(), nil)
 	idle := func(what string, since time.Time) {
 		t.Helper()
 		testutil.WaitFor(t, 5*time.Second, "b's kernel to stop after "+what, func() bool { return b.pool.Load().Busy == 0 })
@@ -241,13 +259,8 @@ func TestStopsReachTheRunner(t *testing.T) {
 	}
 
 	t.Run("cancel", func(t *testing.T) {
-		c := dial(t, gw.addr)
 		ctx, cancel := context.WithCancel(context.Background())
-		errc := make(chan error, 1)
-		go func() {
-			_, err := c.Do(ctx, modsum(forever), &client.Options{Exec: "cluster"})
-			errc <- err
-		}()
+		errc := runForever(ctx, testserver.Dial(t, gw.addr))
 		busyNode(t, b)
 		at := time.Now()
 		cancel() // the client sends cancel
@@ -257,7 +270,7 @@ func TestStopsReachTheRunner(t *testing.T) {
 		idle("cancel", at)
 	})
 	t.Run("deadline", func(t *testing.T) {
-		c := dial(t, gw.addr)
+		c := testserver.Dial(t, gw.addr)
 		at := time.Now()
 		_, err := c.Do(context.Background(), modsum(forever), &client.Options{Exec: "cluster", Timeout: 300 * time.Millisecond})
 		var e *wire.Error
@@ -283,16 +296,9 @@ func TestStopsReachTheRunner(t *testing.T) {
 // cannot finish in time, and another node runs it.
 func TestDrainHandsBack(t *testing.T) {
 	emb := startNATS(t)
-	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	b := startNode(t, emb.URL(), "b", 1, 0, nil)
-	waitSlots(t, gw, 1)
-	c := dial(t, gw.addr)
+	gw, b := gatewayAndRunner(t, emb.URL(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Do(ctx, modsum(forever), &client.Options{Exec: "cluster"})
-		errc <- err
-	}()
+	errc := runForever(ctx, testserver.Dial(t, gw.addr))
 	busyNode(t, b)
 	// c joins only now, so that the job went to b.
 	cn := startNode(t, emb.URL(), "c", 1, 0, nil)
@@ -315,10 +321,8 @@ func TestLargeArraysTravelInParts(t *testing.T) {
 	emb := startNATS(t)
 	// Not a test of loss: a loaded machine (or -race) may take seconds.
 	patient := func(c *cluster.Config) { c.LossTimeout = 10 * time.Second }
-	gw := startNode(t, emb.URL(), "gw", 1, -1, patient)
-	b := startNode(t, emb.URL(), "b", 1, 0, patient)
-	waitSlots(t, gw, 1)
-	c := dial(t, gw.addr)
+	gw, b := gatewayAndRunner(t, emb.URL(), patient)
+	c := testserver.Dial(t, gw.addr)
 	const n = 10 << 20 / 8 // 10 MiB of f64: a window (8 MiB) and a bit
 	x := make([]float64, n)
 	for i := range x {
@@ -377,16 +381,11 @@ func TestAutoSpills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.Background())
+	addr := testserver.Serve(t, srv)
 	startNode(t, emb.URL(), "b", 1, 0, nil)
 	testutil.WaitFor(t, 10*time.Second, "a to see both nodes", func() bool { return cn.Executor().Load().Slots == 2 })
 
-	c := dial(t, ln.Addr().String())
+	c := testserver.Dial(t, addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// One runs on a's pool, then one waits in its queue.

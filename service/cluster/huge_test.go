@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crunchsvc/crunch/internal/testserver"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/cluster"
 	"github.com/crunchsvc/crunch/service/tensor"
@@ -21,10 +22,8 @@ func TestSixtyFourMiBRequest(t *testing.T) {
 	}
 	emb := startNATS(t)
 	patient := func(c *cluster.Config) { c.LossTimeout = 30 * time.Second }
-	gw := startNode(t, emb.URL(), "gw", 1, -1, patient)
-	b := startNode(t, emb.URL(), "b", 1, 0, patient)
-	waitSlots(t, gw, 1)
-	c := dial(t, gw.addr)
+	gw, b := gatewayAndRunner(t, emb.URL(), patient)
+	c := testserver.Dial(t, gw.addr)
 	const n = 64 << 20 / 8
 	x := make([]float64, n)
 	s := uint64(1)
