@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,18 +35,13 @@ func findChromium(t *testing.T) string {
 func inBrowser(t *testing.T, chromium, addr, page string, hold func(*http.Request) bool, path string, args ...string) []byte {
 	t.Helper()
 	held := strings.Replace(page, "</body>", browser.HoldTag+"</body>", 1)
-	front, err := browser.NewFront(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer front.Close()
+	front := browser.StartFront(t, addr)
 	front.Mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		if hold != nil && !hold(r) {
 			front.Upstream.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, held)
+		browser.WriteHTML(w, held)
 	})
 	var polls atomic.Int32
 	front.Mux.HandleFunc("/v1/status", func(w http.ResponseWriter, r *http.Request) {
