@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -90,15 +91,25 @@ func waitSlots(t testing.TB, nd *node, slots int) {
 	})
 }
 
-// gatewayAndRunner starts two nodes on the NATS at url: gw, which takes no
-// cluster work itself, and b, with one slot; it returns once gw sees b's
-// slot.
-func gatewayAndRunner(t testing.TB, url string, tweak func(*cluster.Config)) (gw, b *node) {
+// startCluster starts nodes on the NATS at url: gw, which takes no
+// cluster work itself, and one node named for each of runners with
+// workers slots; it returns once gw sees all their slots.
+func startCluster(t testing.TB, url string, workers int, tweak func(*cluster.Config), runners ...string) (gw *node, rs []*node) {
 	t.Helper()
 	gw = startNode(t, url, "gw", 1, -1, tweak)
-	b = startNode(t, url, "b", 1, 0, tweak)
-	waitSlots(t, gw, 1)
-	return gw, b
+	for _, name := range runners {
+		rs = append(rs, startNode(t, url, name, workers, 0, tweak))
+	}
+	waitSlots(t, gw, workers*len(runners))
+	return gw, rs
+}
+
+// gatewayAndRunner starts a cluster of gw and one runner, b, with one
+// slot (see startCluster).
+func gatewayAndRunner(t testing.TB, url string, tweak func(*cluster.Config)) (gw, b *node) {
+	t.Helper()
+	gw, rs := startCluster(t, url, 1, tweak, "b")
+	return gw, rs[0]
 }
 
 // wantNode sends a short modsum with exec=cluster through c and checks
@@ -141,10 +152,7 @@ const forever = int64(1) << 50
 // and names the node that ran it.
 func TestEveryOpThroughCluster(t *testing.T) {
 	emb := startNATS(t)
-	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	startNode(t, emb.URL(), "b", 2, 0, nil)
-	startNode(t, emb.URL(), "c", 2, 0, nil)
-	waitSlots(t, gw, 4)
+	gw, _ := startCluster(t, emb.URL(), 2, nil, "b", "c")
 	c := testserver.Dial(t, gw.addr)
 	ctx := context.Background()
 	for _, op := range kernels.Default().Ops() {
@@ -188,10 +196,7 @@ func TestLocalFirst(t *testing.T) {
 // jobs run one on each, never both on one while the other idles.
 func TestBusyNodeGetsNoWork(t *testing.T) {
 	emb := startNATS(t)
-	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	startNode(t, emb.URL(), "b", 1, 0, nil)
-	startNode(t, emb.URL(), "c", 1, 0, nil)
-	waitSlots(t, gw, 2)
+	gw, _ := startCluster(t, emb.URL(), 1, nil, "b", "c")
 	c := testserver.Dial(t, gw.addr)
 	for round := range 3 {
 		var wg sync.WaitGroup
@@ -357,6 +362,44 @@ func TestLargeArraysTravelInParts(t *testing.T) {
 	}
 	if a, b := cluster.Assembling(gw.n), cluster.Assembling(b.n); a != 0 || b != 0 {
 		t.Errorf("messages left in assembly: %d at the origin, %d at the runner", a, b)
+	}
+}
+
+// A 64 MiB request (and its 64 MiB reply) crosses the cluster in parts no
+// larger than NATS's recommended payload, comes back right, and leaves
+// nothing in assembly on either node.
+func TestSixtyFourMiBRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 128 MiB between nodes")
+	}
+	emb := startNATS(t)
+	patient := func(c *cluster.Config) { c.LossTimeout = 30 * time.Second }
+	gw, b := gatewayAndRunner(t, emb.URL(), patient)
+	c := testserver.Dial(t, gw.addr)
+	const n = 64 << 20 / 8
+	x := make([]float64, n)
+	s := uint64(1)
+	for i := range x {
+		s = s*6364136223846793005 + 1442695040888963407
+		x[i] = float64(int64(s>>11)) - float64(1<<52)
+	}
+	want := slices.Clone(x)
+	slices.Sort(want)
+	req := &wire.Request{Op: "sort", Args: wire.Args{"x": wire.TensorValue(tensor.FromFloat64([]int{n}, x))}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got, err := c.Do(ctx, req, &client.Options{Exec: "cluster"})
+	if err != nil {
+		t.Fatalf("64 MiB sort through the cluster: %v", err)
+	}
+	if got.Stats.Node != "b" {
+		t.Errorf("ran on %q, want b", got.Stats.Node)
+	}
+	if !got.Result["x"].Equal(wire.TensorValue(tensor.FromFloat64([]int{n}, want))) {
+		t.Error("the sorted 64 MiB differ from slices.Sort's")
+	}
+	if a, r := cluster.Assembling(gw.n), cluster.Assembling(b.n); a != 0 || r != 0 {
+		t.Errorf("messages left in assembly: %d at the origin, %d at the runner", a, r)
 	}
 }
 
