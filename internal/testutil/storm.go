@@ -6,14 +6,14 @@ import (
 	"testing"
 )
 
-// Storm runs good+bad jobs in an order shuffled by seed, on workers
-// goroutines: job(w, i) runs job i on goroutine w, a good job for i < good
+// Storm runs good+bad jobs in an order that shuffle picks (the same
+// order for the same shuffle), on workers goroutines: job(w, i) runs job i on goroutine w, a good job for i < good
 // and a bad one (a crash, a worker's death) otherwise, and returns nil if
 // it ended as it should, else what went wrong. Each job that did not, and
 // totals short of good and bad, fail the test.
-func Storm(t testing.TB, good, bad, workers int, seed uint64, job func(w, i int) error) {
+func Storm(t testing.TB, good, bad, workers int, shuffle uint64, job func(w, i int) error) {
 	t.Helper()
-	order := rand.New(rand.NewPCG(seed, seed+1)).Perm(good + bad)
+	order := rand.New(rand.NewPCG(shuffle, shuffle+1)).Perm(good + bad)
 	feed := make(chan int)
 	go func() {
 		for _, i := range order {
