@@ -408,13 +408,13 @@ func TestSixtyFourMiBRequest(t *testing.T) {
 func TestAutoSpills(t *testing.T) {
 	emb := startNATS(t)
 	pool := executor.NewPool(executor.PoolConfig{Workers: 1, Queue: 1})
-	defer pool.Close()
+	t.Cleanup(func() { pool.Close() }) // after the server's shutdown, as cn's
 	cn, err := cluster.Join(cluster.Config{URL: emb.URL(), Name: "a", Exec: pool,
 		Heartbeat: testHeartbeat, LossTimeout: testLoss, Status: testStatus})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cn.Close()
+	t.Cleanup(func() { cn.Close() })
 	scfg := server.DefaultConfig()
 	scfg.Executors = map[string]executor.Executor{executor.NameDirect: executor.NewDirect(0), executor.NamePool: pool,
 		executor.NameCluster: cn.Executor()}
