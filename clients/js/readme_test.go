@@ -68,15 +68,8 @@ func TestReadmeBrowserExample(t *testing.T) {
 	}
 
 	srv := testserver.Start(ctx, t, t.TempDir(), testserver.Small(), true)
-	front, err := browser.NewFront(srv.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer front.Close()
-	front.Mux.HandleFunc("/readme.html", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, readmePage, browser.HoldTag, example)
-	})
+	front := browser.StartFront(t, srv.Addr)
+	front.Page("/readme.html", fmt.Sprintf(readmePage, browser.HoldTag, example))
 	result := make(chan string, 1)
 	var once sync.Once
 	front.Mux.HandleFunc("/result", func(w http.ResponseWriter, r *http.Request) {

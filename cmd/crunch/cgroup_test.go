@@ -85,11 +85,7 @@ func TestServeComputeCgroup(t *testing.T) {
 		t.Fatalf("%d threads below normal priority, want the 2 pool workers: %v", len(pool), pool)
 	}
 	// A pool thread stays out of it, even while it runs a C kernel.
-	c, err := client.Dial(ctx, srv.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testserver.Dial(t, srv.Addr)
 	jobCtx, stopJob := context.WithCancel(ctx)
 	jobDone := make(chan struct{})
 	go func() {
@@ -180,11 +176,8 @@ func mustGlob(t *testing.T, pattern string) []string {
 func TestServeComputeCgroupBadValue(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bin, err := load.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = load.StartServer(ctx, load.ServerConfig{Binary: bin, Args: []string{"--compute-cgroup", "maybe"}})
+	bin := testserver.Build(ctx, t, t.TempDir())
+	_, err := load.StartServer(ctx, load.ServerConfig{Binary: bin, Args: []string{"--compute-cgroup", "maybe"}})
 	if err == nil || !strings.Contains(err.Error(), "want auto or off") {
 		t.Errorf("got %v, want the flag refused", err)
 	}

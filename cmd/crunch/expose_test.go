@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/crunchsvc/crunch/internal/testutil"
 	"net"
 	"net/http"
 	"os"
@@ -14,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crunchsvc/crunch/bench/load"
 	"github.com/crunchsvc/crunch/internal/testcert"
+	"github.com/crunchsvc/crunch/internal/testserver"
+	"github.com/crunchsvc/crunch/internal/testutil"
 )
 
 func TestLoopbackOnly(t *testing.T) {
@@ -110,10 +110,7 @@ func runServe(ctx context.Context, t *testing.T, bin, host, scheme string, hc *h
 func TestServeInsecureStarts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bin, err := load.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testserver.Build(ctx, t, t.TempDir())
 	addr := runServe(ctx, t, bin, "0.0.0.0", "http", http.DefaultClient, "--insecure")
 	out, err := exec.CommandContext(ctx, bin, "call", "--addr", addr, "modsum", "n=7").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `"ok":true`) {
@@ -127,10 +124,7 @@ func TestServeTLSAndTokenWithCall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	bin, err := load.Build(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testserver.Build(ctx, t, dir)
 	cert := testcert.New(t)
 	certFile, keyFile := cert.Files(t, dir)
 	tokenFile := filepath.Join(dir, "token")

@@ -1,11 +1,13 @@
 package browser
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -47,6 +49,29 @@ func NewFront(upstream string) (*Front, error) {
 	f.srv = &http.Server{Handler: f.Mux}
 	go f.srv.Serve(ln)
 	return f, nil
+}
+
+// StartFront starts a Front for the crunch server at upstream and closes
+// it when the test ends, failing the test if it cannot start.
+func StartFront(t testing.TB, upstream string) *Front {
+	t.Helper()
+	f, err := NewFront(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	return f
+}
+
+// Page serves html as the page at pattern (a ServeMux pattern).
+func (f *Front) Page(pattern, html string) {
+	f.Mux.HandleFunc(pattern, func(w http.ResponseWriter, _ *http.Request) { WriteHTML(w, html) })
+}
+
+// WriteHTML answers a request with the page html.
+func WriteHTML(w http.ResponseWriter, html string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	io.WriteString(w, html)
 }
 
 // Release lets every page held by HoldTag finish loading.

@@ -3,7 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -83,23 +83,60 @@ func startNode(t testing.TB, url, name string, workers, slots int, tweak func(*c
 	return &node{name: name, addr: testserver.Serve(t, srv), pool: pool, n: cn, srv: srv}
 }
 
-// dial connects a client to nd.
-func dial(t testing.TB, addr string) *client.Client {
-	t.Helper()
-	c, err := client.Dial(context.Background(), addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // waitSlots waits until nd's cluster executor sees slots slots in all.
 func waitSlots(t testing.TB, nd *node, slots int) {
 	t.Helper()
 	testutil.WaitFor(t, 10*time.Second, "the nodes' status", func() bool {
 		return nd.n.Executor().Load().Slots == slots
 	})
+}
+
+// startCluster starts nodes on the NATS at url: gw, which takes no
+// cluster work itself, and one node named for each of runners with
+// workers slots; it returns once gw sees all their slots.
+func startCluster(t testing.TB, url string, workers int, tweak func(*cluster.Config), runners ...string) (gw *node, rs []*node) {
+	t.Helper()
+	gw = startNode(t, url, "gw", 1, -1, tweak)
+	for _, name := range runners {
+		rs = append(rs, startNode(t, url, name, workers, 0, tweak))
+	}
+	waitSlots(t, gw, workers*len(runners))
+	return gw, rs
+}
+
+// gatewayAndRunner starts a cluster of gw and one runner, b, with one
+// slot (see startCluster).
+func gatewayAndRunner(t testing.TB, url string, tweak func(*cluster.Config)) (gw, b *node) {
+	t.Helper()
+	gw, rs := startCluster(t, url, 1, tweak, "b")
+	return gw, rs[0]
+}
+
+// wantNode sends a short modsum with exec=cluster through c and checks
+// that node ran it (for the reason why, where there is one).
+func wantNode(t testing.TB, c *client.Client, node, why string) {
+	t.Helper()
+	rep, err := c.Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stats.Node != node {
+		if why != "" {
+			node += " (" + why + ")"
+		}
+		t.Errorf("ran on %q, want %s", rep.Stats.Node, node)
+	}
+}
+
+// runForever sends through c a modsum with exec=cluster that runs until
+// ctx ends, and returns the channel its error comes on.
+func runForever(ctx context.Context, c *client.Client) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Do(ctx, modsum(forever), &client.Options{Exec: "cluster"})
+		errc <- err
+	}()
+	return errc
 }
 
 // modsum is a request for modsum over iters terms.
@@ -115,11 +152,8 @@ const forever = int64(1) << 50
 // and names the node that ran it.
 func TestEveryOpThroughCluster(t *testing.T) {
 	emb := startNATS(t)
-	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	startNode(t, emb.URL(), "b", 2, 0, nil)
-	startNode(t, emb.URL(), "c", 2, 0, nil)
-	waitSlots(t, gw, 4)
-	c := dial(t, gw.addr)
+	gw, _ := startCluster(t, emb.URL(), 2, nil, "b", "c")
+	c := testserver.Dial(t, gw.addr)
 	ctx := context.Background()
 	for _, op := range kernels.Default().Ops() {
 		for _, impl := range op.Impls {
@@ -155,24 +189,15 @@ func TestLocalFirst(t *testing.T) {
 	a := startNode(t, emb.URL(), "a", 1, 0, nil)
 	startNode(t, emb.URL(), "b", 1, 0, nil)
 	waitSlots(t, a, 2)
-	rep, err := dial(t, a.addr).Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Stats.Node != "a" {
-		t.Errorf("ran on %q, want a (its own free slot)", rep.Stats.Node)
-	}
+	wantNode(t, testserver.Dial(t, a.addr), "a", "its own free slot")
 }
 
 // TestBusyNodeGetsNoWork: with one slot on each of two nodes, two long
 // jobs run one on each, never both on one while the other idles.
 func TestBusyNodeGetsNoWork(t *testing.T) {
 	emb := startNATS(t)
-	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	startNode(t, emb.URL(), "b", 1, 0, nil)
-	startNode(t, emb.URL(), "c", 1, 0, nil)
-	waitSlots(t, gw, 2)
-	c := dial(t, gw.addr)
+	gw, _ := startCluster(t, emb.URL(), 1, nil, "b", "c")
+	c := testserver.Dial(t, gw.addr)
 	for round := range 3 {
 		var wg sync.WaitGroup
 		nodes := make([]string, 2)
@@ -199,7 +224,7 @@ func TestBusyNodeGetsNoWork(t *testing.T) {
 func TestNoNodeLeft(t *testing.T) {
 	emb := startNATS(t)
 	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	_, err := dial(t, gw.addr).Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
+	_, err := testserver.Dial(t, gw.addr).Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
 	var e *wire.Error
 	if !errors.As(err, &e) || e.Code != wire.Overloaded || e.RetryAfterMS <= 0 {
 		t.Fatalf("got %v, want overloaded with retry_after_ms", err)
@@ -226,9 +251,7 @@ func busyNode(t testing.TB, nodes ...*node) *node {
 // stop the kernel on the node that runs it.
 func TestStopsReachTheRunner(t *testing.T) {
 	emb := startNATS(t)
-	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	b := startNode(t, emb.URL(), "b", 1, 0, nil)
-	waitSlots(t, gw, 1)
+	gw, b := gatewayAndRunner(t, emb.URL(), nil)
 	idle := func(what string, since time.Time) {
 		t.Helper()
 		testutil.WaitFor(t, 5*time.Second, "b's kernel to stop after "+what, func() bool { return b.pool.Load().Busy == 0 })
@@ -241,13 +264,8 @@ func TestStopsReachTheRunner(t *testing.T) {
 	}
 
 	t.Run("cancel", func(t *testing.T) {
-		c := dial(t, gw.addr)
 		ctx, cancel := context.WithCancel(context.Background())
-		errc := make(chan error, 1)
-		go func() {
-			_, err := c.Do(ctx, modsum(forever), &client.Options{Exec: "cluster"})
-			errc <- err
-		}()
+		errc := runForever(ctx, testserver.Dial(t, gw.addr))
 		busyNode(t, b)
 		at := time.Now()
 		cancel() // the client sends cancel
@@ -257,7 +275,7 @@ func TestStopsReachTheRunner(t *testing.T) {
 		idle("cancel", at)
 	})
 	t.Run("deadline", func(t *testing.T) {
-		c := dial(t, gw.addr)
+		c := testserver.Dial(t, gw.addr)
 		at := time.Now()
 		_, err := c.Do(context.Background(), modsum(forever), &client.Options{Exec: "cluster", Timeout: 300 * time.Millisecond})
 		var e *wire.Error
@@ -283,16 +301,9 @@ func TestStopsReachTheRunner(t *testing.T) {
 // cannot finish in time, and another node runs it.
 func TestDrainHandsBack(t *testing.T) {
 	emb := startNATS(t)
-	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	b := startNode(t, emb.URL(), "b", 1, 0, nil)
-	waitSlots(t, gw, 1)
-	c := dial(t, gw.addr)
+	gw, b := gatewayAndRunner(t, emb.URL(), nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Do(ctx, modsum(forever), &client.Options{Exec: "cluster"})
-		errc <- err
-	}()
+	errc := runForever(ctx, testserver.Dial(t, gw.addr))
 	busyNode(t, b)
 	// c joins only now, so that the job went to b.
 	cn := startNode(t, emb.URL(), "c", 1, 0, nil)
@@ -315,10 +326,8 @@ func TestLargeArraysTravelInParts(t *testing.T) {
 	emb := startNATS(t)
 	// Not a test of loss: a loaded machine (or -race) may take seconds.
 	patient := func(c *cluster.Config) { c.LossTimeout = 10 * time.Second }
-	gw := startNode(t, emb.URL(), "gw", 1, -1, patient)
-	b := startNode(t, emb.URL(), "b", 1, 0, patient)
-	waitSlots(t, gw, 1)
-	c := dial(t, gw.addr)
+	gw, b := gatewayAndRunner(t, emb.URL(), patient)
+	c := testserver.Dial(t, gw.addr)
 	const n = 10 << 20 / 8 // 10 MiB of f64: a window (8 MiB) and a bit
 	x := make([]float64, n)
 	for i := range x {
@@ -356,18 +365,56 @@ func TestLargeArraysTravelInParts(t *testing.T) {
 	}
 }
 
+// A 64 MiB request (and its 64 MiB reply) crosses the cluster in parts no
+// larger than NATS's recommended payload, comes back right, and leaves
+// nothing in assembly on either node.
+func TestSixtyFourMiBRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 128 MiB between nodes")
+	}
+	emb := startNATS(t)
+	patient := func(c *cluster.Config) { c.LossTimeout = 30 * time.Second }
+	gw, b := gatewayAndRunner(t, emb.URL(), patient)
+	c := testserver.Dial(t, gw.addr)
+	const n = 64 << 20 / 8
+	x := make([]float64, n)
+	s := uint64(1)
+	for i := range x {
+		s = s*6364136223846793005 + 1442695040888963407
+		x[i] = float64(int64(s>>11)) - float64(1<<52)
+	}
+	want := slices.Clone(x)
+	slices.Sort(want)
+	req := &wire.Request{Op: "sort", Args: wire.Args{"x": wire.TensorValue(tensor.FromFloat64([]int{n}, x))}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got, err := c.Do(ctx, req, &client.Options{Exec: "cluster"})
+	if err != nil {
+		t.Fatalf("64 MiB sort through the cluster: %v", err)
+	}
+	if got.Stats.Node != "b" {
+		t.Errorf("ran on %q, want b", got.Stats.Node)
+	}
+	if !got.Result["x"].Equal(wire.TensorValue(tensor.FromFloat64([]int{n}, want))) {
+		t.Error("the sorted 64 MiB differ from slices.Sort's")
+	}
+	if a, r := cluster.Assembling(gw.n), cluster.Assembling(b.n); a != 0 || r != 0 {
+		t.Errorf("messages left in assembly: %d at the origin, %d at the runner", a, r)
+	}
+}
+
 // TestAutoSpills: with AutoSpill, a job exec=auto gives a pool whose
 // queue is full runs on the cluster, and says so in its stats.
 func TestAutoSpills(t *testing.T) {
 	emb := startNATS(t)
 	pool := executor.NewPool(executor.PoolConfig{Workers: 1, Queue: 1})
-	defer pool.Close()
+	t.Cleanup(func() { pool.Close() }) // after the server's shutdown, as cn's
 	cn, err := cluster.Join(cluster.Config{URL: emb.URL(), Name: "a", Exec: pool,
 		Heartbeat: testHeartbeat, LossTimeout: testLoss, Status: testStatus})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cn.Close()
+	t.Cleanup(func() { cn.Close() })
 	scfg := server.DefaultConfig()
 	scfg.Executors = map[string]executor.Executor{executor.NameDirect: executor.NewDirect(0), executor.NamePool: pool,
 		executor.NameCluster: cn.Executor()}
@@ -377,16 +424,11 @@ func TestAutoSpills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.Background())
+	addr := testserver.Serve(t, srv)
 	startNode(t, emb.URL(), "b", 1, 0, nil)
 	testutil.WaitFor(t, 10*time.Second, "a to see both nodes", func() bool { return cn.Executor().Load().Slots == 2 })
 
-	c := dial(t, ln.Addr().String())
+	c := testserver.Dial(t, addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// One runs on a's pool, then one waits in its queue.

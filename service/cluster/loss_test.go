@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,29 +18,6 @@ import (
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/wire"
 )
-
-// poolBusy asks a server for its pool's busy workers (the info op).
-func poolBusy(t testing.TB, c *client.Client) int {
-	t.Helper()
-	rep, err := c.Do(context.Background(), &wire.Request{Op: "info"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var execs []struct {
-		Name string `json:"name"`
-		Busy int    `json:"busy"`
-	}
-	if err := json.Unmarshal(rep.Result["executors"].JSON, &execs); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range execs {
-		if e.Name == "pool" {
-			return e.Busy
-		}
-	}
-	t.Fatal("info lists no pool")
-	return 0
-}
 
 // TestKillNodeUnderLoad: a node process killed with SIGKILL while it runs
 // jobs costs only latency: every request is answered once, with success.
@@ -94,8 +70,8 @@ func TestKillNodeUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	vc := dial(t, victim.Addr)
-	testutil.WaitFor(t, 30*time.Second, "the victim to run jobs", func() bool { return poolBusy(t, vc) > 0 })
+	vc := testserver.Dial(t, victim.Addr)
+	testutil.WaitFor(t, 30*time.Second, "the victim to run jobs", func() bool { _, busy := testserver.ExecLoad(t, vc, "pool"); return busy > 0 })
 	if err := syscall.Kill(victim.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +172,7 @@ func TestNodeLinkDropsAndReturns(t *testing.T) {
 	px := startProxy(t, emb.URL()[len("nats://"):])
 	b := startNode(t, px.url(), "b", 1, 0, nil)
 	waitSlots(t, gw, 1)
-	c := dial(t, gw.addr)
+	c := testserver.Dial(t, gw.addr)
 	type result struct {
 		rep *wire.Reply
 		err error
@@ -226,24 +202,16 @@ func TestNodeLinkDropsAndReturns(t *testing.T) {
 	// With c busy with work of its own, the next job can only go to b.
 	busy, stop := context.WithCancel(context.Background())
 	defer stop()
-	go dial(t, cn.addr).Do(busy, modsum(forever), &client.Options{Exec: "pool"})
+	go testserver.Dial(t, cn.addr).Do(busy, modsum(forever), &client.Options{Exec: "pool"})
 	busyNode(t, cn)
-	rep, err := c.Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Stats.Node != "b" {
-		t.Errorf("ran on %q, want b (back, and the only node free)", rep.Stats.Node)
-	}
+	wantNode(t, c, "b", "back, and the only node free")
 }
 
 // TestOriginGone: a runner stops the job of an origin that has gone.
 func TestOriginGone(t *testing.T) {
 	emb := startNATS(t)
-	gw := startNode(t, emb.URL(), "gw", 1, -1, nil)
-	b := startNode(t, emb.URL(), "b", 1, 0, nil)
-	waitSlots(t, gw, 1)
-	go dial(t, gw.addr).Do(context.Background(), modsum(forever), &client.Options{Exec: "cluster"})
+	gw, b := gatewayAndRunner(t, emb.URL(), nil)
+	go testserver.Dial(t, gw.addr).Do(context.Background(), modsum(forever), &client.Options{Exec: "cluster"})
 	busyNode(t, b)
 	at := time.Now()
 	gw.n.Conn().Close()

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,7 +200,7 @@ func (n *Node) runRemote(ctx context.Context, job *executor.Job) (*executor.Outc
 			if runner != "" {
 				tell(runner, "cancel")
 			}
-			return nil, stopReason(ctx)
+			return nil, executor.StopReason(ctx)
 		case <-n.ctx.Done():
 			if runner != "" {
 				tell(runner, "cancel")
@@ -314,18 +313,6 @@ func release(job *executor.Job) {
 	if job.Done != nil {
 		job.Done()
 	}
-}
-
-// stopReason explains why ctx ended, as a protocol error.
-func stopReason(ctx context.Context) error {
-	var we *wire.Error
-	if errors.As(context.Cause(ctx), &we) {
-		return we
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return wire.Errorf(wire.DeadlineExceeded, "deadline exceeded")
-	}
-	return wire.Errorf(wire.Canceled, "canceled")
 }
 
 // overloaded builds the protocol's overloaded error with a retry hint.

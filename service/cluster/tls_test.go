@@ -1,14 +1,13 @@
 package cluster_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/crunchsvc/crunch/internal/testcert"
-	"github.com/crunchsvc/crunch/service/client"
+	"github.com/crunchsvc/crunch/internal/testserver"
 	"github.com/crunchsvc/crunch/service/cluster"
 	"github.com/crunchsvc/crunch/service/executor"
 )
@@ -36,14 +35,6 @@ func TestJoinOverTLS(t *testing.T) {
 		n.Close()
 		t.Fatal("joined a TLS server whose CA it was not given")
 	}
-	gw := startNode(t, url, "gw", 1, -1, func(c *cluster.Config) { c.TLSCA = caFile })
-	startNode(t, url, "b", 1, 0, func(c *cluster.Config) { c.TLSCA = caFile })
-	waitSlots(t, gw, 1)
-	rep, err := dial(t, gw.addr).Do(context.Background(), modsum(1000), &client.Options{Exec: "cluster"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Stats.Node != "b" {
-		t.Errorf("ran on %q, want b", rep.Stats.Node)
-	}
+	gw, _ := gatewayAndRunner(t, url, func(c *cluster.Config) { c.TLSCA = caFile })
+	wantNode(t, testserver.Dial(t, gw.addr), "b", "")
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crunchsvc/crunch/internal/testserver"
 	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/cluster"
@@ -27,7 +28,7 @@ type infoCluster struct {
 
 func clusterInfo(t *testing.T, addr string) infoCluster {
 	t.Helper()
-	info, err := dial(t, addr).Info(context.Background())
+	info, err := testserver.Dial(t, addr).Info(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestInfoListsNodes(t *testing.T) {
 
 	// A job that runs until stopped, on b (a takes none: its slots are
 	// given to another job each), shows as busy in a's view.
-	c := dial(t, a.addr)
+	c := testserver.Dial(t, a.addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -131,7 +132,7 @@ func TestClusterMetricsMove(t *testing.T) {
 	if got := metric(t, a.addr, `crunch_cluster_node_slots{node="b"}`); got != 2 {
 		t.Errorf(`crunch_cluster_node_slots{node="b"} = %v, want 2`, got)
 	}
-	c := dial(t, a.addr)
+	c := testserver.Dial(t, a.addr)
 	ctx := context.Background()
 	for range 3 {
 		if _, _, err := c.Modsum(ctx, 7, 1000, &client.Options{Exec: "cluster"}); err != nil {

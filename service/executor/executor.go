@@ -177,11 +177,11 @@ func reportProgress(x *cgo.Ctx, report func(float64), done <-chan struct{}) {
 	}
 }
 
-// stopReason explains why ctx ended, as a protocol error: the cause given
+// StopReason explains why ctx ended, as a protocol error: the cause given
 // to context.WithCancelCause when it is one (the server says "canceled by
 // request 8" or "connection closed" that way), else deadline_exceeded or
-// canceled.
-func stopReason(ctx context.Context) error {
+// canceled. Every executor answers a job whose context ended with it.
+func StopReason(ctx context.Context) error {
 	var we *wire.Error
 	if errors.As(context.Cause(ctx), &we) {
 		return we
@@ -191,6 +191,9 @@ func stopReason(ctx context.Context) error {
 	}
 	return wire.Errorf(wire.Canceled, "canceled")
 }
+
+// stopReason is StopReason, by the name this package's executors call it.
+var stopReason = StopReason
 
 // micros returns d in whole microseconds.
 func micros(d time.Duration) int64 { return int64(d / time.Microsecond) }

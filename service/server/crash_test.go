@@ -2,7 +2,7 @@ package server_test
 
 import (
 	"context"
-	"math/rand/v2"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -18,23 +18,12 @@ import (
 )
 
 // selfKillOp is a test-only op whose worker kills itself with SIGKILL, as
-// the kernel OOM killer or an operator would. Registered only in this test
-// binary, which both serves and plays the subprocess worker: no normal
-// build can reach it.
-var selfKillOp = &kernels.Op{
-	Name: "test_selfkill", Doc: "test only: the process running it dies of SIGKILL",
-	Impls: []string{kernels.ImplGo},
-	Bind: func(kernels.Args) (*kernels.Call, error) {
-		return kernels.NewCall(nil, 1, 0, map[string]kernels.RunFunc{
-			kernels.ImplGo: func(*cgo.Ctx, kernels.Out) (wire.Result, error) {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				select {} // SIGKILL cannot be caught: this never returns
-			},
-		}), nil
-	},
-}
-
-func init() { kernels.Default().Register(selfKillOp) }
+// the kernel OOM killer or an operator would.
+var selfKillOp = testOp("test_selfkill", "test only: the process running it dies of SIGKILL", 0,
+	func(*cgo.Ctx, kernels.Out) (wire.Result, error) {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // SIGKILL cannot be caught: this never returns
+	})
 
 // Through the real server: 100 jobs whose worker dies, shuffled among
 // 1,000 normal ones on 8 connections, give exactly 100 worker_failed
@@ -43,65 +32,31 @@ func init() { kernels.Default().Register(selfKillOp) }
 func TestWorkerDeathsThroughServer(t *testing.T) {
 	ts := start(t, nil)
 	deaths, normal := 100, 1000
-	type job struct {
-		die bool
-		n   int64
+	want := make([]int64, normal)
+	for n := range want {
+		want[n] = modsumRef(t, int64(n), 1000)
 	}
-	jobs := make([]job, 0, deaths+normal)
-	want := map[int64]int64{}
-	for i := range normal {
-		jobs = append(jobs, job{n: int64(i)})
-		want[int64(i)] = modsumRef(t, int64(i), 1000)
-	}
-	for range deaths {
-		jobs = append(jobs, job{die: true})
-	}
-	r := rand.New(rand.NewPCG(7, 8))
-	r.Shuffle(len(jobs), func(i, j int) { jobs[i], jobs[j] = jobs[j], jobs[i] })
-
-	feed := make(chan job)
-	go func() {
-		for _, j := range jobs {
-			feed <- j
-		}
-		close(feed)
-	}()
-	var mu sync.Mutex
-	failed, right := 0, 0
-	var wg sync.WaitGroup
 	opts := &client.Options{Exec: "subprocess"}
-	for range 8 {
-		c := ts.dial(t)
-		wg.Go(func() {
-			for j := range feed {
-				var err error
-				ok := false
-				if j.die {
-					_, err = c.Do(context.Background(), &wire.Request{Op: selfKillOp.Name}, opts)
-					e := wire.AsError(err)
-					ok = e != nil && e.Code == wire.WorkerFailed && strings.Contains(e.Message, "SIGKILL") &&
-						strings.Contains(e.Message, "worker")
-				} else {
-					var got int64
-					got, _, err = c.Modsum(context.Background(), j.n, 1000, opts)
-					ok = err == nil && got == want[j.n]
-				}
-				mu.Lock()
-				if !ok {
-					t.Errorf("job %+v: %v", j, err)
-				} else if j.die {
-					failed++
-				} else {
-					right++
-				}
-				mu.Unlock()
+	conns := make([]*client.Client, 8)
+	for w := range conns {
+		conns[w] = ts.dial(t)
+	}
+	testutil.Storm(t, normal, deaths, len(conns), 7, func(w, n int) error {
+		c := conns[w]
+		if n >= normal {
+			_, err := c.Do(context.Background(), &wire.Request{Op: selfKillOp.Name}, opts)
+			if e := wire.AsError(err); e == nil || e.Code != wire.WorkerFailed ||
+				!strings.Contains(e.Message, "SIGKILL") || !strings.Contains(e.Message, "worker") {
+				return fmt.Errorf("got %v, want worker_failed naming the worker and SIGKILL", err)
 			}
-		})
-	}
-	wg.Wait()
-	if failed != deaths || right != normal {
-		t.Errorf("%d worker_failed and %d right answers, want %d and %d", failed, right, deaths, normal)
-	}
+			return nil
+		}
+		got, _, err := c.Modsum(context.Background(), int64(n), 1000, opts)
+		if err != nil || got != want[n] {
+			return fmt.Errorf("modsum n=%d: %d, %v; want %d", n, got, err, want[n])
+		}
+		return nil
+	})
 	// The server still serves, and the subprocess executor has its two
 	// workers back: two long jobs at once run on two live, distinct pids
 	// (restarts happen in the background, with backoff).

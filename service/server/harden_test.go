@@ -26,22 +26,6 @@ import (
 // Regression tests, one per way a hostile client once broke the server;
 // hostile_test.go throws whole groups of such inputs at it.
 
-// readReply reads the next message on a raw connection within 10 s and
-// returns its type with the decoded reply.
-func nextReply(t *testing.T, conn *websocket.Conn) (int, *wire.Reply) {
-	t.Helper()
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	mt, data, err := conn.ReadMessage()
-	if err != nil {
-		t.Fatalf("reading reply: %v", err)
-	}
-	rep, err := wire.DecodeReply(mt == websocket.BinaryMessage, data)
-	if err != nil {
-		t.Fatalf("decoding reply %q: %v", data, err)
-	}
-	return mt, rep
-}
-
 // A timeout_ms whose value in nanoseconds overflows int64 is capped at
 // --max-timeout like any other large one, instead of wrapping to a
 // deadline already past.
@@ -292,20 +276,11 @@ func TestDirectFloodKeepsServerResponsive(t *testing.T) {
 // deafOp is a test-only op whose kernel never looks at its cancel flag:
 // it succeeds 300 ms after it starts, whatever happened meanwhile, as a
 // kernel does that a busy machine runs long after its flag was set.
-var deafOp = &kernels.Op{
-	Name: "test_deaf", Doc: "test only: succeeds after 300 ms, deaf to cancels",
-	Impls: []string{kernels.ImplGo},
-	Bind: func(kernels.Args) (*kernels.Call, error) {
-		return kernels.NewCall(nil, 1, 1, map[string]kernels.RunFunc{
-			kernels.ImplGo: func(*cgo.Ctx, kernels.Out) (wire.Result, error) {
-				time.Sleep(300 * time.Millisecond)
-				return wire.Result{"done": wire.Bool(true)}, nil
-			},
-		}), nil
-	},
-}
-
-func init() { kernels.Default().Register(deafOp) }
+var deafOp = testOp("test_deaf", "test only: succeeds after 300 ms, deaf to cancels", 1,
+	func(*cgo.Ctx, kernels.Out) (wire.Result, error) {
+		time.Sleep(300 * time.Millisecond)
+		return wire.Result{"done": wire.Bool(true)}, nil
+	})
 
 // A kernel that succeeds after its request's deadline gives
 // deadline_exceeded, not its result, on every executor.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -34,45 +35,35 @@ func TestThousandConnections(t *testing.T) {
 	base := runtime.NumGoroutine()
 	const conns = 1000
 	clients := make([]*client.Client, conns)
-	var wg sync.WaitGroup
-	errs := make(chan error, conns)
 	want := modsumRef(t, 11, 500)
-	for i := range conns {
-		wg.Go(func() {
-			c, err := client.Dial(context.Background(), ts.addr)
-			if err != nil {
-				errs <- fmt.Errorf("dial %d: %w", i, err)
-				return
+	testutil.Concurrently(t, conns, func(i int) error {
+		c, err := client.Dial(context.Background(), ts.addr)
+		if err != nil {
+			return fmt.Errorf("dial %d: %w", i, err)
+		}
+		clients[i] = c
+		if _, err := c.Ping(context.Background()); err != nil {
+			return fmt.Errorf("ping %d: %w", i, err)
+		}
+		// A full queue answers overloaded: retry after the time it says,
+		// as a client should.
+		var got int64
+		for {
+			got, _, err = c.Modsum(context.Background(), 11, 500, &client.Options{Exec: execNames[i%4]})
+			e := wire.AsError(err)
+			if e == nil || e.Code != wire.Overloaded {
+				break
 			}
-			clients[i] = c
-			if _, err := c.Ping(context.Background()); err != nil {
-				errs <- fmt.Errorf("ping %d: %w", i, err)
-				return
-			}
-			// A full queue answers overloaded: retry after the time it says,
-			// as a client should.
-			var got int64
-			for {
-				got, _, err = c.Modsum(context.Background(), 11, 500, &client.Options{Exec: execNames[i%4]})
-				e := wire.AsError(err)
-				if e == nil || e.Code != wire.Overloaded {
-					break
-				}
-				time.Sleep(time.Duration(e.RetryAfterMS+1) * time.Millisecond) // pacing, not a wait for a state
-			}
-			if err == nil && got != want {
-				err = fmt.Errorf("modsum = %d, want %d", got, want)
-			}
-			if err != nil {
-				errs <- fmt.Errorf("conn %d: %w", i, err)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+			time.Sleep(time.Duration(e.RetryAfterMS+1) * time.Millisecond) // pacing, not a wait for a state
+		}
+		if err == nil && got != want {
+			err = fmt.Errorf("modsum = %d, want %d", got, want)
+		}
+		if err != nil {
+			return fmt.Errorf("conn %d: %w", i, err)
+		}
+		return nil
+	})
 	if n := ts.srv.Connections(); n != conns {
 		t.Errorf("server counts %d connections, want %d", n, conns)
 	}
@@ -358,5 +349,62 @@ func TestShutdownUnderLoad(t *testing.T) {
 	t.Logf("outcomes: %v", outcomes)
 	if n := settle(base, 4); n > base+4 {
 		t.Errorf("%d goroutines before, %d after shutdown", base, n)
+	}
+}
+
+// Beyond --max-conns, an upgrade gets HTTP 503 with Retry-After; once a
+// connection closes, a new one is accepted.
+func TestMaxConns(t *testing.T) {
+	ts := start(t, func(c *server.Config) { c.MaxConns = 2 })
+	a, b := ts.dial(t), ts.dial(t)
+	for _, c := range []*client.Client{a, b} { // answered: their sessions run, and count
+		if _, err := c.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, resp, err := websocket.DefaultDialer.Dial("ws://"+ts.addr+"/v1/ws", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third connection: %v, %+v; want HTTP 503 with Retry-After", err, resp)
+	}
+	if _, err := b.Ping(context.Background()); err != nil {
+		t.Fatalf("open connection after a refusal: %v", err)
+	}
+	a.Close()
+	var c *client.Client
+	if !testutil.Poll(5*time.Second, func() bool { c, err = client.Dial(context.Background(), ts.addr); return err == nil }) {
+		t.Fatalf("no connection accepted 5 s after one closed: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Beyond --max-total requests in flight on the server, from any
+// connections, a request gets overloaded with retry_after_ms.
+func TestMaxTotal(t *testing.T) {
+	ts := start(t, func(c *server.Config) { c.MaxTotal = 2 })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, b, c := ts.dial(t), ts.dial(t), ts.dial(t)
+	long := &client.Options{Exec: "pool"}
+	for _, cl := range []*client.Client{a, b} {
+		go func() {
+			if _, _, err := cl.Modsum(ctx, 3, 1e15, long); ctx.Err() == nil {
+				t.Errorf("long request ended early: %v", err)
+			}
+		}()
+	}
+	// c asks only once both long requests are in flight: a request of
+	// c's in flight when one of them arrived would get that one refused.
+	testutil.WaitFor(t, 10*time.Second, "the two long requests in flight", func() bool { return ts.inFlight(t) == 2 })
+	_, _, err := c.Modsum(context.Background(), 3, 10, nil)
+	e := wire.AsError(err)
+	if e == nil || e.Code != wire.Overloaded || e.RetryAfterMS <= 0 {
+		t.Fatalf("third request: %v, want overloaded with retry_after_ms", err)
+	}
+	cancel() // the two long ones end; the server takes requests again
+	if !testutil.Poll(5*time.Second, func() bool { _, _, err = c.Modsum(context.Background(), 3, 10, nil); return err == nil }) {
+		t.Fatalf("still refused 5 s after the long requests ended: %v", err)
 	}
 }

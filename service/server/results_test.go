@@ -134,33 +134,24 @@ func allOnes(b []byte) bool {
 // slowStopOp is a test-only op whose kernel writes its result, a counter
 // in every byte, over and over, and goes on for 200 ms after it is
 // cancelled: a kernel slow to stop.
-var slowStopOp = &kernels.Op{
-	Name: "test_slowstop", Doc: "test only: writes its result until 200 ms after a cancel",
-	Impls: []string{kernels.ImplGo},
-	Bind: func(kernels.Args) (*kernels.Call, error) {
-		return kernels.NewCall(nil, 1, 4096, map[string]kernels.RunFunc{
-			kernels.ImplGo: func(x *cgo.Ctx, out kernels.Out) (wire.Result, error) {
-				y, err := out.Tensor("y", tensor.U8, kernels.Exposed, 4096)
-				if err != nil {
-					return nil, err
-				}
-				var stop time.Time
-				for i := 0; stop.IsZero() || time.Since(stop) < 200*time.Millisecond; i++ {
-					if stop.IsZero() && x.Canceled() {
-						stop = time.Now()
-					}
-					for j := range y.Data {
-						y.Data[j] = byte(i)
-					}
-					time.Sleep(time.Millisecond)
-				}
-				return nil, cgo.ErrCanceled
-			},
-		}), nil
-	},
-}
-
-func init() { kernels.Default().Register(slowStopOp) }
+var slowStopOp = testOp("test_slowstop", "test only: writes its result until 200 ms after a cancel", 4096,
+	func(x *cgo.Ctx, out kernels.Out) (wire.Result, error) {
+		y, err := out.Tensor("y", tensor.U8, kernels.Exposed, 4096)
+		if err != nil {
+			return nil, err
+		}
+		var stop time.Time
+		for i := 0; stop.IsZero() || time.Since(stop) < 200*time.Millisecond; i++ {
+			if stop.IsZero() && x.Canceled() {
+				stop = time.Now()
+			}
+			for j := range y.Data {
+				y.Data[j] = byte(i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil, cgo.ErrCanceled
+	})
 
 // A request that ends before its kernel (a deadline here) is answered
 // only once its kernel has stopped writing into the window: after the
@@ -260,6 +251,58 @@ func TestShmOutOverArguments(t *testing.T) {
 		}
 		if got := rep.Result["c"]; got.Shm == nil || got.Shm.Offset != 0 || !got.Tensor.Equal(want) {
 			t.Errorf("%s: result at %+v, equal to TCP's: %v", ex, got.Shm, got.Tensor.Equal(want))
+		}
+	}
+}
+
+// Options.Out receives the result: over TCP, over the Unix socket through
+// the client's own window, and from AllocShared, where the server's
+// kernel writes it in place; an Out of another shape is left alone.
+func TestClientOut(t *testing.T) {
+	ts, path := startUnix(t, nil)
+	tcp, ux := ts.dial(t), dialUnix(t, path)
+	ctx := context.Background()
+	view := client.MandelbrotView{Width: 512, Height: 300, XMin: -2, XMax: 1, YMin: -1, YMax: 1, MaxIter: 40}
+	want, _, err := tcp.Mandelbrot(ctx, view, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := ux.AllocShared(ctx, tensor.U32, 300, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ux.FreeShared(shared)
+	plain, _ := tensor.New(tensor.U32, 300, 512)
+	other, _ := tensor.New(tensor.U32, 512, 300)
+	for _, tc := range []struct {
+		name string
+		c    *client.Client
+		out  *tensor.Tensor
+		same bool // the call returns out itself
+	}{
+		{"tcp", tcp, plain, true},
+		{"unix", ux, plain, true},
+		{"unix, AllocShared", ux, shared, true},
+		{"tcp, another shape", tcp, other, false},
+		{"unix, another shape", ux, other, false},
+	} {
+		for _, ex := range execNames {
+			for i := range tc.out.Data {
+				tc.out.Data[i] = 0xff
+			}
+			got, _, err := tc.c.Mandelbrot(ctx, view, &client.Options{Exec: ex, Out: tc.out})
+			if err != nil {
+				t.Fatalf("%s %s: %v", tc.name, ex, err)
+			}
+			if (got == tc.out) != tc.same {
+				t.Errorf("%s %s: returned Out: %v, want %v", tc.name, ex, got == tc.out, tc.same)
+			}
+			if !got.Equal(want) {
+				t.Errorf("%s %s: wrong counts", tc.name, ex)
+			}
+			if !tc.same && !allOnes(tc.out.Data) {
+				t.Errorf("%s %s: an Out of another shape was written", tc.name, ex)
+			}
 		}
 	}
 }

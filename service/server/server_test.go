@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/crunchsvc/crunch/internal/testserver"
 	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/executor"
@@ -36,6 +36,19 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// testOp registers in the default registry an op for tests only, with no
+// arguments, outElems elements of result and one implementation, Go's:
+// run. This test binary both serves and plays the subprocess worker, so
+// its workers know the op too; no normal build can reach it.
+func testOp(name, doc string, outElems float64, run kernels.RunFunc) *kernels.Op {
+	op := &kernels.Op{Name: name, Doc: doc, Impls: []string{kernels.ImplGo},
+		Bind: func(kernels.Args) (*kernels.Call, error) {
+			return kernels.NewCall(nil, 1, outElems, map[string]kernels.RunFunc{kernels.ImplGo: run}), nil
+		}}
+	kernels.Default().Register(op)
+	return op
 }
 
 // testServer is a real server on a free loopback port.
@@ -67,32 +80,16 @@ func start(t testing.TB, tweak func(*server.Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	ts := &testServer{srv: srv, addr: ln.Addr().String(), execs: execs}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
+	t.Cleanup(func() { // after the server's shutdown
 		for _, ex := range execs {
 			ex.Close()
 		}
 	})
-	return ts
+	return &testServer{srv: srv, addr: testserver.Serve(t, srv), execs: execs}
 }
 
-func (ts *testServer) dial(t testing.TB) *client.Client {
-	t.Helper()
-	c, err := client.Dial(context.Background(), ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+// dial connects a client to ts, closed when the test ends.
+func (ts *testServer) dial(t testing.TB) *client.Client { return testserver.Dial(t, ts.addr) }
 
 // raw is a bare WebSocket connection for sending what no client would.
 func (ts *testServer) raw(t *testing.T) *websocket.Conn {
@@ -111,6 +108,14 @@ func exchange(t *testing.T, conn *websocket.Conn, typ int, msg []byte) *wire.Rep
 	if err := conn.WriteMessage(typ, msg); err != nil {
 		t.Fatal(err)
 	}
+	_, rep := nextReply(t, conn)
+	return rep
+}
+
+// nextReply reads the next message on a raw connection within 10 s and
+// returns its type with the decoded reply.
+func nextReply(t *testing.T, conn *websocket.Conn) (int, *wire.Reply) {
+	t.Helper()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	mt, data, err := conn.ReadMessage()
 	if err != nil {
@@ -120,7 +125,7 @@ func exchange(t *testing.T, conn *websocket.Conn, typ int, msg []byte) *wire.Rep
 	if err != nil {
 		t.Fatalf("decoding reply %q: %v", data, err)
 	}
-	return rep
+	return mt, rep
 }
 
 func wantCode(t *testing.T, what string, err error, code wire.Code) *wire.Error {
@@ -416,31 +421,18 @@ func TestDisconnectCancelsWork(t *testing.T) {
 func TestManyConcurrentCalls(t *testing.T) {
 	ts := start(t, nil)
 	c := ts.dial(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, 200)
 	want := make([]int64, 200) // computed here: t.Fatal belongs to the test goroutine
 	for i := range want {
 		want[i] = modsumRef(t, int64(i-100), 5000)
 	}
-	for i := range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n := int64(i - 100)
-			got, _, err := c.Modsum(context.Background(), n, 5000, &client.Options{Exec: execNames[i%4]})
-			if err == nil && got != want[i] {
-				err = fmt.Errorf("n=%d: %d", n, got)
-			}
-			if err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	testutil.Concurrently(t, len(want), func(i int) error {
+		n := int64(i - 100)
+		got, _, err := c.Modsum(context.Background(), n, 5000, &client.Options{Exec: execNames[i%4]})
+		if err == nil && got != want[i] {
+			err = fmt.Errorf("n=%d: %d", n, got)
+		}
+		return err
+	})
 }
 
 func TestShutdownDrains(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/sys/unix"
 
+	"github.com/crunchsvc/crunch/internal/testserver"
 	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/server"
@@ -47,15 +48,8 @@ func startUnix(t testing.TB, tweak func(*server.Config)) (*testServer, string) {
 	return ts, path
 }
 
-func dialUnix(t testing.TB, path string) *client.Client {
-	t.Helper()
-	c, err := client.Dial(context.Background(), "unix:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+// dialUnix connects a client over the Unix socket at path.
+func dialUnix(t testing.TB, path string) *client.Client { return testserver.Dial(t, "unix:"+path) }
 
 // rawUnix is a bare WebSocket connection over the Unix socket, with the
 // socket itself for sending descriptors.
@@ -123,16 +117,10 @@ func readReply(t *testing.T, conn *websocket.Conn, shm ...wire.ShmSlicer) *wire.
 // mapping.
 func sealedMemfd(t *testing.T, size int, seals int) (int, []byte) {
 	t.Helper()
-	fd, err := unix.MemfdCreate("test", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Ftruncate(fd, int64(size)); err != nil {
-		t.Fatal(err)
-	}
+	fd := testutil.Memfd(t, size)
 	var mem []byte
 	if size > 0 {
+		var err error
 		if mem, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 			t.Fatal(err)
 		}
