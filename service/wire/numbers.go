@@ -4,7 +4,29 @@ import (
 	"math"
 	"strconv"
 	"unsafe"
+
+	"github.com/crunchsvc/crunch/service/tensor"
 )
+
+// numberType is the dtype of the numbers a dt tensor's "data" is written
+// in: a complex value is two, re and im, of its parts' type (f32 for c64,
+// f64 for c128); any other value is one of its own type.
+func numberType(dt tensor.DType) tensor.DType {
+	switch dt {
+	case tensor.C64:
+		return tensor.F32
+	case tensor.C128:
+		return tensor.F64
+	}
+	return dt
+}
+
+// asNumbers returns data, the elements of a dt tensor, as the vector of
+// numberType(dt) numbers its "data" holds, sharing its memory.
+func asNumbers(dt tensor.DType, data []byte) *tensor.Tensor {
+	st := numberType(dt)
+	return &tensor.Tensor{DType: st, Shape: []int{len(data) / st.Size()}, Data: data}
+}
 
 // intStatus says why a JSON number is not an acceptable integer.
 type intStatus uint8
