@@ -98,10 +98,8 @@ func (f *fftArgs) promoted(mem Out, copyX bool) (*tensor.Tensor, error) {
 		return out, nil
 	}
 	switch f.x.DType {
-	case tensor.C64:
-		copy(out.Complex64(), f.x.Complex64())
-	case tensor.C128:
-		copy(out.Complex128(), f.x.Complex128())
+	case f.out: // complex input: nothing to promote
+		copy(out.Data, f.x.Data)
 	case tensor.F32:
 		promote(out.Complex64(), f.x.Float32())
 	case tensor.F64:
