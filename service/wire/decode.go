@@ -222,7 +222,7 @@ func parseData(dt tensor.DType, shape []int, nbytes int, raw []byte) ([]byte, *E
 		}
 	}
 	out := tensor.AlignedBytes(nbytes)
-	flat := asNumbers(dt, out)
+	flat := &tensor.Tensor{DType: comp, Shape: []int{want}, Data: out}
 	var k int
 	var err *Error
 	switch comp {

@@ -124,7 +124,7 @@ func appendData(b []byte, t *tensor.Tensor) (_ []byte, ok bool) {
 		perNumber = 44
 	}
 	b = slices.Grow(b, n*perNumber)
-	flat := asNumbers(t.DType, t.Data)
+	flat := asNumbers(t)
 	switch flat.DType {
 	case tensor.F64:
 		return appendFloats(b, flat.Float64(), 64)

@@ -64,7 +64,7 @@ func randomTensor(rng *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor 
 		}
 		return math.Copysign(0, -1)
 	}
-	flat := asNumbers(dt, x.Data) // a complex tensor's re, im parts
+	flat := asNumbers(x) // a complex tensor's re, im parts
 	switch flat.DType {
 	case tensor.F32:
 		for i := range flat.Float32() {

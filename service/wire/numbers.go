@@ -21,11 +21,14 @@ func numberType(dt tensor.DType) tensor.DType {
 	return dt
 }
 
-// asNumbers returns data, the elements of a dt tensor, as the vector of
-// numberType(dt) numbers its "data" holds, sharing its memory.
-func asNumbers(dt tensor.DType, data []byte) *tensor.Tensor {
-	st := numberType(dt)
-	return &tensor.Tensor{DType: st, Shape: []int{len(data) / st.Size()}, Data: data}
+// asNumbers returns t as the vector of numberType(t.DType) numbers its
+// "data" holds, sharing its memory: t itself unless it is complex.
+func asNumbers(t *tensor.Tensor) *tensor.Tensor {
+	if !t.DType.IsComplex() {
+		return t
+	}
+	nt := numberType(t.DType)
+	return &tensor.Tensor{DType: nt, Shape: []int{len(t.Data) / nt.Size()}, Data: t.Data}
 }
 
 // intStatus says why a JSON number is not an acceptable integer.
