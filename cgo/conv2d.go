@@ -24,28 +24,15 @@ const (
 	ConvFull  ConvMode = C.CRUNCH_CONV_FULL  // (h+kh-1) x (w+kw-1)
 )
 
+// convModes are the modes by SciPy's names.
+var convModes = &enum[ConvMode]{typ: "ConvMode", what: "convolution mode",
+	values: []ConvMode{ConvSame, ConvValid, ConvFull}, names: []string{"same", "valid", "full"}}
+
 // String returns SciPy's name of the mode: "same", "valid" or "full".
-func (m ConvMode) String() string {
-	switch m {
-	case ConvSame:
-		return "same"
-	case ConvValid:
-		return "valid"
-	case ConvFull:
-		return "full"
-	}
-	return fmt.Sprintf("ConvMode(%d)", int(m))
-}
+func (m ConvMode) String() string { return convModes.name(m) }
 
 // ParseConvMode returns the mode SciPy calls s.
-func ParseConvMode(s string) (ConvMode, error) {
-	for _, m := range []ConvMode{ConvSame, ConvValid, ConvFull} {
-		if m.String() == s {
-			return m, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown convolution mode %q (want same, valid or full)", s)
-}
+func ParseConvMode(s string) (ConvMode, error) { return convModes.parse(s) }
 
 // Conv2DShape returns the output size of an h x w image convolved with a
 // kh x kw kernel in mode m, and where that output starts in the full
@@ -91,33 +78,38 @@ func conv2DShape(m ConvMode, h, w, kh, kw int) (oh, ow, r0, c0 int, bad string) 
 // three are row-major; out must hold the output Conv2DShape gives and
 // overlap neither input.
 func Conv2DF64(x *Ctx, m ConvMode, h, w int, image []float64, kh, kw int, kernel, out []float64) error {
-	const fn = "crunch_conv2d_f64"
-	if err := conv2DCheck(fn, m, h, w, kh, kw, len(image), len(kernel), len(out),
-		unsafe.Pointer(unsafe.SliceData(image)), unsafe.Pointer(unsafe.SliceData(kernel)),
-		unsafe.Pointer(unsafe.SliceData(out)), 8); err != nil {
-		return err
-	}
-	return check(fn, C.crunch_conv2d_f64(x.cptr(), C.crunch_conv_mode(m), C.size_t(h), C.size_t(w),
-		f64p(image), C.size_t(kh), C.size_t(kw), f64p(kernel), f64p(out)))
+	return conv2D(x, m, h, w, image, kh, kw, kernel, out)
 }
 
 // Conv2DF32 is Conv2DF64 for float32, computed in float32
 // (crunch_conv2d_f32).
 func Conv2DF32(x *Ctx, m ConvMode, h, w int, image []float32, kh, kw int, kernel, out []float32) error {
-	const fn = "crunch_conv2d_f32"
-	if err := conv2DCheck(fn, m, h, w, kh, kw, len(image), len(kernel), len(out),
-		unsafe.Pointer(unsafe.SliceData(image)), unsafe.Pointer(unsafe.SliceData(kernel)),
-		unsafe.Pointer(unsafe.SliceData(out)), 4); err != nil {
+	return conv2D(x, m, h, w, image, kh, kw, kernel, out)
+}
+
+// conv2D is Conv2DF64 and Conv2DF32: the C function for T.
+func conv2D[T float32 | float64](x *Ctx, m ConvMode, h, w int, image []T, kh, kw int, kernel, out []T) error {
+	fn := "crunch_conv2d_f64"
+	if _, ok := any(image).([]float32); ok {
+		fn = "crunch_conv2d_f32"
+	}
+	if err := conv2DCheck(fn, m, h, w, kh, kw, image, kernel, out); err != nil {
 		return err
 	}
-	return check(fn, C.crunch_conv2d_f32(x.cptr(), C.crunch_conv_mode(m), C.size_t(h), C.size_t(w),
-		f32p(image), C.size_t(kh), C.size_t(kw), f32p(kernel), f32p(out)))
+	mode, ch, cw, ckh, ckw := C.crunch_conv_mode(m), C.size_t(h), C.size_t(w), C.size_t(kh), C.size_t(kw)
+	var st C.crunch_status
+	switch image := any(image).(type) {
+	case []float64:
+		st = C.crunch_conv2d_f64(x.cptr(), mode, ch, cw, f64p(image), ckh, ckw, cptr[C.double](kernel), cptr[C.double](out))
+	case []float32:
+		st = C.crunch_conv2d_f32(x.cptr(), mode, ch, cw, f32p(image), ckh, ckw, cptr[C.float](kernel), cptr[C.float](out))
+	}
+	return check(fn, st)
 }
 
 // conv2DCheck refuses what C cannot check: slices shorter than their sizes
 // say, and out overlapping an input.
-func conv2DCheck(fn string, m ConvMode, h, w, kh, kw, lenImg, lenKer, lenOut int,
-	img, ker, out unsafe.Pointer, es uintptr) error {
+func conv2DCheck[T any](fn string, m ConvMode, h, w, kh, kw int, image, kernel, out []T) error {
 	oh, ow, _, _, bad := conv2DShape(m, h, w, kh, kw)
 	if bad != "" {
 		return invalid(fn, "%s", bad)
@@ -125,18 +117,19 @@ func conv2DCheck(fn string, m ConvMode, h, w, kh, kw, lenImg, lenKer, lenOut int
 	if h > 0 && w > math.MaxInt/h || kh > math.MaxInt/kw {
 		return invalid(fn, "image %dx%d or kernel %dx%d overflows", h, w, kh, kw)
 	}
-	if lenImg < h*w || lenKer < kh*kw || lenOut < oh*ow {
+	if len(image) < h*w || len(kernel) < kh*kw || len(out) < oh*ow {
 		return invalid(fn, "image has %d, kernel %d and out %d elements; %s mode needs %d, %d and %d",
-			lenImg, lenKer, lenOut, m, h*w, kh*kw, oh*ow)
+			len(image), len(kernel), len(out), m, h*w, kh*kw, oh*ow)
 	}
 	// Compare addresses only: nothing keeps them as pointers.
-	o, osize := uintptr(out), uintptr(oh*ow)*es
+	addr := func(s []T) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(s))) }
+	es := unsafe.Sizeof(*new(T))
+	o, osize := addr(out), uintptr(oh*ow)*es
 	for _, in := range []struct {
-		p    unsafe.Pointer
+		a    uintptr
 		size uintptr
-	}{{img, uintptr(h*w) * es}, {ker, uintptr(kh*kw) * es}} {
-		a := uintptr(in.p)
-		if osize > 0 && in.size > 0 && a < o+osize && o < a+in.size {
+	}{{addr(image), uintptr(h*w) * es}, {addr(kernel), uintptr(kh*kw) * es}} {
+		if osize > 0 && in.size > 0 && in.a < o+osize && o < in.a+in.size {
 			return invalid(fn, "out overlaps an input")
 		}
 	}

@@ -7,10 +7,7 @@ package cgo
 */
 import "C"
 
-import (
-	"fmt"
-	"unsafe"
-)
+import "unsafe"
 
 // FFTNorm says which direction of an FFT is scaled, as NumPy's norm
 // argument (crunch_fft_norm).
@@ -23,28 +20,15 @@ const (
 	FFTForward  FFTNorm = C.CRUNCH_FFT_FORWARD  // forward by 1/n, inverse unscaled
 )
 
+// fftNorms are the norms by NumPy's names.
+var fftNorms = &enum[FFTNorm]{typ: "FFTNorm", what: "FFT norm",
+	values: []FFTNorm{FFTBackward, FFTOrtho, FFTForward}, names: []string{"backward", "ortho", "forward"}}
+
 // String returns NumPy's name of the norm: "backward", "ortho" or "forward".
-func (n FFTNorm) String() string {
-	switch n {
-	case FFTBackward:
-		return "backward"
-	case FFTOrtho:
-		return "ortho"
-	case FFTForward:
-		return "forward"
-	}
-	return fmt.Sprintf("FFTNorm(%d)", int(n))
-}
+func (n FFTNorm) String() string { return fftNorms.name(n) }
 
 // ParseFFTNorm returns the norm NumPy calls s.
-func ParseFFTNorm(s string) (FFTNorm, error) {
-	for _, n := range []FFTNorm{FFTBackward, FFTOrtho, FFTForward} {
-		if n.String() == s {
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown FFT norm %q (want backward, ortho or forward)", s)
-}
+func ParseFFTNorm(s string) (FFTNorm, error) { return fftNorms.parse(s) }
 
 // FFTC128 computes the DFT (inverse DFT when inverse) of batch rows of n
 // complex numbers each, in[b*n:(b+1)*n] into out[b*n:(b+1)*n], as
@@ -52,48 +36,59 @@ func ParseFFTNorm(s string) (FFTNorm, error) {
 // include/crunch.h). out may be in itself; otherwise they must not
 // overlap. n must be at least 1; any length works.
 func FFTC128(x *Ctx, inverse bool, norm FFTNorm, batch, n int, in, out []complex128) error {
-	const fn = "crunch_fft_c128"
-	if err := fftCheck(fn, batch, n, len(in), len(out), unsafe.Pointer(unsafe.SliceData(in)),
-		unsafe.Pointer(unsafe.SliceData(out)), 16); err != nil {
-		return err
-	}
-	return check(fn, C.crunch_fft_c128(x.cptr(), cbool(inverse), C.crunch_fft_norm(norm),
-		C.size_t(batch), C.size_t(n), c128p(in), c128p(out)))
+	return fft(x, inverse, norm, batch, n, in, out)
 }
 
 // FFTC64 is FFTC128 for complex64, computed in float32 (crunch_fft_c64).
 func FFTC64(x *Ctx, inverse bool, norm FFTNorm, batch, n int, in, out []complex64) error {
-	const fn = "crunch_fft_c64"
-	if err := fftCheck(fn, batch, n, len(in), len(out), unsafe.Pointer(unsafe.SliceData(in)),
-		unsafe.Pointer(unsafe.SliceData(out)), 8); err != nil {
-		return err
-	}
-	return check(fn, C.crunch_fft_c64(x.cptr(), cbool(inverse), C.crunch_fft_norm(norm),
-		C.size_t(batch), C.size_t(n), c64p(in), c64p(out)))
+	return fft(x, inverse, norm, batch, n, in, out)
 }
 
 // FFTF64 is FFTC128 of real rows: in holds batch rows of n float64s and
 // out receives their full complex spectra (crunch_fft_f64), faster than
 // promoting in and transforming the copy. in and out must not overlap.
 func FFTF64(x *Ctx, inverse bool, norm FFTNorm, batch, n int, in []float64, out []complex128) error {
-	const fn = "crunch_fft_f64"
-	if err := fftRealCheck(fn, batch, n, len(in), len(out), unsafe.Pointer(unsafe.SliceData(in)),
-		unsafe.Pointer(unsafe.SliceData(out)), 8); err != nil {
-		return err
-	}
-	return check(fn, C.crunch_fft_f64(x.cptr(), cbool(inverse), C.crunch_fft_norm(norm),
-		C.size_t(batch), C.size_t(n), f64p(in), c128p(out)))
+	return fft(x, inverse, norm, batch, n, in, out)
 }
 
 // FFTF32 is FFTF64 for float32 rows into complex64 (crunch_fft_f32).
 func FFTF32(x *Ctx, inverse bool, norm FFTNorm, batch, n int, in []float32, out []complex64) error {
-	const fn = "crunch_fft_f32"
-	if err := fftRealCheck(fn, batch, n, len(in), len(out), unsafe.Pointer(unsafe.SliceData(in)),
-		unsafe.Pointer(unsafe.SliceData(out)), 4); err != nil {
+	return fft(x, inverse, norm, batch, n, in, out)
+}
+
+// fft is FFTC128, FFTC64, FFTF64 and FFTF32: the C function for in's
+// type. Out is the complex type of In's precision, as the exported
+// functions pair them.
+func fft[In float32 | float64 | complex64 | complex128, Out complex64 | complex128](x *Ctx,
+	inverse bool, norm FFTNorm, batch, n int, in []In, out []Out) error {
+	var fn string
+	switch any(in).(type) {
+	case []complex128:
+		fn = "crunch_fft_c128"
+	case []complex64:
+		fn = "crunch_fft_c64"
+	case []float64:
+		fn = "crunch_fft_f64"
+	case []float32:
+		fn = "crunch_fft_f32"
+	}
+	if err := fftCheck(fn, batch, n, in, out); err != nil {
 		return err
 	}
-	return check(fn, C.crunch_fft_f32(x.cptr(), cbool(inverse), C.crunch_fft_norm(norm),
-		C.size_t(batch), C.size_t(n), f32p(in), c64p(out)))
+	inv, nrm, b, nn := cbool(inverse), C.crunch_fft_norm(norm), C.size_t(batch), C.size_t(n)
+	var st C.crunch_status
+	// The C API takes complex numbers as interleaved (re, im) scalars.
+	switch in := any(in).(type) {
+	case []complex128:
+		st = C.crunch_fft_c128(x.cptr(), inv, nrm, b, nn, cptr[C.double](in), cptr[C.double](out))
+	case []complex64:
+		st = C.crunch_fft_c64(x.cptr(), inv, nrm, b, nn, cptr[C.float](in), cptr[C.float](out))
+	case []float64:
+		st = C.crunch_fft_f64(x.cptr(), inv, nrm, b, nn, f64p(in), cptr[C.double](out))
+	case []float32:
+		st = C.crunch_fft_f32(x.cptr(), inv, nrm, b, nn, f32p(in), cptr[C.float](out))
+	}
+	return check(fn, st)
 }
 
 // FFTCacheClear frees the C library's cached FFT plans that no call is
@@ -102,9 +97,10 @@ func FFTCacheClear() { C.crunch_fft_cache_clear() }
 
 // fftCheck refuses what C would accept but the slices cannot back:
 // negative sizes, slices shorter than batch*n, and in and out overlapping
-// without being the same slice (C cannot tell). n == 0 and an unknown
-// norm are left to C, which refuses them with its own status.
-func fftCheck(fn string, batch, n, lenIn, lenOut int, in, out unsafe.Pointer, es uintptr) error {
+// (C cannot tell), unless, for complex input, they are the same slice.
+// n == 0 and an unknown norm are left to C, which refuses them with its
+// own status.
+func fftCheck[In, Out any](fn string, batch, n int, in []In, out []Out) error {
 	if batch < 0 || n < 0 {
 		return invalid(fn, "negative size: batch=%d n=%d", batch, n)
 	}
@@ -115,43 +111,18 @@ func fftCheck(fn string, batch, n, lenIn, lenOut int, in, out unsafe.Pointer, es
 		return invalid(fn, "batch=%d rows of n=%d overflow", batch, n)
 	}
 	need := batch * n
-	if lenIn < need || lenOut < need {
-		return invalid(fn, "in has %d and out %d elements, need %d for %d rows of %d", lenIn, lenOut, need, batch, n)
+	if len(in) < need || len(out) < need {
+		return invalid(fn, "in has %d and out %d elements, need %d for %d rows of %d", len(in), len(out), need, batch, n)
 	}
 	// Compare addresses only: nothing keeps them as pointers.
-	a, b, size := uintptr(in), uintptr(out), uintptr(need)*es
-	if a != b && a < b+size && b < a+size {
-		return invalid(fn, "in and out overlap without being the same slice")
-	}
-	return nil
-}
-
-// fftRealCheck is fftCheck for real input of element size es and complex
-// output of 2*es: the two must not overlap at all.
-func fftRealCheck(fn string, batch, n, lenIn, lenOut int, in, out unsafe.Pointer, es uintptr) error {
-	if err := fftCheck(fn, batch, n, lenIn, lenOut, nil, nil, es); err != nil || batch == 0 || n == 0 {
-		return err
-	}
-	a, b, sa, sb := uintptr(in), uintptr(out), uintptr(batch*n)*es, uintptr(batch*n)*2*es
-	if a < b+sb && b < a+sa {
+	a, b := uintptr(unsafe.Pointer(unsafe.SliceData(in))), uintptr(unsafe.Pointer(unsafe.SliceData(out)))
+	sa, sb := uintptr(need)*unsafe.Sizeof(in[0]), uintptr(need)*unsafe.Sizeof(out[0])
+	inPlace := a == b && sa == sb // complex input transformed in itself
+	if !inPlace && a < b+sb && b < a+sa {
+		if sa == sb {
+			return invalid(fn, "in and out overlap without being the same slice")
+		}
 		return invalid(fn, "in and out overlap")
 	}
 	return nil
-}
-
-// c128p and c64p return a C pointer to s[0] as the C API's interleaved
-// (re, im) scalars, or nil for an empty slice; used in the call expression
-// itself, like f64p.
-func c128p(s []complex128) *C.double {
-	if len(s) == 0 {
-		return nil
-	}
-	return (*C.double)(unsafe.Pointer(&s[0]))
-}
-
-func c64p(s []complex64) *C.float {
-	if len(s) == 0 {
-		return nil
-	}
-	return (*C.float)(unsafe.Pointer(&s[0]))
 }

@@ -46,10 +46,10 @@ func Histogram[T float32 | float64](x *Ctx, v []T, lo, hi float64, counts []int6
 	switch v := any(v).(type) {
 	case []float64:
 		st = C.crunch_histogram_f64(x.cptr(), f64p(v), C.size_t(len(v)), C.size_t(len(counts)),
-			C.double(lo), C.double(hi), (*C.int64_t)(unsafe.Pointer(&counts[0])), f64p(edges))
+			C.double(lo), C.double(hi), cptr[C.int64_t](counts), f64p(edges))
 	case []float32:
 		st = C.crunch_histogram_f32(x.cptr(), f32p(v), C.size_t(len(v)), C.size_t(len(counts)),
-			C.double(lo), C.double(hi), (*C.int64_t)(unsafe.Pointer(&counts[0])), f64p(edges))
+			C.double(lo), C.double(hi), cptr[C.int64_t](counts), f64p(edges))
 	}
 	return check(fn, st)
 }
@@ -146,22 +146,21 @@ func span(rows, cols, ld int) int {
 	return (rows-1)*ld + cols
 }
 
-// f64p and f32p return a C pointer to s[0], or nil for an empty slice.
-// Used in the call expression itself, so cgo keeps s alive (Go never moves
-// heap memory) for the call's duration and C keeps no copy of the pointer.
-func f64p(s []float64) *C.double {
+// cptr returns a C pointer of type *P to s[0], or nil for an empty slice:
+// P is the C type of s's elements, or of their parts (C.double for
+// complex128, which the C API takes as interleaved re, im). Used in the
+// call expression itself, so cgo keeps s alive (Go never moves heap
+// memory) for the call's duration and C keeps no copy of the pointer.
+func cptr[P, T any](s []T) *P {
 	if len(s) == 0 {
 		return nil
 	}
-	return (*C.double)(unsafe.Pointer(&s[0]))
+	return (*P)(unsafe.Pointer(&s[0]))
 }
 
-func f32p(s []float32) *C.float {
-	if len(s) == 0 {
-		return nil
-	}
-	return (*C.float)(unsafe.Pointer(&s[0]))
-}
+// f64p and f32p are cptr of the commonest slices.
+func f64p(s []float64) *C.double { return cptr[C.double](s) }
+func f32p(s []float32) *C.float  { return cptr[C.float](s) }
 
 func cbool(b bool) C.int {
 	if b {

@@ -7,10 +7,7 @@ package cgo
 */
 import "C"
 
-import (
-	"math"
-	"unsafe"
-)
+import "math"
 
 // MandelbrotMaxIter is the largest maxIter Mandelbrot accepts: 2^31
 // (CRUNCH_MANDELBROT_MAX_ITER).
@@ -30,12 +27,8 @@ func Mandelbrot(x *Ctx, width, height int, xMin, xMax, yMin, yMax float64, maxIt
 	if err := mandelbrotCheck(fn, width, height, xMin, xMax, yMin, yMax, maxIter, len(counts)); err != nil {
 		return err
 	}
-	var p *C.uint32_t
-	if len(counts) > 0 {
-		p = (*C.uint32_t)(unsafe.Pointer(&counts[0]))
-	}
 	return check(fn, C.crunch_mandelbrot(x.cptr(), C.size_t(width), C.size_t(height),
-		C.double(xMin), C.double(xMax), C.double(yMin), C.double(yMax), C.int64_t(maxIter), p))
+		C.double(xMin), C.double(xMax), C.double(yMin), C.double(yMax), C.int64_t(maxIter), cptr[C.uint32_t](counts)))
 }
 
 // mandelbrotCheck refuses what C would refuse without saying why, and

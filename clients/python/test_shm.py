@@ -169,14 +169,23 @@ class SameAnswersTest(unittest.IsolatedAsyncioTestCase):
             np.testing.assert_array_equal(r, np.sort(x))
 
 
-@needs_unix
-class ZeroCopyTest(unittest.IsolatedAsyncioTestCase):
+class UnixClientTest(unittest.IsolatedAsyncioTestCase):
+    """A test with a client over the Unix socket (self.c), closed after it,
+    and a generator (self.rng) seeded with the class's seed."""
+
+    seed = 0
+
     async def asyncSetUp(self):
         self.c = await crunch.connect(UNIX)
-        self.rng = np.random.default_rng(8)
+        self.rng = np.random.default_rng(self.seed)
 
     async def asyncTearDown(self):
         await self.c.close()
+
+
+@needs_unix
+class ZeroCopyTest(UnixClientTest):
+    seed = 8
 
     async def test_allocated_arrays_travel_without_a_copy(self):
         c = self.c
@@ -377,13 +386,8 @@ async def _in_loop(fn):
 
 
 @needs_unix
-class InFlightTest(unittest.IsolatedAsyncioTestCase):
-    async def asyncSetUp(self):
-        self.c = await crunch.connect(UNIX)
-        self.rng = np.random.default_rng(9)
-
-    async def asyncTearDown(self):
-        await self.c.close()
+class InFlightTest(UnixClientTest):
+    seed = 9
 
     async def test_many_calls_at_once(self):
         # More blocks than the server allows a connection (64): the calls

@@ -97,48 +97,33 @@ func (f *fftArgs) promoted(mem Out, copyX bool) (*tensor.Tensor, error) {
 	if !copyX || f.batch == 0 {
 		return out, nil
 	}
-	if f.out == tensor.C64 {
-		o := out.Complex64()
-		switch f.x.DType {
-		case tensor.C64:
-			copy(o, f.x.Complex64())
-		case tensor.F32:
-			for i, v := range f.x.Float32() {
-				o[i] = complex(v, 0)
-			}
-		}
-		return out, nil
-	}
-	o := out.Complex128()
 	switch f.x.DType {
-	case tensor.C128:
-		copy(o, f.x.Complex128())
+	case f.out: // complex input: nothing to promote
+		copy(out.Data, f.x.Data)
+	case tensor.F32:
+		promote(out.Complex64(), f.x.Float32())
 	case tensor.F64:
-		for i, v := range f.x.Float64() {
-			o[i] = complex(v, 0)
-		}
+		promote(out.Complex128(), f.x.Float64())
 	case tensor.U8:
-		for i, v := range f.x.Uint8() {
-			o[i] = complex(float64(v), 0)
-		}
+		promote(out.Complex128(), f.x.Uint8())
 	case tensor.U16:
-		for i, v := range f.x.Uint16() {
-			o[i] = complex(float64(v), 0)
-		}
+		promote(out.Complex128(), f.x.Uint16())
 	case tensor.U32:
-		for i, v := range f.x.Uint32() {
-			o[i] = complex(float64(v), 0)
-		}
+		promote(out.Complex128(), f.x.Uint32())
 	case tensor.I32:
-		for i, v := range f.x.Int32() {
-			o[i] = complex(float64(v), 0)
-		}
+		promote(out.Complex128(), f.x.Int32())
 	case tensor.I64:
-		for i, v := range f.x.Int64() {
-			o[i] = complex(float64(v), 0) // as NumPy: rounded beyond 2^53
-		}
+		promote(out.Complex128(), f.x.Int64())
 	}
 	return out, nil
+}
+
+// promote stores the real values x in o as complex numbers with imaginary
+// part 0; as NumPy, int64 values beyond 2^53 are rounded.
+func promote[C complex64 | complex128, R float32 | float64 | uint8 | uint16 | uint32 | int32 | int64](o []C, x []R) {
+	for i, v := range x {
+		o[i] = C(complex(float64(v), 0))
+	}
 }
 
 // runC transforms with the C library: complex input straight into the

@@ -206,15 +206,8 @@ func parseData(dt tensor.DType, shape []int, nbytes int, raw []byte) ([]byte, *E
 	if raw[0] != '[' {
 		return nil, invalid(`"data" must be a flat list of numbers, got %s`, describe(raw))
 	}
-	n := nbytes / dt.Size()
-	comp := dt // the type of one number of data
-	want := n
-	switch dt {
-	case tensor.C64:
-		comp, want = tensor.F32, 2*n
-	case tensor.C128:
-		comp, want = tensor.F64, 2*n
-	}
+	comp := numberType(dt) // the type of one number of data
+	n, want := nbytes/dt.Size(), nbytes/comp.Size()
 	mismatch := func(got int) *Error {
 		if dt.IsComplex() {
 			return invalid(`"data" has length %d, but shape %s needs %d (%d complex values as re, im pairs)`,
@@ -230,31 +223,42 @@ func parseData(dt tensor.DType, shape []int, nbytes int, raw []byte) ([]byte, *E
 	}
 	out := tensor.AlignedBytes(nbytes)
 	flat := &tensor.Tensor{DType: comp, Shape: []int{want}, Data: out}
-	var (
-		f64s []float64
-		f32s []float32
-		u8s  []uint8
-		u16s []uint16
-		u32s []uint32
-		i32s []int32
-		i64s []int64
-	)
+	var k int
+	var err *Error
 	switch comp {
 	case tensor.F64:
-		f64s = flat.Float64()
+		k, err = parseNumbers(raw, flat.Float64(), dt)
 	case tensor.F32:
-		f32s = flat.Float32()
+		k, err = parseNumbers(raw, flat.Float32(), dt)
 	case tensor.U8:
-		u8s = flat.Uint8()
+		k, err = parseNumbers(raw, flat.Uint8(), dt)
 	case tensor.U16:
-		u16s = flat.Uint16()
+		k, err = parseNumbers(raw, flat.Uint16(), dt)
 	case tensor.U32:
-		u32s = flat.Uint32()
+		k, err = parseNumbers(raw, flat.Uint32(), dt)
 	case tensor.I32:
-		i32s = flat.Int32()
+		k, err = parseNumbers(raw, flat.Int32(), dt)
 	case tensor.I64:
-		i64s = flat.Int64()
+		k, err = parseNumbers(raw, flat.Int64(), dt)
 	}
+	switch {
+	case err != nil:
+		return nil, err
+	case k > want:
+		return nil, mismatch(countElements(raw))
+	case k < want:
+		return nil, mismatch(k)
+	}
+	return out, nil
+}
+
+// parseNumbers reads the flat JSON array of numbers raw into dst, the
+// numbers of a dt tensor (see numberType), and returns how many it read:
+// len(dst)+1 when raw holds more than dst takes. An error names a number
+// that is not one of dt's.
+func parseNumbers[T uint8 | uint16 | uint32 | int32 | int64 | float32 | float64](raw []byte, dst []T, dt tensor.DType) (int, *Error) {
+	comp := numberType(dt)
+	isFloat, bits := comp.IsFloat(), 8*comp.Size()
 	k := 0
 	i := skipSpace(raw, 1)
 	if i < len(raw) && raw[i] == ']' {
@@ -262,27 +266,19 @@ func parseData(dt tensor.DType, shape []int, nbytes int, raw []byte) ([]byte, *E
 	}
 	for i < len(raw) {
 		if !isNumberStart(raw[i]) {
-			return nil, invalid(`"data"[%d] is %s, not a number`, k, describe(raw[i:valueEnd(raw, i)]))
+			return k, invalid(`"data"[%d] is %s, not a number`, k, describe(raw[i:valueEnd(raw, i)]))
 		}
 		j := numberEnd(raw, i)
 		tok := raw[i:j]
-		if k >= want {
-			return nil, mismatch(countElements(raw))
+		if k >= len(dst) {
+			return k + 1, nil
 		}
-		if comp.IsFloat() {
-			bits := 64
-			if comp == tensor.F32 {
-				bits = 32
-			}
+		if isFloat {
 			v, ok := parseFloat(tok, bits)
 			if !ok {
-				return nil, invalid(`"data"[%d] is %s, out of range for %s`, k, quoteToken(tok), dt)
+				return k, invalid(`"data"[%d] is %s, out of range for %s`, k, quoteToken(tok), dt)
 			}
-			if bits == 64 {
-				f64s[k] = v
-			} else {
-				f32s[k] = float32(v)
-			}
+			dst[k] = T(v)
 		} else {
 			v, st := parseInt(tok)
 			if st == intOK && !inRange(comp, v) {
@@ -290,42 +286,28 @@ func parseData(dt tensor.DType, shape []int, nbytes int, raw []byte) ([]byte, *E
 			}
 			switch st {
 			case intFraction:
-				return nil, invalid(`"data"[%d] is %s, not an integer as %s requires`, k, quoteToken(tok), dt)
+				return k, invalid(`"data"[%d] is %s, not an integer as %s requires`, k, quoteToken(tok), dt)
 			case intRange:
-				return nil, invalid(`"data"[%d] is %s, out of range for %s`, k, quoteToken(tok), dt)
+				return k, invalid(`"data"[%d] is %s, out of range for %s`, k, quoteToken(tok), dt)
 			case intSyntax:
-				return nil, invalid(`"data"[%d] is %s, not a number`, k, quoteToken(tok))
+				return k, invalid(`"data"[%d] is %s, not a number`, k, quoteToken(tok))
 			}
-			switch comp {
-			case tensor.U8:
-				u8s[k] = uint8(v)
-			case tensor.U16:
-				u16s[k] = uint16(v)
-			case tensor.U32:
-				u32s[k] = uint32(v)
-			case tensor.I32:
-				i32s[k] = int32(v)
-			case tensor.I64:
-				i64s[k] = v
-			}
+			dst[k] = T(v)
 		}
 		k++
 		i = skipSpace(raw, j)
 		if i >= len(raw) {
-			return nil, malformed(`"data"`)
+			return k, malformed(`"data"`)
 		}
 		if raw[i] == ']' {
 			break
 		}
 		if raw[i] != ',' {
-			return nil, malformed(`"data"`)
+			return k, malformed(`"data"`)
 		}
 		i = skipSpace(raw, i+1)
 	}
-	if k != want {
-		return nil, mismatch(k)
-	}
-	return out, nil
+	return k, nil
 }
 
 // inRange reports whether v is a value of the integer dtype dt.

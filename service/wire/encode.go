@@ -124,47 +124,22 @@ func appendData(b []byte, t *tensor.Tensor) (_ []byte, ok bool) {
 		perNumber = 44
 	}
 	b = slices.Grow(b, n*perNumber)
-	switch t.DType {
+	flat := asNumbers(t)
+	switch flat.DType {
 	case tensor.F64:
-		return appendFloats(b, t.Float64(), 64)
+		return appendFloats(b, flat.Float64(), 64)
 	case tensor.F32:
-		return appendFloats(b, t.Float32(), 32)
-	case tensor.C128:
-		for i, v := range t.Complex128() {
-			re, im := real(v), imag(v)
-			if !isFinite(re) || !isFinite(im) {
-				return b, false
-			}
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFloat(b, re, 64)
-			b = append(b, ',')
-			b = appendFloat(b, im, 64)
-		}
-	case tensor.C64:
-		for i, v := range t.Complex64() {
-			re, im := float64(real(v)), float64(imag(v))
-			if !isFinite(re) || !isFinite(im) {
-				return b, false
-			}
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendFloat(b, re, 32)
-			b = append(b, ',')
-			b = appendFloat(b, im, 32)
-		}
+		return appendFloats(b, flat.Float32(), 32)
 	case tensor.U8:
-		b = appendIntegers(b, t.Uint8())
+		b = appendIntegers(b, flat.Uint8())
 	case tensor.U16:
-		b = appendIntegers(b, t.Uint16())
+		b = appendIntegers(b, flat.Uint16())
 	case tensor.U32:
-		b = appendIntegers(b, t.Uint32())
+		b = appendIntegers(b, flat.Uint32())
 	case tensor.I32:
-		b = appendIntegers(b, t.Int32())
+		b = appendIntegers(b, flat.Int32())
 	case tensor.I64:
-		b = appendIntegers(b, t.Int64())
+		b = appendIntegers(b, flat.Int64())
 	}
 	return b, true
 }

@@ -65,6 +65,15 @@ func AsError(err error) *Error {
 	return &Error{Code: Internal, Message: err.Error()}
 }
 
+// withError returns v with err as an error: nil when err is, rather than
+// an interface holding a nil *Error.
+func withError[T any](v T, err *Error) (T, error) {
+	if err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
 // invalid returns an invalid_argument *Error.
 func invalid(format string, args ...any) *Error {
 	return Errorf(InvalidArgument, format, args...)

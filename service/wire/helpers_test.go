@@ -64,43 +64,19 @@ func randomTensor(rng *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor 
 		}
 		return math.Copysign(0, -1)
 	}
-	f32 := func() float32 { return float32(f()) }
-	switch dt {
-	case tensor.U8:
-		for i := range x.Uint8() {
-			x.Uint8()[i] = uint8(rng.Uint32())
-		}
-	case tensor.U16:
-		for i := range x.Uint16() {
-			x.Uint16()[i] = uint16(rng.Uint32())
-		}
-	case tensor.U32:
-		for i := range x.Uint32() {
-			x.Uint32()[i] = rng.Uint32()
-		}
-	case tensor.I32:
-		for i := range x.Int32() {
-			x.Int32()[i] = int32(rng.Uint32())
-		}
-	case tensor.I64:
-		for i := range x.Int64() {
-			x.Int64()[i] = int64(rng.Uint64())
-		}
+	flat := asNumbers(x) // a complex tensor's re, im parts
+	switch flat.DType {
 	case tensor.F32:
-		for i := range x.Float32() {
-			x.Float32()[i] = f32()
+		for i := range flat.Float32() {
+			flat.Float32()[i] = float32(f())
 		}
 	case tensor.F64:
-		for i := range x.Float64() {
-			x.Float64()[i] = f()
+		for i := range flat.Float64() {
+			flat.Float64()[i] = f()
 		}
-	case tensor.C64:
-		for i := range x.Complex64() {
-			x.Complex64()[i] = complex(f32(), f32())
-		}
-	case tensor.C128:
-		for i := range x.Complex128() {
-			x.Complex128()[i] = complex(f(), f())
+	default: // an integer dtype: every bit pattern is a value
+		for i := range x.Data {
+			x.Data[i] = byte(rng.Uint32())
 		}
 	}
 	return x

@@ -131,50 +131,63 @@ const MaxMembers = 64
 // one.
 func members(obj []byte, f func(key string, val []byte) *Error) *Error {
 	obj = trimSpace(obj)
-	if len(obj) < 2 || obj[0] != '{' {
-		return malformed("object")
-	}
-	i := skipSpace(obj, 1)
-	if i < len(obj) && obj[i] == '}' {
-		return nil
-	}
-	for n := 0; i < len(obj); n++ {
+	return items(obj, '{', '}', "object", func(n, i int) (int, *Error) {
 		if n == MaxMembers {
-			return invalid("an object has more than %d members", MaxMembers)
+			return 0, invalid("an object has more than %d members", MaxMembers)
 		}
 		if obj[i] != '"' {
-			return malformed("object")
+			return 0, malformed("object")
 		}
 		kend := stringEnd(obj, i)
 		key, err := unquote(obj[i:kend])
 		if err != nil {
-			return err
+			return 0, err
 		}
 		i = skipSpace(obj, kend)
 		if i >= len(obj) || obj[i] != ':' {
-			return malformed("object")
+			return 0, malformed("object")
 		}
 		i = skipSpace(obj, i+1)
 		vend := valueEnd(obj, i)
 		if vend <= i {
-			return malformed("object")
+			return 0, malformed("object")
 		}
-		if err := f(key, obj[i:vend]); err != nil {
+		return vend, f(key, obj[i:vend])
+	})
+}
+
+// items walks the trimmed JSON container c, an object or array that opens
+// with open and closes with close: it calls item with the number and the
+// index of each item, which reads the item (an array's element, an
+// object's key and value) and returns the index just past it, then expects
+// a comma or the end. It stops at item's first error; what names the
+// container in the error for JSON it cannot follow.
+func items(c []byte, open, close byte, what string, item func(n, i int) (int, *Error)) *Error {
+	if len(c) < 2 || c[0] != open {
+		return malformed(what)
+	}
+	i := skipSpace(c, 1)
+	if i < len(c) && c[i] == close {
+		return nil
+	}
+	for n := 0; i < len(c); n++ {
+		end, err := item(n, i)
+		if err != nil {
 			return err
 		}
-		i = skipSpace(obj, vend)
-		if i >= len(obj) {
+		i = skipSpace(c, end)
+		if i >= len(c) {
 			break
 		}
-		if obj[i] == '}' {
+		if c[i] == close {
 			return nil
 		}
-		if obj[i] != ',' {
+		if c[i] != ',' {
 			break
 		}
-		i = skipSpace(obj, i+1)
+		i = skipSpace(c, i+1)
 	}
-	return malformed("object")
+	return malformed(what)
 }
 
 // fields collects the members of the JSON object obj by key (the last of
@@ -192,34 +205,13 @@ func fields(obj []byte) (map[string][]byte, *Error) {
 // index; it stops at f's first error.
 func elements(arr []byte, f func(i int, val []byte) *Error) *Error {
 	arr = trimSpace(arr)
-	if len(arr) < 2 || arr[0] != '[' {
-		return malformed("array")
-	}
-	i := skipSpace(arr, 1)
-	if i < len(arr) && arr[i] == ']' {
-		return nil
-	}
-	for n := 0; i < len(arr); n++ {
+	return items(arr, '[', ']', "array", func(n, i int) (int, *Error) {
 		end := valueEnd(arr, i)
 		if end <= i {
-			break
+			return 0, malformed("array")
 		}
-		if err := f(n, arr[i:end]); err != nil {
-			return err
-		}
-		i = skipSpace(arr, end)
-		if i >= len(arr) {
-			break
-		}
-		if arr[i] == ']' {
-			return nil
-		}
-		if arr[i] != ',' {
-			break
-		}
-		i = skipSpace(arr, i+1)
-	}
-	return malformed("array")
+		return end, f(n, arr[i:end])
+	})
 }
 
 // countElements returns the number of elements of the JSON array arr.

@@ -49,6 +49,18 @@ func parseMessage(binary bool, msg []byte) (*message, *Error) {
 	return m, nil
 }
 
+// openMessage is parseMessage of a message whose tensors in shared memory
+// lie in shm, followed by its id, at least min.
+func openMessage(binary bool, msg []byte, shm ShmSlicer, min int64) (*message, int64, *Error) {
+	m, err := parseMessage(binary, msg)
+	if err != nil {
+		return nil, 0, err
+	}
+	m.dec.shm = shm
+	id, err := m.id(min)
+	return m, id, err
+}
+
 // syntaxError describes why raw is not valid JSON.
 func syntaxError(raw []byte) string {
 	// Unmarshal checks the whole input before decoding anything, so this

@@ -4,7 +4,32 @@ import (
 	"math"
 	"strconv"
 	"unsafe"
+
+	"github.com/crunchsvc/crunch/service/tensor"
 )
+
+// numberType is the dtype of the numbers a dt tensor's "data" is written
+// in: a complex value is two, re and im, of its parts' type (f32 for c64,
+// f64 for c128); any other value is one of its own type.
+func numberType(dt tensor.DType) tensor.DType {
+	switch dt {
+	case tensor.C64:
+		return tensor.F32
+	case tensor.C128:
+		return tensor.F64
+	}
+	return dt
+}
+
+// asNumbers returns t as the vector of numberType(t.DType) numbers its
+// "data" holds, sharing its memory: t itself unless it is complex.
+func asNumbers(t *tensor.Tensor) *tensor.Tensor {
+	if !t.DType.IsComplex() {
+		return t
+	}
+	nt := numberType(t.DType)
+	return &tensor.Tensor{DType: nt, Shape: []int{len(t.Data) / nt.Size()}, Data: t.Data}
+}
 
 // intStatus says why a JSON number is not an acceptable integer.
 type intStatus uint8

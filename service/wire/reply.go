@@ -119,20 +119,11 @@ func DecodeReply(binary bool, msg []byte) (*Reply, error) {
 // DecodeReplyShm is DecodeReply on a connection with shared memory: shm
 // gives the memory of the result tensors placed there.
 func DecodeReplyShm(binary bool, msg []byte, shm ShmSlicer) (*Reply, error) {
-	rep, err := decodeReply(binary, msg, shm)
-	if err != nil {
-		return nil, err
-	}
-	return rep, nil
+	return withError(decodeReply(binary, msg, shm))
 }
 
 func decodeReply(binary bool, msg []byte, shm ShmSlicer) (*Reply, *Error) {
-	m, err := parseMessage(binary, msg)
-	if err != nil {
-		return nil, err
-	}
-	m.dec.shm = shm
-	id, err := m.id(0)
+	m, id, err := openMessage(binary, msg, shm, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -54,20 +54,11 @@ func DecodeRequest(binary bool, msg []byte) (*Request, error) {
 // shm gives the memory of the tensors placed there (nil: refused, as on a
 // connection without it).
 func DecodeRequestShm(binary bool, msg []byte, shm ShmSlicer) (*Request, error) {
-	req, err := decodeRequest(binary, msg, shm)
-	if err != nil {
-		return req, err
-	}
-	return req, nil
+	return withError(decodeRequest(binary, msg, shm))
 }
 
 func decodeRequest(binary bool, msg []byte, shm ShmSlicer) (*Request, *Error) {
-	m, err := parseMessage(binary, msg)
-	if err != nil {
-		return nil, err
-	}
-	m.dec.shm = shm
-	id, err := m.id(1)
+	m, id, err := openMessage(binary, msg, shm, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -145,11 +136,7 @@ func EncodeRequest(req *Request, binary bool) ([]byte, error) {
 // EncodeRequestMessage is EncodeRequest keeping the message in parts, for
 // writing it out without assembling it.
 func EncodeRequestMessage(req *Request, binary bool) (*Message, error) {
-	m, err := encodeRequest(req, binary)
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
+	return withError(encodeRequest(req, binary))
 }
 
 func encodeRequest(req *Request, binary bool) (*Message, *Error) {

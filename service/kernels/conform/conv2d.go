@@ -9,8 +9,6 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-func init() { register("conv2d", conv2dCases) }
-
 // conv2dCase is one request: image and kernel sizes, a mode ("" leaves it
 // to its default, same), a dtype and a kind of values.
 type conv2dCase struct {

@@ -10,8 +10,6 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-func init() { register("fft", fftCases) }
-
 // fftFullMax is the largest batch*n compared bin by bin with the O(n^2)
 // reference; larger ones are compared with the pure-Go FFT and, on
 // fftSpotBins bins per row, with the reference.

@@ -9,8 +9,6 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-func init() { register("gemm", gemmCases) }
-
 // gemmCase is one product: sizes, transposes, scales, whether c is given,
 // and whether a and b hold tiny, huge and -0 values.
 type gemmCase struct {

@@ -12,8 +12,6 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-func init() { register("histogram", histogramCases) }
-
 // histogramCases are inputs chosen to meet NumPy's every rule: values on
 // the edges, near them by an ulp, outside the range, NaN and ±Inf with a
 // range, equal values (a widened range), bins of 1 and many, f32

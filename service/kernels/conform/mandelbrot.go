@@ -8,8 +8,6 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-func init() { register("mandelbrot", mandelbrotCases) }
-
 // mandelbrotRef is the definition, literally: z_0 = 0, z_{k+1} = z_k^2 + c,
 // the count is the first k >= 1 with |z_k|^2 > 4, else maxIter. Each
 // product is rounded on its own (float64 conversions forbid FMA fusion),

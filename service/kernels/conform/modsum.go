@@ -8,8 +8,6 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-func init() { register("modsum", modsumCases) }
-
 // modsumCases: n at zero, the modulus, both signs and the int64 ends;
 // iteration counts around the C loop's unrolling and past a poll interval.
 func modsumCases() []Case {

@@ -9,8 +9,6 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-func init() { register("solve", solveCases) }
-
 // solveCase is one system: a matrix kind, its order, and the right-hand
 // sides (k == 0: a vector b of shape [n]; k < 0: b of shape [n,0]).
 type solveCase struct {

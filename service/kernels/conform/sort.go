@@ -10,8 +10,6 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-func init() { register("sort", sortCases) }
-
 // sortSizes: both sides of the C insertion-sort cutoff (48), powers of
 // two and neighbours, primes, the cancel-poll chunk, and large.
 var sortSizes = []int{0, 1, 2, 3, 5, 7, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65,

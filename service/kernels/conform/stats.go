@@ -11,8 +11,6 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-func init() { register("stats", statsCases) }
-
 // statsSizes: around every seam of the code (vector widths, the 2048-element
 // block, the 128-block poll chunk), primes, powers of two and neighbours.
 var statsSizes = []int{0, 1, 2, 3, 5, 7, 8, 13, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129,
