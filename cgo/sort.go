@@ -7,8 +7,6 @@ package cgo
 */
 import "C"
 
-import "unsafe"
-
 // SortF64 sorts v in place, ascending or descending (crunch_sort_f64):
 // NaNs last in either direction, in their original order and with their
 // bits unchanged; -0 before +0 ascending, after it descending. Large
@@ -24,17 +22,17 @@ func SortF32(x *Ctx, v []float32, descending bool) error {
 
 // SortI64 sorts v in place, ascending or descending (crunch_sort_i64).
 func SortI64(x *Ctx, v []int64, descending bool) error {
-	return check("crunch_sort_i64", C.crunch_sort_i64(x.cptr(), sortPtr[C.int64_t](v), C.size_t(len(v)), cbool(descending)))
+	return check("crunch_sort_i64", C.crunch_sort_i64(x.cptr(), cptr[C.int64_t](v), C.size_t(len(v)), cbool(descending)))
 }
 
 // SortI32 sorts v in place, ascending or descending (crunch_sort_i32).
 func SortI32(x *Ctx, v []int32, descending bool) error {
-	return check("crunch_sort_i32", C.crunch_sort_i32(x.cptr(), sortPtr[C.int32_t](v), C.size_t(len(v)), cbool(descending)))
+	return check("crunch_sort_i32", C.crunch_sort_i32(x.cptr(), cptr[C.int32_t](v), C.size_t(len(v)), cbool(descending)))
 }
 
 // SortU32 sorts v in place, ascending or descending (crunch_sort_u32).
 func SortU32(x *Ctx, v []uint32, descending bool) error {
-	return check("crunch_sort_u32", C.crunch_sort_u32(x.cptr(), sortPtr[C.uint32_t](v), C.size_t(len(v)), cbool(descending)))
+	return check("crunch_sort_u32", C.crunch_sort_u32(x.cptr(), cptr[C.uint32_t](v), C.size_t(len(v)), cbool(descending)))
 }
 
 // SortIntoF64 writes v sorted to out, as SortF64 would sort it in place,
@@ -77,19 +75,10 @@ func SortIntoU32(x *Ctx, v, out []uint32, descending bool) error {
 }
 
 // sortInto checks that out has v's length and calls call with their first
-// elements as C pointers of element type P (nil when empty).
+// elements as C pointers of element type P (cptr: nil when empty).
 func sortInto[P, T any](x *Ctx, fn string, v, out []T, call func(v, out *P, n C.size_t) C.crunch_status) error {
 	if len(out) != len(v) {
 		return invalid(fn, "out has %d elements, v %d", len(out), len(v))
 	}
-	return check(fn, call(sortPtr[P](v), sortPtr[P](out), C.size_t(len(v))))
-}
-
-// sortPtr returns &s[0] as a *P (the C element type of the same size), or
-// nil for an empty slice, like f64p; it is used in the call expression.
-func sortPtr[P, T any](s []T) *P {
-	if len(s) == 0 {
-		return nil
-	}
-	return (*P)(unsafe.Pointer(&s[0]))
+	return check(fn, call(cptr[P](v), cptr[P](out), C.size_t(len(v))))
 }
