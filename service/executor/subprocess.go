@@ -44,6 +44,7 @@ type Subprocess struct {
 	closed bool
 
 	busy   atomic.Int64
+	lent   atomic.Int32 // idle slots lent to running jobs (subprocess_loan.go)
 	avgRun ewma
 	nextID atomic.Int64 // job ids in the arenas
 	deaths atomic.Int64 // workers buried after dying or being killed
