@@ -115,6 +115,14 @@ type PriorityRaiser interface {
 	RaisePriority() error
 }
 
+// Parallel is an executor on which a job's C kernel may run on more than
+// one thread (Job.Threads).
+type Parallel interface {
+	// Threads returns the most threads one job may use: the executor's
+	// workers.
+	Threads() int
+}
+
 // ProgressInterval is the shortest time between two progress reports of
 // one job: the protocol allows about ten a second.
 const ProgressInterval = 100 * time.Millisecond
