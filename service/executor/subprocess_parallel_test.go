@@ -2,14 +2,12 @@ package executor
 
 import (
 	"context"
-	"math"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/kernels"
-	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -39,19 +37,7 @@ func helpingNow(s *Subprocess) int {
 // for gemm, conv2d and fft.
 func TestSubprocessParallelSameResult(t *testing.T) {
 	s, _ := newSub(t, SubprocessConfig{Workers: 2})
-	const n = 600
-	a, _ := tensor.New(tensor.F64, n, n)
-	b, _ := tensor.New(tensor.F64, n, n)
-	for i := range a.Float64() {
-		a.Float64()[i] = math.Sin(float64(i))
-		b.Float64()[i] = math.Cos(float64(3 * i))
-	}
-	k, _ := tensor.New(tensor.F64, 7, 7)
-	copy(k.Float64(), b.Float64())
-	x, _ := tensor.New(tensor.F64, 64, 4096)
-	for i := range x.Float64() {
-		x.Float64()[i] = math.Sin(float64(i) * 0.001)
-	}
+	a, b, k, x := testutil.ThreadsInputs()
 	calls := []struct {
 		op, result string
 		args       wire.Args
@@ -92,17 +78,22 @@ func TestSubprocessParallelLendYieldCancel(t *testing.T) {
 	s, _ := newSub(t, SubprocessConfig{Workers: 2})
 	long := modsumJob(t, 3, 1<<42, kernels.ImplC) // hours on one core: only a cancel ends it
 	long.Threads = 2
+	done := make(chan error, 1)
+	// startLong starts the long job on idle slots and waits until the
+	// lent one's thread helps it in the job's worker.
+	startLong := func(ctx context.Context) {
+		waitSubIdle(t, s)
+		go func() {
+			_, err := s.Run(ctx, long)
+			done <- err
+		}()
+		testutil.WaitFor(t, 10*time.Second, "a lent slot helping the long job", func() bool {
+			return s.lent.Load() == 1 && helpingNow(s) == 1
+		})
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	waitSubIdle(t, s)
-	go func() {
-		_, err := s.Run(ctx, long)
-		done <- err
-	}()
-	testutil.WaitFor(t, 10*time.Second, "a lent slot helping the long job", func() bool {
-		return s.lent.Load() == 1 && helpingNow(s) == 1
-	})
+	startLong(ctx)
 	if l := s.Load(); l.Busy != 1 {
 		t.Errorf("load %+v with one job running, want Busy 1", l)
 	}
@@ -141,14 +132,7 @@ func TestSubprocessParallelLendYieldCancel(t *testing.T) {
 	// its threads within the kill grace (else the worker is killed).
 	deaths := s.Deaths()
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	waitSubIdle(t, s)
-	go func() {
-		_, err := s.Run(ctx2, long)
-		done <- err
-	}()
-	testutil.WaitFor(t, 10*time.Second, "the idle slot lent again", func() bool {
-		return s.lent.Load() == 1 && helpingNow(s) == 1
-	})
+	startLong(ctx2)
 	cancel2()
 	if err := <-done; wire.AsError(err).Code != wire.Canceled {
 		t.Fatalf("the second long job: %v", err)

@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
-	"math"
 	"slices"
 	"testing"
 	"time"
@@ -11,7 +9,6 @@ import (
 	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/executor"
-	"github.com/crunchsvc/crunch/service/server"
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
@@ -23,19 +20,7 @@ func TestSubprocessThreadsSameResult(t *testing.T) {
 	ts := start(t, nil)
 	c := ts.dial(t)
 	ctx := context.Background()
-	const n = 600
-	a, _ := tensor.New(tensor.F64, n, n)
-	b, _ := tensor.New(tensor.F64, n, n)
-	for i := range a.Float64() {
-		a.Float64()[i] = math.Sin(float64(i))
-		b.Float64()[i] = math.Cos(float64(3 * i))
-	}
-	k, _ := tensor.New(tensor.F64, 7, 7)
-	copy(k.Float64(), b.Float64())
-	x, _ := tensor.New(tensor.F64, 64, 4096)
-	for i := range x.Float64() {
-		x.Float64()[i] = math.Sin(float64(i) * 0.001)
-	}
+	a, b, k, x := testutil.ThreadsInputs()
 	calls := map[string]func(o *client.Options) (*tensor.Tensor, *wire.Stats, error){
 		"gemm":   func(o *client.Options) (*tensor.Tensor, *wire.Stats, error) { return c.Gemm(ctx, a, b, o) },
 		"conv2d": func(o *client.Options) (*tensor.Tensor, *wire.Stats, error) { return c.Conv2D(ctx, a, k, "same", o) },
@@ -57,25 +42,6 @@ func TestSubprocessThreadsSameResult(t *testing.T) {
 				t.Errorf("%s: threads %d differs from one thread's", op, threads)
 			}
 		}
-	}
-}
-
-// info's max_threads is the subprocess executor's workers when it is the
-// only parallel executor.
-func TestSubprocessThreadsInfo(t *testing.T) {
-	ts := start(t, func(c *server.Config) { delete(c.Executors, executor.NamePool) })
-	info, err := ts.dial(t).Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var limits struct {
-		MaxThreads int `json:"max_threads"`
-	}
-	if err := json.Unmarshal(info["limits"], &limits); err != nil {
-		t.Fatal(err)
-	}
-	if limits.MaxThreads != 2 {
-		t.Errorf("max_threads %d without a pool, want the subprocess executor's 2 workers", limits.MaxThreads)
 	}
 }
 
