@@ -10,6 +10,7 @@
 //   const { c: prod } = await c.call("gemm", { a, b: a });
 //   prod.data;                                       // Float64Array [7, 10, 15, 22]
 //   await c.modsum(7, 1e6, { exec: "pool" });        // a number
+//   await c.call("gemm", { a, b: a }, { threads: 2 }); // up to 2 threads, same result
 //   const rttMs = await c.ping();
 
 const MAGIC = [0x43, 0x52, 0x4e, 0x31]; // "CRN1"
@@ -86,7 +87,11 @@ async function login(url, token) {
 }
 
 /** Client is one connection. Options of every call: exec, impl,
- *  timeoutMs, progress (a function given the fraction done). */
+ *  timeoutMs, threads (the most threads the kernel may use, its own
+ *  included: an integer >= 1, capped by info()'s limits.max_threads;
+ *  absent means that cap; it changes the speed, never the result; sent
+ *  as given, so the server answers 0 with invalid_argument), progress (a
+ *  function given the fraction done). */
 export class Client {
   constructor(ws) {
     this.ws = ws;
@@ -123,6 +128,7 @@ export class Client {
     if (opts.exec) req.exec = opts.exec;
     if (opts.impl) req.impl = opts.impl;
     if (opts.timeoutMs) req.timeout_ms = opts.timeoutMs;
+    if (opts.threads != null) req.threads = opts.threads; // 0 too: the server judges it
     if (opts.progress) req.progress = true;
     const result = new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, progress: opts.progress });

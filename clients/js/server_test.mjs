@@ -34,3 +34,23 @@ test("an op, exec or impl the server lacks is not_found", async () => {
     c.close();
   }
 });
+
+test("threads changes the speed, never the result; threads 0 is invalid_argument", async () => {
+  const c = await connect(url);
+  try {
+    // 600^3 multiply-adds: above gemm's parallel threshold.
+    const n = 600;
+    const a = new Float64Array(n * n).map((_, i) => Math.sin(i));
+    const b = new Float64Array(n * n).map((_, i) => Math.cos(3 * i));
+    const gemm = async (threads) => (await c.call("gemm",
+      { a: tensor(a, [n, n]), b: tensor(b, [n, n]) }, { exec: "pool", impl: "c", threads })).c.data;
+    const one = await gemm(1), two = await gemm(2);
+    assert.ok(Buffer.from(one.buffer, one.byteOffset, one.byteLength)
+      .equals(Buffer.from(two.buffer, two.byteOffset, two.byteLength)), "threads 2 differs from threads 1");
+    await assert.rejects(() => c.modsum(3, 10, { threads: 0 }),
+      (e) => e instanceof CrunchError && e.code === "invalid_argument");
+    assert.equal(await c.modsum(3, 10, { threads: 2 }), 135); // still serving
+  } finally {
+    c.close();
+  }
+});

@@ -55,6 +55,11 @@ class BlockingClientTest(unittest.TestCase):
         self.assertEqual(self.c.modsum(7, 1000), modsum_ref(7, 1000))
         self.assertLess(self.c.ping(), 5.0)
         self.assertIn("ops", self.c.info())
+        one = self.c.gemm(a, b, exec="pool", threads=1)
+        self.assertEqual(one.tobytes(), self.c.gemm(a, b, exec="pool", threads=2).tobytes())
+        with self.assertRaises(crunch.CrunchError) as cm:
+            self.c.start("modsum", {"n": 3, "iters": 10}, threads=0).result(10)
+        self.assertEqual(cm.exception.code, "invalid_argument")
         r = self.c.call("modsum", {"n": 2, "iters": 50}, binary=False)
         self.assertEqual((r["total"], r.stats["impl"]), (modsum_ref(2, 50), "c"))
         with self.assertRaises(crunch.CrunchError) as cm:

@@ -177,6 +177,24 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(cm.exception.code, "deadline_exceeded")
         self.assertEqual(await self.c.modsum(3, 10), modsum_ref(3, 10))  # still serving
 
+    async def test_threads(self):
+        # threads changes the speed, never the result: the same bits on
+        # one thread and two (600^3 multiply-adds: above gemm's parallel
+        # threshold). The server's own tests compare every parallel
+        # executor; here the option is what is tested.
+        a = self.rng.standard_normal((600, 600))
+        b = self.rng.standard_normal((600, 600))
+        one = await self.c.gemm(a, b, exec="pool", impl="c", threads=1)
+        two = await self.c.gemm(a, b, exec="pool", impl="c", threads=2)
+        self.assertEqual(one.tobytes(), two.tobytes())
+        for ex in EXECS:
+            r = await self.c.call("modsum", {"n": 3, "iters": 1000}, exec=ex, threads=2)
+            self.assertEqual(r["total"], modsum_ref(3, 1000), ex)
+        # The client checks nothing: the server refuses threads 0.
+        with self.assertRaises(crunch.CrunchError) as cm:
+            await self.c.modsum(3, 10, threads=0)
+        self.assertEqual(cm.exception.code, "invalid_argument")
+
     async def test_many_in_flight(self):
         ns = list(range(-50, 50))
         got = await asyncio.gather(*(self.c.modsum(n, 2000, exec=EXECS[n % 3]) for n in ns))

@@ -47,7 +47,7 @@ func serve(args []string) error {
 	maxInflight := fs.Int("max-inflight", d.MaxInFlight, "requests in flight per connection (overloaded)")
 	maxTotal := fs.Int("max-total", d.MaxTotal, "requests in flight on the whole server (overloaded)")
 	maxConns := fs.Int("max-conns", d.MaxConns, "open connections; beyond it a WebSocket upgrade gets HTTP 503")
-	maxThreads := fs.Int("max-threads", 0, `threads one request's kernel may use on the pool (its "threads" field is capped to this, and is this when absent): its own worker and idle ones (0: all the pool's workers)`)
+	maxThreads := fs.Int("max-threads", 0, `threads one request's kernel may use (its "threads" field is capped to this, and is this when absent): on the pool, its own worker and idle ones; on subprocess, its worker process's thread and one per idle worker it borrows (0: the workers of the larger of the two)`)
 	maxLarge := fs.Int("max-large", d.MaxLarge, "messages over 256 KiB held at once, from reading to answering, at most a quarter of them (at least 1) per connection; the next waits unread (its client's socket fills) until one is answered, which bounds memory when many clients send large arrays")
 	largeWait := fs.Duration("large-wait", d.LargeWait, "a large message waits this long for its --max-large token; then it is read into nothing and refused with overloaded, and what its client sent after it is answered")
 	autoThreshold := fs.Float64("auto-direct-below", d.AutoThreshold, "exec=auto runs calls with less work than this (multiply-adds, iterations) directly, the rest on the pool")
@@ -63,7 +63,7 @@ func serve(args []string) error {
 		return err
 	}
 	if *maxThreads < 0 {
-		return fmt.Errorf("--max-threads %d: want 0 (the pool's workers) or more", *maxThreads)
+		return fmt.Errorf("--max-threads %d: want 0 (the executors' workers) or more", *maxThreads)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

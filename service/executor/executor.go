@@ -58,9 +58,10 @@ type Job struct {
 	// kernels.Allocator); otherwise they are allocated on the Go heap.
 	Out kernels.Allocator
 	// Threads is the most threads the job's C kernel may use, its own
-	// included (0 or 1: one). Only the pool honours it, with idle workers
-	// of its own (see parallel.go); other executors run every job on one
-	// thread.
+	// included (0 or 1: one). The pool honours it with idle workers of its
+	// own (see parallel.go), the subprocess executor with idle slots lent
+	// to the job's worker process (subprocess_loan.go); direct runs every
+	// job on one thread.
 	Threads  int
 	released atomic.Bool
 }
@@ -112,6 +113,14 @@ type Executor interface {
 // nothing changed.
 type PriorityRaiser interface {
 	RaisePriority() error
+}
+
+// Parallel is an executor on which a job's C kernel may run on more than
+// one thread (Job.Threads).
+type Parallel interface {
+	// Threads returns the most threads one job may use: the executor's
+	// workers.
+	Threads() int
 }
 
 // ProgressInterval is the shortest time between two progress reports of

@@ -80,13 +80,22 @@ type poolRunner struct{ p *Pool }
 // takes it after the call finds it closed.
 func (r poolRunner) Run(n, threads int, task func(int)) {
 	p := r.p
-	h := &helpCall{task: task, n: int64(n)}
-	want := min(n, threads, p.cfg.Workers) - 1
+	want := 0
 	if p.queue.len() == 0 {
-		for range want {
-			if !p.offerHelp(h) {
-				break
-			}
+		want = min(n, threads, p.cfg.Workers) - 1
+	}
+	runShared(n, task, want, p.offerHelp)
+}
+
+// runShared runs task(i) for every i in [0, n): on the calling thread,
+// and on the helpers that offer, called up to want times until it reports
+// false, finds. It returns when every task has returned. Both runners, the
+// pool's and a subprocess worker's, go through it.
+func runShared(n int, task func(int), want int, offer func(*helpCall) bool) {
+	h := &helpCall{task: task, n: int64(n)}
+	for range want {
+		if !offer(h) {
+			break
 		}
 	}
 	h.loop(nil)

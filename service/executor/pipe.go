@@ -8,7 +8,7 @@ import (
 	"math"
 )
 
-// The protocol between the subprocess executor and a worker, version 2.
+// The protocol between the subprocess executor and a worker, version 3.
 //
 // The server gives each worker an arena (shm_arena.go): a memfd passed as
 // an extra descriptor at exec, which both processes map. Jobs and results
@@ -44,8 +44,11 @@ import (
 // before the flag is read, so no wake-up is lost (a spare one is possible,
 // and ignored). To cancel the running job, the server stores its id in
 // ctlCancel and sends a cancel frame; the worker also checks ctlCancel when
-// it takes a job, so a cancel that overtakes its job is not lost. When its
-// stdin ends, the worker exits.
+// it takes a job, so a cancel that overtakes its job is not lost. A job
+// message carries the threads the server granted the job: beyond its own,
+// one per idle slot lent to it, which the server recalls through
+// ctlHelpStop and ctlHelping (worker_threads.go). When its stdin ends, the
+// worker exits.
 const (
 	frameHello    byte = 1 // worker → server: JSON helloMsg
 	frameWake     byte = 2 // either way, empty: something was posted in the arena while you slept
@@ -55,7 +58,7 @@ const (
 
 // pipeProtocol is the version a worker announces in its hello and finds in
 // the arena's control page.
-const pipeProtocol = 2
+const pipeProtocol = 3
 
 // frameHeaderLen is the size of a frame's length and kind.
 const frameHeaderLen = 5

@@ -63,8 +63,12 @@ const (
 	ctlJobSeq = 64 // uint32, server: the number of jobs posted
 	ctlJobHdr = 72 // uint64, server: the posted job's header length (the job starts at arenaCtlSize)
 	ctlCancel = 80 // uint64, server: the id of the job it wants cancelled
+	// uint64, server: the id of the job whose helper threads must leave
+	// its kernel between two tasks (worker_threads.go)
+	ctlHelpStop = 88
 
-	ctlTaken = 128 // uint32, worker: the sequence number of the last job it took
+	ctlTaken   = 128 // uint32, worker: the sequence number of the last job it took
+	ctlHelping = 136 // uint32, worker: helper threads inside the running job's kernel
 
 	ctlWorkerSleeping = 192 // uint32, set by the worker, cleared by the server: wake it through the pipe
 

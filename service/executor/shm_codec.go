@@ -68,8 +68,9 @@ func (m *shmMsg) str(s []byte) {
 	m.hdr = append(m.hdr, s...)
 }
 
-// job encodes a job for the worker.
-func (m *shmMsg) job(id int64, job *Job) error {
+// job encodes a job for the worker, threads being the threads its kernel
+// may use there.
+func (m *shmMsg) job(id int64, job *Job, threads int) error {
 	m.reset()
 	m.u64(uint64(id))
 	var flags uint8
@@ -77,6 +78,7 @@ func (m *shmMsg) job(id int64, job *Job) error {
 		flags |= flagProgress
 	}
 	m.u8(flags)
+	m.u16(uint16(min(max(threads, 1), math.MaxUint16)))
 	m.str(unsafe.Slice(unsafe.StringData(job.Call.Op.Name), len(job.Call.Op.Name)))
 	m.str(unsafe.Slice(unsafe.StringData(job.Impl), len(job.Impl)))
 	return m.values(job.Args)
@@ -254,13 +256,14 @@ func (r *shmReader) dataLen() {
 }
 
 // job decodes a job message.
-func (r *shmReader) job() (id int64, op, impl string, progress bool, args wire.Args, err error) {
+func (r *shmReader) job() (id int64, op, impl string, progress bool, threads int, args wire.Args, err error) {
 	id = int64(r.u64())
 	progress = r.u8()&flagProgress != 0
+	threads = int(r.u16())
 	op = string(r.str())
 	impl = string(r.str())
 	args = wire.Args(r.values())
-	return id, op, impl, progress, args, r.err
+	return id, op, impl, progress, threads, args, r.err
 }
 
 // result decodes a result message into a reply.

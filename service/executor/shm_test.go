@@ -68,7 +68,7 @@ func TestShmJobRoundTrip(t *testing.T) {
 	op := &kernels.Op{Name: "anything"}
 	job := &Job{Call: kernels.NewCall(op, 1, 1, nil), Impl: "c", Args: args, Progress: func(float64) {}}
 	var m shmMsg
-	if err := m.job(42, job); err != nil {
+	if err := m.job(42, job, 3); err != nil {
 		t.Fatal(err)
 	}
 	hdr := uint64(len(m.hdr))
@@ -78,12 +78,12 @@ func TestShmJobRoundTrip(t *testing.T) {
 	}
 	for _, copyOut := range []bool{false, true} {
 		r := newShmReader(a, arenaCtlSize, hdr, copyOut)
-		id, name, impl, progress, got, err := r.job()
+		id, name, impl, progress, threads, got, err := r.job()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if id != 42 || name != "anything" || impl != "c" || !progress || r.end != end {
-			t.Errorf("copy %v: id %d op %q impl %q progress %v end %d, want 42 anything c true %d", copyOut, id, name, impl, progress, r.end, end)
+		if id != 42 || name != "anything" || impl != "c" || !progress || threads != 3 || r.end != end {
+			t.Errorf("copy %v: id %d op %q impl %q progress %v threads %d end %d, want 42 anything c true 3 %d", copyOut, id, name, impl, progress, threads, r.end, end)
 		}
 		if len(got) != len(args) {
 			t.Errorf("copy %v: %d values, want %d", copyOut, len(got), len(args))

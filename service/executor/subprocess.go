@@ -44,6 +44,7 @@ type Subprocess struct {
 	closed bool
 
 	busy   atomic.Int64
+	lent   atomic.Int32 // idle slots lent to running jobs (subprocess_loan.go)
 	avgRun ewma
 	nextID atomic.Int64 // job ids in the arenas
 	deaths atomic.Int64 // workers buried after dying or being killed
@@ -79,7 +80,10 @@ type SubprocessConfig struct {
 	// is copied into the arena). A job beyond it fails: with too_large when
 	// a C kernel's allocation fails, or with worker_failed when the Go
 	// runtime dies of it. 0: no limit. Workers built with the race detector
-	// reserve terabytes of address space and cannot run under a limit.
+	// reserve terabytes of address space and cannot run under a limit. A
+	// worker's threads for parallel jobs (worker_threads.go), once
+	// started, take their stacks' address space (about 8 MiB each) from
+	// this too.
 	MemoryLimit int64
 	// MaxJobs retires a worker once it has run this many jobs, bounding
 	// what a leak in a kernel can cost: after its last job it exits

@@ -27,6 +27,7 @@ func (s *Subprocess) enqueue(t *subTask) error {
 	// After the push: a slot that went idle before this sees the task
 	// when woken, one that goes idle after it finds it in the queue.
 	s.wakeIdle()
+	s.wakeLent() // lent slots go back for it (subprocess_loan.go)
 	return nil
 }
 
@@ -57,12 +58,23 @@ const (
 // take waits, for slot w whose worker is idle, until a task comes, the
 // executor closes, or the worker says something (a spare wake-up, or its
 // end: alive is then false). A task taken as the executor closes is
-// answered with ErrClosed.
+// answered with ErrClosed. A slot lent to a running job takes no task
+// until it is given back (subprocess_loan.go).
 func (w *slot) take() (t *subTask, ev takeEvent, alive bool) {
 	s := w.s
 	for {
+		if l := w.loan.Load(); l != nil {
+			if ev, alive, free := w.waitLent(l); !free {
+				return nil, ev, alive
+			}
+		}
 		if t, ok := s.queue.pop(); ok {
 			w.leaveIdle()
+			if l := w.loan.Load(); l != nil {
+				// Lent after the look above: the job goes first, as in
+				// the pool, and the borrower's helpers leave.
+				w.giveBack(l)
+			}
 			if s.queue.len() > 0 {
 				// More tasks wait, and the wake-ups of their enqueues may
 				// have gone to this slot (it goes on the stack before it

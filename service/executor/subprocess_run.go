@@ -13,6 +13,14 @@ type exchange struct {
 	w        *slot
 	t        *subTask
 	answered bool
+	loan     *loan // the slots lent to this attempt, until it ends
+}
+
+// endLoan gives back the slots lent to the job: its worker has answered
+// or died.
+func (x *exchange) endLoan() {
+	x.loan.end()
+	x.loan = nil
 }
 
 func (x *exchange) answer(out *Outcome, err error) {
@@ -55,7 +63,9 @@ func (x *exchange) once(attempt int) (retry bool) {
 	s, p := w.s, w.p
 	p.markStderr()
 	start := time.Now()
-	posted, err := w.post(t)
+	x.loan = s.lend(w, t)
+	defer x.endLoan()
+	posted, err := w.post(t, x.loan.threads())
 	if err != nil || !posted {
 		if err == nil {
 			err = stopReason(t.ctx) // the caller gave up: it has its answer already
@@ -106,6 +116,7 @@ func (x *exchange) once(attempt int) (retry bool) {
 		}
 	}
 	sleeping.Store(0)
+	x.endLoan()
 	took := time.Since(start)
 	w.quick = 0
 
@@ -150,10 +161,10 @@ func (x *exchange) once(attempt int) (retry bool) {
 	return false
 }
 
-// post lays t's job out in the worker's arena and tells the worker. It
-// reports false, posting nothing, when t's caller has given up: the
-// arguments may be in use again.
-func (w *slot) post(t *subTask) (bool, error) {
+// post lays t's job out in the worker's arena, granted threads threads,
+// and tells the worker. It reports false, posting nothing, when t's caller
+// has given up: the arguments may be in use again.
+func (w *slot) post(t *subTask, threads int) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.abandoned {
@@ -161,7 +172,7 @@ func (w *slot) post(t *subTask) (bool, error) {
 	}
 	p, op := w.p, t.job.Call.Op.Name
 	a := p.arena
-	if err := w.msg.job(t.id, t.job); err != nil {
+	if err := w.msg.job(t.id, t.job, threads); err != nil {
 		w.msg.reset()
 		return false, wire.Errorf(wire.Internal, "subprocess: encoding the %s job: %v", op, err)
 	}
@@ -197,6 +208,7 @@ func (x *exchange) died(p *workerProc, killed bool, attempt int) (retry bool) {
 	log := w.s.cfg.Log
 	// Read before bury unmaps the arena.
 	taken := p.arena.u32(ctlTaken).Load() == p.seq
+	x.endLoan() // before bury unmaps the arena the loan reads
 	op := x.t.job.Call.Op.Name
 	reason, said := w.bury()
 	switch {

@@ -19,8 +19,9 @@ type slot struct {
 	// spare delivers the replacement started for a worker due to retire
 	// (SubprocessConfig.MaxJobs); nil when none is starting.
 	spare chan spareStart
-	msg   shmMsg        // reused to lay out every job
-	wake  chan struct{} // a task was queued for this slot, idle (see take)
+	msg   shmMsg               // reused to lay out every job
+	wake  chan struct{}        // a task was queued for this slot, idle (see take)
+	loan  atomic.Pointer[loan] // the running job this idle slot is lent to
 }
 
 // spareStart is the outcome of starting a replacement worker.

@@ -23,7 +23,8 @@ import (
 // WorkerMain is a subprocess worker's whole life (`crunch worker`): it maps
 // the arena its server passed it, takes the priority the server asked for,
 // announces itself on out, then runs the jobs posted in the arena, one at a
-// time, through the same code path as the in-process executors, posting
+// time (each on the threads the server granted it, see worker_threads.go),
+// through the same code path as the in-process executors, posting
 // each result there and sending progress frames on out when asked. A cancel
 // frame on in cancels the running job's kernel. It returns nil when in ends
 // (the server closed the pipe), and an error if the pipe breaks or the
@@ -66,6 +67,7 @@ func WorkerMain(in io.Reader, out io.Writer, reg *kernels.Registry) error {
 		results: NewPooledResults(msgbuf.New(arenaKeep, 5*time.Second)),
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
+		runner:  newWorkerRunner(a),
 	}
 	hello, _ := json.Marshal(helloMsg{Protocol: pipeProtocol, PID: os.Getpid()})
 	if err := writeFrame(w.out, frameHello, hello); err != nil {
@@ -242,6 +244,7 @@ type workerConn struct {
 	// results holds the running job's result tensors until they are
 	// copied into the arena.
 	results *PooledResults
+	runner  *workerRunner // threads for jobs granted more than one
 
 	// wmu serializes frames on out: progress comes from runHere's
 	// reporting goroutine, wake-ups from the job loop.
@@ -339,10 +342,11 @@ func (w *workerConn) run(seq uint32) error {
 	a := w.a
 	a.u32(ctlTaken).Store(seq)
 	r := newShmReader(a, arenaCtlSize, a.u64(ctlJobHdr).Load(), false)
-	id, op, impl, progress, args, err := r.job()
+	id, op, impl, progress, threads, args, err := r.job()
 	if err != nil {
 		return fmt.Errorf("pipe protocol: job %d: %w", seq, err)
 	}
+	w.runner.job.Store(id)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	j := &workerJob{id: id, cancel: cancel}
@@ -354,7 +358,7 @@ func (w *workerConn) run(seq uint32) error {
 	}
 	w.mu.Unlock()
 
-	res, failure := w.execute(ctx, j, op, impl, args, progress)
+	res, failure := w.execute(ctx, j, op, impl, args, progress, threads)
 	w.mu.Lock()
 	w.running = nil
 	w.mu.Unlock()
@@ -390,8 +394,9 @@ func (w *workerConn) run(seq uint32) error {
 	return nil
 }
 
-// execute prepares and runs a job, returning its result or its failure.
-func (w *workerConn) execute(ctx context.Context, j *workerJob, opName, impl string, args wire.Args, progress bool) (wire.Result, *wire.Error) {
+// execute prepares and runs a job on up to threads threads, returning its
+// result or its failure.
+func (w *workerConn) execute(ctx context.Context, j *workerJob, opName, impl string, args wire.Args, progress bool, threads int) (wire.Result, *wire.Error) {
 	op, err := w.reg.Lookup(opName)
 	if err != nil {
 		return nil, wire.AsError(err)
@@ -403,11 +408,11 @@ func (w *workerConn) execute(ctx context.Context, j *workerJob, opName, impl str
 	if err != nil {
 		return nil, wire.AsError(err)
 	}
-	job := &Job{Call: call, Impl: impl, Args: args, Out: w.results}
+	job := &Job{Call: call, Impl: impl, Args: args, Out: w.results, Threads: threads}
 	if progress {
 		job.Progress = func(f float64) { w.progress(j, f) }
 	}
-	res, err := runHere(ctx, job)
+	res, err := runHereWith(ctx, job, w.runner.setRunner)
 	if err != nil {
 		return nil, wire.AsError(err)
 	}

@@ -53,7 +53,9 @@ type Config struct {
 	MaxConns    int   // open connections; beyond it upgrades get HTTP 503
 	// MaxThreads caps the threads one request's kernel may use (its
 	// "threads" field, and the default when it has none): on the pool, the
-	// idle workers it may borrow plus its own. 0: the pool's workers.
+	// idle workers it may borrow plus its own; on the subprocess executor,
+	// its worker's thread plus one per idle slot it may borrow. 0: the
+	// workers of the larger of the two.
 	MaxThreads int
 	// MaxLarge is how many messages larger than 256 KiB the server holds
 	// at once, from reading them to answering them; the next waits,

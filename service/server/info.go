@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/crunchsvc/crunch/cgo"
+	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -90,16 +91,20 @@ func (srv *Server) info(unix bool) wire.Result {
 }
 
 // maxThreads is the most threads one request's kernel may use:
-// Config.MaxThreads, or the pool's workers when that is 0 (1 without a
-// pool, where only the pool runs kernels in parallel).
+// Config.MaxThreads, or else the most workers of an executor that runs
+// kernels in parallel (the pool's, the subprocess executor's; 1 without
+// either).
 func (srv *Server) maxThreads() int {
 	if srv.cfg.MaxThreads > 0 {
 		return srv.cfg.MaxThreads
 	}
-	if pool, ok := srv.cfg.Executors["pool"]; ok {
-		return max(pool.Load().Slots, 1)
+	m := 1
+	for _, ex := range srv.cfg.Executors {
+		if p, ok := ex.(executor.Parallel); ok {
+			m = max(m, p.Threads())
+		}
 	}
-	return 1
+	return m
 }
 
 // threadsFor is the thread budget of req's kernel: what it asks for

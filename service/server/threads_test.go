@@ -9,17 +9,24 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/crunchsvc/crunch/service/client"
+	"github.com/crunchsvc/crunch/service/executor"
 	"github.com/crunchsvc/crunch/service/server"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// info reports the thread cap: the pool's workers by default, else
-// --max-threads.
+// info reports the thread cap: the parallel executors' workers by
+// default (the subprocess executor's without a pool), else --max-threads.
 func TestInfoMaxThreads(t *testing.T) {
 	for _, tc := range []struct {
 		cap, want int
-	}{{0, 2}, {1, 1}, {5, 5}} {
-		ts := start(t, func(c *server.Config) { c.MaxThreads = tc.cap })
+		noPool    bool
+	}{{0, 2, false}, {1, 1, false}, {5, 5, false}, {0, 2, true}} {
+		ts := start(t, func(c *server.Config) {
+			c.MaxThreads = tc.cap
+			if tc.noPool {
+				delete(c.Executors, executor.NamePool)
+			}
+		})
 		info, err := ts.dial(t).Info(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -31,7 +38,7 @@ func TestInfoMaxThreads(t *testing.T) {
 			t.Fatal(err)
 		}
 		if limits.MaxThreads != tc.want {
-			t.Errorf("MaxThreads %d: info says max_threads %d, want %d", tc.cap, limits.MaxThreads, tc.want)
+			t.Errorf("MaxThreads %d, no pool %v: info says max_threads %d, want %d", tc.cap, tc.noPool, limits.MaxThreads, tc.want)
 		}
 	}
 }

@@ -169,9 +169,13 @@ class AsyncClient(AsyncOps):
     from the op definitions); call() sends any op. Options common to every
     op (keyword only): exec ("auto",
     "direct", "pool", "subprocess"), impl ("auto", "c", "go", "gonum"),
-    timeout_ms, and progress (a callable given the fraction done, at most
-    about ten times a second). An exec or impl the server or the op lacks
-    fails with CrunchError code "not_found", as an unknown op does.
+    timeout_ms, threads (the most threads the kernel may use, its own
+    included: an integer >= 1, capped by the server's max_threads; None
+    means that cap; it changes the speed, never the result), and progress
+    (a callable given the fraction done, at most about ten times a second).
+    An exec or impl the server or the op lacks fails with CrunchError code
+    "not_found", as an unknown op does; threads 0 or less fails with
+    "invalid_argument".
 
     Over TCP, arrays are sent from their own memory, without a copy: an
     array must not change until the call that sends it is past sending
@@ -348,20 +352,20 @@ class AsyncClient(AsyncOps):
 
     async def start(self, op: str, args: Optional[Dict[str, Any]] = None, *,
                     exec: Optional[str] = None, impl: Optional[str] = None,
-                    timeout_ms: Optional[int] = None, progress: Optional[Progress] = None,
-                    binary: bool = True) -> Pending:
+                    timeout_ms: Optional[int] = None, threads: Optional[int] = None,
+                    progress: Optional[Progress] = None, binary: bool = True) -> Pending:
         """Send op with args and return, once it is sent, a Pending, which
         has the request's id (for cancel) and is awaited for the Result.
         Arrays always travel in binary form; binary=False sends a text
         message when there are none."""
         try:
-            return await self._start(op, args, exec, impl, timeout_ms, progress, binary)
+            return await self._start(op, args, exec, impl, timeout_ms, threads, progress, binary)
         except ConnectionClosed as exc:
             raise ConnectionError("crunch: connection closed") from exc
 
     async def _start(self, op: str, args: Optional[Dict[str, Any]], exec: Optional[str],
-                     impl: Optional[str], timeout_ms: Optional[int], progress: Optional[Progress],
-                     binary: bool) -> Pending:
+                     impl: Optional[str], timeout_ms: Optional[int], threads: Optional[int],
+                     progress: Optional[Progress], binary: bool) -> Pending:
         held: Sequence[Lease] = ()
         window: Optional[Lease] = None
         if args and self._pool is not None and self._pool.usable:
@@ -370,7 +374,8 @@ class AsyncClient(AsyncOps):
         req: Dict[str, Any] = {"id": req_id, "op": op}
         if args:
             req["args"] = args
-        for key, value in (("exec", exec), ("impl", impl), ("timeout_ms", timeout_ms)):
+        for key, value in (("exec", exec), ("impl", impl), ("timeout_ms", timeout_ms),
+                           ("threads", threads)):
             if value is not None:
                 req[key] = value
         if progress is not None:

@@ -73,7 +73,8 @@ class Client(BlockingOps):
     memory, see AsyncClient); token, ssl and cafile are connect()'s, and
     extra keyword arguments go to websockets.connect. The methods are those of
     AsyncClient, with the same arguments and options (exec, impl,
-    timeout_ms, progress), returning their results instead of coroutines.
+    timeout_ms, threads, progress), returning their results instead of
+    coroutines.
     A progress callback runs on the client's own thread; it must not call
     the client. Any thread may call; calls from several threads run at
     once on the one connection. close() (or the end of a with block) closes
@@ -155,15 +156,15 @@ class Client(BlockingOps):
 
     def start(self, op: str, args: Optional[Dict[str, Any]] = None, *,
               exec: Optional[str] = None, impl: Optional[str] = None,
-              timeout_ms: Optional[int] = None, progress: Optional[Progress] = None,
-              binary: bool = True) -> PendingCall:
+              timeout_ms: Optional[int] = None, threads: Optional[int] = None,
+              progress: Optional[Progress] = None, binary: bool = True) -> PendingCall:
         """Send op with args and return, once it is sent, a PendingCall,
         which has the request's id (for cancel) and whose result() waits for
         the Result. Arrays always travel in binary form; binary=False sends
         a text message when there are none."""
         pending = self._run(self._aio.start(op, args, exec=exec, impl=impl,
-                                            timeout_ms=timeout_ms, progress=progress,
-                                            binary=binary))
+                                            timeout_ms=timeout_ms, threads=threads,
+                                            progress=progress, binary=binary))
         return PendingCall(pending.id, asyncio.run_coroutine_threadsafe(_result(pending), self._loop))
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:

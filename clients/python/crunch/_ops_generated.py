@@ -56,8 +56,8 @@ class AsyncOps:
         Returns out: the convolution, image's dtype (f32 computed in f32).
         Holds: f32, f64; shape per mode.
 
-        Options (keyword only): exec, impl, timeout_ms and progress, as for
-        call(). A failure reply raises CrunchError.
+        Options (keyword only): exec, impl, timeout_ms, threads and progress,
+        as for call(). A failure reply raises CrunchError.
         """
         r = await self.call("conv2d", _args(image=image, kernel=kernel, mode=mode), **opts)
         return r["out"]
@@ -82,8 +82,8 @@ class AsyncOps:
         Returns y: the transform: c64 for c64 and f32 input, c128 otherwise.
         Holds: c64, c128; shape same as x.
 
-        Options (keyword only): exec, impl, timeout_ms and progress, as for
-        call(). A failure reply raises CrunchError.
+        Options (keyword only): exec, impl, timeout_ms, threads and progress,
+        as for call(). A failure reply raises CrunchError.
         """
         r = await self.call("fft", _args(x=x, inverse=bool(inverse), norm=norm), **opts)
         return r["y"]
@@ -110,8 +110,8 @@ class AsyncOps:
 
         Returns c: the result. Holds: f32, f64; shape [m,n].
 
-        Options (keyword only): exec, impl, timeout_ms and progress, as for
-        call(). A failure reply raises CrunchError.
+        Options (keyword only): exec, impl, timeout_ms, threads and progress,
+        as for call(). A failure reply raises CrunchError.
         """
         r = await self.call("gemm", _args(a=a, b=b, c=c, alpha=float(alpha), beta=float(beta),
             trans_a=bool(trans_a), trans_b=bool(trans_b)), **opts)
@@ -141,8 +141,8 @@ class AsyncOps:
             edges (tensor): the bins' edges, as NumPy's (for f32 x, NumPy's
                 f32 edges, exactly). Holds: f64; shape [bins+1].
 
-        Options (keyword only): exec, impl, timeout_ms and progress, as for
-        call(). A failure reply raises CrunchError.
+        Options (keyword only): exec, impl, timeout_ms, threads and progress,
+        as for call(). A failure reply raises CrunchError.
         """
         r = await self.call("histogram", _args(x=x, bins=int(bins), range=range), **opts)
         return {"counts": r["counts"], "edges": r["edges"]}
@@ -170,8 +170,8 @@ class AsyncOps:
         Returns counts: escape counts, 1 to max_iter. Holds: u32; shape
         [height,width].
 
-        Options (keyword only): exec, impl, timeout_ms and progress, as for
-        call(). A failure reply raises CrunchError.
+        Options (keyword only): exec, impl, timeout_ms, threads and progress,
+        as for call(). A failure reply raises CrunchError.
         """
         r = await self.call("mandelbrot", _args(width=int(width), height=int(height),
             x_min=float(x_min), x_max=float(x_max), y_min=float(y_min), y_max=float(y_max),
@@ -190,8 +190,8 @@ class AsyncOps:
 
         Returns total: the sum.
 
-        Options (keyword only): exec, impl, timeout_ms and progress, as for
-        call(). A failure reply raises CrunchError.
+        Options (keyword only): exec, impl, timeout_ms, threads and progress,
+        as for call(). A failure reply raises CrunchError.
         """
         r = await self.call("modsum", _args(n=int(n), iters=int(iters)), **opts)
         return int(r["total"])
@@ -210,8 +210,8 @@ class AsyncOps:
 
         Returns x: the solution: a x = b. Holds: f64; shape b's.
 
-        Options (keyword only): exec, impl, timeout_ms and progress, as for
-        call(). A failure reply raises CrunchError.
+        Options (keyword only): exec, impl, timeout_ms, threads and progress,
+        as for call(). A failure reply raises CrunchError.
         """
         r = await self.call("solve", _args(a=a, b=b), **opts)
         return r["x"]
@@ -230,8 +230,8 @@ class AsyncOps:
         Returns x: the sorted values, same dtype. Holds: i32, i64, u32, f32,
         f64; shape [n].
 
-        Options (keyword only): exec, impl, timeout_ms and progress, as for
-        call(). A failure reply raises CrunchError.
+        Options (keyword only): exec, impl, timeout_ms, threads and progress,
+        as for call(). A failure reply raises CrunchError.
         """
         r = await self.call("sort", _args(x=x, descending=bool(descending)), **opts)
         return r["x"]
@@ -259,8 +259,8 @@ class AsyncOps:
             min (float): smallest element; -0.0 counts below +0.0.
             max (float): largest element; +0.0 counts above -0.0.
 
-        Options (keyword only): exec, impl, timeout_ms and progress, as for
-        call(). A failure reply raises CrunchError.
+        Options (keyword only): exec, impl, timeout_ms, threads and progress,
+        as for call(). A failure reply raises CrunchError.
         """
         r = await self.call("stats", _args(x=x, ddof=int(ddof)), **opts)
         return {"count": int(r["count"]), "sum": float(r["sum"]), "mean": float(r["mean"]),

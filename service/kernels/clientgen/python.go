@@ -19,7 +19,7 @@ var pyReserved = []string{
 	"def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in",
 	"is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
 	"self", "args", "opts", "int", "float", "bool", "str", "dict", "np", "npt", "Any", "Dict", "Optional",
-	"exec", "impl", "timeout_ms", "progress", "binary",
+	"exec", "impl", "timeout_ms", "threads", "progress", "binary",
 	"call", "start", "close", "ping", "info", "cancel", "empty", "zeros", "shares",
 }
 
@@ -247,8 +247,8 @@ func pyDocstring(op *kernels.Op) string {
 			para("    ", "        ", pyEscape(r.Name+" ("+r.Kind+"): "+describe(r, holds)))
 		}
 	}
-	b.WriteString("\n" + indent + "Options (keyword only): exec, impl, timeout_ms and progress, as for\n" +
-		indent + "call(). A failure reply raises CrunchError.\n" + indent + `"""` + "\n")
+	b.WriteString("\n" + indent + "Options (keyword only): exec, impl, timeout_ms, threads and progress,\n" +
+		indent + "as for call(). A failure reply raises CrunchError.\n" + indent + `"""` + "\n")
 	return b.String()
 }
 
