@@ -74,7 +74,7 @@ func (d *Direct) acquire(ctx context.Context) error {
 	case d.slots <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return stopReason(ctx)
+		return StopReason(ctx)
 	}
 }
 

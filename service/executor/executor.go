@@ -142,7 +142,7 @@ func runHere(ctx context.Context, job *Job) (res wire.Result, err error) {
 // Ctx before the call (the pool gives it a runner).
 func runHereWith(ctx context.Context, job *Job, setup func(*cgo.Ctx, *Job)) (res wire.Result, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, stopReason(ctx)
+		return nil, StopReason(ctx)
 	}
 	x := cgo.NewCtx()
 	if setup != nil {
@@ -162,7 +162,7 @@ func runHereWith(ctx context.Context, job *Job, setup func(*cgo.Ctx, *Job)) (res
 	}()
 	res, err = job.Call.RunInto(x, job.Impl, job.Out)
 	if err != nil && errors.Is(err, cgo.ErrCanceled) && ctx.Err() != nil {
-		return nil, stopReason(ctx)
+		return nil, StopReason(ctx)
 	}
 	return res, err
 }
@@ -200,9 +200,6 @@ func StopReason(ctx context.Context) error {
 	}
 	return wire.Errorf(wire.Canceled, "canceled")
 }
-
-// stopReason is StopReason, by the name this package's executors call it.
-var stopReason = StopReason
 
 // micros returns d in whole microseconds.
 func micros(d time.Duration) int64 { return int64(d / time.Microsecond) }

@@ -107,7 +107,7 @@ func (t *task) wait() (*Outcome, error) {
 	case <-t.done:
 		return t.out, t.err
 	case <-t.ctx.Done():
-		return nil, stopReason(t.ctx)
+		return nil, StopReason(t.ctx)
 	}
 }
 
@@ -318,7 +318,7 @@ func spinUntil(cond func() bool, d time.Duration) bool {
 func (p *Pool) runTask(t *task) {
 	defer t.job.release()
 	if t.ctx.Err() != nil { // abandoned while queued: its Run already answered
-		t.finish(nil, stopReason(t.ctx))
+		t.finish(nil, StopReason(t.ctx))
 		return
 	}
 	p.busy.Add(1)

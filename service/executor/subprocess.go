@@ -326,6 +326,6 @@ func (t *subTask) wait() (*Outcome, error) {
 		t.mu.Lock()
 		t.abandoned = true
 		t.mu.Unlock()
-		return nil, stopReason(t.ctx)
+		return nil, StopReason(t.ctx)
 	}
 }

@@ -36,7 +36,7 @@ func (x *exchange) answer(out *Outcome, err error) {
 func (w *slot) run(t *subTask) {
 	defer t.job.release()   // the arguments were copied to the worker, or never will be
 	if t.ctx.Err() != nil { // abandoned while queued: its Run already answered
-		t.finish(nil, stopReason(t.ctx))
+		t.finish(nil, StopReason(t.ctx))
 		return
 	}
 	w.s.busy.Add(1)
@@ -68,7 +68,7 @@ func (x *exchange) once(attempt int) (retry bool) {
 	posted, err := w.post(t, x.loan.threads())
 	if err != nil || !posted {
 		if err == nil {
-			err = stopReason(t.ctx) // the caller gave up: it has its answer already
+			err = StopReason(t.ctx) // the caller gave up: it has its answer already
 		}
 		x.answer(nil, err)
 		return false
@@ -103,7 +103,7 @@ func (x *exchange) once(attempt int) (retry bool) {
 			// Run has answered already; stop the kernel, and keep the
 			// worker if it stops in time.
 			ctxDone = nil
-			x.answer(nil, stopReason(t.ctx))
+			x.answer(nil, StopReason(t.ctx))
 			a.u64(ctlCancel).Store(uint64(t.id))
 			p.send(frameCancel, idPayload(t.id))
 			timer := time.NewTimer(s.cfg.KillGrace)
