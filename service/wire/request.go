@@ -22,8 +22,8 @@ type Request struct {
 	// TimeoutMS is the deadline in milliseconds; 0 means none was given.
 	TimeoutMS int64
 	// Threads is the most threads the request's kernel may use (on the
-	// pool: its idle workers); 0 means none was given (the server's
-	// default). A request may only send 1 or more.
+	// pool and subprocess executors: their idle workers); 0 means none was
+	// given (the server's default). A request may only send 1 or more.
 	Threads int64
 	// Progress asks for progress messages.
 	Progress bool
