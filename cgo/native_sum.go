@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "67a3cd884f5ccae87da90ff124a6c294d7fd97ddfe4658d51f44b0587bed458e"
+const nativeSum = "fef4e7990c91dfa7749dbf7b441ddef082d2a783bb58f8df28756f29f0d09f96"

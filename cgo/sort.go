@@ -41,44 +41,39 @@ func SortU32(x *Ctx, v []uint32, descending bool) error {
 // out must have v's length and must not overlap it, unless it is v; it is
 // only ever written, so it may be memory another process can change.
 func SortIntoF64(x *Ctx, v, out []float64, descending bool) error {
-	return sortInto(x, "crunch_sort_into_f64", v, out, func(v, out *C.double, n C.size_t) C.crunch_status {
-		return C.crunch_sort_into_f64(x.cptr(), v, out, n, cbool(descending))
+	return sortInto("crunch_sort_into_f64", len(v), len(out), func(n C.size_t) C.crunch_status {
+		return C.crunch_sort_into_f64(x.cptr(), f64p(v), f64p(out), n, cbool(descending))
 	})
 }
 
-// SortIntoF32 is SortIntoF64 for float32 (crunch_sort_into_f32).
+// SortIntoF32, SortIntoI64, SortIntoI32 and SortIntoU32 are SortIntoF64
+// for their element types (crunch_sort_into_f32, _i64, _i32, _u32).
 func SortIntoF32(x *Ctx, v, out []float32, descending bool) error {
-	return sortInto(x, "crunch_sort_into_f32", v, out, func(v, out *C.float, n C.size_t) C.crunch_status {
-		return C.crunch_sort_into_f32(x.cptr(), v, out, n, cbool(descending))
+	return sortInto("crunch_sort_into_f32", len(v), len(out), func(n C.size_t) C.crunch_status {
+		return C.crunch_sort_into_f32(x.cptr(), f32p(v), f32p(out), n, cbool(descending))
 	})
 }
-
-// SortIntoI64 is SortIntoF64 for int64 (crunch_sort_into_i64).
 func SortIntoI64(x *Ctx, v, out []int64, descending bool) error {
-	return sortInto(x, "crunch_sort_into_i64", v, out, func(v, out *C.int64_t, n C.size_t) C.crunch_status {
-		return C.crunch_sort_into_i64(x.cptr(), v, out, n, cbool(descending))
+	return sortInto("crunch_sort_into_i64", len(v), len(out), func(n C.size_t) C.crunch_status {
+		return C.crunch_sort_into_i64(x.cptr(), cptr[C.int64_t](v), cptr[C.int64_t](out), n, cbool(descending))
 	})
 }
-
-// SortIntoI32 is SortIntoF64 for int32 (crunch_sort_into_i32).
 func SortIntoI32(x *Ctx, v, out []int32, descending bool) error {
-	return sortInto(x, "crunch_sort_into_i32", v, out, func(v, out *C.int32_t, n C.size_t) C.crunch_status {
-		return C.crunch_sort_into_i32(x.cptr(), v, out, n, cbool(descending))
+	return sortInto("crunch_sort_into_i32", len(v), len(out), func(n C.size_t) C.crunch_status {
+		return C.crunch_sort_into_i32(x.cptr(), cptr[C.int32_t](v), cptr[C.int32_t](out), n, cbool(descending))
 	})
 }
-
-// SortIntoU32 is SortIntoF64 for uint32 (crunch_sort_into_u32).
 func SortIntoU32(x *Ctx, v, out []uint32, descending bool) error {
-	return sortInto(x, "crunch_sort_into_u32", v, out, func(v, out *C.uint32_t, n C.size_t) C.crunch_status {
-		return C.crunch_sort_into_u32(x.cptr(), v, out, n, cbool(descending))
+	return sortInto("crunch_sort_into_u32", len(v), len(out), func(n C.size_t) C.crunch_status {
+		return C.crunch_sort_into_u32(x.cptr(), cptr[C.uint32_t](v), cptr[C.uint32_t](out), n, cbool(descending))
 	})
 }
 
-// sortInto checks that out has v's length and calls call with their first
-// elements as C pointers of element type P (cptr: nil when empty).
-func sortInto[P, T any](x *Ctx, fn string, v, out []T, call func(v, out *P, n C.size_t) C.crunch_status) error {
-	if len(out) != len(v) {
-		return invalid(fn, "out has %d elements, v %d", len(out), len(v))
+// sortInto makes call, with n the elements of v, once it has checked that
+// out (outLen elements) has v's length (vLen).
+func sortInto(fn string, vLen, outLen int, call func(n C.size_t) C.crunch_status) error {
+	if outLen != vLen {
+		return invalid(fn, "out has %d elements, v %d", outLen, vLen)
 	}
-	return check(fn, call(cptr[P](v), cptr[P](out), C.size_t(len(v))))
+	return check(fn, call(C.size_t(vLen)))
 }

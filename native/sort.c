@@ -337,6 +337,17 @@ static crunch_status copy_polled(crunch_ctx *ctx, void *dst, const void *src, si
             memcpy(out, src, m * sizeof(U));                                                  \
         crunch__bigbuf_free(&wk);                                                             \
         return CRUNCH_OK;                                                                     \
+    }                                                                                         \
+                                                                                              \
+    /* The public entry points (crunch.h has their contracts). */                             \
+    crunch_status crunch_sort_##S(crunch_ctx *ctx, T *x, size_t n, int descending)            \
+    {                                                                                         \
+        return sort_##S(ctx, x, x, n, descending);                                            \
+    }                                                                                         \
+    crunch_status crunch_sort_into_##S(crunch_ctx *ctx, const T *x, T *out, size_t n,         \
+                                       int descending)                                        \
+    {                                                                                         \
+        return sort_##S(ctx, x, out, n, descending);                                          \
     }
 
 SORT_TYPED(f64, double, uint64_t, key_f64, nan_f64)
@@ -344,53 +355,3 @@ SORT_TYPED(f32, float, uint32_t, key_f32, nan_f32)
 SORT_TYPED(i64, int64_t, uint64_t, key_i64, nan_none64)
 SORT_TYPED(i32, int32_t, uint32_t, key_i32, nan_none32)
 SORT_TYPED(u32, uint32_t, uint32_t, key_u32, nan_none32)
-
-crunch_status crunch_sort_f64(crunch_ctx *ctx, double *x, size_t n, int descending)
-{
-    return sort_f64(ctx, x, x, n, descending);
-}
-
-crunch_status crunch_sort_into_f64(crunch_ctx *ctx, const double *x, double *out, size_t n, int descending)
-{
-    return sort_f64(ctx, x, out, n, descending);
-}
-
-crunch_status crunch_sort_f32(crunch_ctx *ctx, float *x, size_t n, int descending)
-{
-    return sort_f32(ctx, x, x, n, descending);
-}
-
-crunch_status crunch_sort_into_f32(crunch_ctx *ctx, const float *x, float *out, size_t n, int descending)
-{
-    return sort_f32(ctx, x, out, n, descending);
-}
-
-crunch_status crunch_sort_i64(crunch_ctx *ctx, int64_t *x, size_t n, int descending)
-{
-    return sort_i64(ctx, x, x, n, descending);
-}
-
-crunch_status crunch_sort_into_i64(crunch_ctx *ctx, const int64_t *x, int64_t *out, size_t n, int descending)
-{
-    return sort_i64(ctx, x, out, n, descending);
-}
-
-crunch_status crunch_sort_i32(crunch_ctx *ctx, int32_t *x, size_t n, int descending)
-{
-    return sort_i32(ctx, x, x, n, descending);
-}
-
-crunch_status crunch_sort_into_i32(crunch_ctx *ctx, const int32_t *x, int32_t *out, size_t n, int descending)
-{
-    return sort_i32(ctx, x, out, n, descending);
-}
-
-crunch_status crunch_sort_u32(crunch_ctx *ctx, uint32_t *x, size_t n, int descending)
-{
-    return sort_u32(ctx, x, x, n, descending);
-}
-
-crunch_status crunch_sort_into_u32(crunch_ctx *ctx, const uint32_t *x, uint32_t *out, size_t n, int descending)
-{
-    return sort_u32(ctx, x, out, n, descending);
-}
