@@ -580,8 +580,8 @@ typedef struct cancel_args {
     size_t n;
 } cancel_args;
 
-/* first_cancels wraps a parallel call's tasks so that each cancels the
- * call once it has run. */
+/* first_cancels wraps a parallel call's tasks so that each, once it has
+ * run, cancels the call if its progress has moved. */
 typedef struct first_cancels {
     crunch_task_fn task;
     void *arg;
@@ -592,11 +592,14 @@ static void run_then_cancel(void *p, size_t i)
 {
     const first_cancels *f = p;
     f->task(f->arg, i);
-    crunch_ctx_cancel(f->ctx);
+    int64_t done;
+    crunch_ctx_progress(f->ctx, &done, NULL);
+    if (done > 0) /* the canceller waits for progress: never cancel before it */
+        crunch_ctx_cancel(f->ctx);
 }
 
 /* cancelling_runner runs the tasks on crunch_runner_pthreads and cancels
- * the call (data, its ctx) as soon as any task has finished: the rest of
+ * the call (data, its ctx) as soon as a finished task finds progress: the rest of
  * the call must then stop midway even when a loaded machine keeps
  * check_cancel_midway's canceller thread off the CPU until the end. */
 static void cancelling_runner(void *data, size_t n, crunch_task_fn task, void *arg, int threads)
