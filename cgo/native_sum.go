@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "099f807349618ba9a8a0dc9184dca7bd3105669b45426dbd578b4e1f2afe7836"
+const nativeSum = "be2f3341ace21d47a0727163f4ec1932f7837a3e3678a38db92758319f56357e"
