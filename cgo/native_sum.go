@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "f1bd6f3db9b4efe53b261cd5d927b80e8da85fce6730496880eb42fcb1ed2697"
+const nativeSum = "e26474c602b6e58be2c8002abc40ef5292e54f54d35c7f525ad81817e37d9cf6"
