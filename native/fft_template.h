@@ -1,9 +1,10 @@
 /*
  * fft_template.h - the Stockham pass kernels (contract in fft_kernels.h),
  * written once over an abstract "vector of W complex numbers" and stamped
- * out per SIMD path and precision, BLIS-style: fft_generic.c includes it
- * with W = 1 (a plain struct of two scalars), fft_avx2.c and fft_avx512.c
- * with ymm/zmm vectors holding W interleaved complex numbers.
+ * out per SIMD path and precision, BLIS-style: fft_scalar_template.h
+ * includes it with W = 1 (a plain struct of two scalars) for
+ * fft_generic.c, fft_x86_template.h with ymm/zmm vectors holding W
+ * interleaved complex numbers for fft_avx2.c and fft_avx512.c.
  *
  * No include guard: it is included once per instantiation. The includer
  * defines, before each inclusion:

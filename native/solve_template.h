@@ -7,7 +7,8 @@
  * iteration hide the FMA latency.
  *
  * No include guard: it is included once per path. The includer defines,
- * before the inclusion:
+ * before the inclusion (simd_f64.h has all but V_ABS and the masked
+ * ones for each x86 path):
  *   TGT             the target attribute of every function
  *   V               the vector type, W doubles
  *   W               doubles per vector
@@ -103,20 +104,8 @@ static TGT double solve_load_row(size_t len, const double *src, double *dst, dou
     return m;
 }
 
-#undef TGT
-#undef V
-#undef W
-#undef V_ZERO
-#undef V_SET1
-#undef V_LOADU
-#undef V_STOREU
-#undef V_ADD
-#undef V_MAX
+#include "simd_f64_undef.h"
 #undef V_ABS
-#undef V_FMA
-#undef V_FNMA
-#undef V_HSUM
-#undef V_HMAX
 #undef VM
 #undef V_TAIL
 #undef V_LOADZ

@@ -24,27 +24,13 @@ CRUNCH_TARGET_AVX2 static inline uint64_t hand(__m256i v)
     return lanes[0] & lanes[1] & lanes[2] & lanes[3];
 }
 
-#define TGT CRUNCH_TARGET_AVX2
-#define V __m256d
+#include "simd_f64.h"
 #define VI __m256i
-#define W 4
-#define V_ZERO() _mm256_setzero_pd()
-#define V_SET1(x) _mm256_set1_pd(x)
-#define V_LOADU(p) _mm256_loadu_pd(p)
-#define V_STOREU(p, v) _mm256_storeu_pd(p, v)
-#define V_ADD(a, b) _mm256_add_pd(a, b)
-#define V_SUB(a, b) _mm256_sub_pd(a, b)
-#define V_MIN(a, b) _mm256_min_pd(a, b)
-#define V_MAX(a, b) _mm256_max_pd(a, b)
-#define V_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define V_BITS(v) _mm256_castpd_si256(v)
 #define VI_ZERO() _mm256_setzero_si256()
 #define VI_ONES() _mm256_set1_epi64x(-1)
 #define VI_OR(a, b) _mm256_or_si256(a, b)
 #define VI_AND(a, b) _mm256_and_si256(a, b)
-#define V_HSUM(v) crunch__hsum_f64(v)
-#define V_HMIN(v) crunch__hmin_f64(v)
-#define V_HMAX(v) crunch__hmax_f64(v)
 #define VI_HOR(v) hor(v)
 #define VI_HAND(v) hand(v)
 #define V_WIDEN(p) _mm256_cvtps_pd(_mm_loadu_ps(p))

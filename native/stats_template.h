@@ -27,7 +27,8 @@
  * own, and without the prefetches memory would sit idle during it
  * (measured: 20-50% slower).
  *
- * The includer defines, before each inclusion of the second part:
+ * The includer defines, before each inclusion of the second part (the
+ * double-precision ones are simd_f64.h's for each x86 path):
  *   TGT             the target attribute of every function
  *   V               the vector type, W doubles
  *   VI              the vector type of W 64-bit integers
@@ -258,27 +259,13 @@ static TGT void stats_widen(const float *x, size_t len, double *out)
 #undef U
 #undef AHEAD
 #undef KAHAN
-#undef TGT
-#undef V
+#include "simd_f64_undef.h"
 #undef VI
-#undef W
-#undef V_ZERO
-#undef V_SET1
-#undef V_LOADU
-#undef V_STOREU
-#undef V_ADD
-#undef V_SUB
-#undef V_MIN
-#undef V_MAX
-#undef V_FMA
 #undef V_BITS
 #undef VI_ZERO
 #undef VI_ONES
 #undef VI_OR
 #undef VI_AND
-#undef V_HSUM
-#undef V_HMIN
-#undef V_HMAX
 #undef VI_HOR
 #undef VI_HAND
 #undef V_WIDEN
