@@ -388,7 +388,7 @@ func TestSubprocessExit(t *testing.T) {
 }
 
 func TestSubprocessMemoryLimit(t *testing.T) {
-	if raceEnabled {
+	if testutil.RaceEnabled {
 		t.Skip("a race-detector worker reserves terabytes of address space: RLIMIT_AS cannot apply")
 	}
 	s, _ := newSub(t, SubprocessConfig{Workers: 1, MemoryLimit: 256 << 20})
@@ -707,7 +707,7 @@ func TestSubprocessBacklogUsesEveryWorker(t *testing.T) {
 // the workers are all back afterwards.
 func TestSubprocessCrashStorm(t *testing.T) {
 	crashes, normal := 100, 1000
-	if raceEnabled { // a race-detector worker takes a while to start
+	if testutil.RaceEnabled { // a race-detector worker takes a while to start
 		crashes, normal = 20, 200
 	}
 	const workers = 2
@@ -941,7 +941,7 @@ func TestSubprocessWakeUps(t *testing.T) {
 // A job's arguments far beyond the memory limit pass through the arena,
 // which the limit does not count; the job's own allocations do count.
 func TestSubprocessMemoryLimitArena(t *testing.T) {
-	if raceEnabled {
+	if testutil.RaceEnabled {
 		t.Skip("a race-detector worker reserves terabytes of address space: RLIMIT_AS cannot apply")
 	}
 	s, _ := newSub(t, SubprocessConfig{Workers: 1, MemoryLimit: 192 << 20})

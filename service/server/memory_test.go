@@ -157,7 +157,7 @@ func TestIdleConnectionMemory(t *testing.T) {
 		idleBudget = 16 * kib
 		interval   = 2 * time.Second
 	)
-	if testing.Short() || raceEnabled {
+	if testing.Short() || testutil.RaceEnabled {
 		// The server is a process of its own, which the race detector's
 		// build of this test does not reach: it would only slow the clients.
 		t.Skip("10,000 connections to a server process of its own: not with -short or -race")
@@ -278,7 +278,7 @@ func TestMemoryComesBackAfterBurst(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a burst of 1,000 connections to a server process of its own: not with -short")
 	}
-	if raceEnabled {
+	if testutil.RaceEnabled {
 		// The server process is not instrumented, so the race detector
 		// would check nothing here; it only slows the 1,000 clients in
 		// this process tenfold, until they are too slow to answer pings.

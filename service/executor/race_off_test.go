@@ -1,6 +1,0 @@
-//go:build !race
-
-package executor
-
-// raceEnabled reports a build with the race detector.
-const raceEnabled = false
