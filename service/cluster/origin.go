@@ -55,6 +55,16 @@ func (n *Node) onOriginMsg(m *nats.Msg) {
 	if !ok || k.origin != n.id {
 		return
 	}
+	// Every message from the job's runner is a sign of life, a part of its
+	// result too: the heartbeats sent meanwhile wait behind the parts in
+	// this handler, so a large result would otherwise look like silence.
+	n.omu.Lock()
+	if p := n.pending[k.seq]; p != nil {
+		if r := p.runner.Load(); r != nil && *r == node {
+			p.lastSeen.Store(time.Now().UnixNano())
+		}
+	}
+	n.omu.Unlock()
 	if m, ok = n.asm.assemble(m, n.cfg.MaxTransfer); !ok {
 		return // a part of a result; the rest is coming
 	}
