@@ -8,14 +8,23 @@ import (
 	"testing"
 
 	"github.com/crunchsvc/crunch/bench/load"
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/client"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
 // Build builds cmd/crunch into binDir (as binDir/crunch) and returns its
 // path, failing the test if it does not build.
+//
+// Under the race detector it skips the test instead: the server it builds
+// is a process of its own, which the detector does not reach, so the test
+// would only repeat what `make test` ran already, several times slower.
+// The server's code is raced by the tests that run it in-process.
 func Build(ctx context.Context, t testing.TB, binDir string) string {
 	t.Helper()
+	if testutil.RaceEnabled {
+		t.Skip("its server is a process of its own, out of the race detector's reach")
+	}
 	bin, err := load.Build(ctx, binDir)
 	if err != nil {
 		t.Fatal(err)

@@ -20,12 +20,23 @@ import (
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
-// Protocol timings for the tests: short, so that loss is found fast.
-const (
-	testHeartbeat = 20 * time.Millisecond
-	testLoss      = 300 * time.Millisecond
-	testStatus    = 50 * time.Millisecond
+// Protocol timings for the tests: short, so that loss is found fast. The
+// race detector slows the whole process (the embedded NATS server parses
+// every byte in instrumented Go) until a node looks silent for hundreds of
+// milliseconds while it works; under it they are five times longer.
+var (
+	testHeartbeat = raceSlack(20 * time.Millisecond)
+	testLoss      = raceSlack(300 * time.Millisecond)
+	testStatus    = raceSlack(50 * time.Millisecond)
 )
+
+// raceSlack returns d, or 5d under the race detector.
+func raceSlack(d time.Duration) time.Duration {
+	if testutil.RaceEnabled {
+		return 5 * d
+	}
+	return d
+}
 
 // node is an in-process crunch server that is a cluster node.
 type node struct {
@@ -369,7 +380,9 @@ func TestLargeArraysTravelInParts(t *testing.T) {
 // larger than NATS's recommended payload, comes back right, and leaves
 // nothing in assembly on either node.
 func TestSixtyFourMiBRequest(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || testutil.RaceEnabled {
+		// TestLargeArraysTravelInParts takes the same path under the
+		// race detector, with fewer parts.
 		t.Skip("moves 128 MiB between nodes")
 	}
 	emb := startNATS(t)
