@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "7804427443d9304f8170a248a50ec68d39ac4578a5aa5819b7e58187b322fca0"
+const nativeSum = "746a55a9f11d85c31228888bc8ccc479528c2db1375e1bf04598511273958354"

@@ -19,9 +19,11 @@ import (
 
 // Runner supplies the threads of parallel C calls (crunch_runner_fn in
 // crunch.h): the library creates none of its own. A Ctx given a Runner
-// with SetRunner lets the kernels that can (gemm, mandelbrot, stats,
-// modsum) cut their work into fixed-size pieces and run them on it;
-// results are the same, bit for bit, on any number of threads.
+// with SetRunner lets the kernels that can (every one but histogram;
+// crunch_ctx_set_runner in crunch.h says which calls and when) cut their
+// work into fixed-size pieces and run them on it; results are the same,
+// bit for bit, on any number of threads. A pool worker's parallel calls
+// use a Team instead (team.go), which keeps Go out of their rounds.
 type Runner interface {
 	// Run calls task(i) once for every i in [0, n), on at most threads
 	// threads counting the calling one (which should run tasks too), in

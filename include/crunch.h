@@ -178,9 +178,12 @@ CRUNCH_API crunch_status crunch_ctx_set_isa(crunch_ctx *ctx, crunch_isa isa);
  * makes calls serial again, as after crunch_ctx_init. Set it before a call,
  * not during one.
  *
- * Which calls use it: crunch_gemm_f64/f32 (products of more than about
- * 2^26 multiply-adds), crunch_mandelbrot, crunch_stats_f64/f32 and
- * crunch_modsum. The others run serially on the calling thread. Every
+ * Which calls use it: every one but crunch_histogram. gemm for products
+ * of more than about 2^26 multiply-adds; fft and fft_real by batch rows,
+ * and a long 1-D transform by a four-step split; conv2d by bands of output
+ * rows; solve in its trailing updates; sort on 3 threads or more (its
+ * chunked passes do about 1.5 times the serial work); mandelbrot, stats and
+ * modsum by fixed bands or chunks. Small calls stay serial. Every
  * result is bit for bit the one a serial call gives: work is cut into
  * pieces of fixed sizes, never by the number of threads, and pieces are
  * combined in a fixed order. Progress counts the work of every thread;

@@ -3,12 +3,14 @@ package executor
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/crunchsvc/crunch/cgo"
 )
 
 // Parallel jobs: a job's Threads lets its C kernel run on more than its own
-// worker (cgo.Runner). The pool is the runner: a kernel's tasks go to the
+// worker (a cgo.Team for the pool, a cgo.Runner in a subprocess worker):
+// a kernel's tasks go to the
 // calling worker and to idle workers of the same pool, so they run on
 // threads that already carry the pool's priority and CPUs, the pool never
 // uses more threads than it has slots, and cancelling the job stops every
@@ -71,26 +73,50 @@ func (p *Pool) helped() int64 { return p.helps.Load() }
 // give its worker back.
 func (p *Pool) jobWaiting() bool { return p.queue.len() > 0 }
 
-// poolRunner is a Pool as a cgo.Runner.
-type poolRunner struct{ p *Pool }
+// Threads of a pool's parallel calls: each worker has a cgo.Team, into
+// which its calls post their rounds (gemm 2048 has 25). A helper that
+// takes an offer serves the team from round to round in C, polling for
+// the next round for up to roundSpin, and leaves when a job waits
+// (jobFlag), or when no round came. Waking a parked worker for every
+// round took 160-190 µs here, and calls into Go between rounds or tasks
+// kept the runtime handing Ps between threads (cgo.Team).
 
-// Run implements cgo.Runner: it offers the call to up to threads-1 idle
-// workers, runs tasks itself, and waits for the helpers that joined. A
-// helper offer that no worker takes in time is harmless: a worker that
-// takes it after the call finds it closed.
-func (r poolRunner) Run(n, threads int, task func(int)) {
+// roundSpin is how long a helper polls for its team's next round: longer
+// than the gap it waits through when it finishes a round before the
+// worker (the worker's last piece; with 1 ms, gemm 2048's helpers timed
+// out at most rounds), and than the gap between two calls of one job. A
+// job queued meanwhile takes the helper at once (jobFlag).
+const roundSpin = 3 * time.Millisecond
+
+// poolRecruiter is a pool as its teams' cgo.Recruiter.
+type poolRecruiter struct{ p *Pool }
+
+// Recruit offers t to up to want idle workers while no job waits. An
+// offer that no worker takes in time is harmless: a worker that takes it
+// after the call finds no round, and leaves after roundSpin.
+func (r poolRecruiter) Recruit(t *cgo.Team, want int) {
 	p := r.p
-	want := 0
-	if p.queue.len() == 0 {
-		want = min(n, threads, p.cfg.Workers) - 1
+	for range want {
+		if p.jobWaiting() || !p.offerHelp(t) {
+			return
+		}
 	}
-	runShared(n, task, want, p.offerHelp)
+}
+
+// flagJobs raises p.jobFlag, which helpers in teams poll, while a job
+// waits in the queue, and lowers it when none does: called after every
+// push and pop. Under flagMu the last call reads the queue after every
+// change before it, so the flag ends up right whatever the interleaving.
+func (p *Pool) flagJobs() {
+	p.flagMu.Lock()
+	p.jobFlag.Set(p.jobWaiting())
+	p.flagMu.Unlock()
 }
 
 // runShared runs task(i) for every i in [0, n): on the calling thread,
 // and on the helpers that offer, called up to want times until it reports
-// false, finds. It returns when every task has returned. Both runners, the
-// pool's and a subprocess worker's, go through it.
+// false, finds. It returns when every task has returned. A subprocess
+// worker's runner goes through it.
 func runShared(n int, task func(int), want int, offer func(*helpCall) bool) {
 	h := &helpCall{task: task, n: int64(n)}
 	for range want {
@@ -98,6 +124,12 @@ func runShared(n int, task func(int), want int, offer func(*helpCall) bool) {
 			break
 		}
 	}
+	h.finish()
+}
+
+// finish runs h's tasks on the calling thread until every one has been
+// claimed, closes h to helpers not yet started, and waits for those in it.
+func (h *helpCall) finish() {
 	h.loop(nil)
 	h.mu.Lock()
 	h.closed = true
@@ -105,9 +137,9 @@ func runShared(n int, task func(int), want int, offer func(*helpCall) bool) {
 	h.wg.Wait()
 }
 
-// offerHelp gives h to an idle worker, waking one if need be; false when
-// no worker is idle.
-func (p *Pool) offerHelp(h *helpCall) bool {
+// offerHelp gives team t to an idle worker, waking one if need be, and
+// counts the offer in t; false when no worker is idle.
+func (p *Pool) offerHelp(t *cgo.Team) bool {
 	for {
 		idle := p.idle.Load()
 		if idle <= 0 {
@@ -118,9 +150,11 @@ func (p *Pool) offerHelp(h *helpCall) bool {
 			break
 		}
 	}
+	t.Attach()
 	select {
-	case p.help <- h:
+	case p.help <- t:
 	default: // cannot happen: the channel has a place per worker
+		t.Detach()
 		p.idle.Add(1)
 		return false
 	}
@@ -136,16 +170,20 @@ func (p *Pool) offerHelp(h *helpCall) bool {
 // Threads returns the most threads a job on p may use: its workers.
 func (p *Pool) Threads() int { return p.cfg.Workers }
 
-// setRunner sets up x for job: its thread budget, capped by the pool's
-// workers, on the pool's runner.
+// setRunner sets up x for job on worker i: its thread budget, capped by
+// the pool's workers, on the worker's runner.
 //
 // Only when a worker is idle and no job waits as the call starts: a busy
 // pool gains nothing from a runner, and its callbacks into Go would have a
 // compute thread (below normal priority) take one of the Go scheduler's Ps
 // for every piece, which the kernel may then leave unscheduled while the
 // server's goroutines wait for it.
-func (p *Pool) setRunner(x *cgo.Ctx, job *Job) {
-	if t := min(job.Threads, p.cfg.Workers); t > 1 && p.idle.Load() > 0 && !p.jobWaiting() {
-		x.SetRunner(p.runner, t)
+func (p *Pool) setRunner(x *cgo.Ctx, job *Job, i int) {
+	team := p.teams[i]
+	// A helper still serving the team after its last call counts: it
+	// joins this one's rounds.
+	free := p.idle.Load() > 0 || team.Attached() > 0
+	if t := min(job.Threads, p.cfg.Workers); t > 1 && free && !p.jobWaiting() {
+		x.SetTeam(team, t)
 	}
 }

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"golang.org/x/sys/unix"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -59,7 +60,7 @@ func TestPoolParallelSameResult(t *testing.T) {
 				return err
 			}
 			x.Reset()
-			x.SetRunner(p.runner, min(threads, 2))
+			x.SetTeam(p.teamHere(), min(threads, 2))
 			if err := cgo.Mandelbrot(x, 512, 300, -2, 1, -1, 1, 300, counts); err != nil {
 				return err
 			}
@@ -70,7 +71,7 @@ func TestPoolParallelSameResult(t *testing.T) {
 			// conv2d: bands of 2^21 multiply-adds, several of them here.
 			conv := make([]float64, n*n)
 			x.Reset()
-			x.SetRunner(p.runner, min(threads, 2))
+			x.SetTeam(p.teamHere(), min(threads, 2))
 			if err := cgo.Conv2DF64(x, cgo.ConvSame, n, n, a, 7, 7, b[:49], conv); err != nil {
 				return err
 			}
@@ -79,7 +80,7 @@ func TestPoolParallelSameResult(t *testing.T) {
 			sorted := append([]float64(nil), b...)
 			sorted[7], sorted[n*n/2] = math.NaN(), math.Copysign(0, -1)
 			x.Reset()
-			x.SetRunner(p.runner, min(threads, 2))
+			x.SetTeam(p.teamHere(), min(threads, 2))
 			if err := cgo.SortF64(x, sorted, false); err != nil {
 				return err
 			}
@@ -94,7 +95,7 @@ func TestPoolParallelSameResult(t *testing.T) {
 			}
 			sx := make([]float64, n*n)
 			x.Reset()
-			x.SetRunner(p.runner, min(threads, 2))
+			x.SetTeam(p.teamHere(), min(threads, 2))
 			if err := cgo.SolveF64(x, n, n, sa, n, b, n, sx, n); err != nil {
 				return err
 			}
@@ -231,4 +232,16 @@ func TestPoolParallelYields(t *testing.T) {
 	if err := <-done; wire.AsError(err).Code != wire.Canceled {
 		t.Fatalf("the long job: %v", err)
 	}
+}
+
+// teamHere returns the team of the pool worker whose thread calls it, for
+// a job that makes several C calls with threads.
+func (p *Pool) teamHere() *cgo.Team {
+	tid := int32(unix.Gettid())
+	for i := range p.tids {
+		if p.tids[i].Load() == tid {
+			return p.teams[i]
+		}
+	}
+	return nil
 }

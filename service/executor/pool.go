@@ -50,10 +50,12 @@ type Pool struct {
 
 	// Parallel calls (parallel.go): help holds offers to join one, idle
 	// counts the workers waiting for work and not yet offered any.
-	runner *cgo.RunnerHandle
-	help   chan *helpCall
-	idle   atomic.Int32
-	helps  atomic.Int64 // offers taken, for tests
+	teams   []*cgo.Team // worker i's, for its parallel calls
+	help    chan *cgo.Team
+	jobFlag *cgo.Flag  // raised while a job waits (flagJobs)
+	flagMu  sync.Mutex // orders flagJobs' reads and writes
+	idle    atomic.Int32
+	helps   atomic.Int64 // offers taken, for tests
 }
 
 // PoolConfig sizes a Pool and places its threads. Zero fields take their
@@ -127,14 +129,17 @@ func NewPool(cfg PoolConfig) *Pool {
 		cfg.Log = slog.Default()
 	}
 	p := &Pool{
-		cfg:   cfg,
-		queue: newFairQueue[*task](cfg.Queue),
-		wake:  make(chan struct{}, cfg.Workers),
-		quit:  make(chan struct{}),
-		tids:  make([]atomic.Int32, cfg.Workers),
-		help:  make(chan *helpCall, cfg.Workers),
+		cfg:     cfg,
+		queue:   newFairQueue[*task](cfg.Queue),
+		wake:    make(chan struct{}, cfg.Workers),
+		quit:    make(chan struct{}),
+		tids:    make([]atomic.Int32, cfg.Workers),
+		help:    make(chan *cgo.Team, cfg.Workers),
+		jobFlag: cgo.NewFlag(),
 	}
-	p.runner = cgo.NewRunnerHandle(poolRunner{p})
+	for range cfg.Workers {
+		p.teams = append(p.teams, cgo.NewTeam(poolRecruiter{p}))
+	}
 	p.workers.Add(cfg.Workers)
 	for i := range cfg.Workers {
 		go p.work(i)
@@ -173,6 +178,7 @@ func (p *Pool) enqueue(t *task) error {
 	if !p.queue.push(t.job.Tenant, t) {
 		return queueFull("pool", p.avgRun.get(), p.queue.len(), p.cfg.Workers)
 	}
+	p.flagJobs()
 	// push made the job visible before this load: a worker that parks
 	// after it sees the job, one that parked before it gets a token.
 	if p.parked.Load() > 0 {
@@ -197,17 +203,19 @@ func (p *Pool) work(i int) {
 	p.tids[i].Store(int32(unix.Gettid()))
 	defer p.tids[i].Store(0) // the thread ends with the worker
 	for {
-		t, h := p.next()
+		t, team := p.next()
 		switch {
-		case h != nil:
+		case team != nil:
 			// A job queued since the offer goes first: the call's own
 			// worker claims every piece the helper leaves.
-			if !p.jobWaiting() {
-				p.helps.Add(1)
-				h.help(p.jobWaiting)
+			if p.jobWaiting() {
+				team.Detach()
+				continue
 			}
+			p.helps.Add(1)
+			team.Serve(p.jobFlag, roundSpin)
 		case t != nil:
-			p.runTask(t)
+			p.runTask(t, i)
 		default:
 			return
 		}
@@ -248,7 +256,7 @@ func (p *Pool) RaisePriority() error {
 // polling for a while before parking the thread; nil, nil once the pool is
 // closing. While it waits the worker counts as idle: a parallel call may
 // offer it help (offerHelp), which it then takes before anything else.
-func (p *Pool) next() (*task, *helpCall) {
+func (p *Pool) next() (*task, *cgo.Team) {
 	p.idle.Add(1)
 	for {
 		if p.closing.Load() {
@@ -262,6 +270,7 @@ func (p *Pool) next() (*task, *helpCall) {
 		default:
 		}
 		if t, ok := p.queue.pop(); ok {
+			p.flagJobs()
 			p.leaveIdle()
 			return t, nil
 		}
@@ -315,7 +324,7 @@ func spinUntil(cond func() bool, d time.Duration) bool {
 	}
 }
 
-func (p *Pool) runTask(t *task) {
+func (p *Pool) runTask(t *task, i int) {
 	defer t.job.release()
 	if t.ctx.Err() != nil { // abandoned while queued: its Run already answered
 		t.finish(nil, StopReason(t.ctx))
@@ -323,7 +332,7 @@ func (p *Pool) runTask(t *task) {
 	}
 	p.busy.Add(1)
 	start := time.Now()
-	res, err := runHereWith(t.ctx, t.job, p.setRunner)
+	res, err := runHereWith(t.ctx, t.job, func(x *cgo.Ctx, job *Job) { p.setRunner(x, job, i) })
 	took := time.Since(start)
 	p.busy.Add(-1)
 	p.avgRun.add(took)
@@ -350,9 +359,13 @@ func (p *Pool) Close() error {
 	p.closed = true
 	p.mu.Unlock()
 	p.closing.Store(true)
+	p.jobFlag.Set(true) // helpers leave their teams
 	close(p.quit)
 	p.workers.Wait()
-	p.runner.Close()
+	for _, t := range p.teams {
+		t.Close()
+	}
+	p.jobFlag.Free()
 	for {
 		t, ok := p.queue.pop()
 		if !ok {

@@ -1,0 +1,122 @@
+//go:build cgo
+
+/*
+ * team.c - a pool worker's team of threads for parallel C calls (team.h,
+ * team.go). Rounds pass from the worker to its helpers through the team's
+ * memory, with no call into Go: a helper that made one cgo call per task
+ * or per round, and a worker that called back into Go for every round,
+ * kept the runtime handing Ps between threads, and on 2 CPUs those hand-
+ * offs took a third of gemm 2048's speed on 2 threads.
+ */
+#include <time.h>
+
+#include "_cgo_export.h"
+#include "team.h"
+
+/* TEAM_CLOSED marks a round whose tasks have all been claimed: helpers
+ * stay out of it. */
+#define TEAM_CLOSED 0x80000000u
+
+/* now_ns is CLOCK_MONOTONIC in nanoseconds. */
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* cpu_relax tells the CPU that this is a spin loop. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* work claims and runs the current round's tasks until none is left or
+ * *stop (when stop is not NULL) is raised. */
+static void work(crunch_go_team *t, const int32_t *stop)
+{
+    for (;;) {
+        if (stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED) != 0)
+            return;
+        size_t i = __atomic_fetch_add(&t->next, 1, __ATOMIC_RELAXED);
+        if (i >= t->n)
+            return;
+        t->task(t->arg, i);
+    }
+}
+
+void crunch_go_team_runner(void *data, size_t n, crunch_task_fn task, void *arg, int threads)
+{
+    crunch_go_team *t = data;
+    size_t want = (n < (size_t)threads ? n : (size_t)threads) - 1;
+    int32_t have = __atomic_load_n(&t->attached, __ATOMIC_RELAXED);
+    /* Go is asked for helpers only when the team lacks some: then the
+     * pool decides (idle workers, no job waiting). */
+    if (have >= 0 && (size_t)have < want)
+        crunchGoRecruit(t->handle, (int)(want - (size_t)have));
+    /* No helper is in the team's round (the last one drained), so its
+     * fields are the worker's to write; the release store of state
+     * publishes them to helpers, who acquire it as they count in. */
+    t->task = task;
+    t->arg = arg;
+    t->n = n;
+    __atomic_store_n(&t->next, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->state, 0, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
+    work(t, NULL);
+    /* Every task is claimed: close the round and wait for the helpers
+     * still running one of its tasks. */
+    __atomic_fetch_or(&t->state, TEAM_CLOSED, __ATOMIC_ACQ_REL);
+    while ((__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) & ~TEAM_CLOSED) != 0)
+        cpu_relax();
+}
+
+/* join counts the calling helper into the current round unless it is
+ * closed; 1 if it joined. */
+static int join(crunch_go_team *t)
+{
+    uint32_t s = __atomic_load_n(&t->state, __ATOMIC_RELAXED);
+    while ((s & TEAM_CLOSED) == 0) {
+        if (__atomic_compare_exchange_n(&t->state, &s, s + 1, 1, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED))
+            return 1;
+    }
+    return 0;
+}
+
+void crunch_go_team_serve(crunch_go_team *t, const int32_t *stop, int64_t spin_ns)
+{
+    uint64_t seen = 0; /* a helper just offered joins the round under way */
+    for (;;) {
+        uint64_t g = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE);
+        if (g != seen) {
+            seen = g;
+            /* The round joined may be a later one than g: it is the
+             * worker's current round either way. */
+            if (join(t)) {
+                work(t, stop);
+                __atomic_fetch_sub(&t->state, 1, __ATOMIC_RELEASE);
+            }
+        }
+        if (__atomic_load_n(stop, __ATOMIC_RELAXED) != 0)
+            break;
+        /* Wait for the next round: the gap between two rounds is the
+         * worker's last task, so a short spin covers it. */
+        int64_t deadline = now_ns() + spin_ns;
+        int next = 0;
+        while (!next) {
+            for (int i = 0; i < 64 && !next; i++) {
+                next = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE) != seen ||
+                       __atomic_load_n(stop, __ATOMIC_RELAXED) != 0;
+                cpu_relax();
+            }
+            if (!next && now_ns() > deadline)
+                break;
+        }
+        if (!next)
+            break;
+    }
+    __atomic_fetch_sub(&t->attached, 1, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,124 @@
+//go:build cgo
+
+package cgo
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "team.h"
+*/
+import "C"
+
+import (
+	rcgo "runtime/cgo"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Team is a pool worker's team of threads for its parallel C calls: the
+// worker's calls post their rounds (their crunch_runner_fn calls) into C
+// memory, and helper threads that joined the team run them from one round
+// to the next without coming back to Go (team.c says why). The worker
+// asks Go for helpers (Recruiter) only while the team has fewer than a
+// round could use.
+type Team struct {
+	t *C.crunch_go_team
+	h rcgo.Handle
+}
+
+// Recruiter finds a team its helpers: Recruit offers t to up to want idle
+// threads, counting each offer with t.Attach; a thread that takes the
+// offer calls t.Serve, and one that declines it calls t.Detach.
+type Recruiter interface {
+	Recruit(t *Team, want int)
+}
+
+// teamRef is what a team's handle holds.
+type teamRef struct {
+	t *Team
+	r Recruiter
+}
+
+// NewTeam returns an empty team that recruits through r; Close it once no
+// call uses it and no helper serves it.
+func NewTeam(r Recruiter) *Team {
+	t := &Team{t: (*C.crunch_go_team)(C.calloc(1, C.size_t(unsafe.Sizeof(C.crunch_go_team{}))))}
+	t.h = rcgo.NewHandle(teamRef{t, r})
+	t.t.handle = C.uintptr_t(t.h)
+	return t
+}
+
+func (t *Team) attached() *int32 { return (*int32)(unsafe.Pointer(&t.t.attached)) }
+
+// Attach counts one more helper offered the team.
+func (t *Team) Attach() { atomic.AddInt32(t.attached(), 1) }
+
+// Attached returns the helpers serving or offered the team.
+func (t *Team) Attached() int { return int(atomic.LoadInt32(t.attached())) }
+
+// Detach takes back an offer that its thread declined.
+func (t *Team) Detach() { atomic.AddInt32(t.attached(), -1) }
+
+// Serve is a helper's part, on the thread that took an offer: it runs the
+// tasks of the team's rounds until stop is raised (seen between two
+// tasks) or no round came for spin, then leaves the team. One cgo call.
+func (t *Team) Serve(stop *Flag, spin time.Duration) {
+	C.crunch_go_team_serve(t.t, stop.p, C.int64_t(spin))
+}
+
+// Close releases the team.
+func (t *Team) Close() {
+	if t == nil || t.t == nil {
+		return
+	}
+	t.h.Delete()
+	C.free(unsafe.Pointer(t.t))
+	t.t = nil
+}
+
+// SetTeam lets later C calls using x run on up to threads threads (the
+// calling one included): the calling thread and t's helpers. It must be
+// called on the thread that owns t, whose calls are t's only rounds.
+// threads <= 1 makes them serial again.
+func (x *Ctx) SetTeam(t *Team, threads int) {
+	if t == nil || t.t == nil || threads <= 1 {
+		C.crunch_ctx_set_runner(&x.c, nil, nil, 1)
+		return
+	}
+	threads = min(threads, 1<<30)
+	C.crunch_ctx_set_runner(&x.c, C.crunch_runner_fn(C.crunch_go_team_runner), unsafe.Pointer(t.t), C.int(threads))
+}
+
+// Flag is a bit of C memory that Go raises and C polls: how a pool tells
+// its teams' helpers to leave between two tasks.
+type Flag struct{ p *C.int32_t }
+
+// NewFlag returns a lowered flag; Free it once no thread polls it.
+func NewFlag() *Flag {
+	return &Flag{p: (*C.int32_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int32_t(0)))))}
+}
+
+// Set raises (true) or lowers the flag.
+func (f *Flag) Set(up bool) {
+	v := int32(0)
+	if up {
+		v = 1
+	}
+	atomic.StoreInt32((*int32)(unsafe.Pointer(f.p)), v)
+}
+
+// Free releases the flag's memory.
+func (f *Flag) Free() {
+	if f != nil && f.p != nil {
+		C.free(unsafe.Pointer(f.p))
+		f.p = nil
+	}
+}
+
+//export crunchGoRecruit
+func crunchGoRecruit(h C.uintptr_t, want C.int) {
+	ref := rcgo.Handle(h).Value().(teamRef)
+	ref.r.Recruit(ref.t, int(want))
+}
