@@ -100,16 +100,19 @@ void crunch_go_team_serve(crunch_go_team *t, const int32_t *stop, int64_t spin_n
                 __atomic_fetch_sub(&t->state, 1, __ATOMIC_RELEASE);
             }
         }
-        if (__atomic_load_n(stop, __ATOMIC_RELAXED) != 0)
+        if (__atomic_load_n(stop, __ATOMIC_RELAXED) != 0 ||
+            __atomic_load_n(&t->active, __ATOMIC_RELAXED) == 0)
             break;
         /* Wait for the next round: the gap between two rounds is the
-         * worker's last task, so a short spin covers it. */
+         * worker's last task, so a short spin covers it; once the job has
+         * ended no round comes, and the helper leaves at once. */
         int64_t deadline = now_ns() + spin_ns;
         int next = 0;
         while (!next) {
             for (int i = 0; i < 64 && !next; i++) {
                 next = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE) != seen ||
-                       __atomic_load_n(stop, __ATOMIC_RELAXED) != 0;
+                       __atomic_load_n(stop, __ATOMIC_RELAXED) != 0 ||
+                       __atomic_load_n(&t->active, __ATOMIC_RELAXED) == 0;
                 cpu_relax();
             }
             if (!next && now_ns() > deadline)

@@ -68,6 +68,12 @@ func (t *Team) Serve(stop *Flag, spin time.Duration) {
 	C.crunch_go_team_serve(t.t, stop.p, C.int64_t(spin))
 }
 
+// End tells the team's helpers that the job whose calls it ran is over:
+// they leave at once rather than wait for a round that will not come.
+func (t *Team) End() {
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&t.t.active)), 0)
+}
+
 // Close releases the team.
 func (t *Team) Close() {
 	if t == nil || t.t == nil {
@@ -79,14 +85,15 @@ func (t *Team) Close() {
 }
 
 // SetTeam lets later C calls using x run on up to threads threads (the
-// calling one included): the calling thread and t's helpers. It must be
-// called on the thread that owns t, whose calls are t's only rounds.
-// threads <= 1 makes them serial again.
+// calling one included): the calling thread and t's helpers, until
+// t.End. It must be called on the thread that owns t, whose calls are t's
+// only rounds. threads <= 1 makes them serial again.
 func (x *Ctx) SetTeam(t *Team, threads int) {
 	if t == nil || t.t == nil || threads <= 1 {
 		C.crunch_ctx_set_runner(&x.c, nil, nil, 1)
 		return
 	}
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&t.t.active)), 1)
 	threads = min(threads, 1<<30)
 	C.crunch_ctx_set_runner(&x.c, C.crunch_runner_fn(C.crunch_go_team_runner), unsafe.Pointer(t.t), C.int(threads))
 }

@@ -30,6 +30,7 @@ typedef struct crunch_go_team {
     uint32_t state;    /* helpers in the round, | TEAM_CLOSED; atomic */
     uint64_t gen;      /* rounds posted; atomic */
     int32_t attached;  /* helpers serving or offered to the team; atomic */
+    int32_t active;    /* 1 while the worker runs a job that may post rounds; atomic */
     uintptr_t handle;  /* the Go side's runtime/cgo handle, for recruiting */
 } crunch_go_team;
 
@@ -38,8 +39,8 @@ void crunch_go_team_runner(void *data, size_t n, crunch_task_fn task, void *arg,
 
 /* crunch_go_team_serve is a helper's part: it runs the tasks of every
  * round posted from now on, until *stop is non-zero (seen between two
- * tasks) or no round came for spin_ns nanoseconds; then it leaves the
- * team (attached - 1). */
+ * tasks), the worker's job ends (active 0), or no round came for spin_ns
+ * nanoseconds; then it leaves the team (attached - 1). */
 void crunch_go_team_serve(crunch_go_team *t, const int32_t *stop, int64_t spin_ns);
 
 #endif /* CRUNCH_CGO_TEAM_H */

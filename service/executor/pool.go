@@ -333,6 +333,7 @@ func (p *Pool) runTask(t *task, i int) {
 	p.busy.Add(1)
 	start := time.Now()
 	res, err := runHereWith(t.ctx, t.job, func(x *cgo.Ctx, job *Job) { p.setRunner(x, job, i) })
+	p.teams[i].End()
 	took := time.Since(start)
 	p.busy.Add(-1)
 	p.avgRun.add(took)
