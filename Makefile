@@ -113,6 +113,8 @@ ensure-cmake:
 	  { echo "installing cmake (apt-get)"; (apt-get install -y cmake >/dev/null 2>&1 || \
 	    (apt-get update >/dev/null 2>&1 && apt-get install -y cmake >/dev/null 2>&1)) || true; }; } || true
 
+## test-race: every Go test under the race detector. Tests whose server is a process of its
+## own (the clients', the command line's) skip there: the detector does not reach that process.
 test-race: native-sum
 	$(GO) test -race -count=1 ./...
 
