@@ -63,7 +63,8 @@ func (t *Team) Detach() { atomic.AddInt32(t.attached(), -1) }
 
 // Serve is a helper's part, on the thread that took an offer: it runs the
 // tasks of the team's rounds until stop is raised (seen between two
-// tasks) or no round came for spin, then leaves the team. One cgo call.
+// tasks), the job ends (End), or no round came for spin, then leaves the
+// team. One cgo call.
 func (t *Team) Serve(stop *Flag, spin time.Duration) {
 	C.crunch_go_team_serve(t.t, stop.p, C.int64_t(spin))
 }

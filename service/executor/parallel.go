@@ -9,13 +9,13 @@ import (
 )
 
 // Parallel jobs: a job's Threads lets its C kernel run on more than its own
-// worker (a cgo.Team for the pool, a cgo.Runner in a subprocess worker):
-// a kernel's tasks go to the
-// calling worker and to idle workers of the same pool, so they run on
-// threads that already carry the pool's priority and CPUs, the pool never
-// uses more threads than it has slots, and cancelling the job stops every
-// task (they poll the same crunch_ctx). Results do not depend on how many
-// workers helped (the C library cuts work by fixed sizes).
+// worker (a cgo.Team for the pool, a cgo.Runner in a subprocess worker): a
+// kernel's tasks go to the calling worker and to idle workers of the same
+// pool, so they run on threads that already carry the pool's priority and
+// CPUs, the pool never uses more threads than it has slots, and cancelling
+// the job stops every task (they poll the same crunch_ctx). Results do not
+// depend on how many workers helped (the C library cuts work by fixed
+// sizes).
 //
 // Policy: a parallel call takes helpers only while no job waits in the
 // queue (waiting jobs get the idle workers first), and only workers that
@@ -95,7 +95,7 @@ type poolRecruiter struct{ p *Pool }
 
 // Recruit offers t to up to want idle workers while no job waits. An
 // offer that no worker takes in time is harmless: a worker that takes it
-// after the call finds no round, and leaves after roundSpin.
+// after the job ended finds no round and leaves at once (Team.End).
 func (r poolRecruiter) Recruit(t *cgo.Team, want int) {
 	p := r.p
 	for range want {
@@ -126,12 +126,6 @@ func runShared(n int, task func(int), want int, offer func(*helpCall) bool) {
 			break
 		}
 	}
-	h.finish()
-}
-
-// finish runs h's tasks on the calling thread until every one has been
-// claimed, closes h to helpers not yet started, and waits for those in it.
-func (h *helpCall) finish() {
 	h.loop(nil)
 	h.mu.Lock()
 	h.closed = true
@@ -173,13 +167,13 @@ func (p *Pool) offerHelp(t *cgo.Team) bool {
 func (p *Pool) Threads() int { return p.cfg.Workers }
 
 // setRunner sets up x for job on worker i: its thread budget, capped by
-// the pool's workers, on the worker's runner.
+// the pool's workers, on the worker's team.
 //
-// Only when a worker is idle and no job waits as the call starts: a busy
-// pool gains nothing from a runner, and its callbacks into Go would have a
-// compute thread (below normal priority) take one of the Go scheduler's Ps
-// for every piece, which the kernel may then leave unscheduled while the
-// server's goroutines wait for it.
+// Only when no job waits and a worker is free as the call starts: a busy
+// pool gains nothing from a team, and every round of a team that lacks
+// helpers calls into Go to recruit, which has a compute thread (below
+// normal priority) take one of the Go scheduler's Ps, which the kernel may
+// then leave unscheduled while the server's goroutines wait for it.
 func (p *Pool) setRunner(x *cgo.Ctx, job *Job, i int) {
 	team := p.teams[i]
 	// A helper still serving the team after its last call counts: it
