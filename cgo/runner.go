@@ -64,12 +64,21 @@ func (rh *RunnerHandle) Close() {
 // calling one included), supplied by rh's Runner. A nil rh or threads <= 1
 // makes them serial again. Set it before a call, not during one.
 func (x *Ctx) SetRunner(rh *RunnerHandle, threads int) {
-	if rh == nil || rh.cell == nil || threads <= 1 {
+	if rh == nil || rh.cell == nil {
+		x.useRunner(nil, nil, 1)
+		return
+	}
+	x.useRunner(C.crunch_runner_fn(C.crunch_go_runner), unsafe.Pointer(rh.cell), threads)
+}
+
+// useRunner sets x's runner to fn with data on up to threads threads; 1
+// or fewer makes x's calls serial.
+func (x *Ctx) useRunner(fn C.crunch_runner_fn, data unsafe.Pointer, threads int) {
+	if threads <= 1 {
 		C.crunch_ctx_set_runner(&x.c, nil, nil, 1)
 		return
 	}
-	threads = min(threads, 1<<30)
-	C.crunch_ctx_set_runner(&x.c, C.crunch_runner_fn(C.crunch_go_runner), unsafe.Pointer(rh.cell), C.int(threads))
+	C.crunch_ctx_set_runner(&x.c, fn, data, C.int(min(threads, 1<<30)))
 }
 
 // Threads returns the thread budget of x's calls: 1 when they are serial.

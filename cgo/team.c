@@ -4,9 +4,9 @@
  * team.c - a pool worker's team of threads for parallel C calls (team.h,
  * team.go). Rounds pass from the worker to its helpers through the team's
  * memory, with no call into Go: a helper that made one cgo call per task
- * or per round, and a worker that called back into Go for every round,
- * kept the runtime handing Ps between threads, and on 2 CPUs those hand-
- * offs took a third of gemm 2048's speed on 2 threads.
+ * and a worker that called back into Go for every round kept the runtime
+ * handing Ps between threads (30,000 context switches in 11 calls of gemm
+ * 2048 on 2 threads of 2 CPUs; 2,400 with the team).
  */
 #include <time.h>
 

@@ -90,13 +90,14 @@ func (t *Team) Close() {
 // t.End. It must be called on the thread that owns t, whose calls are t's
 // only rounds. threads <= 1 makes them serial again.
 func (x *Ctx) SetTeam(t *Team, threads int) {
-	if t == nil || t.t == nil || threads <= 1 {
-		C.crunch_ctx_set_runner(&x.c, nil, nil, 1)
+	if t == nil || t.t == nil {
+		x.useRunner(nil, nil, 1)
 		return
 	}
-	atomic.StoreInt32((*int32)(unsafe.Pointer(&t.t.active)), 1)
-	threads = min(threads, 1<<30)
-	C.crunch_ctx_set_runner(&x.c, C.crunch_runner_fn(C.crunch_go_team_runner), unsafe.Pointer(t.t), C.int(threads))
+	if threads > 1 {
+		atomic.StoreInt32((*int32)(unsafe.Pointer(&t.t.active)), 1)
+	}
+	x.useRunner(C.crunch_runner_fn(C.crunch_go_team_runner), unsafe.Pointer(t.t), threads)
 }
 
 // Flag is a bit of C memory that Go raises and C polls: how a pool tells

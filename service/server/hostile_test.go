@@ -92,9 +92,6 @@ func (h *hostile) group(name string, budget int64, attack func(t *testing.T)) {
 // TestHostileClients is the suite. Its groups share one server process,
 // so that what one group leaves behind shows in the next one's checks.
 func TestHostileClients(t *testing.T) {
-	if testutil.RaceEnabled {
-		t.Skip("the server process is not instrumented; the race detector would only slow the attacks")
-	}
 	srv := startProcess(t, "--pool-workers", "2", "--workers", "1", "--max-large", "8", "--large-wait", "500ms",
 		"--max-timeout", "10s", "--log-level", "error")
 	h := &hostile{t: t, addr: srv.Addr, pid: srv.PID()}

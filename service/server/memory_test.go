@@ -157,10 +157,8 @@ func TestIdleConnectionMemory(t *testing.T) {
 		idleBudget = 16 * kib
 		interval   = 2 * time.Second
 	)
-	if testing.Short() || testutil.RaceEnabled {
-		// The server is a process of its own, which the race detector's
-		// build of this test does not reach: it would only slow the clients.
-		t.Skip("10,000 connections to a server process of its own: not with -short or -race")
+	if testing.Short() {
+		t.Skip("10,000 connections to a server process of its own: not with -short")
 	}
 	raiseNoFile(t, conns+2000)
 	// The peers do not answer pings (they read nothing while idle), so
@@ -277,12 +275,6 @@ func TestMemoryComesBackAfterBurst(t *testing.T) {
 	)
 	if testing.Short() {
 		t.Skip("a burst of 1,000 connections to a server process of its own: not with -short")
-	}
-	if testutil.RaceEnabled {
-		// The server process is not instrumented, so the race detector
-		// would check nothing here; it only slows the 1,000 clients in
-		// this process tenfold, until they are too slow to answer pings.
-		t.Skip("the clients of this burst are too slow under the race detector; the server it measures is not instrumented anyway")
 	}
 	raiseNoFile(t, 4*conns)
 	srv := startProcess(t, "--workers", "2", "--pool-workers", "2", "--log-level", "warn")
