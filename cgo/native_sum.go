@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "a392cea5f96f847d66fcb93a3cb55e831df5b31d8fe1a5ecd37d9a4ddc665d15"
+const nativeSum = "b55fc96068fd9c4362bfcf0d0d88e510a1f9526ccfaea4acfeb7ca0053519db7"

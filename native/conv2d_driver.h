@@ -312,10 +312,10 @@ static crunch_status DN(conv2d)(crunch_ctx *ctx, crunch_conv_mode mode, size_t h
             size_t m = crunch__poll_span(&pl, 1, nout - i);
             memset(out + i, 0, m * sizeof *out);
             i += m;
+            crunch__progress_add(ctx, (int64_t)m); /* as it goes: a huge output takes milliseconds */
             if (crunch__poll_work(&pl, (int64_t)m))
                 return CRUNCH_ECANCELED;
         }
-        crunch__progress_add(ctx, (int64_t)nout);
         return CRUNCH_OK;
     }
     int fin = DN(finite)(&pl, k, kh * kw);
