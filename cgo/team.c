@@ -47,14 +47,24 @@ static void work(crunch_go_team *t, const int32_t *stop)
     }
 }
 
+/* hint_allows reports whether Go's hints leave a helper to be had: a
+ * worker idle and no job waiting. */
+static int hint_allows(const crunch_go_team *t)
+{
+    if (t->idle != NULL && __atomic_load_n(t->idle, __ATOMIC_RELAXED) <= 0)
+        return 0;
+    return t->jobs == NULL || __atomic_load_n(t->jobs, __ATOMIC_RELAXED) == 0;
+}
+
 void crunch_go_team_runner(void *data, size_t n, crunch_task_fn task, void *arg, int threads)
 {
     crunch_go_team *t = data;
     size_t want = (n < (size_t)threads ? n : (size_t)threads) - 1;
     int32_t have = __atomic_load_n(&t->attached, __ATOMIC_RELAXED);
-    /* Go is asked for helpers only when the team lacks some: then the
-     * pool decides (idle workers, no job waiting). */
-    if (have >= 0 && (size_t)have < want)
+    /* Go is asked for helpers only when the team lacks some and a worker
+     * looks free: then the pool decides. On a busy pool every round of
+     * every parallel call would otherwise call into Go for nothing. */
+    if (have >= 0 && (size_t)have < want && hint_allows(t))
         crunchGoRecruit(t->handle, (int)(want - (size_t)have));
     /* No helper is in the team's round (the last one drained), so its
      * fields are the worker's to write; the release store of state

@@ -42,11 +42,19 @@ type teamRef struct {
 }
 
 // NewTeam returns an empty team that recruits through r; Close it once no
-// call uses it and no helper serves it.
-func NewTeam(r Recruiter) *Team {
+// call uses it and no helper serves it. idle and jobs, when not nil, are
+// hints the team reads in C before it asks r for helpers: it asks only
+// while idle is above 0 and jobs is lowered, and they must outlive it.
+func NewTeam(r Recruiter, idle *Count, jobs *Flag) *Team {
 	t := &Team{t: (*C.crunch_go_team)(C.calloc(1, C.size_t(unsafe.Sizeof(C.crunch_go_team{}))))}
 	t.h = rcgo.NewHandle(teamRef{t, r})
 	t.t.handle = C.uintptr_t(t.h)
+	if idle != nil {
+		t.t.idle = idle.p
+	}
+	if jobs != nil {
+		t.t.jobs = jobs.p
+	}
 	return t
 }
 
@@ -123,6 +131,37 @@ func (f *Flag) Free() {
 	if f != nil && f.p != nil {
 		C.free(unsafe.Pointer(f.p))
 		f.p = nil
+	}
+}
+
+// Count is an int32 in C memory that Go changes atomically and C reads:
+// how a pool shows its teams how many of its workers are idle.
+type Count struct{ p *C.int32_t }
+
+// NewCount returns a count of 0; Free it once nothing reads it.
+func NewCount() *Count {
+	return &Count{p: (*C.int32_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int32_t(0)))))}
+}
+
+func (c *Count) v() *int32 { return (*int32)(unsafe.Pointer(c.p)) }
+
+// Load returns the count.
+func (c *Count) Load() int32 { return atomic.LoadInt32(c.v()) }
+
+// Add adds d to the count and returns the new value.
+func (c *Count) Add(d int32) int32 { return atomic.AddInt32(c.v(), d) }
+
+// CompareAndSwap sets the count to new if it is old, and reports whether
+// it did.
+func (c *Count) CompareAndSwap(old, new int32) bool {
+	return atomic.CompareAndSwapInt32(c.v(), old, new)
+}
+
+// Free releases the count's memory.
+func (c *Count) Free() {
+	if c != nil && c.p != nil {
+		C.free(unsafe.Pointer(c.p))
+		c.p = nil
 	}
 }
 

@@ -32,6 +32,9 @@ typedef struct crunch_go_team {
     int32_t attached;  /* helpers serving or offered to the team; atomic */
     int32_t active;    /* 1 while the worker runs a job that may post rounds; atomic */
     uintptr_t handle;  /* the Go side's runtime/cgo handle, for recruiting */
+    /* Go's hints, read before recruiting (NULL: none): the pool's idle
+     * workers, and its flag raised while a job waits. */
+    const int32_t *idle, *jobs;
 } crunch_go_team;
 
 /* crunch_go_team_runner is the crunch_runner_fn of a team (data). */

@@ -167,19 +167,19 @@ func (p *Pool) offerHelp(t *cgo.Team) bool {
 func (p *Pool) Threads() int { return p.cfg.Workers }
 
 // setRunner sets up x for job on worker i: its thread budget, capped by
-// the pool's workers, on the worker's team.
+// the pool's workers, on the worker's team, unless a job waits as it
+// starts (the waiting job gets the next free worker).
 //
-// Only when no job waits and a worker is free as the call starts: a busy
-// pool gains nothing from a team, and every round of a team that lacks
-// helpers calls into Go to recruit, which has a compute thread (below
-// normal priority) take one of the Go scheduler's Ps, which the kernel may
-// then leave unscheduled while the server's goroutines wait for it.
+// Whether a worker is free right now does not matter: the team recruits
+// at every round that lacks helpers and finds a worker idle (it reads
+// p.idle and p.jobFlag in C, so a busy pool costs its rounds no call into
+// Go, which would have a compute thread below normal priority take one of
+// the Go scheduler's Ps while the server's goroutines wait for it). A
+// test of "free" here lost the helper of the call before, which is
+// neither idle nor in the team while it goes back to the queue: one call
+// in four to ten of a series of gemm 2048 ran on one thread.
 func (p *Pool) setRunner(x *cgo.Ctx, job *Job, i int) {
-	team := p.teams[i]
-	// A helper still serving the team after its last call counts: it
-	// joins this one's rounds.
-	free := p.idle.Load() > 0 || team.Attached() > 0
-	if t := min(job.Threads, p.cfg.Workers); t > 1 && free && !p.jobWaiting() {
-		x.SetTeam(team, t)
+	if t := min(job.Threads, p.cfg.Workers); t > 1 && !p.jobWaiting() {
+		x.SetTeam(p.teams[i], t)
 	}
 }

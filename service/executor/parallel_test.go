@@ -28,8 +28,8 @@ func cJob(threads int, seen *int, kernel func(x *cgo.Ctx) error) *Job {
 	return &Job{Call: call, Impl: kernels.ImplC, Threads: threads}
 }
 
-// waitAllIdle waits until every worker of p waits for work: a job gets
-// the pool's runner only if one is idle as it starts.
+// waitAllIdle waits until every worker of p waits for work, so that a
+// parallel job's first round finds a helper.
 func waitAllIdle(t *testing.T, p *Pool) {
 	t.Helper()
 	testutil.WaitFor(t, 10*time.Second, "every worker idle", func() bool { return int(p.idle.Load()) == p.cfg.Workers })
@@ -131,6 +131,59 @@ func TestPoolParallelSameResult(t *testing.T) {
 	c8, _, _, _ := run(8)
 	if !slices.Equal(c1, c8) {
 		t.Fatal("threads 8: gemm differs from one thread's")
+	}
+}
+
+// A parallel job that starts while the other worker is busy gets it as a
+// helper once it is free: the team recruits at every round that lacks
+// one. (The helper of the call before, on its way back to the queue, is
+// such a worker when the next call starts.)
+func TestPoolParallelRecruitsLater(t *testing.T) {
+	p := NewPool(PoolConfig{Workers: 2})
+	defer p.Close()
+	release := make(chan struct{})
+	var seenBlock int
+	blocker := cJob(1, &seenBlock, func(*cgo.Ctx) error { <-release; return nil })
+	blocked := make(chan error, 1)
+	go func() { _, err := p.Run(context.Background(), blocker); blocked <- err }()
+	testutil.WaitFor(t, 10*time.Second, "the blocking job running", func() bool { return p.Load().Busy == 1 })
+
+	counts := make([]uint32, 256*256)
+	var seen, calls int
+	var idleSeen, helped bool
+	job := cJob(2, &seen, func(x *cgo.Ctx) error {
+		close(release) // the other worker finishes its job and goes idle
+		deadline := time.Now().Add(10 * time.Second)
+		for !idleSeen && time.Now().Before(deadline) {
+			idleSeen = p.idle.Load() > 0
+			time.Sleep(time.Millisecond)
+		}
+		before := p.helped()
+		// Each call has rounds of its own: the first finds the worker.
+		for ; !helped && calls < 100; calls++ {
+			if err := cgo.Mandelbrot(x, 256, 256, -2, 1, -1, 1, 100, counts); err != nil {
+				return err
+			}
+			helped = p.helped() > before
+		}
+		return nil
+	})
+	if _, err := p.Run(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	if seen != 2 {
+		t.Errorf("the job's Ctx had a budget of %d threads, want 2", seen)
+	}
+	if !idleSeen {
+		t.Fatal("the other worker never went idle")
+	}
+	if !helped {
+		t.Errorf("the other worker never helped, in %d calls after it went idle", calls)
+	} else {
+		t.Logf("helped from call %d after the other worker went idle", calls)
 	}
 }
 

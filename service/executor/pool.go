@@ -52,9 +52,9 @@ type Pool struct {
 	// counts the workers waiting for work and not yet offered any.
 	teams   []*cgo.Team // worker i's, for its parallel calls
 	help    chan *cgo.Team
-	jobFlag *cgo.Flag  // raised while a job waits (flagJobs)
-	flagMu  sync.Mutex // orders flagJobs' reads and writes
-	idle    atomic.Int32
+	jobFlag *cgo.Flag    // raised while a job waits (flagJobs)
+	flagMu  sync.Mutex   // orders flagJobs' reads and writes
+	idle    *cgo.Count   // in C memory: the teams read it before recruiting
 	helps   atomic.Int64 // offers taken, for tests
 }
 
@@ -136,9 +136,10 @@ func NewPool(cfg PoolConfig) *Pool {
 		tids:    make([]atomic.Int32, cfg.Workers),
 		help:    make(chan *cgo.Team, cfg.Workers),
 		jobFlag: cgo.NewFlag(),
+		idle:    cgo.NewCount(),
 	}
 	for range cfg.Workers {
-		p.teams = append(p.teams, cgo.NewTeam(poolRecruiter{p}))
+		p.teams = append(p.teams, cgo.NewTeam(poolRecruiter{p}, p.idle, p.jobFlag))
 	}
 	p.workers.Add(cfg.Workers)
 	for i := range cfg.Workers {
@@ -367,6 +368,7 @@ func (p *Pool) Close() error {
 		t.Close()
 	}
 	p.jobFlag.Free()
+	p.idle.Free()
 	for {
 		t, ok := p.queue.pop()
 		if !ok {
