@@ -33,20 +33,6 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* work claims and runs the current round's tasks until none is left or
- * *stop (when stop is not NULL) is raised. */
-static void work(crunch_go_team *t, const int32_t *stop)
-{
-    for (;;) {
-        if (stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED) != 0)
-            return;
-        size_t i = __atomic_fetch_add(&t->next, 1, __ATOMIC_RELAXED);
-        if (i >= t->n)
-            return;
-        t->task(t->arg, i);
-    }
-}
-
 /* hint_allows reports whether Go's hints leave a helper to be had: a
  * worker idle and no job waiting. */
 static int hint_allows(const crunch_go_team *t)
@@ -56,16 +42,39 @@ static int hint_allows(const crunch_go_team *t)
     return t->jobs == NULL || __atomic_load_n(t->jobs, __ATOMIC_RELAXED) == 0;
 }
 
+/* recruit asks Go for the helpers the team lacks for a round that could
+ * use want of them, when a worker looks free: then the pool decides. On a
+ * busy pool every round of every parallel call would otherwise call into
+ * Go for nothing. */
+static void recruit(crunch_go_team *t, size_t want)
+{
+    int32_t have = __atomic_load_n(&t->attached, __ATOMIC_RELAXED);
+    if (have >= 0 && (size_t)have < want && hint_allows(t))
+        crunchGoRecruit(t->handle, (int)(want - (size_t)have));
+}
+
+/* work claims and runs the current round's tasks until none is left or
+ * *stop (when stop is not NULL) is raised; after each task it recruits
+ * for a round of want helpers (0: it does not). */
+static void work(crunch_go_team *t, const int32_t *stop, size_t want)
+{
+    for (;;) {
+        if (stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED) != 0)
+            return;
+        size_t i = __atomic_fetch_add(&t->next, 1, __ATOMIC_RELAXED);
+        if (i >= t->n)
+            return;
+        t->task(t->arg, i);
+        if (want > 0)
+            recruit(t, want);
+    }
+}
+
 void crunch_go_team_runner(void *data, size_t n, crunch_task_fn task, void *arg, int threads)
 {
     crunch_go_team *t = data;
     size_t want = (n < (size_t)threads ? n : (size_t)threads) - 1;
-    int32_t have = __atomic_load_n(&t->attached, __ATOMIC_RELAXED);
-    /* Go is asked for helpers only when the team lacks some and a worker
-     * looks free: then the pool decides. On a busy pool every round of
-     * every parallel call would otherwise call into Go for nothing. */
-    if (have >= 0 && (size_t)have < want && hint_allows(t))
-        crunchGoRecruit(t->handle, (int)(want - (size_t)have));
+    recruit(t, want);
     /* No helper is in the team's round (the last one drained), so its
      * fields are the worker's to write; the release store of state
      * publishes them to helpers, who acquire it as they count in. */
@@ -75,7 +84,12 @@ void crunch_go_team_runner(void *data, size_t n, crunch_task_fn task, void *arg,
     __atomic_store_n(&t->next, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&t->state, 0, __ATOMIC_RELEASE);
     __atomic_add_fetch(&t->gen, 1, __ATOMIC_RELEASE);
-    work(t, NULL);
+    /* A worker that is not idle yet as the round starts (the last call's
+     * helper on its way back to the queue, the last job's worker sending
+     * its result) is recruited between two of the worker's tasks once it
+     * is: a call of one round, as mandelbrot's, would otherwise run alone.
+     * Only with hints: without them every task would call into Go. */
+    work(t, NULL, t->idle != NULL ? want : 0);
     /* Every task is claimed: close the round and wait for the helpers
      * still running one of its tasks. */
     __atomic_fetch_or(&t->state, TEAM_CLOSED, __ATOMIC_ACQ_REL);
@@ -106,7 +120,7 @@ void crunch_go_team_serve(crunch_go_team *t, const int32_t *stop, int64_t spin_n
             /* The round joined may be a later one than g: it is the
              * worker's current round either way. */
             if (join(t)) {
-                work(t, stop);
+                work(t, stop, 0);
                 __atomic_fetch_sub(&t->state, 1, __ATOMIC_RELEASE);
             }
         }
