@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "b55fc96068fd9c4362bfcf0d0d88e510a1f9526ccfaea4acfeb7ca0053519db7"
+const nativeSum = "15ba26284b75217b75e1661c62bb47d74aff7e2a996c3a3e0dfd321d796590e8"

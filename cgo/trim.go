@@ -4,6 +4,8 @@ package cgo
 
 /*
 #include <stdlib.h>
+
+#include <crunch.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -28,3 +30,10 @@ import "C"
 // nothing. It is safe from any thread, at any time, but walks every arena:
 // call it after a burst, not per call.
 func TrimMalloc() bool { return C.trim_malloc() != 0 }
+
+// ReleaseWorkBuffers unmaps the work buffers of many MiB that the C
+// library keeps between calls (crunch_work_buffers_release: up to 64 MiB,
+// so that a large fft or parallel gemm does not fault its buffers in on
+// every call), and returns the bytes unmapped. Safe from any thread, at
+// any time; call it after a burst of work.
+func ReleaseWorkBuffers() int64 { return int64(C.crunch_work_buffers_release()) }

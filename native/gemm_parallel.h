@@ -197,9 +197,9 @@ enum {
          * freed, so that from the second call on they come from its heap                     \
          * with their pages in place: a fresh mapping faults them in on every                 \
          * call (0.8 ms of a 4.7 ms product on 2 threads at n = 512, medians                  \
-         * of 3). Above it huge pages, whose faults a long product absorbs                    \
-         * and whose TLB reach it needs (4 KiB pages cost gemm 2048 9% on 2                   \
-         * threads). */                                                                       \
+         * of 3). Above it huge pages, kept between calls too (bigbuf.c),                    \
+         * whose TLB reach a long product needs (4 KiB pages cost gemm 2048                   \
+         * 9% on 2 threads). */                                                               \
         size_t a_bytes = round_up(mc_max * kc_max * sizeof(T), 64);                           \
         size_t b_bytes = round_up(kc_max * np_max * sizeof(T), 64);                           \
         crunch__bigbuf buf;                                                                   \

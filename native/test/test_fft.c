@@ -571,6 +571,64 @@ static void test_concurrent(void)
     free(cc_in);
 }
 
+/* Work buffers kept between calls (crunch_work_buffers_release): threads
+ * transforming their own rows at once, again and again, each get a
+ * buffer of their own (a shared one would mix their rows), and releasing
+ * unmaps what was kept. */
+enum { WB_THREADS = 3, WB_ROUNDS = 4 };
+static const size_t WB_N = (size_t)1 << 19; /* 8 MiB of work rows: mapped, not malloc'ed */
+static double *wb_in[WB_THREADS], *wb_want[WB_THREADS];
+
+static void *wb_thread(void *arg)
+{
+    int id = (int)(intptr_t)arg, bad = 0;
+    double *y = malloc(2 * WB_N * sizeof *y);
+    if (y == NULL)
+        return (void *)1;
+    for (int round = 0; round < WB_ROUNDS; round++) {
+        crunch_status st = crunch_fft_c128(NULL, 0, CRUNCH_FFT_BACKWARD, 1, WB_N, wb_in[id], y);
+        bad |= st != CRUNCH_OK || memcmp(y, wb_want[id], 2 * WB_N * sizeof *y) != 0;
+    }
+    free(y);
+    return (void *)(intptr_t)bad;
+}
+
+static void test_work_buffers(void)
+{
+    uint64_t s = 11;
+    for (int t = 0; t < WB_THREADS; t++) {
+        wb_in[t] = malloc(2 * WB_N * sizeof *wb_in[t]);
+        wb_want[t] = malloc(2 * WB_N * sizeof *wb_want[t]);
+        if (wb_in[t] == NULL || wb_want[t] == NULL) {
+            CHECK(0, "out of memory in the test");
+            return;
+        }
+        for (size_t j = 0; j < 2 * WB_N; j++)
+            wb_in[t][j] = check_rnd11(&s);
+        /* each reference made with nothing kept: a fresh buffer */
+        crunch_work_buffers_release();
+        CHECK(crunch_fft_c128(NULL, 0, CRUNCH_FFT_BACKWARD, 1, WB_N, wb_in[t], wb_want[t]) ==
+                  CRUNCH_OK,
+              "reference transform %d failed", t);
+    }
+    pthread_t th[WB_THREADS];
+    for (int t = 0; t < WB_THREADS; t++)
+        pthread_create(&th[t], NULL, wb_thread, (void *)(intptr_t)t);
+    for (int t = 0; t < WB_THREADS; t++) {
+        void *bad;
+        pthread_join(th[t], &bad);
+        CHECK(bad == NULL, "thread %d saw a wrong or failed transform on kept buffers", t);
+    }
+#if defined(__linux__)
+    CHECK(crunch_work_buffers_release() > 0, "no work buffer was kept after the transforms");
+#endif
+    CHECK(crunch_work_buffers_release() == 0, "a second release found buffers still kept");
+    for (int t = 0; t < WB_THREADS; t++) {
+        free(wb_in[t]);
+        free(wb_want[t]);
+    }
+}
+
 int main(void)
 {
     printf("test_fft: best path %s\n", crunch_isa_name(crunch_isa_best()));
@@ -582,6 +640,7 @@ int main(void)
         {"table", test_table},               {"roundtrip", test_roundtrip},
         {"paths_agree", test_paths_agree},   {"cancel_before", test_cancel_before},
         {"cancel_during", test_cancel_during}, {"concurrent", test_concurrent},
+        {"work_buffers", test_work_buffers},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         double t0 = check_now_s();
@@ -589,6 +648,7 @@ int main(void)
         printf("test_fft: %s %.2f s\n", tests[i].name, check_now_s() - t0);
     }
     crunch_fft_cache_clear(); /* nothing cached is left for leak checkers */
+    crunch_work_buffers_release();
     printf("test_fft: largest error, in units of eps*log2(n)*scale*||x||: "
            "c128 %.2f, c64 %.2f (limit %.0f)\n",
            worst_ratio[0], worst_ratio[1], TOL_C);

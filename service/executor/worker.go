@@ -11,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crunchsvc/crunch/cgo"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/msgbuf"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -327,11 +329,39 @@ func (w *workerConn) awaitJob() (uint32, bool) {
 			sleeping.Store(0)
 			continue
 		}
-		select {
-		case <-w.wake:
-		case <-w.stop:
+		if !w.idleRelease(jobs) {
 			return 0, false
 		}
+	}
+}
+
+// workerIdleRelease is how long a worker sleeps without a job before it
+// gives back the memory its kernels keep between calls.
+const workerIdleRelease = 2 * time.Second
+
+// idleRelease sleeps until a wake frame (true) or the end of in (false).
+// If workerIdleRelease passes first, it releases the C library's kept
+// work buffers and glibc's free pages, as the server does after a burst,
+// and sleeps on: a worker process has no reclaimer of its own.
+func (w *workerConn) idleRelease(jobs *atomic.Uint32) bool {
+	t := time.NewTimer(workerIdleRelease)
+	defer t.Stop()
+	select {
+	case <-w.wake:
+		return true
+	case <-w.stop:
+		return false
+	case <-t.C:
+	}
+	if jobs.Load() == w.last { // nothing came meanwhile
+		cgo.ReleaseWorkBuffers()
+		cgo.TrimMalloc()
+	}
+	select {
+	case <-w.wake:
+		return true
+	case <-w.stop:
+		return false
 	}
 }
 

@@ -100,7 +100,9 @@ func (s *Server) reclaim(since int64) {
 	// until the next one: two collections free the pooled read chunks.
 	runtime.GC()
 	debug.FreeOSMemory()
-	// The C kernels' freed memory, which glibc keeps in its arenas.
+	// The C kernels' work buffers kept for later calls, and the memory
+	// they freed, which glibc keeps in its arenas.
+	cgo.ReleaseWorkBuffers()
 	cgo.TrimMalloc()
 	s.mem.reclaims.Add(1)
 	s.cfg.Log.Debug("memory returned", "since_last_mib", since>>20,
