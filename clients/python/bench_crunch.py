@@ -1,9 +1,11 @@
 """Time large calls from Python, beside NumPy doing the same in-process.
 
 What a NumPy user of crunch sees: for each call, NumPy's own function timed
-right before it in this process (after a short pause, so that memory the
-server just gave back does not slow NumPy's threads), then the call over
-each --addr (a warm connection each), best of --reps each; beside every
+right before it in this process, then the call over each --addr (a warm
+connection each), best of --reps each, every timing after a short pause
+(so that memory the server just gave back does not slow NumPy's threads,
+and OpenBLAS's threads, which spin after a call, do not take the CPUs
+from the server's); beside every
 round trip the server's own run time of the kernel (the reply's
 stats.run_us), and the allowance "run_us + 0.5 ms + one memcpy of the
 call's inputs" (the memcpy timed here, np.copyto into memory already
@@ -137,6 +139,10 @@ async def measure(addrs, reps, blocking, pause):
                 numpy_fn()
                 numpy_best = min(numpy_best, time.perf_counter() - start)
                 for label, conn, a in ways:
+                    # OpenBLAS's threads spin for a while after a call, at
+                    # normal priority: the server's compute threads (below
+                    # normal by default) would get what they leave.
+                    time.sleep(pause)
                     start = time.perf_counter()
                     r = await conn.call(op, a)
                     took = time.perf_counter() - start
@@ -163,7 +169,7 @@ if __name__ == "__main__":
                    help="a server: host:port or unix:PATH; repeat to compare (default 127.0.0.1:8080)")
     p.add_argument("--reps", type=int, default=3, help="round trips per call; the best counts")
     p.add_argument("--pause", type=float, default=0.2,
-                   help="seconds to wait before each NumPy timing")
+                   help="seconds to wait before each timing")
     p.add_argument("--blocking", action="store_true",
                    help="use the blocking crunch.Client instead of the async client")
     args = p.parse_args()
