@@ -19,11 +19,12 @@ import (
 //
 // Policy: a parallel call takes helpers only while no job waits in the
 // queue (waiting jobs get the idle workers first), and only workers that
-// are idle at that moment; when none is, the call runs on its own worker
-// alone. A helper runs the call's tasks (its fixed-size pieces: a fraction
-// of a millisecond to a few milliseconds each) one at a time and goes back
-// to the queue as soon as a job waits there, between two tasks; the
-// call's own worker runs whatever is left. So a parallel call never makes
+// are idle (on the pool, as the call starts or as they come free during
+// it: its team recruits between two of its tasks); while none is, the
+// call runs on its own worker alone. A helper runs the call's tasks (its
+// fixed-size pieces: a fraction of a millisecond to a few milliseconds
+// each) one at a time and goes back to the queue as soon as a job waits
+// there, between two tasks; the call's own worker runs whatever is left. So a parallel call never makes
 // another job wait longer than one task, and under load every call runs
 // on one thread, as it would without threads.
 
