@@ -21,6 +21,24 @@ var fftSizes = []int{1 << 10, 1 << 16, 1<<16 + 1, 1 << 20}
 // 2^20.
 var fftwEstimate = flag.Bool("fftw-estimate", false, "plan FFTW's transforms with FFTW_ESTIMATE (at once, but they may run slower) rather than FFTW_MEASURE")
 
+// fftwWisdom names a file of FFTW's wisdom, shared by runs of this
+// program one after another: crunchbench's threads mode runs it once per
+// round, and an FFTW_MEASURE plan of 2^20 on two threads takes seconds.
+var fftwWisdom = flag.String("fftw-wisdom", "", "read FFTW's wisdom (double precision) from this file before each plan, and write it back after")
+
+// fftwPlanC128 makes a forward complex-double FFTW plan of n on threads
+// threads, through the wisdom file of -fftw-wisdom when it is given.
+func fftwPlanC128(n, threads int) *fftw.Plan {
+	if *fftwWisdom != "" {
+		fftw.ImportWisdom(*fftwWisdom) // none yet the first time
+	}
+	p := fftw.NewPlanC128(n, false, threads, fftwRigor())
+	if *fftwWisdom != "" && !fftw.ExportWisdom(*fftwWisdom) {
+		panic("fftw: cannot write the wisdom file " + *fftwWisdom)
+	}
+	return p
+}
+
 // fftwRigor is the FFTW planner's rigor after -fftw-estimate.
 func fftwRigor() fftw.Rigor {
 	if *fftwEstimate {
@@ -77,7 +95,7 @@ func BenchmarkFFTC128(b *testing.B) {
 		})
 		if fftw.Available {
 			b.Run(fmt.Sprintf("impl=fftw/n=%d", n), func(b *testing.B) {
-				p := fftw.NewPlanC128(n, false, 1, fftwRigor())
+				p := fftwPlanC128(n, 1)
 				defer p.Destroy()
 				copy(p.In128(), x) // after planning: FFTW_MEASURE overwrites the arrays
 				for b.Loop() {

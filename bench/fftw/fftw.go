@@ -10,11 +10,29 @@ package fftw
 
 /*
 #cgo LDFLAGS: -lfftw3_threads -lfftw3 -lfftw3f -lpthread
+#include <stdlib.h>
 #include <fftw3.h>
 */
 import "C"
 
 import "unsafe"
+
+// ImportWisdom loads the planner's wisdom (what its measurements found)
+// from file path, and reports whether it could: later FFTW_MEASURE plans
+// of the sizes it covers are made at once, as they were measured before.
+func ImportWisdom(path string) bool {
+	cs := C.CString(path)
+	defer C.free(unsafe.Pointer(cs))
+	return C.fftw_import_wisdom_from_filename(cs) != 0
+}
+
+// ExportWisdom saves the planner's wisdom to file path (ImportWisdom reads
+// it), and reports whether it could.
+func ExportWisdom(path string) bool {
+	cs := C.CString(path)
+	defer C.free(unsafe.Pointer(cs))
+	return C.fftw_export_wisdom_to_filename(cs) != 0
+}
 
 // Available reports whether this build links FFTW.
 const Available = true

@@ -6,6 +6,12 @@ package fftw
 // tag it does not, and nothing else here may be called.
 const Available = false
 
+// ImportWisdom does nothing without the fftw build tag.
+func ImportWisdom(path string) bool { return false }
+
+// ExportWisdom does nothing without the fftw build tag.
+func ExportWisdom(path string) bool { return false }
+
 // Plan is not available without the fftw build tag.
 type Plan struct{}
 

@@ -21,6 +21,7 @@ type goBench struct {
 	mode        string // for the status line
 	bench, skip string // -bench and -skip patterns ("" for no -skip)
 	count       int
+	rounds      int // go test runs one after another (0 or 1: one), their lines together
 	benchtime   string
 	binArgs     []string // the benchmarks' own flags (after -args)
 	rawOut      string   // also write go test's raw output here, unless ""
@@ -47,44 +48,60 @@ func (g goBench) run(ctx context.Context, e *env) (goBenchRun, error) {
 		args = append(append(args, "-args"), g.binArgs...)
 	}
 	res := goBenchRun{Command: "go " + strings.Join(args, " ")}
-
-	cmd := exec.CommandContext(ctx, "go", args...)
-	// OpenBLAS must choose its own kernels for a fair comparison.
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=")
-	})
+	rounds := max(g.rounds, 1)
+	if rounds > 1 {
+		res.Command += fmt.Sprintf(" (%d times in a row)", rounds)
+	}
 	var raw bytes.Buffer
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return res, err
-	}
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return res, fmt.Errorf("starting go test: %w", err)
-	}
-	// Follow the output as it comes, for the status line.
-	lines := 0
-	tee := io.TeeReader(out, &raw)
-	buf := make([]byte, 4096)
-	for {
-		n, rerr := tee.Read(buf)
-		lines += bytes.Count(buf[:n], []byte("\n"))
-		e.status.set("%s: go test -bench, %d lines of output, %s", g.mode, lines, time.Since(start).Round(time.Second))
-		if rerr != nil {
-			break
+	for r := range rounds {
+		if err := g.runOnce(ctx, e, args, r, rounds, &raw); err != nil {
+			return res, fmt.Errorf("%s: %w", res.Command, err)
 		}
-	}
-	if err := cmd.Wait(); err != nil {
-		return res, fmt.Errorf("%s: %w", res.Command, err)
 	}
 	if g.rawOut != "" {
 		if err := os.WriteFile(g.rawOut, raw.Bytes(), 0o644); err != nil {
 			return res, err
 		}
 	}
+	var err error
 	res.Lines, err = parseBench(&raw)
 	return res, err
+}
+
+// runOnce runs go test with args once (round r of rounds), following its
+// output on the status line, and appends that output to raw.
+func (g goBench) runOnce(ctx context.Context, e *env, args []string, r, rounds int, raw *bytes.Buffer) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	// OpenBLAS must choose its own kernels for a fair comparison.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=")
+	})
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting go test: %w", err)
+	}
+	round := ""
+	if rounds > 1 {
+		round = fmt.Sprintf(" (run %d of %d)", r+1, rounds)
+	}
+	// Follow the output as it comes, for the status line.
+	lines := 0
+	tee := io.TeeReader(out, raw)
+	buf := make([]byte, 4096)
+	for {
+		n, rerr := tee.Read(buf)
+		lines += bytes.Count(buf[:n], []byte("\n"))
+		e.status.set("%s: go test -bench%s, %d lines of output, %s", g.mode, round, lines, time.Since(start).Round(time.Second))
+		if rerr != nil {
+			break
+		}
+	}
+	return cmd.Wait()
 }
 
 // benchLine is one result line of `go test -bench` output:

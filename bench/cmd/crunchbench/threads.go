@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +15,7 @@ import (
 // Flags of the threads mode.
 var (
 	threadsRun       = flag.String("threads-bench", threadsAll, "threads: the go test -bench pattern (BenchmarkThreads and its rows)")
-	threadsCount     = flag.Int("threads-count", 5, "threads: go test -count (each figure is the median of this many runs)")
+	threadsCount     = flag.Int("threads-count", 5, "threads: runs per row, each figure their median: go test runs this many times in a row, every row once each time, so that an op's rows run seconds apart")
 	threadsBenchtime = flag.String("threads-benchtime", "500ms", "threads: go test -benchtime per run")
 	threadsEstimate  = flag.Bool("threads-fftw-estimate", false, "threads: plan FFTW with FFTW_ESTIMATE, at once, rather than FFTW_MEASURE (seconds a plan at 2^20)")
 	threadsOut       = flag.String("threads-out", "", "threads: also write go test's raw output here (benchstat's input format)")
@@ -59,9 +61,23 @@ func runThreads(ctx context.Context, e *env) (any, error) {
 			estimate = true
 		}
 	}
-	g := goBench{mode: "threads", bench: pattern, count: count, benchtime: benchtime, rawOut: *threadsOut}
+	// One row after another, count times over: a row's runs spread over
+	// the whole run, and each op's 1-thread and N-thread rows (and the
+	// library's) are timed seconds apart, so that the machine's slow and
+	// fast minutes fall on all of them alike (with go test's -count, an
+	// op's 1-thread runs came all before its N-thread runs, a minute
+	// apart, and speedups moved by a third between runs).
+	g := goBench{mode: "threads", bench: pattern, count: 1, rounds: count, benchtime: benchtime, rawOut: *threadsOut}
 	if estimate {
 		g.binArgs = []string{"-fftw-estimate"}
+	} else {
+		// FFTW's measurements made by the first run serve the others.
+		dir, err := os.MkdirTemp("", "crunchbench-fftw")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		g.binArgs = []string{"-fftw-wisdom", filepath.Join(dir, "wisdom")}
 	}
 	res := threadsResult{LoadStart: loadAverages()}
 	run, err := g.run(ctx, e)
@@ -90,8 +106,9 @@ func writeThreads(w io.Writer, res threadsResult, count int, benchtime string, e
 	}
 	fmt.Fprintf(w, "`%s`: each op as one request on a pool of a worker per CPU, on 1 thread and on %d, one per CPU (the request's `threads`); "+
 		"beside it OpenBLAS's gemm (openblas_set_num_threads) and FFTW's complex fft (%s) on as many threads, "+
-		"when their build tags are given. Each row makes one untimed call, then calls for %s; cells: median (min–max) of %d runs of the time per call, "+
-		"and the median in the op's unit; a row's runs are consecutive. Speedups and the crunch / library speed ratio compare medians. "+
+		"when their build tags are given. Each row calls untimed for 100 ms (at least once), then calls for %s; cells: median (min–max) of %d runs of the time per call, "+
+		"and the median in the op's unit; go test runs that many times in a row, every row once each time, so that an op's rows run seconds apart. "+
+		"Speedups and the crunch / library speed ratio compare medians. "+
 		"Load average (1, 5, 15 min) before: %s; after: %s.\n\n",
 		res.Command, all, plan, benchtime, count, res.LoadStart, res.LoadEnd)
 	t.write(w)
