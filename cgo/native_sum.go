@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "15ba26284b75217b75e1661c62bb47d74aff7e2a996c3a3e0dfd321d796590e8"
+const nativeSum = "f8ae752e13f6fb414bcdec21068da41c338c4ead3d154934b9660bb232672e07"

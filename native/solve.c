@@ -58,9 +58,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 /* Column block widths, widest first; blocks of the last width are
  * eliminated column by column. Any decreasing widths are correct; these
@@ -72,7 +69,14 @@ enum { LEVELS = sizeof BLOCKS / sizeof BLOCKS[0] };
 enum {
     TRSM_BASE = 8,    /* triangular solves below this many rows: row by row */
     NRHS_BLOCKED = 4, /* from this many right-hand sides on, blocked substitution */
-    POLL_ELEMS = 1 << 18 /* elements touched between polls in row loops */
+    POLL_ELEMS = 1 << 18, /* elements touched between polls in row loops */
+    /* An update is cut into at least this many pieces of rows (of 48 rows
+     * or more), so that threads share the narrow updates inside a panel
+     * too, which one piece would hold; */
+    UPD_ROW_PIECES = 8,
+    /* and it runs in parallel from this many multiply-adds on (about 20
+     * microseconds): below it a round costs more than it saves. */
+    UPD_PAR_MIN = 1 << 20
 };
 
 /* progress: multiply-adds credited to the caller's ctx. When the total
@@ -222,10 +226,13 @@ static crunch_status update(solver *s, size_t m, size_t nc, size_t k, const doub
         cols = (size_t)(chunk / ((uint64_t)48 * kk)) / 16 * 16;
     uint64_t per_row = (uint64_t)cols * kk;
     size_t rows = (size_t)(chunk / per_row) / 48 * 48;
+    size_t share = (m / UPD_ROW_PIECES + 47) / 48 * 48; /* by the shape alone, as rows */
+    if (rows > share)
+        rows = share;
     if (rows < 48)
         rows = 48;
     size_t pieces = ((m + rows - 1) / rows) * ((nc + cols - 1) / cols);
-    if (crunch__threads(s->ctx) >= 2 && pieces >= 2) {
+    if (crunch__threads(s->ctx) >= 2 && pieces >= 2 && (uint64_t)m * nc * k >= UPD_PAR_MIN) {
         upd_call u = {s, m, nc, k, rows, cols, kk, a, b, c, lda, ldb, ldc, 0};
         crunch_status st = crunch__parallel(s->ctx, pieces, upd_piece, &u);
         uint64_t f = __atomic_load_n(&u.fmas, __ATOMIC_RELAXED);
@@ -648,49 +655,6 @@ static int extent_ok(size_t rows, size_t cols, size_t ld)
     return bytes <= (size_t)PTRDIFF_MAX;
 }
 
-/* work: the copy of A. Large copies are mapped with huge pages advised:
- * in a virtual machine a fresh 4 KiB page can cost 10-20 us to fault in,
- * as much as the factorisation spends on it (sort.c measured this). */
-typedef struct work {
-    void *p, *map;
-    size_t len;
-} work;
-
-static void work_alloc(work *wk, size_t bytes)
-{
-    wk->map = NULL;
-    wk->len = 0;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const size_t huge = (size_t)2 << 20;
-    if (bytes >= 2 * huge) {
-        /* whole huge pages plus one to align the start; bytes is at most
-         * PTRDIFF_MAX / 2 here (checked by the caller): no overflow */
-        size_t body = (bytes + huge - 1) / huge * huge, len = body + huge;
-        void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m != MAP_FAILED) {
-            uintptr_t al = ((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1);
-            (void)madvise((void *)al, body, MADV_HUGEPAGE); /* a hint: only speed depends on it */
-            wk->map = m;
-            wk->len = len;
-            wk->p = (void *)al;
-            return;
-        }
-    }
-#endif
-    wk->p = aligned_alloc(64, (bytes + 63) / 64 * 64); /* C11: size a multiple of the alignment */
-}
-
-static void work_free(work *wk)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (wk->map != NULL) {
-        munmap(wk->map, wk->len);
-        return;
-    }
-#endif
-    free(wk->p);
-}
-
 /*
  * load copies A into s->w, checking that A and B are finite, and finds
  * ||A||_1 (the largest column sum of |a_ij|, accumulated in s->v1).
@@ -890,12 +854,15 @@ crunch_status crunch_solve_f64(crunch_ctx *ctx, size_t n, size_t nrhs, const dou
     if (__builtin_mul_overflow(n, s.ld, &elems) || __builtin_add_overflow(elems, 2 * n, &elems) ||
         __builtin_mul_overflow(elems, sizeof(double), &bytes) || bytes > (size_t)PTRDIFF_MAX / 2)
         return CRUNCH_ENOMEM; /* a copy of A that cannot exist */
-    work wk;
-    work_alloc(&wk, bytes);
+    /* The copy of A: huge pages from 4 MiB, kept between calls (bigbuf.c:
+     * in a virtual machine a fresh 4 KiB page can cost 10-20 us to fault
+     * in, as much as the factorisation spends on it). */
+    crunch__bigbuf wk;
+    crunch__bigbuf_alloc(&wk, bytes);
     s.piv = malloc(n * sizeof *s.piv);
     if (wk.p == NULL || s.piv == NULL) {
         if (wk.p != NULL)
-            work_free(&wk);
+            crunch__bigbuf_free(&wk);
         free(s.piv);
         return CRUNCH_ENOMEM;
     }
@@ -909,7 +876,7 @@ crunch_status crunch_solve_f64(crunch_ctx *ctx, size_t n, size_t nrhs, const dou
     crunch_status st = solve(&s, a, lda, b, ldb, x, ldx, nrhs);
     if (st == CRUNCH_OK && s.pr.done < s.pr.total) /* only an approximate total leaves a gap */
         crunch__progress_add(ctx, s.pr.total - s.pr.done);
-    work_free(&wk);
+    crunch__bigbuf_free(&wk);
     free(s.piv);
     return st;
 }
