@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "f8ae752e13f6fb414bcdec21068da41c338c4ead3d154934b9660bb232672e07"
+const nativeSum = "31b26536e42bc214fcb63e0a85b58bd9e8387b20a33964a46eaa2dbf651f4aba"

@@ -201,8 +201,9 @@ static crunch_status upd_piece(void *arg, size_t i)
  * update computes C -= A B for the m x k matrix A, the k x nc matrix B and
  * the m x nc matrix C (row strides lda, ldb, ldc), in pieces of at most
  * s->k->chunk_fma multiply-adds (rows first: a piece spans up to 2048
- * columns and as many rows as fit, at least 48, a multiple of every path's
- * MR), each one a gemm call followed by a tick. When 48 rows of 2048
+ * columns and as many rows as fit, but at most about m / UPD_ROW_PIECES,
+ * at least 48, a multiple of every path's MR), each one a gemm call
+ * followed by a tick. When 48 rows of 2048
  * columns are more than that (a deep product: k = 128 on the slower
  * paths, or k in the thousands from the substitutions of a large system)
  * the pieces are narrower, down to 16 columns, and when k alone is too
