@@ -34,12 +34,24 @@ static inline void cpu_relax(void)
 }
 
 /* hint_allows reports whether Go's hints leave a helper to be had: a
- * worker idle and no job waiting. */
+ * worker idle, no job waiting, the helpers not recalled. */
 static int hint_allows(const crunch_go_team *t)
 {
     if (t->idle != NULL && __atomic_load_n(t->idle, __ATOMIC_RELAXED) <= 0)
         return 0;
+    if (t->recall != NULL && __atomic_load_n(t->recall, __ATOMIC_RELAXED) == t->recall_id)
+        return 0;
     return t->jobs == NULL || __atomic_load_n(t->jobs, __ATOMIC_RELAXED) == 0;
+}
+
+/* stopped reports whether stop (NULL: never) tells a helper to leave. */
+static int stopped(const crunch_go_team_stop *stop)
+{
+    if (stop == NULL)
+        return 0;
+    if (stop->flag != NULL && __atomic_load_n(stop->flag, __ATOMIC_RELAXED) != 0)
+        return 1;
+    return stop->word != NULL && __atomic_load_n(stop->word, __ATOMIC_RELAXED) == stop->value;
 }
 
 /* recruit asks Go for the helpers the team lacks for a round that could
@@ -54,12 +66,12 @@ static void recruit(crunch_go_team *t, size_t want)
 }
 
 /* work claims and runs the current round's tasks until none is left or
- * *stop (when stop is not NULL) is raised; after each task it recruits
- * for a round of want helpers (0: it does not). */
-static void work(crunch_go_team *t, const int32_t *stop, size_t want)
+ * stop says so; after each task it recruits for a round of want helpers
+ * (0: it does not). */
+static void work(crunch_go_team *t, const crunch_go_team_stop *stop, size_t want)
 {
     for (;;) {
-        if (stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED) != 0)
+        if (stopped(stop))
             return;
         size_t i = __atomic_fetch_add(&t->next, 1, __ATOMIC_RELAXED);
         if (i >= t->n)
@@ -110,7 +122,7 @@ static int join(crunch_go_team *t)
     return 0;
 }
 
-void crunch_go_team_serve(crunch_go_team *t, const int32_t *stop, int64_t spin_ns)
+void crunch_go_team_serve(crunch_go_team *t, const crunch_go_team_stop *stop, int64_t spin_ns)
 {
     uint64_t seen = 0; /* a helper just offered joins the round under way */
     for (;;) {
@@ -124,8 +136,7 @@ void crunch_go_team_serve(crunch_go_team *t, const int32_t *stop, int64_t spin_n
                 __atomic_fetch_sub(&t->state, 1, __ATOMIC_RELEASE);
             }
         }
-        if (__atomic_load_n(stop, __ATOMIC_RELAXED) != 0 ||
-            __atomic_load_n(&t->active, __ATOMIC_RELAXED) == 0)
+        if (stopped(stop) || __atomic_load_n(&t->active, __ATOMIC_RELAXED) == 0)
             break;
         /* Wait for the next round: the gap between two rounds is the
          * worker's last task, so a short spin covers it; once the job has
@@ -134,8 +145,7 @@ void crunch_go_team_serve(crunch_go_team *t, const int32_t *stop, int64_t spin_n
         int next = 0;
         while (!next) {
             for (int i = 0; i < 64 && !next; i++) {
-                next = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE) != seen ||
-                       __atomic_load_n(stop, __ATOMIC_RELAXED) != 0 ||
+                next = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE) != seen || stopped(stop) ||
                        __atomic_load_n(&t->active, __ATOMIC_RELAXED) == 0;
                 cpu_relax();
             }

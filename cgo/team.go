@@ -74,7 +74,26 @@ func (t *Team) Detach() { atomic.AddInt32(t.attached(), -1) }
 // tasks), the job ends (End), or no round came for spin, then leaves the
 // team. One cgo call.
 func (t *Team) Serve(stop *Flag, spin time.Duration) {
-	C.crunch_go_team_serve(t.t, stop.p, C.int64_t(spin))
+	st := C.crunch_go_team_stop{flag: stop.p}
+	C.crunch_go_team_serve(t.t, &st, C.int64_t(spin))
+}
+
+// ServeUntilRecall is Serve for a helper that leaves once word holds
+// value (a recall of the job's helpers) rather than on a Flag. word must
+// lie outside Go's memory (in a shared mapping, say): C reads it while
+// the call lasts.
+func (t *Team) ServeUntilRecall(word *atomic.Uint64, value uint64, spin time.Duration) {
+	st := C.crunch_go_team_stop{word: (*C.uint64_t)(unsafe.Pointer(word)), value: C.uint64_t(value)}
+	C.crunch_go_team_serve(t.t, &st, C.int64_t(spin))
+}
+
+// SetRecall makes the team ask for helpers only while word does not hold
+// value: the recall of ServeUntilRecall, as a hint like NewTeam's. word
+// must lie outside Go's memory and outlive the team's use of it; call it
+// on the thread that owns the team, between its calls.
+func (t *Team) SetRecall(word *atomic.Uint64, value uint64) {
+	t.t.recall = (*C.uint64_t)(unsafe.Pointer(word))
+	t.t.recall_id = C.uint64_t(value)
 }
 
 // End tells the team's helpers that the job whose calls it ran is over:
@@ -106,6 +125,24 @@ func (x *Ctx) SetTeam(t *Team, threads int) {
 		atomic.StoreInt32((*int32)(unsafe.Pointer(&t.t.active)), 1)
 	}
 	x.useRunner(C.crunch_runner_fn(C.crunch_go_team_runner), unsafe.Pointer(t.t), threads)
+}
+
+// useRunner sets x's runner to fn with data on up to threads threads; 1
+// or fewer makes x's calls serial.
+func (x *Ctx) useRunner(fn C.crunch_runner_fn, data unsafe.Pointer, threads int) {
+	if threads <= 1 {
+		C.crunch_ctx_set_runner(&x.c, nil, nil, 1)
+		return
+	}
+	C.crunch_ctx_set_runner(&x.c, fn, data, C.int(min(threads, 1<<30)))
+}
+
+// Threads returns the thread budget of x's calls: 1 when they are serial.
+func (x *Ctx) Threads() int {
+	if x == nil || x.c.runner == nil {
+		return 1
+	}
+	return int(x.c.threads)
 }
 
 // Flag is a bit of C memory that Go raises and C polls: how a pool tells

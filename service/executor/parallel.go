@@ -1,15 +1,13 @@
 package executor
 
 import (
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/crunchsvc/crunch/cgo"
 )
 
 // Parallel jobs: a job's Threads lets its C kernel run on more than its own
-// worker (a cgo.Team for the pool, a cgo.Runner in a subprocess worker): a
+// worker (a cgo.Team, the pool's or a subprocess worker's): a
 // kernel's tasks go to the calling worker and to idle workers of the same
 // pool, so they run on threads that already carry the pool's priority and
 // CPUs, the pool never uses more threads than it has slots, and cancelling
@@ -27,45 +25,6 @@ import (
 // there, between two tasks; the call's own worker runs whatever is left. So a parallel call never makes
 // another job wait longer than one task, and under load every call runs
 // on one thread, as it would without threads.
-
-// helpCall is one parallel call's tasks, shared by the worker running the
-// kernel and its helpers.
-type helpCall struct {
-	task func(int)
-	n    int64
-	next atomic.Int64 // the next task to run
-
-	mu     sync.Mutex // guards closed and the Add of wg
-	closed bool       // the caller finished its share: helpers not yet started stay out
-	wg     sync.WaitGroup
-}
-
-// loop runs tasks until every one has been claimed, or, when leave is not
-// nil, until leave reports true before a task.
-func (h *helpCall) loop(leave func() bool) {
-	for leave == nil || !leave() {
-		i := h.next.Add(1) - 1
-		if i >= h.n {
-			return
-		}
-		h.task(int(i))
-	}
-}
-
-// help is a helper's part: it joins unless the caller has finished its own
-// loop (then every task is claimed already, and nobody waits for it), and
-// leaves when leave says so.
-func (h *helpCall) help(leave func() bool) {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return
-	}
-	h.wg.Add(1)
-	h.mu.Unlock()
-	defer h.wg.Done()
-	h.loop(leave)
-}
 
 // helped counts the parallel calls a pool's workers joined as helpers.
 func (p *Pool) helped() int64 { return p.helps.Load() }
@@ -114,24 +73,6 @@ func (p *Pool) flagJobs() {
 	p.flagMu.Lock()
 	p.jobFlag.Set(p.jobWaiting())
 	p.flagMu.Unlock()
-}
-
-// runShared runs task(i) for every i in [0, n): on the calling thread,
-// and on the helpers that offer, called up to want times until it reports
-// false, finds. It returns when every task has returned. A subprocess
-// worker's runner goes through it.
-func runShared(n int, task func(int), want int, offer func(*helpCall) bool) {
-	h := &helpCall{task: task, n: int64(n)}
-	for range want {
-		if !offer(h) {
-			break
-		}
-	}
-	h.loop(nil)
-	h.mu.Lock()
-	h.closed = true
-	h.mu.Unlock()
-	h.wg.Wait()
 }
 
 // offerHelp gives team t to an idle worker, waking one if need be, and

@@ -443,6 +443,7 @@ func (w *workerConn) execute(ctx context.Context, j *workerJob, opName, impl str
 		job.Progress = func(f float64) { w.progress(j, f) }
 	}
 	res, err := runHereWith(ctx, job, w.runner.setRunner)
+	w.runner.jobEnded()
 	if err != nil {
 		return nil, wire.AsError(err)
 	}

@@ -10,18 +10,20 @@ import (
 
 // A subprocess worker's threads for parallel jobs. The server grants a job
 // threads (the job message says how many: its own and one per idle slot
-// lent to it, see subprocess_loan.go), and the worker's runner runs the
-// kernel's tasks on the job's thread and on helper goroutines of its own,
-// each locked to an OS thread for the worker's life. They are started
-// lazily, from threads that already carry the worker's priority and cpu
-// cgroup, so they inherit both; they poll the same crunch_ctx as the
-// job's thread, so a cancel stops them all and progress counts every
-// task. A pool of its own rather than crunch_runner_pthreads: the helpers
-// must be able to leave between two tasks when the server recalls them
-// (ctlHelpStop), which a runner that runs every task to the end cannot,
-// and starting threads per call costs tens of microseconds.
+// lent to it, see subprocess_loan.go), and the job's parallel calls post
+// their rounds on the worker's cgo.Team, which the job's thread and
+// helper goroutines of the worker's own serve, each locked to an OS
+// thread for the worker's life. They are started lazily, from threads
+// that already carry the worker's priority and cpu cgroup, so they inherit
+// both; they poll the same crunch_ctx as the job's thread, so a cancel
+// stops them all and progress counts every task. A team rather than
+// crunch_runner_pthreads: the helpers must be able to leave between two
+// tasks when the server recalls them (ctlHelpStop), which a runner that
+// runs every task to the end cannot, starting threads per call costs tens
+// of microseconds, and a team passes rounds to its helpers without a call
+// into Go (the pool's parallel calls use one too: parallel.go).
 //
-// A helper counts itself in ctlHelping while it is inside a call, so that
+// A helper counts itself in ctlHelping while it serves the team, so that
 // a recalled slot knows when its thread is free again: it stores the job's
 // id in ctlHelpStop and waits for ctlHelping to reach 0. A helper counts
 // itself before its first look at ctlHelpStop, so a recall never misses a
@@ -31,11 +33,11 @@ import (
 // above the workers of any executor.
 const maxHelpOffers = 1024
 
-// workerRunner is a worker's cgo.Runner.
+// workerRunner is a worker's team and its helpers.
 type workerRunner struct {
-	a      *arena
-	handle *cgo.RunnerHandle
-	help   chan *helpCall
+	a    *arena
+	team *cgo.Team
+	help chan *cgo.Team // offers to join the team
 
 	mu      sync.Mutex // guards started
 	started int        // helper goroutines started
@@ -44,18 +46,23 @@ type workerRunner struct {
 }
 
 func newWorkerRunner(a *arena) *workerRunner {
-	r := &workerRunner{a: a, help: make(chan *helpCall, maxHelpOffers)}
-	r.handle = cgo.NewRunnerHandle(r)
+	r := &workerRunner{a: a, help: make(chan *cgo.Team, maxHelpOffers)}
+	r.team = cgo.NewTeam(r, nil, nil)
 	return r
 }
 
-// setRunner gives x job's thread budget on r, when the server granted
-// more than one thread.
+// setRunner gives x job's thread budget on r's team, when the server
+// granted more than one thread. The team recruits only until the job's
+// helpers are recalled.
 func (r *workerRunner) setRunner(x *cgo.Ctx, job *Job) {
 	if job.Threads > 1 {
-		x.SetRunner(r.handle, job.Threads)
+		r.team.SetRecall(r.a.u64(ctlHelpStop), uint64(r.job.Load()))
+		x.SetTeam(r.team, job.Threads)
 	}
 }
+
+// jobEnded sends the team's helpers back once the job's kernel returned.
+func (r *workerRunner) jobEnded() { r.team.End() }
 
 // recalled reports whether the server wants the running job's helpers
 // back.
@@ -63,15 +70,23 @@ func (r *workerRunner) recalled() bool {
 	return int64(r.a.u64(ctlHelpStop).Load()) == r.job.Load()
 }
 
-// Run implements cgo.Runner: up to threads-1 helpers join the call unless
-// the server has recalled them.
-func (r *workerRunner) Run(n, threads int, task func(int)) {
-	want := 0
-	if !r.recalled() {
-		want = min(n, threads, maxHelpOffers) - 1
-		r.startHelpers(want)
+// Recruit implements cgo.Recruiter: up to want helpers are offered the
+// team unless the server has recalled them.
+func (r *workerRunner) Recruit(t *cgo.Team, want int) {
+	if r.recalled() {
+		return
 	}
-	runShared(n, task, want, r.offer)
+	want = min(want, maxHelpOffers)
+	r.startHelpers(want)
+	for range want {
+		t.Attach()
+		select {
+		case r.help <- t:
+		default: // the offers are full
+			t.Detach()
+			return
+		}
+	}
 }
 
 // startHelpers makes sure that want helpers exist.
@@ -83,25 +98,20 @@ func (r *workerRunner) startHelpers(want int) {
 	}
 }
 
-// offer queues h for a helper; false when the offers are full.
-func (r *workerRunner) offer(h *helpCall) bool {
-	select {
-	case r.help <- h:
-		return true
-	default:
-		return false
-	}
-}
-
-// helper runs the calls offered to it, for the worker's life, on a thread
-// of its own.
+// helper serves the team when offered, for the worker's life, on a thread
+// of its own, until its job's helpers are recalled, the job ends or no
+// round comes for roundSpin.
 func (r *workerRunner) helper() {
 	runtime.LockOSThread()
 	// Never unlocked: the thread stays a compute thread, as the pool's do.
 	helping := r.a.u32(ctlHelping)
-	for h := range r.help {
+	for t := range r.help {
 		helping.Add(1)
-		h.help(r.recalled)
+		if r.recalled() {
+			t.Detach()
+		} else {
+			t.ServeUntilRecall(r.a.u64(ctlHelpStop), uint64(r.job.Load()), roundSpin)
+		}
 		helping.Add(^uint32(0))
 	}
 }
