@@ -2,18 +2,21 @@ package executor
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/kernels"
+	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
 // waitSubIdle waits until every slot of s is idle and none is lent: a
 // parallel job borrows only idle slots.
-func waitSubIdle(t *testing.T, s *Subprocess) {
+func waitSubIdle(t testing.TB, s *Subprocess) {
 	t.Helper()
 	testutil.WaitFor(t, 10*time.Second, "every slot idle", func() bool {
 		s.idleMu.Lock()
@@ -170,4 +173,39 @@ func mustRun(t *testing.T, s *Subprocess, job *Job) *Outcome {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// BenchmarkParallelGemm is one gemm of 2048×2048 f64 through the pool and
+// through the subprocess executor (2 workers each, normal priority), on 1
+// thread and on 2: what a request's threads gain on each. Besides the
+// round trip per op it reports the kernel's own time (the outcome's
+// run_us), which on subprocess includes the arrays' way through the
+// worker's arena.
+func BenchmarkParallelGemm(b *testing.B) {
+	sub, _ := newSub(b, SubprocessConfig{Workers: 2, Priority: PriorityNormal})
+	pool := NewPool(PoolConfig{Workers: 2})
+	defer pool.Close()
+	const n = 2048
+	a, _ := tensor.New(tensor.F64, n, n)
+	for i := range a.Float64() {
+		a.Float64()[i] = math.Sin(float64(i))
+	}
+	for _, ex := range []Executor{pool, sub} {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("exec=%s/threads=%d", ex.Name(), threads), func(b *testing.B) {
+				var runUS int64
+				for b.Loop() {
+					waitSubIdle(b, sub) // every lent slot back
+					job := testJob(b, "gemm", wire.Args{"a": wire.TensorValue(a), "b": wire.TensorValue(a)}, kernels.ImplC)
+					job.Threads = threads
+					out, err := ex.Run(context.Background(), job)
+					if err != nil {
+						b.Fatal(err)
+					}
+					runUS += out.RunUS
+				}
+				b.ReportMetric(float64(runUS)/1e3/float64(b.N), "run-ms/op")
+			})
+		}
+	}
 }
