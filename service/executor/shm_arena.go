@@ -46,10 +46,16 @@ const (
 	// arenaInitial is the file's size at start: small jobs never grow it.
 	arenaInitial = 1 << 20
 	// arenaKeep is what an arena keeps backed between jobs; pages beyond it
-	// are given back to the system after each job that used them, so a
-	// worker that once took a gigabyte does not hold it for life.
+	// are given back to the system once its slot has been idle for
+	// arenaIdleRelease, so a worker that once took a gigabyte does not
+	// hold it for life, and one that takes large jobs back to back does
+	// not fault their pages in again for each.
 	arenaKeep = 64 << 20
 )
+
+// arenaIdleRelease is how long a slot waits for its next job before it
+// gives back the pages beyond arenaKeep.
+const arenaIdleRelease = 2 * time.Second
 
 // Offsets in the control page. A word written by the server and one
 // written by the worker never share a 64-byte cache line, so that a side
@@ -216,7 +222,11 @@ func (a *arena) grow(end int) error {
 	return nil
 }
 
-// release gives back the pages beyond arenaKeep that the last job used
+// holdsExtra reports whether the jobs since the last release used pages
+// beyond arenaKeep.
+func (a *arena) holdsExtra() bool { return a.peak > arenaKeep }
+
+// release gives back the pages beyond arenaKeep that the last jobs used
 // (server side, between jobs, while the worker does not touch them). The
 // file keeps its size; the pages read as zeros and take memory again when
 // the next big job writes them.

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crunchsvc/crunch/internal/testutil"
 	"github.com/crunchsvc/crunch/service/kernels"
 	"github.com/crunchsvc/crunch/service/tensor"
 	"github.com/crunchsvc/crunch/service/wire"
@@ -359,5 +361,29 @@ func BenchmarkArenaResult(b *testing.B) {
 			unix.Munmap(smem)
 			unix.Close(fd)
 		}
+	})
+}
+
+// A subprocess slot keeps the pages beyond arenaKeep that a job used for
+// the next job (faulting them in again for each of a series of large jobs
+// cost a third of a gemm of 2048), and gives them back once idle for
+// arenaIdleRelease.
+func TestSlotKeepsArenaPagesUntilIdle(t *testing.T) {
+	s, _ := newSub(t, SubprocessConfig{Workers: 1})
+	x, _ := tensor.New(tensor.F64, 10<<20) // 80 MiB: beyond arenaKeep
+	for i := range x.Float64() {
+		x.Float64()[i] = float64(i % 1000)
+	}
+	a := s.slots[0].p.arena
+	for range 2 {
+		if _, err := s.Run(context.Background(), testJob(t, "stats", wire.Args{"x": wire.TensorValue(x)}, kernels.ImplC)); err != nil {
+			t.Fatal(err)
+		}
+		if got := allocated(t, a); got < 80<<20 {
+			t.Fatalf("%d bytes allocated in the arena right after a job of 80 MiB: its pages were given back at once", got)
+		}
+	}
+	testutil.WaitFor(t, 10*arenaIdleRelease, "the idle slot's arena back to arenaKeep", func() bool {
+		return allocated(t, a) <= arenaKeep+arenaInitial
 	})
 }

@@ -1,6 +1,9 @@
 package executor
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // The subprocess executor's task intake, kept in this one file so that the
 // queue can change without touching the slots: enqueue (Run's side),
@@ -87,6 +90,14 @@ func (w *slot) take() (t *subTask, ev takeEvent, alive bool) {
 		if s.queue.len() > 0 { // pushed before the slot was on the stack
 			continue
 		}
+		// Pages beyond arenaKeep that the last jobs used go back once the
+		// slot has waited arenaIdleRelease for the next.
+		var release <-chan time.Time
+		var timer *time.Timer
+		if w.p.arena.holdsExtra() {
+			timer = time.NewTimer(arenaIdleRelease)
+			release = timer.C
+		}
 		select {
 		case <-s.quit:
 			w.leaveIdle()
@@ -97,6 +108,12 @@ func (w *slot) take() (t *subTask, ev takeEvent, alive bool) {
 		case <-w.wake:
 			// enqueue took it off the stack; the task may have gone to a
 			// busy slot meanwhile, and then the loop waits again.
+		case <-release:
+			// This goroutine runs the slot's jobs: none is running.
+			w.p.arena.release()
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }
