@@ -71,6 +71,7 @@ func WorkerMain(in io.Reader, out io.Writer, reg *kernels.Registry) error {
 		stop:    make(chan struct{}),
 		runner:  newWorkerRunner(a),
 	}
+	defer w.runner.close() // before a.close: its helpers read the arena
 	hello, _ := json.Marshal(helloMsg{Protocol: pipeProtocol, PID: os.Getpid()})
 	if err := writeFrame(w.out, frameHello, hello); err != nil {
 		return fmt.Errorf("worker: %w", err)

@@ -41,6 +41,7 @@ type workerRunner struct {
 
 	mu      sync.Mutex // guards started
 	started int        // helper goroutines started
+	helpers sync.WaitGroup
 
 	job atomic.Int64 // the running job's id
 }
@@ -94,14 +95,24 @@ func (r *workerRunner) startHelpers(want int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for ; r.started < want; r.started++ {
+		r.helpers.Add(1)
 		go r.helper()
 	}
+}
+
+// close sends the helpers away for good and waits for them to leave, once
+// no job runs: they read the arena, which the worker unmaps as it exits.
+func (r *workerRunner) close() {
+	close(r.help)
+	r.helpers.Wait()
+	r.team.Close()
 }
 
 // helper serves the team when offered, for the worker's life, on a thread
 // of its own, until its job's helpers are recalled, the job ends or no
 // round comes for roundSpin.
 func (r *workerRunner) helper() {
+	defer r.helpers.Done()
 	runtime.LockOSThread()
 	// Never unlocked: the thread stays a compute thread, as the pool's do.
 	helping := r.a.u32(ctlHelping)

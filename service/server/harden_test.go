@@ -124,13 +124,21 @@ func TestControlOpsRefuseInFlightIDs(t *testing.T) {
 		}
 	}
 	// Request 62 still runs (the refused cancel did not end it); a cancel
-	// with an id of its own does.
-	rep := exchange(t, conn, websocket.TextMessage, []byte(`{"id":63,"op":"cancel","args":{"target":62}}`))
-	if !rep.OK || string(rep.Result["canceled"].JSON) != "true" {
-		t.Fatalf("cancel 62: %+v", rep)
+	// with an id of its own does. The two replies may come in either
+	// order: the kernel may stop before the cancel's own reply is written.
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"id":63,"op":"cancel","args":{"target":62}}`)); err != nil {
+		t.Fatal(err)
 	}
-	if _, rep := nextReply(t, conn); rep.ID != 62 || rep.Error == nil || rep.Error.Code != wire.Canceled {
-		t.Fatalf("request 62: %+v", rep)
+	replies := map[int64]*wire.Reply{}
+	for range 2 {
+		_, rep := nextReply(t, conn)
+		replies[rep.ID] = rep
+	}
+	if rep := replies[63]; rep == nil || !rep.OK || string(rep.Result["canceled"].JSON) != "true" {
+		t.Fatalf("cancel 62: %+v (replies %v)", rep, replies)
+	}
+	if rep := replies[62]; rep == nil || rep.Error == nil || rep.Error.Code != wire.Canceled {
+		t.Fatalf("request 62: %+v (replies %v)", rep, replies)
 	}
 	// Once 62 has replied, the id is free again.
 	if rep := exchange(t, conn, websocket.TextMessage, []byte(`{"id":62,"op":"ping"}`)); !rep.OK || rep.ID != 62 {
