@@ -106,7 +106,7 @@ func writeThreads(w io.Writer, res threadsResult, count int, benchtime string, e
 	}
 	fmt.Fprintf(w, "`%s`: each op as one request on a pool of a worker per CPU, on 1 thread and on %d, one per CPU (the request's `threads`); "+
 		"beside it OpenBLAS's gemm (openblas_set_num_threads) and FFTW's complex fft (%s) on as many threads, "+
-		"when their build tags are given. Each row calls untimed for 100 ms (at least once), then calls for %s; cells: median (min–max) of %d runs of the time per call, "+
+		"when their build tags are given. Each row calls untimed for 100 ms (at least once; a process's first row for 1 s), then calls for %s; cells: median (min–max) of %d runs of the time per call, "+
 		"and the median in the op's unit; go test runs that many times in a row, every row once each time, so that an op's rows run seconds apart. "+
 		"Speedups and the crunch / library speed ratio compare medians. "+
 		"Load average (1, 5, 15 min) before: %s; after: %s.\n\n",
