@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/crunchsvc/crunch/cgo"
 )
@@ -62,8 +63,18 @@ func (r *workerRunner) setRunner(x *cgo.Ctx, job *Job) {
 	}
 }
 
-// jobEnded sends the team's helpers back once the job's kernel returned.
-func (r *workerRunner) jobEnded() { r.team.End() }
+// jobEnded sends the team's helpers back once the job's kernel returned,
+// and waits until they are out of it (offers not yet taken included):
+// the server takes a job's result as the sign that its helpers have left
+// (ctlHelping), and a helper at idle priority may take a while to see
+// End on a busy machine.
+func (r *workerRunner) jobEnded() {
+	r.team.End()
+	helping := r.a.u32(ctlHelping)
+	for r.team.Attached() > 0 || helping.Load() > 0 {
+		time.Sleep(20 * time.Microsecond) // leave the CPU to them
+	}
+}
 
 // recalled reports whether the server wants the running job's helpers
 // back.
