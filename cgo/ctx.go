@@ -42,6 +42,14 @@ func (x *Ctx) Reset() {
 	x.c.runner, x.c.runner_data, x.c.threads = nil, nil, 1
 }
 
+// Threads returns the thread budget of x's calls: 1 when they are serial.
+func (x *Ctx) Threads() int {
+	if x == nil || x.c.runner == nil {
+		return 1
+	}
+	return int(x.c.threads)
+}
+
 func (x *Ctx) cancelp() *int32 { return (*int32)(unsafe.Pointer(&x.c.cancel)) }
 func (x *Ctx) donep() *int64   { return (*int64)(unsafe.Pointer(&x.c.done)) }
 func (x *Ctx) totalp() *int64  { return (*int64)(unsafe.Pointer(&x.c.total)) }

@@ -33,25 +33,23 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* hint_allows reports whether Go's hints leave a helper to be had: a
- * worker idle, no job waiting, the helpers not recalled. */
-static int hint_allows(const crunch_go_team *t)
+/* told_to_leave reports whether Go has told the team's helpers to leave
+ * (team.h: leave). */
+static int told_to_leave(const crunch_go_team *t)
+{
+    if (t->leave_flag != NULL && __atomic_load_n(t->leave_flag, __ATOMIC_RELAXED) != 0)
+        return 1;
+    return t->leave_word != NULL && __atomic_load_n(t->leave_word, __ATOMIC_RELAXED) ==
+                                        __atomic_load_n(&t->leave_value, __ATOMIC_RELAXED);
+}
+
+/* helper_to_be_had reports whether Go's word leaves a helper to be had: a
+ * worker idle, and helpers not told to leave. */
+static int helper_to_be_had(const crunch_go_team *t)
 {
     if (t->idle != NULL && __atomic_load_n(t->idle, __ATOMIC_RELAXED) <= 0)
         return 0;
-    if (t->recall != NULL && __atomic_load_n(t->recall, __ATOMIC_RELAXED) == t->recall_id)
-        return 0;
-    return t->jobs == NULL || __atomic_load_n(t->jobs, __ATOMIC_RELAXED) == 0;
-}
-
-/* stopped reports whether stop (NULL: never) tells a helper to leave. */
-static int stopped(const crunch_go_team_stop *stop)
-{
-    if (stop == NULL)
-        return 0;
-    if (stop->flag != NULL && __atomic_load_n(stop->flag, __ATOMIC_RELAXED) != 0)
-        return 1;
-    return stop->word != NULL && __atomic_load_n(stop->word, __ATOMIC_RELAXED) == stop->value;
+    return !told_to_leave(t);
 }
 
 /* recruit asks Go for the helpers the team lacks for a round that could
@@ -61,17 +59,17 @@ static int stopped(const crunch_go_team_stop *stop)
 static void recruit(crunch_go_team *t, size_t want)
 {
     int32_t have = __atomic_load_n(&t->attached, __ATOMIC_RELAXED);
-    if (have >= 0 && (size_t)have < want && hint_allows(t))
+    if (have >= 0 && (size_t)have < want && helper_to_be_had(t))
         crunchGoRecruit(t->handle, (int)(want - (size_t)have));
 }
 
-/* work claims and runs the current round's tasks until none is left or
- * stop says so; after each task it recruits for a round of want helpers
- * (0: it does not). */
-static void work(crunch_go_team *t, const crunch_go_team_stop *stop, size_t want)
+/* work claims and runs the current round's tasks until none is left or,
+ * for a helper, until it is told to leave; after each task it recruits
+ * for a round of want helpers (0: it does not). */
+static void work(crunch_go_team *t, int helper, size_t want)
 {
     for (;;) {
-        if (stopped(stop))
+        if (helper && told_to_leave(t))
             return;
         size_t i = __atomic_fetch_add(&t->next, 1, __ATOMIC_RELAXED);
         if (i >= t->n)
@@ -100,8 +98,9 @@ void crunch_go_team_runner(void *data, size_t n, crunch_task_fn task, void *arg,
      * helper on its way back to the queue, the last job's worker sending
      * its result) is recruited between two of the worker's tasks once it
      * is: a call of one round, as mandelbrot's, would otherwise run alone.
-     * Only with hints: without them every task would call into Go. */
-    work(t, NULL, t->idle != NULL ? want : 0);
+     * Only with an idle count to read: without it every task would call
+     * into Go. */
+    work(t, 0, t->idle != NULL ? want : 0);
     /* Every task is claimed: close the round and wait for the helpers
      * still running one of its tasks. */
     __atomic_fetch_or(&t->state, TEAM_CLOSED, __ATOMIC_ACQ_REL);
@@ -122,7 +121,7 @@ static int join(crunch_go_team *t)
     return 0;
 }
 
-void crunch_go_team_serve(crunch_go_team *t, const crunch_go_team_stop *stop, int64_t spin_ns)
+void crunch_go_team_serve(crunch_go_team *t, int64_t spin_ns)
 {
     uint64_t seen = 0; /* a helper just offered joins the round under way */
     for (;;) {
@@ -132,11 +131,11 @@ void crunch_go_team_serve(crunch_go_team *t, const crunch_go_team_stop *stop, in
             /* The round joined may be a later one than g: it is the
              * worker's current round either way. */
             if (join(t)) {
-                work(t, stop, 0);
+                work(t, 1, 0);
                 __atomic_fetch_sub(&t->state, 1, __ATOMIC_RELEASE);
             }
         }
-        if (stopped(stop) || __atomic_load_n(&t->active, __ATOMIC_RELAXED) == 0)
+        if (told_to_leave(t) || __atomic_load_n(&t->active, __ATOMIC_RELAXED) == 0)
             break;
         /* Wait for the next round: the gap between two rounds is the
          * worker's last task, so a short spin covers it; once the job has
@@ -145,7 +144,7 @@ void crunch_go_team_serve(crunch_go_team *t, const crunch_go_team_stop *stop, in
         int next = 0;
         while (!next) {
             for (int i = 0; i < 64 && !next; i++) {
-                next = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE) != seen || stopped(stop) ||
+                next = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE) != seen || told_to_leave(t) ||
                        __atomic_load_n(&t->active, __ATOMIC_RELAXED) == 0;
                 cpu_relax();
             }

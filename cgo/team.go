@@ -42,18 +42,20 @@ type teamRef struct {
 }
 
 // NewTeam returns an empty team that recruits through r; Close it once no
-// call uses it and no helper serves it. idle and jobs, when not nil, are
-// hints the team reads in C before it asks r for helpers: it asks only
-// while idle is above 0 and jobs is lowered, and they must outlive it.
-func NewTeam(r Recruiter, idle *Count, jobs *Flag) *Team {
+// call uses it and no helper serves it. idle and leave, when not nil, are
+// C memory the team reads without calling Go (they must outlive it): it
+// asks r for helpers only while idle is above 0, and its helpers leave,
+// and none is asked for, while leave is non-zero (LeaveWhen is the other
+// way to tell them).
+func NewTeam(r Recruiter, idle, leave *SharedInt32) *Team {
 	t := &Team{t: (*C.crunch_go_team)(C.calloc(1, C.size_t(unsafe.Sizeof(C.crunch_go_team{}))))}
 	t.h = rcgo.NewHandle(teamRef{t, r})
 	t.t.handle = C.uintptr_t(t.h)
 	if idle != nil {
 		t.t.idle = idle.p
 	}
-	if jobs != nil {
-		t.t.jobs = jobs.p
+	if leave != nil {
+		t.t.leave_flag = leave.p
 	}
 	return t
 }
@@ -70,30 +72,21 @@ func (t *Team) Attached() int { return int(atomic.LoadInt32(t.attached())) }
 func (t *Team) Detach() { atomic.AddInt32(t.attached(), -1) }
 
 // Serve is a helper's part, on the thread that took an offer: it runs the
-// tasks of the team's rounds until stop is raised (seen between two
+// tasks of the team's rounds until the team says leave (seen between two
 // tasks), the job ends (End), or no round came for spin, then leaves the
 // team. One cgo call.
-func (t *Team) Serve(stop *Flag, spin time.Duration) {
-	st := C.crunch_go_team_stop{flag: stop.p}
-	C.crunch_go_team_serve(t.t, &st, C.int64_t(spin))
+func (t *Team) Serve(spin time.Duration) {
+	C.crunch_go_team_serve(t.t, C.int64_t(spin))
 }
 
-// ServeUntilRecall is Serve for a helper that leaves once word holds
-// value (a recall of the job's helpers) rather than on a Flag. word must
-// lie outside Go's memory (in a shared mapping, say): C reads it while
-// the call lasts.
-func (t *Team) ServeUntilRecall(word *atomic.Uint64, value uint64, spin time.Duration) {
-	st := C.crunch_go_team_stop{word: (*C.uint64_t)(unsafe.Pointer(word)), value: C.uint64_t(value)}
-	C.crunch_go_team_serve(t.t, &st, C.int64_t(spin))
-}
-
-// SetRecall makes the team ask for helpers only while word does not hold
-// value: the recall of ServeUntilRecall, as a hint like NewTeam's. word
-// must lie outside Go's memory and outlive the team's use of it; call it
-// on the thread that owns the team, between its calls.
-func (t *Team) SetRecall(word *atomic.Uint64, value uint64) {
-	t.t.recall = (*C.uint64_t)(unsafe.Pointer(word))
-	t.t.recall_id = C.uint64_t(value)
+// LeaveWhen tells the team's helpers to leave, and the team not to ask
+// for more, once word holds value (a recall of a job's helpers). word
+// must lie outside Go's memory (in a shared mapping, say) and outlive the
+// team's use of it; call it on the thread that owns the team, between
+// its calls.
+func (t *Team) LeaveWhen(word *atomic.Uint64, value uint64) {
+	t.t.leave_word = (*C.uint64_t)(unsafe.Pointer(word))
+	atomic.StoreUint64((*uint64)(unsafe.Pointer(&t.t.leave_value)), value)
 }
 
 // End tells the team's helpers that the job whose calls it ran is over:
@@ -117,88 +110,46 @@ func (t *Team) Close() {
 // t.End. It must be called on the thread that owns t, whose calls are t's
 // only rounds. threads <= 1 makes them serial again.
 func (x *Ctx) SetTeam(t *Team, threads int) {
-	if t == nil || t.t == nil {
-		x.useRunner(nil, nil, 1)
-		return
-	}
-	if threads > 1 {
-		atomic.StoreInt32((*int32)(unsafe.Pointer(&t.t.active)), 1)
-	}
-	x.useRunner(C.crunch_runner_fn(C.crunch_go_team_runner), unsafe.Pointer(t.t), threads)
-}
-
-// useRunner sets x's runner to fn with data on up to threads threads; 1
-// or fewer makes x's calls serial.
-func (x *Ctx) useRunner(fn C.crunch_runner_fn, data unsafe.Pointer, threads int) {
-	if threads <= 1 {
+	if t == nil || t.t == nil || threads <= 1 {
 		C.crunch_ctx_set_runner(&x.c, nil, nil, 1)
 		return
 	}
-	C.crunch_ctx_set_runner(&x.c, fn, data, C.int(min(threads, 1<<30)))
+	atomic.StoreInt32((*int32)(unsafe.Pointer(&t.t.active)), 1)
+	C.crunch_ctx_set_runner(&x.c, C.crunch_runner_fn(C.crunch_go_team_runner), unsafe.Pointer(t.t), C.int(min(threads, 1<<30)))
 }
 
-// Threads returns the thread budget of x's calls: 1 when they are serial.
-func (x *Ctx) Threads() int {
-	if x == nil || x.c.runner == nil {
-		return 1
-	}
-	return int(x.c.threads)
+// SharedInt32 is an int32 in C memory that Go changes atomically and C
+// reads: how a pool tells its teams how many workers are idle, and when
+// their helpers must leave.
+type SharedInt32 struct{ p *C.int32_t }
+
+// NewSharedInt32 returns one holding 0; Free it once nothing reads it.
+func NewSharedInt32() *SharedInt32 {
+	return &SharedInt32{p: (*C.int32_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int32_t(0)))))}
 }
 
-// Flag is a bit of C memory that Go raises and C polls: how a pool tells
-// its teams' helpers to leave between two tasks.
-type Flag struct{ p *C.int32_t }
+func (s *SharedInt32) v() *int32 { return (*int32)(unsafe.Pointer(s.p)) }
 
-// NewFlag returns a lowered flag; Free it once no thread polls it.
-func NewFlag() *Flag {
-	return &Flag{p: (*C.int32_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int32_t(0)))))}
-}
+// Load returns the value.
+func (s *SharedInt32) Load() int32 { return atomic.LoadInt32(s.v()) }
 
-// Set raises (true) or lowers the flag.
-func (f *Flag) Set(up bool) {
-	v := int32(0)
-	if up {
-		v = 1
-	}
-	atomic.StoreInt32((*int32)(unsafe.Pointer(f.p)), v)
-}
+// Store sets the value.
+func (s *SharedInt32) Store(v int32) { atomic.StoreInt32(s.v(), v) }
 
-// Free releases the flag's memory.
-func (f *Flag) Free() {
-	if f != nil && f.p != nil {
-		C.free(unsafe.Pointer(f.p))
-		f.p = nil
-	}
-}
+// Add adds d to the value and returns the new one.
+func (s *SharedInt32) Add(d int32) int32 { return atomic.AddInt32(s.v(), d) }
 
-// Count is an int32 in C memory that Go changes atomically and C reads:
-// how a pool shows its teams how many of its workers are idle.
-type Count struct{ p *C.int32_t }
-
-// NewCount returns a count of 0; Free it once nothing reads it.
-func NewCount() *Count {
-	return &Count{p: (*C.int32_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.int32_t(0)))))}
-}
-
-func (c *Count) v() *int32 { return (*int32)(unsafe.Pointer(c.p)) }
-
-// Load returns the count.
-func (c *Count) Load() int32 { return atomic.LoadInt32(c.v()) }
-
-// Add adds d to the count and returns the new value.
-func (c *Count) Add(d int32) int32 { return atomic.AddInt32(c.v(), d) }
-
-// CompareAndSwap sets the count to new if it is old, and reports whether
+// CompareAndSwap sets the value to new if it is old, and reports whether
 // it did.
-func (c *Count) CompareAndSwap(old, new int32) bool {
-	return atomic.CompareAndSwapInt32(c.v(), old, new)
+func (s *SharedInt32) CompareAndSwap(old, new int32) bool {
+	return atomic.CompareAndSwapInt32(s.v(), old, new)
 }
 
-// Free releases the count's memory.
-func (c *Count) Free() {
-	if c != nil && c.p != nil {
-		C.free(unsafe.Pointer(c.p))
-		c.p = nil
+// Free releases the memory.
+func (s *SharedInt32) Free() {
+	if s != nil && s.p != nil {
+		C.free(unsafe.Pointer(s.p))
+		s.p = nil
 	}
 }
 

@@ -32,31 +32,25 @@ typedef struct crunch_go_team {
     int32_t attached;  /* helpers serving or offered to the team; atomic */
     int32_t active;    /* 1 while the worker runs a job that may post rounds; atomic */
     uintptr_t handle;  /* the Go side's runtime/cgo handle, for recruiting */
-    /* Go's hints, read before recruiting (NULL: none): the pool's idle
-     * workers, its flag raised while a job waits, and a word that holds
-     * recall_id once the job's helpers are recalled (a subprocess
-     * worker's). */
-    const int32_t *idle, *jobs;
-    const uint64_t *recall;
-    uint64_t recall_id;
+    /* What Go tells the team through C memory (NULL: nothing):
+     *   idle: the pool's idle workers; helpers are asked for only while
+     *         it is above 0;
+     *   leave: helpers leave between two tasks, and none is asked for,
+     *         once *leave_flag is non-zero or *leave_word holds
+     *         leave_value (atomic: set between jobs). */
+    const int32_t *idle;
+    const int32_t *leave_flag;
+    const uint64_t *leave_word;
+    uint64_t leave_value;
 } crunch_go_team;
-
-/* crunch_go_team_stop: when a helper leaves, seen between two tasks and
- * while it waits for a round: once *flag is non-zero, or once *word
- * equals value (either pointer NULL: not that one). */
-typedef struct crunch_go_team_stop {
-    const int32_t *flag;
-    const uint64_t *word;
-    uint64_t value;
-} crunch_go_team_stop;
 
 /* crunch_go_team_runner is the crunch_runner_fn of a team (data). */
 void crunch_go_team_runner(void *data, size_t n, crunch_task_fn task, void *arg, int threads);
 
 /* crunch_go_team_serve is a helper's part: it runs the tasks of every
- * round posted from now on, until stop says so, the worker's job ends
- * (active 0), or no round came for spin_ns nanoseconds; then it leaves
- * the team (attached - 1). */
-void crunch_go_team_serve(crunch_go_team *t, const crunch_go_team_stop *stop, int64_t spin_ns);
+ * round posted from now on, until the team says leave, the worker's job
+ * ends (active 0), or no round came for spin_ns nanoseconds; then it
+ * leaves the team (attached - 1). */
+void crunch_go_team_serve(crunch_go_team *t, int64_t spin_ns);
 
 #endif /* CRUNCH_CGO_TEAM_H */

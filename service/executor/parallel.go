@@ -71,7 +71,11 @@ func (r poolRecruiter) Recruit(t *cgo.Team, want int) {
 // change before it, so the flag ends up right whatever the interleaving.
 func (p *Pool) flagJobs() {
 	p.flagMu.Lock()
-	p.jobFlag.Set(p.jobWaiting())
+	waiting := int32(0)
+	if p.jobWaiting() {
+		waiting = 1
+	}
+	p.jobFlag.Store(waiting)
 	p.flagMu.Unlock()
 }
 

@@ -52,10 +52,10 @@ type Pool struct {
 	// counts the workers waiting for work and not yet offered any.
 	teams   []*cgo.Team // worker i's, for its parallel calls
 	help    chan *cgo.Team
-	jobFlag *cgo.Flag    // raised while a job waits (flagJobs)
-	flagMu  sync.Mutex   // orders flagJobs' reads and writes
-	idle    *cgo.Count   // in C memory: the teams read it before recruiting
-	helps   atomic.Int64 // offers taken, for tests
+	jobFlag *cgo.SharedInt32 // 1 while a job waits (flagJobs): the teams' helpers leave
+	flagMu  sync.Mutex       // orders flagJobs' reads and writes
+	idle    *cgo.SharedInt32 // in C memory: the teams read it before recruiting
+	helps   atomic.Int64     // offers taken, for tests
 }
 
 // PoolConfig sizes a Pool and places its threads. Zero fields take their
@@ -135,8 +135,8 @@ func NewPool(cfg PoolConfig) *Pool {
 		quit:    make(chan struct{}),
 		tids:    make([]atomic.Int32, cfg.Workers),
 		help:    make(chan *cgo.Team, cfg.Workers),
-		jobFlag: cgo.NewFlag(),
-		idle:    cgo.NewCount(),
+		jobFlag: cgo.NewSharedInt32(),
+		idle:    cgo.NewSharedInt32(),
 	}
 	for range cfg.Workers {
 		p.teams = append(p.teams, cgo.NewTeam(poolRecruiter{p}, p.idle, p.jobFlag))
@@ -214,7 +214,7 @@ func (p *Pool) work(i int) {
 				continue
 			}
 			p.helps.Add(1)
-			team.Serve(p.jobFlag, roundSpin)
+			team.Serve(roundSpin)
 		case t != nil:
 			p.runTask(t, i)
 		default:
@@ -361,7 +361,7 @@ func (p *Pool) Close() error {
 	p.closed = true
 	p.mu.Unlock()
 	p.closing.Store(true)
-	p.jobFlag.Set(true) // helpers leave their teams
+	p.jobFlag.Store(1) // helpers leave their teams
 	close(p.quit)
 	p.workers.Wait()
 	for _, t := range p.teams {

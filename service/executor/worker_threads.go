@@ -58,7 +58,7 @@ func newWorkerRunner(a *arena) *workerRunner {
 // helpers are recalled.
 func (r *workerRunner) setRunner(x *cgo.Ctx, job *Job) {
 	if job.Threads > 1 {
-		r.team.SetRecall(r.a.u64(ctlHelpStop), uint64(r.job.Load()))
+		r.team.LeaveWhen(r.a.u64(ctlHelpStop), uint64(r.job.Load()))
 		x.SetTeam(r.team, job.Threads)
 	}
 }
@@ -76,18 +76,10 @@ func (r *workerRunner) jobEnded() {
 	}
 }
 
-// recalled reports whether the server wants the running job's helpers
-// back.
-func (r *workerRunner) recalled() bool {
-	return int64(r.a.u64(ctlHelpStop).Load()) == r.job.Load()
-}
-
 // Recruit implements cgo.Recruiter: up to want helpers are offered the
-// team unless the server has recalled them.
+// team. (The team asks only while the job's helpers are not recalled:
+// LeaveWhen.)
 func (r *workerRunner) Recruit(t *cgo.Team, want int) {
-	if r.recalled() {
-		return
-	}
 	want = min(want, maxHelpOffers)
 	r.startHelpers(want)
 	for range want {
@@ -128,12 +120,8 @@ func (r *workerRunner) helper() {
 	// Never unlocked: the thread stays a compute thread, as the pool's do.
 	helping := r.a.u32(ctlHelping)
 	for t := range r.help {
-		helping.Add(1)
-		if r.recalled() {
-			t.Detach()
-		} else {
-			t.ServeUntilRecall(r.a.u64(ctlHelpStop), uint64(r.job.Load()), roundSpin)
-		}
+		helping.Add(1) // before the team's first look at the recall
+		t.Serve(roundSpin)
 		helping.Add(^uint32(0))
 	}
 }
