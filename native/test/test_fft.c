@@ -513,6 +513,29 @@ static void test_cancel_during(void)
     free(x);
 }
 
+/* run_threads runs fn on n threads at once (argument: the thread's index)
+ * and checks that each returned NULL, where non-NULL means a wrong or
+ * failed transform (where says on what, for the message). */
+static void run_threads(int n, void *(*fn)(void *), const char *where)
+{
+    pthread_t th[8];
+    if (n > 8) {
+        CHECK(0, "run_threads: %d threads, at most 8", n);
+        return;
+    }
+    for (int t = 0; t < n; t++)
+        if (pthread_create(&th[t], NULL, fn, (void *)(intptr_t)t) != 0) {
+            CHECK(0, "pthread_create failed");
+            n = t;
+            break;
+        }
+    for (int t = 0; t < n; t++) {
+        void *bad;
+        pthread_join(th[t], &bad);
+        CHECK(bad == NULL, "thread %d saw a wrong or failed transform%s", t, where);
+    }
+}
+
 /* The concurrency test: threads transform many lengths (more than the
  * cache holds, so plans are evicted and rebuilt while others use them)
  * and compare bit for bit with a single-threaded result; one thread also
@@ -558,14 +581,7 @@ static void test_concurrent(void)
             crunch_fft_c128(NULL, i & 1, CRUNCH_FFT_BACKWARD, 1, n, cc_in, cc_want[i]) != CRUNCH_OK)
             CHECK(0, "reference transform n=%zu failed", n);
     }
-    pthread_t th[CC_THREADS];
-    for (int t = 0; t < CC_THREADS; t++)
-        pthread_create(&th[t], NULL, cc_thread, (void *)(intptr_t)t);
-    for (int t = 0; t < CC_THREADS; t++) {
-        void *bad;
-        pthread_join(th[t], &bad);
-        CHECK(bad == NULL, "thread %d saw a wrong or failed transform", t);
-    }
+    run_threads(CC_THREADS, cc_thread, "");
     for (int i = 0; i < CC_SIZES; i++)
         free(cc_want[i]);
     free(cc_in);
@@ -611,14 +627,7 @@ static void test_work_buffers(void)
                   CRUNCH_OK,
               "reference transform %d failed", t);
     }
-    pthread_t th[WB_THREADS];
-    for (int t = 0; t < WB_THREADS; t++)
-        pthread_create(&th[t], NULL, wb_thread, (void *)(intptr_t)t);
-    for (int t = 0; t < WB_THREADS; t++) {
-        void *bad;
-        pthread_join(th[t], &bad);
-        CHECK(bad == NULL, "thread %d saw a wrong or failed transform on kept buffers", t);
-    }
+    run_threads(WB_THREADS, wb_thread, " on kept buffers");
 #if defined(__linux__)
     CHECK(crunch_work_buffers_release() > 0, "no work buffer was kept after the transforms");
 #endif
