@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "31b26536e42bc214fcb63e0a85b58bd9e8387b20a33964a46eaa2dbf651f4aba"
+const nativeSum = "45f88adfa33ed26d63688fb6bc6f2536f5f5794e3dbb2abacc99de25ba2c6323"

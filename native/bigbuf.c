@@ -110,17 +110,12 @@ size_t crunch_work_buffers_release(void)
 
 void crunch__bigbuf_alloc(crunch__bigbuf *w, size_t bytes)
 {
-    crunch__bigbuf_alloc_min(w, bytes, 2 * HUGE_PAGE);
-}
-
-void crunch__bigbuf_alloc_min(crunch__bigbuf *w, size_t bytes, size_t huge_min)
-{
     w->map = NULL;
     w->len = 0;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     const size_t huge = HUGE_PAGE;
     /* Below two huge pages the slack page would double the mapping. */
-    if (bytes >= huge_min && bytes >= 2 * huge && bytes <= SIZE_MAX / 4) {
+    if (bytes >= 2 * huge && bytes <= SIZE_MAX / 4) {
         /* Whole huge pages, plus one of slack to align the start to 2 MiB
          * (mmap only promises 4 KiB); the bound above keeps this exact. */
         size_t body = (bytes + huge - 1) / huge * huge, len = body + huge;
@@ -139,8 +134,6 @@ void crunch__bigbuf_alloc_min(crunch__bigbuf *w, size_t bytes, size_t huge_min)
         }
         /* mmap failed: let malloc try (it reports ENOMEM the usual way) */
     }
-#else
-    (void)huge_min;
 #endif
     if (bytes > SIZE_MAX - 64) {
         w->p = NULL;

@@ -57,10 +57,6 @@ enum {
     ROW_GROUP = 256
 };
 
-/* Packing buffers of at least this many bytes are mapped with huge pages
- * (crunch__bigbuf_alloc_min); smaller ones come from malloc. */
-#define PAR_HUGE_MIN ((size_t)8 << 20)
-
 /*
  * GEMM_PARALLEL_TYPED(T, S) defines gemm_par_S, the parallel driver for
  * element type T: it needs GEMM_TYPED's pack_S and macro_S, and is
@@ -192,18 +188,14 @@ enum {
         size_t mc_max = round_up(min_size(bs->mc, m), bs->mr);                                \
         size_t np_max = round_up(min_size(PANEL_BLOCKS * bs->nc, n), bs->nr);                 \
         /* Sizes bounded by the blocks: nothing overflows. Two sets, each                     \
-         * on whole cache lines, at most 13 MiB. Below PAR_HUGE_MIN from                      \
-         * malloc, which raises its mmap threshold past a block it has                        \
-         * freed, so that from the second call on they come from its heap                     \
-         * with their pages in place: a fresh mapping faults them in on every                 \
-         * call (0.8 ms of a 4.7 ms product on 2 threads at n = 512, medians                  \
-         * of 3). Above it huge pages, kept between calls too (bigbuf.c),                    \
-         * whose TLB reach a long product needs (4 KiB pages cost gemm 2048                   \
-         * 9% on 2 threads). */                                                               \
+         * on whole cache lines, at most 13 MiB: huge pages, whose TLB reach                  \
+         * a long product needs (4 KiB pages cost gemm 2048 9% on 2                           \
+         * threads), kept between calls by bigbuf.c (a fresh mapping's                        \
+         * faults cost 0.8 ms of a 4.7 ms product at n = 512). */                             \
         size_t a_bytes = round_up(mc_max * kc_max * sizeof(T), 64);                           \
         size_t b_bytes = round_up(kc_max * np_max * sizeof(T), 64);                           \
         crunch__bigbuf buf;                                                                   \
-        crunch__bigbuf_alloc_min(&buf, 2 * (a_bytes + b_bytes), PAR_HUGE_MIN);                \
+        crunch__bigbuf_alloc(&buf, 2 * (a_bytes + b_bytes));                                  \
         if (buf.p == NULL)                                                                    \
             return CRUNCH_ENOMEM;                                                             \
         char *base = buf.p;                                                                   \

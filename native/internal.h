@@ -253,10 +253,7 @@ CRUNCH_HIDDEN void crunch__scratch_put(void *p, size_t cap);
  * crunch__bigbuf is a work buffer that may be many MiB: see bigbuf.c.
  * crunch__bigbuf_alloc sets w->p to an uninitialised, 64-byte-aligned
  * buffer of at least bytes, or to NULL when memory runs out; release it
- * with crunch__bigbuf_free. crunch__bigbuf_alloc_min maps huge pages only
- * from huge_min bytes (crunch__bigbuf_alloc: from 4 MiB), for buffers
- * that a call's own page faults would cost more than their TLB reach
- * saves.
+ * with crunch__bigbuf_free, which keeps it for a later call when it can.
  */
 typedef struct crunch__bigbuf {
     void *p;    /* the buffer */
@@ -264,7 +261,6 @@ typedef struct crunch__bigbuf {
     size_t len; /* the mapping's length */
 } crunch__bigbuf;
 CRUNCH_HIDDEN void crunch__bigbuf_alloc(crunch__bigbuf *w, size_t bytes);
-CRUNCH_HIDDEN void crunch__bigbuf_alloc_min(crunch__bigbuf *w, size_t bytes, size_t huge_min);
 CRUNCH_HIDDEN void crunch__bigbuf_free(crunch__bigbuf *w);
 
 #endif /* CRUNCH_INTERNAL_H */

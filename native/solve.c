@@ -203,11 +203,11 @@ static crunch_status upd_piece(void *arg, size_t i)
  * s->k->chunk_fma multiply-adds (rows first: a piece spans up to 2048
  * columns and as many rows as fit, but at most about m / UPD_ROW_PIECES,
  * at least 48, a multiple of every path's MR), each one a gemm call
- * followed by a tick. When 48 rows of 2048
- * columns are more than that (a deep product: k = 128 on the slower
- * paths, or k in the thousands from the substitutions of a large system)
- * the pieces are narrower, down to 16 columns, and when k alone is too
- * deep for that, k is cut too (C -= A_k B_k, piece by piece).
+ * followed by a tick. When 48 rows of 2048 columns are more than that (a
+ * deep product: k = 128 on the slower paths, or k in the thousands from
+ * the substitutions of a large system) the pieces are narrower, down to
+ * 16 columns, and when k alone is too deep for that, k is cut too (C -=
+ * A_k B_k, piece by piece).
  *
  * On a ctx with a runner, the pieces of rows and columns are the items of
  * a parallel call (each doing its k pieces in order): the same gemm calls
