@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,7 +22,7 @@ type goBench struct {
 	mode        string // for the status line
 	bench, skip string // -bench and -skip patterns ("" for no -skip)
 	count       int
-	rounds      int // go test runs one after another (0 or 1: one), their lines together
+	rounds      int // runs of the benchmarks one after another (0 or 1: one), their lines together
 	benchtime   string
 	binArgs     []string // the benchmarks' own flags (after -args)
 	rawOut      string   // also write go test's raw output here, unless ""
@@ -33,28 +34,38 @@ type goBenchRun struct {
 	Lines   []benchLine `json:"lines"`
 }
 
-// run runs go test, following its output on the status line, and parses
-// its result lines.
+// run builds package bench's test binary once and runs its benchmarks
+// (rounds times in a row, when asked), following their output on the
+// status line, and parses the result lines.
 func (g goBench) run(ctx context.Context, e *env) (goBenchRun, error) {
-	args := []string{"test", "-run=^$", "-bench=" + g.bench, fmt.Sprintf("-count=%d", g.count), "-benchtime=" + g.benchtime}
-	if g.skip != "" {
-		args = append(args, "-skip="+g.skip)
+	dir, err := os.MkdirTemp("", "crunchbench-gotest")
+	if err != nil {
+		return goBenchRun{}, err
 	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "bench.test")
+	build := []string{"test", "-c", "-o", bin}
 	if *kernelsTags != "" {
-		args = append(args, "-tags="+*kernelsTags)
+		build = append(build, "-tags="+*kernelsTags)
 	}
-	args = append(args, "./bench/")
-	if len(g.binArgs) > 0 {
-		args = append(append(args, "-args"), g.binArgs...)
+	build = append(build, "./bench/")
+	args := []string{"-test.run=^$", "-test.bench=" + g.bench, fmt.Sprintf("-test.count=%d", g.count), "-test.benchtime=" + g.benchtime}
+	if g.skip != "" {
+		args = append(args, "-test.skip="+g.skip)
 	}
-	res := goBenchRun{Command: "go " + strings.Join(args, " ")}
+	args = append(args, g.binArgs...)
 	rounds := max(g.rounds, 1)
+	res := goBenchRun{Command: fmt.Sprintf("go %s && cd bench && bench.test %s", strings.Join(build, " "), strings.Join(args, " "))}
 	if rounds > 1 {
 		res.Command += fmt.Sprintf(" (%d times in a row)", rounds)
 	}
+	e.status.set("%s: building the benchmarks", g.mode)
+	if out, err := exec.CommandContext(ctx, "go", build...).CombinedOutput(); err != nil {
+		return res, fmt.Errorf("go %s: %w\n%s", strings.Join(build, " "), err, out)
+	}
 	var raw bytes.Buffer
 	for r := range rounds {
-		if err := g.runOnce(ctx, e, args, r, rounds, &raw); err != nil {
+		if err := g.runOnce(ctx, e, bin, args, r, rounds, &raw); err != nil {
 			return res, fmt.Errorf("%s: %w", res.Command, err)
 		}
 	}
@@ -63,15 +74,16 @@ func (g goBench) run(ctx context.Context, e *env) (goBenchRun, error) {
 			return res, err
 		}
 	}
-	var err error
 	res.Lines, err = parseBench(&raw)
 	return res, err
 }
 
-// runOnce runs go test with args once (round r of rounds), following its
+// runOnce runs the benchmarks' binary bin with args once (round r of
+// rounds) in the package's directory, as go test would, following its
 // output on the status line, and appends that output to raw.
-func (g goBench) runOnce(ctx context.Context, e *env, args []string, r, rounds int, raw *bytes.Buffer) error {
-	cmd := exec.CommandContext(ctx, "go", args...)
+func (g goBench) runOnce(ctx context.Context, e *env, bin string, args []string, r, rounds int, raw *bytes.Buffer) error {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = "bench"
 	// OpenBLAS must choose its own kernels for a fair comparison.
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=")
@@ -83,7 +95,7 @@ func (g goBench) runOnce(ctx context.Context, e *env, args []string, r, rounds i
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting go test: %w", err)
+		return fmt.Errorf("starting %s: %w", bin, err)
 	}
 	round := ""
 	if rounds > 1 {
@@ -96,7 +108,7 @@ func (g goBench) runOnce(ctx context.Context, e *env, args []string, r, rounds i
 	for {
 		n, rerr := tee.Read(buf)
 		lines += bytes.Count(buf[:n], []byte("\n"))
-		e.status.set("%s: go test -bench%s, %d lines of output, %s", g.mode, round, lines, time.Since(start).Round(time.Second))
+		e.status.set("%s: benchmarks%s, %d lines of output, %s", g.mode, round, lines, time.Since(start).Round(time.Second))
 		if rerr != nil {
 			break
 		}

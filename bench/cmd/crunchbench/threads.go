@@ -15,7 +15,7 @@ import (
 // Flags of the threads mode.
 var (
 	threadsRun       = flag.String("threads-bench", threadsAll, "threads: the go test -bench pattern (BenchmarkThreads and its rows)")
-	threadsCount     = flag.Int("threads-count", 5, "threads: runs per row, each figure their median: go test runs this many times in a row, every row once each time, so that an op's rows run seconds apart")
+	threadsCount     = flag.Int("threads-count", 5, "threads: runs per row, each figure their median: the benchmarks run this many times in a row, every row once each time, so that an op's rows run seconds apart")
 	threadsBenchtime = flag.String("threads-benchtime", "500ms", "threads: go test -benchtime per run")
 	threadsEstimate  = flag.Bool("threads-fftw-estimate", false, "threads: plan FFTW with FFTW_ESTIMATE, at once, rather than FFTW_MEASURE (seconds a plan at 2^20)")
 	threadsOut       = flag.String("threads-out", "", "threads: also write go test's raw output here (benchstat's input format)")
@@ -107,7 +107,7 @@ func writeThreads(w io.Writer, res threadsResult, count int, benchtime string, e
 	fmt.Fprintf(w, "`%s`: each op as one request on a pool of a worker per CPU, on 1 thread and on %d, one per CPU (the request's `threads`); "+
 		"beside it OpenBLAS's gemm (openblas_set_num_threads) and FFTW's complex fft (%s) on as many threads, "+
 		"when their build tags are given. Each row calls untimed for 100 ms (at least once; a process's first row for 1 s), then calls for %s; cells: median (min–max) of %d runs of the time per call, "+
-		"and the median in the op's unit; go test runs that many times in a row, every row once each time, so that an op's rows run seconds apart. "+
+		"and the median in the op's unit; the benchmarks run that many times in a row, every row once each time, so that an op's rows run seconds apart. "+
 		"Speedups and the crunch / library speed ratio compare medians. "+
 		"Load average (1, 5, 15 min) before: %s; after: %s.\n\n",
 		res.Command, all, plan, benchtime, count, res.LoadStart, res.LoadEnd)
