@@ -181,12 +181,13 @@ CRUNCH_API crunch_status crunch_ctx_set_isa(crunch_ctx *ctx, crunch_isa isa);
  * Which calls use it: every one but crunch_histogram. gemm for products
  * of more than about 2^26 multiply-adds; fft and fft_real by batch rows,
  * and a long 1-D transform by a four-step split; conv2d by bands of output
- * rows; solve in its trailing updates; sort on 3 threads or more (its
- * chunked passes do about 1.5 times the serial work); mandelbrot, stats and
+ * rows; solve in its trailing updates; sort by halves and a merge on 2
+ * threads, by chunked passes on more; mandelbrot, stats and
  * modsum by fixed bands or chunks. Small calls stay serial. Every
  * result is bit for bit the one a serial call gives: work is cut into
  * pieces of fixed sizes, never by the number of threads, and pieces are
- * combined in a fixed order. Progress counts the work of every thread;
+ * combined in a fixed order (a sort's result is unique, however it is
+ * reached). Progress counts the work of every thread;
  * cancellation stops every task within about a millisecond of work.
  *
  * Returns CRUNCH_EINVAL for a NULL ctx.
@@ -382,17 +383,20 @@ CRUNCH_API crunch_status crunch_histogram_range_f32(crunch_ctx *ctx, const float
  * n elements. Progress counts elements per pass: n * (bytes per key + 1)
  * in total.
  *
- * Threads: on a ctx with a runner and 3 threads or more, n above 2^16 is
- * sorted by the same passes cut into chunks of 2^16 elements (fixed by n),
- * each pass a round
- * counting every chunk by its byte and a round moving every chunk to its
- * place, the NaNs set aside by a counting and a copying round first. The
- * result is the serial one, bit for bit, on any number of threads (the
- * sorted order is unique up to equal bits, and NaNs keep their order).
- * It needs, besides the n-element buffer, 2 KiB per chunk (n / 32 bytes).
- * The chunked passes read the keys twice, about 1.5 times the serial
- * sort's work, so on 2 threads they lose to it (10^7 f64: 213 ms serial,
- * 244 ms on 2 threads) and 2 threads sort serially.
+ * Threads: the result is the serial one, bit for bit, on any number of
+ * threads (the sorted order is unique up to equal bits, and NaNs keep
+ * their order). On a ctx with a runner and 2 threads, n of 2^17 or more
+ * is sorted as two halves at once, each by the serial sort, then merged
+ * in pieces of 2^16 elements of output (each found by a binary search on
+ * the merge path) into the work buffer and copied back: the serial
+ * sort's work, one merge pass and one copy. Progress counts n more, for
+ * the merge. On 3 threads or more, n above 2^16 is sorted by the serial
+ * sort's passes cut into chunks of 2^16 elements (fixed by n), each pass
+ * a round counting every chunk by its byte and a round moving every chunk
+ * to its place, the NaNs set aside by a counting and a copying round
+ * first; it needs, besides the n-element buffer, 2 KiB per chunk (n / 32
+ * bytes). Those chunked passes read the keys twice, about 1.5 times the
+ * serial sort's work, which is why 2 threads merge instead.
  *
  * Returns CRUNCH_EINVAL if x is NULL with n > 0 or n elements do not fit
  * in memory; CRUNCH_ENOMEM if a work buffer cannot be allocated;
@@ -423,8 +427,9 @@ CRUNCH_API crunch_status crunch_sort_u32(crunch_ctx *ctx, uint32_t *x, size_t n,
  * other overlaps are CRUNCH_EINVAL.
  *
  * It needs two n-element work buffers (one in place). Progress and threads
- * as crunch_sort_f64; on 3 threads or more x is copied to a work buffer,
- * sorted there in parallel and copied to out. Returns CRUNCH_EINVAL if x
+ * as crunch_sort_f64; on 2 threads x is copied to a work buffer, its
+ * halves sorted there and merged into out; on 3 threads or more x is
+ * copied to a work buffer, sorted there in parallel and copied to out. Returns CRUNCH_EINVAL if x
  * or out is NULL with n > 0, or as crunch_sort_f64; CRUNCH_ENOMEM;
  * CRUNCH_ECANCELED if cancelled (out's contents are then undefined).
  */

@@ -38,8 +38,10 @@
  * scatters into out: the copy a caller would make first is folded into
  * the first pass, and out is never read.
  *
- * In parallel (a ctx with a runner) the same passes run chunk by chunk on
- * the runner's threads: sort_parallel.h.
+ * In parallel (a ctx with a runner): on 2 threads, the two halves sorted
+ * at once by the serial sort and then merged (sort_merge.h); on 3 or more,
+ * the same passes run chunk by chunk on the runner's threads
+ * (sort_parallel.h).
  *
  * Values are read and written through memcpy of their bit pattern, never
  * by casting a double * to an integer pointer: that keeps strict aliasing
@@ -57,11 +59,12 @@ enum {
     RADIX = 256       /* one byte per pass */
 };
 
+#include "sort_merge.h"
 #include "sort_parallel.h"
 
 /* The chunked passes cost about 1.5 times the serial sort's work (each
- * pass reads the keys twice), so they pay from 3 threads on; the result
- * is the same either way. */
+ * pass reads the keys twice), so they are for 3 threads or more; 2 sort
+ * halves and merge them. The result is the same either way. */
 #define PAR_MIN_THREADS 3
 
 /* The key maps, as functions of the bits (see the file comment). 0 - s
@@ -196,56 +199,18 @@ static crunch_status copy_polled(crunch_ctx *ctx, void *dst, const void *src, si
         return st;                                                                            \
     }                                                                                         \
                                                                                               \
-    /* sort_S sorts in[0..n) into out: crunch_sort_into_S, or crunch_sort_S                   \
-     * when in == out (crunch.h has both contracts). Sorting into another                     \
-     * buffer, out is only ever written: the first pass reads in once and                     \
-     * moves its values to a private work buffer, the passes run between two                  \
-     * private buffers, and the last one scatters into out; nothing is read                   \
-     * back from out, so a caller changing it meanwhile (memory shared with                   \
-     * another process) spoils only its own result. */                                        \
-    static crunch_status sort_##S(crunch_ctx *ctx, const T *in, T *out, size_t n, int descending) \
+    /* sort_serial_S is the radix sort of the file comment on the calling                     \
+     * thread, after sort_S's checks (n >= SMALL, in == out or apart) with                    \
+     * progress begun. tmp is its work space: n elements in place, 2n into                    \
+     * another buffer. */                                                                     \
+    static crunch_status sort_serial_##S(crunch_ctx *ctx, const T *in, T *out, size_t n, U flip, \
+                                         U *tmp)                                              \
     {                                                                                         \
         enum { NB = sizeof(U) };                                                              \
-        const U flip = descending ? (U) ~(U)0 : 0;                                            \
         const int inplace = (const void *)in == (const void *)out;                            \
-        if (n > 0 && (in == NULL || out == NULL))                                             \
-            return CRUNCH_EINVAL;                                                             \
-        /* x and two work buffers must all fit; this also keeps the                           \
-         * progress total, n * (NB + 1), inside int64. */                                     \
-        if (n > (size_t)PTRDIFF_MAX / 32)                                                     \
-            return CRUNCH_EINVAL;                                                             \
-        const size_t bytes = n * sizeof(U);                                                   \
-        if (!inplace && (const char *)in < (const char *)out + bytes &&                       \
-            (const char *)out < (const char *)in + bytes)                                     \
-            return CRUNCH_EINVAL; /* overlapping but not the same */                          \
-        const int64_t total = (int64_t)n * (NB + 1);                                          \
-        if (n < 2) { /* nothing to order, nothing to cancel */                                \
-            if (!inplace && n > 0)                                                            \
-                memcpy(out, in, bytes);                                                       \
-            crunch__progress_begin(ctx, total);                                               \
-            crunch__progress_add(ctx, total);                                                 \
-            return CRUNCH_OK;                                                                 \
-        }                                                                                     \
-        if (crunch__canceled(ctx))                                                            \
-            return CRUNCH_ECANCELED;                                                          \
-        crunch__progress_begin(ctx, total);                                                   \
-        if (n < SMALL) { /* its loops stay in bounds whatever out holds */                    \
-            if (!inplace)                                                                     \
-                memcpy(out, in, bytes);                                                       \
-            insertion_##S(out, n, flip);                                                      \
-            crunch__progress_add(ctx, total);                                                 \
-            return CRUNCH_OK;                                                                 \
-        }                                                                                     \
-        if (crunch__threads(ctx) >= PAR_MIN_THREADS && n > PCHUNK) /* two chunks or more */   \
-            return inplace ? sort_par_##S(ctx, out, n, flip) : sort_par_into_##S(ctx, in, out, n, flip); \
         /* In place: tmp is the other buffer of the passes, and holds the NaNs                \
          * during the first. Into out: the passes run between tmp and tmp2,                   \
          * and tmp2 holds the NaNs during the first. */                                       \
-        crunch__bigbuf wk;                                                                    \
-        crunch__bigbuf_alloc(&wk, inplace ? bytes : 2 * bytes); /* no overflow after the bound above */ \
-        U *tmp = wk.p;                                                                        \
-        if (tmp == NULL)                                                                      \
-            return CRUNCH_ENOMEM;                                                             \
         U *const nanbuf = inplace ? tmp : tmp + n;                                            \
         void *const first = inplace ? (void *)out : (void *)tmp; /* where pass 0 compacts to */ \
         size_t hist[NB][RADIX];                                                               \
@@ -263,7 +228,6 @@ static crunch_status copy_polled(crunch_ctx *ctx, void *dst, const void *src, si
                 /* In place, x[m..i0) are the slots the NaNs left: put them back. */          \
                 if (inplace)                                                                  \
                     memcpy((char *)out + m * sizeof(U), nanbuf, nans * sizeof(U));            \
-                crunch__bigbuf_free(&wk);                                                     \
                 return CRUNCH_ECANCELED;                                                      \
             }                                                                                 \
             size_t end = n - i0 < CHUNK ? n : i0 + CHUNK;                                     \
@@ -318,7 +282,6 @@ static crunch_status copy_polled(crunch_ctx *ctx, void *dst, const void *src, si
                      * the NaNs; into out, out's contents are undefined. */                   \
                     if (inplace && src != (void *)out)                                        \
                         memcpy(out, src, m * sizeof(U));                                      \
-                    crunch__bigbuf_free(&wk);                                                 \
                     return CRUNCH_ECANCELED;                                                  \
                 }                                                                             \
                 size_t end = m - i0 < CHUNK ? m : i0 + CHUNK;                                 \
@@ -335,8 +298,69 @@ static crunch_status copy_polled(crunch_ctx *ctx, void *dst, const void *src, si
         }                                                                                     \
         if (src != (void *)out) /* an odd number of passes in place, or none into out */      \
             memcpy(out, src, m * sizeof(U));                                                  \
-        crunch__bigbuf_free(&wk);                                                             \
         return CRUNCH_OK;                                                                     \
+    }                                                                                         \
+                                                                                              \
+    SORT_MERGE_TYPED(S, T, U, KEY, ISNAN)                                                     \
+                                                                                              \
+    /* sort_S sorts in[0..n) into out: crunch_sort_into_S, or crunch_sort_S                   \
+     * when in == out (crunch.h has both contracts). Sorting into another                     \
+     * buffer, out is only ever written: the first pass reads in once and                     \
+     * moves its values to a private work buffer, the passes run between two                  \
+     * private buffers, and the last one scatters into out; nothing is read                   \
+     * back from out, so a caller changing it meanwhile (memory shared with                   \
+     * another process) spoils only its own result. */                                        \
+    static crunch_status sort_##S(crunch_ctx *ctx, const T *in, T *out, size_t n, int descending) \
+    {                                                                                         \
+        enum { NB = sizeof(U) };                                                              \
+        const U flip = descending ? (U) ~(U)0 : 0;                                            \
+        const int inplace = (const void *)in == (const void *)out;                            \
+        if (n > 0 && (in == NULL || out == NULL))                                             \
+            return CRUNCH_EINVAL;                                                             \
+        /* x and two work buffers must all fit; this also keeps the                           \
+         * progress total, n * (NB + 1), inside int64. */                                     \
+        if (n > (size_t)PTRDIFF_MAX / 32)                                                     \
+            return CRUNCH_EINVAL;                                                             \
+        const size_t bytes = n * sizeof(U);                                                   \
+        if (!inplace && (const char *)in < (const char *)out + bytes &&                       \
+            (const char *)out < (const char *)in + bytes)                                     \
+            return CRUNCH_EINVAL; /* overlapping but not the same */                          \
+        const int64_t total = (int64_t)n * (NB + 1);                                          \
+        if (n < 2) { /* nothing to order, nothing to cancel */                                \
+            if (!inplace && n > 0)                                                            \
+                memcpy(out, in, bytes);                                                       \
+            crunch__progress_begin(ctx, total);                                               \
+            crunch__progress_add(ctx, total);                                                 \
+            return CRUNCH_OK;                                                                 \
+        }                                                                                     \
+        if (crunch__canceled(ctx))                                                            \
+            return CRUNCH_ECANCELED;                                                          \
+        if (n < SMALL) { /* its loops stay in bounds whatever out holds */                    \
+            if (!inplace)                                                                     \
+                memcpy(out, in, bytes);                                                       \
+            insertion_##S(out, n, flip);                                                      \
+            crunch__progress_begin(ctx, total);                                               \
+            crunch__progress_add(ctx, total);                                                 \
+            return CRUNCH_OK;                                                                 \
+        }                                                                                     \
+        const int threads = crunch__threads(ctx);                                             \
+        if (threads >= PAR_MIN_THREADS && n > PCHUNK) { /* two chunks or more */              \
+            crunch__progress_begin(ctx, total);                                               \
+            return inplace ? sort_par_##S(ctx, out, n, flip)                                  \
+                           : sort_par_into_##S(ctx, in, out, n, flip);                        \
+        }                                                                                     \
+        if (threads == 2 && n >= HALVES_MIN) {                                                \
+            crunch__progress_begin(ctx, total + (int64_t)n); /* n more: the merge */          \
+            return sort_halves_##S(ctx, in, out, n, flip);                                    \
+        }                                                                                     \
+        crunch__progress_begin(ctx, total);                                                   \
+        crunch__bigbuf wk;                                                                    \
+        crunch__bigbuf_alloc(&wk, inplace ? bytes : 2 * bytes); /* no overflow after the bound above */\
+        if (wk.p == NULL)                                                                     \
+            return CRUNCH_ENOMEM;                                                             \
+        crunch_status st = sort_serial_##S(ctx, in, out, n, flip, wk.p);                      \
+        crunch__bigbuf_free(&wk);                                                             \
+        return st;                                                                            \
     }                                                                                         \
                                                                                               \
     /* The public entry points (crunch.h has their contracts). */                             \

@@ -485,22 +485,24 @@ out:
     free(in), free(x);
 }
 
-/* sort_cancel_call sorts the f64 array arg (n elements first, as size_t)
- * on 3 pthreads; test_sort_cancel's call. */
+/* sort_cancel_call sorts the f64 array arg on its pthreads;
+ * test_sort_cancel's call. */
 typedef struct sort_cancel {
     double *x;
     size_t n;
+    int threads; /* 2: halves and a merge; 3: the chunked passes */
 } sort_cancel;
 
 static crunch_status sort_cancel_call(crunch_ctx *ctx, void *arg)
 {
     const sort_cancel *sc = arg;
-    crunch_ctx_set_runner(ctx, crunch_runner_pthreads, NULL, 3);
+    crunch_ctx_set_runner(ctx, crunch_runner_pthreads, NULL, sc->threads);
     return crunch_sort_f64(ctx, sc->x, sc->n, 0);
 }
 
-/* A parallel sort cancelled midway stops, and leaves x holding its
- * elements: sorted serially afterwards, x equals the sorted input. */
+/* A parallel sort cancelled midway, on either parallel path, stops and
+ * leaves x holding its elements: sorted serially afterwards, x equals the
+ * sorted input. */
 static void test_sort_cancel(void)
 {
     const size_t n = 4000037;
@@ -509,13 +511,20 @@ static void test_sort_cancel(void)
         CHECK(0, "out of memory");
         goto out;
     }
-    sort_fill(in, n, 8, 1, 0, 77); /* NaNs among them: the compaction's state too */
-    memcpy(x, in, n * sizeof *x);
-    sort_cancel sc = {x, n};
-    check_cancel_midway("sort f64", CRUNCH_ISA_AUTO, (int64_t)n * 9, sort_cancel_call, &sc);
-    CHECK(crunch_sort_f64(NULL, x, n, 0) == CRUNCH_OK && crunch_sort_f64(NULL, in, n, 0) == CRUNCH_OK,
-          "serial sorts");
-    CHECK(memcmp(x, in, n * sizeof *x) == 0, "a cancelled parallel sort lost or changed elements");
+    for (int threads = 2; threads <= 3; threads++) {
+        sort_fill(in, n, 8, 1, 0, 77); /* NaNs among them: the compaction's state too */
+        memcpy(x, in, n * sizeof *x);
+        sort_cancel sc = {x, n, threads};
+        /* progress: 9 units an element, and one more for the halves' merge */
+        int64_t total = (int64_t)n * (threads == 2 ? 10 : 9);
+        check_cancel_midway(threads == 2 ? "sort f64 (halves)" : "sort f64 (chunked)",
+                            CRUNCH_ISA_AUTO, total, sort_cancel_call, &sc);
+        CHECK(crunch_sort_f64(NULL, x, n, 0) == CRUNCH_OK &&
+                  crunch_sort_f64(NULL, in, n, 0) == CRUNCH_OK,
+              "serial sorts");
+        CHECK(memcmp(x, in, n * sizeof *x) == 0,
+              "a cancelled sort on %d threads lost or changed elements", threads);
+    }
 out:
     free(in), free(x);
 }
@@ -596,6 +605,79 @@ static void run_then_cancel(void *p, size_t i)
     crunch_ctx_progress(f->ctx, &done, NULL);
     if (done > 0) /* the canceller waits for progress: never cancel before it */
         crunch_ctx_cancel(f->ctx);
+}
+
+/* round_cancel: round_cancelling_runner's state: it cancels ctx once the
+ * first task of the call's round-th round (counted from 1) has run. */
+typedef struct round_cancel {
+    crunch_ctx *ctx;
+    int round, seen;
+} round_cancel;
+
+static void run_then_cancel_now(void *p, size_t i)
+{
+    const first_cancels *f = p;
+    f->task(f->arg, i);
+    crunch_ctx_cancel(f->ctx);
+}
+
+static void round_cancelling_runner(void *data, size_t n, crunch_task_fn task, void *arg,
+                                    int threads)
+{
+    round_cancel *rc = data;
+    if (++rc->seen != rc->round) {
+        crunch_runner_pthreads(NULL, n, task, arg, threads);
+        return;
+    }
+    first_cancels f = {task, arg, rc->ctx};
+    crunch_runner_pthreads(NULL, n, run_then_cancel_now, &f, threads);
+}
+
+/* The sort on 2 threads cancelled in each of its rounds: the halves, the
+ * merge (x keeps the sorted halves) and the copy back (it finishes: the
+ * call succeeds). x always holds its elements; into another buffer, the
+ * input is never touched. */
+static void test_sort_halves_cancel_rounds(void)
+{
+    const size_t n = 1000003;
+    double *in = malloc(n * sizeof *in), *x = malloc(n * sizeof *x);
+    double *want = malloc(n * sizeof *want);
+    if (in == NULL || x == NULL || want == NULL) {
+        CHECK(0, "out of memory");
+        goto out;
+    }
+    sort_fill(in, n, 8, 1, 0, 78);
+    memcpy(want, in, n * sizeof *want);
+    CHECK(crunch_sort_f64(NULL, want, n, 0) == CRUNCH_OK, "serial sort");
+    const uint64_t hin = check_hash(in, n * sizeof *in, CHECK_HASH_INIT);
+    for (int into = 0; into < 2; into++)
+        for (int round = 1; round <= 3; round++) {
+            crunch_ctx ctx;
+            crunch_ctx_init(&ctx);
+            round_cancel rc = {&ctx, round, 0};
+            crunch_ctx_set_runner(&ctx, round_cancelling_runner, &rc, 2);
+            memcpy(x, in, n * sizeof *x);
+            crunch_status st = into ? crunch_sort_into_f64(&ctx, in, x, n, 0)
+                                    : crunch_sort_f64(&ctx, x, n, 0);
+            /* the last round in place copies back and cannot be stopped */
+            crunch_status wst = !into && round == 3 ? CRUNCH_OK : CRUNCH_ECANCELED;
+            CHECK(st == wst, "sort %s on 2 threads cancelled in round %d: status %d, want %d",
+                  into ? "into" : "in place", round, st, wst);
+            if (into) {
+                CHECK(check_hash(in, n * sizeof *in, CHECK_HASH_INIT) == hin,
+                      "sort into changed its input");
+                continue;
+            }
+            if (st == CRUNCH_OK) {
+                CHECK(memcmp(x, want, n * sizeof *x) == 0, "sort finished after a cancel differs");
+                continue;
+            }
+            CHECK(crunch_sort_f64(NULL, x, n, 0) == CRUNCH_OK, "serial sort");
+            CHECK(memcmp(x, want, n * sizeof *x) == 0,
+                  "sort cancelled in round %d lost or changed elements", round);
+        }
+out:
+    free(in), free(x), free(want);
 }
 
 /* cancelling_runner runs the tasks on crunch_runner_pthreads and cancels
@@ -750,6 +832,7 @@ int main(void)
     }
     test_sort();
     test_sort_cancel();
+    test_sort_halves_cancel_rounds();
     test_cancel_prompt();
     return check_exit(NAME);
 }
