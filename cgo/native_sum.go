@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "1be8524928d3f6b97f9c1b52428e6f4db2577130de60315257df50ca1df40d66"
+const nativeSum = "af0b40195d21e0fcc749e050e031cc34c079e7459b96c7c2fe3f8a1d3212e2b4"

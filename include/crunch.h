@@ -535,13 +535,18 @@ CRUNCH_API crunch_status crunch_gemm_f32(crunch_ctx *ctx, int trans_a, int trans
  * n == 0 is a successful no-op; nrhs == 0 still factors A and reports a
  * singular A.
  *
- * Threads: on a ctx with a runner, every rank-k update (the Schur
- * complements, and those inside the triangular solves of the
- * substitution) runs its blocks of about a millisecond of multiply-adds,
- * fixed by the shapes and the SIMD path, in parallel; the panels, so the
- * pivots, and the narrow triangular solves stay on the calling thread.
- * Each block is the same gemm call as on one thread, so the result is
- * the same, bit for bit, on any number of threads. No extra work space.
+ * Threads: on a ctx with a runner, the factorisation looks ahead: while
+ * the columns right of a block of 128 are updated, 128 at a time in
+ * parallel (each piece its row swaps, triangular solve and Schur
+ * complement), one thread factors the next block's columns, whose row
+ * swaps are held back from the columns being updated and applied to them
+ * in the next round, and to L on the left in the one after. Rounds with
+ * an update below 2^26 multiply-adds run on the calling thread. The
+ * rank-k updates of the substitution run their blocks of about a
+ * millisecond of multiply-adds, fixed by the shapes and the SIMD path, in
+ * parallel. Every piece is fixed by n and each one's work is serial, so
+ * the result is the same, bit for bit, on any number of threads. No extra
+ * work space.
  *
  * Work space: a copy of A (n rows of a little over n doubles, mapped with
  * huge pages when large) and a few n-element vectors, freed before return.

@@ -3,11 +3,12 @@
  * pivoting, then forward and back substitution.
  *
  * Layout. Everything is row-major, so LAPACK's column operations become
- * strided and its row operations contiguous: a row swap is one contiguous
- * swap of n doubles, and we swap whole rows at once (LAPACK swaps the
- * panel's part first and the rest later with dlaswp; the result is the
- * same, since every pending update of a row uses only that row's own
- * multipliers, which travel with it).
+ * strided and its row operations contiguous: a row swap is a contiguous
+ * swap of doubles. Inside a top-level panel a pivot swaps the panel's
+ * part of the two rows; the rest follows later, as LAPACK's dlaswp does
+ * (factor_top). The result is the same as swapping whole rows at once,
+ * since every pending update of a row uses only that row's own
+ * multipliers, which travel with it.
  *
  * Factorisation. Right-looking, blocked at three levels of column widths
  * (BLOCKS: 128, 32, 8). At each level a range of columns [j0, j1) is cut
@@ -31,11 +32,14 @@
  * pieces cost some repacking (B once per piece of rows): about 1% at
  * n = 1024.
  *
- * Threads: on a ctx with a runner, each update's pieces (of rows and
- * columns) run in parallel, every one the same gemm call as in the serial
- * loop; everything else (the panels, so the pivots, and the narrow
- * triangular solves at the bottom of the recursion) stays on the calling
- * thread. So the result is the serial one, bit for bit.
+ * Threads: the top level looks ahead (factor_top): each round updates
+ * the columns right of a block in pieces of LA_PIECE columns while one
+ * item factors the next panel, the panel's row swaps held back from the
+ * columns other items are updating. Below the top level, and in the
+ * substitutions, each update's pieces (of rows and columns) run in
+ * parallel when the update is not already an item of a round, every one
+ * the same gemm call as in the serial loop. Every item is fixed by n and
+ * its work is serial, so the result is the serial one, bit for bit.
  *
  * Singularity (crunch.h has the contract): an exactly zero pivot stops
  * the factorisation; otherwise the 1-norm condition number is estimated
@@ -76,7 +80,14 @@ enum {
     UPD_ROW_PIECES = 8,
     /* and it runs in parallel from this many multiply-adds on (about 20
      * microseconds): below it a round costs more than it saves. */
-    UPD_PAR_MIN = 1 << 20
+    UPD_PAR_MIN = 1 << 20,
+    /* factor_top's items beyond the next panel: columns each */
+    LA_PIECE = 128,
+    /* and a round runs in parallel from this many multiply-adds in its
+     * update on: below, its items took as long or longer on 2 threads
+     * as on one here (n = 2048: the last 6 of 15 rounds, 2 ms or less
+     * each; the next panel's factorisation, item 0, is most of them) */
+    LA_PAR_MIN = 1 << 26
 };
 
 /* progress: multiply-adds credited to the caller's ctx. When the total
@@ -99,6 +110,8 @@ typedef struct solver {
     size_t *piv;       /* row j was swapped with row piv[j] >= j at step j */
     double *v1, *v2;   /* n-element work vectors */
     size_t since_poll; /* elements touched since the last poll in row loops */
+    size_t swap_lo, swap_hi; /* the columns a pivot's row swap exchanges */
+    int serial;        /* inside a parallel item: updates stay on this thread */
     double scale;      /* the power of two A and B were scaled by (load) */
     const crunch__solve_kernels *k; /* the vector kernels of this call's path */
 } solver;
@@ -233,7 +246,8 @@ static crunch_status update(solver *s, size_t m, size_t nc, size_t k, const doub
     if (rows < 48)
         rows = 48;
     size_t pieces = ((m + rows - 1) / rows) * ((nc + cols - 1) / cols);
-    if (crunch__threads(s->ctx) >= 2 && pieces >= 2 && (uint64_t)m * nc * k >= UPD_PAR_MIN) {
+    if (!s->serial && crunch__threads(s->ctx) >= 2 && pieces >= 2 &&
+        (uint64_t)m * nc * k >= UPD_PAR_MIN) {
         upd_call u = {s, m, nc, k, rows, cols, kk, a, b, c, lda, ldb, ldc, 0};
         crunch_status st = crunch__parallel(s->ctx, pieces, upd_piece, &u);
         uint64_t f = __atomic_load_n(&u.fmas, __ATOMIC_RELAXED);
@@ -411,7 +425,7 @@ static void swap_rows(double *restrict x, double *restrict y, size_t len)
  */
 static crunch_status panel_unblocked(solver *s, size_t j0, size_t j1)
 {
-    const size_t n = s->n, ld = s->ld;
+    const size_t ld = s->ld, n = s->n;
     double *w = s->w;
     uint64_t fmas = 0;
     /* The next column's pivot search rides along with this column's
@@ -429,8 +443,8 @@ static crunch_status panel_unblocked(solver *s, size_t j0, size_t j1)
         s->piv[j] = p;
         if (!(best > 0) || isinf(best)) /* zero, NaN, or overflowed to Inf */
             return CRUNCH_ENUMERICAL;
-        if (p != j)
-            swap_rows(w + j * ld, w + p * ld, n);
+        if (p != j) /* the panel's columns; the rest later (factor_top) */
+            swap_rows(w + j * ld + s->swap_lo, w + p * ld + s->swap_lo, s->swap_hi - s->swap_lo);
         const double *urow = w + j * ld;
         const double pv = urow[j];
         /* Multiply by the reciprocal unless it would overflow (LAPACK's
@@ -490,6 +504,105 @@ static crunch_status factor_cols(solver *s, size_t j0, size_t j1, int lvl)
             return st;
     }
     return CRUNCH_OK;
+}
+
+/* la_round: one round of factor_top, shared by its items: block [b0, b1)
+ * is factored (its swaps done in its own columns only), [b1, c1) is the
+ * next panel, and the block's swaps are due in columns [0, b0) too. */
+typedef struct la_round {
+    solver *s;
+    size_t b0, b1, c1;
+    size_t updates;    /* items 1..updates: LA_PIECE columns each from c1 */
+    int64_t published; /* progress units the items published; atomic */
+} la_round;
+
+/* swap_cols applies the row swaps of pivots [p0, p1) to columns [c0, c1),
+ * in order. */
+static void swap_cols(solver *s, size_t p0, size_t p1, size_t c0, size_t c1)
+{
+    for (size_t j = p0; j < p1; j++)
+        if (s->piv[j] != j)
+            swap_rows(s->w + j * s->ld + c0, s->w + s->piv[j] * s->ld + c0, c1 - c0);
+}
+
+/* la_item runs item i of a round (crunch__item_fn):
+ *   item 0: the next panel's columns: the block's row swaps, U12 = L11^-1
+ *     A12, A22 -= L21 U12, then the panel's factorisation, its swaps kept
+ *     to its own columns;
+ *   items 1..updates: the same update on LA_PIECE columns each after it;
+ *   the rest: the block's row swaps in LA_PIECE columns each of L, left
+ *     of the block.
+ * Each runs on a solver of its own: its updates serial, its progress
+ * published straight to the caller's ctx. */
+static crunch_status la_item(void *arg, size_t i)
+{
+    la_round *r = arg;
+    solver loc = *r->s;
+    const size_t n = loc.n, ld = loc.ld, b0 = r->b0, b1 = r->b1;
+    double *w = loc.w;
+    if (i > r->updates) {
+        size_t c0 = (i - r->updates - 1) * LA_PIECE;
+        swap_cols(&loc, b0, b1, c0, min_size(c0 + LA_PIECE, b0));
+        return CRUNCH_OK;
+    }
+    size_t j0 = i == 0 ? b1 : r->c1 + (i - 1) * LA_PIECE;
+    size_t j1 = i == 0 ? r->c1 : min_size(j0 + LA_PIECE, n);
+    loc.serial = 1;
+    swap_cols(&loc, b0, b1, j0, j1);
+    crunch_status st = trsm_lower(&loc, b1 - b0, j1 - j0, w + b0 * ld + b0, ld, w + b0 * ld + j0, ld);
+    if (st == CRUNCH_OK)
+        st = update(&loc, n - b1, j1 - j0, b1 - b0, w + b1 * ld + b0, ld, w + b0 * ld + j0, ld,
+                    w + b1 * ld + j0, ld);
+    if (st == CRUNCH_OK && i == 0) {
+        loc.swap_lo = b1;
+        loc.swap_hi = r->c1;
+        st = factor_cols(&loc, b1, r->c1, 1);
+    }
+    __atomic_fetch_add(&r->published, loc.pr.done - r->s->pr.done, __ATOMIC_RELAXED);
+    return st;
+}
+
+/*
+ * factor_top is the top level of factor_cols, with look-ahead: each
+ * panel is factored while the update before it is still going on. Panel
+ * 0 is factored first; then for each block [b0, b1), one round of
+ * la_item: item 0 updates the next panel's columns and factors it, other
+ * items update LA_PIECE columns each beyond it, and the last ones apply
+ * the block's row swaps to L on its left. A panel's swaps exchange only
+ * its own columns while its round runs (other items are updating the
+ * rest of those rows); the next round applies them everywhere else, the
+ * last panel's after the loop. Every pending update of a row uses only
+ * that row's own multipliers, which travel with it, so deferring a swap
+ * changes no value. The items are fixed by n and each one's work is
+ * serial, so the result is the same on any number of threads; with one,
+ * or when the round's update is below LA_PAR_MIN multiply-adds, the
+ * items run in order on the calling thread.
+ */
+static crunch_status factor_top(solver *s)
+{
+    const size_t n = s->n, nb = BLOCKS[0];
+    s->swap_lo = 0;
+    s->swap_hi = min_size(nb, n);
+    crunch_status st = factor_cols(s, 0, s->swap_hi, 1);
+    size_t b0 = 0;
+    for (; st == CRUNCH_OK && b0 + nb < n; b0 += nb) {
+        size_t b1 = b0 + nb, c1 = min_size(b1 + nb, n);
+        size_t updates = (n - c1 + LA_PIECE - 1) / LA_PIECE;
+        la_round r = {s, b0, b1, c1, updates, 0};
+        size_t items = 1 + updates + (b0 + LA_PIECE - 1) / LA_PIECE;
+        if ((uint64_t)(n - b1) * (n - b1) * nb >= LA_PAR_MIN) {
+            st = crunch__parallel(s->ctx, items, la_item, &r);
+        } else { /* the same items in order, on this thread */
+            for (size_t i = 0; i < items && st == CRUNCH_OK; i++)
+                st = crunch__canceled(s->ctx) ? CRUNCH_ECANCELED : la_item(&r, i);
+        }
+        s->pr.done += __atomic_load_n(&r.published, __ATOMIC_RELAXED);
+    }
+    s->swap_lo = 0;
+    s->swap_hi = n;
+    if (st == CRUNCH_OK) /* the last panel, [b0, n): its swaps left of it */
+        swap_cols(s, b0, n, 0, b0);
+    return st;
 }
 
 /*
@@ -758,7 +871,7 @@ static crunch_status solve(solver *s, const double *a, size_t lda, const double 
     crunch_status st = load(s, a, lda, b, ldb, nrhs, &anorm);
     if (st != CRUNCH_OK)
         return st;
-    if ((st = factor_cols(s, 0, n, 0)) != CRUNCH_OK)
+    if ((st = factor_top(s)) != CRUNCH_OK)
         return st;
     if ((st = inv_norm1(s, &inv)) != CRUNCH_OK)
         return st;
@@ -837,6 +950,7 @@ crunch_status crunch_solve_f64(crunch_ctx *ctx, size_t n, size_t nrhs, const dou
     memset(&s, 0, sizeof s);
     s.ctx = ctx;
     s.n = n;
+    s.swap_hi = n;
     uint64_t lu = lu_total(n), rhs, total;
     int exact = !__builtin_mul_overflow((uint64_t)n * n, (uint64_t)nrhs, &rhs) &&
                 !__builtin_add_overflow(lu, rhs, &total) && (n < 2 || lu > 0);
