@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "af0b40195d21e0fcc749e050e031cc34c079e7459b96c7c2fe3f8a1d3212e2b4"
+const nativeSum = "f6da7161738b4cb72f35c330c8f226db509cc3d518e760d66e95c5012646710a"

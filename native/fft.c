@@ -71,7 +71,10 @@ struct fft_plan {
     fft_plan *col; /* length n1 over FS_COLS(f32) interleaved columns, owned */
     fft_plan *row; /* length n2, owned */
     size_t n1, n2; /* n = n1 * n2, n1 <= n2 */
-    void *fs_tw;   /* n complex: the twiddles between the passes, in column-block order */
+    /* The twiddles between the passes, w^(k1 j) for row k1 and column j =
+     * b C + c (C = FS_COLS(f32)), as the product of two tables: */
+    void *fs_twc; /* n1 * C complex: w^(k1 c), row k1 then c */
+    void *fs_twb; /* n2 / C * n1 complex: w^(k1 b C), block b then row k1 */
     /* cache bookkeeping, guarded by cache_mu */
     int refs;       /* calls using the plan */
     int cached;     /* whether the cache holds it (else the last user frees it) */
@@ -188,7 +191,8 @@ static void plan_free(fft_plan *p)
     plan_free(p->sub);
     plan_free(p->col);
     plan_free(p->row);
-    free(p->fs_tw);
+    free(p->fs_twc);
+    free(p->fs_twb);
     free(p->tw);
     free(p->chirp);
     free(p->bfft);

@@ -81,8 +81,8 @@ static size_t fs_slot_elems(const fft_plan *p)
         if (st == CRUNCH_OK) /* polls before each of its passes */                                 \
             st = stockham_##S(fc->K, pl->col, fc->inv, a, a, w1, w2, fc->ctx, NULL);               \
         if (st == CRUNCH_OK) { /* step 2, on the way out to the block's columns */                 \
-            const T *tw = (const T *)pl->fs_tw + 2 * i * blk; /* this block's, in order */         \
-            fc->K->twmul_##S(a, tw, wk + 2 * j0, n1, C, n2, fc->inv);                              \
+            const T *rtw = (const T *)pl->fs_twb + 2 * i * n1; /* this block's factor per row */   \
+            fc->K->twmul_##S(a, (const T *)pl->fs_twc, rtw, wk + 2 * j0, n1, C, n2, fc->inv);      \
             if (crunch__poll_work(&pq, (int64_t)blk))                                              \
                 st = CRUNCH_ECANCELED;                                                             \
             crunch__progress_add(fc->ctx, 1);                                                      \

@@ -72,13 +72,14 @@ typedef void (*crunch__fft_pass_f32)(const crunch__fft_block *b, const float *x,
                                      const float *tw, const float *roots);
 
 /* A twiddle kernel (the four-step transform's step 2): for r < rows and
- * c < cols, y[r*ldy + c] = x[r*cols + c] * tw[r*cols + c], or times
- * conj(tw) when inv (complex indices). cols is a multiple of the path's
- * vector width; x, tw and y do not overlap. */
-typedef void (*crunch__fft_twmul_f64)(const double *x, const double *tw, double *y, size_t rows,
-                                      size_t cols, size_t ldy, int inv);
-typedef void (*crunch__fft_twmul_f32)(const float *x, const float *tw, float *y, size_t rows,
-                                      size_t cols, size_t ldy, int inv);
+ * c < cols, y[r*ldy + c] = x[r*cols + c] * tw[r*cols + c] * rtw[r], each
+ * twiddle conjugated when inv (complex indices; the product rounded in
+ * that order). cols is a multiple of the path's vector width; x, tw, rtw
+ * and y do not overlap. */
+typedef void (*crunch__fft_twmul_f64)(const double *x, const double *tw, const double *rtw,
+                                      double *y, size_t rows, size_t cols, size_t ldy, int inv);
+typedef void (*crunch__fft_twmul_f32)(const float *x, const float *tw, const float *rtw, float *y,
+                                      size_t rows, size_t cols, size_t ldy, int inv);
 
 /* crunch__fft_kernels: one SIMD path's pass kernels, indexed by direction
  * (0 forward, 1 inverse) and pass kind, with its vector widths in complex

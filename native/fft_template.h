@@ -220,17 +220,19 @@ PASS(rodd, b->radix)
 
 /* twmul: the twiddle kernel (fft_kernels.h), a vector of cols at a time;
  * the direction is a constant in each of its two loops. */
-static TGT void FN(twmul)(const FT *x, const FT *tw, FT *y, size_t rows, size_t cols, size_t ldy,
-                          int inv)
+static TGT void FN(twmul)(const FT *x, const FT *tw, const FT *rtw, FT *y, size_t rows,
+                          size_t cols, size_t ldy, int inv)
 {
     for (size_t r = 0; r < rows; r++) {
         const FT *xr = x + 2 * r * cols, *tr = tw + 2 * r * cols;
+        const VC br = V_SET1(rtw[2 * r]), bi = V_SET1(rtw[2 * r + 1]); /* the row's factor */
         FT *yr = y + 2 * r * ldy;
         for (size_t c = 0; c < cols; c += VW) {
             VC wr, wi;
             V_TWDUP(tr + 2 * c, wr, wi);
             const VC a = V_LOAD(xr + 2 * c);
-            V_STORE(yr + 2 * c, inv ? V_CMUL(a, wr, wi, 1) : V_CMUL(a, wr, wi, 0));
+            V_STORE(yr + 2 * c, inv ? V_CMUL(V_CMUL(a, wr, wi, 1), br, bi, 1)
+                                    : V_CMUL(V_CMUL(a, wr, wi, 0), br, bi, 0));
         }
     }
 }
