@@ -609,7 +609,9 @@ typedef enum crunch_fft_norm {
  * plans and 128 MiB; the least recently used plan that no call is using
  * is evicted first, and a plan that does not fit is built for the call
  * and freed after it. A plan takes about 16 bytes per element of n for
- * c128, 8 for c64 (Bluestein lengths up to 9 times that).
+ * c128, 8 for c64 (Bluestein lengths up to 9 times that), and a
+ * four-step plan about a sixteenth of that at n = 2^20 (its twiddles
+ * are the products of two small tables).
  * crunch_fft_cache_clear releases them. The first call with a new n pays
  * for its plan (about as much as a few transforms).
  *
