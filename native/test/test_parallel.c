@@ -377,9 +377,11 @@ static void test_conv2d(crunch_isa isa)
 }
 
 /* sort sizes: none, one, below and at the insertion-sort bound, one
- * chunk of the parallel sort (2^16) and one element more, several with a
- * partial last one. */
-static const size_t sort_sizes[] = {0, 1, 47, 48, 65536, 65537, 3 * 65536 + 7, 300001};
+ * chunk of the parallel sort (2^16) and one element more, either side of
+ * where 2 threads sort halves (2^17; odd: halves of unequal length),
+ * several with a partial last chunk. */
+static const size_t sort_sizes[] = {0,     1,      47,     48,            65536,
+                                    65537, 131071, 131073, 3 * 65536 + 7, 300001};
 
 /* sort_fill fills the n elements of esize bytes at x with pattern pat: 0
  * random bits (floats: every class, NaNs of both signs among them), 1
