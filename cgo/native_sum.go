@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "f6da7161738b4cb72f35c330c8f226db509cc3d518e760d66e95c5012646710a"
+const nativeSum = "351e964610990cef426f23808c025caf83fc4664ee2f27290e3f9e759f6edd18"

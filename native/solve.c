@@ -425,7 +425,7 @@ static void swap_rows(double *restrict x, double *restrict y, size_t len)
  */
 static crunch_status panel_unblocked(solver *s, size_t j0, size_t j1)
 {
-    const size_t ld = s->ld, n = s->n;
+    const size_t n = s->n, ld = s->ld;
     double *w = s->w;
     uint64_t fmas = 0;
     /* The next column's pivot search rides along with this column's
@@ -533,7 +533,9 @@ static void swap_cols(solver *s, size_t p0, size_t p1, size_t c0, size_t c1)
  *   the rest: the block's row swaps in LA_PIECE columns each of L, left
  *     of the block.
  * Each runs on a solver of its own: its updates serial, its progress
- * published straight to the caller's ctx. */
+ * published straight to the caller's ctx (with a total counted in units
+ * of 2^shift multiply-adds, each item drops its remainder below one
+ * unit: only matrices of tens of terabytes have such a total). */
 static crunch_status la_item(void *arg, size_t i)
 {
     la_round *r = arg;

@@ -318,7 +318,7 @@ static crunch_status copy_polled(crunch_ctx *ctx, void *dst, const void *src, si
         if (n > 0 && (in == NULL || out == NULL))                                             \
             return CRUNCH_EINVAL;                                                             \
         /* x and two work buffers must all fit; this also keeps the                           \
-         * progress total, n * (NB + 1), inside int64. */                                     \
+         * progress total, n * (NB + 2) at most, inside int64. */                             \
         if (n > (size_t)PTRDIFF_MAX / 32)                                                     \
             return CRUNCH_EINVAL;                                                             \
         const size_t bytes = n * sizeof(U);                                                   \
