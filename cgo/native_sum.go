@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "351e964610990cef426f23808c025caf83fc4664ee2f27290e3f9e759f6edd18"
+const nativeSum = "8efd24cb4d22fd35c2621e4b1d02d2751311f6aff39060bb81eb0e8bad2420a9"

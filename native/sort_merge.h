@@ -63,18 +63,12 @@
         U flip;                                                                               \
     } shalf_##S;                                                                              \
                                                                                               \
-    /* shalf_len_S is the length of piece i of the n elements. */                             \
-    static inline size_t shalf_len_##S(size_t n, size_t i)                                    \
-    {                                                                                         \
-        return n - i * PCHUNK < PCHUNK ? n - i * PCHUNK : PCHUNK;                             \
-    }                                                                                         \
-                                                                                              \
     /* shalf_copy_S copies piece i from from to to (crunch__item_fn). */                      \
     static crunch_status shalf_copy_##S(void *arg, size_t i)                                  \
     {                                                                                         \
         const shalf_##S *p = arg;                                                             \
         memcpy((U *)p->to + i * PCHUNK, (const U *)p->from + i * PCHUNK,                      \
-               shalf_len_##S(p->n, i) * sizeof(U));                                           \
+               pchunk_len(p->n, i) * sizeof(U));                                              \
         return CRUNCH_OK;                                                                     \
     }                                                                                         \
                                                                                               \
@@ -88,7 +82,7 @@
     }                                                                                         \
                                                                                               \
     /* shalf_key_S is the key of element i of buffer b, flipped when                          \
-     * descending: the merge compares these. */                                              \
+     * descending: the merge compares these. */                                               \
     static inline U shalf_key_##S(const void *b, size_t i, U flip)                            \
     {                                                                                         \
         return (U)(KEY(load_##S(b, i)) ^ flip);                                               \
@@ -142,7 +136,7 @@
         const shalf_##S *p = arg;                                                             \
         const void *A = p->a, *B = (const U *)p->a + p->h;                                    \
         const size_t m0 = p->m0, m1 = p->m1, sorted = m0 + m1;                                \
-        const size_t k0 = i * PCHUNK, k1 = k0 + shalf_len_##S(p->n, i);                       \
+        const size_t k0 = i * PCHUNK, k1 = k0 + pchunk_len(p->n, i);                          \
         const size_t end = k1 < sorted ? k1 : sorted;                                         \
         const U flip = p->flip;                                                               \
         if (k0 < end) {                                                                       \

@@ -52,6 +52,13 @@
 #define DBITS 8
 #define DRADIX ((size_t)1 << DBITS)
 
+/* pchunk_len is the length of chunk i of len elements cut into PCHUNKs
+ * (the last may be short): the pieces of both parallel drivers. */
+static inline size_t pchunk_len(size_t len, size_t i)
+{
+    return len - i * PCHUNK < PCHUNK ? len - i * PCHUNK : PCHUNK;
+}
+
 /*
  * SORT_PARALLEL_TYPED(S, T, U, KEY, ISNAN) defines sort_par_S, the
  * parallel sort of U-bit elements: it needs SORT_TYPED's load_S and
@@ -74,17 +81,11 @@
         int first;    /* the first count round: its elements are progress */                  \
     } spar_##S;                                                                               \
                                                                                               \
-    /* spar_len_S is the length of chunk i of len elements. */                                \
-    static inline size_t spar_len_##S(size_t len, size_t i)                                   \
-    {                                                                                         \
-        return len - i * PCHUNK < PCHUNK ? len - i * PCHUNK : PCHUNK;                         \
-    }                                                                                         \
-                                                                                              \
     /* spar_nans_S counts chunk i's NaNs into cnt[i] (crunch__item_fn). */                    \
     static crunch_status spar_nans_##S(void *arg, size_t i)                                   \
     {                                                                                         \
         const spar_##S *p = arg;                                                              \
-        size_t c = 0, len = spar_len_##S(p->n, i);                                            \
+        size_t c = 0, len = pchunk_len(p->n, i);                                              \
         for (size_t j = i * PCHUNK; j < i * PCHUNK + len; j++)                                \
             c += (size_t)ISNAN(load_##S(p->x, j));                                            \
         p->cnt[i] = c;                                                                        \
@@ -97,7 +98,7 @@
     static crunch_status spar_compact_##S(void *arg, size_t i)                                \
     {                                                                                         \
         const spar_##S *p = arg;                                                              \
-        size_t chunks = (p->n + PCHUNK - 1) / PCHUNK, len = spar_len_##S(p->n, i);            \
+        size_t chunks = (p->n + PCHUNK - 1) / PCHUNK, len = pchunk_len(p->n, i);              \
         size_t k = p->cnt[i], nk = p->m + p->cnt[chunks + i];                                 \
         for (size_t j = i * PCHUNK; j < i * PCHUNK + len; j++) {                              \
             U v = load_##S(p->x, j);                                                          \
@@ -111,7 +112,7 @@
     static crunch_status spar_count_##S(void *arg, size_t i)                                  \
     {                                                                                         \
         const spar_##S *p = arg;                                                              \
-        size_t len = spar_len_##S(p->m, i);                                                   \
+        size_t len = pchunk_len(p->m, i);                                                     \
         /* even and odd elements apart: a common byte value would make each                   \
          * increment wait for the last one's store */                                         \
         uint32_t h[2][DRADIX];                                                                \
@@ -131,11 +132,11 @@
     static crunch_status spar_scatter_##S(void *arg, size_t i)                                \
     {                                                                                         \
         const spar_##S *p = arg;                                                              \
-        size_t len = spar_len_##S(p->m, i);                                                   \
+        size_t len = pchunk_len(p->m, i);                                                     \
         size_t *off = p->cnt + i * DRADIX; /* the chunk's own: no other item touches it */    \
         for (size_t j = i * PCHUNK; j < i * PCHUNK + len; j++) {                              \
             U v = load_##S(p->src, j);                                                        \
-            store_##S(p->dst, off[((KEY(v) ^ p->flip) >> p->shift) & (DRADIX - 1)]++, v);    \
+            store_##S(p->dst, off[((KEY(v) ^ p->flip) >> p->shift) & (DRADIX - 1)]++, v);     \
         }                                                                                     \
         crunch__progress_add(p->ctx, (int64_t)len * p->weight);                               \
         return CRUNCH_OK;                                                                     \
@@ -146,7 +147,7 @@
     static crunch_status spar_copy_##S(void *arg, size_t i)                                   \
     {                                                                                         \
         const spar_##S *p = arg;                                                              \
-        size_t j0 = i * PCHUNK, j1 = j0 + spar_len_##S(p->n, i);                              \
+        size_t j0 = i * PCHUNK, j1 = j0 + pchunk_len(p->n, i);                                \
         size_t a = j1 < p->m ? j1 : p->m; /* [j0, a): sorted; [max(j0, m), j1): NaNs */       \
         if (p->src != p->x && j0 < a)                                                         \
             memcpy((U *)p->x + j0, (const U *)p->src + j0, (a - j0) * sizeof(U));             \
