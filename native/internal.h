@@ -207,6 +207,12 @@ typedef crunch_status (*crunch__item_fn)(void *arg, size_t i);
 CRUNCH_HIDDEN crunch_status crunch__parallel(crunch_ctx *ctx, size_t items, crunch__item_fn item,
                                              void *arg);
 
+/* crunch__serial is crunch__parallel on the calling thread whatever the
+ * ctx's runner: for a call whose items are too small, this time, to pay
+ * for a round on several threads. */
+CRUNCH_HIDDEN crunch_status crunch__serial(crunch_ctx *ctx, size_t items, crunch__item_fn item,
+                                           void *arg);
+
 /* crunch__threads returns how many threads a call with ctx may use: the
  * ctx's budget when it has a runner, else 1. Kernels use it only to skip
  * parallel set-up that one thread would not need, never to size work. */

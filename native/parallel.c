@@ -51,19 +51,23 @@ static void par_task(void *arg, size_t i)
         par_fail(pc, (int)st);
 }
 
+crunch_status crunch__serial(crunch_ctx *ctx, size_t items, crunch__item_fn item, void *arg)
+{
+    for (size_t i = 0; i < items; i++) {
+        if (crunch__canceled(ctx))
+            return CRUNCH_ECANCELED;
+        crunch_status st = item(arg, i);
+        if (st != CRUNCH_OK)
+            return st;
+    }
+    return CRUNCH_OK;
+}
+
 crunch_status crunch__parallel(crunch_ctx *ctx, size_t items, crunch__item_fn item, void *arg)
 {
     int threads = crunch__threads(ctx);
-    if (threads < 2 || items < 2) {
-        for (size_t i = 0; i < items; i++) {
-            if (crunch__canceled(ctx))
-                return CRUNCH_ECANCELED;
-            crunch_status st = item(arg, i);
-            if (st != CRUNCH_OK)
-                return st;
-        }
-        return CRUNCH_OK;
-    }
+    if (threads < 2 || items < 2)
+        return crunch__serial(ctx, items, item, arg);
     par_call pc = {ctx, item, arg, CRUNCH_OK};
     /* The runner returns after every task did, and its hand-over (a join,
      * a wait group) orders the items' writes before the caller's reads. */

@@ -518,7 +518,7 @@ typedef struct la_round {
 
 /* swap_cols applies the row swaps of pivots [p0, p1) to columns [c0, c1),
  * in order. */
-static void swap_cols(solver *s, size_t p0, size_t p1, size_t c0, size_t c1)
+static void swap_cols(const solver *s, size_t p0, size_t p1, size_t c0, size_t c1)
 {
     for (size_t j = p0; j < p1; j++)
         if (s->piv[j] != j)
@@ -539,14 +539,15 @@ static void swap_cols(solver *s, size_t p0, size_t p1, size_t c0, size_t c1)
 static crunch_status la_item(void *arg, size_t i)
 {
     la_round *r = arg;
-    solver loc = *r->s;
-    const size_t n = loc.n, ld = loc.ld, b0 = r->b0, b1 = r->b1;
-    double *w = loc.w;
-    if (i > r->updates) {
+    const size_t b0 = r->b0, b1 = r->b1;
+    if (i > r->updates) { /* swaps only: they read the shared solver */
         size_t c0 = (i - r->updates - 1) * LA_PIECE;
-        swap_cols(&loc, b0, b1, c0, min_size(c0 + LA_PIECE, b0));
+        swap_cols(r->s, b0, b1, c0, min_size(c0 + LA_PIECE, b0));
         return CRUNCH_OK;
     }
+    solver loc = *r->s;
+    const size_t n = loc.n, ld = loc.ld;
+    double *w = loc.w;
     size_t j0 = i == 0 ? b1 : r->c1 + (i - 1) * LA_PIECE;
     size_t j1 = i == 0 ? r->c1 : min_size(j0 + LA_PIECE, n);
     loc.serial = 1;
@@ -592,12 +593,9 @@ static crunch_status factor_top(solver *s)
         size_t updates = (n - c1 + LA_PIECE - 1) / LA_PIECE;
         la_round r = {s, b0, b1, c1, updates, 0};
         size_t items = 1 + updates + (b0 + LA_PIECE - 1) / LA_PIECE;
-        if ((uint64_t)(n - b1) * (n - b1) * nb >= LA_PAR_MIN) {
-            st = crunch__parallel(s->ctx, items, la_item, &r);
-        } else { /* the same items in order, on this thread */
-            for (size_t i = 0; i < items && st == CRUNCH_OK; i++)
-                st = crunch__canceled(s->ctx) ? CRUNCH_ECANCELED : la_item(&r, i);
-        }
+        st = (uint64_t)(n - b1) * (n - b1) * nb >= LA_PAR_MIN
+                 ? crunch__parallel(s->ctx, items, la_item, &r)
+                 : crunch__serial(s->ctx, items, la_item, &r);
         s->pr.done += __atomic_load_n(&r.published, __ATOMIC_RELAXED);
     }
     s->swap_lo = 0;
