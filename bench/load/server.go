@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/crunchsvc/crunch/service/spawn"
 )
 
 // ServerConfig says how to launch a crunch server.
@@ -140,11 +142,12 @@ func startOnce(ctx context.Context, l launch) (*Server, error) {
 	}
 	s.cmd.Stdout, s.cmd.Stderr = s.stderr, s.stderr
 	// Its own process group, so that Stop can kill the workers too; and
-	// killed with us if we die first.
+	// killed with us if we die first (forked from spawn.Process's thread,
+	// so that it is not killed when some other thread of ours exits).
 	// A session of its own is a process group of its own too (and
 	// setpgid would fail in a session leader).
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !l.ownSession, Setsid: l.ownSession, Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	if err := spawn.Process().Start(s.cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}
 	go func() {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/crunchsvc/crunch/service/spawn"
 	"github.com/crunchsvc/crunch/service/wire"
 )
 
@@ -34,7 +35,7 @@ type Subprocess struct {
 	idleMu sync.Mutex
 	idle   []*slot // slots waiting for a task, the last to go idle on top
 	quit   chan struct{}
-	spawn  *spawner
+	spawn  *spawn.Spawner
 	slots  []*slot
 
 	owners   sync.WaitGroup
@@ -165,7 +166,7 @@ func NewSubprocess(cfg SubprocessConfig) (*Subprocess, error) {
 		cfg:   cfg,
 		queue: newFairQueue[*subTask](cfg.Queue),
 		quit:  make(chan struct{}),
-		spawn: newSpawner(),
+		spawn: spawn.New(),
 		slots: make([]*slot, cfg.Workers),
 	}
 	errs := make([]error, cfg.Workers)
@@ -188,7 +189,7 @@ func NewSubprocess(cfg SubprocessConfig) (*Subprocess, error) {
 				w.p.retire()
 			}
 		}
-		s.spawn.stop()
+		s.spawn.Stop()
 		return nil, fmt.Errorf("subprocess executor: %w", err)
 	}
 	s.owners.Add(len(s.slots))
@@ -262,7 +263,7 @@ func (s *Subprocess) Close() error {
 	s.owners.Wait()
 	s.retiring.Wait()
 	s.failQueued()
-	s.spawn.stop()
+	s.spawn.Stop()
 	return nil
 }
 

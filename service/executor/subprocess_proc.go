@@ -8,13 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crunchsvc/crunch/service/spawn"
 )
 
 // workerProc is one worker process seen from the server: its arena, its
@@ -56,7 +57,7 @@ const arenaEnv = "CRUNCH_WORKER_ARENA=3"
 // startWorker starts one worker process through sp and waits for its hello.
 // It gives up after cfg.StartTimeout, or with ErrClosed when stop is
 // closed, leaving no process behind.
-func startWorker(cfg *SubprocessConfig, sp *spawner, stop <-chan struct{}) (*workerProc, error) {
+func startWorker(cfg *SubprocessConfig, sp *spawn.Spawner, stop <-chan struct{}) (*workerProc, error) {
 	var files []*os.File // every pipe end; the parent's are kept below
 	closeAll := func() {
 		for _, f := range files {
@@ -114,7 +115,7 @@ func startWorker(cfg *SubprocessConfig, sp *spawner, stop <-chan struct{}) (*wor
 		// made.
 		cmd.SysProcAttr.Setpgid, cmd.SysProcAttr.Setsid = false, true
 	}
-	if err := sp.start(cmd); err != nil {
+	if err := sp.Start(cmd); err != nil {
 		closeAll()
 		ar.close()
 		return nil, fmt.Errorf("starting %s: %w", strings.Join(cfg.Command, " "), err)
@@ -383,46 +384,4 @@ func (p *workerProc) lastWords() string {
 		said = said[:200] + "…"
 	}
 	return " (stderr: " + said + ")"
-}
-
-// spawner starts processes from one goroutine locked to its OS thread.
-// The kernel sends a child its Pdeathsig when the thread that forked it
-// exits, not the process: Go retires a thread when a goroutine locked to it
-// exits (a closing Pool does), and a worker forked from such a thread would
-// be killed for nothing. The spawner's thread lives until the executor is
-// closed.
-type spawner struct {
-	reqs chan spawnReq
-	done chan struct{}
-}
-
-type spawnReq struct {
-	cmd   *exec.Cmd
-	reply chan error
-}
-
-func newSpawner() *spawner {
-	sp := &spawner{reqs: make(chan spawnReq), done: make(chan struct{})}
-	go func() {
-		defer close(sp.done)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread() // keep the thread: unlocked, it lives on
-		for r := range sp.reqs {
-			r.reply <- r.cmd.Start()
-		}
-	}()
-	return sp
-}
-
-// start runs cmd.Start on the spawner's thread.
-func (sp *spawner) start(cmd *exec.Cmd) error {
-	reply := make(chan error, 1)
-	sp.reqs <- spawnReq{cmd: cmd, reply: reply}
-	return <-reply
-}
-
-// stop ends the spawner once no start can come any more.
-func (sp *spawner) stop() {
-	close(sp.reqs)
-	<-sp.done
 }
