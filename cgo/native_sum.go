@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "8efd24cb4d22fd35c2621e4b1d02d2751311f6aff39060bb81eb0e8bad2420a9"
+const nativeSum = "61c492deffd7d25c722eff72099976d41ba4f5c7181c1f703adb5e63a997e404"

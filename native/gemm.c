@@ -64,6 +64,7 @@ typedef struct gemm_path {
     crunch__gemm_ukr_f32 ukr_f32;
     crunch__gemm_sup_f64 sup_f64; /* NULL: every product packed, edge tiles through a buffer */
     crunch__gemm_sup_f32 sup_f32;
+    double sup_mnk; /* the most multiply-adds a product may have to go unpacked (use_sup) */
 } gemm_path;
 
 static void ukr_generic_f64(size_t kc, const double *ap, const double *bp, double *c,
@@ -80,6 +81,7 @@ static const gemm_path generic_path = {
     ukr_generic_f32,
     NULL,
     NULL,
+    0,
 };
 
 /*
@@ -90,23 +92,31 @@ static const gemm_path generic_path = {
  * 32 KiB L1D and 512 KiB L2.
  */
 #if CRUNCH_X86
-/* SIMD_PATH(P, p, F64_BLOCKS, F32_BLOCKS): path P's entry, its kernels
- * named for p, each dtype's cache blocking KC, MC, NC after its MR x NR. */
-#define SIMD_PATH(P, p, KC64, MC64, NC64, KC32, MC32, NC32)                                  \
+/* SIMD_PATH(P, p, F64_BLOCKS, F32_BLOCKS, SUP_MNK): path P's entry, its
+ * kernels named for p, each dtype's cache blocking KC, MC, NC after its
+ * MR x NR, and its bound for unpacked products (use_sup). */
+#define SIMD_PATH(P, p, KC64, MC64, NC64, KC32, MC32, NC32, SUP_MNK)                         \
     {{CRUNCH__GEMM_##P##_F64_MR, CRUNCH__GEMM_##P##_F64_NR, KC64, MC64, NC64},                 \
      crunch__gemm_ukr_##p##_f64,                                                             \
      {CRUNCH__GEMM_##P##_F32_MR, CRUNCH__GEMM_##P##_F32_NR, KC32, MC32, NC32},                 \
      crunch__gemm_ukr_##p##_f32,                                                             \
      crunch__gemm_sup_##p##_f64,                                                             \
-     crunch__gemm_sup_##p##_f32}
+     crunch__gemm_sup_##p##_f32,                                                             \
+     SUP_MNK}
 
 /* f64 6x8: A sliver 6*256*8 = 12 KiB; B block 256*128*8 = 256 KiB.
- * f32 6x16: A sliver 6*768*4 = 18 KiB; B block 768*128*4 = 384 KiB. */
-static const gemm_path avx2_path = SIMD_PATH(AVX2, avx2, 256, 1020, 128, 768, 1020, 128);
+ * f32 6x16: A sliver 6*768*4 = 18 KiB; B block 768*128*4 = 384 KiB.
+ * Unpacked up to 2^20 multiply-adds (about 100^3): on Zen 3 the packed
+ * path is as fast from 128^3 and faster beyond (f64 256^3: 0.97-1.02 of
+ * OpenBLAS packed, 0.75-0.80 unpacked, alternating in gemm_bench). */
+static const gemm_path avx2_path =
+    SIMD_PATH(AVX2, avx2, 256, 1020, 128, 768, 1020, 128, 0x1p20);
 
 /* f64 8x24: A sliver 8*384*8 = 24 KiB; B block 384*144*8 = 432 KiB.
- * f32 8x48: A sliver 8*768*4 = 24 KiB; B block 768*144*4 = 432 KiB. */
-static const gemm_path avx512_path = SIMD_PATH(AVX512, avx512, 384, 1024, 144, 768, 1024, 144);
+ * f32 8x48: A sliver 8*768*4 = 24 KiB; B block 768*144*4 = 432 KiB.
+ * Unpacked up to 2^26 multiply-adds (use_sup says why). */
+static const gemm_path avx512_path =
+    SIMD_PATH(AVX512, avx512, 384, 1024, 144, 768, 1024, 144, 0x1p26);
 #undef SIMD_PATH
 #endif
 
@@ -238,22 +248,26 @@ static void progress_finish(gemm_progress *pr)
 }
 
 /*
- * use_sup reports whether an m x n x k product goes to the unpacked
+ * use_sup reports whether an m x n x k product goes to path's unpacked
  * kernels. One A sliver (MR rows of k) must fit L1 as a packed one would
- * (k <= kc). Then, on AVX-512 (Zen 5), unpacked is as fast as packed or
- * faster for every square size up to 384 (n = 64: 1.4x for f64, 1.9x for
- * f32) and slower beyond about 400^3 multiply-adds: large strides of B
- * read in place map its rows onto a few cache sets, which packing avoids
- * (2048 x 2048 x 64 f64: 69 against 95 GFLOP/s). The bound is a power of
- * two near there; CRUNCH_GEMM_SUP_MNK overrides it at build time, for
+ * (k <= kc), and the product may have at most path->sup_mnk multiply-adds.
+ * On AVX-512 (Zen 5), unpacked is as fast as packed or faster for every
+ * square size up to 384 (n = 64: 1.4x for f64, 1.9x for f32) and slower
+ * beyond about 400^3 multiply-adds: large strides of B read in place map
+ * its rows onto a few cache sets, which packing avoids (2048 x 2048 x 64
+ * f64: 69 against 95 GFLOP/s). With AVX2's narrower tiles the crossing
+ * comes sooner (avx2_path). Each bound is a power of two near its
+ * crossing; CRUNCH_GEMM_SUP_MNK overrides every path's at build time, for
  * measuring.
  */
-#ifndef CRUNCH_GEMM_SUP_MNK
-#define CRUNCH_GEMM_SUP_MNK 0x1p26
-#endif
-static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
+static int use_sup(const gemm_path *path, const gemm_blocks *bs, size_t m, size_t n, size_t k)
 {
-    return k <= bs->kc && (double)m * (double)n * (double)k <= CRUNCH_GEMM_SUP_MNK;
+#ifdef CRUNCH_GEMM_SUP_MNK
+    const double bound = CRUNCH_GEMM_SUP_MNK;
+#else
+    const double bound = path->sup_mnk;
+#endif
+    return k <= bs->kc && (double)m * (double)n * (double)k <= bound;
 }
 
 /*
@@ -479,7 +493,7 @@ static int use_sup(const gemm_blocks *bs, size_t m, size_t n, size_t k)
         const gemm_path *path = CRUNCH__PICK(paths, ctx);                                     \
         const gemm_blocks *bs = &path->S;                                                     \
         crunch__gemm_ukr_##S ukr = path->ukr_##S;                                             \
-        if (path->sup_##S != NULL && use_sup(bs, m, n, k)) {                                  \
+        if (path->sup_##S != NULL && use_sup(path, bs, m, n, k)) {                            \
             st = sup_##S(bs, path->sup_##S, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c,  \
                          ldc, &pr);                                                           \
             if (st == CRUNCH_OK)                                                              \
