@@ -6,4 +6,4 @@ package cgo
 // ../native and ../include (internal/nativesum): Go's build cache does not
 // see those files, but it sees this one, so rewriting it when they change
 // rebuilds the package. Regenerate with go generate ./cgo (make does).
-const nativeSum = "61c492deffd7d25c722eff72099976d41ba4f5c7181c1f703adb5e63a997e404"
+const nativeSum = "160f489033402fed50adf142c520ab5b594d004c1539c004678cb666f3e498c7"

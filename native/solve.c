@@ -110,7 +110,8 @@ typedef struct solver {
     size_t *piv;       /* row j was swapped with row piv[j] >= j at step j */
     double *v1, *v2;   /* n-element work vectors */
     size_t since_poll; /* elements touched since the last poll in row loops */
-    size_t swap_lo, swap_hi; /* the columns a pivot's row swap exchanges */
+    size_t swap_lo, swap_hi; /* the columns a pivot's row swap exchanges: the
+                                top-level panel's, set by factor_top */
     int serial;        /* inside a parallel item: updates stay on this thread */
     double scale;      /* the power of two A and B were scaled by (load) */
     const crunch__solve_kernels *k; /* the vector kernels of this call's path */
@@ -598,8 +599,6 @@ static crunch_status factor_top(solver *s)
                  : crunch__serial(s->ctx, items, la_item, &r);
         s->pr.done += __atomic_load_n(&r.published, __ATOMIC_RELAXED);
     }
-    s->swap_lo = 0;
-    s->swap_hi = n;
     if (st == CRUNCH_OK) /* the last panel, [b0, n): its swaps left of it */
         swap_cols(s, b0, n, 0, b0);
     return st;
@@ -950,7 +949,6 @@ crunch_status crunch_solve_f64(crunch_ctx *ctx, size_t n, size_t nrhs, const dou
     memset(&s, 0, sizeof s);
     s.ctx = ctx;
     s.n = n;
-    s.swap_hi = n;
     uint64_t lu = lu_total(n), rhs, total;
     int exact = !__builtin_mul_overflow((uint64_t)n * n, (uint64_t)nrhs, &rhs) &&
                 !__builtin_add_overflow(lu, rhs, &total) && (n < 2 || lu > 0);
