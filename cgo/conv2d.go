@@ -4,6 +4,8 @@ package cgo
 
 /*
 #include <crunch.h>
+
+#include "shims.h"
 */
 import "C"
 
@@ -100,9 +102,9 @@ func conv2D[T float32 | float64](x *Ctx, m ConvMode, h, w int, image []T, kh, kw
 	var st C.crunch_status
 	switch image := any(image).(type) {
 	case []float64:
-		st = C.crunch_conv2d_f64(x.cptr(), mode, ch, cw, f64p(image), ckh, ckw, cptr[C.double](kernel), cptr[C.double](out))
+		st = C.crunch_go_conv2d_f64(x.shadowp(), x.cptr(), mode, ch, cw, f64p(image), ckh, ckw, cptr[C.double](kernel), cptr[C.double](out))
 	case []float32:
-		st = C.crunch_conv2d_f32(x.cptr(), mode, ch, cw, f32p(image), ckh, ckw, cptr[C.float](kernel), cptr[C.float](out))
+		st = C.crunch_go_conv2d_f32(x.shadowp(), x.cptr(), mode, ch, cw, f32p(image), ckh, ckw, cptr[C.float](kernel), cptr[C.float](out))
 	}
 	return check(fn, st)
 }

@@ -4,6 +4,8 @@ package cgo
 
 /*
 #include <crunch.h>
+
+#include "shadow.h"
 */
 import "C"
 
@@ -18,7 +20,8 @@ import (
 // the same memory that Cancel writes. A Ctx serves one call at a time; Reset
 // makes it reusable. The zero value is not ready: use NewCtx.
 type Ctx struct {
-	c C.crunch_ctx
+	c  C.crunch_ctx
+	sh *C.crunch_go_shadow // the thread its C calls run on (SetShadow); nil: the caller's
 }
 
 // The Go side reads and writes crunch_ctx fields with sync/atomic, which
@@ -32,7 +35,7 @@ func NewCtx() *Ctx {
 }
 
 // Reset clears cancellation, progress and the ISA cap, and makes calls
-// serial again (no runner).
+// serial again (no runner) and on the calling thread (no shadow).
 func (x *Ctx) Reset() {
 	atomic.StoreInt32(x.cancelp(), 0)
 	atomic.StoreInt32((*int32)(unsafe.Pointer(&x.c.isa)), 0)
@@ -40,6 +43,7 @@ func (x *Ctx) Reset() {
 	atomic.StoreInt64(x.totalp(), 0)
 	// As crunch_ctx_set_runner(ctx, NULL, NULL, 1); no call is running.
 	x.c.runner, x.c.runner_data, x.c.threads = nil, nil, 1
+	x.sh = nil
 }
 
 // Threads returns the thread budget of x's calls: 1 when they are serial.

@@ -13,6 +13,13 @@
 // native_sum.go holds their digest: `go generate ./cgo` rewrites it when
 // they change (make does so before every Go command), and with it Go
 // rebuilds the package.
+//
+// A Ctx may send its calls to a Shadow, a thread of the C library's own
+// that a pool worker keeps in an idle cgroup (shadow.h says why). Each
+// kernel is called through its shim in shims.h, generated from crunch.h by
+// `go generate ./cgo`, which runs it on the Ctx's shadow or, without one,
+// on the calling thread.
 package cgo
 
 //go:generate go run gen_native_sum.go
+//go:generate go run gen_shims.go

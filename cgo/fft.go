@@ -4,6 +4,8 @@ package cgo
 
 /*
 #include <crunch.h>
+
+#include "shims.h"
 */
 import "C"
 
@@ -80,13 +82,13 @@ func fft[In float32 | float64 | complex64 | complex128, Out complex64 | complex1
 	// The C API takes complex numbers as interleaved (re, im) scalars.
 	switch in := any(in).(type) {
 	case []complex128:
-		st = C.crunch_fft_c128(x.cptr(), inv, nrm, b, nn, cptr[C.double](in), cptr[C.double](out))
+		st = C.crunch_go_fft_c128(x.shadowp(), x.cptr(), inv, nrm, b, nn, cptr[C.double](in), cptr[C.double](out))
 	case []complex64:
-		st = C.crunch_fft_c64(x.cptr(), inv, nrm, b, nn, cptr[C.float](in), cptr[C.float](out))
+		st = C.crunch_go_fft_c64(x.shadowp(), x.cptr(), inv, nrm, b, nn, cptr[C.float](in), cptr[C.float](out))
 	case []float64:
-		st = C.crunch_fft_f64(x.cptr(), inv, nrm, b, nn, f64p(in), cptr[C.double](out))
+		st = C.crunch_go_fft_f64(x.shadowp(), x.cptr(), inv, nrm, b, nn, f64p(in), cptr[C.double](out))
 	case []float32:
-		st = C.crunch_fft_f32(x.cptr(), inv, nrm, b, nn, f32p(in), cptr[C.float](out))
+		st = C.crunch_go_fft_f32(x.shadowp(), x.cptr(), inv, nrm, b, nn, f32p(in), cptr[C.float](out))
 	}
 	return check(fn, st)
 }

@@ -4,6 +4,8 @@ package cgo
 
 /*
 #include <crunch.h>
+
+#include "shims.h"
 */
 import "C"
 
@@ -14,14 +16,14 @@ import (
 
 // Noop calls crunch_noop: the cost of crossing into C and back.
 func Noop(x *Ctx) error {
-	return check("crunch_noop", C.crunch_noop(x.cptr()))
+	return check("crunch_noop", C.crunch_go_noop(x.shadowp(), x.cptr()))
 }
 
 // Modsum returns the sum over 0 <= i < iters of ((i*n) mod 97) with the
 // non-negative modulo (crunch_modsum).
 func Modsum(x *Ctx, n, iters int64) (int64, error) {
 	var total C.int64_t
-	err := check("crunch_modsum", C.crunch_modsum(x.cptr(), C.int64_t(n), C.int64_t(iters), &total))
+	err := check("crunch_modsum", C.crunch_go_modsum(x.shadowp(), x.cptr(), C.int64_t(n), C.int64_t(iters), &total))
 	return int64(total), err
 }
 
@@ -45,10 +47,10 @@ func Histogram[T float32 | float64](x *Ctx, v []T, lo, hi float64, counts []int6
 	var st C.crunch_status
 	switch v := any(v).(type) {
 	case []float64:
-		st = C.crunch_histogram_f64(x.cptr(), f64p(v), C.size_t(len(v)), C.size_t(len(counts)),
+		st = C.crunch_go_histogram_f64(x.shadowp(), x.cptr(), f64p(v), C.size_t(len(v)), C.size_t(len(counts)),
 			C.double(lo), C.double(hi), cptr[C.int64_t](counts), f64p(edges))
 	case []float32:
-		st = C.crunch_histogram_f32(x.cptr(), f32p(v), C.size_t(len(v)), C.size_t(len(counts)),
+		st = C.crunch_go_histogram_f32(x.shadowp(), x.cptr(), f32p(v), C.size_t(len(v)), C.size_t(len(counts)),
 			C.double(lo), C.double(hi), cptr[C.int64_t](counts), f64p(edges))
 	}
 	return check(fn, st)
@@ -80,7 +82,7 @@ func GemmF64(x *Ctx, transA, transB bool, m, n, k int, alpha float64, a []float6
 	if err := gemmCheck(fn, transA, transB, m, n, k, alpha, len(a), lda, len(b), ldb, len(c), ldc); err != nil {
 		return err
 	}
-	return check(fn, C.crunch_gemm_f64(x.cptr(), cbool(transA), cbool(transB),
+	return check(fn, C.crunch_go_gemm_f64(x.shadowp(), x.cptr(), cbool(transA), cbool(transB),
 		C.size_t(m), C.size_t(n), C.size_t(k),
 		C.double(alpha), f64p(a), C.size_t(lda), f64p(b), C.size_t(ldb),
 		C.double(beta), f64p(c), C.size_t(ldc)))
@@ -93,7 +95,7 @@ func GemmF32(x *Ctx, transA, transB bool, m, n, k int, alpha float32, a []float3
 	if err := gemmCheck(fn, transA, transB, m, n, k, float64(alpha), len(a), lda, len(b), ldb, len(c), ldc); err != nil {
 		return err
 	}
-	return check(fn, C.crunch_gemm_f32(x.cptr(), cbool(transA), cbool(transB),
+	return check(fn, C.crunch_go_gemm_f32(x.shadowp(), x.cptr(), cbool(transA), cbool(transB),
 		C.size_t(m), C.size_t(n), C.size_t(k),
 		C.float(alpha), f32p(a), C.size_t(lda), f32p(b), C.size_t(ldb),
 		C.float(beta), f32p(c), C.size_t(ldc)))

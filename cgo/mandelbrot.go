@@ -4,6 +4,8 @@ package cgo
 
 /*
 #include <crunch.h>
+
+#include "shims.h"
 */
 import "C"
 
@@ -27,7 +29,7 @@ func Mandelbrot(x *Ctx, width, height int, xMin, xMax, yMin, yMax float64, maxIt
 	if err := mandelbrotCheck(fn, width, height, xMin, xMax, yMin, yMax, maxIter, len(counts)); err != nil {
 		return err
 	}
-	return check(fn, C.crunch_mandelbrot(x.cptr(), C.size_t(width), C.size_t(height),
+	return check(fn, C.crunch_go_mandelbrot(x.shadowp(), x.cptr(), C.size_t(width), C.size_t(height),
 		C.double(xMin), C.double(xMax), C.double(yMin), C.double(yMax), C.int64_t(maxIter), cptr[C.uint32_t](counts)))
 }
 

@@ -4,6 +4,8 @@ package cgo
 
 /*
 #include <crunch.h>
+
+#include "shims.h"
 */
 import "C"
 
@@ -31,6 +33,6 @@ func SolveF64(x *Ctx, n, nrhs int, a []float64, lda int, b []float64, ldb int, o
 			return invalid(fn, "x has %d elements, needs %d for %dx%d with ldx=%d", len(out), need, n, nrhs, ldx)
 		}
 	}
-	return check(fn, C.crunch_solve_f64(x.cptr(), C.size_t(n), C.size_t(nrhs),
+	return check(fn, C.crunch_go_solve_f64(x.shadowp(), x.cptr(), C.size_t(n), C.size_t(nrhs),
 		f64p(a), C.size_t(lda), f64p(b), C.size_t(ldb), f64p(out), C.size_t(ldx)))
 }

@@ -4,6 +4,8 @@ package cgo
 
 /*
 #include <crunch.h>
+
+#include "shims.h"
 */
 import "C"
 
@@ -42,9 +44,9 @@ func stats[T float32 | float64](x *Ctx, v []T, ddof int) (Stats, error) {
 	var st C.crunch_status
 	switch v := any(v).(type) {
 	case []float64:
-		st = C.crunch_stats_f64(x.cptr(), f64p(v), C.size_t(len(v)), C.size_t(ddof), &out)
+		st = C.crunch_go_stats_f64(x.shadowp(), x.cptr(), f64p(v), C.size_t(len(v)), C.size_t(ddof), &out)
 	case []float32:
-		st = C.crunch_stats_f32(x.cptr(), f32p(v), C.size_t(len(v)), C.size_t(ddof), &out)
+		st = C.crunch_go_stats_f32(x.shadowp(), x.cptr(), f32p(v), C.size_t(len(v)), C.size_t(ddof), &out)
 	}
 	err := check(fn, st)
 	return statsFromC(&out), err

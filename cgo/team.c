@@ -9,6 +9,7 @@
  * 2048 on 2 threads of 2 CPUs; 2,400 with the team).
  */
 #include <time.h>
+#include <unistd.h>
 
 #include "_cgo_export.h"
 #include "team.h"
@@ -59,8 +60,20 @@ static int helper_to_be_had(const crunch_go_team *t)
 static void recruit(crunch_go_team *t, size_t want)
 {
     int32_t have = __atomic_load_n(&t->attached, __ATOMIC_RELAXED);
-    if (have >= 0 && (size_t)have < want && helper_to_be_had(t))
+    if (have < 0 || (size_t)have >= want || !helper_to_be_had(t))
+        return;
+    if (!t->notify) {
         crunchGoRecruit(t->handle, (int)(want - (size_t)have));
+        return;
+    }
+    /* One write per request Go has not taken yet: a round recruits after
+     * every task. A failed write (the counter cannot overflow at one per
+     * request) loses only this request; the next task asks again. */
+    if (__atomic_exchange_n(&t->recruit_want, (int32_t)want, __ATOMIC_ACQ_REL) == 0) {
+        uint64_t one = 1;
+        ssize_t wrote = write(t->notify_fd, &one, sizeof one);
+        (void)wrote;
+    }
 }
 
 /* work claims and runs the current round's tasks until none is left or,
@@ -155,4 +168,28 @@ void crunch_go_team_serve(crunch_go_team *t, int64_t spin_ns)
             break;
     }
     __atomic_fetch_sub(&t->attached, 1, __ATOMIC_RELEASE);
+}
+
+/* serve_call is crunch_go_team_serve's record for a shadow. */
+typedef struct {
+    crunch_go_call call;
+    crunch_go_team *t;
+    int64_t spin_ns;
+} serve_call;
+
+static void serve_run(crunch_go_call *call)
+{
+    serve_call *c = (serve_call *)call;
+    crunch_go_team_serve(c->t, c->spin_ns);
+    call->status = CRUNCH_OK;
+}
+
+void crunch_go_team_serve_on(crunch_go_shadow *shadow, crunch_go_team *t, int64_t spin_ns)
+{
+    if (shadow == NULL) {
+        crunch_go_team_serve(t, spin_ns);
+        return;
+    }
+    serve_call c = {{serve_run, CRUNCH_OK}, t, spin_ns};
+    crunch_go_shadow_call(shadow, &c.call);
 }

@@ -71,12 +71,34 @@ func (t *Team) Attached() int { return int(atomic.LoadInt32(t.attached())) }
 // Detach takes back an offer that its thread declined.
 func (t *Team) Detach() { atomic.AddInt32(t.attached(), -1) }
 
-// Serve is a helper's part, on the thread that took an offer: it runs the
-// tasks of the team's rounds until the team says leave (seen between two
-// tasks), the job ends (End), or no round came for spin, then leaves the
-// team. One cgo call.
-func (t *Team) Serve(spin time.Duration) {
-	C.crunch_go_team_serve(t.t, C.int64_t(spin))
+// Serve is a helper's part, on the thread that took an offer, or on its
+// shadow when on is not nil: it runs the tasks of the team's rounds until
+// the team says leave (seen between two tasks), the job ends (End), or no
+// round came for spin, then leaves the team. One cgo call.
+func (t *Team) Serve(spin time.Duration, on *Shadow) {
+	var s *C.crunch_go_shadow
+	if on != nil {
+		s = on.s
+	}
+	C.crunch_go_team_serve_on(s, t.t, C.int64_t(spin))
+}
+
+// RecruitThrough makes the team ask for helpers by writing to the eventfd
+// fd instead of calling its Recruiter: needed once its calls may run on a
+// Shadow, a thread that must not call into Go. Whoever reads fd then calls
+// TakeRecruitRequest and recruits for the team. Call it before the team's
+// first call; fd must stay open while calls use the team.
+func (t *Team) RecruitThrough(fd int) {
+	t.t.notify_fd = C.int(fd)
+	t.t.notify = 1
+}
+
+// TakeRecruitRequest returns the helpers the team's current round wants
+// (the calling thread aside) if it asked since the last take, or 0, and
+// clears the request: the reader of RecruitThrough's eventfd calls it for
+// every team when the eventfd wakes it.
+func (t *Team) TakeRecruitRequest() int {
+	return int(atomic.SwapInt32((*int32)(unsafe.Pointer(&t.t.recruit_want)), 0))
 }
 
 // LeaveWhen tells the team's helpers to leave, and the team not to ask

@@ -11,6 +11,8 @@
 
 #include <crunch.h>
 
+#include "shadow.h"
+
 /*
  * crunch_go_team: one pool worker's team. The worker's calls post their
  * rounds (crunch_runner_fn calls) into it one at a time; helper threads
@@ -42,6 +44,14 @@ typedef struct crunch_go_team {
     const int32_t *leave_flag;
     const uint64_t *leave_word;
     uint64_t leave_value;
+    /* How the team asks for helpers: by calling into Go (crunchGoRecruit),
+     * or, once notify is set (calls that may run on a thread Go does not
+     * know, a shadow), by storing the helpers a round wants in
+     * recruit_want and writing 1 to the eventfd notify_fd when it was 0;
+     * Go takes the want back to 0 as it answers. */
+    int notify;
+    int notify_fd;
+    int32_t recruit_want; /* atomic */
 } crunch_go_team;
 
 /* crunch_go_team_runner is the crunch_runner_fn of a team (data). */
@@ -52,5 +62,9 @@ void crunch_go_team_runner(void *data, size_t n, crunch_task_fn task, void *arg,
  * ends (active 0), or no round came for spin_ns nanoseconds; then it
  * leaves the team (attached - 1). */
 void crunch_go_team_serve(crunch_go_team *t, int64_t spin_ns);
+
+/* crunch_go_team_serve_on is crunch_go_team_serve on shadow's thread, or on
+ * the calling one when shadow is NULL. */
+void crunch_go_team_serve_on(crunch_go_shadow *shadow, crunch_go_team *t, int64_t spin_ns);
 
 #endif /* CRUNCH_CGO_TEAM_H */

@@ -214,7 +214,7 @@ func (p *Pool) work(i int) {
 				continue
 			}
 			p.helps.Add(1)
-			team.Serve(roundSpin)
+			team.Serve(roundSpin, nil)
 		case t != nil:
 			p.runTask(t, i)
 		default:

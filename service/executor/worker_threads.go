@@ -121,7 +121,7 @@ func (r *workerRunner) helper() {
 	helping := r.a.u32(ctlHelping)
 	for t := range r.help {
 		helping.Add(1) // before the team's first look at the recall
-		t.Serve(roundSpin)
+		t.Serve(roundSpin, nil)
 		helping.Add(^uint32(0))
 	}
 }
