@@ -36,7 +36,9 @@ func BenchmarkCgoNoop(b *testing.B) {
 
 // executors starts one of each executor, each with the given number of
 // workers (0: as many as CPUs), for a benchmark; they are closed when it
-// ends.
+// ends. Where this machine allows an idle compute cgroup, a second pool,
+// named pool-shadow, runs its C kernels on shadow threads in it, as
+// `crunch serve` does by default (PoolConfig.Group).
 func executors(b *testing.B, workers int) []executor.Executor {
 	b.Helper()
 	sub, err := executor.NewSubprocess(executor.SubprocessConfig{
@@ -46,6 +48,13 @@ func executors(b *testing.B, workers int) []executor.Executor {
 		b.Fatal(err)
 	}
 	execs := []executor.Executor{executor.NewDirect(0), executor.NewPool(executor.PoolConfig{Workers: workers}), sub}
+	if g, err := executor.NewComputeGroup(executor.PriorityIdle); err == nil {
+		shadowed := executor.NewPool(executor.PoolConfig{Workers: workers, Group: g})
+		execs = append(execs, named{"pool-shadow", shadowed})
+		b.Cleanup(func() { g.Close() }) // after the executors: cleanups run last first
+	} else {
+		b.Logf("no pool-shadow: %v", err)
+	}
 	b.Cleanup(func() {
 		for _, ex := range execs {
 			ex.Close()
@@ -54,29 +63,42 @@ func executors(b *testing.B, workers int) []executor.Executor {
 	return execs
 }
 
+// named is an executor under another name, for a benchmark's sub-names.
+type named struct {
+	name string
+	executor.Executor
+}
+
+// Name returns the name the benchmark gave it.
+func (n named) Name() string { return n.name }
+
 // BenchmarkDispatch is the round trip of an empty kernel (modsum with
-// iters = 0) through each executor, one caller at a time. Besides the mean
+// iters = 0) through each executor, one caller at a time, and of a short
+// one (iters = 10^6, about 50 µs: the least work pool-shadow sends to a
+// shadow thread, where the hand-off adds two wake-ups). Besides the mean
 // (ns/op), it reports the median and the 99th percentile of single round
 // trips (p50-ns, p99-ns): on a shared machine a few trips that lose the CPU
 // for a scheduler tick move the mean far from the typical trip.
 func BenchmarkDispatch(b *testing.B) {
 	execs := executors(b, 1)
-	args := wire.Args{"n": wire.Int(1), "iters": wire.Int(0)}
-	call := prepare(b, "modsum", args)
-	job := &executor.Job{Call: call, Impl: kernels.ImplC, Args: args}
 	ctx := context.Background()
-	for _, ex := range execs {
-		b.Run("exec="+ex.Name(), func(b *testing.B) {
-			trips := make([]time.Duration, 0, 1<<16)
-			for b.Loop() {
-				start := time.Now()
-				if _, err := ex.Run(ctx, job); err != nil {
-					b.Fatal(err)
+	for _, iters := range []int64{0, 1e6} {
+		args := wire.Args{"n": wire.Int(1), "iters": wire.Int(iters)}
+		call := prepare(b, "modsum", args)
+		job := &executor.Job{Call: call, Impl: kernels.ImplC, Args: args}
+		for _, ex := range execs {
+			b.Run(fmt.Sprintf("iters=%d/exec=%s", iters, ex.Name()), func(b *testing.B) {
+				trips := make([]time.Duration, 0, 1<<16)
+				for b.Loop() {
+					start := time.Now()
+					if _, err := ex.Run(ctx, job); err != nil {
+						b.Fatal(err)
+					}
+					trips = append(trips, time.Since(start))
 				}
-				trips = append(trips, time.Since(start))
-			}
-			reportPercentiles(b, trips)
-		})
+				reportPercentiles(b, trips)
+			})
+		}
 	}
 }
 

@@ -65,26 +65,41 @@ func threadPolicy(pid, tid int) int {
 }
 
 // TestServeComputeCgroup: `crunch serve` at the default priority puts its
-// subprocess workers, and not its pool threads, in a cpu cgroup of their
-// own, crunch-compute-PID, and removes it when it exits; --compute-cgroup off
-// leaves them in the server's. Where this machine allows no such cgroup the
-// server says so in its log, and the test skips.
+// subprocess workers, and its pool workers' shadow threads (where their C
+// kernels run), in a cpu cgroup of their own, crunch-compute-PID, while
+// the pool workers' own threads, which run Go code, stay out; it removes
+// the group when it exits. --compute-cgroup off leaves every thread in the
+// server's. Where this machine allows no such cgroup the server says so in
+// its log, and the test skips.
 func TestServeComputeCgroup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	bin := t.TempDir()
 	srv := testserver.Start(ctx, t, bin, load.ServerConfig{OwnSession: true,
 		Args: []string{"--workers", "1", "--pool-workers", "2"}}, true)
-	if strings.Contains(srv.Stderr(), "subprocess workers stay in the server's cpu cgroup") {
+	if strings.Contains(srv.Stderr(), "stay in the server's cpu cgroup") {
 		t.Skipf("SKIPPED: no compute cgroup on this machine: %s", srv.Stderr())
 	}
 	group := "crunch-compute-" + strconv.Itoa(srv.PID())
-	var pool map[int]string
-	testutil.Poll(5*time.Second, func() bool { pool = computeThreads(srv.PID()); return len(pool) >= 2 })
-	if len(pool) != 2 {
-		t.Fatalf("%d threads below normal priority, want the 2 pool workers: %v", len(pool), pool)
+	// in and out count the server's threads below normal priority in the
+	// group and out of it.
+	split := func() (in, out int) {
+		for tid := range computeThreads(srv.PID()) {
+			if filepath.Base(cpuCgroupOf(srv.PID(), tid)) == group {
+				in++
+			} else {
+				out++
+			}
+		}
+		return in, out
 	}
-	// A pool thread stays out of it, even while it runs a C kernel.
+	var in, out int
+	testutil.Poll(5*time.Second, func() bool { in, out = split(); return in+out >= 4 })
+	if in != 2 || out != 2 {
+		t.Fatalf("%d threads below normal priority in …/%s and %d out, want the 2 pool workers' shadows in and the 2 workers out: %v",
+			in, group, out, computeThreads(srv.PID()))
+	}
+	// So it stays while a C kernel runs.
 	c := testserver.Dial(t, srv.Addr)
 	jobCtx, stopJob := context.WithCancel(ctx)
 	jobDone := make(chan struct{})
@@ -92,17 +107,9 @@ func TestServeComputeCgroup(t *testing.T) {
 		defer close(jobDone)
 		c.Modsum(jobCtx, 7, 1e15, &client.Options{Exec: "pool", Impl: "c"})
 	}()
-	inGroup := func() (n int) {
-		for tid := range computeThreads(srv.PID()) {
-			if filepath.Base(cpuCgroupOf(srv.PID(), tid)) == group {
-				n++
-			}
-		}
-		return n
-	}
 	waitPoolBusy(t, srv.Addr, 1)
-	if n := inGroup(); n != 0 {
-		t.Errorf("%d pool threads in …/%s while a C kernel runs, want none", n, group)
+	if in, out := split(); in != 2 || out != 2 {
+		t.Errorf("while a C kernel runs: %d threads below normal in …/%s and %d out, want 2 and 2", in, group, out)
 	}
 	stopJob()
 	<-jobDone
@@ -139,8 +146,13 @@ func TestServeComputeCgroup(t *testing.T) {
 	// --compute-cgroup off: its subprocess worker stays in the server's
 	// cpu cgroup.
 	off := testserver.Start(ctx, t, bin, load.ServerConfig{Args: []string{"--workers", "1", "--pool-workers", "1", "--compute-cgroup", "off"}}, true)
-	if strings.Contains(off.Stderr(), "subprocess workers in a cpu cgroup") {
+	if strings.Contains(off.Stderr(), "in a cpu cgroup of their own") {
 		t.Errorf("--compute-cgroup off made a cgroup: %s", off.Stderr())
+	}
+	var low map[int]string
+	testutil.Poll(5*time.Second, func() bool { low = computeThreads(off.PID()); return len(low) >= 1 })
+	if len(low) != 1 {
+		t.Errorf("--compute-cgroup off: %d threads below normal priority, want the pool worker alone: %v", len(low), low)
 	}
 	checked = 0
 	for _, path := range mustGlob(t, fmt.Sprintf("/proc/%d/task/*/children", off.PID())) {

@@ -39,7 +39,7 @@ func serve(args []string) error {
 	computePriority := fs.String("compute-priority", string(executor.PriorityIdle),
 		`scheduling class of the threads that run kernels (pool workers and subprocess workers): "idle" (SCHED_IDLE: they use only CPU time nothing else wants, so sockets are always served first), "low" (SCHED_BATCH, nice 19) or "normal"`)
 	computeCgroup := fs.String("compute-cgroup", "auto",
-		`with --compute-priority idle or low: "auto" puts the subprocess workers in a cpu cgroup of their own, crunch-compute-PID under the server's, marked idle (cpu.idle=1) or of the least weight, so that they yield to the threads of other sessions and cgroups too, not only to the server's own (needs cgroup v1's cpu controller or a delegated cgroup v2, and root or the cgroup's owner; without them a warning, and the workers' own autogroup at nice 19); "off": not (pool threads never go there: they run Go code between kernels, which must not starve)`)
+		`with --compute-priority idle or low: "auto" puts the threads that run kernels (the subprocess workers, and the threads of the C library's own on which pool workers run their C kernels) in a cpu cgroup of their own, crunch-compute-PID under the server's, marked idle (cpu.idle=1) or of the least weight, so that they yield to the threads of other sessions and cgroups too, not only to the server's own (needs cgroup v1's cpu controller or a delegated cgroup v2, and root or the cgroup's owner; without them a warning, the subprocess workers' own autogroup at nice 19, and pool kernels on the workers' own threads); "off": not. Threads that run Go code never go there: a starved one would hold up the Go runtime`)
 	profilePath := fs.String("profile", "", "exec profile (JSON, written by make bench) that exec=auto follows; default: built-in rules (see --auto-direct-below)")
 	directMax := fs.Int("direct-max", runtime.GOMAXPROCS(0), "direct executor: calls running at once, beyond which a call waits for a slot within its deadline (exec=auto sends it to the pool instead); each holds an OS thread at normal priority, competing with the socket threads (0: no cap)")
 	maxMessage := fs.Int64("max-message", d.MaxMessage, "largest WebSocket message in bytes (larger: close 1009)")
@@ -113,7 +113,7 @@ func serve(args []string) error {
 	execs := map[string]executor.Executor{
 		executor.NameDirect: executor.NewDirect(*directMax),
 		executor.NamePool: executor.NewPool(executor.PoolConfig{
-			Workers: *poolWorkers, Queue: *poolQueue, Priority: priority, CPUs: cpus, Spin: spin, Log: log,
+			Workers: *poolWorkers, Queue: *poolQueue, Priority: priority, CPUs: cpus, Spin: spin, Group: group, Log: log,
 		}),
 	}
 	if *workers > 0 {
@@ -183,16 +183,17 @@ func serve(args []string) error {
 	}
 }
 
-// computeGroup makes the cpu cgroup of the subprocess workers for priority
-// (none for normal), or says in the log why it cannot: the workers then
-// have their scheduling class and their autogroup's nice.
+// computeGroup makes the cpu cgroup of the subprocess workers and of the
+// pool's kernel threads for priority (none for normal), or says in the log
+// why it cannot: they then have their scheduling class, and the
+// subprocess workers their autogroup's nice.
 func computeGroup(priority executor.Priority, log *slog.Logger) *executor.ComputeGroup {
 	g, err := executor.NewComputeGroup(priority)
 	switch {
 	case err != nil:
-		log.Warn("subprocess workers stay in the server's cpu cgroup: clients in other cgroups may wait milliseconds for the CPU behind them (--compute-cgroup)", "err", err)
+		log.Warn("compute threads stay in the server's cpu cgroup: clients in other cgroups may wait milliseconds for the CPU behind them (--compute-cgroup)", "err", err)
 	case g != nil:
-		log.Info("subprocess workers in a cpu cgroup of their own", "cgroup", g.Dir(), "setting", g.Setting())
+		log.Info("compute threads (subprocess workers, pool kernels) in a cpu cgroup of their own", "cgroup", g.Dir(), "setting", g.Setting())
 	}
 	return g
 }

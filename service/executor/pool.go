@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,17 @@ type Pool struct {
 	flagMu  sync.Mutex       // orders flagJobs' reads and writes
 	idle    *cgo.SharedInt32 // in C memory: the teams read it before recruiting
 	helps   atomic.Int64     // offers taken, for tests
+
+	// Shadows (PoolConfig.Group): worker i's C calls run on shadows[i]
+	// (nil: on its own thread), set and used by worker i only; shadowTids
+	// for RaisePriority. The teams of workers with a shadow ask for
+	// helpers through the eventfd recruitFD (cgo.Team.RecruitThrough),
+	// which serveRecruits reads.
+	shadows    []*cgo.Shadow
+	shadowTids []atomic.Int32
+	recruitFD  int
+	recruits   *os.File
+	recruiter  sync.WaitGroup
 }
 
 // PoolConfig sizes a Pool and places its threads. Zero fields take their
@@ -75,6 +87,13 @@ type PoolConfig struct {
 	// thread, and the run time up to which callers poll for their result
 	// (default DefaultSpin; negative: never poll).
 	Spin time.Duration
+	// Group, when not nil, is the cpu cgroup the workers' C kernels run
+	// in: each worker starts a thread of the C library's own (cgo.Shadow)
+	// that joins the group for good and runs the worker's C calls, its
+	// parallel calls' tasks included, while the worker's Go thread, which
+	// runs Go code between jobs, stays out of it (see ComputeGroup).
+	// Kernels written in Go run on the worker's own thread.
+	Group *ComputeGroup
 	// Log receives thread set-up failures (default: slog.Default()).
 	Log *slog.Logger
 }
@@ -129,17 +148,22 @@ func NewPool(cfg PoolConfig) *Pool {
 		cfg.Log = slog.Default()
 	}
 	p := &Pool{
-		cfg:     cfg,
-		queue:   newFairQueue[*task](cfg.Queue),
-		wake:    make(chan struct{}, cfg.Workers),
-		quit:    make(chan struct{}),
-		tids:    make([]atomic.Int32, cfg.Workers),
-		help:    make(chan *cgo.Team, cfg.Workers),
-		jobFlag: cgo.NewSharedInt32(),
-		idle:    cgo.NewSharedInt32(),
+		cfg:        cfg,
+		queue:      newFairQueue[*task](cfg.Queue),
+		wake:       make(chan struct{}, cfg.Workers),
+		quit:       make(chan struct{}),
+		tids:       make([]atomic.Int32, cfg.Workers),
+		help:       make(chan *cgo.Team, cfg.Workers),
+		jobFlag:    cgo.NewSharedInt32(),
+		idle:       cgo.NewSharedInt32(),
+		shadows:    make([]*cgo.Shadow, cfg.Workers),
+		shadowTids: make([]atomic.Int32, cfg.Workers),
 	}
 	for range cfg.Workers {
 		p.teams = append(p.teams, cgo.NewTeam(poolRecruiter{p}, p.idle, p.jobFlag))
+	}
+	if cfg.Group != nil {
+		p.startRecruiter()
 	}
 	p.workers.Add(cfg.Workers)
 	for i := range cfg.Workers {
@@ -203,6 +227,8 @@ func (p *Pool) work(i int) {
 	}
 	p.tids[i].Store(int32(unix.Gettid()))
 	defer p.tids[i].Store(0) // the thread ends with the worker
+	p.startShadow(i)
+	defer p.stopShadow(i)
 	for {
 		t, team := p.next()
 		switch {
@@ -214,7 +240,7 @@ func (p *Pool) work(i int) {
 				continue
 			}
 			p.helps.Add(1)
-			team.Serve(roundSpin, nil)
+			team.Serve(roundSpin, p.shadows[i])
 		case t != nil:
 			p.runTask(t, i)
 		default:
@@ -249,6 +275,9 @@ func (p *Pool) RaisePriority() error {
 		if err := raiseToNormal(tid); err != nil && !errors.Is(err, unix.ESRCH) && first == nil {
 			first = fmt.Errorf("pool: %w", err)
 		}
+	}
+	if err := p.raiseShadows(); err != nil && first == nil {
+		first = err
 	}
 	return first
 }
@@ -333,7 +362,10 @@ func (p *Pool) runTask(t *task, i int) {
 	}
 	p.busy.Add(1)
 	start := time.Now()
-	res, err := runHereWith(t.ctx, t.job, func(x *cgo.Ctx, job *Job) { p.setRunner(x, job, i) })
+	res, err := runHereWith(t.ctx, t.job, func(x *cgo.Ctx, job *Job) {
+		p.useShadow(x, job, i)
+		p.setRunner(x, job, i)
+	})
 	p.teams[i].End()
 	took := time.Since(start)
 	p.busy.Add(-1)
@@ -364,6 +396,7 @@ func (p *Pool) Close() error {
 	p.jobFlag.Store(1) // helpers leave their teams
 	close(p.quit)
 	p.workers.Wait()
+	p.stopRecruiter() // no call runs, so no team asks
 	for _, t := range p.teams {
 		t.Close()
 	}
