@@ -86,11 +86,15 @@ $(BUILD)/ctest/%.run: $(BUILD)/ctest/%
 	  CRUNCH_DISABLE=avx512 ./$< >/dev/null; \
 	  CRUNCH_DISABLE=avx512,avx2 ./$< >/dev/null
 
-## test-sanitize: the C tests under AddressSanitizer and UndefinedBehaviorSanitizer, in parallel
+## test-sanitize: the C tests under AddressSanitizer and UndefinedBehaviorSanitizer, in parallel,
+## and the Go binding's shadow threads under ThreadSanitizer
 test-sanitize:
 	@mkdir -p $(BUILD)/ctest-san
 	@$(MAKE) --no-print-directory -j$(C_NJOBS) $(C_BINS_SAN)
 	@$(MAKE) --no-print-directory -j$(C_NJOBS) $(patsubst %,$(BUILD)/ctest-san/%.run,$(C_RUN_ORDER))
+	@$(CC) $(CFLAGS_TEST) -O1 -fsanitize=thread -Icgo cgo/shadow.c cgo/testdata/shadow_tsan.c \
+	  -o $(BUILD)/ctest-san/shadow_tsan -lpthread
+	@./$(BUILD)/ctest-san/shadow_tsan
 
 $(BUILD)/ctest-san/%.run: $(BUILD)/ctest-san/%
 	@./$<
