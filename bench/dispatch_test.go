@@ -73,16 +73,17 @@ type named struct {
 func (n named) Name() string { return n.name }
 
 // BenchmarkDispatch is the round trip of an empty kernel (modsum with
-// iters = 0) through each executor, one caller at a time, and of a short
-// one (iters = 10^6, about 50 µs: the least work pool-shadow sends to a
-// shadow thread, where the hand-off adds two wake-ups). Besides the mean
+// iters = 0) through each executor, one caller at a time, of a short one
+// (iters = 10^6, about 55 µs: longer than the pool's spin) and of one of
+// about 0.5 ms (iters = 10^7: the least work pool-shadow sends to a shadow
+// thread, where the hand-off adds two wake-ups). Besides the mean
 // (ns/op), it reports the median and the 99th percentile of single round
 // trips (p50-ns, p99-ns): on a shared machine a few trips that lose the CPU
 // for a scheduler tick move the mean far from the typical trip.
 func BenchmarkDispatch(b *testing.B) {
 	execs := executors(b, 1)
 	ctx := context.Background()
-	for _, iters := range []int64{0, 1e6} {
+	for _, iters := range []int64{0, 1e6, 1e7} {
 		args := wire.Args{"n": wire.Int(1), "iters": wire.Int(iters)}
 		call := prepare(b, "modsum", args)
 		job := &executor.Job{Call: call, Impl: kernels.ImplC, Args: args}

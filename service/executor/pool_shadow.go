@@ -56,14 +56,17 @@ func (p *Pool) stopShadow(i int) {
 }
 
 // shadowMinWork is the least work (kernels.Call.Work) a job needs for its
-// worker to send it to its shadow. A hand-off costs two wake-ups, and
-// waking a thread of an idle cgroup waits for a CPU that nothing else
-// wants: an empty job took 0.2 ms through a shadow against 2 µs on the
-// worker's own thread (BenchmarkDispatch). A job below this runs for well
-// under a millisecond (1e6 elements of stats take about 0.3 ms, 1e6
-// multiply-adds of gemm 0.05 ms), so it holds a CPU no longer than a tick
-// would have anyway.
-const shadowMinWork = 1e6
+// worker to send it to its shadow. A hand-off costs two wake-ups, and a
+// thread of an idle cgroup starts only once no other thread wants its
+// CPU, which a polling caller or the Go runtime's own spinning threads
+// may for a while: a modsum of 10^6 iterations (55 µs alone) came back in
+// 270-320 µs through a shadow, in 50-80 µs on the worker's own thread
+// (BenchmarkDispatch). A job below this runs for about half a millisecond
+// or less (10^7 iterations of modsum, 10^7 multiply-adds of gemm: 0.3-0.5
+// ms; 10^7 elements of stats, the slowest per unit: 5 ms), so the tick
+// for which it may hold a CPU from a client in another session is no
+// longer than the job.
+const shadowMinWork = 1e7
 
 // useShadow sends x's C calls to worker i's shadow, if it has one and job
 // is worth the hand-off (shadowMinWork).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,5 +214,28 @@ func TestParseCPUs(t *testing.T) {
 		if _, err := ParseCPUs(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// spinYielding reports a condition that turns true while it polls, gives
+// up after its time, and with no time only looks once.
+func TestSpinYielding(t *testing.T) {
+	var flag atomic.Bool
+	go func() {
+		time.Sleep(2 * time.Millisecond)
+		flag.Store(true)
+	}()
+	if !spinYielding(flag.Load, 10*time.Second) {
+		t.Fatal("missed a condition that turned true")
+	}
+	start := time.Now()
+	if spinYielding(func() bool { return false }, 3*time.Millisecond) {
+		t.Fatal("a false condition reported true")
+	}
+	if took := time.Since(start); took < 3*time.Millisecond {
+		t.Errorf("gave up after %v, before its 3 ms", took)
+	}
+	if spinYielding(func() bool { return false }, 0) || !spinYielding(func() bool { return true }, -1) {
+		t.Error("with no time to poll, the answer is the condition's")
 	}
 }

@@ -243,30 +243,36 @@ func (a *arena) release() {
 }
 
 // spinUntilChange polls w for up to d and reports whether it stopped
-// holding old. It reads the clock only every few dozen polls (a poll is a
-// load, the clock ten times that), and between rounds lets this process's
-// other goroutines run, so that polling never delays them by more than a
-// few microseconds. Past the first spinAlone it also yields the CPU to
-// other threads at each round: when the CPUs are busy, the process it
-// waits for may be queued behind this very poller, which would otherwise
-// hold the CPU for its whole time slice (measured with other load on two
-// CPUs: without the yield, polling made a round trip slower than not
-// polling at all).
+// holding old (spinYielding).
 func spinUntilChange(w *atomic.Uint32, old uint32, d time.Duration) bool {
+	return spinYielding(func() bool { return w.Load() != old }, d)
+}
+
+// spinYielding polls cond for up to d and reports whether it became true.
+// It reads the clock only every few dozen polls (a poll is a load, the
+// clock ten times that), and between rounds lets this process's other
+// goroutines run, so that polling never delays them by more than a few
+// microseconds. Past the first spinAlone it also yields the CPU to other
+// threads at each round: when the CPUs are busy, the thread it waits for
+// may be queued behind this very poller, which would otherwise hold the
+// CPU for its whole time slice (measured with other load on two CPUs:
+// without the yield, polling made a round trip slower than not polling at
+// all).
+func spinYielding(cond func() bool, d time.Duration) bool {
 	if d <= 0 {
-		return w.Load() != old
+		return cond()
 	}
 	start := time.Now()
 	deadline := start.Add(d)
 	for {
 		for range 64 {
-			if w.Load() != old {
+			if cond() {
 				return true
 			}
 		}
 		now := time.Now()
 		if now.After(deadline) {
-			return w.Load() != old
+			return cond()
 		}
 		runtime.Gosched()
 		if now.Sub(start) > spinAlone {
