@@ -189,11 +189,13 @@ func (p *Pool) Run(ctx context.Context, job *Job) (*Outcome, error) {
 	// being woken costs more than they run (a wake-up took 50-200 µs
 	// here). Jobs shorter than Spin: always, as a burst of them goes
 	// through the queue faster than a wake-up. Jobs up to callerPollJobs
-	// Spins: only when a worker takes the job at once (behind a queue the
-	// poll would burn its whole length for nothing), yielding the CPU at
-	// every round, as the worker may be queued behind this very caller; a
-	// job of 55 µs came back in 250 µs when its caller parked, 50-80 µs
-	// when it polled.
+	// Spins: only a serial job that a worker takes at once (behind a queue
+	// the poll would burn its whole length for nothing, and a parallel
+	// job's helpers, below normal priority, would not get the CPU it polls
+	// on: gemm 128 from Python took 1.45-1.54 ms against 1.13-1.24), and
+	// yielding the CPU at every round, as the worker may be queued behind
+	// this very caller. A job of 55 µs came back in 250 µs when its caller
+	// parked, 50-80 µs when it polled.
 	if spin := p.cfg.Spin; spin > 0 {
 		switch avg := p.avgRun.get(); {
 		case avg <= spin:
@@ -202,7 +204,7 @@ func (p *Pool) Run(ctx context.Context, job *Job) (*Outcome, error) {
 			if spinUntil(t.finished.Load, 2*spin) {
 				return t.out, t.err
 			}
-		case startsNow && avg <= callerPollJobs*spin:
+		case startsNow && job.Threads <= 1 && avg <= callerPollJobs*spin:
 			if spinYielding(t.finished.Load, avg+spin) {
 				return t.out, t.err
 			}
