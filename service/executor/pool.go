@@ -199,9 +199,12 @@ func (p *Pool) Run(ctx context.Context, job *Job) (*Outcome, error) {
 	if spin := p.cfg.Spin; spin > 0 {
 		switch avg := p.avgRun.get(); {
 		case avg <= spin:
-			// No yield: with many callers, yielding halved the pool's
-			// throughput of empty jobs (BenchmarkDispatchMany).
-			if spinUntil(t.finished.Load, 2*spin) {
+			// First without yielding: from the start, yielding halved the
+			// pool's throughput of empty jobs from many callers
+			// (BenchmarkDispatchMany). Then yielding: a caller that shares
+			// its CPU with the worker would otherwise hold it for its
+			// whole poll (an empty job then took 250 µs, not 2).
+			if spinUntil(t.finished.Load, tightPoll) || spinYielding(t.finished.Load, 2*spin-tightPoll) {
 				return t.out, t.err
 			}
 		case startsNow && job.Threads <= 1 && avg <= callerPollJobs*spin:
@@ -212,6 +215,10 @@ func (p *Pool) Run(ctx context.Context, job *Job) (*Outcome, error) {
 	}
 	return t.wait()
 }
+
+// tightPoll is how long a caller of short jobs polls before it starts
+// yielding: several times an empty job's round trip.
+const tightPoll = 20 * time.Microsecond
 
 // callerPollJobs is, in units of PoolConfig.Spin, the longest recent
 // average run time for which a caller polls for its job's result (for
