@@ -4,30 +4,14 @@
  * shadow.c - a pool worker's shadow thread (shadow.h, shadow.go).
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <signal.h>
-#include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
 #endif
 
 #include "shadow.h"
-
-/* now_ns is CLOCK_MONOTONIC in nanoseconds. */
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
+#include "spin.h"
 
 /* poll_until_differs polls *word until it differs from old or spin_ns
  * have passed; it reports whether it differs. The clock is read every
@@ -36,14 +20,14 @@ static int poll_until_differs(const uint64_t *word, uint64_t old, int64_t spin_n
 {
     if (spin_ns <= 0)
         return __atomic_load_n(word, __ATOMIC_ACQUIRE) != old;
-    int64_t deadline = now_ns() + spin_ns;
+    int64_t deadline = crunch_go_now_ns() + spin_ns;
     for (;;) {
         for (int i = 0; i < 64; i++) {
             if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != old)
                 return 1;
-            cpu_relax();
+            crunch_go_cpu_relax();
         }
-        if (now_ns() > deadline)
+        if (crunch_go_now_ns() > deadline)
             return __atomic_load_n(word, __ATOMIC_ACQUIRE) != old;
     }
 }

@@ -8,31 +8,15 @@
  * handing Ps between threads (30,000 context switches in 11 calls of gemm
  * 2048 on 2 threads of 2 CPUs; 2,400 with the team).
  */
-#include <time.h>
 #include <unistd.h>
 
 #include "_cgo_export.h"
+#include "spin.h"
 #include "team.h"
 
 /* TEAM_CLOSED marks a round whose tasks have all been claimed: helpers
  * stay out of it. */
 #define TEAM_CLOSED 0x80000000u
-
-/* now_ns is CLOCK_MONOTONIC in nanoseconds. */
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* cpu_relax tells the CPU that this is a spin loop. */
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
 
 /* told_to_leave reports whether Go has told the team's helpers to leave
  * (team.h: leave). */
@@ -118,7 +102,7 @@ void crunch_go_team_runner(void *data, size_t n, crunch_task_fn task, void *arg,
      * still running one of its tasks. */
     __atomic_fetch_or(&t->state, TEAM_CLOSED, __ATOMIC_ACQ_REL);
     while ((__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) & ~TEAM_CLOSED) != 0)
-        cpu_relax();
+        crunch_go_cpu_relax();
 }
 
 /* join counts the calling helper into the current round unless it is
@@ -153,15 +137,15 @@ void crunch_go_team_serve(crunch_go_team *t, int64_t spin_ns)
         /* Wait for the next round: the gap between two rounds is the
          * worker's last task, so a short spin covers it; once the job has
          * ended no round comes, and the helper leaves at once. */
-        int64_t deadline = now_ns() + spin_ns;
+        int64_t deadline = crunch_go_now_ns() + spin_ns;
         int next = 0;
         while (!next) {
             for (int i = 0; i < 64 && !next; i++) {
                 next = __atomic_load_n(&t->gen, __ATOMIC_ACQUIRE) != seen || told_to_leave(t) ||
                        __atomic_load_n(&t->active, __ATOMIC_RELAXED) == 0;
-                cpu_relax();
+                crunch_go_cpu_relax();
             }
-            if (!next && now_ns() > deadline)
+            if (!next && crunch_go_now_ns() > deadline)
                 break;
         }
         if (!next)
