@@ -67,8 +67,7 @@ static void *shadow_main(void *arg)
         call->run(call);
 
         pthread_mutex_lock(&s->mu);
-        /* Release: the caller that sees the count sees the call's results. */
-        __atomic_store_n(&s->finished, seen, __ATOMIC_RELEASE);
+        s->finished = seen;
         if (s->caller_sleeping)
             pthread_cond_signal(&s->finished_cv);
         pthread_mutex_unlock(&s->mu);
@@ -123,13 +122,9 @@ void crunch_go_shadow_call(crunch_go_shadow *s, crunch_go_call *call)
     __atomic_store_n(&s->posted, mine, __ATOMIC_RELEASE);
     if (s->shadow_sleeping)
         pthread_cond_signal(&s->posted_cv);
-    pthread_mutex_unlock(&s->mu);
-
-    if (poll_until_differs(&s->finished, mine - 1,
-                           __atomic_load_n(&s->caller_spin_ns, __ATOMIC_RELAXED)))
-        return;
-    pthread_mutex_lock(&s->mu);
-    while (__atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) != mine) {
+    /* The caller sleeps at once: polling would take a CPU from the
+     * shadow it waits for. */
+    while (s->finished != mine) {
         s->caller_sleeping = 1;
         pthread_cond_wait(&s->finished_cv, &s->mu);
         s->caller_sleeping = 0;

@@ -47,12 +47,10 @@ func StartShadow() (*Shadow, error) {
 func (s *Shadow) TID() int { return int(s.s.tid) }
 
 // SetSpin sets how long the shadow polls for its next call before it
-// sleeps (idle), and how long a caller polls for its call's end before it
-// sleeps (caller; 0 for calls known to be long: a polling caller takes a
-// CPU from the shadow it waits for). Negative durations count as 0.
-func (s *Shadow) SetSpin(idle, caller time.Duration) {
-	atomic.StoreInt64((*int64)(unsafe.Pointer(&s.s.shadow_spin_ns)), max(int64(idle), 0))
-	atomic.StoreInt64((*int64)(unsafe.Pointer(&s.s.caller_spin_ns)), max(int64(caller), 0))
+// sleeps (negative: 0). A caller never polls for its call's end: that
+// would take a CPU from the shadow it waits for.
+func (s *Shadow) SetSpin(d time.Duration) {
+	atomic.StoreInt64((*int64)(unsafe.Pointer(&s.s.shadow_spin_ns)), max(int64(d), 0))
 }
 
 // Stop ends the shadow's thread once its call, if any, has returned, and

@@ -28,9 +28,9 @@ typedef struct crunch_go_call {
 /*
  * crunch_go_shadow: one shadow thread and its mailbox. One caller at a
  * time (the worker that owns it) posts calls; posted and finished count
- * them, and each side polls the other's count for a while before it
- * sleeps on the mutex's condition variables, so that back-to-back short
- * calls cost no wake-up.
+ * them. The shadow polls posted for a while before it sleeps on its
+ * condition variable, so that back-to-back calls cost it no wake-up; the
+ * caller sleeps at once until finished counts its call.
  */
 typedef struct crunch_go_shadow {
     pthread_t thread;
@@ -39,13 +39,12 @@ typedef struct crunch_go_shadow {
     pthread_cond_t finished_cv; /* the caller sleeps on it */
     crunch_go_call *call;       /* the call posted last; under mu */
     uint64_t posted;            /* calls posted; atomic, written under mu */
-    uint64_t finished;          /* calls finished; atomic, written under mu */
+    uint64_t finished;          /* calls finished; under mu */
     int shadow_sleeping;        /* under mu */
     int caller_sleeping;        /* under mu */
     int quit;                   /* under mu: the shadow ends once it sees it */
     int32_t tid;                /* the shadow's thread id (Linux), once started */
     int64_t shadow_spin_ns;     /* how long the shadow polls for the next call; atomic */
-    int64_t caller_spin_ns;     /* how long the caller polls for the call's end; atomic */
 } crunch_go_shadow;
 
 /* crunch_go_shadow_start starts s's thread, which blocks every signal (they

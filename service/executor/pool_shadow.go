@@ -40,9 +40,8 @@ func (p *Pool) startShadow(i int) {
 		return
 	}
 	// The shadow polls for the next call as long as a worker polls for
-	// the next job; the worker never polls for its call's end: that would
-	// take a CPU from the shadow it waits for.
-	sh.SetSpin(p.cfg.Spin, 0)
+	// the next job.
+	sh.SetSpin(p.cfg.Spin)
 	p.teams[i].RecruitThrough(p.recruitFD)
 	p.shadows[i] = sh
 	p.shadowTids[i].Store(int32(sh.TID()))
