@@ -22,4 +22,3 @@
 package cgo
 
 //go:generate go run gen_native_sum.go
-//go:generate go run gen_shims.go

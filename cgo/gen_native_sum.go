@@ -1,9 +1,11 @@
 //go:build ignore
 
-// gen_native_sum writes native_sum.go, the digest of the C sources package
-// cgo includes (internal/nativesum), if it has changed, and the one-line
-// wrapper that includes each source (native_*.c), removing wrappers whose
-// source is gone. Run by go generate in this directory.
+// gen_native_sum writes what package cgo builds from the C, each file only
+// if it has changed: native_sum.go, the digest of the C sources package cgo
+// includes (internal/nativesum); the one-line wrapper that includes each
+// source (native_*.c), removing wrappers whose source is gone; and
+// shims.h, each kernel's call through a shadow thread, from crunch.h
+// (internal/cshims). Run by go generate in this directory.
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/crunchsvc/crunch/internal/cshims"
 	"github.com/crunchsvc/crunch/internal/nativesum"
 )
 
@@ -28,6 +31,15 @@ func main() {
 	for name, src := range wrappers {
 		writeIfChanged(name, src)
 	}
+	header, err := os.ReadFile("../include/crunch.h")
+	if err != nil {
+		log.Fatalf("gen_native_sum: %v", err)
+	}
+	shims, err := cshims.Generate(header)
+	if err != nil {
+		log.Fatalf("gen_native_sum: %v", err)
+	}
+	writeIfChanged("shims.h", shims)
 	old, _ := filepath.Glob("native_*.c")
 	for _, name := range old {
 		if _, ok := wrappers[name]; !ok {

@@ -41,7 +41,8 @@ func TestGenerate(t *testing.T) {
 CRUNCH_API crunch_status crunch_ctx_set_isa(crunch_ctx *ctx, crunch_isa isa);
 CRUNCH_API crunch_status crunch_conv2d_shape(crunch_conv_mode mode, size_t h);
 CRUNCH_API crunch_status crunch_axpy(crunch_ctx *ctx, size_t n,
-                                     double alpha, const double *x, double **y);`))
+                                     double alpha, const double *x, double **y);
+CRUNCH_API crunch_status crunch_scal(crunch_ctx* ctx, double alpha);`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +52,7 @@ CRUNCH_API crunch_status crunch_axpy(crunch_ctx *ctx, size_t n,
 		"static inline crunch_status crunch_go_axpy(crunch_go_shadow *shadow_, crunch_ctx *ctx, size_t n, double alpha, const double *x, double **y)",
 		"        return crunch_axpy(ctx, n, alpha, x, y);",
 		"crunch_go_axpy_args args_ = {{crunch_go_axpy_run, CRUNCH_OK}, ctx, n, alpha, x, y};",
+		"static inline crunch_status crunch_go_scal(crunch_go_shadow *shadow_, crunch_ctx* ctx, double alpha)",
 	} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("missing %q in\n%s", want, got)
