@@ -27,16 +27,19 @@ import (
 // their own, marked idle (cpu.idle = 1), makes the compute threads idle at
 // every level, against every thread on the machine.
 //
-// Only the subprocess workers go there, for good: the pool's threads run
-// Go code between kernels (taking a job, delivering its result), and a
-// thread that gets no CPU while anything else wants it must not hold one
-// of the server's Ps or a runtime lock. Measured with 1 ms pool jobs and
+// Only threads that never run Go code go there, for good: the subprocess
+// workers, and the pool's shadows (pool_shadow.go), on which its workers
+// run their C kernels. The pool's own threads run Go code between kernels
+// (taking a job, delivering its result), and a thread that gets no CPU
+// while anything else wants it must not hold one of the server's Ps or a
+// runtime lock. Measured with 1 ms pool jobs and
 // 4 busy loops in another session: pool threads kept in an idle group let
 // pings wait 0.6-1.4 s (p99; 5 ms without the group); moved in and out
 // around each kernel, 0.1-0.4 s, the moves themselves being cgroup
 // migrations that a starved thread makes under a system-wide lock.
 
-// ComputeGroup is a cpu cgroup that holds the subprocess workers: a child
+// ComputeGroup is a cpu cgroup that holds the compute threads (the
+// subprocess workers, the pool's shadows): a child
 // of the server's own cpu cgroup, named crunch-compute-PID, created by
 // NewComputeGroup and removed by Close. With cgroup v1 any thread may be
 // moved into it; with cgroup v2 it is a threaded cgroup, which needs the

@@ -28,8 +28,8 @@ func newTestGroup(t *testing.T, p Priority) *ComputeGroup {
 
 // TestComputeGroupIdle: with a compute cgroup marked idle, every thread of
 // every subprocess worker, those started by jobs too, is in it;
-// RaisePriority takes them out; Close removes the group. The pool's
-// threads never join it.
+// RaisePriority takes them out; Close removes the group. The server's own
+// threads never join it (the pool's shadows: TestPoolShadows).
 func TestComputeGroupIdle(t *testing.T) {
 	g := newTestGroup(t, PriorityIdle)
 	if data, err := os.ReadFile(filepath.Join(g.Dir(), "cpu.idle")); err != nil || strings.TrimSpace(string(data)) != "1" {

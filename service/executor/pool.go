@@ -298,22 +298,38 @@ func (p *Pool) setUpThread(i int) error {
 	return p.cfg.Priority.apply(0)
 }
 
-// RaisePriority gives every worker thread normal priority back (see
-// PriorityRaiser); the first error is returned after all were tried.
+// RaisePriority gives every worker thread and shadow normal priority back
+// (see PriorityRaiser), taking the shadows out of the Group; the first
+// error is returned after all were tried.
 func (p *Pool) RaisePriority() error {
+	first := raiseEach(p.tids, "pool", raiseToNormal)
+	err := raiseEach(p.shadowTids, "pool shadow", func(tid int) error {
+		// In an idle group a thread gets no CPU while other work wants
+		// it, whatever its own class.
+		if err := p.cfg.Group.LeaveThread(tid); err != nil {
+			return err
+		}
+		return raiseToNormal(tid)
+	})
+	if first == nil {
+		first = err
+	}
+	return first
+}
+
+// raiseEach calls raise for each thread id of tids that is set, and
+// returns the first error but ESRCH (a worker that exited took its thread
+// with it), after trying all.
+func raiseEach(tids []atomic.Int32, what string, raise func(tid int) error) error {
 	var first error
-	for i := range p.tids {
-		tid := int(p.tids[i].Load())
+	for i := range tids {
+		tid := int(tids[i].Load())
 		if tid == 0 {
 			continue
 		}
-		// A worker that exited (Close) took its thread with it: ESRCH.
-		if err := raiseToNormal(tid); err != nil && !errors.Is(err, unix.ESRCH) && first == nil {
-			first = fmt.Errorf("pool: %w", err)
+		if err := raise(tid); err != nil && !errors.Is(err, unix.ESRCH) && first == nil {
+			first = fmt.Errorf("%s: %w", what, err)
 		}
-	}
-	if err := p.raiseShadows(); err != nil && first == nil {
-		first = err
 	}
 	return first
 }

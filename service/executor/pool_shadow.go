@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -73,27 +72,6 @@ func (p *Pool) useShadow(x *cgo.Ctx, job *Job, i int) {
 	if sh := p.shadows[i]; sh != nil && job.Call.Work >= shadowMinWork {
 		x.SetShadow(sh)
 	}
-}
-
-// raiseShadows gives every shadow normal priority back and moves it out of
-// the Group (see PriorityRaiser): in an idle group a thread gets no CPU
-// while other work wants it, whatever its own class.
-func (p *Pool) raiseShadows() error {
-	var first error
-	for i := range p.shadowTids {
-		tid := int(p.shadowTids[i].Load())
-		if tid == 0 {
-			continue
-		}
-		err := p.cfg.Group.LeaveThread(tid)
-		if err == nil {
-			err = raiseToNormal(tid)
-		}
-		if err != nil && !errors.Is(err, unix.ESRCH) && first == nil {
-			first = fmt.Errorf("pool shadow: %w", err)
-		}
-	}
-	return first
 }
 
 // startRecruiter opens the eventfd the teams of workers with a shadow
