@@ -64,9 +64,10 @@ func measureShort(t *testing.T, probeCommand []string) {
 	defer cancel()
 	srv, err := StartServer(ctx, ServerConfig{
 		Binary: crunchBin,
-		// Normal priority: idle subprocess workers (the default puts them
-		// in an idle cgroup) get no CPU while other programs on the
-		// machine want it, and this test counts jobs in every window.
+		// Normal priority: subprocess workers below it (the default puts
+		// them in a cgroup of the least weight) get almost no CPU while
+		// other programs on the machine want it, and this test counts
+		// jobs in every window.
 		Args: []string{"--pool-workers", "1", "--workers", "1", "--compute-priority", "normal", "--log-level", "warn"},
 	})
 	if err != nil {

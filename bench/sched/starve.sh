@@ -1,10 +1,10 @@
 #!/bin/bash
 # starve.sh LOOPS [SERVE FLAGS]: does a busy machine, which starves the
-# server's compute threads in their idle cgroup, stall the server? bin/crunch
+# server's compute threads in their cgroup, stall the server? bin/crunch
 # serve (its own session), LOOPS busy loops (each in a session of its own,
 # normal priority), and starve (main.go: 4 connections sorting 10^7 doubles
 # on the pool, a probe pinging every 10 ms) for 10 s. E.g.
-#   bench/sched/starve.sh 4                          # kernels on shadows in the idle cgroup
+#   bench/sched/starve.sh 4                          # kernels on shadows in the compute cgroup
 #   bench/sched/starve.sh 4 --compute-cgroup off     # kernels on the pool's own threads
 cd "$(dirname "$0")/../.." || exit 1
 LOOPS=${1:-4}; shift

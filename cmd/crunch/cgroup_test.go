@@ -36,7 +36,7 @@ func cpuCgroupOf(pid, tid int) string {
 }
 
 // computeThreads lists the threads of process pid whose scheduling class
-// is not normal (the compute threads at --compute-priority idle), with
+// is not normal (the compute threads at the default --compute-priority), with
 // their cpu cgroups.
 func computeThreads(pid int) map[int]string {
 	out := map[int]string{}

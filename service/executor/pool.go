@@ -304,8 +304,9 @@ func (p *Pool) setUpThread(i int) error {
 func (p *Pool) RaisePriority() error {
 	first := raiseEach(p.tids, "pool", raiseToNormal)
 	err := raiseEach(p.shadowTids, "pool shadow", func(tid int) error {
-		// In an idle group a thread gets no CPU while other work wants
-		// it, whatever its own class.
+		// In the compute group (idle or of the least weight) a thread
+		// gets almost no CPU while other work wants it, whatever its own
+		// class.
 		if err := p.cfg.Group.LeaveThread(tid); err != nil {
 			return err
 		}

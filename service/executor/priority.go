@@ -25,10 +25,14 @@ const (
 	PriorityNormal Priority = "normal"
 	// PriorityLow is SCHED_BATCH at nice 19: about 1/70 of a normal
 	// thread's share of a contended CPU, and no wake-up preemption of
-	// others.
+	// others. `crunch serve`'s default.
 	PriorityLow Priority = "low"
 	// PriorityIdle is SCHED_IDLE: the thread runs only when no normal
-	// thread wants the CPU (weight 3 against 1024).
+	// thread wants the CPU (weight 3 against 1024). Not the default: with
+	// compute in SCHED_IDLE or in an idle cgroup, a Python client's pings
+	// waited about twice as long at the 99th percentile as with the same
+	// compute at low priority in a cgroup of the least weight, which takes
+	// no more of the CPU (docs/PERFORMANCE.md).
 	PriorityIdle Priority = "idle"
 )
 

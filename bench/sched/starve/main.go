@@ -1,5 +1,5 @@
 // Command starve checks that a busy machine, which starves the server's
-// compute threads in their idle cgroup, does not stall the server: it
+// compute threads in their cgroup, does not stall the server: it
 // keeps every pool slot busy with sorts of 10^7 doubles (each maps and
 // unmaps an 80 MB work array, and faults it in), while the caller runs
 // busy loops elsewhere, and reports a probe connection's ping round trips.
