@@ -200,6 +200,25 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
         got = await asyncio.gather(*(self.c.modsum(n, 2000, exec=EXECS[n % 3]) for n in ns))
         self.assertEqual(got, [modsum_ref(n, 2000) for n in ns])
 
+    async def test_replies_straight_from_the_reading_task(self):
+        # Replies, small and large, go from the task that reads the socket
+        # to their callers; nothing waits in websockets' queue.
+        ws = self.c._ws
+        self.assertIsNotNone(ws.on_message)
+        x = self.rng.standard_normal(300_001)
+        got = await asyncio.gather(self.c.ping(), self.c.sort(x), self.c.modsum(3, 1000))
+        np.testing.assert_array_equal(got[1], np.sort(x))
+        self.assertEqual(got[2], modsum_ref(3, 1000))
+        self.assertEqual(len(ws.messages), 0)
+
+        # A delivery that fails ends the connection: the calls in flight
+        # fail instead of waiting for ever.
+        def broken(msg):
+            raise RuntimeError("delivery broken")
+        ws.on_message = broken
+        with self.assertRaises(ConnectionError):
+            await asyncio.wait_for(self.c.ping(), 10)
+
     async def test_cancel_and_progress(self):
         seen = []
         pending = await self.c.start("modsum", {"n": 3, "iters": 10**15}, exec="pool",

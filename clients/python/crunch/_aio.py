@@ -200,6 +200,8 @@ class AsyncClient(AsyncOps):
         self._pending: Dict[int, _Call] = {}
         self._background: Set["asyncio.Task[Any]"] = set()  # cancels on their way
         self._pool: Optional[Pool] = None  # over the Unix socket: shared memory
+        if isinstance(ws, _websocket.Protocol):
+            ws.on_message = self._deliver  # replies straight from the reading task
         self._reader = asyncio.ensure_future(self._read())
 
     async def close(self) -> None:
@@ -456,6 +458,9 @@ class AsyncClient(AsyncOps):
         task.add_done_callback(self._background.discard)
 
     async def _read(self) -> None:
+        """Deliver the replies that recv() gives (with on_message set, there
+        are none: it only waits for the connection's end), then fail the
+        calls still waiting."""
         try:
             async for msg in self._ws:
                 self._deliver(msg)
