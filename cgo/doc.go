@@ -16,10 +16,9 @@
 //
 // A Ctx may send its calls to a Shadow, a thread of the C library's own
 // that a pool worker keeps in its compute cgroup, of the least weight or
-// idle (shadow.h says why). Each
-// kernel is called through its shim in shims.h, generated from crunch.h by
-// `go generate ./cgo`, which runs it on the Ctx's shadow or, without one,
-// on the calling thread.
+// idle (shadow.h says why). Each kernel is called through its shim in
+// shims.h, generated from crunch.h by `go generate ./cgo`, which runs it
+// on the Ctx's shadow or, without one, on the calling thread.
 package cgo
 
 //go:generate go run gen_native_sum.go
