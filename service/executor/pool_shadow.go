@@ -57,8 +57,9 @@ func (p *Pool) stopShadow(i int) {
 // worker to send it to its shadow. A hand-off costs two wake-ups, and a
 // thread of the compute cgroup (idle, where this was measured, or of the
 // least weight) starts only once no other thread wants its CPU, which a
-// polling caller or the Go runtime's own spinning threads may for a while: a modsum of 10^6 iterations (55 µs alone) came back in
-// 270-320 µs through a shadow, in 50-80 µs on the worker's own thread
+// polling caller or the Go runtime's own spinning threads may for a
+// while: a modsum of 10^6 iterations (55 µs alone) came back in 270-320
+// µs through a shadow, in 50-80 µs on the worker's own thread
 // (BenchmarkDispatch). A job below this runs for about half a millisecond
 // or less (10^7 iterations of modsum: 0.44-0.79 ms; 10^7 multiply-adds of
 // gemm: 0.45 ms, from gemm 256's 0.75 ms on one thread; 10^7 elements of
