@@ -195,7 +195,9 @@ func (p *Pool) Run(ctx context.Context, job *Job) (*Outcome, error) {
 	// on: gemm 128 from Python took 1.45-1.54 ms against 1.13-1.24), and
 	// yielding the CPU at every round, as the worker may be queued behind
 	// this very caller. A job of 55 µs came back in 250 µs when its caller
-	// parked, 50-80 µs when it polled.
+	// parked, 50-80 µs when it polled. A request that names no thread count
+	// asks for all of them, so only jobs sent with one thread get this
+	// poll: whether a kernel recruits a helper is known only inside it.
 	if spin := p.cfg.Spin; spin > 0 {
 		switch avg := p.avgRun.get(); {
 		case avg <= spin:

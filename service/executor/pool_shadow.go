@@ -60,11 +60,12 @@ func (p *Pool) stopShadow(i int) {
 // polling caller or the Go runtime's own spinning threads may for a
 // while: a modsum of 10^6 iterations (55 µs alone) came back in 270-320
 // µs through a shadow, in 50-80 µs on the worker's own thread
-// (BenchmarkDispatch). A job below this runs for about half a millisecond
-// or less (10^7 iterations of modsum: 0.44-0.79 ms; 10^7 multiply-adds of
-// gemm: 0.45 ms, from gemm 256's 0.75 ms on one thread; 10^7 elements of
-// stats, the slowest per unit: 5 ms), so the tick for which it may hold a
-// CPU from a client in another session is no longer than the job.
+// (BenchmarkDispatch). Most jobs below this run for about half a
+// millisecond or less (10^7 iterations of modsum: 0.44-0.79 ms; 10^7
+// multiply-adds of gemm: 0.45 ms, from gemm 256's 0.75 ms on one thread).
+// Stats, whose unit is an element read from memory, is the exception: up
+// to about 4 ms (10^7 elements took 3.7-4.4 ms). Either way a client in
+// another session waits behind such a job no longer than the job.
 const shadowMinWork = 1e7
 
 // useShadow sends x's C calls to worker i's shadow, if it has one and job
