@@ -1,7 +1,8 @@
 """Tests of the blocking crunch.Client against a running server
 (CRUNCH_ADDR, default 127.0.0.1:8080): its methods mirror AsyncClient's,
 it works where an event loop already runs (Jupyter), from several threads
-at once, and an interrupted call is cancelled on the server.
+at once, runs its event loop on the caller's thread while it waits and on
+its own between calls, and an interrupted call is cancelled on the server.
 
     CRUNCH_ADDR=127.0.0.1:8080 /usr/bin/python3 -m unittest -v test_blocking
 
@@ -13,6 +14,7 @@ import inspect
 import os
 import signal
 import threading
+import time
 import unittest
 
 import numpy as np
@@ -67,9 +69,16 @@ class BlockingClientTest(unittest.TestCase):
         self.assertEqual(cm.exception.code, "numerical")
 
     def test_start_cancel_progress(self):
-        seen = []
-        p = self.c.start("modsum", {"n": 3, "iters": 10**15}, exec="pool",
-                         progress=lambda f: seen.append(threading.current_thread()))
+        seen, refused = [], []
+
+        def progress(f):
+            seen.append(threading.current_thread())
+            try:
+                self.c.ping()
+            except RuntimeError as e:  # a callback must not call the client
+                refused.append(e)
+
+        p = self.c.start("modsum", {"n": 3, "iters": 10**15}, exec="pool", progress=progress)
         with self.assertRaises(TimeoutError):
             p.result(timeout=0.35)
         self.assertFalse(p.done())
@@ -77,8 +86,34 @@ class BlockingClientTest(unittest.TestCase):
         with self.assertRaises(crunch.CrunchError) as cm:
             p.result()
         self.assertEqual(cm.exception.code, "canceled")
-        # progress ran on the client's own thread, not this one
-        self.assertTrue(seen and threading.main_thread() not in seen, seen)
+        # Progress ran on this thread, which ran the loop while it waited.
+        self.assertTrue(seen, "no progress")
+        self.assertEqual(set(seen), {threading.current_thread()})
+        self.assertEqual(len(refused), len(seen))
+
+    def test_loop_runs_between_calls(self):
+        """With no caller waiting, the client's own thread runs the loop:
+        a started request's progress comes while this thread sleeps."""
+        seen = []
+        p = self.c.start("modsum", {"n": 3, "iters": 10**15}, exec="pool",
+                         progress=lambda f: seen.append(threading.current_thread()))
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(seen, "no progress while no caller waited")
+        self.assertIs(seen[0], self.c._thread)
+        self.assertTrue(self.c.cancel(p.id))  # this thread takes the loop back
+        with self.assertRaises(crunch.CrunchError):
+            p.result()
+        self.assertEqual(self.c.modsum(5, 100), modsum_ref(5, 100))
+
+    def test_done_reads_the_reply(self):
+        p = self.c.start("modsum", {"n": 4, "iters": 1000})
+        deadline = time.monotonic() + 10
+        while not p.done() and time.monotonic() < deadline:
+            time.sleep(0.001)  # shorter than the client thread's grace
+        self.assertTrue(p.done())
+        self.assertEqual(p.result(timeout=0)["total"], modsum_ref(4, 1000))
 
     def test_threads_share_the_connection(self):
         ns = list(range(24))
@@ -93,6 +128,19 @@ class BlockingClientTest(unittest.TestCase):
         with self.assertRaises(ConnectionError):
             c.modsum(1, 10)
         c.close()  # again: nothing
+
+    def test_close_during_a_call(self):
+        """close() from another thread ends a call that this thread is
+        running the loop for."""
+        c = crunch.Client(ADDR)
+        timer = threading.Timer(0.3, c.close)
+        timer.start()
+        t0 = time.monotonic()
+        with self.assertRaises(ConnectionError):
+            c.modsum(3, 10**15, exec="pool")
+        timer.join()
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertFalse(c._thread.is_alive())
 
     def test_no_server(self):
         with self.assertRaises(OSError):

@@ -3,11 +3,12 @@
 Scripts and notebooks want `c.gemm(a, b)` to simply return an array. Running
 the async client under asyncio.run() for each call would open a connection
 per call, and fails in Jupyter, whose main thread already runs an event
-loop (asyncio.run refuses to start another there). So a Client starts one
-thread with a private event loop, which owns the connection and an
-AsyncClient; each call is handed to that loop with
-asyncio.run_coroutine_threadsafe, and the calling thread waits for its
-result. That works whatever the calling thread runs, and calls from several
+loop (asyncio.run refuses to start another there). So a Client keeps a
+private event loop, which owns the connection and an AsyncClient, and hands
+each call to it. The calling thread runs that loop itself while it waits
+for its reply, and the client's own thread runs it between calls
+(_driver.py): that works whatever the calling thread runs, costs no hop
+between threads when the caller may run the loop, and calls from several
 threads share the one connection, in flight together.
 
 Interrupting a waiting call (Ctrl-C: KeyboardInterrupt) cancels it on the
@@ -18,15 +19,14 @@ CPU busy.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import threading
 import weakref
-from typing import Any, Callable, Coroutine, Dict, Optional, TypeVar
+from typing import Any, Callable, Coroutine, Dict, Optional, Tuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from ._aio import AsyncClient, Pending, Progress, Shape, connect
+from ._driver import LoopDriver
 from ._ops_generated import BlockingOps
 from ._reply import Result
 
@@ -34,17 +34,16 @@ __all__ = ["Client", "PendingCall"]
 
 T = TypeVar("T")
 
-# How long closing waits for the connection's closing handshake.
-CLOSE_TIMEOUT = 10.0
-
 
 class PendingCall:
     """A request of the blocking client on its way (Client.start makes one):
     id names it (Client.cancel takes it); result() waits for its Result."""
 
-    def __init__(self, req_id: int, future: "concurrent.futures.Future[Result]") -> None:
+    def __init__(self, req_id: int, future: "asyncio.Future[Result]",
+                 driver: LoopDriver) -> None:
         self.id = req_id
         self._future = future
+        self._driver = driver
 
     def result(self, timeout: Optional[float] = None) -> Result:
         """Wait for the reply and return the Result, or raise CrunchError
@@ -52,14 +51,16 @@ class PendingCall:
         in seconds, raise TimeoutError when it passes first; the request
         goes on, and result() may be called again."""
         try:
-            return self._future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            # Before Python 3.11 that is not the built-in TimeoutError.
+            return self._driver.wait(self._future, timeout)
+        except TimeoutError:
             raise TimeoutError(f"crunch: no reply to request {self.id} within {timeout} s") from None
 
     def done(self) -> bool:
         """Whether the final reply has come (result() will not wait)."""
-        return self._future.done()
+        if self._future.done():
+            return True
+        self._driver.want()  # so that the reply is read without waiting on result()
+        return False
 
 
 class Client(BlockingOps):
@@ -75,30 +76,28 @@ class Client(BlockingOps):
     AsyncClient, with the same arguments and options (exec, impl,
     timeout_ms, threads, progress), returning their results instead of
     coroutines.
-    A progress callback runs on the client's own thread; it must not call
-    the client. Any thread may call; calls from several threads run at
-    once on the one connection. close() (or the end of a with block) closes
-    the connection and stops the thread.
+    A progress callback runs on whichever thread runs the client's event
+    loop then (the caller's while it waits, else the client's own thread);
+    it must not call the client. Any thread may call; calls from several
+    threads run at once on the one connection. close() (or the end of a
+    with block) closes the connection and stops the client's thread.
     """
 
     _aio: AsyncClient
 
     def __init__(self, addr: str = "127.0.0.1:8080", **kwargs: Any) -> None:
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=_run_loop, args=(loop,), daemon=True,
-                                  name=f"crunch client {addr}")
-        thread.start()
-        self._loop, self._thread = loop, thread
+        driver = LoopDriver(asyncio.new_event_loop(), f"crunch client {addr}")
+        self._driver, self._loop, self._thread = driver, driver.loop, driver.thread
         try:
-            aio = _wait_for(asyncio.run_coroutine_threadsafe(_open(addr, kwargs), loop))
+            aio = driver.run(_open(addr, kwargs))
         except BaseException:
-            _shutdown(loop, thread, None)
+            driver.close(None)
             raise
         self._aio = aio
         # Closes the connection and ends the thread when close() is called,
         # or when the Client is garbage collected or the interpreter exits
         # without it (references only what it closes, never self).
-        self._finalizer = weakref.finalize(self, _shutdown, loop, thread, aio)
+        self._finalizer = weakref.finalize(self, _shutdown, driver, aio)
 
     def close(self) -> None:
         """Close the connection (calls still in flight fail) and stop the
@@ -162,31 +161,19 @@ class Client(BlockingOps):
         which has the request's id (for cancel) and whose result() waits for
         the Result. Arrays always travel in binary form; binary=False sends
         a text message when there are none."""
-        pending = self._run(self._aio.start(op, args, exec=exec, impl=impl,
-                                            timeout_ms=timeout_ms, threads=threads,
-                                            progress=progress, binary=binary))
-        return PendingCall(pending.id, asyncio.run_coroutine_threadsafe(_result(pending), self._loop))
+        req_id, fut = self._run(_start(self._aio.start(
+            op, args, exec=exec, impl=impl, timeout_ms=timeout_ms, threads=threads,
+            progress=progress, binary=binary)))
+        return PendingCall(req_id, fut, self._driver)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run coro on the client's loop and wait for it. If the wait is
         interrupted, the coroutine is cancelled: a call then cancels its
         request on the server (AsyncClient.call does)."""
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("crunch: a Client cannot be called from its own thread "
-                               "(a progress callback)")
         if not self._finalizer.alive:
             coro.close()
             raise ConnectionError("crunch: the client is closed")
-        return _wait_for(asyncio.run_coroutine_threadsafe(coro, self._loop))
-
-
-def _wait_for(future: "concurrent.futures.Future[T]") -> T:
-    try:
-        return future.result()
-    except BaseException:
-        future.cancel()  # interrupted (KeyboardInterrupt): stop the coroutine too
-        raise
+        return self._driver.run(coro)
 
 
 async def _open(addr: str, kwargs: Dict[str, Any]) -> AsyncClient:
@@ -198,36 +185,19 @@ async def _sync(fn: Callable[..., T], *args: Any) -> T:
     return fn(*args)
 
 
+async def _start(started: Coroutine[Any, Any, Pending]) -> "Tuple[int, asyncio.Future[Result]]":
+    """Start a request; its id, and a task that awaits its Result."""
+    pending = await started
+    task = asyncio.ensure_future(_result(pending))
+    # A request whose result nobody asks for is no error to report.
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return pending.id, task
+
+
 async def _result(pending: Pending) -> Result:
     return await pending
 
 
-def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """The client's thread: its loop runs until _shutdown stops it; then the
-    tasks still there are cancelled and the loop closed, as asyncio.run
-    does."""
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_forever()
-        tasks = asyncio.all_tasks(loop)
-        for task in tasks:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        loop.close()
-
-
-def _shutdown(loop: asyncio.AbstractEventLoop, thread: threading.Thread,
-              aio: Optional[AsyncClient]) -> None:
-    """Close the connection, stop the loop and wait for the thread."""
-    if aio is not None and loop.is_running():
-        fut = asyncio.run_coroutine_threadsafe(aio.close(), loop)
-        if threading.current_thread() is not thread:
-            try:
-                fut.result(CLOSE_TIMEOUT)
-            except Exception:
-                pass  # closing a broken connection: nothing more to do
-    loop.call_soon_threadsafe(loop.stop)
-    if threading.current_thread() is not thread:
-        thread.join()
+def _shutdown(driver: LoopDriver, aio: AsyncClient) -> None:
+    """Close the connection, stop the loop and end the client's thread."""
+    driver.close(aio.close())

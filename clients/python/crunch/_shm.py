@@ -24,8 +24,8 @@ never handed out again while the server may still read or write it.
 
 Everything here runs on the connection's event loop except the finalizer,
 which may run in any thread (the blocking Client's caller drops results
-in its own) and therefore only schedules the return of the block on the
-loop.
+in its own, whether or not it runs the loop then) and therefore only
+schedules the return of the block on the loop.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import fcntl
 import math
 import mmap
 import os
-import threading
 import weakref
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
@@ -161,7 +160,6 @@ class Pool:
         self._register, self._unregister = register, unregister
         self.max_regions, self.max_bytes = max_regions, max_bytes
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.get_ident()  # the loop's
         self._blocks: Dict[int, Block] = {}  # registered, by region
         self._free: Dict[int, List[Block]] = {}  # by size, most recently freed last
         self._free_bytes = 0
@@ -257,7 +255,7 @@ class Pool:
     def _lease(self, block: Block) -> Lease:
         lease = Lease(block)
         block.lease = weakref.ref(lease)
-        fin = weakref.finalize(lease, _released, self._loop, self._thread, self._self_ref, block)
+        fin = weakref.finalize(lease, _released, self._loop, self._self_ref, block)
         fin.atexit = False  # at exit the process takes the memory with it
         return lease
 
@@ -357,7 +355,7 @@ class Pool:
         self._bytes -= size
 
 
-def _released(loop: asyncio.AbstractEventLoop, thread: int,
+def _released(loop: asyncio.AbstractEventLoop,
               pool_ref: "weakref.ReferenceType[Pool]", block: Block) -> None:
     """A Lease became garbage (in any thread, amid any code): give its block
     back on the pool's loop, soon (never here: the pool may be in the middle
@@ -369,8 +367,8 @@ def _released(loop: asyncio.AbstractEventLoop, thread: int,
         else:
             pool._put(block)
     try:
-        if threading.get_ident() == thread:
-            loop.call_soon(put)  # (no need to wake the loop: it is running this)
+        if asyncio._get_running_loop() is loop:
+            loop.call_soon(put)  # (no need to wake the loop: this thread runs it)
         else:
             loop.call_soon_threadsafe(put)
     except RuntimeError:  # the loop is closed: so is the connection
