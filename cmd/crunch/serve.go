@@ -56,6 +56,7 @@ func serve(args []string) error {
 	pingInterval := fs.Duration("ping-interval", d.PingInterval, "server pings every connection this often")
 	pingTimeout := fs.Duration("ping-timeout", d.PingTimeout, "a connection silent this long (not even a pong) is closed")
 	grace := fs.Duration("grace", d.Grace, "on SIGTERM, in-flight requests get this long to finish")
+	goProcs := fs.Int("go-procs", defaultGoProcs(), "threads running the server's Go code at once (GOMAXPROCS); default: twice the CPUs it may use (or $GOMAXPROCS), so that sockets busy with large messages leave one free to notice a ping; kernels run on threads of their own, counted by --pool-workers and --workers")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	nf := natsFlags(fs)
 	sf := securityFlags(fs)
@@ -64,6 +65,9 @@ func serve(args []string) error {
 	}
 	if *maxThreads < 0 {
 		return fmt.Errorf("--max-threads %d: want 0 (the executors' workers) or more", *maxThreads)
+	}
+	if err := setGoProcs(*goProcs); err != nil {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
