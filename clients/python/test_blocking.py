@@ -9,6 +9,7 @@ its own between calls, and an interrupted call is cancelled on the server.
 `go test ./clients/python` starts a server and runs this file.
 """
 
+import asyncio
 import concurrent.futures
 import inspect
 import os
@@ -21,6 +22,12 @@ import numpy as np
 
 import crunch
 from test_crunch import ADDR, modsum_ref
+
+
+def modsum_periodic(n, iters):
+    """modsum_ref for many iterations: (i * n) % 97 repeats every 97."""
+    full, rest = divmod(iters, 97)
+    return full * modsum_ref(n, 97) + modsum_ref(n, rest)
 
 
 def public_methods(cls):
@@ -164,9 +171,21 @@ class InsideEventLoopTest(unittest.IsolatedAsyncioTestCase):
     """Jupyter runs cells in a thread whose event loop is running."""
 
     async def test_blocking_client_in_a_running_loop(self):
+        outer = asyncio.get_running_loop()
         with crunch.Client(ADDR) as c:
             a = np.arange(6.0).reshape(2, 3)
             np.testing.assert_allclose(c.gemm(a, a.T), a @ a.T)
+            # The call ran the client's loop on this thread, setting this
+            # loop aside meanwhile, and gave it back.
+            seen = []
+            self.assertEqual(c.modsum(3, 2 * 10**8, progress=lambda f: seen.append(
+                (threading.current_thread(), asyncio.get_running_loop()))), modsum_periodic(3, 2 * 10**8))
+            self.assertTrue(seen, "no progress")
+            self.assertEqual({t for t, _ in seen}, {threading.current_thread()})
+            self.assertNotIn(outer, {loop for _, loop in seen})
+            self.assertIs(asyncio.get_running_loop(), outer)
+        await asyncio.sleep(0.01)  # and this loop goes on
+        self.assertIs(asyncio.get_running_loop(), outer)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ per call, and fails in Jupyter, whose main thread already runs an event
 loop (asyncio.run refuses to start another there). So a Client keeps a
 private event loop, which owns the connection and an AsyncClient, and hands
 each call to it. The calling thread runs that loop itself while it waits
-for its reply, and the client's own thread runs it between calls
-(_driver.py): that works whatever the calling thread runs, costs no hop
-between threads when the caller may run the loop, and calls from several
-threads share the one connection, in flight together.
+for its reply (setting aside the loop it runs itself, if any), and the
+client's own thread runs it between calls (_driver.py): that works
+whatever the calling thread runs, costs no hop between threads, and calls
+from several threads share the one connection, in flight together.
 
 Interrupting a waiting call (Ctrl-C: KeyboardInterrupt) cancels it on the
 server too, so that an abandoned notebook cell does not keep the server's

@@ -8,15 +8,15 @@ as long as a ping's whole round trip). So the loop is run by whoever waits
 on it:
 
 - a caller runs the loop itself, in its own thread, until its reply has
-  come, and then leaves it;
+  come, and then leaves it; a thread that runs an event loop of its own
+  (a Jupyter cell runs in a callback of the kernel's) sets that one aside
+  meanwhile: it cannot go on until the call returns anyway;
 - the client's own thread takes the loop when no caller has run it for
   GRACE seconds, so that the server's pings get their pongs and requests
   left in flight (Client.start) go on between calls, and gives it back as
   soon as a caller wants it;
-- a caller that cannot run the loop (its thread runs an event loop of its
-  own, as a Jupyter cell's does) or finds another caller running it waits
-  for its reply; the first takes the loop over when the running caller
-  is done with it, the second asks the client's thread to run it now.
+- a caller that finds another caller running the loop waits for its
+  reply, and takes the loop over if the other is done with it first.
 
 Ctrl-C while a caller runs the loop in the main thread cancels that call
 (as asyncio.run does with its main task) rather than raising inside
@@ -102,9 +102,13 @@ class LoopDriver:
 
     def wait(self, fut: "asyncio.Future[T]", timeout: Optional[float] = None) -> T:
         """Wait for fut, a future of the loop's, running the loop meanwhile
-        when this thread may; return its result. With a timeout, raise
+        when no other thread does; return its result. With a timeout, raise
         TimeoutError when it passes first (fut goes on). Interrupted, it
-        cancels fut and re-raises."""
+        cancels fut and re-raises. Raises RuntimeError from inside the
+        loop, where it could only wait for itself."""
+        if self.in_loop():
+            raise RuntimeError("crunch: a Client's result cannot be waited for in its own "
+                               "event loop (a progress callback)")
         return self._wait(fut, timeout)
 
     def _wait(self, work: "Union[Coroutine[Any, Any, T], AnyFuture[T]]",
@@ -119,7 +123,6 @@ class LoopDriver:
         else:
             coro = work
         deadline = None if timeout is None else time.monotonic() + timeout
-        may_run = asyncio._get_running_loop() is None
         me = threading.get_ident()
         woken = False  # whether fut's end wakes waiters
         self._local.waiting = True
@@ -130,14 +133,14 @@ class LoopDriver:
                         break
                     if self.loop.is_closed():  # (a call that raced with close)
                         raise ConnectionError("crunch: the client is closed")
-                    run = may_run and self._runner is None and not self._closing
+                    run = self._runner is None and not self._closing
                     if run:
                         self._runner = me
                     elif woken:
                         left = None if deadline is None else deadline - time.monotonic()
                         if left is not None and left <= 0:
                             raise TimeoutError
-                        self._ask_locked(may_run)
+                        self._ask_locked()
                         self._waiting += 1
                         try:
                             self._cv.wait(left)
@@ -198,7 +201,8 @@ class LoopDriver:
         """Have the client's thread run the loop now if no one does (for
         work that no caller waits on)."""
         with self._cv:
-            self._ask_locked(False)
+            if self._runner is None:
+                self._ask_locked()
 
     def close(self, final: Optional[Coroutine[Any, Any, Any]]) -> None:
         """Run final (closing the connection) on the loop, within
@@ -230,13 +234,14 @@ class LoopDriver:
 
     # -- inside ------------------------------------------------------------
 
-    def _ask_locked(self, may_run: bool) -> None:
+    def _ask_locked(self) -> None:
         """A waiter's request: the client's thread should leave the loop to
-        a waiter that may run it, or run it for one that may not."""
+        it; or, if no one runs the loop, run it (for work no caller waits
+        on: want)."""
         if self._closing:
             return  # the client's thread is closing the connection
         if self._runner == _BACKGROUND:
-            if may_run and not self._yield_asked:
+            if not self._yield_asked:
                 self._yield_asked = True
                 self.loop.call_soon_threadsafe(self.loop.stop)
         elif self._runner is None and not self._wanted:
@@ -262,9 +267,18 @@ class LoopDriver:
         timer = None if deadline is None else loop.call_later(deadline - time.monotonic(), loop.stop)
         restore = self._catch_sigint(fut, hits)
         fut.add_done_callback(stop)
+        # A thread running an event loop of its own (a Jupyter cell runs in
+        # a callback of the kernel's) waits in that callback, its loop
+        # unable to go on until the call returns: run this loop in the
+        # meantime, as asyncio refuses to unless the other is set aside.
+        outer = asyncio._get_running_loop()
+        if outer is not None:
+            asyncio._set_running_loop(None)
         try:
             loop.run_forever()
         finally:
+            if outer is not None:
+                asyncio._set_running_loop(outer)
             running[0] = False
             if timer is not None:
                 timer.cancel()
