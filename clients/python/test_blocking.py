@@ -24,12 +24,6 @@ import crunch
 from test_crunch import ADDR, modsum_ref
 
 
-def modsum_periodic(n, iters):
-    """modsum_ref for many iterations: (i * n) % 97 repeats every 97."""
-    full, rest = divmod(iters, 97)
-    return full * modsum_ref(n, 97) + modsum_ref(n, rest)
-
-
 def public_methods(cls):
     """cls's public methods, its own and inherited (the generated op methods)."""
     return sorted(n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n)))
@@ -178,8 +172,13 @@ class InsideEventLoopTest(unittest.IsolatedAsyncioTestCase):
             # The call ran the client's loop on this thread, setting this
             # loop aside meanwhile, and gave it back.
             seen = []
-            self.assertEqual(c.modsum(3, 2 * 10**8, progress=lambda f: seen.append(
-                (threading.current_thread(), asyncio.get_running_loop()))), modsum_periodic(3, 2 * 10**8))
+            p = c.start("modsum", {"n": 3, "iters": 10**15}, exec="pool", progress=lambda f: seen.append(
+                (threading.current_thread(), asyncio.get_running_loop())))
+            with self.assertRaises(TimeoutError):
+                p.result(timeout=0.35)
+            self.assertTrue(c.cancel(p.id))
+            with self.assertRaises(crunch.CrunchError):
+                p.result()
             self.assertTrue(seen, "no progress")
             self.assertEqual({t for t, _ in seen}, {threading.current_thread()})
             self.assertNotIn(outer, {loop for _, loop in seen})
