@@ -12,12 +12,13 @@ import (
 //
 // With only as many Ps as CPUs, a server moving large messages keeps every
 // P busy in read and write system calls and unmasking, and a ping that
-// arrives then waits until one of them looks at the network again (up to
-// the 10 ms of the runtime's background poll): under `make bench`'s gemm
-// load that made an idle connection's ping p99 7 ms instead of 4.6
-// (docs/PERFORMANCE.md). Kernels do not run on Ps (the pool's and the
-// subprocess workers' threads are counted by their own flags), so more Ps
-// add no compute, only threads for the OS to share the CPUs between.
+// arrives then can wait until one of them looks at the network again (up
+// to the 10 ms of the runtime's background poll): under `make bench`'s gemm
+// load an idle connection's ping p99 was 5.3-7.0 ms so, 4.6-5.1 ms with
+// two Ps per CPU (docs/PERFORMANCE.md). Kernels do not run on Ps (the
+// pool's and the subprocess workers' threads are counted by their own
+// flags), so more Ps add no compute, only threads for the OS to share the
+// CPUs between.
 func defaultGoProcs() int {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return runtime.GOMAXPROCS(0)
