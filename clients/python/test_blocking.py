@@ -102,7 +102,7 @@ class BlockingClientTest(unittest.TestCase):
         while not seen and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertTrue(seen, "no progress while no caller waited")
-        self.assertIs(seen[0], self.c._thread)
+        self.assertIs(seen[0], self.c._driver.thread)
         self.assertTrue(self.c.cancel(p.id))  # this thread takes the loop back
         with self.assertRaises(crunch.CrunchError):
             p.result()
@@ -125,7 +125,7 @@ class BlockingClientTest(unittest.TestCase):
     def test_close(self):
         with crunch.Client(ADDR) as c:
             self.assertEqual(c.modsum(1, 10), modsum_ref(1, 10))
-        self.assertFalse(c._thread.is_alive())
+        self.assertFalse(c._driver.thread.is_alive())
         with self.assertRaises(ConnectionError):
             c.modsum(1, 10)
         c.close()  # again: nothing
@@ -141,7 +141,7 @@ class BlockingClientTest(unittest.TestCase):
             c.modsum(3, 10**15, exec="pool")
         timer.join()
         self.assertLess(time.monotonic() - t0, 10)
-        self.assertFalse(c._thread.is_alive())
+        self.assertFalse(c._driver.thread.is_alive())
 
     def test_no_server(self):
         with self.assertRaises(OSError):

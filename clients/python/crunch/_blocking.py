@@ -87,7 +87,7 @@ class Client(BlockingOps):
 
     def __init__(self, addr: str = "127.0.0.1:8080", **kwargs: Any) -> None:
         driver = LoopDriver(asyncio.new_event_loop(), f"crunch client {addr}")
-        self._driver, self._loop, self._thread = driver, driver.loop, driver.thread
+        self._driver = driver
         try:
             aio = driver.run(_open(addr, kwargs))
         except BaseException:
