@@ -95,7 +95,7 @@ func DefaultConfig() Config {
 		MaxInFlight:    256,
 		MaxTotal:       4096,
 		MaxConns:       10000,
-		MaxLarge:       4 * runtime.GOMAXPROCS(0),
+		MaxLarge:       4 * runtime.GOMAXPROCS(0), // the CPUs, until crunch serve sets --go-procs
 		LargeWait:      5 * time.Second,
 		DefaultTimeout: 5 * time.Minute,
 		MaxTimeout:     time.Hour,

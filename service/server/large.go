@@ -27,8 +27,9 @@ const largeMessage = 256 << 10
 
 // largeShare is how many large-message tokens one connection may hold at
 // once: a quarter of them, at least one. With the default MaxLarge of
-// 4×GOMAXPROCS that is GOMAXPROCS, enough for one client to keep every
-// core busy with large requests, while taking every token needs four
+// 4×GOMAXPROCS, taken before `crunch serve` doubles GOMAXPROCS (so 4× the
+// CPUs), that is one per CPU, enough for one client to keep every core
+// busy with large requests, while taking every token needs four
 // connections, each limited in turn by --max-inflight and its deadlines.
 func largeShare(maxLarge int) int { return max(1, maxLarge/4) }
 
