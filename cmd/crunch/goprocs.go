@@ -15,10 +15,10 @@ import (
 // arrives then can wait until one of them looks at the network again (up
 // to the 10 ms of the runtime's background poll): under `make bench`'s gemm
 // load an idle connection's ping p99 was 5.3-7.0 ms so, 4.6-5.1 ms with
-// two Ps per CPU (docs/PERFORMANCE.md). Kernels do not run on Ps (the
-// pool's and the subprocess workers' threads are counted by their own
-// flags), so more Ps add no compute, only threads for the OS to share the
-// CPUs between.
+// two Ps per CPU (docs/PERFORMANCE.md). Kernels do not keep Ps (a cgo
+// call gives its P up once it runs long; subprocess workers are processes
+// of their own), and their threads are counted by their own flags, so more
+// Ps add no compute, only threads for the OS to share the CPUs between.
 func defaultGoProcs() int {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return runtime.GOMAXPROCS(0)
